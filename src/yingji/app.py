@@ -1,0 +1,229 @@
+"""The FastAPI application: routers, error handlers, observability, the web app and ``/ws``."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from yingji import __version__, registry
+from yingji.core import clock, metrics, migrate, security
+from yingji.core.db import Database
+from yingji.core.errors import DomainError
+from yingji.core.events import Bus, make_bus
+from yingji.core.logs import configure_logging, request_id_var
+from yingji.core.timers import TimerWorker
+from yingji.gis import api as gis_api
+from yingji.org import api as org_api
+from yingji.org import service as org_service
+from yingji.realtime import api as realtime_api
+from yingji.realtime.hub import Hub
+from yingji.settings import Settings, get_settings
+from yingji.system import api as system_api
+
+log = logging.getLogger("yingji")
+WEB_DIST = Path(__file__).parent / "web_dist"
+
+_ = registry  # every domain's tables are known to the metadata
+
+
+class RequestContextMiddleware:
+    """Request id, access log line and metrics for every HTTP request (pure ASGI, cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = incoming or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.http_requests.labels(scope["method"], path, str(status)).inc()
+            metrics.http_latency.labels(scope["method"], path).observe(elapsed)
+            log.info("%s %s %s", scope["method"], scope["path"], status,
+                     extra={"method": scope["method"], "path": scope["path"], "status": status,
+                            "duration_ms": round(elapsed * 1000, 2)})
+            request_id_var.reset(token)
+
+
+def _error(status: int, code: str, message: str, details: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": details}},
+                        status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+                   for e in exc.errors()]
+        return _error(422, "validation_failed", "the request is not valid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request",
+                 413: "payload_too_large", 415: "unsupported_media_type"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(500, "internal_error", "an internal error occurred; it has been logged",
+                      {"request_id": request_id_var.get()})
+
+
+def install_operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"],
+             summary="Database reachable and migrations current (503 otherwise)")
+    async def readyz(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        checks: dict[str, Any] = {}
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                await session.execute(text("SELECT 1"))
+                current = await migrate.current_revisions(session)
+            checks["database"] = "ok"
+            head = migrate.head_revisions()
+            checks["migrations"] = "ok" if current == head else {
+                "current": sorted(current), "head": sorted(head)}
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        ready = checks.get("database") == "ok" and checks.get("migrations") == "ok"
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)")
+    async def prometheus() -> Response:
+        return PlainTextResponse(generate_latest(metrics.REGISTRY),
+                                 media_type=CONTENT_TYPE_LATEST)
+
+
+def install_web_app(app: FastAPI, dist: Path) -> None:
+    """Serve the built browser app; unknown non-API paths get index.html (client routing)."""
+    index = dist / "index.html"
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def web(path: str) -> Response:
+        if path.startswith(("api/", "ws")):
+            return _error(404, "not_found", f"no route /{path}")
+        candidate = (dist / path).resolve()
+        if path and candidate.is_file() and dist.resolve() in candidate.parents:
+            cache = "public, max-age=31536000, immutable" if "/assets/" in f"/{path}" else \
+                "no-cache"
+            return FileResponse(candidate, headers={"Cache-Control": cache})
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return PlainTextResponse(
+            "Yingji API is running; the web app is not built (run `make web`).", status_code=200)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_worker: bool = True,
+    clock_override: clock.Clock | None = None,
+    bus: Bus | None = None,
+) -> FastAPI:
+    """Build the application. ``run_worker`` also runs the relay and the timer worker here."""
+    settings = settings or get_settings()
+    if clock_override is not None:
+        clock.set_clock(clock_override)
+    elif settings.clock_rate != 1.0:
+        clock.set_clock(clock.SystemClock(settings.clock_rate))
+    security.set_authenticator(org_service.principal_for_token)
+    if settings.env == "test":
+        security.configure_hasher(cheap=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        the_bus = bus or make_bus(settings.nats_url, settings.nats_stream)
+        hub = Hub()
+        the_bus.subscribe("realtime.hub", hub.on_event, durable=False)
+        app.state.db, app.state.bus, app.state.hub = db, the_bus, hub
+        worker = None
+        if run_worker:
+            worker = TimerWorker(
+                db, batch=settings.timer_batch, concurrency=settings.timer_concurrency,
+                lease_seconds=settings.timer_lease_seconds,
+                max_attempts=settings.timer_max_attempts, poll_seconds=settings.timer_poll_seconds)
+            worker.start()
+        await the_bus.start(db, run_relay=run_worker)
+        app.state.timer_worker = worker
+        log.info("yingji started", extra={"path": settings.database_url.split("@")[-1]})
+        try:
+            yield
+        finally:
+            await the_bus.stop()
+            if worker is not None:
+                await worker.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Yingji 应急 — integrated emergency command and linkage platform",
+        version=__version__,
+        lifespan=lifespan,
+        description=(
+            "Every route declares the permission it needs. Errors are "
+            '`{"error": {"code", "message", "details"}}` with a stable `code`. Browser clients '
+            "sign in with `/api/v1/auth/login` (session cookie + `X-CSRF-Token` header on "
+            "unsafe methods); integrations with `/api/v1/auth/token` (OAuth2 password form) "
+            "and `Authorization: Bearer`."
+        ),
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    install_operations(app)
+    for router in (org_api.auth_router, org_api.router, gis_api.router, system_api.router,
+                   realtime_api.router):
+        app.include_router(router)
+    install_web_app(app, settings.web_dist or WEB_DIST)
+    return app
+
+
+def configure_process_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, json_lines=settings.log_json)

@@ -1,0 +1,204 @@
+"""Engine, sessions and the unit of work; the declarative base and portable column types.
+
+One unit of work per request or job: services ``flush``, the boundary (:class:`UnitOfWork`)
+commits or rolls back, then runs the after-commit hooks (waking the relay and the timer worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from yingji.core.clock import as_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use yingji.core.clock")
+        moment = as_utc(value)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+class Database:
+    """The process's engine and session factory."""
+
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL") -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine, sqlite_synchronous)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.after_commit_hooks: list[AfterCommit] = []
+        self.timer_worker: Any = None  # the in-process TimerWorker, woken after commits
+        # SQLite takes one writer at a time; queueing writers here instead of in SQLite's busy
+        # handler (which sleeps and retries) keeps latency flat under load.
+        self.write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self, readonly=readonly)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class UnitOfWork:
+    """One session, one transaction: commit on success, roll back on error, then after-commit."""
+
+    def __init__(self, db: Database, *, readonly: bool = False) -> None:
+        self.db = db
+        self.readonly = readonly
+        self.session: AsyncSession | None = None
+        self._locked = False
+
+    async def __aenter__(self) -> AsyncSession:
+        if self.db.write_lock is not None and not self.readonly:
+            await self.db.write_lock.acquire()
+            self._locked = True
+        options = {"sqlite_begin": "DEFERRED"} if self.readonly else {}
+        self.session = self.db.sessions()
+        if options and self.db.dialect == "sqlite":
+            await self.session.connection(execution_options=options)
+        self.session.info["db"] = self.db
+        self.session.info["after_commit"] = []
+        return self.session
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            if exc_type is None and not self.readonly:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
+            if self._locked and self.db.write_lock is not None:
+                self.db.write_lock.release()
+                self._locked = False
+        if exc_type is None:
+            hooks = list(session.info.get("after_commit", [])) + self.db.after_commit_hooks
+            for hook in hooks:
+                result = hook()
+                if asyncio.iscoroutine(result):
+                    await result
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` once the unit of work that owns ``session`` has committed."""
+    hooks: list[AfterCommit] = session.info.setdefault("after_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def database_of(session: AsyncSession) -> Database:
+    db = session.info.get("db")
+    if not isinstance(db, Database):
+        raise RuntimeError("session was not opened by a Yingji unit of work")
+    return db
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+async def lock_journal(session: AsyncSession) -> None:
+    """Serialise writers of the ordered journals (outbox, audit) until this transaction ends.
+
+    On PostgreSQL an advisory transaction lock makes sequence order equal commit order, which the
+    relay and the audit hash chain rely on. SQLite already allows one writer at a time.
+    """
+    if session.info.get("journal_locked") or dialect_of(session) != "postgresql":
+        return
+    await session.execute(text("SELECT pg_advisory_xact_lock(7406211)"))
+    session.info["journal_locked"] = True
+
+
+@asynccontextmanager
+async def unit_of_work(db: Database, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+    async with UnitOfWork(db, readonly=readonly) as session:
+        yield session
+
+
+
+
+__all__ = [
+    "Base",
+    "Database",
+    "JSONType",
+    "UTCDateTime",
+    "UnitOfWork",
+    "after_commit",
+    "database_of",
+    "lock_journal",
+    "unit_of_work",
+]

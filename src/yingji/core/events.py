@@ -1,0 +1,476 @@
+"""Domain events: the outbox table, the relay and the bus.
+
+A flow appends events with :func:`emit` in its own transaction. After commit the relay reads the
+outbox in id order (which is commit order, see :func:`yingji.core.db.lock_journal`) and hands each
+event to subscribers:
+
+* **durable** subscribers (other domains' jobs, notification, federation) keep a cursor row in the
+  database; an event is delivered at least once, in order, and again after a failure or a crash
+  until the handler succeeds. Handlers are idempotent.
+* **live** subscribers (the WebSocket hub) get events from the moment they subscribe, in memory.
+
+With ``YINGJI_NATS_URL`` set the relay publishes to NATS JetStream instead (message id = event id,
+so a republish is dropped by the stream), durable subscribers become JetStream durable consumers
+shared by every worker, and live subscribers in every process read the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from sqlalchemy import BigInteger, Integer, String, Text, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yingji.core import clock
+from yingji.core.db import Base, Database, JSONType, UTCDateTime, lock_journal
+from yingji.core.ids import new_id
+
+log = logging.getLogger(__name__)
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxEvent(Base):
+    """One domain event, written in the transaction that caused it."""
+
+    __tablename__ = "outbox_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    subject_type: Mapped[str] = mapped_column(String(50))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    division_path: Mapped[str | None] = mapped_column(String(200))
+    unit_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxCursor(Base):
+    """How far a durable subscriber has got through the outbox."""
+
+    __tablename__ = "outbox_cursor"
+
+    subscriber: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigId, default=0)
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """Who may see an event: a division subtree (path of adcodes) and/or units."""
+
+    division_path: str | None = None
+    unit_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    id: int
+    event_id: str
+    type: str
+    subject_type: str
+    subject_id: str
+    payload: dict[str, Any]
+    occurred_at: str
+    scope: EventScope = field(default_factory=EventScope)
+    actor_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "type": self.type,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "payload": self.payload,
+            "occurred_at": self.occurred_at,
+            "actor_id": self.actor_id,
+            "scope": {"division_path": self.scope.division_path,
+                      "unit_ids": list(self.scope.unit_ids)},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DomainEvent:
+        scope = data.get("scope") or {}
+        return cls(
+            id=int(data["id"]),
+            event_id=str(data["event_id"]),
+            type=str(data["type"]),
+            subject_type=str(data["subject_type"]),
+            subject_id=str(data["subject_id"]),
+            payload=dict(data.get("payload") or {}),
+            occurred_at=str(data["occurred_at"]),
+            actor_id=data.get("actor_id"),
+            scope=EventScope(scope.get("division_path"), tuple(scope.get("unit_ids") or ())),
+        )
+
+    @classmethod
+    def from_row(cls, row: OutboxEvent) -> DomainEvent:
+        return cls(
+            id=row.id,
+            event_id=str(row.event_id),
+            type=row.type,
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            payload=row.payload,
+            occurred_at=clock.as_utc(row.occurred_at).isoformat(),
+            actor_id=row.actor_id,
+            scope=EventScope(row.division_path, tuple(row.unit_ids or ())),
+        )
+
+
+Handler = Callable[[DomainEvent], Awaitable[None]]
+
+
+async def emit(
+    session: AsyncSession,
+    *,
+    type: str,  # noqa: A002 - the event's type is its name in the domain
+    subject_type: str,
+    subject_id: object,
+    payload: dict[str, Any],
+    scope: EventScope | None = None,
+    actor_id: object | None = None,
+) -> OutboxEvent:
+    """Append a domain event to the outbox in the caller's transaction."""
+    await lock_journal(session)
+    scope = scope or EventScope()
+    row = OutboxEvent(
+        event_id=new_id(),
+        type=type,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        payload=json.loads(json.dumps(payload, default=str)),
+        division_path=scope.division_path,
+        unit_ids=list(scope.unit_ids) or None,
+        actor_id=None if actor_id is None else str(actor_id),
+        occurred_at=clock.now(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass
+class Subscription:
+    name: str
+    handler: Handler
+    durable: bool
+    types: tuple[str, ...] = ()
+
+    def wants(self, event_type: str) -> bool:
+        return not self.types or any(event_type.startswith(prefix) for prefix in self.types)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Bus:
+    """The in-process bus: the relay reads the outbox and calls subscribers in this process."""
+
+    RELAY_POLL_SECONDS = 1.0
+    LEASE_SECONDS = 30
+    BATCH = 500
+
+    def __init__(self) -> None:
+        self.subscriptions: list[Subscription] = []
+        self.db: Database | None = None
+        self.run_relay = False
+        self.me = worker_name()
+        self._kick = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._live_cursor = 0
+        self._stopping = False
+        self.delivered = 0
+
+    def subscribe(
+        self, name: str, handler: Handler, *, durable: bool = True, types: Sequence[str] = ()
+    ) -> None:
+        if any(sub.name == name for sub in self.subscriptions):
+            raise ValueError(f"subscriber {name!r} already registered")
+        self.subscriptions.append(Subscription(name, handler, durable, tuple(types)))
+
+    def unsubscribe(self, name: str) -> None:
+        self.subscriptions = [sub for sub in self.subscriptions if sub.name != name]
+
+    def kick(self) -> None:
+        """Something was committed: look at the outbox now rather than at the next poll."""
+        self._kick.set()
+
+    async def start(self, db: Database, *, run_relay: bool) -> None:
+        self.db = db
+        self.run_relay = run_relay
+        self._stopping = False
+        if self.kick not in db.after_commit_hooks:
+            db.after_commit_hooks.append(self.kick)
+        self._live_cursor = await self._ensure_cursors([s.name for s in self.subscriptions if s.durable])
+        self._tasks.append(asyncio.create_task(self._loop(), name="yingji-relay"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._kick.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.db is not None and self.kick in self.db.after_commit_hooks:
+            self.db.after_commit_hooks.remove(self.kick)
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._kick.wait(), timeout=self.RELAY_POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._kick.clear()
+            try:
+                await self.pump()
+            except Exception:
+                log.exception("relay pass failed")
+                await asyncio.sleep(0.5)
+
+    async def pump(self) -> int:
+        """One relay pass: live fan-out, then every durable subscriber. Returns events handled."""
+        handled = await self._pump_live()
+        if self.run_relay:
+            for sub in [s for s in self.subscriptions if s.durable]:
+                handled += await self.deliver_durable(sub)
+        return handled
+
+    async def _read_after(self, last_id: int, limit: int) -> list[DomainEvent]:
+        assert self.db is not None
+        async with self.db.unit_of_work(readonly=True) as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.id > last_id)
+                    .order_by(OutboxEvent.id).limit(limit)
+                )
+            ).all()
+            return [DomainEvent.from_row(row) for row in rows]
+
+    async def _pump_live(self) -> int:
+        live = [sub for sub in self.subscriptions if not sub.durable]
+        events = await self._read_after(self._live_cursor, self.BATCH)
+        for event in events:
+            await self.fan_out_live(event, live)
+            self._live_cursor = event.id
+        return len(events)
+
+    async def fan_out_live(self, event: DomainEvent, live: list[Subscription] | None = None) -> None:
+        for sub in live if live is not None else [s for s in self.subscriptions if not s.durable]:
+            if sub.wants(event.type):
+                try:
+                    await sub.handler(event)
+                except Exception:
+                    log.exception("live subscriber %s failed on event %s", sub.name, event.id)
+
+    async def deliver_durable(self, sub: Subscription) -> int:
+        """Deliver pending events to one durable subscriber under a lease on its cursor."""
+        assert self.db is not None
+        last_id = await self._lease_cursor(sub.name)
+        if last_id is None:
+            return 0
+        delivered = 0
+        try:
+            events = await self._read_after(last_id, self.BATCH)
+            for event in events:
+                if sub.wants(event.type):
+                    await sub.handler(event)
+                last_id = event.id
+                delivered += 1
+                self.delivered += 1
+            await self._release_cursor(sub.name, last_id, error=None)
+        except Exception as exc:
+            log.exception("durable subscriber %s failed after event %s", sub.name, last_id)
+            await self._release_cursor(sub.name, last_id, error=f"{type(exc).__name__}: {exc}")
+        return delivered
+
+    async def _ensure_cursors(self, names: list[str]) -> int:
+        """Create missing cursors at the current end of the outbox; return that end.
+
+        A subscriber sees the events committed after it was first registered, then every one.
+        """
+        assert self.db is not None
+        async with self.db.unit_of_work() as session:
+            end = int((await session.execute(
+                select(func.coalesce(func.max(OutboxEvent.id), 0)))).scalar_one())
+            for name in names:
+                if await session.get(OutboxCursor, name) is None:
+                    session.add(OutboxCursor(subscriber=name, last_id=end, failures=0))
+        return end
+
+    async def _lease_cursor(self, name: str) -> int | None:
+        assert self.db is not None
+        now = clock.now()
+        async with self.db.unit_of_work() as session:
+            result = await session.execute(
+                update(OutboxCursor)
+                .where(OutboxCursor.subscriber == name)
+                .where(
+                    (OutboxCursor.lease_until.is_(None))
+                    | (OutboxCursor.lease_until < now)
+                    | (OutboxCursor.leased_by == self.me)
+                )
+                .where((OutboxCursor.retry_at.is_(None)) | (OutboxCursor.retry_at <= now))
+                .values(leased_by=self.me, lease_until=now + timedelta(seconds=self.LEASE_SECONDS))
+                .returning(OutboxCursor.last_id)
+            )
+            row = result.first()
+            return None if row is None else int(row[0])
+
+    async def _release_cursor(self, name: str, last_id: int, *, error: str | None) -> None:
+        assert self.db is not None
+        now = clock.now()
+        async with self.db.unit_of_work() as session:
+            cursor = await session.get(OutboxCursor, name)
+            if cursor is None or cursor.leased_by != self.me:
+                return
+            cursor.last_id = last_id
+            cursor.leased_by = None
+            cursor.lease_until = None
+            cursor.updated_at = now
+            if error is None:
+                cursor.failures, cursor.last_error, cursor.retry_at = 0, None, None
+            else:
+                cursor.failures += 1
+                cursor.last_error = error[:2000]
+                backoff = min(2 ** min(cursor.failures, 8), 300)
+                cursor.retry_at = now + timedelta(seconds=backoff)
+
+
+class NatsBus(Bus):
+    """Events between processes over NATS JetStream."""
+
+    SUBJECT = "yingji.events"
+    KICK = "yingji.outbox.kick"
+
+    def __init__(self, url: str, stream: str) -> None:
+        super().__init__()
+        self.url = url
+        self.stream = stream
+        self.nc: Any = None
+        self.js: Any = None
+
+    async def start(self, db: Database, *, run_relay: bool) -> None:
+        self.nc = await nats.connect(self.url, name=f"yingji-{self.me}", max_reconnect_attempts=-1)
+        self.js = self.nc.jetstream()
+        await self._ensure_stream()
+        self.db = db
+        self.run_relay = run_relay
+        self._stopping = False
+        if self.kick not in db.after_commit_hooks:
+            db.after_commit_hooks.append(self.kick)
+        await self._ensure_cursors(["jetstream"])
+        if run_relay:
+            await self.nc.subscribe(self.KICK, cb=self._on_remote_kick)
+            self._tasks.append(asyncio.create_task(self._loop(), name="yingji-relay"))
+        live = [s for s in self.subscriptions if not s.durable]
+        if live:
+            await self.js.subscribe(f"{self.SUBJECT}.>", cb=self._on_live, ordered_consumer=True,
+                                    deliver_policy=DeliverPolicy.NEW)
+        for sub in self.subscriptions:
+            if sub.durable:
+                self._tasks.append(asyncio.create_task(self._consume(sub), name=f"yingji-{sub.name}"))
+
+    async def _ensure_stream(self) -> None:
+        config = StreamConfig(name=self.stream, subjects=[f"{self.SUBJECT}.>"],
+                              duplicate_window=24 * 3600.0, max_age=7 * 24 * 3600.0)
+        try:
+            await self.js.stream_info(self.stream)
+        except Exception:
+            await self.js.add_stream(config)
+
+    async def _on_remote_kick(self, _msg: Any) -> None:
+        self._kick.set()
+
+    def kick(self) -> None:
+        self._kick.set()
+        if self.nc is not None and not self.run_relay and self.nc.is_connected:
+            asyncio.get_running_loop().create_task(self.nc.publish(self.KICK, b""))
+
+    async def _on_live(self, msg: Any) -> None:
+        event = DomainEvent.from_json(json.loads(msg.data))
+        await self.fan_out_live(event)
+
+    async def pump(self) -> int:
+        """Relay: publish outbox rows to JetStream under the ``jetstream`` cursor."""
+        assert self.db is not None
+        last_id = await self._lease_cursor("jetstream")
+        if last_id is None:
+            return 0
+        published = 0
+        try:
+            for event in await self._read_after(last_id, self.BATCH):
+                await self.js.publish(
+                    f"{self.SUBJECT}.{event.type}",
+                    json.dumps(event.to_json()).encode(),
+                    headers={"Nats-Msg-Id": event.event_id},
+                )
+                last_id = event.id
+                published += 1
+            await self._release_cursor("jetstream", last_id, error=None)
+        except Exception as exc:
+            log.exception("publishing to JetStream failed after event %s", last_id)
+            await self._release_cursor("jetstream", last_id, error=str(exc))
+        return published
+
+    async def _consume(self, sub: Subscription) -> None:
+        config = ConsumerConfig(durable_name=sub.name, ack_policy=AckPolicy.EXPLICIT,
+                                max_ack_pending=1, ack_wait=60.0)
+        psub = await self.js.pull_subscribe(f"{self.SUBJECT}.>", durable=sub.name,
+                                            stream=self.stream, config=config)
+        while not self._stopping:
+            try:
+                msgs = await psub.fetch(1, timeout=1.0)
+            except TimeoutError:
+                continue
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("fetch for %s failed", sub.name)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in msgs:
+                event = DomainEvent.from_json(json.loads(msg.data))
+                try:
+                    if sub.wants(event.type):
+                        await sub.handler(event)
+                    await msg.ack()
+                    self.delivered += 1
+                except Exception:
+                    log.exception("durable subscriber %s failed on event %s", sub.name, event.id)
+                    await msg.nak(delay=1.0)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.nc is not None:
+            await self.nc.drain()
+            self.nc = None
+
+
+def make_bus(nats_url: str | None, stream: str = "YINGJI_EVENTS") -> Bus:
+    return NatsBus(nats_url, stream) if nats_url else Bus()
+
+
+__all__ = ["Bus", "DomainEvent", "EventScope", "NatsBus", "OutboxCursor", "OutboxEvent", "emit",
+           "make_bus"]

@@ -1,0 +1,362 @@
+"""Durable deadlines (时限): timer rows and the worker that fires them.
+
+``schedule`` and ``cancel`` write rows in the caller's transaction, so a deadline exists exactly
+when the state that needs it was committed. The worker claims due rows with a compare-and-set
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL) under a lease, runs the handler in its own unit of work
+and marks the row fired *in that same transaction*, guarded by the claim token: if the lease was
+lost (the worker stalled and another took over) or the timer was cancelled meanwhile, the mark
+fails and the handler's writes roll back. A handler's effect is therefore committed once. A worker
+killed mid-run leaves rows ``running`` with an expired lease, which any worker claims again.
+A timer that keeps failing is retried with backoff, then parked for an administrator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yingji.core import clock, metrics
+from yingji.core.db import Base, Database, JSONType, UTCDateTime, after_commit, database_of
+from yingji.core.errors import InvalidTransition, NotFound
+from yingji.core.events import worker_name
+
+log = logging.getLogger(__name__)
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+PENDING, RUNNING, FIRED, CANCELLED, PARKED = "pending", "running", "fired", "cancelled", "parked"
+OPEN_STATES = (PENDING, RUNNING)
+
+
+class Timer(Base):
+    """A deadline as a row: fire ``kind`` for ``subject`` at ``due_at``."""
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_state_due_at", "state", "due_at"),
+        Index(
+            "uq_timer_open_kind_subject_key", "kind", "subject", "key", unique=True,
+            sqlite_where=text("state IN ('pending', 'running')"),
+            postgresql_where=text("state IN ('pending', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_token: Mapped[uuid.UUID | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class TimerFiring:
+    """What a handler is told about the timer it runs for."""
+
+    id: int
+    kind: str
+    subject: str
+    key: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempt: int
+
+
+TimerHandler = Callable[[AsyncSession, TimerFiring], Awaitable[None]]
+
+_HANDLERS: dict[str, TimerHandler] = {}
+
+
+def handler(kind: str) -> Callable[[TimerHandler], TimerHandler]:
+    """Register the handler of a timer kind (in a domain's ``jobs.py``)."""
+
+    def register(fn: TimerHandler) -> TimerHandler:
+        if kind in _HANDLERS and _HANDLERS[kind] is not fn:
+            raise ValueError(f"timer kind {kind!r} already has a handler")
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def handlers() -> dict[str, TimerHandler]:
+    return dict(_HANDLERS)
+
+
+async def schedule(
+    session: AsyncSession,
+    *,
+    kind: str,
+    subject: object,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+    key: str = "",
+) -> Timer:
+    """Schedule (or move) the open timer ``kind``/``subject``/``key`` to ``due_at``."""
+    existing = await session.scalar(
+        select(Timer).where(Timer.kind == kind, Timer.subject == str(subject), Timer.key == key,
+                            Timer.state == PENDING)
+    )
+    if existing is not None:
+        existing.due_at = clock.as_utc(due_at)
+        existing.payload = payload or {}
+        existing.attempts = 0
+        timer = existing
+    else:
+        timer = Timer(kind=kind, subject=str(subject), key=key, due_at=clock.as_utc(due_at),
+                      payload=payload or {}, state=PENDING, attempts=0, created_at=clock.now())
+        session.add(timer)
+    await session.flush()
+    _kick_workers_after_commit(session)
+    return timer
+
+
+async def cancel(
+    session: AsyncSession, *, kind: str, subject: object, key: str | None = None
+) -> int:
+    """Cancel open timers of ``kind`` for ``subject`` (one ``key`` or all); returns how many.
+
+    A timer being fired right now is cancelled too: its firing then fails its compare-and-set and
+    rolls back, so a cancelled deadline never takes effect.
+    """
+    stmt = update(Timer).where(Timer.kind == kind, Timer.subject == str(subject),
+                               Timer.state.in_(OPEN_STATES))
+    if key is not None:
+        stmt = stmt.where(Timer.key == key)
+    result = await session.execute(stmt.values(state=CANCELLED, lease_until=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _kick_workers_after_commit(session: AsyncSession) -> None:
+    worker = database_of(session).timer_worker
+    if isinstance(worker, TimerWorker):
+        after_commit(session, worker.kick)
+
+
+async def retry_parked(session: AsyncSession, *, timer_id: int) -> Timer:
+    """An administrator sends a parked timer round again, due now."""
+    timer = await session.get(Timer, timer_id)
+    if timer is None:
+        raise NotFound("timer_not_found", f"no timer {timer_id}")
+    result = await session.execute(
+        update(Timer).where(Timer.id == timer_id, Timer.state == PARKED)
+        .values(state=PENDING, attempts=0, due_at=clock.now(), last_error=None)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise InvalidTransition("timer_not_parked", f"timer {timer_id} is {timer.state}, not parked")
+    await session.refresh(timer)
+    _kick_workers_after_commit(session)
+    return timer
+
+
+class LostClaim(Exception):
+    """The timer was cancelled or re-claimed while its handler ran; its effects roll back."""
+
+
+class TimerWorker:
+    """Claims due timers and fires them. Run one or many, in one process or several."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str | None = None,
+        batch: int = 200,
+        concurrency: int = 8,
+        lease_seconds: int = 60,
+        max_attempts: int = 6,
+        poll_seconds: float = 0.5,
+        handler_map: dict[str, TimerHandler] | None = None,
+    ) -> None:
+        self.db = db
+        self.name = name or worker_name()
+        self.batch = batch
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.handler_map = handler_map
+        self._kick = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.fired = 0
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def start(self) -> None:
+        self.db.timer_worker = self
+        self._stopping = False
+        self._task = asyncio.create_task(self.run_forever(), name=f"yingji-timers-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._kick.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def run_forever(self) -> None:
+        while not self._stopping:
+            try:
+                fired = await self.run_due()
+                if fired >= self.batch:
+                    continue
+                wait = await self._seconds_to_next_due()
+            except Exception:
+                log.exception("timer pass failed")
+                wait = self.poll_seconds
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._kick.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+            self._kick.clear()
+
+    async def _seconds_to_next_due(self) -> float:
+        async with self.db.unit_of_work(readonly=True) as session:
+            next_due = await session.scalar(
+                select(func.min(Timer.due_at)).where(Timer.state == PENDING)
+            )
+        if next_due is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, clock.wall_seconds(clock.as_utc(next_due) - clock.now()))
+
+    async def run_due(self) -> int:
+        """Claim and fire what is due now; returns how many were claimed."""
+        claimed, token = await self._claim()
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def fire_one(firing: TimerFiring) -> None:
+            async with limit:
+                await self._fire(firing, token)
+
+        await asyncio.gather(*(fire_one(firing) for firing in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> tuple[list[TimerFiring], uuid.UUID]:
+        now = clock.now()
+        token = uuid.uuid4()
+        due = (
+            select(Timer.id)
+            .where(or_(
+                (Timer.state == PENDING) & (Timer.due_at <= now),
+                (Timer.state == RUNNING) & (Timer.lease_until < now),
+            ))
+            .order_by(Timer.due_at)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.unit_of_work() as session:
+            rows = (await session.execute(
+                update(Timer)
+                .where(Timer.id.in_(due.scalar_subquery()))
+                .values(state=RUNNING, claimed_by=self.name, claim_token=token,
+                        lease_until=now + self.lease, attempts=Timer.attempts + 1)
+                .returning(Timer.id, Timer.kind, Timer.subject, Timer.key, Timer.due_at,
+                           Timer.payload, Timer.attempts)
+            )).all()
+        firings = [
+            TimerFiring(id=r.id, kind=r.kind, subject=r.subject, key=r.key,
+                        due_at=clock.as_utc(r.due_at), payload=r.payload or {}, attempt=r.attempts)
+            for r in rows
+        ]
+        firings.sort(key=lambda f: (f.due_at, f.id))
+        return firings, token
+
+    async def _fire(self, firing: TimerFiring, token: uuid.UUID) -> None:
+        handlers_now = self.handler_map if self.handler_map is not None else _HANDLERS
+        run = handlers_now.get(firing.kind)
+        try:
+            if run is None:
+                raise LookupError(f"no handler registered for timer kind {firing.kind!r}")
+            async with self.db.unit_of_work() as session:
+                await run(session, firing)
+                fired_at = clock.now()
+                result = await session.execute(
+                    update(Timer)
+                    .where(Timer.id == firing.id, Timer.claim_token == token,
+                           Timer.state == RUNNING)
+                    .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    raise LostClaim(firing.id)
+        except LostClaim:
+            log.info("timer %s was cancelled or re-claimed while firing", firing.id)
+            return
+        except Exception as exc:
+            await self._record_failure(firing, token, exc)
+            return
+        self.fired += 1
+        metrics.timers_fired.labels(firing.kind).inc()
+        metrics.timer_lateness.observe(max((fired_at - firing.due_at).total_seconds(), 0.0))
+
+    async def _record_failure(self, firing: TimerFiring, token: uuid.UUID, exc: Exception) -> None:
+        log.warning("timer %s (%s) failed on attempt %s: %s", firing.id, firing.kind,
+                    firing.attempt, exc)
+        metrics.timers_failed.labels(firing.kind).inc()
+        park = firing.attempt >= self.max_attempts or isinstance(exc, LookupError)
+        backoff = timedelta(seconds=min(2 ** firing.attempt, 600))
+        values: dict[str, Any] = {
+            "state": PARKED if park else PENDING,
+            "last_error": f"{type(exc).__name__}: {exc}"[:4000],
+            "lease_until": None,
+        }
+        if not park:
+            values["due_at"] = clock.now() + backoff
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(Timer).where(Timer.id == firing.id, Timer.claim_token == token,
+                                    Timer.state == RUNNING).values(**values)
+            )
+        if park:
+            metrics.timers_parked.labels(firing.kind).inc()
+
+
+__all__ = [
+    "CANCELLED", "FIRED", "PARKED", "PENDING", "RUNNING", "Timer", "TimerFiring", "TimerHandler",
+    "TimerWorker", "cancel", "handler", "handlers", "retry_parked", "schedule",
+]
+
+
+async def list_timers(session: AsyncSession, *, state: str | None = None, kind: str | None = None,
+                      offset: int = 0, limit: int = 100) -> tuple[list[Timer], int]:
+    stmt = select(Timer)
+    if state:
+        stmt = stmt.where(Timer.state == state)
+    if kind:
+        stmt = stmt.where(Timer.kind == kind)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.scalars(stmt.order_by(Timer.due_at).offset(offset).limit(limit))).all()
+    return list(rows), total

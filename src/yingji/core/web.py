@@ -1,0 +1,117 @@
+"""FastAPI glue shared by every domain's ``api.py``: the unit of work, the principal, permissions.
+
+Routes declare what they need with typed dependencies::
+
+    async def list_units(session: Session, me: Annotated[Principal, Require(P.ORG_READ)]) ...
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, WebSocket
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, security
+from yingji.core.db import Database
+from yingji.core.errors import PermissionDenied, Unauthenticated
+from yingji.core.security import Permission, Principal
+from yingji.settings import Settings
+
+SESSION_COOKIE = "yingji_session"
+CSRF_COOKIE = "yingji_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def client_ip(request: Request | WebSocket, settings: Settings) -> str | None:
+    """The caller's address; ``X-Forwarded-For`` is believed only from a trusted proxy."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    if peer and forwarded and peer in settings.trusted_proxies:
+        candidate = forwarded.split(",")[-1].strip()
+        try:
+            ipaddress.ip_address(candidate)
+        except ValueError:
+            return peer
+        return candidate
+    return peer
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session and transaction per request; committed before the response is sent."""
+    db = get_db(request)
+    async with db.unit_of_work(readonly=request.method in SAFE_METHODS) as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def _credentials(request: Request | WebSocket) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), "bearer"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie, "session"
+    return None
+
+
+async def resolve_principal(
+    session: AsyncSession, request: Request | WebSocket, settings: Settings
+) -> Principal | None:
+    found = _credentials(request)
+    if found is None:
+        return None
+    token, kind = found
+    return await security.authenticate(session, token, kind)
+
+
+async def current_principal(request: Request, session: Session) -> Principal:
+    settings = get_settings(request)
+    principal = await resolve_principal(session, request, settings)
+    if principal is None:
+        raise Unauthenticated("not_authenticated", "sign in first")
+    if principal.auth == "session" and request.method not in SAFE_METHODS:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not security.csrf_matches(token, request.headers.get(CSRF_HEADER), settings.secret_key):
+            raise PermissionDenied("csrf_failed", "missing or wrong X-CSRF-Token header")
+    audit.current_context.set(audit.RequestContext(
+        actor_id=str(principal.user_id), actor_name=principal.username,
+        ip=client_ip(request, settings), request_id=request.state.request_id
+        if hasattr(request.state, "request_id") else None,
+    ))
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def Require(permission: Permission) -> Any:  # noqa: N802 - reads as a type in signatures
+    """A dependency: the principal, who must hold ``permission``."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        principal.require(permission)
+        return principal
+
+    dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return Depends(dependency)
+
+
+def route_permission(permission: Permission) -> Any:
+    """Mark a route's declared permission in OpenAPI (``x-permission``)."""
+    return {"x-permission": permission.value}

@@ -1,0 +1,157 @@
+"""Reading division and unit files (CSV or GeoJSON) into checked rows, with line numbers.
+
+Parsing never touches the database. Every problem found is reported with its line (CSV; the
+header is line 1) or feature number (GeoJSON) so an operator can mend the file in one pass; the
+import flow then writes all rows or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from yingji.org.models import DIVISION_LEVELS
+from yingji.org.schemas import DivisionCreate, UnitCreate
+
+MAX_BYTES = 200 * 1024 * 1024
+
+
+@dataclass
+class LineError:
+    line: int
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+@dataclass
+class Parsed:
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+
+
+def _decode(raw: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError("the file is neither UTF-8 nor GB18030 text")
+
+
+def _blank_to_none(record: dict[str, Any]) -> dict[str, Any]:
+    return {k.strip(): (v.strip() if isinstance(v, str) else v) or None
+            for k, v in record.items() if k}
+
+
+def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
+    if len(raw) > MAX_BYTES:
+        return [], [LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")]
+    try:
+        text = _decode(raw)
+    except ValueError as exc:
+        return [], [LineError(0, None, str(exc))]
+    stripped = text.lstrip()
+    if filename.lower().endswith((".geojson", ".json")) or stripped.startswith("{"):
+        return _geojson_records(text)
+    reader = csv.DictReader(io.StringIO(text))
+    records = [(index + 2, _blank_to_none(row)) for index, row in enumerate(reader)]
+    return records, []
+
+
+def _geojson_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [], [LineError(exc.lineno, None, f"not valid JSON: {exc.msg}")]
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        return [], [LineError(1, None, "expected a GeoJSON FeatureCollection")]
+    records: list[tuple[int, dict[str, Any]]] = []
+    for number, feature in enumerate(document.get("features") or [], start=1):
+        if not isinstance(feature, dict):
+            records.append((number, {"__error__": "feature is not an object"}))
+            continue
+        props = _blank_to_none(dict(feature.get("properties") or {}))
+        geometry = feature.get("geometry")
+        if isinstance(geometry, dict) and geometry.get("type") == "Point":
+            coords = geometry.get("coordinates") or [None, None]
+            props.setdefault("lon", coords[0])
+            props.setdefault("lat", coords[1])
+        elif geometry is not None:
+            props["boundary"] = geometry
+        records.append((number, props))
+    return records, []
+
+
+def _check(model: type[BaseModel], records: list[tuple[int, dict[str, Any]]],
+           errors: list[LineError], key: str) -> Parsed:
+    parsed = Parsed(errors=errors)
+    seen: dict[str, int] = {}
+    for line, record in records:
+        if "__error__" in record:
+            parsed.errors.append(LineError(line, None, str(record["__error__"])))
+            continue
+        if isinstance(record.get("boundary"), str):
+            try:
+                record["boundary"] = json.loads(record["boundary"])
+            except json.JSONDecodeError:
+                parsed.errors.append(LineError(line, "boundary", "boundary is not GeoJSON"))
+                continue
+        try:
+            row = model.model_validate(record).model_dump()
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(part) for part in err["loc"]) or None
+                parsed.errors.append(LineError(line, where, err["msg"]))
+            continue
+        if row[key] in seen:
+            parsed.errors.append(LineError(line, key, f"{row[key]} repeats line {seen[row[key]]}"))
+            continue
+        seen[row[key]] = line
+        parsed.rows.append((line, row))
+    if not records and not errors:
+        parsed.errors.append(LineError(0, None, "the file has no rows"))
+    return parsed
+
+
+def parse_divisions(raw: bytes, filename: str = "divisions.csv") -> Parsed:
+    """Columns: adcode, name, level, parent_adcode, centroid_lon, centroid_lat, boundary."""
+    records, errors = _records(raw, filename)
+    parsed = _check(DivisionCreate, records, errors, "adcode")
+    parsed.rows.sort(key=lambda item: (DIVISION_LEVELS.index(item[1]["level"]), item[1]["adcode"]))
+    return parsed
+
+
+def parse_units(raw: bytes, filename: str = "units.csv") -> Parsed:
+    """Columns: code, name, kind, tier, division_adcode, parent_code, phone, address, lon, lat."""
+    records, errors = _records(raw, filename)
+    parsed = _check(UnitCreate, records, errors, "code")
+    # parents before children, so each parent_code refers to a row already written
+    by_code = {row["code"]: (line, row) for line, row in parsed.rows}
+    ordered: list[tuple[int, dict[str, Any]]] = []
+    placed: set[str] = set()
+
+    def place(code: str, trail: tuple[str, ...]) -> None:
+        if code in placed or code not in by_code:
+            return
+        line, row = by_code[code]
+        parent = row.get("parent_code")
+        if parent in trail:
+            parsed.errors.append(LineError(line, "parent_code", "parent chain loops back"))
+            return
+        if parent:
+            place(parent, (*trail, code))
+        placed.add(code)
+        ordered.append((line, row))
+
+    for code in by_code:
+        place(code, ())
+    parsed.rows = ordered
+    return parsed

@@ -1,0 +1,87 @@
+"""Loading the demo jurisdiction (庆元县) into the database, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, clock, events, security
+from yingji.core.events import EventScope
+from yingji.core.ids import new_id
+from yingji.org import demo_data, service
+from yingji.org.models import DIVISION_LEVELS, Division, LinkageUnit, Person, UserAccount
+
+DEMO_SEED = 20190320
+DEMO_COUNTY = "331126"
+
+
+@dataclass
+class SeedReport:
+    already: bool = False
+    divisions: int = 0
+    units: int = 0
+    people: int = 0
+    users: list[demo_data.UserSeed] = field(default_factory=list)
+
+
+async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedReport:
+    """Write the demo jurisdiction; a second run changes nothing."""
+    demo = demo_data.build_demo(seed)
+    report = SeedReport(users=list(demo.users))
+    if await session.get(Division, DEMO_COUNTY) is not None:
+        report.already = True
+        return report
+    now = clock.now()
+    paths: dict[str, str] = {}
+    for d in sorted(demo.divisions, key=lambda d: DIVISION_LEVELS.index(d.level)):
+        path = f"{paths[d.parent_adcode] if d.parent_adcode else ''}{d.adcode}/"
+        paths[d.adcode] = path
+        division = Division(adcode=d.adcode, name=d.name, level=d.level,
+                            parent_adcode=d.parent_adcode, path=path, created_at=now,
+                            updated_at=now)
+        if d.boundary is not None:
+            boundary, bounds, inside = service.normalise_boundary(d.boundary)
+            division.boundary = boundary
+            division.min_lon, division.min_lat, division.max_lon, division.max_lat = bounds
+            division.centroid_lon, division.centroid_lat = d.centroid or inside
+        elif d.centroid is not None:
+            division.centroid_lon, division.centroid_lat = d.centroid
+        session.add(division)
+        report.divisions += 1
+    await session.flush()
+
+    unit_ids: dict[str, LinkageUnit] = {}
+    for u in demo.units:
+        unit = LinkageUnit(
+            id=new_id(), code=u.code, name=u.name, kind=u.kind, tier=u.tier, division_adcode=u.division_adcode,
+            division_path=paths[u.division_adcode],
+            parent_id=unit_ids[u.parent_code].id if u.parent_code else None, phone=u.phone,
+            address=u.address, lon=u.lon, lat=u.lat, active=True, created_at=now, updated_at=now)
+        session.add(unit)
+        unit_ids[u.code] = unit
+    await session.flush()
+    report.units = len(unit_ids)
+
+    for p in demo.people:
+        session.add(Person(unit_id=unit_ids[p.unit_code].id, name=p.name, position=p.position,
+                           mobile=p.mobile, office_phone=p.office_phone, is_leader=p.is_leader,
+                           created_at=now, updated_at=now))
+        report.people += 1
+    for user in demo.users:
+        session.add(UserAccount(
+            username=user.username, display_name=user.display_name,
+            password_hash=await security.hash_password(user.password), roles=list(user.roles),
+            division_adcode=user.division_adcode,
+            unit_id=unit_ids[user.unit_code].id if user.unit_code else None, active=True,
+            created_at=now, updated_at=now))
+    await session.flush()
+
+    summary = {"seed": seed, "divisions": report.divisions, "units": report.units,
+               "people": report.people, "users": [u.username for u in demo.users]}
+    await audit.record(session, action="org.demo_seeded", subject_type="division",
+                       subject_id=DEMO_COUNTY, after=summary)
+    await events.emit(session, type="org.demo_seeded", subject_type="division",
+                      subject_id=DEMO_COUNTY, payload=summary,
+                      scope=EventScope(division_path=paths[DEMO_COUNTY]))
+    return report

@@ -1,0 +1,468 @@
+"""Queries and single-entity commands of the organisation domain. Flushes, never commits.
+
+Every query that returns rows takes the principal's :class:`~yingji.core.security.Scope` and
+applies it in SQL: a row outside the scope is "not found", exactly as a row that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from shapely.geometry import mapping
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import clock, geo, security
+from yingji.core.errors import Conflict, NotFound, ValidationFailed
+from yingji.core.security import Principal, Role, Scope
+from yingji.org.models import (
+    DIVISION_LEVELS,
+    AuthSession,
+    Division,
+    LinkageUnit,
+    LoginThrottle,
+    Person,
+    UserAccount,
+)
+
+# --- divisions -----------------------------------------------------------------------------------
+
+
+def division_query(scope: Scope) -> Select[tuple[Division]]:
+    return select(Division).where(scope.area_clause(Division.path))
+
+
+async def get_division(
+    *, session: AsyncSession, adcode: str, scope: Scope = security.SYSTEM.scope
+) -> Division | None:
+    return await session.scalar(division_query(scope).where(Division.adcode == adcode))
+
+
+async def get_division_or_raise(
+    *, session: AsyncSession, adcode: str, scope: Scope = security.SYSTEM.scope
+) -> Division:
+    division = await get_division(session=session, adcode=adcode, scope=scope)
+    if division is None:
+        raise NotFound("division_not_found", f"no division {adcode}", {"adcode": adcode})
+    return division
+
+
+async def list_divisions(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    parent_adcode: str | None = None,
+    level: str | None = None,
+    q: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Division], int]:
+    stmt = division_query(scope)
+    if parent_adcode:
+        stmt = stmt.where(Division.parent_adcode == parent_adcode)
+    if level:
+        stmt = stmt.where(Division.level == level)
+    if q:
+        stmt = stmt.where(Division.name.contains(q, autoescape=True))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.scalars(stmt.order_by(Division.adcode).offset(offset).limit(limit))).all()
+    return list(rows), total
+
+
+def normalise_boundary(boundary: dict[str, Any]) -> tuple[dict[str, Any], tuple[float, ...],
+                                                           tuple[float, float]]:
+    """Check a GeoJSON area; return it (made valid), its bounding box and an inside point."""
+    try:
+        shape = geo.geometry(boundary)
+    except Exception as exc:
+        raise ValidationFailed("invalid_geometry", f"boundary is not GeoJSON: {exc}") from exc
+    if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
+        raise ValidationFailed("invalid_geometry", "boundary must be a Polygon or MultiPolygon")
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    if not (geo.in_china(min_lon, min_lat) and geo.in_china(max_lon, max_lat)):
+        raise ValidationFailed("coordinates_out_of_range",
+                               "boundary lies outside China's bounding box (lon/lat order?)")
+    if not shape.is_valid:
+        shape = shape.buffer(0)
+    inside = shape.centroid if shape.contains(shape.centroid) else shape.representative_point()
+    return dict(mapping(shape)), shape.bounds, (inside.x, inside.y)
+
+
+def division_path(parent: Division | None, adcode: str) -> str:
+    return f"{parent.path if parent else ''}{adcode}/"
+
+
+async def create_division(*, session: AsyncSession, data: dict[str, Any]) -> Division:
+    if data["level"] not in DIVISION_LEVELS:
+        raise ValidationFailed("invalid_level", f"level must be one of {DIVISION_LEVELS}")
+    if await session.get(Division, data["adcode"]) is not None:
+        raise Conflict("division_exists", f"division {data['adcode']} exists",
+                       {"adcode": data["adcode"]})
+    parent = None
+    if data.get("parent_adcode"):
+        parent = await session.get(Division, data["parent_adcode"])
+        if parent is None:
+            raise ValidationFailed("parent_not_found", f"no parent division {data['parent_adcode']}")
+        if DIVISION_LEVELS.index(data["level"]) <= DIVISION_LEVELS.index(parent.level):
+            raise ValidationFailed("invalid_level",
+                                   f"a {data['level']} cannot sit under a {parent.level}")
+    now = clock.now()
+    division = Division(adcode=data["adcode"], name=data["name"], level=data["level"],
+                        parent_adcode=parent.adcode if parent else None,
+                        path=division_path(parent, data["adcode"]), created_at=now, updated_at=now)
+    _apply_division_geometry(division, data)
+    session.add(division)
+    await session.flush()
+    return division
+
+
+def _apply_division_geometry(division: Division, data: dict[str, Any]) -> None:
+    if data.get("boundary") is not None:
+        boundary, bounds, inside = normalise_boundary(data["boundary"])
+        division.boundary = boundary
+        division.min_lon, division.min_lat, division.max_lon, division.max_lat = bounds
+        division.centroid_lon, division.centroid_lat = inside
+    if data.get("centroid_lon") is not None and data.get("centroid_lat") is not None:
+        if not geo.in_china(data["centroid_lon"], data["centroid_lat"]):
+            raise ValidationFailed("coordinates_out_of_range", "centroid lies outside China")
+        division.centroid_lon, division.centroid_lat = data["centroid_lon"], data["centroid_lat"]
+
+
+async def update_division(*, session: AsyncSession, division: Division,
+                          data: dict[str, Any]) -> Division:
+    if data.get("name"):
+        division.name = data["name"]
+    _apply_division_geometry(division, data)
+    division.updated_at = clock.now()
+    await session.flush()
+    return division
+
+
+DIVISION_FIELDS = ("adcode", "name", "level", "parent_adcode", "centroid_lon", "centroid_lat")
+
+# --- linkage units -------------------------------------------------------------------------------
+
+
+def unit_query(scope: Scope) -> Select[tuple[LinkageUnit]]:
+    return select(LinkageUnit).where(scope.clause(LinkageUnit.division_path, LinkageUnit.id))
+
+
+async def get_unit(*, session: AsyncSession, unit_id: uuid.UUID,
+                   scope: Scope = security.SYSTEM.scope) -> LinkageUnit | None:
+    return await session.scalar(unit_query(scope).where(LinkageUnit.id == unit_id))
+
+
+async def get_unit_or_raise(*, session: AsyncSession, unit_id: uuid.UUID,
+                            scope: Scope = security.SYSTEM.scope) -> LinkageUnit:
+    unit = await get_unit(session=session, unit_id=unit_id, scope=scope)
+    if unit is None:
+        raise NotFound("unit_not_found", f"no linkage unit {unit_id}", {"unit_id": str(unit_id)})
+    return unit
+
+
+async def get_unit_by_code(*, session: AsyncSession, code: str,
+                           scope: Scope = security.SYSTEM.scope) -> LinkageUnit | None:
+    return await session.scalar(unit_query(scope).where(LinkageUnit.code == code))
+
+
+async def list_units(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    division_adcode: str | None = None,
+    tier: int | None = None,
+    kind: str | None = None,
+    q: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[LinkageUnit], int]:
+    stmt = unit_query(scope)
+    if division_adcode:
+        division = await session.get(Division, division_adcode)
+        if division is None:
+            return [], 0
+        stmt = stmt.where(LinkageUnit.division_path.startswith(division.path, autoescape=True))
+    if tier:
+        stmt = stmt.where(LinkageUnit.tier == tier)
+    if kind:
+        stmt = stmt.where(LinkageUnit.kind == kind)
+    if q:
+        stmt = stmt.where(LinkageUnit.name.contains(q, autoescape=True)
+                          | LinkageUnit.code.contains(q, autoescape=True))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.scalars(
+        stmt.order_by(LinkageUnit.tier, LinkageUnit.code).offset(offset).limit(limit))).all()
+    return list(rows), total
+
+
+async def create_unit(*, session: AsyncSession, data: dict[str, Any]) -> LinkageUnit:
+    if await session.scalar(select(LinkageUnit.id).where(LinkageUnit.code == data["code"])):
+        raise Conflict("unit_exists", f"a unit with code {data['code']} exists",
+                       {"code": data["code"]})
+    division = await session.get(Division, data["division_adcode"])
+    if division is None:
+        raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
+    parent_id = None
+    if data.get("parent_code"):
+        parent_id = await session.scalar(
+            select(LinkageUnit.id).where(LinkageUnit.code == data["parent_code"]))
+        if parent_id is None:
+            raise ValidationFailed("parent_not_found", f"no parent unit {data['parent_code']}")
+    _check_point(data.get("lon"), data.get("lat"))
+    now = clock.now()
+    unit = LinkageUnit(
+        code=data["code"], name=data["name"], kind=data["kind"], tier=data["tier"],
+        division_adcode=division.adcode, division_path=division.path, parent_id=parent_id,
+        phone=data.get("phone"), address=data.get("address"), lon=data.get("lon"),
+        lat=data.get("lat"), active=True, created_at=now, updated_at=now,
+    )
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+def _check_point(lon: float | None, lat: float | None) -> None:
+    if (lon is None) != (lat is None):
+        raise ValidationFailed("incomplete_point", "give both lon and lat, or neither")
+    if lon is not None and lat is not None and not geo.in_china(lon, lat):
+        raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
+
+
+async def update_unit(*, session: AsyncSession, unit: LinkageUnit,
+                      data: dict[str, Any]) -> LinkageUnit:
+    if data.get("division_adcode"):
+        division = await session.get(Division, data["division_adcode"])
+        if division is None:
+            raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
+        unit.division_adcode, unit.division_path = division.adcode, division.path
+    if "lon" in data or "lat" in data:
+        _check_point(data.get("lon", unit.lon), data.get("lat", unit.lat))
+    for name in ("name", "tier", "phone", "address", "lon", "lat", "active"):
+        if name in data and data[name] is not None:
+            setattr(unit, name, data[name])
+    unit.updated_at = clock.now()
+    await session.flush()
+    return unit
+
+
+UNIT_FIELDS = ("code", "name", "kind", "tier", "division_adcode", "parent_id", "phone", "address",
+               "lon", "lat", "active")
+
+# --- people --------------------------------------------------------------------------------------
+
+
+def person_query(scope: Scope) -> Select[tuple[Person]]:
+    return select(Person).join(LinkageUnit, LinkageUnit.id == Person.unit_id).where(
+        scope.clause(LinkageUnit.division_path, LinkageUnit.id))
+
+
+async def get_person_or_raise(*, session: AsyncSession, person_id: uuid.UUID,
+                              scope: Scope) -> Person:
+    person = await session.scalar(person_query(scope).where(Person.id == person_id))
+    if person is None:
+        raise NotFound("person_not_found", f"no person {person_id}")
+    return person
+
+
+async def list_people(*, session: AsyncSession, scope: Scope, unit_id: uuid.UUID | None = None,
+                      offset: int = 0, limit: int = 100) -> tuple[list[Person], int]:
+    stmt = person_query(scope)
+    if unit_id:
+        stmt = stmt.where(Person.unit_id == unit_id)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.scalars(
+        stmt.order_by(Person.unit_id, Person.is_leader.desc(), Person.name)
+        .offset(offset).limit(limit))).all()
+    return list(rows), total
+
+
+async def create_person(*, session: AsyncSession, data: dict[str, Any]) -> Person:
+    now = clock.now()
+    person = Person(unit_id=data["unit_id"], name=data["name"], position=data.get("position"),
+                    mobile=data.get("mobile"), office_phone=data.get("office_phone"),
+                    is_leader=bool(data.get("is_leader")), created_at=now, updated_at=now)
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def update_person(*, session: AsyncSession, person: Person, data: dict[str, Any]) -> Person:
+    for name in ("name", "position", "mobile", "office_phone", "is_leader"):
+        if name in data and data[name] is not None:
+            setattr(person, name, data[name])
+    person.updated_at = clock.now()
+    await session.flush()
+    return person
+
+
+PERSON_FIELDS = ("unit_id", "name", "position", "mobile", "office_phone", "is_leader")
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def user_query(scope: Scope) -> Select[tuple[UserAccount]]:
+    """Users an administrator may manage: those whose own scope lies inside theirs."""
+    if scope.everything:
+        return select(UserAccount)
+    return (select(UserAccount)
+            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+            .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+            .where(scope.clause(Division.path, UserAccount.unit_id)
+                   | scope.clause(LinkageUnit.division_path, None)))
+
+
+async def get_user_or_raise(*, session: AsyncSession, user_id: uuid.UUID,
+                            scope: Scope) -> UserAccount:
+    user = await session.scalar(user_query(scope).where(UserAccount.id == user_id))
+    if user is None:
+        raise NotFound("user_not_found", f"no user {user_id}")
+    return user
+
+
+async def get_user_by_username(*, session: AsyncSession, username: str) -> UserAccount | None:
+    return await session.scalar(select(UserAccount).where(UserAccount.username == username))
+
+
+async def list_users(*, session: AsyncSession, scope: Scope, offset: int = 0,
+                     limit: int = 100) -> tuple[list[UserAccount], int]:
+    stmt = user_query(scope)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.scalars(
+        stmt.order_by(UserAccount.username).offset(offset).limit(limit))).all()
+    return list(rows), total
+
+
+async def resolve_user_scope(
+    *, session: AsyncSession, division_adcode: str | None, unit_code: str | None
+) -> tuple[Division | None, LinkageUnit | None]:
+    division = unit = None
+    if division_adcode:
+        division = await session.get(Division, division_adcode)
+        if division is None:
+            raise ValidationFailed("division_not_found", f"no division {division_adcode}")
+    if unit_code:
+        unit = await get_unit_by_code(session=session, code=unit_code)
+        if unit is None:
+            raise ValidationFailed("unit_not_found", f"no linkage unit {unit_code}")
+    return division, unit
+
+
+async def create_user(*, session: AsyncSession, username: str, password: str, roles: list[str],
+                      display_name: str | None = None, division_adcode: str | None = None,
+                      unit_code: str | None = None) -> UserAccount:
+    if await get_user_by_username(session=session, username=username) is not None:
+        raise Conflict("username_taken", f"user {username} exists", {"username": username})
+    try:
+        checked_roles = sorted({Role(role).value for role in roles})
+    except ValueError as exc:
+        raise ValidationFailed("invalid_role", str(exc),
+                               {"allowed": [r.value for r in Role]}) from exc
+    division, unit = await resolve_user_scope(
+        session=session, division_adcode=division_adcode, unit_code=unit_code)
+    if Role.ADMIN.value not in checked_roles and division is None and unit is None:
+        raise ValidationFailed("scope_required",
+                               "a user other than an admin needs a division and/or a unit")
+    now = clock.now()
+    user = UserAccount(
+        username=username, display_name=display_name or username,
+        password_hash=await security.hash_password(password), roles=checked_roles,
+        division_adcode=division.adcode if division else None, unit_id=unit.id if unit else None,
+        active=True, created_at=now, updated_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+USER_FIELDS = ("username", "display_name", "roles", "division_adcode", "unit_id", "active")
+
+# --- principals, sessions and throttling ----------------------------------------------------------
+
+
+async def principal_for_user(*, session: AsyncSession, user: UserAccount,
+                             auth: str = "session") -> Principal:
+    roles = frozenset(Role(role) for role in user.roles)
+    division_path = unit_path = None
+    if user.division_adcode:
+        division_path = await session.scalar(
+            select(Division.path).where(Division.adcode == user.division_adcode))
+    if user.unit_id:
+        unit_path = await session.scalar(
+            select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id))
+    everything = Role.ADMIN in roles and division_path is None and user.unit_id is None
+    scope = Scope(everything=everything, division_path=division_path, unit_id=user.unit_id,
+                  area_path=division_path or unit_path)
+    return Principal(user_id=user.id, username=user.username, display_name=user.display_name,
+                     roles=roles, scope=scope, unit_id=user.unit_id, auth=auth,
+                     permissions=security.permissions_for(roles))
+
+
+async def open_auth_session(*, session: AsyncSession, user: UserAccount, kind: str,
+                            ttl: timedelta, ip: str | None, user_agent: str | None) -> str:
+    token = security.new_token()
+    now = clock.now()
+    session.add(AuthSession(token_digest=security.token_digest(token), user_id=user.id, kind=kind,
+                            created_at=now, expires_at=now + ttl, ip=ip,
+                            user_agent=(user_agent or "")[:300] or None))
+    await session.flush()
+    return token
+
+
+async def principal_for_token(session: AsyncSession, token: str, kind: str) -> Principal | None:
+    """The authenticator the kernel calls: a live session or token → its principal."""
+    row = (await session.execute(
+        select(AuthSession, UserAccount)
+        .join(UserAccount, UserAccount.id == AuthSession.user_id)
+        .where(AuthSession.token_digest == security.token_digest(token),
+               AuthSession.kind == kind, AuthSession.revoked_at.is_(None),
+               AuthSession.expires_at > clock.now(), UserAccount.active.is_(True))
+    )).first()
+    if row is None:
+        return None
+    return await principal_for_user(session=session, user=row[1], auth=kind)
+
+
+async def revoke_auth_session(*, session: AsyncSession, token: str) -> None:
+    auth = await session.scalar(
+        select(AuthSession).where(AuthSession.token_digest == security.token_digest(token)))
+    if auth is not None and auth.revoked_at is None:
+        auth.revoked_at = clock.now()
+        await session.flush()
+
+
+async def throttle_state(*, session: AsyncSession, keys: list[str]) -> datetime | None:
+    """When the latest lock on any of ``keys`` ends, if one is in force."""
+    now = clock.now()
+    rows = (await session.scalars(
+        select(LoginThrottle.locked_until).where(LoginThrottle.key.in_(keys)))).all()
+    live = [clock.as_utc(until) for until in rows if until is not None and clock.as_utc(until) > now]
+    return max(live) if live else None
+
+
+async def count_failure(*, session: AsyncSession, keys: list[str], max_failures: int,
+                        window: timedelta, lockout: timedelta) -> datetime | None:
+    now = clock.now()
+    locked: datetime | None = None
+    for key in keys:
+        row = await session.get(LoginThrottle, key)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0, window_started_at=now)
+            session.add(row)
+        if clock.as_utc(row.window_started_at) + window < now:
+            row.failures, row.window_started_at, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= max_failures:
+            row.locked_until = now + lockout
+            locked = row.locked_until
+    await session.flush()
+    return locked
+
+
+async def clear_failures(*, session: AsyncSession, keys: list[str]) -> None:
+    for key in keys:
+        row = await session.get(LoginThrottle, key)
+        if row is not None:
+            await session.delete(row)
+    await session.flush()

@@ -1,0 +1,154 @@
+"""Test harness: a real, clean, migrated database per test (SQLite always; PostgreSQL + PostGIS
+when ``YINGJI_TEST_DATABASE_URL`` is set), a controllable clock, and the app over HTTP.
+
+Each test gets a freshly migrated database rather than a rolled-back transaction: the relay, the
+timer worker and concurrent requests use sessions of their own and must see committed rows
+(docs/decisions/0003-clean-database-per-test.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from yingji import registry
+from yingji.app import create_app
+from yingji.core import clock as clock_module
+from yingji.core import migrate, security
+from yingji.core.clock import ManualClock
+from yingji.core.db import Database
+from yingji.settings import Settings
+
+PG_URL = os.environ.get("YINGJI_TEST_DATABASE_URL")
+security.configure_hasher(cheap=True)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database to start every test from."""
+    if PG_URL:
+        base = make_url(PG_URL)
+        name = f"{base.database}_{os.getpid()}"
+        _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+        migrate.upgrade(url)
+        yield url
+        _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    yield str(path)
+
+
+def _pg_exec(url: str, *statements: str) -> None:
+    async def run() -> None:
+        u = make_url(url)
+        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username,
+                                     password=u.password, database="postgres")
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+TABLES = [t.name for t in reversed(registry.metadata.sorted_tables)]
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if PG_URL:
+        _pg_truncate(database_template)
+        return database_template
+    path = tmp_path / "yingji.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _pg_truncate(url: str) -> None:
+    sync_url = make_url(url)
+    async def run() -> None:
+        conn = await asyncpg.connect(host=sync_url.host, port=sync_url.port or 5432,
+                                     user=sync_url.username, password=sync_url.password,
+                                     database=sync_url.database)
+        try:
+            # the audit table refuses DELETE but not TRUNCATE, which is what a test reset needs
+            await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    manual = ManualClock()
+    previous = clock_module.set_clock(manual)
+    yield manual
+    clock_module.set_clock(previous)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(env="test", database_url=database_url, secret_key="t" * 40,
+                    log_json=False, timer_poll_seconds=0.05)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[Any]:
+    application = create_app(settings, run_worker=False, clock_override=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def live_server(settings: Settings, clock: ManualClock) -> AsyncIterator[str]:
+    """A real uvicorn server on a free port, in this event loop (for /ws)."""
+    application = create_app(settings, run_worker=True, clock_override=clock)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port,
+                                           log_config=None, ws="websockets", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
