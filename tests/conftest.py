@@ -141,7 +141,7 @@ async def live_server(settings: Settings, clock: ManualClock) -> AsyncIterator[s
     application = create_app(settings, run_worker=True, clock_override=clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port,
-                                           log_config=None, ws="websockets", lifespan="on"))
+                                           log_config=None, ws="websockets-sansio", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

@@ -105,10 +105,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        log.exception("unhandled error (request %s)", request_id, exc_info=exc)
         return _error(500, "internal_error", "an internal error occurred; it has been logged",
-                      {"request_id": request_id_var.get()})
+                      {"request_id": request_id})
 
 
 def install_operations(app: FastAPI) -> None:

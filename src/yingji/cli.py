@@ -85,7 +85,7 @@ def serve(
     application = create_app(settings, run_worker=not no_worker)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_config=None, proxy_headers=True,
-                forwarded_allow_ips=",".join(settings.trusted_proxies), ws="websockets")
+                forwarded_allow_ips=",".join(settings.trusted_proxies), ws="websockets-sansio")
 
 
 @app.command()

@@ -136,10 +136,12 @@ class UnitOfWork:
         session = self.session
         assert session is not None
         try:
-            if exc_type is None and not self.readonly:
-                await session.commit()
-            else:
+            if exc_type is not None:
                 await session.rollback()
+            elif not self.readonly:
+                await session.commit()
+            # a read-only unit ends with close(): its transaction is released, and what it
+            # loaded stays readable (a rollback would expire it)
         finally:
             await session.close()
             if self._locked and self.db.write_lock is not None:

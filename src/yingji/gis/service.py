@@ -55,12 +55,17 @@ async def division_at(session: AsyncSession, *, lon: float, lat: float,
 
 async def units_near(session: AsyncSession, *, lon: float, lat: float, radius_m: float,
                      limit: int = 20, portable: bool = False) -> list[Hit]:
-    """Active linkage units within ``radius_m`` of the point, nearest first."""
+    """Active linkage units within ``radius_m`` of the point, nearest first.
+
+    Distances are on the sphere of mean radius on both paths (PostGIS ``use_spheroid=false``):
+    within 0.5 % of the ellipsoid, and the two paths agree to the centimetre.
+    """
     if _use_postgis(session, portable):
         rows = await session.execute(text(
-            "SELECT code, ST_Distance(geog, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)"
-            " AS d FROM linkage_unit WHERE active AND geog IS NOT NULL AND ST_DWithin(geog, "
-            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r) ORDER BY d, code LIMIT :n"
+            "SELECT code, ST_Distance(geog, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,"
+            " false) AS d FROM linkage_unit WHERE active AND geog IS NOT NULL AND ST_DWithin(geog,"
+            " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r, false)"
+            " ORDER BY d, code LIMIT :n"
         ), {"lon": lon, "lat": lat, "r": radius_m, "n": limit})
         return [Hit(code, float(d)) for code, d in rows]
     min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, radius_m)
@@ -70,7 +75,7 @@ async def units_near(session: AsyncSession, *, lon: float, lat: float, radius_m:
             LinkageUnit.lat.between(min_lat, max_lat)))).all()
     hits = [Hit(code, geo.haversine_m(lon, lat, ulon, ulat)) for code, ulon, ulat in rows2]
     hits = [h for h in hits if h.distance_m <= radius_m]
-    hits.sort(key=lambda h: (round(h.distance_m, 3), h.key))
+    hits.sort(key=lambda h: (h.distance_m, h.key))
     return hits[:limit]
 
 

@@ -39,13 +39,13 @@ from shapely.geometry.polygon import orient
 from shapely.ops import voronoi_diagram
 
 __all__ = [
-    "COUNTY_ADCODE",
     "CITY_ADCODE",
+    "COUNTY_ADCODE",
     "DEFAULT_SEED",
     "DEMO_PASSWORD",
+    "PROVINCE_ADCODE",
     "DemoJurisdiction",
     "DivisionSeed",
-    "PROVINCE_ADCODE",
     "PersonSeed",
     "UnitSeed",
     "UserSeed",
@@ -216,8 +216,8 @@ class _TownSpec:
 # around the county seat; village counts sum to 353 (seed 001).
 _TOWNS: tuple[_TownSpec, ...] = (
     _TownSpec("001", "濛洲街道", 0.00, 0.00, 30, 8),
-    _TownSpec("002", "屏都街道", -0.11, 0.04, 20, 3),
-    _TownSpec("003", "松源街道", 0.09, -0.05, 22, 6),
+    _TownSpec("002", "屏都街道", -0.15, 0.05, 20, 3),
+    _TownSpec("003", "松源街道", 0.13, -0.06, 22, 6),
     _TownSpec("100", "黄田镇", -0.38, -0.08, 34, 1),
     _TownSpec("101", "竹口镇", -0.78, 0.22, 32, 1),
     _TownSpec("102", "荷地镇", 0.78, 0.40, 24, 1),
@@ -459,7 +459,7 @@ def _county_outline(rng: np.random.Generator) -> Polygon:
     simplified = outline.simplify(_SIMPLIFY_KM, preserve_topology=True)
     result = _polygonal(simplified if simplified.is_valid else shapely.make_valid(simplified))
     if not isinstance(result, Polygon):
-        raise RuntimeError("county outline is not a single polygon")
+        raise TypeError("county outline is not a single polygon")
     return result
 
 
@@ -693,17 +693,17 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
 
     village_names = _village_names(rnd, _TOWNS)
     town_adcode: dict[str, str] = {}
-    # per town: list of (adcode, name, seat point km, is_community)
+    # per town: (village adcode, village name, village seat in km), 社区 first
     town_villages: dict[str, list[tuple[str, str, tuple[float, float]]]] = {}
     village_divisions: list[DivisionSeed] = []
-    town_geoms: dict[str, BaseGeometry] = {}
     for t, seat, cell in zip(_TOWNS, town_seats, town_cells, strict=True):
         prefix = COUNTY_ADCODE + t.code3
         adcode = prefix + "000"
         town_adcode[t.code3] = adcode
         gj, geom = _export(frame, cell)
-        town_geoms[t.code3] = geom
-        divisions.append(DivisionSeed(adcode, t.name, "town", COUNTY_ADCODE, gj, _inside_point(geom)))
+        divisions.append(
+            DivisionSeed(adcode, t.name, "town", COUNTY_ADCODE, gj, _inside_point(geom))
+        )
 
         pts = _spread_points(cell, t.villages, seat, rng)
         vcells = _voronoi_partition(cell, pts)

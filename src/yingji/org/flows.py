@@ -39,8 +39,11 @@ def _require_area(principal: Principal, path: str) -> None:
 async def create_division(*, session: AsyncSession, principal: Principal,
                           data: dict[str, Any]) -> Division:
     if data.get("parent_adcode"):
-        parent = await service.get_division_or_raise(
+        parent = await service.get_division(
             session=session, adcode=data["parent_adcode"], scope=principal.scope)
+        if parent is None:
+            raise ValidationFailed("parent_not_found",
+                                   f"no parent division {data['parent_adcode']}")
         _require_area(principal, parent.path)
     elif not principal.scope.everything:
         raise PermissionDenied("outside_scope", "only a national administrator adds a root")

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from yingji.core import events
+from yingji.core.db import Database
+from yingji.core.events import Bus, DomainEvent, EventScope, OutboxCursor
+
+
+async def emit_many(db: Database, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        async with db.unit_of_work() as session:
+            await events.emit(session, type="test.happened", subject_type="thing",
+                              subject_id=i, payload={"n": i},
+                              scope=EventScope(division_path="331126/"))
+
+
+async def test_durable_subscriber_gets_events_in_commit_order(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event.payload["n"])
+
+    bus = Bus()
+    bus.subscribe("test.durable", handler)
+    await bus.start(db, run_relay=True)
+    try:
+        await emit_many(db, 50)
+        for _ in range(100):
+            if len(seen) == 50:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await bus.stop()
+    assert seen == list(range(50))
+
+
+async def test_event_rolled_back_with_its_transaction_is_never_delivered(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event.payload["n"])
+
+    bus = Bus()
+    bus.subscribe("test.durable", handler)
+    await bus.start(db, run_relay=False)
+    try:
+        async with db.unit_of_work() as session:
+            await events.emit(session, type="test.happened", subject_type="thing",
+                              subject_id=1, payload={"n": 1})
+            raise RuntimeError("the flow failed")
+    except RuntimeError:
+        pass
+    await emit_many(db, 1, start=2)
+    await bus.deliver_durable(bus.subscriptions[0])
+    await bus.stop()
+    assert seen == [2]
+
+
+async def test_failing_subscriber_gets_the_event_again_and_later_ones_wait(
+        db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+    fail = {"on": 3, "times": 2}
+
+    async def handler(event: DomainEvent) -> None:
+        n = event.payload["n"]
+        if n == fail["on"] and fail["times"] > 0:
+            fail["times"] -= 1
+            raise RuntimeError("subscriber down")
+        seen.append(n)
+
+    bus = Bus()
+    bus.subscribe("test.flaky", handler)
+    await bus.start(db, run_relay=False)
+    await emit_many(db, 6)
+    sub = bus.subscriptions[0]
+    await bus.deliver_durable(sub)
+    assert seen == [0, 1, 2]  # stopped at 3, nothing after it was skipped
+    async with db.unit_of_work(readonly=True) as session:
+        cursor = await session.get(OutboxCursor, "test.flaky")
+        assert cursor is not None and cursor.failures == 1 and cursor.retry_at is not None
+    assert await bus.deliver_durable(sub) == 0  # backing off
+    clock.advance(3)
+    await bus.deliver_durable(sub)
+    clock.advance(5)
+    await bus.deliver_durable(sub)
+    await bus.stop()
+    assert seen == [0, 1, 2, 3, 4, 5]
+
+
+async def test_durable_cursor_resumes_after_a_restart(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event.payload["n"])
+
+    first = Bus()
+    first.subscribe("test.resume", handler)
+    await first.start(db, run_relay=False)
+    await emit_many(db, 3)
+    await first.deliver_durable(first.subscriptions[0])
+    await first.stop()
+    await emit_many(db, 3, start=3)  # committed while no relay ran
+    second = Bus()
+    second.subscribe("test.resume", handler)
+    await second.start(db, run_relay=False)
+    await second.deliver_durable(second.subscriptions[0])
+    await second.stop()
+    assert seen == [0, 1, 2, 3, 4, 5]
+    async with db.unit_of_work(readonly=True) as session:
+        last = await session.scalar(select(OutboxCursor.last_id).where(
+            OutboxCursor.subscriber == "test.resume"))
+    assert last == 6
+
+
+async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    got = asyncio.Event()
+    received: list[DomainEvent] = []
+
+    async def live(event: DomainEvent) -> None:
+        received.append(event)
+        got.set()
+
+    bus = Bus()
+    bus.RELAY_POLL_SECONDS = 30  # prove the commit wakes the relay, not the poll
+    bus.subscribe("test.live", live, durable=False)
+    await bus.start(db, run_relay=True)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await emit_many(db, 1)
+        await asyncio.wait_for(got.wait(), timeout=2)
+        elapsed = loop.time() - started
+    finally:
+        await bus.stop()
+    assert received[0].scope.division_path == "331126/"
+    assert elapsed < 2
