@@ -17,7 +17,13 @@ from yingji.settings import get_settings
 POSTGIS_ONLY = {"geom", "geog"}
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any,  # noqa: ARG001 - Alembic's hook signature
+    name: str | None,
+    type_: str,
+    reflected: bool,  # noqa: ARG001
+    compare_to: Any,  # noqa: ARG001
+) -> bool:
     if type_ == "column" and name in POSTGIS_ONLY:
         return False
     if type_ == "index" and name and (name.endswith("_geom") or name.endswith("_geog")):

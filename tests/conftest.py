@@ -55,8 +55,13 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def _pg_exec(url: str, *statements: str) -> None:
     async def run() -> None:
         u = make_url(url)
-        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username,
-                                     password=u.password, database="postgres")
+        conn = await asyncpg.connect(
+            host=u.host,
+            port=u.port or 5432,
+            user=u.username,
+            password=u.password,
+            database="postgres",
+        )
         try:
             for statement in statements:
                 await conn.execute(statement)
@@ -81,10 +86,15 @@ def database_url(database_template: str, tmp_path: Path) -> str:
 
 def _pg_truncate(url: str) -> None:
     sync_url = make_url(url)
+
     async def run() -> None:
-        conn = await asyncpg.connect(host=sync_url.host, port=sync_url.port or 5432,
-                                     user=sync_url.username, password=sync_url.password,
-                                     database=sync_url.database)
+        conn = await asyncpg.connect(
+            host=sync_url.host,
+            port=sync_url.port or 5432,
+            user=sync_url.username,
+            password=sync_url.password,
+            database=sync_url.database,
+        )
         try:
             # the audit table refuses DELETE but not TRUNCATE, which is what a test reset needs
             await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
@@ -104,8 +114,13 @@ def clock() -> Iterator[ManualClock]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, secret_key="t" * 40,
-                    log_json=False, timer_poll_seconds=0.05)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="t" * 40,
+        log_json=False,
+        timer_poll_seconds=0.05,
+    )
 
 
 @pytest.fixture
@@ -140,8 +155,16 @@ async def live_server(settings: Settings, clock: ManualClock) -> AsyncIterator[s
     """A real uvicorn server on a free port, in this event loop (for /ws)."""
     application = create_app(settings, run_worker=True, clock_override=clock)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port,
-                                           log_config=None, ws="websockets-sansio", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

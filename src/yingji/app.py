@@ -72,16 +72,29 @@ class RequestContextMiddleware:
             path = getattr(route, "path", "unmatched")
             metrics.http_requests.labels(scope["method"], path, str(status)).inc()
             metrics.http_latency.labels(scope["method"], path).observe(elapsed)
-            log.info("%s %s %s", scope["method"], scope["path"], status,
-                     extra={"method": scope["method"], "path": scope["path"], "status": status,
-                            "duration_ms": round(elapsed * 1000, 2)})
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
             request_id_var.reset(token)
 
 
-def _error(status: int, code: str, message: str, details: Any = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details}},
-                        status_code=status, headers=headers)
+def _error(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -94,22 +107,33 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
-                   for e in exc.errors()]
+        details = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+            for e in exc.errors()
+        ]
         return _error(422, "validation_failed", "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request",
-                 413: "payload_too_large", 415: "unsupported_media_type"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            400: "bad_request",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+        }
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
         log.exception("unhandled error (request %s)", request_id, exc_info=exc)
-        return _error(500, "internal_error", "an internal error occurred; it has been logged",
-                      {"request_id": request_id})
+        return _error(
+            500,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+            {"request_id": request_id},
+        )
 
 
 def install_operations(app: FastAPI) -> None:
@@ -117,8 +141,11 @@ def install_operations(app: FastAPI) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["operations"],
-             summary="Database reachable and migrations current (503 otherwise)")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database reachable and migrations current (503 otherwise)",
+    )
     async def readyz(request: Request) -> JSONResponse:
         db: Database = request.app.state.db
         checks: dict[str, Any] = {}
@@ -128,18 +155,20 @@ def install_operations(app: FastAPI) -> None:
                 current = await migrate.current_revisions(session)
             checks["database"] = "ok"
             head = migrate.head_revisions()
-            checks["migrations"] = "ok" if current == head else {
-                "current": sorted(current), "head": sorted(head)}
+            checks["migrations"] = (
+                "ok" if current == head else {"current": sorted(current), "head": sorted(head)}
+            )
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         ready = checks.get("database") == "ok" and checks.get("migrations") == "ok"
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)")
     async def prometheus() -> Response:
-        return PlainTextResponse(generate_latest(metrics.REGISTRY),
-                                 media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 def install_web_app(app: FastAPI, dist: Path) -> None:
@@ -152,13 +181,15 @@ def install_web_app(app: FastAPI, dist: Path) -> None:
             return _error(404, "not_found", f"no route /{path}")
         candidate = (dist / path).resolve()
         if path and candidate.is_file() and dist.resolve() in candidate.parents:
-            cache = "public, max-age=31536000, immutable" if "/assets/" in f"/{path}" else \
-                "no-cache"
+            cache = (
+                "public, max-age=31536000, immutable" if "/assets/" in f"/{path}" else "no-cache"
+            )
             return FileResponse(candidate, headers={"Cache-Control": cache})
         if index.is_file():
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return PlainTextResponse(
-            "Yingji API is running; the web app is not built (run `make web`).", status_code=200)
+            "Yingji API is running; the web app is not built (run `make web`).", status_code=200
+        )
 
 
 def create_app(
@@ -188,9 +219,13 @@ def create_app(
         worker = None
         if run_worker:
             worker = TimerWorker(
-                db, batch=settings.timer_batch, concurrency=settings.timer_concurrency,
+                db,
+                batch=settings.timer_batch,
+                concurrency=settings.timer_concurrency,
                 lease_seconds=settings.timer_lease_seconds,
-                max_attempts=settings.timer_max_attempts, poll_seconds=settings.timer_poll_seconds)
+                max_attempts=settings.timer_max_attempts,
+                poll_seconds=settings.timer_poll_seconds,
+            )
             worker.start()
         await the_bus.start(db, run_relay=run_worker)
         app.state.timer_worker = worker
@@ -219,8 +254,13 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_operations(app)
-    for router in (org_api.auth_router, org_api.router, gis_api.router, system_api.router,
-                   realtime_api.router):
+    for router in (
+        org_api.auth_router,
+        org_api.router,
+        gis_api.router,
+        system_api.router,
+        realtime_api.router,
+    ):
         app.include_router(router)
     install_web_app(app, settings.web_dist or WEB_DIST)
     return app

@@ -27,13 +27,15 @@ from yingji.org import flows as org_flows
 from yingji.org import imports, seed
 from yingji.settings import Settings, get_settings
 
-app = typer.Typer(help="Yingji (应急) — integrated emergency command and linkage platform.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Yingji (应急) — integrated emergency command and linkage platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 seed_app = typer.Typer(help="Demo and reference data.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-import_app = typer.Typer(help="Import organisation data (all rows or none).",
-                         no_args_is_help=True)
+import_app = typer.Typer(help="Import organisation data (all rows or none).", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
@@ -64,7 +66,9 @@ def _fail(exc: DomainError) -> None:
     err.print(f"[red]{exc.code}[/red]: {exc.message}")
     details = exc.details if isinstance(exc.details, dict) else {}
     for problem in details.get("errors", [])[:200]:
-        where = f"line {problem['line']}" + (f", {problem['field']}" if problem.get("field") else "")
+        where = f"line {problem['line']}" + (
+            f", {problem['field']}" if problem.get("field") else ""
+        )
         err.print(f"  {where}: {problem['message']}")
     if details.get("error_count", 0) > 200:
         err.print(f"  … and {details['error_count'] - 200} more")
@@ -75,17 +79,26 @@ def _fail(exc: DomainError) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    no_worker: Annotated[bool, typer.Option(
-        "--no-worker", help="Serve HTTP and /ws only; run relay and timers in `yingji worker`.")
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker", help="Serve HTTP and /ws only; run relay and timers in `yingji worker`."
+        ),
     ] = False,
 ) -> None:
     """Serve the API, the web app and /ws (and, unless --no-worker, the relay and timers)."""
     settings = _settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     application = create_app(settings, run_worker=not no_worker)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                log_config=None, proxy_headers=True,
-                forwarded_allow_ips=",".join(settings.trusted_proxies), ws="websockets-sansio")
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
+        ws="websockets-sansio",
+    )
 
 
 @app.command()
@@ -97,11 +110,14 @@ def worker() -> None:
     async def run() -> None:
         db = _database(settings)
         bus = make_bus(settings.nats_url, settings.nats_stream)
-        timers = TimerWorker(db, batch=settings.timer_batch,
-                             concurrency=settings.timer_concurrency,
-                             lease_seconds=settings.timer_lease_seconds,
-                             max_attempts=settings.timer_max_attempts,
-                             poll_seconds=settings.timer_poll_seconds)
+        timers = TimerWorker(
+            db,
+            batch=settings.timer_batch,
+            concurrency=settings.timer_concurrency,
+            lease_seconds=settings.timer_lease_seconds,
+            max_attempts=settings.timer_max_attempts,
+            poll_seconds=settings.timer_poll_seconds,
+        )
         timers.start()
         await bus.start(db, run_relay=True)
         stop = asyncio.Event()
@@ -153,14 +169,20 @@ def seed_demo(
     if report.already:
         console.print("the demo jurisdiction is already there; nothing changed")
     else:
-        console.print(f"seeded {report.divisions} divisions, {report.units} linkage units, "
-                      f"{report.people} people, {len(report.users)} users")
+        console.print(
+            f"seeded {report.divisions} divisions, {report.units} linkage units, "
+            f"{report.people} people, {len(report.users)} users"
+        )
     table = Table(title="demo accounts 演示账号")
     for column in ("username", "password", "roles", "scope"):
         table.add_column(column)
     for user in report.users:
-        table.add_row(user.username, user.password, ", ".join(user.roles),
-                      user.division_adcode or user.unit_code or "全部 all")
+        table.add_row(
+            user.username,
+            user.password,
+            ", ".join(user.roles),
+            user.division_adcode or user.unit_code or "全部 all",
+        )
     console.print(table)
 
 
@@ -168,10 +190,13 @@ def seed_demo(
 def user_create(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
     password: Annotated[str, typer.Option(help="Initial password (8+ characters).")],
-    role: Annotated[list[str], typer.Option(help="Role; repeat for several: "
-                                            + ", ".join(r.value for r in security.Role))],
-    division: Annotated[str | None, typer.Option(help="Scope: this division's subtree (adcode).")]
-    = None,
+    role: Annotated[
+        list[str],
+        typer.Option(help="Role; repeat for several: " + ", ".join(r.value for r in security.Role)),
+    ],
+    division: Annotated[
+        str | None, typer.Option(help="Scope: this division's subtree (adcode).")
+    ] = None,
     unit: Annotated[str | None, typer.Option(help="Scope: this linkage unit (code).")] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
 ) -> None:
@@ -182,10 +207,18 @@ def user_create(
         db = _database(settings)
         try:
             async with db.unit_of_work() as session:
-                await org_flows.create_user(session=session, principal=None, data={
-                    "username": username, "password": password, "roles": role,
-                    "division_adcode": division, "unit_code": unit,
-                    "display_name": display_name})
+                await org_flows.create_user(
+                    session=session,
+                    principal=None,
+                    data={
+                        "username": username,
+                        "password": password,
+                        "roles": role,
+                        "division_adcode": division,
+                        "unit_code": unit,
+                        "display_name": display_name,
+                    },
+                )
         finally:
             await db.dispose()
 
@@ -206,22 +239,30 @@ def _import(kind: str, path: Path) -> None:
         raise typer.Exit(1)
     raw = path.read_bytes()
     parsed = (imports.parse_divisions if kind == "divisions" else imports.parse_units)(
-        raw, path.name)
+        raw, path.name
+    )
     flow = org_flows.import_divisions if kind == "divisions" else org_flows.import_units
 
     async def run() -> tuple[int, int]:
         db = _database(settings)
         try:
-            with Progress(TextColumn(f"importing {kind}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), console=err, transient=False) as bar:
+            with Progress(
+                TextColumn(f"importing {kind}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
+            ) as bar:
                 task = bar.add_task(kind, total=len(parsed.rows))
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
                 async with db.unit_of_work() as session:
-                    return await flow(session=session, principal=None, parsed=parsed,
-                                      progress=progress)
+                    return await flow(
+                        session=session, principal=None, parsed=parsed, progress=progress
+                    )
         finally:
             await db.dispose()
 
@@ -262,9 +303,12 @@ def audit_verify() -> None:
         console.print(f"audit log intact: {result.checked} entries checked")
         return
     broken = result.first_break
-    assert broken is not None
-    err.print(f"[red]audit log broken[/red] at entry {broken.entry_id}: {broken.reason} "
-              f"({result.checked} entries before it are intact)")
+    if broken is None:  # not intact means a break was found
+        raise typer.Exit(1)
+    err.print(
+        f"[red]audit log broken[/red] at entry {broken.entry_id}: {broken.reason} "
+        f"({result.checked} entries before it are intact)"
+    )
     raise typer.Exit(1)
 
 

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     web_dist: Path | None = None
     map_base_layers: str | None = Field(
-        default=None, description='JSON list of {name, type: xyz|wmts, url, attribution}')
+        default=None, description="JSON list of {name, type: xyz|wmts, url, attribution}"
+    )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 

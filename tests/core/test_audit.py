@@ -13,9 +13,15 @@ from yingji.core.db import Database
 async def write_entries(db: Database, n: int) -> None:
     for i in range(n):
         async with db.unit_of_work() as session:
-            await audit.record(session, action="test.changed", subject_type="thing",
-                               subject_id=i, before={"v": i}, after={"v": i + 1},
-                               context=audit.RequestContext("u1", "alice", "10.1.2.3", "req-1"))
+            await audit.record(
+                session,
+                action="test.changed",
+                subject_type="thing",
+                subject_id=i,
+                before={"v": i},
+                after={"v": i + 1},
+                context=audit.RequestContext("u1", "alice", "10.1.2.3", "req-1"),
+            )
 
 
 async def verify(db: Database) -> audit.VerifyResult:
@@ -40,9 +46,12 @@ async def restore_guard(db: Database):  # type: ignore[no-untyped-def]
     if db.is_postgres:
         async with db.unit_of_work() as session:
             await session.execute(text("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"))
-            await session.execute(text(
-                "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-                "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"))
+            await session.execute(
+                text(
+                    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+                )
+            )
 
 
 async def test_intact_log_verifies(db: Database, clock) -> None:  # type: ignore[no-untyped-def]

@@ -20,8 +20,14 @@ from yingji.core.errors import (
 )
 
 EXPECTED = {
-    ValidationFailed: 422, Unauthenticated: 401, PermissionDenied: 403, NotFound: 404,
-    Conflict: 409, InvalidTransition: 409, Throttled: 429, Unavailable: 503,
+    ValidationFailed: 422,
+    Unauthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidTransition: 409,
+    Throttled: 429,
+    Unavailable: 503,
 }
 
 
@@ -43,9 +49,13 @@ async def test_error_kind_maps_to_its_http_status_and_body(app, kind: type[Domai
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get(path)
     assert response.status_code == EXPECTED[kind]
-    assert response.json() == {"error": {"code": "some_stable_code",
-                                         "message": "something went wrong",
-                                         "details": {"field": "x"}}}
+    assert response.json() == {
+        "error": {
+            "code": "some_stable_code",
+            "message": "something went wrong",
+            "details": {"field": "x"},
+        }
+    }
     if kind is Throttled:
         assert response.headers["Retry-After"] == "60"
     if kind is Unauthenticated:

@@ -12,9 +12,14 @@ from yingji.core.events import Bus, DomainEvent, EventScope, OutboxCursor
 async def emit_many(db: Database, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
         async with db.unit_of_work() as session:
-            await events.emit(session, type="test.happened", subject_type="thing",
-                              subject_id=i, payload={"n": i},
-                              scope=EventScope(division_path="331126/"))
+            await events.emit(
+                session,
+                type="test.happened",
+                subject_type="thing",
+                subject_id=i,
+                payload={"n": i},
+                scope=EventScope(division_path="331126/"),
+            )
 
 
 async def test_durable_subscriber_gets_events_in_commit_order(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
@@ -37,7 +42,9 @@ async def test_durable_subscriber_gets_events_in_commit_order(db: Database, cloc
     assert seen == list(range(50))
 
 
-async def test_event_rolled_back_with_its_transaction_is_never_delivered(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_event_rolled_back_with_its_transaction_is_never_delivered(
+    db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
     seen: list[int] = []
 
     async def handler(event: DomainEvent) -> None:
@@ -48,8 +55,9 @@ async def test_event_rolled_back_with_its_transaction_is_never_delivered(db: Dat
     await bus.start(db, run_relay=False)
     try:
         async with db.unit_of_work() as session:
-            await events.emit(session, type="test.happened", subject_type="thing",
-                              subject_id=1, payload={"n": 1})
+            await events.emit(
+                session, type="test.happened", subject_type="thing", subject_id=1, payload={"n": 1}
+            )
             raise RuntimeError("the flow failed")
     except RuntimeError:
         pass
@@ -60,7 +68,8 @@ async def test_event_rolled_back_with_its_transaction_is_never_delivered(db: Dat
 
 
 async def test_failing_subscriber_gets_the_event_again_and_later_ones_wait(
-        db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
     seen: list[int] = []
     fail = {"on": 3, "times": 2}
 
@@ -110,8 +119,9 @@ async def test_durable_cursor_resumes_after_a_restart(db: Database, clock) -> No
     await second.stop()
     assert seen == [0, 1, 2, 3, 4, 5]
     async with db.unit_of_work(readonly=True) as session:
-        last = await session.scalar(select(OutboxCursor.last_id).where(
-            OutboxCursor.subscriber == "test.resume"))
+        last = await session.scalar(
+            select(OutboxCursor.last_id).where(OutboxCursor.subscriber == "test.resume")
+        )
     assert last == 6
 
 

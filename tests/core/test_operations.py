@@ -19,7 +19,8 @@ async def test_healthz_and_readyz_report_alive_and_ready(client: httpx.AsyncClie
 
 
 async def test_readyz_is_503_when_migrations_are_not_current(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     async with db.unit_of_work() as session:
         await session.execute(text("UPDATE alembic_version SET version_num = 'old'"))
     try:
@@ -31,8 +32,10 @@ async def test_readyz_is_503_when_migrations_are_not_current(
             from yingji.core import migrate
 
             async with db.unit_of_work() as session:
-                await session.execute(text("UPDATE alembic_version SET version_num = :v"),
-                                      {"v": sorted(migrate.head_revisions())[0]})
+                await session.execute(
+                    text("UPDATE alembic_version SET version_num = :v"),
+                    {"v": sorted(migrate.head_revisions())[0]},
+                )
 
 
 async def test_metrics_are_prometheus_text_with_request_counts(client: httpx.AsyncClient) -> None:
@@ -43,7 +46,8 @@ async def test_metrics_are_prometheus_text_with_request_counts(client: httpx.Asy
 
 
 async def test_responses_carry_a_request_id_and_logs_are_json_with_it(
-        client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     from yingji.core.logs import JsonFormatter
 
     with caplog.at_level(logging.INFO, logger="yingji"):

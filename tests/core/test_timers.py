@@ -25,15 +25,23 @@ def recorder(fired: list[TimerFiring], fail_times: int = 0):  # type: ignore[no-
     return handle
 
 
-async def schedule(db: Database, kind: str, subject: str, due_in: float, clock: ManualClock,
-                   **kw) -> int:  # type: ignore[no-untyped-def]
+async def schedule(
+    db: Database, kind: str, subject: str, due_in: float, clock: ManualClock, **kw
+) -> int:  # type: ignore[no-untyped-def]
     async with db.unit_of_work() as session:
-        timer = await timers.schedule(session, kind=kind, subject=subject,
-                                      due_at=clock.now() + timedelta(seconds=due_in), **kw)
+        timer = await timers.schedule(
+            session,
+            kind=kind,
+            subject=subject,
+            due_at=clock.now() + timedelta(seconds=due_in),
+            **kw,
+        )
         return timer.id
 
 
-async def test_timer_fires_once_at_its_time_and_not_before(db: Database, clock: ManualClock) -> None:
+async def test_timer_fires_once_at_its_time_and_not_before(
+    db: Database, clock: ManualClock
+) -> None:
     fired: list[TimerFiring] = []
     worker = TimerWorker(db, handler_map={"t.deadline": recorder(fired)})
     await schedule(db, "t.deadline", "order-1", 300, clock, payload={"stage": "sign"})
@@ -59,7 +67,9 @@ async def test_cancelled_timer_never_fires(db: Database, clock: ManualClock) -> 
     assert [f.key for f in fired] == ["arrive"]
 
 
-async def test_scheduling_the_same_deadline_again_moves_it(db: Database, clock: ManualClock) -> None:
+async def test_scheduling_the_same_deadline_again_moves_it(
+    db: Database, clock: ManualClock
+) -> None:
     fired: list[TimerFiring] = []
     worker = TimerWorker(db, handler_map={"t.deadline": recorder(fired)})
     await schedule(db, "t.deadline", "order-3", 60, clock)
@@ -83,7 +93,8 @@ async def test_timer_survives_a_restart(settings, clock: ManualClock) -> None:  
 
 
 async def test_timer_claimed_by_a_worker_that_died_is_fired_after_its_lease(
-        db: Database, clock: ManualClock) -> None:
+    db: Database, clock: ManualClock
+) -> None:
     fired: list[TimerFiring] = []
     await schedule(db, "t.deadline", "order-5", 10, clock)
     clock.advance(11)
@@ -98,7 +109,8 @@ async def test_timer_claimed_by_a_worker_that_died_is_fired_after_its_lease(
 
 
 async def test_late_firing_of_a_lost_claim_rolls_back_its_effects(
-        db: Database, clock: ManualClock) -> None:
+    db: Database, clock: ManualClock
+) -> None:
     """A stalled worker that wakes after another took over must not apply its effect again."""
     async with db.unit_of_work() as session:
         await session.execute(text("DROP TABLE IF EXISTS effect"))
@@ -123,7 +135,8 @@ async def test_late_firing_of_a_lost_claim_rolls_back_its_effects(
 
 
 async def test_failing_timer_is_retried_with_backoff_then_parked(
-        db: Database, clock: ManualClock) -> None:
+    db: Database, clock: ManualClock
+) -> None:
     fired: list[TimerFiring] = []
     worker = TimerWorker(db, max_attempts=3, handler_map={"t.flaky": recorder(fired, 5)})
     timer_id = await schedule(db, "t.flaky", "order-7", 0, clock)
@@ -155,7 +168,8 @@ async def test_timer_of_unknown_kind_is_parked_at_once(db: Database, clock: Manu
 
 
 async def test_running_worker_fires_a_timer_scheduled_in_the_same_process_without_polling(
-        db: Database, clock: ManualClock) -> None:
+    db: Database, clock: ManualClock
+) -> None:
     fired: list[TimerFiring] = []
     got = asyncio.Event()
 
@@ -176,20 +190,27 @@ async def test_running_worker_fires_a_timer_scheduled_in_the_same_process_withou
 
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set YINGJI_TEST_DATABASE_URL")
 async def test_two_workers_on_postgres_never_fire_one_timer_twice(
-        settings, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    settings, clock: ManualClock
+) -> None:  # type: ignore[no-untyped-def]
     db_a, db_b = Database(settings.database_url), Database(settings.database_url)
     async with db_a.unit_of_work() as session:
         await session.execute(text("DROP TABLE IF EXISTS effect"))
         await session.execute(text("CREATE TABLE effect (timer_id BIGINT, worker TEXT)"))
         for i in range(600):
-            await timers.schedule(session, kind="t.race", subject=f"s{i}",
-                                  due_at=clock.now() + timedelta(milliseconds=i))
+            await timers.schedule(
+                session,
+                kind="t.race",
+                subject=f"s{i}",
+                due_at=clock.now() + timedelta(milliseconds=i),
+            )
 
     def apply(name: str):  # type: ignore[no-untyped-def]
         async def run(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
-            await session.execute(text("INSERT INTO effect VALUES (:id, :w)"),
-                                  {"id": firing.id, "w": name})
+            await session.execute(
+                text("INSERT INTO effect VALUES (:id, :w)"), {"id": firing.id, "w": name}
+            )
             await asyncio.sleep(0)
+
         return run
 
     clock.advance(1)
@@ -202,8 +223,13 @@ async def test_two_workers_on_postgres_never_fire_one_timer_twice(
 
     await asyncio.gather(drain(a), drain(b), drain(a), drain(b))
     async with db_a.unit_of_work(readonly=True) as session:
-        rows = (await session.execute(text(
-            "SELECT count(*), count(DISTINCT timer_id), count(DISTINCT worker) FROM effect"))).one()
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT timer_id), count(DISTINCT worker) FROM effect"
+                )
+            )
+        ).one()
     await db_a.dispose()
     await db_b.dispose()
     assert rows[0] == rows[1] == 600

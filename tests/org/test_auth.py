@@ -10,10 +10,12 @@ from yingji.core.db import Database
 
 
 async def test_browser_sign_in_sets_httponly_session_and_csrf_cookies(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
-    response = await client.post("/api/v1/auth/login",
-                                 json={"username": "county", "password": PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": "county", "password": PASSWORD}
+    )
     assert response.status_code == 200
     cookies = response.headers.get_list("set-cookie")
     session_cookie = next(c for c in cookies if c.startswith("yingji_session="))
@@ -25,11 +27,17 @@ async def test_browser_sign_in_sets_httponly_session_and_csrf_cookies(
 
 
 async def test_unsafe_request_with_cookie_but_no_csrf_header_is_refused(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     csrf = await login(client, "admin")
-    body = {"code": "X1", "name": "新单位", "kind": "department", "tier": 1,
-            "division_adcode": "331126"}
+    body = {
+        "code": "X1",
+        "name": "新单位",
+        "kind": "department",
+        "tier": 1,
+        "division_adcode": "331126",
+    }
     refused = await client.post("/api/v1/units", json=body)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "csrf_failed"
@@ -40,22 +48,33 @@ async def test_unsafe_request_with_cookie_but_no_csrf_header_is_refused(
 
 
 async def test_bearer_token_from_oauth2_password_form_authenticates_without_csrf(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
-    response = await client.post("/api/v1/auth/token",
-                                 data={"username": "admin", "password": PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and len(body["access_token"]) > 30
     headers = {"Authorization": f"Bearer {body['access_token']}"}
-    created = await client.post("/api/v1/units", headers=headers, json={
-        "code": "X2", "name": "单位", "kind": "department", "tier": 2,
-        "division_adcode": "331126"})
+    created = await client.post(
+        "/api/v1/units",
+        headers=headers,
+        json={
+            "code": "X2",
+            "name": "单位",
+            "kind": "department",
+            "tier": 2,
+            "division_adcode": "331126",
+        },
+    )
     assert created.status_code == 201, created.text
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_401(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     wrong = await client.post("/api/v1/auth/login", json={"username": "county", "password": "x"})
     unknown = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "x"})
@@ -64,7 +83,8 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(
 
 
 async def test_repeated_failures_lock_the_username_until_the_lockout_passes(
-        client: httpx.AsyncClient, db: Database, clock: ManualClock) -> None:
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
     await make_county_with_two_towns(db)
     for _ in range(4):
         r = await client.post("/api/v1/auth/login", json={"username": "county", "password": "x"})
@@ -74,16 +94,19 @@ async def test_repeated_failures_lock_the_username_until_the_lockout_passes(
     assert fifth.json()["error"]["code"] == "too_many_attempts"
     assert int(fifth.headers["Retry-After"]) > 0
     # even the right password is refused while locked
-    locked = await client.post("/api/v1/auth/login",
-                               json={"username": "county", "password": PASSWORD})
+    locked = await client.post(
+        "/api/v1/auth/login", json={"username": "county", "password": PASSWORD}
+    )
     assert locked.status_code == 429
     clock.advance(timedelta(minutes=16))
-    assert (await client.post("/api/v1/auth/login",
-                              json={"username": "county", "password": PASSWORD})).status_code == 200
+    assert (
+        await client.post("/api/v1/auth/login", json={"username": "county", "password": PASSWORD})
+    ).status_code == 200
 
 
 async def test_expired_session_is_not_accepted(
-        client: httpx.AsyncClient, db: Database, clock: ManualClock) -> None:
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
     await make_county_with_two_towns(db)
     await login(client, "county")
     assert (await client.get("/api/v1/auth/me")).status_code == 200
@@ -102,14 +125,17 @@ async def test_logout_revokes_the_token(client: httpx.AsyncClient, db: Database)
 
 
 async def test_route_refuses_a_principal_without_its_permission(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     headers = await bearer(client, "town_a")
     denied = await client.get("/api/v1/users", headers=headers)
     assert denied.status_code == 403
-    assert denied.json()["error"] == {"code": "permission_denied",
-                                      "message": "this action needs the permission user.manage",
-                                      "details": {"permission": "user.manage"}}
+    assert denied.json()["error"] == {
+        "code": "permission_denied",
+        "message": "this action needs the permission user.manage",
+        "details": {"permission": "user.manage"},
+    }
 
 
 async def test_every_api_route_declares_authentication_except_sign_in_and_probes(app) -> None:  # type: ignore[no-untyped-def]

@@ -30,10 +30,25 @@ from yingji.org.demo_data import (
 )
 
 REAL_TOWNS = {
-    "濛洲街道", "屏都街道", "松源街道",
-    "黄田镇", "竹口镇", "荷地镇", "左溪镇", "贤良镇", "百山祖镇",
-    "隆宫乡", "举水乡", "江根乡", "岭头乡", "五大堡乡", "淤上乡", "安南乡", "张村乡",
-    "龙溪乡", "官塘乡",
+    "濛洲街道",
+    "屏都街道",
+    "松源街道",
+    "黄田镇",
+    "竹口镇",
+    "荷地镇",
+    "左溪镇",
+    "贤良镇",
+    "百山祖镇",
+    "隆宫乡",
+    "举水乡",
+    "江根乡",
+    "岭头乡",
+    "五大堡乡",
+    "淤上乡",
+    "安南乡",
+    "张村乡",
+    "龙溪乡",
+    "官塘乡",
 }
 MOBILE_RE = re.compile(r"^1(3\d|5[0-35-9]|8\d)\d{8}$")
 OFFICE_RE = re.compile(r"^0578-6\d{6}$")
@@ -228,8 +243,15 @@ def test_unit_counts_codes_and_tiers(demo: DemoJurisdiction) -> None:
     assert set(tiers) == {1, 2, 3}
     assert 20 <= tiers[1] <= 25 and 35 <= tiers[2] <= 40
     names = {u.name for u in departments}
-    for required in ("庆元县公安局", "庆元县消防救援大队", "庆元县应急管理局", "国网庆元县供电公司",
-                     "中国移动庆元分公司", "中国联通庆元分公司", "中国电信庆元分公司"):
+    for required in (
+        "庆元县公安局",
+        "庆元县消防救援大队",
+        "庆元县应急管理局",
+        "国网庆元县供电公司",
+        "中国移动庆元分公司",
+        "中国联通庆元分公司",
+        "中国电信庆元分公司",
+    ):
         assert required in names
     for u in departments:
         assert u.division_adcode == COUNTY_ADCODE and u.parent_code is None
@@ -303,8 +325,16 @@ def test_users(demo: DemoJurisdiction) -> None:
     units = {u.code: u for u in demo.units}
     users = {u.username: u for u in demo.users}
     assert set(users) == {
-        "admin", "commander", "duty_leader", "duty_officer", "liaison_fire", "liaison_zhukou",
-        "liaison_huangtian", "field_zhukou", "expert", "viewer",
+        "admin",
+        "commander",
+        "duty_leader",
+        "duty_officer",
+        "liaison_fire",
+        "liaison_zhukou",
+        "liaison_huangtian",
+        "field_zhukou",
+        "expert",
+        "viewer",
     }
     for u in demo.users:
         assert u.password == DEMO_PASSWORD == "yingji-demo-2026"
@@ -359,8 +389,14 @@ def test_output_independent_of_hash_seed(demo: DemoJurisdiction) -> None:
     expected = _digest(demo)
     for hash_seed in ("1", "4242"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, check=True, timeout=120)
+        out = subprocess.run(  # noqa: S603 - runs this interpreter on our own code
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         assert out.stdout.strip() == expected
 
 

@@ -38,7 +38,8 @@ async def count(db: Database, model: type) -> int:
 
 
 def test_cli_imports_divisions_from_csv_with_a_progress_bar(
-        cli_env, tmp_path: Path, db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    cli_env, tmp_path: Path, db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "divisions.csv"
     path.write_text(DIVISIONS_CSV, encoding="utf-8")
     result = CliRunner().invoke(cli, ["import", "divisions", str(path)])
@@ -49,9 +50,12 @@ def test_cli_imports_divisions_from_csv_with_a_progress_bar(
 
 
 def test_cli_import_with_bad_lines_reports_each_and_imports_nothing(
-        cli_env, tmp_path: Path, db: Database, clock) -> None:  # type: ignore[no-untyped-def]
-    bad = DIVISIONS_CSV + "33112610X000,坏镇,town,331126,,\n331126102000,乙镇,hamlet,331126,,\n" \
+    cli_env, tmp_path: Path, db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
+    bad = (
+        DIVISIONS_CSV + "33112610X000,坏镇,town,331126,,\n331126102000,乙镇,hamlet,331126,,\n"
         "331126103000,丙镇,town,999999,,\n"
+    )
     path = tmp_path / "divisions.csv"
     path.write_text(bad, encoding="utf-8")
     result = CliRunner().invoke(cli, ["import", "divisions", str(path)])
@@ -64,16 +68,34 @@ def test_cli_import_with_bad_lines_reports_each_and_imports_nothing(
 
 
 def test_cli_imports_units_from_geojson_parents_first(
-        cli_env, tmp_path: Path, db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    cli_env, tmp_path: Path, db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d.csv").write_text(DIVISIONS_CSV, encoding="utf-8")
     assert CliRunner().invoke(cli, ["import", "divisions", str(tmp_path / "d.csv")]).exit_code == 0
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [118.95, 27.71]},
-         "properties": {"code": "V1", "name": "竹口村便民服务中心", "kind": "village", "tier": 2,
-                        "division_adcode": "331126101201", "parent_code": "T1"}},
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [118.95, 27.70]},
-         "properties": {"code": "T1", "name": "竹口镇人民政府", "kind": "town", "tier": 1,
-                        "division_adcode": "331126101000"}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [118.95, 27.71]},
+            "properties": {
+                "code": "V1",
+                "name": "竹口村便民服务中心",
+                "kind": "village",
+                "tier": 2,
+                "division_adcode": "331126101201",
+                "parent_code": "T1",
+            },
+        },
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [118.95, 27.70]},
+            "properties": {
+                "code": "T1",
+                "name": "竹口镇人民政府",
+                "kind": "town",
+                "tier": 1,
+                "division_adcode": "331126101000",
+            },
+        },
     ]
     path = tmp_path / "units.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
@@ -85,25 +107,44 @@ def test_cli_imports_units_from_geojson_parents_first(
 
 
 async def test_api_import_of_geojson_divisions_is_all_or_nothing(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     admin = await bearer(client, "admin")
-    good = {"type": "Feature", "geometry": square(119.0, 27.5, 0.01),
-            "properties": {"adcode": "331126101201", "name": "甲村", "level": "village",
-                           "parent_adcode": "331126101000"}}
-    bad = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]},
-           "properties": {"adcode": "331126101202", "name": "", "level": "village",
-                          "parent_adcode": "331126101000"}}
+    good = {
+        "type": "Feature",
+        "geometry": square(119.0, 27.5, 0.01),
+        "properties": {
+            "adcode": "331126101201",
+            "name": "甲村",
+            "level": "village",
+            "parent_adcode": "331126101000",
+        },
+    }
+    bad = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [1, 2]},
+        "properties": {
+            "adcode": "331126101202",
+            "name": "",
+            "level": "village",
+            "parent_adcode": "331126101000",
+        },
+    }
     body = json.dumps({"type": "FeatureCollection", "features": [good, bad]}).encode()
     before = await count(db, Division)
-    refused = await client.post("/api/v1/divisions:import", headers=admin,
-                                files={"file": ("villages.geojson", body, "application/geo+json")})
+    refused = await client.post(
+        "/api/v1/divisions:import",
+        headers=admin,
+        files={"file": ("villages.geojson", body, "application/geo+json")},
+    )
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["code"] == "import_failed"
     assert [e["line"] for e in error["details"]["errors"]] == [2]
     assert await count(db, Division) == before
     body = json.dumps({"type": "FeatureCollection", "features": [good]}).encode()
-    accepted = await client.post("/api/v1/divisions:import", headers=admin,
-                                 files={"file": ("villages.geojson", body)})
+    accepted = await client.post(
+        "/api/v1/divisions:import", headers=admin, files={"file": ("villages.geojson", body)}
+    )
     assert accepted.json() == {"created": 1, "updated": 0, "errors": []}

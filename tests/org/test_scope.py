@@ -18,7 +18,8 @@ async def ids_of(db: Database, code: str) -> str:
 
 
 async def test_town_user_gets_404_for_the_other_towns_unit_and_division(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     a = await bearer(client, "town_a")
     unit_b = await ids_of(db, "TB")
@@ -33,7 +34,8 @@ async def test_town_user_gets_404_for_the_other_towns_unit_and_division(
 
 
 async def test_lists_contain_only_the_principals_scope(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     a = await bearer(client, "town_a")
     county = await bearer(client, "county")
@@ -48,21 +50,37 @@ async def test_lists_contain_only_the_principals_scope(
 
 
 async def test_town_user_cannot_write_into_the_other_town(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     await make_user(db, "town_a_admin", roles=["admin"], division="331126101000")
     a = await bearer(client, "town_a_admin")
     unit_b = await ids_of(db, "TB")
     patch = await client.patch(f"/api/v1/units/{unit_b}", headers=a, json={"name": "改名"})
     assert patch.status_code == 404
-    create = await client.post("/api/v1/units", headers=a, json={
-        "code": "NEW", "name": "新", "kind": "village", "tier": 2,
-        "division_adcode": "331126102000"})
+    create = await client.post(
+        "/api/v1/units",
+        headers=a,
+        json={
+            "code": "NEW",
+            "name": "新",
+            "kind": "village",
+            "tier": 2,
+            "division_adcode": "331126102000",
+        },
+    )
     assert create.status_code == 422
     assert create.json()["error"]["code"] == "division_not_found"
-    grant = await client.post("/api/v1/users", headers=a, json={
-        "username": "spy", "password": "long-enough-1", "roles": ["viewer"],
-        "division_adcode": "331126102000"})
+    grant = await client.post(
+        "/api/v1/users",
+        headers=a,
+        json={
+            "username": "spy",
+            "password": "long-enough-1",
+            "roles": ["viewer"],
+            "division_adcode": "331126102000",
+        },
+    )
     assert grant.status_code == 403
     assert grant.json()["error"]["code"] == "outside_scope"
     users = (await client.get("/api/v1/users", headers=a)).json()
@@ -70,7 +88,8 @@ async def test_town_user_cannot_write_into_the_other_town(
 
 
 async def test_unit_scoped_principal_sees_its_unit_and_its_area(
-        client: httpx.AsyncClient, db: Database) -> None:
+    client: httpx.AsyncClient, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     from tests.factories import make_unit
 

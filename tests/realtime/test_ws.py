@@ -27,16 +27,20 @@ async def next_event(ws, timeout: float = 3.0) -> dict:  # type: ignore[no-untyp
 
 
 async def test_ws_delivers_events_in_scope_and_withholds_others(
-        live_server: str, db: Database) -> None:
+    live_server: str, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     admin = await token_for(live_server, "admin")
     town_a = await token_for(live_server, "town_a")
-    async with websockets.connect(f"ws://{live_server}/ws?token={town_a}") as ws_a, \
-            websockets.connect(f"ws://{live_server}/ws?token={admin}") as ws_admin:
+    async with (
+        websockets.connect(f"ws://{live_server}/ws?token={town_a}") as ws_a,
+        websockets.connect(f"ws://{live_server}/ws?token={admin}") as ws_admin,
+    ):
         assert json.loads(await ws_a.recv())["type"] == "hello"
         assert json.loads(await ws_admin.recv())["type"] == "hello"
-        async with httpx.AsyncClient(base_url=f"http://{live_server}",
-                                     headers={"Authorization": f"Bearer {admin}"}) as c:
+        async with httpx.AsyncClient(
+            base_url=f"http://{live_server}", headers={"Authorization": f"Bearer {admin}"}
+        ) as c:
             units = (await c.get("/api/v1/units")).json()["items"]
             ids = {u["code"]: u["id"] for u in units}
             loop = asyncio.get_running_loop()
@@ -62,16 +66,21 @@ async def test_ws_without_credentials_is_refused_at_the_handshake(live_server: s
 
 
 async def test_ws_with_a_session_cookie_from_another_origin_is_refused(
-        live_server: str, db: Database) -> None:
+    live_server: str, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as c:
         await c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         cookie = f"yingji_session={c.cookies['yingji_session']}"
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(f"ws://{live_server}/ws", additional_headers={
-                "Cookie": cookie, "Origin": "http://evil.example"}):
+        async with websockets.connect(
+            f"ws://{live_server}/ws",
+            additional_headers={"Cookie": cookie, "Origin": "http://evil.example"},
+        ):
             pass
     assert refused.value.response.status_code == 403
-    async with websockets.connect(f"ws://{live_server}/ws", additional_headers={
-            "Cookie": cookie, "Origin": f"http://{live_server}"}) as ws:
+    async with websockets.connect(
+        f"ws://{live_server}/ws",
+        additional_headers={"Cookie": cookie, "Origin": f"http://{live_server}"},
+    ) as ws:
         assert json.loads(await ws.recv())["type"] == "hello"

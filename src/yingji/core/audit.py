@@ -38,7 +38,8 @@ class RequestContext:
 
 
 current_context: ContextVar[RequestContext] = ContextVar(
-    "yingji_request_context", default=RequestContext(actor_name="system")
+    "yingji_request_context",
+    default=RequestContext(actor_name="system"),  # noqa: B039 - frozen, never mutated
 )
 
 
@@ -98,9 +99,11 @@ async def record(
     """Append one audit row in the caller's transaction."""
     ctx = context or current_context.get()
     await lock_journal(session)
-    last = (await session.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    )).first()
+    last = (
+        await session.execute(
+            select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+        )
+    ).first()
     entry = AuditEntry(
         id=(last.id + 1) if last else 1,
         at=clock.now(),
@@ -140,9 +143,11 @@ class VerifyResult:
 async def _entries(session: AsyncSession, page: int = 2000) -> AsyncIterator[AuditEntry]:
     after = 0
     while True:
-        rows = (await session.scalars(
-            select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(page)
-        )).all()
+        rows = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(page)
+            )
+        ).all()
         if not rows:
             return
         for row in rows:
@@ -156,14 +161,19 @@ async def verify(session: AsyncSession) -> VerifyResult:
     expected_id, prev_hash, checked = 1, GENESIS, 0
     async for entry in _entries(session):
         if entry.id != expected_id:
-            return VerifyResult(checked, ChainBreak(
-                expected_id, f"row {expected_id} is missing (next row is {entry.id})"))
+            return VerifyResult(
+                checked,
+                ChainBreak(expected_id, f"row {expected_id} is missing (next row is {entry.id})"),
+            )
         if entry.prev_hash != prev_hash:
-            return VerifyResult(checked, ChainBreak(
-                entry.id, "prev_hash does not match the hash of the row before"))
+            return VerifyResult(
+                checked, ChainBreak(entry.id, "prev_hash does not match the hash of the row before")
+            )
         if entry_hash(entry) != entry.hash:
-            return VerifyResult(checked, ChainBreak(
-                entry.id, "content does not match its hash (the row was altered)"))
+            return VerifyResult(
+                checked,
+                ChainBreak(entry.id, "content does not match its hash (the row was altered)"),
+            )
         checked += 1
         expected_id, prev_hash = entry.id + 1, entry.hash
     return VerifyResult(checked, None)
@@ -171,12 +181,18 @@ async def verify(session: AsyncSession) -> VerifyResult:
 
 def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     """A plain dict of ``fields`` of ``obj``, for ``before``/``after``."""
-    return _canonical({name: getattr(obj, name) for name in fields})
+    snap: dict[str, Any] = _canonical({name: getattr(obj, name) for name in fields})
+    return snap
 
 
 async def list_entries(
-    session: AsyncSession, *, subject_type: str | None = None, subject_id: str | None = None,
-    action: str | None = None, offset: int = 0, limit: int = 100,
+    session: AsyncSession,
+    *,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    action: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> tuple[list[AuditEntry], int]:
     stmt = select(AuditEntry)
     if subject_type:
@@ -186,6 +202,7 @@ async def list_entries(
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.scalars(
-        stmt.order_by(AuditEntry.id.desc()).offset(offset).limit(limit))).all()
+    rows = (
+        await session.scalars(stmt.order_by(AuditEntry.id.desc()).offset(offset).limit(limit))
+    ).all()
     return list(rows), total

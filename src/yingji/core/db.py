@@ -7,7 +7,6 @@ commits or rolls back, then runs the after-commit hooks (waking the relay and th
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,7 +16,12 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -50,7 +54,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         moment = as_utc(value)
         return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Any,  # noqa: ARG002 - TypeDecorator's signature
+    ) -> datetime | None:
         return None if value is None else as_utc(value)
 
 
@@ -134,7 +142,8 @@ class UnitOfWork:
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         session = self.session
-        assert session is not None
+        if session is None:
+            raise RuntimeError("unit of work exited without entering")
         try:
             if exc_type is not None:
                 await session.rollback()
@@ -189,8 +198,6 @@ async def lock_journal(session: AsyncSession) -> None:
 async def unit_of_work(db: Database, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
     async with UnitOfWork(db, readonly=readonly) as session:
         yield session
-
-
 
 
 __all__ = [

@@ -13,9 +13,7 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     default_code: ClassVar[str] = "domain_error"
 
-    def __init__(
-        self, code: str | None = None, message: str = "", details: Any = None
-    ) -> None:
+    def __init__(self, code: str | None = None, message: str = "", details: Any = None) -> None:
         self.code = code or self.default_code
         self.message = message or self.code.replace("_", " ")
         self.details = details
@@ -59,8 +57,12 @@ class Throttled(DomainError):
     default_code = "throttled"
 
     def __init__(
-        self, code: str | None = None, message: str = "", details: Any = None,
-        *, retry_after: int = 60,
+        self,
+        code: str | None = None,
+        message: str = "",
+        details: Any = None,
+        *,
+        retry_after: int = 60,
     ) -> None:
         super().__init__(code, message, details)
         self.retry_after = retry_after

@@ -17,6 +17,7 @@ shared by every worker, and live subscribers in every process read the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -104,8 +105,10 @@ class DomainEvent:
             "payload": self.payload,
             "occurred_at": self.occurred_at,
             "actor_id": self.actor_id,
-            "scope": {"division_path": self.scope.division_path,
-                      "unit_ids": list(self.scope.unit_ids)},
+            "scope": {
+                "division_path": self.scope.division_path,
+                "unit_ids": list(self.scope.unit_ids),
+            },
         }
 
     @classmethod
@@ -213,6 +216,12 @@ class Bus:
     def unsubscribe(self, name: str) -> None:
         self.subscriptions = [sub for sub in self.subscriptions if sub.name != name]
 
+    @property
+    def _database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("the bus has not been started")
+        return self.db
+
     def kick(self) -> None:
         """Something was committed: look at the outbox now rather than at the next poll."""
         self._kick.set()
@@ -223,7 +232,9 @@ class Bus:
         self._stopping = False
         if self.kick not in db.after_commit_hooks:
             db.after_commit_hooks.append(self.kick)
-        self._live_cursor = await self._ensure_cursors([s.name for s in self.subscriptions if s.durable])
+        self._live_cursor = await self._ensure_cursors(
+            [s.name for s in self.subscriptions if s.durable]
+        )
         self._tasks.append(asyncio.create_task(self._loop(), name="yingji-relay"))
 
     async def stop(self) -> None:
@@ -238,10 +249,8 @@ class Bus:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=self.RELAY_POLL_SECONDS)
-            except TimeoutError:
-                pass
             self._kick.clear()
             try:
                 await self.pump()
@@ -258,12 +267,13 @@ class Bus:
         return handled
 
     async def _read_after(self, last_id: int, limit: int) -> list[DomainEvent]:
-        assert self.db is not None
-        async with self.db.unit_of_work(readonly=True) as session:
+        async with self._database.unit_of_work(readonly=True) as session:
             rows = (
                 await session.scalars(
-                    select(OutboxEvent).where(OutboxEvent.id > last_id)
-                    .order_by(OutboxEvent.id).limit(limit)
+                    select(OutboxEvent)
+                    .where(OutboxEvent.id > last_id)
+                    .order_by(OutboxEvent.id)
+                    .limit(limit)
                 )
             ).all()
             return [DomainEvent.from_row(row) for row in rows]
@@ -276,7 +286,9 @@ class Bus:
             self._live_cursor = event.id
         return len(events)
 
-    async def fan_out_live(self, event: DomainEvent, live: list[Subscription] | None = None) -> None:
+    async def fan_out_live(
+        self, event: DomainEvent, live: list[Subscription] | None = None
+    ) -> None:
         for sub in live if live is not None else [s for s in self.subscriptions if not s.durable]:
             if sub.wants(event.type):
                 try:
@@ -286,7 +298,6 @@ class Bus:
 
     async def deliver_durable(self, sub: Subscription) -> int:
         """Deliver pending events to one durable subscriber under a lease on its cursor."""
-        assert self.db is not None
         last_id = await self._lease_cursor(sub.name)
         if last_id is None:
             return 0
@@ -310,19 +321,20 @@ class Bus:
 
         A subscriber sees the events committed after it was first registered, then every one.
         """
-        assert self.db is not None
-        async with self.db.unit_of_work() as session:
-            end = int((await session.execute(
-                select(func.coalesce(func.max(OutboxEvent.id), 0)))).scalar_one())
+        async with self._database.unit_of_work() as session:
+            end = int(
+                (
+                    await session.execute(select(func.coalesce(func.max(OutboxEvent.id), 0)))
+                ).scalar_one()
+            )
             for name in names:
                 if await session.get(OutboxCursor, name) is None:
                     session.add(OutboxCursor(subscriber=name, last_id=end, failures=0))
         return end
 
     async def _lease_cursor(self, name: str) -> int | None:
-        assert self.db is not None
         now = clock.now()
-        async with self.db.unit_of_work() as session:
+        async with self._database.unit_of_work() as session:
             result = await session.execute(
                 update(OutboxCursor)
                 .where(OutboxCursor.subscriber == name)
@@ -339,9 +351,8 @@ class Bus:
             return None if row is None else int(row[0])
 
     async def _release_cursor(self, name: str, last_id: int, *, error: str | None) -> None:
-        assert self.db is not None
         now = clock.now()
-        async with self.db.unit_of_work() as session:
+        async with self._database.unit_of_work() as session:
             cursor = await session.get(OutboxCursor, name)
             if cursor is None or cursor.leased_by != self.me:
                 return
@@ -386,15 +397,25 @@ class NatsBus(Bus):
             self._tasks.append(asyncio.create_task(self._loop(), name="yingji-relay"))
         live = [s for s in self.subscriptions if not s.durable]
         if live:
-            await self.js.subscribe(f"{self.SUBJECT}.>", cb=self._on_live, ordered_consumer=True,
-                                    deliver_policy=DeliverPolicy.NEW)
+            await self.js.subscribe(
+                f"{self.SUBJECT}.>",
+                cb=self._on_live,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.NEW,
+            )
         for sub in self.subscriptions:
             if sub.durable:
-                self._tasks.append(asyncio.create_task(self._consume(sub), name=f"yingji-{sub.name}"))
+                self._tasks.append(
+                    asyncio.create_task(self._consume(sub), name=f"yingji-{sub.name}")
+                )
 
     async def _ensure_stream(self) -> None:
-        config = StreamConfig(name=self.stream, subjects=[f"{self.SUBJECT}.>"],
-                              duplicate_window=24 * 3600.0, max_age=7 * 24 * 3600.0)
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.SUBJECT}.>"],
+            duplicate_window=24 * 3600.0,
+            max_age=7 * 24 * 3600.0,
+        )
         try:
             await self.js.stream_info(self.stream)
         except Exception:
@@ -414,7 +435,6 @@ class NatsBus(Bus):
 
     async def pump(self) -> int:
         """Relay: publish outbox rows to JetStream under the ``jetstream`` cursor."""
-        assert self.db is not None
         last_id = await self._lease_cursor("jetstream")
         if last_id is None:
             return 0
@@ -435,10 +455,12 @@ class NatsBus(Bus):
         return published
 
     async def _consume(self, sub: Subscription) -> None:
-        config = ConsumerConfig(durable_name=sub.name, ack_policy=AckPolicy.EXPLICIT,
-                                max_ack_pending=1, ack_wait=60.0)
-        psub = await self.js.pull_subscribe(f"{self.SUBJECT}.>", durable=sub.name,
-                                            stream=self.stream, config=config)
+        config = ConsumerConfig(
+            durable_name=sub.name, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=1, ack_wait=60.0
+        )
+        psub = await self.js.pull_subscribe(
+            f"{self.SUBJECT}.>", durable=sub.name, stream=self.stream, config=config
+        )
         while not self._stopping:
             try:
                 msgs = await psub.fetch(1, timeout=1.0)
@@ -472,5 +494,13 @@ def make_bus(nats_url: str | None, stream: str = "YINGJI_EVENTS") -> Bus:
     return NatsBus(nats_url, stream) if nats_url else Bus()
 
 
-__all__ = ["Bus", "DomainEvent", "EventScope", "NatsBus", "OutboxCursor", "OutboxEvent", "emit",
-           "make_bus"]
+__all__ = [
+    "Bus",
+    "DomainEvent",
+    "EventScope",
+    "NatsBus",
+    "OutboxCursor",
+    "OutboxEvent",
+    "emit",
+    "make_bus",
+]

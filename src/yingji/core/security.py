@@ -55,14 +55,17 @@ P = Permission
 _READ = {P.ORG_READ, P.EVENTS_READ, P.INCIDENT_READ, P.KPI_READ}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.COMMANDER: frozenset(_READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE,
-                                       P.AUDIT_READ}),
-    Role.DUTY_LEADER: frozenset(_READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE,
-                                         P.AUDIT_READ}),
+    Role.COMMANDER: frozenset(
+        _READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE, P.AUDIT_READ}
+    ),
+    Role.DUTY_LEADER: frozenset(
+        _READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE, P.AUDIT_READ}
+    ),
     Role.DUTY_OFFICER: frozenset(_READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE}),
     Role.UNIT_LIAISON: frozenset(_READ | {P.ORDER_ACT, P.REPORT_CREATE}),
-    Role.FIELD_WORKER: frozenset({P.ORG_READ, P.EVENTS_READ, P.INCIDENT_READ, P.REPORT_CREATE,
-                                  P.ORDER_ACT}),
+    Role.FIELD_WORKER: frozenset(
+        {P.ORG_READ, P.EVENTS_READ, P.INCIDENT_READ, P.REPORT_CREATE, P.ORDER_ACT}
+    ),
     Role.EXPERT: frozenset(_READ),
     Role.VIEWER: frozenset(_READ),
 }
@@ -84,7 +87,9 @@ class Scope:
             return True
         if self.division_path and division_path and division_path.startswith(self.division_path):
             return True
-        return self.unit_id is not None and unit_id is not None and str(unit_id) == str(self.unit_id)
+        return (
+            self.unit_id is not None and unit_id is not None and str(unit_id) == str(self.unit_id)
+        )
 
     def covers_area(self, division_path: str) -> bool:
         if self.everything:
@@ -130,9 +135,11 @@ class Principal:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise PermissionDenied("permission_denied",
-                                   f"this action needs the permission {permission.value}",
-                                   {"permission": permission.value})
+            raise PermissionDenied(
+                "permission_denied",
+                f"this action needs the permission {permission.value}",
+                {"permission": permission.value},
+            )
 
 
 def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
@@ -143,8 +150,11 @@ def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]
 
 
 SYSTEM = Principal(
-    user_id=uuid.UUID(int=0), username="system", display_name="系统 system",
-    roles=frozenset({Role.ADMIN}), scope=Scope(everything=True),
+    user_id=uuid.UUID(int=0),
+    username="system",
+    display_name="系统 system",
+    roles=frozenset({Role.ADMIN}),
+    scope=Scope(everything=True),
     permissions=frozenset(Permission),
 )
 
@@ -156,7 +166,9 @@ _hasher = PasswordHasher()
 def configure_hasher(*, cheap: bool) -> None:
     """Tests use cheap parameters so hundreds of users hash quickly; production never does."""
     global _hasher  # noqa: PLW0603 - one hasher per process
-    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if cheap else PasswordHasher()
+    _hasher = (
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if cheap else PasswordHasher()
+    )
 
 
 def hash_password_sync(password: str) -> str:
@@ -202,7 +214,8 @@ def csrf_token_for(session_token: str, secret: str) -> str:
 
 def csrf_matches(session_token: str, presented: str | None, secret: str) -> bool:
     return presented is not None and hmac.compare_digest(
-        csrf_token_for(session_token, secret), presented)
+        csrf_token_for(session_token, secret), presented
+    )
 
 
 # --- who is asking ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ A timer that keeps failing is retried with backoff, then parked for an administr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -55,7 +56,11 @@ class Timer(Base):
     __table_args__ = (
         Index("ix_timer_state_due_at", "state", "due_at"),
         Index(
-            "uq_timer_open_kind_subject_key", "kind", "subject", "key", unique=True,
+            "uq_timer_open_kind_subject_key",
+            "kind",
+            "subject",
+            "key",
+            unique=True,
             sqlite_where=text("state IN ('pending', 'running')"),
             postgresql_where=text("state IN ('pending', 'running')"),
         ),
@@ -122,8 +127,12 @@ async def schedule(
 ) -> Timer:
     """Schedule (or move) the open timer ``kind``/``subject``/``key`` to ``due_at``."""
     existing = await session.scalar(
-        select(Timer).where(Timer.kind == kind, Timer.subject == str(subject), Timer.key == key,
-                            Timer.state == PENDING)
+        select(Timer).where(
+            Timer.kind == kind,
+            Timer.subject == str(subject),
+            Timer.key == key,
+            Timer.state == PENDING,
+        )
     )
     if existing is not None:
         existing.due_at = clock.as_utc(due_at)
@@ -131,8 +140,16 @@ async def schedule(
         existing.attempts = 0
         timer = existing
     else:
-        timer = Timer(kind=kind, subject=str(subject), key=key, due_at=clock.as_utc(due_at),
-                      payload=payload or {}, state=PENDING, attempts=0, created_at=clock.now())
+        timer = Timer(
+            kind=kind,
+            subject=str(subject),
+            key=key,
+            due_at=clock.as_utc(due_at),
+            payload=payload or {},
+            state=PENDING,
+            attempts=0,
+            created_at=clock.now(),
+        )
         session.add(timer)
     await session.flush()
     _kick_workers_after_commit(session)
@@ -147,8 +164,9 @@ async def cancel(
     A timer being fired right now is cancelled too: its firing then fails its compare-and-set and
     rolls back, so a cancelled deadline never takes effect.
     """
-    stmt = update(Timer).where(Timer.kind == kind, Timer.subject == str(subject),
-                               Timer.state.in_(OPEN_STATES))
+    stmt = update(Timer).where(
+        Timer.kind == kind, Timer.subject == str(subject), Timer.state.in_(OPEN_STATES)
+    )
     if key is not None:
         stmt = stmt.where(Timer.key == key)
     result = await session.execute(stmt.values(state=CANCELLED, lease_until=None))
@@ -167,11 +185,14 @@ async def retry_parked(session: AsyncSession, *, timer_id: int) -> Timer:
     if timer is None:
         raise NotFound("timer_not_found", f"no timer {timer_id}")
     result = await session.execute(
-        update(Timer).where(Timer.id == timer_id, Timer.state == PARKED)
+        update(Timer)
+        .where(Timer.id == timer_id, Timer.state == PARKED)
         .values(state=PENDING, attempts=0, due_at=clock.now(), last_error=None)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise InvalidTransition("timer_not_parked", f"timer {timer_id} is {timer.state}, not parked")
+        raise InvalidTransition(
+            "timer_not_parked", f"timer {timer_id} is {timer.state}, not parked"
+        )
     await session.refresh(timer)
     _kick_workers_after_commit(session)
     return timer
@@ -236,10 +257,8 @@ class TimerWorker:
                 log.exception("timer pass failed")
                 wait = self.poll_seconds
             if wait > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._kick.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
             self._kick.clear()
 
     async def _seconds_to_next_due(self) -> float:
@@ -270,26 +289,49 @@ class TimerWorker:
         token = uuid.uuid4()
         due = (
             select(Timer.id)
-            .where(or_(
-                (Timer.state == PENDING) & (Timer.due_at <= now),
-                (Timer.state == RUNNING) & (Timer.lease_until < now),
-            ))
+            .where(
+                or_(
+                    (Timer.state == PENDING) & (Timer.due_at <= now),
+                    (Timer.state == RUNNING) & (Timer.lease_until < now),
+                )
+            )
             .order_by(Timer.due_at)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
         )
         async with self.db.unit_of_work() as session:
-            rows = (await session.execute(
-                update(Timer)
-                .where(Timer.id.in_(due.scalar_subquery()))
-                .values(state=RUNNING, claimed_by=self.name, claim_token=token,
-                        lease_until=now + self.lease, attempts=Timer.attempts + 1)
-                .returning(Timer.id, Timer.kind, Timer.subject, Timer.key, Timer.due_at,
-                           Timer.payload, Timer.attempts)
-            )).all()
+            rows = (
+                await session.execute(
+                    update(Timer)
+                    .where(Timer.id.in_(due.scalar_subquery()))
+                    .values(
+                        state=RUNNING,
+                        claimed_by=self.name,
+                        claim_token=token,
+                        lease_until=now + self.lease,
+                        attempts=Timer.attempts + 1,
+                    )
+                    .returning(
+                        Timer.id,
+                        Timer.kind,
+                        Timer.subject,
+                        Timer.key,
+                        Timer.due_at,
+                        Timer.payload,
+                        Timer.attempts,
+                    )
+                )
+            ).all()
         firings = [
-            TimerFiring(id=r.id, kind=r.kind, subject=r.subject, key=r.key,
-                        due_at=clock.as_utc(r.due_at), payload=r.payload or {}, attempt=r.attempts)
+            TimerFiring(
+                id=r.id,
+                kind=r.kind,
+                subject=r.subject,
+                key=r.key,
+                due_at=clock.as_utc(r.due_at),
+                payload=r.payload or {},
+                attempt=r.attempts,
+            )
             for r in rows
         ]
         firings.sort(key=lambda f: (f.due_at, f.id))
@@ -306,8 +348,9 @@ class TimerWorker:
                 fired_at = clock.now()
                 result = await session.execute(
                     update(Timer)
-                    .where(Timer.id == firing.id, Timer.claim_token == token,
-                           Timer.state == RUNNING)
+                    .where(
+                        Timer.id == firing.id, Timer.claim_token == token, Timer.state == RUNNING
+                    )
                     .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
                 )
                 if not result.rowcount:  # type: ignore[attr-defined]
@@ -323,11 +366,12 @@ class TimerWorker:
         metrics.timer_lateness.observe(max((fired_at - firing.due_at).total_seconds(), 0.0))
 
     async def _record_failure(self, firing: TimerFiring, token: uuid.UUID, exc: Exception) -> None:
-        log.warning("timer %s (%s) failed on attempt %s: %s", firing.id, firing.kind,
-                    firing.attempt, exc)
+        log.warning(
+            "timer %s (%s) failed on attempt %s: %s", firing.id, firing.kind, firing.attempt, exc
+        )
         metrics.timers_failed.labels(firing.kind).inc()
         park = firing.attempt >= self.max_attempts or isinstance(exc, LookupError)
-        backoff = timedelta(seconds=min(2 ** firing.attempt, 600))
+        backoff = timedelta(seconds=min(2**firing.attempt, 600))
         values: dict[str, Any] = {
             "state": PARKED if park else PENDING,
             "last_error": f"{type(exc).__name__}: {exc}"[:4000],
@@ -337,21 +381,40 @@ class TimerWorker:
             values["due_at"] = clock.now() + backoff
         async with self.db.unit_of_work() as session:
             await session.execute(
-                update(Timer).where(Timer.id == firing.id, Timer.claim_token == token,
-                                    Timer.state == RUNNING).values(**values)
+                update(Timer)
+                .where(Timer.id == firing.id, Timer.claim_token == token, Timer.state == RUNNING)
+                .values(**values)
             )
         if park:
             metrics.timers_parked.labels(firing.kind).inc()
 
 
 __all__ = [
-    "CANCELLED", "FIRED", "PARKED", "PENDING", "RUNNING", "Timer", "TimerFiring", "TimerHandler",
-    "TimerWorker", "cancel", "handler", "handlers", "retry_parked", "schedule",
+    "CANCELLED",
+    "FIRED",
+    "PARKED",
+    "PENDING",
+    "RUNNING",
+    "Timer",
+    "TimerFiring",
+    "TimerHandler",
+    "TimerWorker",
+    "cancel",
+    "handler",
+    "handlers",
+    "retry_parked",
+    "schedule",
 ]
 
 
-async def list_timers(session: AsyncSession, *, state: str | None = None, kind: str | None = None,
-                      offset: int = 0, limit: int = 100) -> tuple[list[Timer], int]:
+async def list_timers(
+    session: AsyncSession,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Timer], int]:
     stmt = select(Timer)
     if state:
         stmt = stmt.where(Timer.state == state)

@@ -71,7 +71,7 @@ def _credentials(request: Request | WebSocket) -> tuple[str, str] | None:
 
 
 async def resolve_principal(
-    session: AsyncSession, request: Request | WebSocket, settings: Settings
+    session: AsyncSession, request: Request | WebSocket
 ) -> Principal | None:
     found = _credentials(request)
     if found is None:
@@ -82,18 +82,21 @@ async def resolve_principal(
 
 async def current_principal(request: Request, session: Session) -> Principal:
     settings = get_settings(request)
-    principal = await resolve_principal(session, request, settings)
+    principal = await resolve_principal(session, request)
     if principal is None:
         raise Unauthenticated("not_authenticated", "sign in first")
     if principal.auth == "session" and request.method not in SAFE_METHODS:
         token = request.cookies.get(SESSION_COOKIE, "")
         if not security.csrf_matches(token, request.headers.get(CSRF_HEADER), settings.secret_key):
             raise PermissionDenied("csrf_failed", "missing or wrong X-CSRF-Token header")
-    audit.current_context.set(audit.RequestContext(
-        actor_id=str(principal.user_id), actor_name=principal.username,
-        ip=client_ip(request, settings), request_id=request.state.request_id
-        if hasattr(request.state, "request_id") else None,
-    ))
+    audit.current_context.set(
+        audit.RequestContext(
+            actor_id=str(principal.user_id),
+            actor_name=principal.username,
+            ip=client_ip(request, settings),
+            request_id=request.state.request_id if hasattr(request.state, "request_id") else None,
+        )
+    )
     request.state.principal = principal
     return principal
 

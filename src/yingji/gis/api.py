@@ -19,8 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["map"])
 
 
 @router.get("/config/map", summary="Base layers and the initial view of your area")
-async def map_config(request: Request, session: Session,
-                     me: Annotated[Principal, Require(P.ORG_READ)]) -> dict[str, Any]:
+async def map_config(
+    request: Request, session: Session, me: Annotated[Principal, Require(P.ORG_READ)]
+) -> dict[str, Any]:
     settings = get_settings(request)
     center, zoom = [119.06, 27.61], 9.5
     area = me.scope.area_path
@@ -35,16 +36,21 @@ async def map_config(request: Request, session: Session,
 
 
 @router.get("/gis/division-at", summary="The division containing a point")
-async def division_at(session: Session, me: Annotated[Principal, Require(P.ORG_READ)],
-                      lon: Annotated[float, Query(ge=-180, le=180)],
-                      lat: Annotated[float, Query(ge=-90, le=90)],
-                      crs: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
-                      level: str | None = None) -> dict[str, Any]:
+async def division_at(
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_READ)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    crs: Annotated[str, Query(pattern="^(wgs84|gcj02)$")] = "wgs84",
+    level: str | None = None,
+) -> dict[str, Any]:
     lon, lat = to_wgs84(lon, lat, crs)
     if not in_china(lon, lat):
         raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
     adcode = await service.division_at(session, lon=lon, lat=lat, level=level)
-    if adcode is not None and await org.get_division(session=session, adcode=adcode,
-                                                     scope=me.scope) is None:
+    if (
+        adcode is not None
+        and await org.get_division(session=session, adcode=adcode, scope=me.scope) is None
+    ):
         adcode = None
     return {"adcode": adcode, "lon": lon, "lat": lat}

@@ -27,63 +27,98 @@ def _use_postgis(session: AsyncSession, portable: bool) -> bool:
     return not portable and dialect_of(session) == "postgresql"
 
 
-async def division_at(session: AsyncSession, *, lon: float, lat: float,
-                      level: str | None = None, portable: bool = False) -> str | None:
+async def division_at(
+    session: AsyncSession,
+    *,
+    lon: float,
+    lat: float,
+    level: str | None = None,
+    portable: bool = False,
+) -> str | None:
     """The adcode of the deepest division (or the one of ``level``) containing the point."""
     if _use_postgis(session, portable):
-        sql = ("SELECT adcode FROM division WHERE geom IS NOT NULL "
-               "AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
-               + (" AND level = :level" if level else "")
-               + " ORDER BY length(path) DESC, adcode LIMIT 1")
-        params: dict[str, object] = {"lon": lon, "lat": lat}
-        if level:
-            params["level"] = level
-        return await session.scalar(text(sql), params)
+        sql = text(
+            "SELECT adcode FROM division WHERE geom IS NOT NULL "
+            "AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+            "AND (CAST(:level AS text) IS NULL OR level = :level) "
+            "ORDER BY length(path) DESC, adcode LIMIT 1"
+        )
+        adcode: str | None = await session.scalar(sql, {"lon": lon, "lat": lat, "level": level})
+        return adcode
     stmt = select(Division).where(
-        Division.boundary.is_not(None), Division.min_lon <= lon, Division.max_lon >= lon,
-        Division.min_lat <= lat, Division.max_lat >= lat)
+        Division.boundary.is_not(None),
+        Division.min_lon <= lon,
+        Division.max_lon >= lon,
+        Division.min_lat <= lat,
+        Division.max_lat >= lat,
+    )
     if level:
         stmt = stmt.where(Division.level == level)
     point = Point(lon, lat)
-    candidates = [d for d in (await session.scalars(stmt)).all()
-                  if d.boundary is not None and geo.geometry(d.boundary).covers(point)]
+    candidates = [
+        d
+        for d in (await session.scalars(stmt)).all()
+        if d.boundary is not None and geo.geometry(d.boundary).covers(point)
+    ]
     if not candidates:
         return None
     candidates.sort(key=lambda d: (-len(d.path), d.adcode))
     return candidates[0].adcode
 
 
-async def units_near(session: AsyncSession, *, lon: float, lat: float, radius_m: float,
-                     limit: int = 20, portable: bool = False) -> list[Hit]:
+async def units_near(
+    session: AsyncSession,
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    limit: int = 20,
+    portable: bool = False,
+) -> list[Hit]:
     """Active linkage units within ``radius_m`` of the point, nearest first.
 
     Distances are on the sphere of mean radius on both paths (PostGIS ``use_spheroid=false``):
     within 0.5 % of the ellipsoid, and the two paths agree to the centimetre.
     """
     if _use_postgis(session, portable):
-        rows = await session.execute(text(
-            "SELECT code, ST_Distance(geog, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,"
-            " false) AS d FROM linkage_unit WHERE active AND geog IS NOT NULL AND ST_DWithin(geog,"
-            " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r, false)"
-            " ORDER BY d, code LIMIT :n"
-        ), {"lon": lon, "lat": lat, "r": radius_m, "n": limit})
+        rows = await session.execute(
+            text(
+                "SELECT code, ST_Distance(geog, "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, false) AS d "
+                "FROM linkage_unit WHERE active AND geog IS NOT NULL AND ST_DWithin(geog, "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r, false) "
+                "ORDER BY d, code LIMIT :n"
+            ),
+            {"lon": lon, "lat": lat, "r": radius_m, "n": limit},
+        )
         return [Hit(code, float(d)) for code, d in rows]
     min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, radius_m)
-    rows2 = (await session.execute(
-        select(LinkageUnit.code, LinkageUnit.lon, LinkageUnit.lat).where(
-            LinkageUnit.active.is_(True), LinkageUnit.lon.between(min_lon, max_lon),
-            LinkageUnit.lat.between(min_lat, max_lat)))).all()
-    hits = [Hit(code, geo.haversine_m(lon, lat, ulon, ulat)) for code, ulon, ulat in rows2]
+    rows2 = (
+        await session.execute(
+            select(LinkageUnit.code, LinkageUnit.lon, LinkageUnit.lat).where(
+                LinkageUnit.active.is_(True),
+                LinkageUnit.lon.between(min_lon, max_lon),
+                LinkageUnit.lat.between(min_lat, max_lat),
+            )
+        )
+    ).all()
+    hits = [
+        Hit(code, geo.haversine_m(lon, lat, ulon, ulat))
+        for code, ulon, ulat in rows2
+        if ulon is not None and ulat is not None
+    ]
     hits = [h for h in hits if h.distance_m <= radius_m]
     hits.sort(key=lambda h: (h.distance_m, h.key))
     return hits[:limit]
 
 
-async def divisions_covering(session: AsyncSession, *, points: list[tuple[float, float]],
-                             level: str) -> list[str | None]:
+async def divisions_covering(
+    session: AsyncSession, *, points: list[tuple[float, float]], level: str
+) -> list[str | None]:
     """For many points at once: the division of ``level`` containing each (vectorised)."""
-    rows, _ = await org.list_divisions(session=session, scope=security.SYSTEM.scope,
-                                       level=level, limit=100_000)
+    rows, _ = await org.list_divisions(
+        session=session, scope=security.SYSTEM.scope, level=level, limit=100_000
+    )
     shapes = [geo.geometry(d.boundary) for d in rows if d.boundary is not None]
     codes = [d.adcode for d in rows if d.boundary is not None]
     if not shapes:

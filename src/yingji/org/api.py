@@ -33,89 +33,147 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 def me_of(principal: Principal, csrf: str | None = None) -> schemas.Me:
     return schemas.Me(
-        id=principal.user_id, username=principal.username, display_name=principal.display_name,
-        roles=sorted(principal.roles), permissions=sorted(principal.permissions),
-        scope=schemas.ScopeRead(everything=principal.scope.everything,
-                                division_path=principal.scope.division_path,
-                                unit_id=principal.scope.unit_id),
-        unit_id=principal.unit_id, csrf_token=csrf,
+        id=principal.user_id,
+        username=principal.username,
+        display_name=principal.display_name,
+        roles=sorted(principal.roles),
+        permissions=sorted(principal.permissions),
+        scope=schemas.ScopeRead(
+            everything=principal.scope.everything,
+            division_path=principal.scope.division_path,
+            unit_id=principal.scope.unit_id,
+        ),
+        unit_id=principal.unit_id,
+        csrf_token=csrf,
     )
 
 
 def _policy(request: Request, *, bearer: bool) -> flows.SignInPolicy:
     settings = get_settings(request)
     ttl = settings.token_ttl_minutes if bearer else settings.session_ttl_minutes
-    return flows.SignInPolicy(max_failures=settings.login_max_failures,
-                              window=timedelta(minutes=settings.login_window_minutes),
-                              lockout=timedelta(minutes=settings.login_lockout_minutes),
-                              ttl=timedelta(minutes=ttl))
+    return flows.SignInPolicy(
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_window_minutes),
+        lockout=timedelta(minutes=settings.login_lockout_minutes),
+        ttl=timedelta(minutes=ttl),
+    )
 
 
 def _refuse(result: flows.SignInResult) -> JSONResponse:
     """Failed sign-ins answer without raising, so the failure count is committed."""
     if result.error == "too_many_attempts":
-        error = Throttled("too_many_attempts", "too many failed sign-ins; wait and try again",
-                          {"retry_after": result.retry_after}, retry_after=result.retry_after)
-        return JSONResponse(error.to_body(), status_code=429,
-                            headers={"Retry-After": str(result.retry_after)})
+        error = Throttled(
+            "too_many_attempts",
+            "too many failed sign-ins; wait and try again",
+            {"retry_after": result.retry_after},
+            retry_after=result.retry_after,
+        )
+        return JSONResponse(
+            error.to_body(), status_code=429, headers={"Retry-After": str(result.retry_after)}
+        )
     body = Unauthenticated("invalid_credentials", "wrong username or password").to_body()
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
-@auth_router.post("/login", response_model=schemas.LoginResponse,
-                  summary="Sign in from the browser: sets the session and CSRF cookies",
-                  responses={401: {"description": "invalid_credentials"},
-                             429: {"description": "too_many_attempts"}})
-async def login(body: schemas.LoginRequest, request: Request, response: Response,
-                session: Session) -> Any:
+@auth_router.post(
+    "/login",
+    response_model=schemas.LoginResponse,
+    summary="Sign in from the browser: sets the session and CSRF cookies",
+    responses={
+        401: {"description": "invalid_credentials"},
+        429: {"description": "too_many_attempts"},
+    },
+)
+async def login(
+    body: schemas.LoginRequest, request: Request, response: Response, session: Session
+) -> Any:
     settings = get_settings(request)
-    result = await flows.sign_in(session=session, username=body.username, password=body.password,
-                                 kind="session", ip=client_ip(request, settings),
-                                 user_agent=request.headers.get("user-agent"),
-                                 policy=_policy(request, bearer=False))
+    result = await flows.sign_in(
+        session=session,
+        username=body.username,
+        password=body.password,
+        kind="session",
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("user-agent"),
+        policy=_policy(request, bearer=False),
+    )
     if result.token is None or result.principal is None:
         return _refuse(result)
     csrf = security.csrf_token_for(result.token, settings.secret_key)
     max_age = settings.session_ttl_minutes * 60
-    response.set_cookie(SESSION_COOKIE, result.token, max_age=max_age, httponly=True,
-                        samesite="lax", secure=settings.secure_cookies, path="/")
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="lax",
-                        secure=settings.secure_cookies, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        max_age=max_age,
+        httponly=False,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
     return schemas.LoginResponse(user=me_of(result.principal, csrf), csrf_token=csrf)
 
 
-@auth_router.post("/token", response_model=schemas.TokenResponse,
-                  summary="OAuth2 password grant for integrations: a bearer token",
-                  responses={401: {"description": "invalid_credentials"},
-                             429: {"description": "too_many_attempts"}})
-async def token(request: Request, session: Session, username: Annotated[str, Form()],
-                password: Annotated[str, Form()]) -> Any:
+@auth_router.post(
+    "/token",
+    response_model=schemas.TokenResponse,
+    summary="OAuth2 password grant for integrations: a bearer token",
+    responses={
+        401: {"description": "invalid_credentials"},
+        429: {"description": "too_many_attempts"},
+    },
+)
+async def token(
+    request: Request,
+    session: Session,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Any:
     settings = get_settings(request)
-    result = await flows.sign_in(session=session, username=username, password=password,
-                                 kind="bearer", ip=client_ip(request, settings),
-                                 user_agent=request.headers.get("user-agent"),
-                                 policy=_policy(request, bearer=True))
+    result = await flows.sign_in(
+        session=session,
+        username=username,
+        password=password,
+        kind="bearer",
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("user-agent"),
+        policy=_policy(request, bearer=True),
+    )
     if result.token is None:
         return _refuse(result)
-    return schemas.TokenResponse(access_token=result.token,
-                                 expires_in=settings.token_ttl_minutes * 60)
+    return schemas.TokenResponse(
+        access_token=result.token, expires_in=settings.token_ttl_minutes * 60
+    )
 
 
 @auth_router.get("/me", response_model=schemas.Me, summary="Who is signed in")
 async def me(request: Request, principal: CurrentPrincipal) -> schemas.Me:
     csrf = None
     if principal.auth == "session":
-        csrf = security.csrf_token_for(request.cookies.get(SESSION_COOKIE, ""),
-                                       get_settings(request).secret_key)
+        csrf = security.csrf_token_for(
+            request.cookies.get(SESSION_COOKIE, ""), get_settings(request).secret_key
+        )
     return me_of(principal, csrf)
 
 
 @auth_router.post("/logout", status_code=204, summary="Sign out (revokes the session or token)")
-async def logout(request: Request, response: Response, session: Session,
-                 principal: CurrentPrincipal) -> Response:
+async def logout(
+    request: Request, response: Response, session: Session, principal: CurrentPrincipal
+) -> Response:
     header = request.headers.get("authorization", "")
-    token_value = header[7:].strip() if header.lower().startswith("bearer ") else \
-        request.cookies.get(SESSION_COOKIE, "")
+    token_value = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
+        else request.cookies.get(SESSION_COOKIE, "")
+    )
     await flows.sign_out(session=session, principal=principal, token=token_value)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -126,156 +184,259 @@ async def logout(request: Request, response: Response, session: Session,
 # --- divisions -----------------------------------------------------------------------------------
 
 
-@router.get("/divisions", response_model=schemas.DivisionPage, tags=["divisions"],
-            summary="Divisions in your area (filter by parent, level, name)")
-async def list_divisions(session: Session, me: Annotated[Principal, Require(P.ORG_READ)],
-                         parent: str | None = None,
-                         level: schemas.DivisionLevel | None = None, q: str | None = None,
-                         offset: Offset = 0, limit: Limit = 100) -> schemas.DivisionPage:
-    rows, total = await service.list_divisions(session=session, scope=me.scope,
-                                               parent_adcode=parent, level=level, q=q,
-                                               offset=offset, limit=limit)
-    return schemas.DivisionPage(items=[schemas.DivisionRead.model_validate(r) for r in rows],
-                                total=total)
+@router.get(
+    "/divisions",
+    response_model=schemas.DivisionPage,
+    tags=["divisions"],
+    summary="Divisions in your area (filter by parent, level, name)",
+)
+async def list_divisions(
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_READ)],
+    parent: str | None = None,
+    level: schemas.DivisionLevel | None = None,
+    q: str | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> schemas.DivisionPage:
+    rows, total = await service.list_divisions(
+        session=session,
+        scope=me.scope,
+        parent_adcode=parent,
+        level=level,
+        q=q,
+        offset=offset,
+        limit=limit,
+    )
+    return schemas.DivisionPage(
+        items=[schemas.DivisionRead.model_validate(r) for r in rows], total=total
+    )
 
 
-@router.get("/divisions.geojson", tags=["divisions"],
-            summary="Division boundaries as a GeoJSON FeatureCollection (the offline base map)")
-async def divisions_geojson(session: Session, me: Annotated[Principal, Require(P.ORG_READ)],
-                            level: schemas.DivisionLevel | None = None,
-                            parent: str | None = None) -> dict[str, Any]:
-    rows, _ = await service.list_divisions(session=session, scope=me.scope, parent_adcode=parent,
-                                           level=level, offset=0, limit=5000)
+@router.get(
+    "/divisions.geojson",
+    tags=["divisions"],
+    summary="Division boundaries as a GeoJSON FeatureCollection (the offline base map)",
+)
+async def divisions_geojson(
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_READ)],
+    level: schemas.DivisionLevel | None = None,
+    parent: str | None = None,
+) -> dict[str, Any]:
+    rows, _ = await service.list_divisions(
+        session=session, scope=me.scope, parent_adcode=parent, level=level, offset=0, limit=5000
+    )
     features = [
-        {"type": "Feature", "id": row.adcode, "geometry": row.boundary,
-         "properties": {"adcode": row.adcode, "name": row.name, "level": row.level,
-                        "centroid": [row.centroid_lon, row.centroid_lat]}}
-        for row in rows if row.boundary is not None
+        {
+            "type": "Feature",
+            "id": row.adcode,
+            "geometry": row.boundary,
+            "properties": {
+                "adcode": row.adcode,
+                "name": row.name,
+                "level": row.level,
+                "centroid": [row.centroid_lon, row.centroid_lat],
+            },
+        }
+        for row in rows
+        if row.boundary is not None
     ]
     return {"type": "FeatureCollection", "features": features}
 
 
-@router.get("/divisions/{adcode}", response_model=schemas.DivisionDetail, tags=["divisions"],
-            summary="One division with its boundary", responses={404: {}})
-async def get_division(adcode: str, session: Session,
-                       me: Annotated[Principal, Require(P.ORG_READ)]) -> Any:
+@router.get(
+    "/divisions/{adcode}",
+    response_model=schemas.DivisionDetail,
+    tags=["divisions"],
+    summary="One division with its boundary",
+    responses={404: {}},
+)
+async def get_division(
+    adcode: str, session: Session, me: Annotated[Principal, Require(P.ORG_READ)]
+) -> Any:
     return await service.get_division_or_raise(session=session, adcode=adcode, scope=me.scope)
 
 
-@router.post("/divisions", response_model=schemas.DivisionDetail, status_code=201,
-             tags=["divisions"], summary="Add a division under one in your area")
-async def create_division(body: schemas.DivisionCreate, session: Session,
-                          me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
+@router.post(
+    "/divisions",
+    response_model=schemas.DivisionDetail,
+    status_code=201,
+    tags=["divisions"],
+    summary="Add a division under one in your area",
+)
+async def create_division(
+    body: schemas.DivisionCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
+) -> Any:
     return await flows.create_division(session=session, principal=me, data=body.model_dump())
 
 
-@router.patch("/divisions/{adcode}", response_model=schemas.DivisionDetail, tags=["divisions"],
-              summary="Rename a division or replace its boundary")
-async def update_division(adcode: str, body: schemas.DivisionUpdate, session: Session,
-                          me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
-    return await flows.update_division(session=session, principal=me, adcode=adcode,
-                                       data=body.model_dump(exclude_unset=True))
+@router.patch(
+    "/divisions/{adcode}",
+    response_model=schemas.DivisionDetail,
+    tags=["divisions"],
+    summary="Rename a division or replace its boundary",
+)
+async def update_division(
+    adcode: str,
+    body: schemas.DivisionUpdate,
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_WRITE)],
+) -> Any:
+    return await flows.update_division(
+        session=session, principal=me, adcode=adcode, data=body.model_dump(exclude_unset=True)
+    )
 
 
 # --- units ---------------------------------------------------------------------------------------
 
 
-@router.get("/units", response_model=schemas.UnitPage, tags=["units"],
-            summary="Linkage units you may see (filter by division subtree, tier, kind, text)")
-async def list_units(session: Session, me: Annotated[Principal, Require(P.ORG_READ)],
-                     division: str | None = None, tier: Annotated[int | None, Query(ge=1, le=3)] = None,
-                     kind: schemas.UnitKind | None = None, q: str | None = None,
-                     offset: Offset = 0, limit: Limit = 100) -> schemas.UnitPage:
-    rows, total = await service.list_units(session=session, scope=me.scope,
-                                           division_adcode=division, tier=tier, kind=kind, q=q,
-                                           offset=offset, limit=limit)
+@router.get(
+    "/units",
+    response_model=schemas.UnitPage,
+    tags=["units"],
+    summary="Linkage units you may see (filter by division subtree, tier, kind, text)",
+)
+async def list_units(
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_READ)],
+    division: str | None = None,
+    tier: Annotated[int | None, Query(ge=1, le=3)] = None,
+    kind: schemas.UnitKind | None = None,
+    q: str | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> schemas.UnitPage:
+    rows, total = await service.list_units(
+        session=session,
+        scope=me.scope,
+        division_adcode=division,
+        tier=tier,
+        kind=kind,
+        q=q,
+        offset=offset,
+        limit=limit,
+    )
     return schemas.UnitPage(items=[schemas.UnitRead.model_validate(r) for r in rows], total=total)
 
 
-@router.get("/units/{unit_id}", response_model=schemas.UnitRead, tags=["units"],
-            responses={404: {}})
-async def get_unit(unit_id: uuid.UUID, session: Session,
-                   me: Annotated[Principal, Require(P.ORG_READ)]) -> Any:
+@router.get(
+    "/units/{unit_id}", response_model=schemas.UnitRead, tags=["units"], responses={404: {}}
+)
+async def get_unit(
+    unit_id: uuid.UUID, session: Session, me: Annotated[Principal, Require(P.ORG_READ)]
+) -> Any:
     return await service.get_unit_or_raise(session=session, unit_id=unit_id, scope=me.scope)
 
 
 @router.post("/units", response_model=schemas.UnitRead, status_code=201, tags=["units"])
-async def create_unit(body: schemas.UnitCreate, session: Session,
-                      me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
+async def create_unit(
+    body: schemas.UnitCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
+) -> Any:
     return await flows.create_unit(session=session, principal=me, data=body.model_dump())
 
 
 @router.patch("/units/{unit_id}", response_model=schemas.UnitRead, tags=["units"])
-async def update_unit(unit_id: uuid.UUID, body: schemas.UnitUpdate, session: Session,
-                      me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
-    return await flows.update_unit(session=session, principal=me, unit_id=unit_id,
-                                   data=body.model_dump(exclude_unset=True))
+async def update_unit(
+    unit_id: uuid.UUID,
+    body: schemas.UnitUpdate,
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_WRITE)],
+) -> Any:
+    return await flows.update_unit(
+        session=session, principal=me, unit_id=unit_id, data=body.model_dump(exclude_unset=True)
+    )
 
 
 # --- people --------------------------------------------------------------------------------------
 
 
 @router.get("/people", response_model=schemas.PersonPage, tags=["people"])
-async def list_people(session: Session, me: Annotated[Principal, Require(P.ORG_READ)],
-                      unit_id: uuid.UUID | None = None, offset: Offset = 0,
-                      limit: Limit = 100) -> schemas.PersonPage:
-    rows, total = await service.list_people(session=session, scope=me.scope, unit_id=unit_id,
-                                            offset=offset, limit=limit)
-    return schemas.PersonPage(items=[schemas.PersonRead.model_validate(r) for r in rows],
-                              total=total)
+async def list_people(
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_READ)],
+    unit_id: uuid.UUID | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> schemas.PersonPage:
+    rows, total = await service.list_people(
+        session=session, scope=me.scope, unit_id=unit_id, offset=offset, limit=limit
+    )
+    return schemas.PersonPage(
+        items=[schemas.PersonRead.model_validate(r) for r in rows], total=total
+    )
 
 
-@router.get("/people/{person_id}", response_model=schemas.PersonRead, tags=["people"],
-            responses={404: {}})
-async def get_person(person_id: uuid.UUID, session: Session,
-                     me: Annotated[Principal, Require(P.ORG_READ)]) -> Any:
+@router.get(
+    "/people/{person_id}", response_model=schemas.PersonRead, tags=["people"], responses={404: {}}
+)
+async def get_person(
+    person_id: uuid.UUID, session: Session, me: Annotated[Principal, Require(P.ORG_READ)]
+) -> Any:
     return await service.get_person_or_raise(session=session, person_id=person_id, scope=me.scope)
 
 
 @router.post("/people", response_model=schemas.PersonRead, status_code=201, tags=["people"])
-async def create_person(body: schemas.PersonCreate, session: Session,
-                        me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
+async def create_person(
+    body: schemas.PersonCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
+) -> Any:
     return await flows.create_person(session=session, principal=me, data=body.model_dump())
 
 
 @router.patch("/people/{person_id}", response_model=schemas.PersonRead, tags=["people"])
-async def update_person(person_id: uuid.UUID, body: schemas.PersonUpdate, session: Session,
-                        me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
-    return await flows.update_person(session=session, principal=me, person_id=person_id,
-                                     data=body.model_dump(exclude_unset=True))
+async def update_person(
+    person_id: uuid.UUID,
+    body: schemas.PersonUpdate,
+    session: Session,
+    me: Annotated[Principal, Require(P.ORG_WRITE)],
+) -> Any:
+    return await flows.update_person(
+        session=session, principal=me, person_id=person_id, data=body.model_dump(exclude_unset=True)
+    )
 
 
 # --- users ---------------------------------------------------------------------------------------
 
 
 @router.get("/users", response_model=schemas.UserPage, tags=["users"])
-async def list_users(session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)],
-                     offset: Offset = 0, limit: Limit = 100) -> schemas.UserPage:
-    rows, total = await service.list_users(session=session, scope=me.scope, offset=offset,
-                                           limit=limit)
+async def list_users(
+    session: Session,
+    me: Annotated[Principal, Require(P.USER_MANAGE)],
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> schemas.UserPage:
+    rows, total = await service.list_users(
+        session=session, scope=me.scope, offset=offset, limit=limit
+    )
     return schemas.UserPage(items=[schemas.UserRead.model_validate(r) for r in rows], total=total)
 
 
-@router.get("/users/{user_id}", response_model=schemas.UserRead, tags=["users"],
-            responses={404: {}})
-async def get_user(user_id: uuid.UUID, session: Session,
-                   me: Annotated[Principal, Require(P.USER_MANAGE)]) -> Any:
+@router.get(
+    "/users/{user_id}", response_model=schemas.UserRead, tags=["users"], responses={404: {}}
+)
+async def get_user(
+    user_id: uuid.UUID, session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)]
+) -> Any:
     return await service.get_user_or_raise(session=session, user_id=user_id, scope=me.scope)
 
 
 @router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["users"])
-async def create_user(body: schemas.UserCreate, session: Session,
-                      me: Annotated[Principal, Require(P.USER_MANAGE)]) -> Any:
+async def create_user(
+    body: schemas.UserCreate, session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)]
+) -> Any:
     return await flows.create_user(session=session, principal=me, data=body.model_dump())
 
 
 @router.patch("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
-async def update_user(user_id: uuid.UUID, body: schemas.UserUpdate, session: Session,
-                      me: Annotated[Principal, Require(P.USER_MANAGE)]) -> Any:
-    return await flows.update_user(session=session, principal=me, user_id=user_id,
-                                   data=body.model_dump(exclude_unset=True))
-
-
+async def update_user(
+    user_id: uuid.UUID,
+    body: schemas.UserUpdate,
+    session: Session,
+    me: Annotated[Principal, Require(P.USER_MANAGE)],
+) -> Any:
+    return await flows.update_user(
+        session=session, principal=me, user_id=user_id, data=body.model_dump(exclude_unset=True)
+    )
 
 
 # --- imports -------------------------------------------------------------------------------------
@@ -283,21 +444,31 @@ async def update_user(user_id: uuid.UUID, body: schemas.UserUpdate, session: Ses
 ImportFile = Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or GeoJSON")]
 
 
-@router.post("/divisions:import", response_model=schemas.ImportReport, tags=["divisions"],
-             summary="Import divisions from CSV or GeoJSON: all rows or none",
-             responses={422: {"description": "import_failed, with details.errors by line"}})
-async def import_divisions(file: ImportFile, session: Session,
-                           me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
+@router.post(
+    "/divisions:import",
+    response_model=schemas.ImportReport,
+    tags=["divisions"],
+    summary="Import divisions from CSV or GeoJSON: all rows or none",
+    responses={422: {"description": "import_failed, with details.errors by line"}},
+)
+async def import_divisions(
+    file: ImportFile, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
+) -> Any:
     parsed = imports.parse_divisions(await file.read(), file.filename or "upload.csv")
     created, updated = await flows.import_divisions(session=session, principal=me, parsed=parsed)
     return schemas.ImportReport(created=created, updated=updated, errors=[])
 
 
-@router.post("/units:import", response_model=schemas.ImportReport, tags=["units"],
-             summary="Import linkage units from CSV or GeoJSON: all rows or none",
-             responses={422: {"description": "import_failed, with details.errors by line"}})
-async def import_units(file: ImportFile, session: Session,
-                       me: Annotated[Principal, Require(P.ORG_WRITE)]) -> Any:
+@router.post(
+    "/units:import",
+    response_model=schemas.ImportReport,
+    tags=["units"],
+    summary="Import linkage units from CSV or GeoJSON: all rows or none",
+    responses={422: {"description": "import_failed, with details.errors by line"}},
+)
+async def import_units(
+    file: ImportFile, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
+) -> Any:
     parsed = imports.parse_units(await file.read(), file.filename or "upload.csv")
     created, updated = await flows.import_units(session=session, principal=me, parsed=parsed)
     return schemas.ImportReport(created=created, updated=updated, errors=[])

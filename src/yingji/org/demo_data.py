@@ -353,14 +353,52 @@ _COUNTY_TEAMS: tuple[str, ...] = (
 )
 #: Towns with their own 森林消防半专业队 (semi-professional forest fire team).
 _TOWN_TEAM_TOWNS: tuple[str, ...] = (
-    "101", "100", "102", "103", "104", "105", "204", "205", "201", "202", "207", "209", "203",
+    "101",
+    "100",
+    "102",
+    "103",
+    "104",
+    "105",
+    "204",
+    "205",
+    "201",
+    "202",
+    "207",
+    "209",
+    "203",
 )
 
 _SURNAMES: tuple[tuple[str, int], ...] = (
-    ("吴", 9), ("叶", 9), ("周", 6), ("胡", 6), ("季", 5), ("陈", 6), ("王", 3), ("李", 3),
-    ("张", 3), ("刘", 3), ("林", 3), ("杨", 2), ("黄", 2), ("徐", 2), ("姚", 3), ("范", 2),
-    ("毛", 2), ("沈", 2), ("柳", 2), ("练", 1), ("郑", 2), ("何", 2), ("蔡", 1), ("潘", 1),
-    ("金", 1), ("翁", 1), ("汤", 1), ("章", 1), ("项", 1), ("梅", 1),
+    ("吴", 9),
+    ("叶", 9),
+    ("周", 6),
+    ("胡", 6),
+    ("季", 5),
+    ("陈", 6),
+    ("王", 3),
+    ("李", 3),
+    ("张", 3),
+    ("刘", 3),
+    ("林", 3),
+    ("杨", 2),
+    ("黄", 2),
+    ("徐", 2),
+    ("姚", 3),
+    ("范", 2),
+    ("毛", 2),
+    ("沈", 2),
+    ("柳", 2),
+    ("练", 1),
+    ("郑", 2),
+    ("何", 2),
+    ("蔡", 1),
+    ("潘", 1),
+    ("金", 1),
+    ("翁", 1),
+    ("汤", 1),
+    ("章", 1),
+    ("项", 1),
+    ("梅", 1),
 )
 _GIVEN_MALE = "建国伟军明华强平辉勇杰涛斌超鹏文海林荣峰志忠福春永立新刚俊宏德成良东晓飞彬"
 _GIVEN_FEMALE = "芳丽英敏静燕霞红娟玲婷萍琴慧秀梅兰雪颖洁琳娜倩莉佳月"
@@ -373,17 +411,77 @@ _VILLAGE_SECOND = "坑垟坪源岭洋山溪口坞田墩湾岗桥根头底坦塘�
 _VILLAGE_SURNAME_FIRST = "吴叶周胡季陈林杨黄姚范毛"
 _VILLAGE_TAIL = "头口下底背"
 _URBAN_COMMUNITIES = (
-    "城东", "城西", "城南", "城北", "新华", "南门", "北门", "东门", "石龙", "江滨", "菇城",
-    "状元", "府前", "新城", "兴庆", "河滨", "五都", "后田", "大济", "会溪", "双港", "龙庆",
+    "城东",
+    "城西",
+    "城南",
+    "城北",
+    "新华",
+    "南门",
+    "北门",
+    "东门",
+    "石龙",
+    "江滨",
+    "菇城",
+    "状元",
+    "府前",
+    "新城",
+    "兴庆",
+    "河滨",
+    "五都",
+    "后田",
+    "大济",
+    "会溪",
+    "双港",
+    "龙庆",
 )
 _ROADS = (
-    "石龙街", "濛洲街", "新建路", "城东路", "菇城大道", "庆元大道", "松源路", "解放街",
-    "后田路", "五都路", "江滨路", "新城路", "城北路", "兴庆路", "状元路", "濛洲大道",
+    "石龙街",
+    "濛洲街",
+    "新建路",
+    "城东路",
+    "菇城大道",
+    "庆元大道",
+    "松源路",
+    "解放街",
+    "后田路",
+    "五都路",
+    "江滨路",
+    "新城路",
+    "城北路",
+    "兴庆路",
+    "状元路",
+    "濛洲大道",
 )
 _MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139",
-    "150", "151", "152", "153", "155", "156", "157", "158", "159",
-    "180", "181", "182", "183", "184", "185", "186", "187", "188", "189",
+    "130",
+    "131",
+    "132",
+    "133",
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "180",
+    "181",
+    "182",
+    "183",
+    "184",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
 )
 
 
@@ -617,7 +715,8 @@ def _village_names(
                 stem = rnd.choice(_VILLAGE_SURNAME_FIRST) + "家" + rnd.choice(_VILLAGE_SECOND)
             else:
                 stem = (
-                    rnd.choice(_VILLAGE_FIRST) + rnd.choice(_VILLAGE_SECOND)
+                    rnd.choice(_VILLAGE_FIRST)
+                    + rnd.choice(_VILLAGE_SECOND)
                     + rnd.choice(_VILLAGE_TAIL)
                 )
             if len(set(stem)) == len(stem) and stem not in used:
@@ -687,8 +786,9 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
     ]
     county_gj, county_geom = _export(frame, county_km)
     divisions.append(
-        DivisionSeed(COUNTY_ADCODE, "庆元县", "county", CITY_ADCODE, county_gj,
-                     _inside_point(county_geom))
+        DivisionSeed(
+            COUNTY_ADCODE, "庆元县", "county", CITY_ADCODE, county_gj, _inside_point(county_geom)
+        )
     )
 
     village_names = _village_names(rnd, _TOWNS)
@@ -708,24 +808,30 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
         pts = _spread_points(cell, t.villages, seat, rng)
         vcells = _voronoi_partition(cell, pts)
         # 社区 are the cells nearest the seat; 村 are numbered by bearing, then distance.
-        order = sorted(range(len(pts)), key=lambda i: (math.hypot(pts[i][0] - seat[0],
-                                                                  pts[i][1] - seat[1]), i))
+        order = sorted(
+            range(len(pts)), key=lambda i: (math.hypot(pts[i][0] - seat[0], pts[i][1] - seat[1]), i)
+        )
         comm_idx = order[: t.communities]
-        rest = order[t.communities:]
-        rest.sort(key=lambda i: (round(math.atan2(pts[i][1] - seat[1], pts[i][0] - seat[0]), 9),
-                                 i))
+        rest = order[t.communities :]
+        rest.sort(key=lambda i: (round(math.atan2(pts[i][1] - seat[1], pts[i][0] - seat[0]), 9), i))
         comm_names, vill_names = village_names[t.code3]
         entries: list[tuple[str, str, tuple[float, float]]] = []
         for k, i in enumerate(comm_idx):
             entries.append((f"{prefix}{k + 1:03d}", comm_names[k], pts[i]))
             vgj, vgeom = _export(frame, vcells[i])
-            village_divisions.append(DivisionSeed(entries[-1][0], comm_names[k], "village",
-                                                  adcode, vgj, _inside_point(vgeom)))
+            village_divisions.append(
+                DivisionSeed(
+                    entries[-1][0], comm_names[k], "village", adcode, vgj, _inside_point(vgeom)
+                )
+            )
         for k, i in enumerate(rest):
             entries.append((f"{prefix}{200 + k:03d}", vill_names[k], pts[i]))
             vgj, vgeom = _export(frame, vcells[i])
-            village_divisions.append(DivisionSeed(entries[-1][0], vill_names[k], "village",
-                                                  adcode, vgj, _inside_point(vgeom)))
+            village_divisions.append(
+                DivisionSeed(
+                    entries[-1][0], vill_names[k], "village", adcode, vgj, _inside_point(vgeom)
+                )
+            )
         town_villages[t.code3] = entries
     divisions.extend(village_divisions)
 
@@ -734,11 +840,22 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
     people: list[PersonSeed] = []
 
     def add_people(unit_code: str, leader_position: str, staff: Sequence[str]) -> None:
-        people.append(PersonSeed(unit_code, names.person(), leader_position, names.mobile(),
-                                 names.office_phone(), True))
-        for position in staff:
-            people.append(PersonSeed(unit_code, names.person(), position, names.mobile(),
-                                     names.office_phone(), False))
+        people.append(
+            PersonSeed(
+                unit_code,
+                names.person(),
+                leader_position,
+                names.mobile(),
+                names.office_phone(),
+                True,
+            )
+        )
+        people.extend(
+            PersonSeed(
+                unit_code, names.person(), position, names.mobile(), names.office_phone(), False
+            )
+            for position in staff
+        )
 
     seat_town = _TOWNS[0]  # 濛洲街道 hosts the county seat and the departments
     seat_geom_km = town_cells[0].intersection(Point(0.0, 0.0).buffer(2.5))
@@ -763,8 +880,20 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
     for k, (dept_name, leader_position, tier) in enumerate(departments, start=1):
         code = f"D{k:03d}"
         lon, lat = seat_location()
-        units.append(UnitSeed(code, dept_name, "department", tier, COUNTY_ADCODE, None,
-                              names.office_phone(), street_address(), lon, lat))
+        units.append(
+            UnitSeed(
+                code,
+                dept_name,
+                "department",
+                tier,
+                COUNTY_ADCODE,
+                None,
+                names.office_phone(),
+                street_address(),
+                lon,
+                lat,
+            )
+        )
         n_staff = 3 if k == 1 else rnd.randint(1, 3)
         add_people(code, leader_position, staff_pool[:n_staff])
 
@@ -774,17 +903,40 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
         town_unit_code[t.code3] = code
         lon, lat = frame.point(*seat)
         address = f"庆元县{t.name}{town_villages[t.code3][0][1]}"
-        units.append(UnitSeed(code, _town_unit_name(t.name), "town", 1, town_adcode[t.code3],
-                              None, names.office_phone(), address, lon, lat))
+        units.append(
+            UnitSeed(
+                code,
+                _town_unit_name(t.name),
+                "town",
+                1,
+                town_adcode[t.code3],
+                None,
+                names.office_phone(),
+                address,
+                lon,
+                lat,
+            )
+        )
         add_people(code, _town_leader_position(t.name), staff_pool[: rnd.randint(1, 3)])
 
     for t in _TOWNS:
         for vcode, vname, pt in town_villages[t.code3]:
             code = f"V{vcode}"
             lon, lat = frame.point(*pt)
-            units.append(UnitSeed(code, vname + "便民服务中心", "village", 2, vcode,
-                                  town_unit_code[t.code3], names.office_phone(),
-                                  f"庆元县{t.name}{vname}", lon, lat))
+            units.append(
+                UnitSeed(
+                    code,
+                    vname + "便民服务中心",
+                    "village",
+                    2,
+                    vcode,
+                    town_unit_code[t.code3],
+                    names.office_phone(),
+                    f"庆元县{t.name}{vname}",
+                    lon,
+                    lat,
+                )
+            )
             if vname.endswith("社区"):
                 leader = "社区书记"
             else:
@@ -796,8 +948,20 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
         team_no += 1
         code = f"R{team_no:02d}"
         lon, lat = seat_location()
-        units.append(UnitSeed(code, team, "rescue_team", 1, COUNTY_ADCODE, None,
-                              names.office_phone(), street_address(), lon, lat))
+        units.append(
+            UnitSeed(
+                code,
+                team,
+                "rescue_team",
+                1,
+                COUNTY_ADCODE,
+                None,
+                names.office_phone(),
+                street_address(),
+                lon,
+                lat,
+            )
+        )
         add_people(code, "队长", ("联络员",))
     towns_by_code = {t.code3: (t, seat) for t, seat in zip(_TOWNS, town_seats, strict=True)}
     for code3 in _TOWN_TEAM_TOWNS:
@@ -812,9 +976,20 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
                 x, y = x + float(dx), y + float(dy)
                 break
         lon, lat = frame.point(x, y)
-        units.append(UnitSeed(code, f"{t.name}森林消防半专业队", "rescue_team", 1,
-                              town_adcode[code3], town_unit_code[code3], names.office_phone(),
-                              f"庆元县{t.name}{town_villages[code3][0][1]}", lon, lat))
+        units.append(
+            UnitSeed(
+                code,
+                f"{t.name}森林消防半专业队",
+                "rescue_team",
+                1,
+                town_adcode[code3],
+                town_unit_code[code3],
+                names.office_phone(),
+                f"庆元县{t.name}{town_villages[code3][0][1]}",
+                lon,
+                lat,
+            )
+        )
         add_people(code, "队长", ("联络员",))
 
     # ---- users ---------------------------------------------------------------------------
@@ -837,25 +1012,57 @@ def build_demo(seed: int = DEFAULT_SEED) -> DemoJurisdiction:
     field_village = next(v for v in town_villages[zhukou] if v[1].endswith("村"))
     field_unit = f"V{field_village[0]}"
 
-    def user(username: str, who: str, label: str, role: str, division: str | None,
-             unit: str | None) -> UserSeed:
+    def user(
+        username: str, who: str, label: str, role: str, division: str | None, unit: str | None
+    ) -> UserSeed:
         return UserSeed(username, f"{who}（{label}）", DEMO_PASSWORD, (role,), division, unit)
 
     users = [
         user("admin", names.person(), "系统管理员", "admin", None, None),
         user("commander", names.person(), "指挥长", "commander", COUNTY_ADCODE, None),
-        user("duty_leader", leader_of(emergency_code), "带班领导", "duty_leader",
-             COUNTY_ADCODE, None),
-        user("duty_officer", person_of(emergency_code, "值班员"), "值班员", "duty_officer",
-             COUNTY_ADCODE, None),
-        user("liaison_fire", person_of(fire_code, "联络员"), "联络员", "unit_liaison", None,
-             fire_code),
-        user("liaison_zhukou", person_of(town_unit_code[zhukou], "联络员"), "联络员",
-             "unit_liaison", town_adcode[zhukou], town_unit_code[zhukou]),
-        user("liaison_huangtian", person_of(town_unit_code[huangtian], "联络员"), "联络员",
-             "unit_liaison", town_adcode[huangtian], town_unit_code[huangtian]),
-        user("field_zhukou", person_of(field_unit, "网格员"), "网格员", "field_worker",
-             town_adcode[zhukou], field_unit),
+        user(
+            "duty_leader", leader_of(emergency_code), "带班领导", "duty_leader", COUNTY_ADCODE, None
+        ),
+        user(
+            "duty_officer",
+            person_of(emergency_code, "值班员"),
+            "值班员",
+            "duty_officer",
+            COUNTY_ADCODE,
+            None,
+        ),
+        user(
+            "liaison_fire",
+            person_of(fire_code, "联络员"),
+            "联络员",
+            "unit_liaison",
+            None,
+            fire_code,
+        ),
+        user(
+            "liaison_zhukou",
+            person_of(town_unit_code[zhukou], "联络员"),
+            "联络员",
+            "unit_liaison",
+            town_adcode[zhukou],
+            town_unit_code[zhukou],
+        ),
+        user(
+            "liaison_huangtian",
+            person_of(town_unit_code[huangtian], "联络员"),
+            "联络员",
+            "unit_liaison",
+            town_adcode[huangtian],
+            town_unit_code[huangtian],
+        ),
+        user(
+            "field_zhukou",
+            person_of(field_unit, "网格员"),
+            "网格员",
+            "field_worker",
+            town_adcode[zhukou],
+            field_unit,
+        ),
         user("expert", names.person(), "专家", "expert", COUNTY_ADCODE, None),
         user("viewer", names.person(), "观察员", "viewer", COUNTY_ADCODE, None),
     ]

@@ -18,14 +18,34 @@ from yingji.org import imports, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
 
 
-async def _record(session: AsyncSession, principal: Principal | None, *, action: str,
-                  subject_type: str, subject_id: object, before: dict[str, Any] | None,
-                  after: dict[str, Any] | None, scope: EventScope) -> None:
-    await audit.record(session, action=action, subject_type=subject_type, subject_id=subject_id,
-                       before=before, after=after)
-    await events.emit(session, type=action, subject_type=subject_type, subject_id=subject_id,
-                      payload={"before": before, "after": after}, scope=scope,
-                      actor_id=principal.user_id if principal else None)
+async def _record(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    scope: EventScope,
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload={"before": before, "after": after},
+        scope=scope,
+        actor_id=principal.user_id if principal else None,
+    )
 
 
 def _require_area(principal: Principal, path: str) -> None:
@@ -36,147 +56,222 @@ def _require_area(principal: Principal, path: str) -> None:
 # --- divisions -----------------------------------------------------------------------------------
 
 
-async def create_division(*, session: AsyncSession, principal: Principal,
-                          data: dict[str, Any]) -> Division:
+async def create_division(
+    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+) -> Division:
     if data.get("parent_adcode"):
         parent = await service.get_division(
-            session=session, adcode=data["parent_adcode"], scope=principal.scope)
+            session=session, adcode=data["parent_adcode"], scope=principal.scope
+        )
         if parent is None:
-            raise ValidationFailed("parent_not_found",
-                                   f"no parent division {data['parent_adcode']}")
+            raise ValidationFailed(
+                "parent_not_found", f"no parent division {data['parent_adcode']}"
+            )
         _require_area(principal, parent.path)
     elif not principal.scope.everything:
         raise PermissionDenied("outside_scope", "only a national administrator adds a root")
     division = await service.create_division(session=session, data=data)
-    await _record(session, principal, action="org.division.created", subject_type="division",
-                  subject_id=division.adcode, before=None,
-                  after=audit.snapshot(division, service.DIVISION_FIELDS),
-                  scope=EventScope(division_path=division.path))
+    await _record(
+        session,
+        principal,
+        action="org.division.created",
+        subject_type="division",
+        subject_id=division.adcode,
+        before=None,
+        after=audit.snapshot(division, service.DIVISION_FIELDS),
+        scope=EventScope(division_path=division.path),
+    )
     return division
 
 
-async def update_division(*, session: AsyncSession, principal: Principal, adcode: str,
-                          data: dict[str, Any]) -> Division:
-    division = await service.get_division_or_raise(session=session, adcode=adcode,
-                                                   scope=principal.scope)
+async def update_division(
+    *, session: AsyncSession, principal: Principal, adcode: str, data: dict[str, Any]
+) -> Division:
+    division = await service.get_division_or_raise(
+        session=session, adcode=adcode, scope=principal.scope
+    )
     before = audit.snapshot(division, service.DIVISION_FIELDS)
     await service.update_division(session=session, division=division, data=data)
-    await _record(session, principal, action="org.division.updated", subject_type="division",
-                  subject_id=adcode, before=before,
-                  after=audit.snapshot(division, service.DIVISION_FIELDS),
-                  scope=EventScope(division_path=division.path))
+    await _record(
+        session,
+        principal,
+        action="org.division.updated",
+        subject_type="division",
+        subject_id=adcode,
+        before=before,
+        after=audit.snapshot(division, service.DIVISION_FIELDS),
+        scope=EventScope(division_path=division.path),
+    )
     return division
 
 
 # --- units ---------------------------------------------------------------------------------------
 
 
-async def create_unit(*, session: AsyncSession, principal: Principal,
-                      data: dict[str, Any]) -> LinkageUnit:
-    division = await service.get_division(session=session, adcode=data["division_adcode"],
-                                          scope=principal.scope)
+async def create_unit(
+    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+) -> LinkageUnit:
+    division = await service.get_division(
+        session=session, adcode=data["division_adcode"], scope=principal.scope
+    )
     if division is None:
         raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
     unit = await service.create_unit(session=session, data=data)
-    await _record(session, principal, action="org.unit.created", subject_type="unit",
-                  subject_id=unit.id, before=None, after=audit.snapshot(unit, service.UNIT_FIELDS),
-                  scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)))
+    await _record(
+        session,
+        principal,
+        action="org.unit.created",
+        subject_type="unit",
+        subject_id=unit.id,
+        before=None,
+        after=audit.snapshot(unit, service.UNIT_FIELDS),
+        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+    )
     return unit
 
 
-async def update_unit(*, session: AsyncSession, principal: Principal, unit_id: uuid.UUID,
-                      data: dict[str, Any]) -> LinkageUnit:
+async def update_unit(
+    *, session: AsyncSession, principal: Principal, unit_id: uuid.UUID, data: dict[str, Any]
+) -> LinkageUnit:
     unit = await service.get_unit_or_raise(session=session, unit_id=unit_id, scope=principal.scope)
     if data.get("division_adcode"):
-        target = await service.get_division(session=session, adcode=data["division_adcode"],
-                                            scope=principal.scope)
+        target = await service.get_division(
+            session=session, adcode=data["division_adcode"], scope=principal.scope
+        )
         if target is None:
             raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
     before = audit.snapshot(unit, service.UNIT_FIELDS)
     await service.update_unit(session=session, unit=unit, data=data)
-    await _record(session, principal, action="org.unit.updated", subject_type="unit",
-                  subject_id=unit.id, before=before, after=audit.snapshot(unit, service.UNIT_FIELDS),
-                  scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)))
+    await _record(
+        session,
+        principal,
+        action="org.unit.updated",
+        subject_type="unit",
+        subject_id=unit.id,
+        before=before,
+        after=audit.snapshot(unit, service.UNIT_FIELDS),
+        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+    )
     return unit
 
 
 # --- people --------------------------------------------------------------------------------------
 
 
-async def create_person(*, session: AsyncSession, principal: Principal,
-                        data: dict[str, Any]) -> Person:
-    unit = await service.get_unit_or_raise(session=session, unit_id=data["unit_id"],
-                                           scope=principal.scope)
+async def create_person(
+    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+) -> Person:
+    unit = await service.get_unit_or_raise(
+        session=session, unit_id=data["unit_id"], scope=principal.scope
+    )
     person = await service.create_person(session=session, data=data)
-    await _record(session, principal, action="org.person.created", subject_type="person",
-                  subject_id=person.id, before=None,
-                  after=audit.snapshot(person, service.PERSON_FIELDS),
-                  scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)))
+    await _record(
+        session,
+        principal,
+        action="org.person.created",
+        subject_type="person",
+        subject_id=person.id,
+        before=None,
+        after=audit.snapshot(person, service.PERSON_FIELDS),
+        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+    )
     return person
 
 
-async def update_person(*, session: AsyncSession, principal: Principal, person_id: uuid.UUID,
-                        data: dict[str, Any]) -> Person:
-    person = await service.get_person_or_raise(session=session, person_id=person_id,
-                                               scope=principal.scope)
+async def update_person(
+    *, session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: dict[str, Any]
+) -> Person:
+    person = await service.get_person_or_raise(
+        session=session, person_id=person_id, scope=principal.scope
+    )
     unit = await service.get_unit_or_raise(session=session, unit_id=person.unit_id)
     before = audit.snapshot(person, service.PERSON_FIELDS)
     await service.update_person(session=session, person=person, data=data)
-    await _record(session, principal, action="org.person.updated", subject_type="person",
-                  subject_id=person.id, before=before,
-                  after=audit.snapshot(person, service.PERSON_FIELDS),
-                  scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)))
+    await _record(
+        session,
+        principal,
+        action="org.person.updated",
+        subject_type="person",
+        subject_id=person.id,
+        before=before,
+        after=audit.snapshot(person, service.PERSON_FIELDS),
+        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+    )
     return person
 
 
 # --- users ---------------------------------------------------------------------------------------
 
 
-async def _check_grant(session: AsyncSession, principal: Principal, roles: list[str],
-                       division_adcode: str | None, unit_code: str | None) -> None:
+async def _check_grant(
+    session: AsyncSession,
+    principal: Principal,
+    roles: list[str],
+    division_adcode: str | None,
+    unit_code: str | None,
+) -> None:
     """An administrator grants only inside its own scope, and only a full admin makes admins."""
     if principal.scope.everything:
         return
     if Role.ADMIN.value in roles and (division_adcode is None and unit_code is None):
         raise PermissionDenied("outside_scope", "only a national administrator makes one")
     division, unit = await service.resolve_user_scope(
-        session=session, division_adcode=division_adcode, unit_code=unit_code)
+        session=session, division_adcode=division_adcode, unit_code=unit_code
+    )
     for path in (division.path if division else None, unit.division_path if unit else None):
         if path is not None:
             _require_area(principal, path)
 
 
-async def create_user(*, session: AsyncSession, principal: Principal | None,
-                      data: dict[str, Any]) -> UserAccount:
+async def create_user(
+    *, session: AsyncSession, principal: Principal | None, data: dict[str, Any]
+) -> UserAccount:
     """Create an account; ``principal`` None is the command line on the server itself."""
     roles = [str(role) for role in data["roles"]]
     if principal is not None:
-        await _check_grant(session, principal, roles, data.get("division_adcode"),
-                           data.get("unit_code"))
+        await _check_grant(
+            session, principal, roles, data.get("division_adcode"), data.get("unit_code")
+        )
     user = await service.create_user(
-        session=session, username=data["username"], password=data["password"], roles=roles,
-        display_name=data.get("display_name"), division_adcode=data.get("division_adcode"),
-        unit_code=data.get("unit_code"))
-    await _record(session, principal, action="org.user.created", subject_type="user",
-                  subject_id=user.id, before=None, after=audit.snapshot(user, service.USER_FIELDS),
-                  scope=EventScope(division_path=None))
+        session=session,
+        username=data["username"],
+        password=data["password"],
+        roles=roles,
+        display_name=data.get("display_name"),
+        division_adcode=data.get("division_adcode"),
+        unit_code=data.get("unit_code"),
+    )
+    await _record(
+        session,
+        principal,
+        action="org.user.created",
+        subject_type="user",
+        subject_id=user.id,
+        before=None,
+        after=audit.snapshot(user, service.USER_FIELDS),
+        scope=EventScope(division_path=None),
+    )
     return user
 
 
-async def update_user(*, session: AsyncSession, principal: Principal, user_id: uuid.UUID,
-                      data: dict[str, Any]) -> UserAccount:
+async def update_user(
+    *, session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: dict[str, Any]
+) -> UserAccount:
     user = await service.get_user_or_raise(session=session, user_id=user_id, scope=principal.scope)
     before = audit.snapshot(user, service.USER_FIELDS)
     roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
     if "division_adcode" in data or "unit_code" in data or data.get("roles"):
-        await _check_grant(session, principal, roles, data.get("division_adcode"),
-                           data.get("unit_code"))
+        await _check_grant(
+            session, principal, roles, data.get("division_adcode"), data.get("unit_code")
+        )
     if data.get("roles"):
         user.roles = sorted({Role(r).value for r in roles})
     if "division_adcode" in data or "unit_code" in data:
         division, unit = await service.resolve_user_scope(
-            session=session, division_adcode=data.get("division_adcode"),
-            unit_code=data.get("unit_code"))
+            session=session,
+            division_adcode=data.get("division_adcode"),
+            unit_code=data.get("unit_code"),
+        )
         user.division_adcode = division.adcode if division else None
         user.unit_id = unit.id if unit else None
     if data.get("display_name"):
@@ -190,8 +285,16 @@ async def update_user(*, session: AsyncSession, principal: Principal, user_id: u
     after = audit.snapshot(user, service.USER_FIELDS)
     if data.get("password"):
         after["password_changed"] = True
-    await _record(session, principal, action="org.user.updated", subject_type="user",
-                  subject_id=user.id, before=before, after=after, scope=EventScope())
+    await _record(
+        session,
+        principal,
+        action="org.user.updated",
+        subject_type="user",
+        subject_id=user.id,
+        before=before,
+        after=after,
+        scope=EventScope(),
+    )
     return user
 
 
@@ -220,8 +323,16 @@ def _throttle_keys(username: str, ip: str | None) -> tuple[list[str], list[str]]
     return [f"user:{username.lower()}"], [f"ip:{ip}"] if ip else []
 
 
-async def sign_in(*, session: AsyncSession, username: str, password: str, kind: str,
-                  ip: str | None, user_agent: str | None, policy: SignInPolicy) -> SignInResult:
+async def sign_in(
+    *,
+    session: AsyncSession,
+    username: str,
+    password: str,
+    kind: str,
+    ip: str | None,
+    user_agent: str | None,
+    policy: SignInPolicy,
+) -> SignInResult:
     """Check a password and open a session or token; count failures and lock out repeaters.
 
     Per username, ``max_failures`` within the window locks that name; per address four times
@@ -233,16 +344,30 @@ async def sign_in(*, session: AsyncSession, username: str, password: str, kind: 
         return SignInResult(error="too_many_attempts", retry_after=_seconds_until(locked_until))
     user = await service.get_user_by_username(session=session, username=username)
     valid = await security.verify_password(
-        user.password_hash if user else security.DUMMY_HASH, password)
+        user.password_hash if user else security.DUMMY_HASH, password
+    )
     if user is None or not valid or not user.active:
-        locked = await service.count_failure(session=session, keys=user_keys,
-                                             max_failures=policy.max_failures,
-                                             window=policy.window, lockout=policy.lockout)
-        locked_ip = await service.count_failure(session=session, keys=ip_keys,
-                                                max_failures=policy.max_failures * 4,
-                                                window=policy.window, lockout=policy.lockout)
-        await audit.record(session, action="auth.sign_in_failed", subject_type="user",
-                           subject_id=username[:64], after={"kind": kind})
+        locked = await service.count_failure(
+            session=session,
+            keys=user_keys,
+            max_failures=policy.max_failures,
+            window=policy.window,
+            lockout=policy.lockout,
+        )
+        locked_ip = await service.count_failure(
+            session=session,
+            keys=ip_keys,
+            max_failures=policy.max_failures * 4,
+            window=policy.window,
+            lockout=policy.lockout,
+        )
+        await audit.record(
+            session,
+            action="auth.sign_in_failed",
+            subject_type="user",
+            subject_id=username[:64],
+            after={"kind": kind},
+        )
         until = max((t for t in (locked, locked_ip) if t is not None), default=None)
         if until is not None:
             return SignInResult(error="too_many_attempts", retry_after=_seconds_until(until))
@@ -251,14 +376,22 @@ async def sign_in(*, session: AsyncSession, username: str, password: str, kind: 
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = await security.hash_password(password)
     user.last_login_at = clock.now()
-    token = await service.open_auth_session(session=session, user=user, kind=kind,
-                                            ttl=policy.ttl, ip=ip, user_agent=user_agent)
-    await audit.record(session, action="auth.signed_in", subject_type="user", subject_id=user.id,
-                       after={"kind": kind},
-                       context=audit.RequestContext(actor_id=str(user.id),
-                                                    actor_name=user.username, ip=ip,
-                                                    request_id=audit.current_context.get()
-                                                    .request_id))
+    token = await service.open_auth_session(
+        session=session, user=user, kind=kind, ttl=policy.ttl, ip=ip, user_agent=user_agent
+    )
+    await audit.record(
+        session,
+        action="auth.signed_in",
+        subject_type="user",
+        subject_id=user.id,
+        after={"kind": kind},
+        context=audit.RequestContext(
+            actor_id=str(user.id),
+            actor_name=user.username,
+            ip=ip,
+            request_id=audit.current_context.get().request_id,
+        ),
+    )
     principal = await service.principal_for_user(session=session, user=user, auth=kind)
     return SignInResult(token=token, principal=principal)
 
@@ -269,8 +402,9 @@ def _seconds_until(moment: datetime) -> int:
 
 async def sign_out(*, session: AsyncSession, principal: Principal, token: str) -> None:
     await service.revoke_auth_session(session=session, token=token)
-    await audit.record(session, action="auth.signed_out", subject_type="user",
-                       subject_id=principal.user_id)
+    await audit.record(
+        session, action="auth.signed_out", subject_type="user", subject_id=principal.user_id
+    )
 
 
 # --- imports -------------------------------------------------------------------------------------
@@ -283,8 +417,9 @@ def _no_progress(_done: int, _total: int) -> None:
 
 
 async def _import_rows(
-    session: AsyncSession, parsed: imports.Parsed, write: Callable[[dict[str, Any]],
-                                                                   Awaitable[bool]],
+    session: AsyncSession,
+    parsed: imports.Parsed,
+    write: Callable[[dict[str, Any]], Awaitable[bool]],
     progress: Progress,
 ) -> tuple[int, int]:
     """Write every row or none: collect each line's error, then fail whole if any."""
@@ -303,16 +438,21 @@ async def _import_rows(
         progress(done, total)
     if errors:
         errors.sort(key=lambda e: e.line)
-        raise ValidationFailed("import_failed",
-                               f"{len(errors)} problem(s) found; nothing was imported",
-                               {"errors": [e.as_dict() for e in errors[:1000]],
-                                "error_count": len(errors)})
+        raise ValidationFailed(
+            "import_failed",
+            f"{len(errors)} problem(s) found; nothing was imported",
+            {"errors": [e.as_dict() for e in errors[:1000]], "error_count": len(errors)},
+        )
     return created, updated
 
 
-async def import_divisions(*, session: AsyncSession, principal: Principal | None,
-                           parsed: imports.Parsed, progress: Progress = _no_progress
-                           ) -> tuple[int, int]:
+async def import_divisions(
+    *,
+    session: AsyncSession,
+    principal: Principal | None,
+    parsed: imports.Parsed,
+    progress: Progress = _no_progress,
+) -> tuple[int, int]:
     """Create or update divisions from a parsed file; all-or-nothing. Returns (created, updated)."""
     actor = principal or security.SYSTEM
 
@@ -321,16 +461,24 @@ async def import_divisions(*, session: AsyncSession, principal: Principal | None
         if existing is None:
             await create_division(session=session, principal=actor, data=row)
             return True
-        await update_division(session=session, principal=actor, adcode=row["adcode"],
-                              data={k: v for k, v in row.items() if v is not None})
+        await update_division(
+            session=session,
+            principal=actor,
+            adcode=row["adcode"],
+            data={k: v for k, v in row.items() if v is not None},
+        )
         return False
 
     return await _import_rows(session, parsed, write, progress)
 
 
-async def import_units(*, session: AsyncSession, principal: Principal | None,
-                       parsed: imports.Parsed, progress: Progress = _no_progress
-                       ) -> tuple[int, int]:
+async def import_units(
+    *,
+    session: AsyncSession,
+    principal: Principal | None,
+    parsed: imports.Parsed,
+    progress: Progress = _no_progress,
+) -> tuple[int, int]:
     """Create or update linkage units from a parsed file; all-or-nothing."""
     actor = principal or security.SYSTEM
 
@@ -339,9 +487,16 @@ async def import_units(*, session: AsyncSession, principal: Principal | None,
         if existing is None:
             await create_unit(session=session, principal=actor, data=row)
             return True
-        await update_unit(session=session, principal=actor, unit_id=existing.id,
-                          data={k: v for k, v in row.items()
-                                if v is not None and k not in ("code", "kind", "parent_code")})
+        await update_unit(
+            session=session,
+            principal=actor,
+            unit_id=existing.id,
+            data={
+                k: v
+                for k, v in row.items()
+                if v is not None and k not in ("code", "kind", "parent_code")
+            },
+        )
         return False
 
     return await _import_rows(session, parsed, write, progress)

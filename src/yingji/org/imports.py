@@ -47,8 +47,9 @@ def _decode(raw: bytes) -> str:
 
 
 def _blank_to_none(record: dict[str, Any]) -> dict[str, Any]:
-    return {k.strip(): (v.strip() if isinstance(v, str) else v) or None
-            for k, v in record.items() if k}
+    return {
+        k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in record.items() if k
+    }
 
 
 def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
@@ -90,8 +91,12 @@ def _geojson_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[
     return records, []
 
 
-def _check(model: type[BaseModel], records: list[tuple[int, dict[str, Any]]],
-           errors: list[LineError], key: str) -> Parsed:
+def _check(
+    model: type[BaseModel],
+    records: list[tuple[int, dict[str, Any]]],
+    errors: list[LineError],
+    key: str,
+) -> Parsed:
     parsed = Parsed(errors=errors)
     seen: dict[str, int] = {}
     for line, record in records:

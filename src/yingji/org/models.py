@@ -31,7 +31,8 @@ class Division(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(16), index=True)
     parent_adcode: Mapped[str | None] = mapped_column(
-        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True)
+        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True
+    )
     path: Mapped[str] = mapped_column(String(200), index=True)
     centroid_lon: Mapped[float | None] = mapped_column(Float)
     centroid_lat: Mapped[float | None] = mapped_column(Float)
@@ -60,10 +61,12 @@ class LinkageUnit(Base):
     kind: Mapped[str] = mapped_column(String(20), index=True)
     tier: Mapped[int] = mapped_column(Integer, index=True)
     division_adcode: Mapped[str] = mapped_column(
-        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True)
+        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True
+    )
     division_path: Mapped[str] = mapped_column(String(200), index=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("linkage_unit.id", ondelete="RESTRICT"), index=True)
+        ForeignKey("linkage_unit.id", ondelete="RESTRICT"), index=True
+    )
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(300))
     lon: Mapped[float | None] = mapped_column(Float)
@@ -80,7 +83,8 @@ class Person(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     unit_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("linkage_unit.id", ondelete="CASCADE"), index=True)
+        ForeignKey("linkage_unit.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     position: Mapped[str | None] = mapped_column(String(100))
     mobile: Mapped[str | None] = mapped_column(String(40))
@@ -101,11 +105,14 @@ class UserAccount(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType)
     division_adcode: Mapped[str | None] = mapped_column(
-        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True)
+        ForeignKey("division.adcode", ondelete="RESTRICT"), index=True
+    )
     unit_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("linkage_unit.id", ondelete="RESTRICT"), index=True)
+        ForeignKey("linkage_unit.id", ondelete="RESTRICT"), index=True
+    )
     person_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"))
+        ForeignKey("person.id", ondelete="SET NULL")
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -120,7 +127,8 @@ class AuthSession(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

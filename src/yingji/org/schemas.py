@@ -27,7 +27,8 @@ class DivisionCreate(BaseModel):
     level: DivisionLevel
     parent_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
     boundary: dict[str, Any] | None = Field(
-        default=None, description="GeoJSON Polygon or MultiPolygon, WGS-84")
+        default=None, description="GeoJSON Polygon or MultiPolygon, WGS-84"
+    )
     centroid_lon: float | None = Field(default=None, ge=-180, le=180)
     centroid_lat: float | None = Field(default=None, ge=-90, le=90)
 
@@ -202,11 +203,11 @@ class LoginResponse(BaseModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, no secret
     expires_in: int
 
 
-class ImportError_(BaseModel):
+class ImportProblem(BaseModel):
     line: int
     field: str | None
     message: str
@@ -215,4 +216,4 @@ class ImportError_(BaseModel):
 class ImportReport(BaseModel):
     created: int
     updated: int
-    errors: list[ImportError_]
+    errors: list[ImportProblem]

@@ -37,9 +37,15 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
     for d in sorted(demo.divisions, key=lambda d: DIVISION_LEVELS.index(d.level)):
         path = f"{paths[d.parent_adcode] if d.parent_adcode else ''}{d.adcode}/"
         paths[d.adcode] = path
-        division = Division(adcode=d.adcode, name=d.name, level=d.level,
-                            parent_adcode=d.parent_adcode, path=path, created_at=now,
-                            updated_at=now)
+        division = Division(
+            adcode=d.adcode,
+            name=d.name,
+            level=d.level,
+            parent_adcode=d.parent_adcode,
+            path=path,
+            created_at=now,
+            updated_at=now,
+        )
         if d.boundary is not None:
             boundary, bounds, inside = service.normalise_boundary(d.boundary)
             division.boundary = boundary
@@ -54,34 +60,77 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
     unit_ids: dict[str, LinkageUnit] = {}
     for u in demo.units:
         unit = LinkageUnit(
-            id=new_id(), code=u.code, name=u.name, kind=u.kind, tier=u.tier, division_adcode=u.division_adcode,
+            id=new_id(),
+            code=u.code,
+            name=u.name,
+            kind=u.kind,
+            tier=u.tier,
+            division_adcode=u.division_adcode,
             division_path=paths[u.division_adcode],
-            parent_id=unit_ids[u.parent_code].id if u.parent_code else None, phone=u.phone,
-            address=u.address, lon=u.lon, lat=u.lat, active=True, created_at=now, updated_at=now)
+            parent_id=unit_ids[u.parent_code].id if u.parent_code else None,
+            phone=u.phone,
+            address=u.address,
+            lon=u.lon,
+            lat=u.lat,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(unit)
         unit_ids[u.code] = unit
     await session.flush()
     report.units = len(unit_ids)
 
     for p in demo.people:
-        session.add(Person(unit_id=unit_ids[p.unit_code].id, name=p.name, position=p.position,
-                           mobile=p.mobile, office_phone=p.office_phone, is_leader=p.is_leader,
-                           created_at=now, updated_at=now))
+        session.add(
+            Person(
+                unit_id=unit_ids[p.unit_code].id,
+                name=p.name,
+                position=p.position,
+                mobile=p.mobile,
+                office_phone=p.office_phone,
+                is_leader=p.is_leader,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         report.people += 1
     for user in demo.users:
-        session.add(UserAccount(
-            username=user.username, display_name=user.display_name,
-            password_hash=await security.hash_password(user.password), roles=list(user.roles),
-            division_adcode=user.division_adcode,
-            unit_id=unit_ids[user.unit_code].id if user.unit_code else None, active=True,
-            created_at=now, updated_at=now))
+        session.add(
+            UserAccount(
+                username=user.username,
+                display_name=user.display_name,
+                password_hash=await security.hash_password(user.password),
+                roles=list(user.roles),
+                division_adcode=user.division_adcode,
+                unit_id=unit_ids[user.unit_code].id if user.unit_code else None,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     await session.flush()
 
-    summary = {"seed": seed, "divisions": report.divisions, "units": report.units,
-               "people": report.people, "users": [u.username for u in demo.users]}
-    await audit.record(session, action="org.demo_seeded", subject_type="division",
-                       subject_id=DEMO_COUNTY, after=summary)
-    await events.emit(session, type="org.demo_seeded", subject_type="division",
-                      subject_id=DEMO_COUNTY, payload=summary,
-                      scope=EventScope(division_path=paths[DEMO_COUNTY]))
+    summary = {
+        "seed": seed,
+        "divisions": report.divisions,
+        "units": report.units,
+        "people": report.people,
+        "users": [u.username for u in demo.users],
+    }
+    await audit.record(
+        session,
+        action="org.demo_seeded",
+        subject_type="division",
+        subject_id=DEMO_COUNTY,
+        after=summary,
+    )
+    await events.emit(
+        session,
+        type="org.demo_seeded",
+        subject_type="division",
+        subject_id=DEMO_COUNTY,
+        payload=summary,
+        scope=EventScope(division_path=paths[DEMO_COUNTY]),
+    )
     return report

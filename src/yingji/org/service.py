@@ -30,7 +30,7 @@ from yingji.org.models import (
 # --- divisions -----------------------------------------------------------------------------------
 
 
-def division_query(scope: Scope) -> Select[tuple[Division]]:
+def division_query(scope: Scope) -> Select[Division]:
     return select(Division).where(scope.area_clause(Division.path))
 
 
@@ -71,8 +71,9 @@ async def list_divisions(
     return list(rows), total
 
 
-def normalise_boundary(boundary: dict[str, Any]) -> tuple[dict[str, Any], tuple[float, ...],
-                                                           tuple[float, float]]:
+def normalise_boundary(
+    boundary: dict[str, Any],
+) -> tuple[dict[str, Any], tuple[float, ...], tuple[float, float]]:
     """Check a GeoJSON area; return it (made valid), its bounding box and an inside point."""
     try:
         shape = geo.geometry(boundary)
@@ -82,8 +83,10 @@ def normalise_boundary(boundary: dict[str, Any]) -> tuple[dict[str, Any], tuple[
         raise ValidationFailed("invalid_geometry", "boundary must be a Polygon or MultiPolygon")
     min_lon, min_lat, max_lon, max_lat = shape.bounds
     if not (geo.in_china(min_lon, min_lat) and geo.in_china(max_lon, max_lat)):
-        raise ValidationFailed("coordinates_out_of_range",
-                               "boundary lies outside China's bounding box (lon/lat order?)")
+        raise ValidationFailed(
+            "coordinates_out_of_range",
+            "boundary lies outside China's bounding box (lon/lat order?)",
+        )
     if not shape.is_valid:
         shape = shape.buffer(0)
     inside = shape.centroid if shape.contains(shape.centroid) else shape.representative_point()
@@ -98,20 +101,30 @@ async def create_division(*, session: AsyncSession, data: dict[str, Any]) -> Div
     if data["level"] not in DIVISION_LEVELS:
         raise ValidationFailed("invalid_level", f"level must be one of {DIVISION_LEVELS}")
     if await session.get(Division, data["adcode"]) is not None:
-        raise Conflict("division_exists", f"division {data['adcode']} exists",
-                       {"adcode": data["adcode"]})
+        raise Conflict(
+            "division_exists", f"division {data['adcode']} exists", {"adcode": data["adcode"]}
+        )
     parent = None
     if data.get("parent_adcode"):
         parent = await session.get(Division, data["parent_adcode"])
         if parent is None:
-            raise ValidationFailed("parent_not_found", f"no parent division {data['parent_adcode']}")
+            raise ValidationFailed(
+                "parent_not_found", f"no parent division {data['parent_adcode']}"
+            )
         if DIVISION_LEVELS.index(data["level"]) <= DIVISION_LEVELS.index(parent.level):
-            raise ValidationFailed("invalid_level",
-                                   f"a {data['level']} cannot sit under a {parent.level}")
+            raise ValidationFailed(
+                "invalid_level", f"a {data['level']} cannot sit under a {parent.level}"
+            )
     now = clock.now()
-    division = Division(adcode=data["adcode"], name=data["name"], level=data["level"],
-                        parent_adcode=parent.adcode if parent else None,
-                        path=division_path(parent, data["adcode"]), created_at=now, updated_at=now)
+    division = Division(
+        adcode=data["adcode"],
+        name=data["name"],
+        level=data["level"],
+        parent_adcode=parent.adcode if parent else None,
+        path=division_path(parent, data["adcode"]),
+        created_at=now,
+        updated_at=now,
+    )
     _apply_division_geometry(division, data)
     session.add(division)
     await session.flush()
@@ -130,8 +143,9 @@ def _apply_division_geometry(division: Division, data: dict[str, Any]) -> None:
         division.centroid_lon, division.centroid_lat = data["centroid_lon"], data["centroid_lat"]
 
 
-async def update_division(*, session: AsyncSession, division: Division,
-                          data: dict[str, Any]) -> Division:
+async def update_division(
+    *, session: AsyncSession, division: Division, data: dict[str, Any]
+) -> Division:
     if data.get("name"):
         division.name = data["name"]
     _apply_division_geometry(division, data)
@@ -145,25 +159,28 @@ DIVISION_FIELDS = ("adcode", "name", "level", "parent_adcode", "centroid_lon", "
 # --- linkage units -------------------------------------------------------------------------------
 
 
-def unit_query(scope: Scope) -> Select[tuple[LinkageUnit]]:
+def unit_query(scope: Scope) -> Select[LinkageUnit]:
     return select(LinkageUnit).where(scope.clause(LinkageUnit.division_path, LinkageUnit.id))
 
 
-async def get_unit(*, session: AsyncSession, unit_id: uuid.UUID,
-                   scope: Scope = security.SYSTEM.scope) -> LinkageUnit | None:
+async def get_unit(
+    *, session: AsyncSession, unit_id: uuid.UUID, scope: Scope = security.SYSTEM.scope
+) -> LinkageUnit | None:
     return await session.scalar(unit_query(scope).where(LinkageUnit.id == unit_id))
 
 
-async def get_unit_or_raise(*, session: AsyncSession, unit_id: uuid.UUID,
-                            scope: Scope = security.SYSTEM.scope) -> LinkageUnit:
+async def get_unit_or_raise(
+    *, session: AsyncSession, unit_id: uuid.UUID, scope: Scope = security.SYSTEM.scope
+) -> LinkageUnit:
     unit = await get_unit(session=session, unit_id=unit_id, scope=scope)
     if unit is None:
         raise NotFound("unit_not_found", f"no linkage unit {unit_id}", {"unit_id": str(unit_id)})
     return unit
 
 
-async def get_unit_by_code(*, session: AsyncSession, code: str,
-                           scope: Scope = security.SYSTEM.scope) -> LinkageUnit | None:
+async def get_unit_by_code(
+    *, session: AsyncSession, code: str, scope: Scope = security.SYSTEM.scope
+) -> LinkageUnit | None:
     return await session.scalar(unit_query(scope).where(LinkageUnit.code == code))
 
 
@@ -189,34 +206,51 @@ async def list_units(
     if kind:
         stmt = stmt.where(LinkageUnit.kind == kind)
     if q:
-        stmt = stmt.where(LinkageUnit.name.contains(q, autoescape=True)
-                          | LinkageUnit.code.contains(q, autoescape=True))
+        stmt = stmt.where(
+            LinkageUnit.name.contains(q, autoescape=True)
+            | LinkageUnit.code.contains(q, autoescape=True)
+        )
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.scalars(
-        stmt.order_by(LinkageUnit.tier, LinkageUnit.code).offset(offset).limit(limit))).all()
+    rows = (
+        await session.scalars(
+            stmt.order_by(LinkageUnit.tier, LinkageUnit.code).offset(offset).limit(limit)
+        )
+    ).all()
     return list(rows), total
 
 
 async def create_unit(*, session: AsyncSession, data: dict[str, Any]) -> LinkageUnit:
     if await session.scalar(select(LinkageUnit.id).where(LinkageUnit.code == data["code"])):
-        raise Conflict("unit_exists", f"a unit with code {data['code']} exists",
-                       {"code": data["code"]})
+        raise Conflict(
+            "unit_exists", f"a unit with code {data['code']} exists", {"code": data["code"]}
+        )
     division = await session.get(Division, data["division_adcode"])
     if division is None:
         raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
     parent_id = None
     if data.get("parent_code"):
         parent_id = await session.scalar(
-            select(LinkageUnit.id).where(LinkageUnit.code == data["parent_code"]))
+            select(LinkageUnit.id).where(LinkageUnit.code == data["parent_code"])
+        )
         if parent_id is None:
             raise ValidationFailed("parent_not_found", f"no parent unit {data['parent_code']}")
     _check_point(data.get("lon"), data.get("lat"))
     now = clock.now()
     unit = LinkageUnit(
-        code=data["code"], name=data["name"], kind=data["kind"], tier=data["tier"],
-        division_adcode=division.adcode, division_path=division.path, parent_id=parent_id,
-        phone=data.get("phone"), address=data.get("address"), lon=data.get("lon"),
-        lat=data.get("lat"), active=True, created_at=now, updated_at=now,
+        code=data["code"],
+        name=data["name"],
+        kind=data["kind"],
+        tier=data["tier"],
+        division_adcode=division.adcode,
+        division_path=division.path,
+        parent_id=parent_id,
+        phone=data.get("phone"),
+        address=data.get("address"),
+        lon=data.get("lon"),
+        lat=data.get("lat"),
+        active=True,
+        created_at=now,
+        updated_at=now,
     )
     session.add(unit)
     await session.flush()
@@ -230,8 +264,9 @@ def _check_point(lon: float | None, lat: float | None) -> None:
         raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
 
 
-async def update_unit(*, session: AsyncSession, unit: LinkageUnit,
-                      data: dict[str, Any]) -> LinkageUnit:
+async def update_unit(
+    *, session: AsyncSession, unit: LinkageUnit, data: dict[str, Any]
+) -> LinkageUnit:
     if data.get("division_adcode"):
         division = await session.get(Division, data["division_adcode"])
         if division is None:
@@ -247,42 +282,74 @@ async def update_unit(*, session: AsyncSession, unit: LinkageUnit,
     return unit
 
 
-UNIT_FIELDS = ("code", "name", "kind", "tier", "division_adcode", "parent_id", "phone", "address",
-               "lon", "lat", "active")
+UNIT_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "tier",
+    "division_adcode",
+    "parent_id",
+    "phone",
+    "address",
+    "lon",
+    "lat",
+    "active",
+)
 
 # --- people --------------------------------------------------------------------------------------
 
 
-def person_query(scope: Scope) -> Select[tuple[Person]]:
-    return select(Person).join(LinkageUnit, LinkageUnit.id == Person.unit_id).where(
-        scope.clause(LinkageUnit.division_path, LinkageUnit.id))
+def person_query(scope: Scope) -> Select[Person]:
+    return (
+        select(Person)
+        .join(LinkageUnit, LinkageUnit.id == Person.unit_id)
+        .where(scope.clause(LinkageUnit.division_path, LinkageUnit.id))
+    )
 
 
-async def get_person_or_raise(*, session: AsyncSession, person_id: uuid.UUID,
-                              scope: Scope) -> Person:
+async def get_person_or_raise(
+    *, session: AsyncSession, person_id: uuid.UUID, scope: Scope
+) -> Person:
     person = await session.scalar(person_query(scope).where(Person.id == person_id))
     if person is None:
         raise NotFound("person_not_found", f"no person {person_id}")
     return person
 
 
-async def list_people(*, session: AsyncSession, scope: Scope, unit_id: uuid.UUID | None = None,
-                      offset: int = 0, limit: int = 100) -> tuple[list[Person], int]:
+async def list_people(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    unit_id: uuid.UUID | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Person], int]:
     stmt = person_query(scope)
     if unit_id:
         stmt = stmt.where(Person.unit_id == unit_id)
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.scalars(
-        stmt.order_by(Person.unit_id, Person.is_leader.desc(), Person.name)
-        .offset(offset).limit(limit))).all()
+    rows = (
+        await session.scalars(
+            stmt.order_by(Person.unit_id, Person.is_leader.desc(), Person.name)
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
     return list(rows), total
 
 
 async def create_person(*, session: AsyncSession, data: dict[str, Any]) -> Person:
     now = clock.now()
-    person = Person(unit_id=data["unit_id"], name=data["name"], position=data.get("position"),
-                    mobile=data.get("mobile"), office_phone=data.get("office_phone"),
-                    is_leader=bool(data.get("is_leader")), created_at=now, updated_at=now)
+    person = Person(
+        unit_id=data["unit_id"],
+        name=data["name"],
+        position=data.get("position"),
+        mobile=data.get("mobile"),
+        office_phone=data.get("office_phone"),
+        is_leader=bool(data.get("is_leader")),
+        created_at=now,
+        updated_at=now,
+    )
     session.add(person)
     await session.flush()
     return person
@@ -302,19 +369,24 @@ PERSON_FIELDS = ("unit_id", "name", "position", "mobile", "office_phone", "is_le
 # --- users ---------------------------------------------------------------------------------------
 
 
-def user_query(scope: Scope) -> Select[tuple[UserAccount]]:
+def user_query(scope: Scope) -> Select[UserAccount]:
     """Users an administrator may manage: those whose own scope lies inside theirs."""
     if scope.everything:
         return select(UserAccount)
-    return (select(UserAccount)
-            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
-            .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
-            .where(scope.clause(Division.path, UserAccount.unit_id)
-                   | scope.clause(LinkageUnit.division_path, None)))
+    return (
+        select(UserAccount)
+        .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+        .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(
+            scope.clause(Division.path, UserAccount.unit_id)
+            | scope.clause(LinkageUnit.division_path, None)
+        )
+    )
 
 
-async def get_user_or_raise(*, session: AsyncSession, user_id: uuid.UUID,
-                            scope: Scope) -> UserAccount:
+async def get_user_or_raise(
+    *, session: AsyncSession, user_id: uuid.UUID, scope: Scope
+) -> UserAccount:
     user = await session.scalar(user_query(scope).where(UserAccount.id == user_id))
     if user is None:
         raise NotFound("user_not_found", f"no user {user_id}")
@@ -325,12 +397,14 @@ async def get_user_by_username(*, session: AsyncSession, username: str) -> UserA
     return await session.scalar(select(UserAccount).where(UserAccount.username == username))
 
 
-async def list_users(*, session: AsyncSession, scope: Scope, offset: int = 0,
-                     limit: int = 100) -> tuple[list[UserAccount], int]:
+async def list_users(
+    *, session: AsyncSession, scope: Scope, offset: int = 0, limit: int = 100
+) -> tuple[list[UserAccount], int]:
     stmt = user_query(scope)
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.scalars(
-        stmt.order_by(UserAccount.username).offset(offset).limit(limit))).all()
+    rows = (
+        await session.scalars(stmt.order_by(UserAccount.username).offset(offset).limit(limit))
+    ).all()
     return list(rows), total
 
 
@@ -349,27 +423,42 @@ async def resolve_user_scope(
     return division, unit
 
 
-async def create_user(*, session: AsyncSession, username: str, password: str, roles: list[str],
-                      display_name: str | None = None, division_adcode: str | None = None,
-                      unit_code: str | None = None) -> UserAccount:
+async def create_user(
+    *,
+    session: AsyncSession,
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str | None = None,
+    division_adcode: str | None = None,
+    unit_code: str | None = None,
+) -> UserAccount:
     if await get_user_by_username(session=session, username=username) is not None:
         raise Conflict("username_taken", f"user {username} exists", {"username": username})
     try:
         checked_roles = sorted({Role(role).value for role in roles})
     except ValueError as exc:
-        raise ValidationFailed("invalid_role", str(exc),
-                               {"allowed": [r.value for r in Role]}) from exc
+        raise ValidationFailed(
+            "invalid_role", str(exc), {"allowed": [r.value for r in Role]}
+        ) from exc
     division, unit = await resolve_user_scope(
-        session=session, division_adcode=division_adcode, unit_code=unit_code)
+        session=session, division_adcode=division_adcode, unit_code=unit_code
+    )
     if Role.ADMIN.value not in checked_roles and division is None and unit is None:
-        raise ValidationFailed("scope_required",
-                               "a user other than an admin needs a division and/or a unit")
+        raise ValidationFailed(
+            "scope_required", "a user other than an admin needs a division and/or a unit"
+        )
     now = clock.now()
     user = UserAccount(
-        username=username, display_name=display_name or username,
-        password_hash=await security.hash_password(password), roles=checked_roles,
-        division_adcode=division.adcode if division else None, unit_id=unit.id if unit else None,
-        active=True, created_at=now, updated_at=now,
+        username=username,
+        display_name=display_name or username,
+        password_hash=await security.hash_password(password),
+        roles=checked_roles,
+        division_adcode=division.adcode if division else None,
+        unit_id=unit.id if unit else None,
+        active=True,
+        created_at=now,
+        updated_at=now,
     )
     session.add(user)
     await session.flush()
@@ -381,44 +470,79 @@ USER_FIELDS = ("username", "display_name", "roles", "division_adcode", "unit_id"
 # --- principals, sessions and throttling ----------------------------------------------------------
 
 
-async def principal_for_user(*, session: AsyncSession, user: UserAccount,
-                             auth: str = "session") -> Principal:
+async def principal_for_user(
+    *, session: AsyncSession, user: UserAccount, auth: str = "session"
+) -> Principal:
     roles = frozenset(Role(role) for role in user.roles)
     division_path = unit_path = None
     if user.division_adcode:
         division_path = await session.scalar(
-            select(Division.path).where(Division.adcode == user.division_adcode))
+            select(Division.path).where(Division.adcode == user.division_adcode)
+        )
     if user.unit_id:
         unit_path = await session.scalar(
-            select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id))
+            select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id)
+        )
     everything = Role.ADMIN in roles and division_path is None and user.unit_id is None
-    scope = Scope(everything=everything, division_path=division_path, unit_id=user.unit_id,
-                  area_path=division_path or unit_path)
-    return Principal(user_id=user.id, username=user.username, display_name=user.display_name,
-                     roles=roles, scope=scope, unit_id=user.unit_id, auth=auth,
-                     permissions=security.permissions_for(roles))
+    scope = Scope(
+        everything=everything,
+        division_path=division_path,
+        unit_id=user.unit_id,
+        area_path=division_path or unit_path,
+    )
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=roles,
+        scope=scope,
+        unit_id=user.unit_id,
+        auth=auth,
+        permissions=security.permissions_for(roles),
+    )
 
 
-async def open_auth_session(*, session: AsyncSession, user: UserAccount, kind: str,
-                            ttl: timedelta, ip: str | None, user_agent: str | None) -> str:
+async def open_auth_session(
+    *,
+    session: AsyncSession,
+    user: UserAccount,
+    kind: str,
+    ttl: timedelta,
+    ip: str | None,
+    user_agent: str | None,
+) -> str:
     token = security.new_token()
     now = clock.now()
-    session.add(AuthSession(token_digest=security.token_digest(token), user_id=user.id, kind=kind,
-                            created_at=now, expires_at=now + ttl, ip=ip,
-                            user_agent=(user_agent or "")[:300] or None))
+    session.add(
+        AuthSession(
+            token_digest=security.token_digest(token),
+            user_id=user.id,
+            kind=kind,
+            created_at=now,
+            expires_at=now + ttl,
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
     await session.flush()
     return token
 
 
 async def principal_for_token(session: AsyncSession, token: str, kind: str) -> Principal | None:
     """The authenticator the kernel calls: a live session or token → its principal."""
-    row = (await session.execute(
-        select(AuthSession, UserAccount)
-        .join(UserAccount, UserAccount.id == AuthSession.user_id)
-        .where(AuthSession.token_digest == security.token_digest(token),
-               AuthSession.kind == kind, AuthSession.revoked_at.is_(None),
-               AuthSession.expires_at > clock.now(), UserAccount.active.is_(True))
-    )).first()
+    row = (
+        await session.execute(
+            select(AuthSession, UserAccount)
+            .join(UserAccount, UserAccount.id == AuthSession.user_id)
+            .where(
+                AuthSession.token_digest == security.token_digest(token),
+                AuthSession.kind == kind,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > clock.now(),
+                UserAccount.active.is_(True),
+            )
+        )
+    ).first()
     if row is None:
         return None
     return await principal_for_user(session=session, user=row[1], auth=kind)
@@ -426,7 +550,8 @@ async def principal_for_token(session: AsyncSession, token: str, kind: str) -> P
 
 async def revoke_auth_session(*, session: AsyncSession, token: str) -> None:
     auth = await session.scalar(
-        select(AuthSession).where(AuthSession.token_digest == security.token_digest(token)))
+        select(AuthSession).where(AuthSession.token_digest == security.token_digest(token))
+    )
     if auth is not None and auth.revoked_at is None:
         auth.revoked_at = clock.now()
         await session.flush()
@@ -435,14 +560,23 @@ async def revoke_auth_session(*, session: AsyncSession, token: str) -> None:
 async def throttle_state(*, session: AsyncSession, keys: list[str]) -> datetime | None:
     """When the latest lock on any of ``keys`` ends, if one is in force."""
     now = clock.now()
-    rows = (await session.scalars(
-        select(LoginThrottle.locked_until).where(LoginThrottle.key.in_(keys)))).all()
-    live = [clock.as_utc(until) for until in rows if until is not None and clock.as_utc(until) > now]
+    rows = (
+        await session.scalars(select(LoginThrottle.locked_until).where(LoginThrottle.key.in_(keys)))
+    ).all()
+    live = [
+        clock.as_utc(until) for until in rows if until is not None and clock.as_utc(until) > now
+    ]
     return max(live) if live else None
 
 
-async def count_failure(*, session: AsyncSession, keys: list[str], max_failures: int,
-                        window: timedelta, lockout: timedelta) -> datetime | None:
+async def count_failure(
+    *,
+    session: AsyncSession,
+    keys: list[str],
+    max_failures: int,
+    window: timedelta,
+    lockout: timedelta,
+) -> datetime | None:
     now = clock.now()
     locked: datetime | None = None
     for key in keys:

@@ -23,13 +23,12 @@ def _same_origin(websocket: WebSocket) -> bool:
 @router.websocket("/ws")
 async def events_socket(websocket: WebSocket) -> None:
     db = websocket.app.state.db
-    settings = websocket.app.state.settings
     token = websocket.query_params.get("token")
     async with db.unit_of_work(readonly=True) as session:
         if token:
             principal = await security.authenticate(session, token, "bearer")
         else:
-            principal = await resolve_principal(session, websocket, settings)
+            principal = await resolve_principal(session, websocket)
     cookie_auth = token is None and "authorization" not in websocket.headers
     if principal is None or (cookie_auth and not _same_origin(websocket)):
         await websocket.close(code=4401, reason="not authenticated")

@@ -44,11 +44,17 @@ class Hub:
         self.connections: set[Connection] = set()
 
     async def on_event(self, event: DomainEvent) -> None:
-        message = {"type": "event", "event": {
-            "id": event.id, "type": event.type, "subject_type": event.subject_type,
-            "subject_id": event.subject_id, "payload": event.payload,
-            "occurred_at": event.occurred_at,
-        }}
+        message = {
+            "type": "event",
+            "event": {
+                "id": event.id,
+                "type": event.type,
+                "subject_type": event.subject_type,
+                "subject_id": event.subject_id,
+                "payload": event.payload,
+                "occurred_at": event.occurred_at,
+            },
+        }
         for conn in list(self.connections):
             if not may_see(conn.principal, event):
                 continue
@@ -65,8 +71,12 @@ class Hub:
         metrics.ws_connections.inc()
         sender = asyncio.create_task(self._send_loop(conn))
         try:
-            await websocket.send_json({"type": "hello", "user": {
-                "id": str(principal.user_id), "username": principal.username}})
+            await websocket.send_json(
+                {
+                    "type": "hello",
+                    "user": {"id": str(principal.user_id), "username": principal.username},
+                }
+            )
             while True:
                 text = await websocket.receive_text()
                 with contextlib.suppress(ValueError):
