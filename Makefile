@@ -6,15 +6,18 @@ YINGJI := $(BIN)/yingji
 WEB_DIST := src/yingji/web_dist/index.html
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 
-.PHONY: run test install web web-test lint check-migrations clean bench-timers
+.PHONY: run test e2e install web web-test lint check-migrations lock clean
 
 run: install $(WEB_DIST)  ## install, build the web app, migrate, seed the demo, serve
 	$(YINGJI) db upgrade
 	$(YINGJI) seed demo
 	$(YINGJI) serve
 
-test: install web-test  ## install and pass the whole suite
-	$(BIN)/python -m pytest -q
+test: install web-test  ## install and pass the whole suite (browser tests: make e2e)
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+e2e: install $(WEB_DIST)  ## browser tests in Debian's Chromium (apt-get install chromium)
+	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
 install: $(VENV)/.installed
 
