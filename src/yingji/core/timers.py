@@ -205,6 +205,8 @@ class LostClaim(Exception):
 class TimerWorker:
     """Claims due timers and fires them. Run one or many, in one process or several."""
 
+    fire_chunk = 32  # most timers fired in one transaction when many are due at once
+
     def __init__(
         self,
         db: Database,
@@ -276,12 +278,19 @@ class TimerWorker:
         if not claimed:
             return 0
         limit = asyncio.Semaphore(self.concurrency)
+        # Under load, fire a chunk of timers per transaction (one commit instead of one each);
+        # a lone due timer still gets its own. SQLite runs one writer at a time, so there the
+        # chunks are as large as allowed rather than one per concurrent slot.
+        lanes = 1 if self.db.write_lock is not None else self.concurrency
+        size = max(1, min(self.fire_chunk, -(-len(claimed) // lanes)))
 
-        async def fire_one(firing: TimerFiring) -> None:
+        async def fire_chunk(chunk: list[TimerFiring]) -> None:
             async with limit:
-                await self._fire(firing, token)
+                await self._fire_chunk(chunk, token)
 
-        await asyncio.gather(*(fire_one(firing) for firing in claimed))
+        await asyncio.gather(
+            *(fire_chunk(claimed[i : i + size]) for i in range(0, len(claimed), size))
+        )
         return len(claimed)
 
     async def _claim(self) -> tuple[list[TimerFiring], uuid.UUID]:
@@ -336,6 +345,61 @@ class TimerWorker:
         ]
         firings.sort(key=lambda f: (f.due_at, f.id))
         return firings, token
+
+    async def _fire_chunk(self, chunk: list[TimerFiring], token: uuid.UUID) -> None:
+        """Fire ``chunk`` in one unit of work: every handler, then one compare-and-set marking
+        them all fired, then one commit — each handler's effect still commits with its mark.
+
+        If anything goes wrong (a handler raises, a claim was lost, the commit fails) the whole
+        transaction rolls back: a handler that raised has its failure recorded (it ran once for
+        this attempt, as alone), and the others are fired again one per transaction by
+        :meth:`_fire`, whose rules then apply as before. Handlers are idempotent, so running one
+        again after its first effect was rolled back is safe.
+        """
+        handlers_now = self.handler_map if self.handler_map is not None else _HANDLERS
+        runnable = [f for f in chunk if f.kind in handlers_now]
+        for firing in chunk:
+            if firing.kind not in handlers_now:
+                await self._fire(firing, token)  # parks it: no handler
+        if len(runnable) <= 1:
+            for firing in runnable:
+                await self._fire(firing, token)
+            return
+        failed: tuple[int, Exception] | None = None
+        try:
+            async with self.db.unit_of_work() as session:
+                for index, firing in enumerate(runnable):
+                    try:
+                        await handlers_now[firing.kind](session, firing)
+                    except Exception as exc:
+                        failed = (index, exc)
+                        raise
+                fired_at = clock.now()
+                marked = (
+                    await session.scalars(
+                        update(Timer)
+                        .where(
+                            Timer.id.in_([f.id for f in runnable]),
+                            Timer.claim_token == token,
+                            Timer.state == RUNNING,
+                        )
+                        .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
+                        .returning(Timer.id)
+                    )
+                ).all()
+                if len(marked) != len(runnable):
+                    raise LostClaim(sorted({f.id for f in runnable} - set(marked)))
+        except Exception:
+            for index, firing in enumerate(runnable):
+                if failed is not None and index == failed[0]:
+                    await self._record_failure(firing, token, failed[1])
+                else:
+                    await self._fire(firing, token)
+            return
+        self.fired += len(runnable)
+        for firing in runnable:
+            metrics.timers_fired.labels(firing.kind).inc()
+            metrics.timer_lateness.observe(max((fired_at - firing.due_at).total_seconds(), 0.0))
 
     async def _fire(self, firing: TimerFiring, token: uuid.UUID) -> None:
         handlers_now = self.handler_map if self.handler_map is not None else _HANDLERS

@@ -62,8 +62,13 @@ def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]
     stripped = text.lstrip()
     if filename.lower().endswith((".geojson", ".json")) or stripped.startswith("{"):
         return _geojson_records(text)
-    reader = csv.DictReader(io.StringIO(text))
-    records = [(index + 2, _blank_to_none(row)) for index, row in enumerate(reader)]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    records: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for row in reader:
+            records.append((reader.line_num, _blank_to_none(row)))
+    except csv.Error as exc:
+        return [], [LineError(reader.line_num, None, f"not a readable CSV file: {exc}")]
     return records, []
 
 

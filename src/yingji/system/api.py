@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
@@ -80,7 +80,7 @@ async def list_audit(
     subject_type: str | None = None,
     subject_id: str | None = None,
     action: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     rows, total = await audit.list_entries(
@@ -122,7 +122,7 @@ async def list_timers(
     _me: Annotated[Principal, Require(P.SYSTEM_ADMIN)],
     state: str | None = "parked",
     kind: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TimerPage:
     rows, total = await timers.list_timers(
