@@ -50,5 +50,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['tests/**/*.test.ts'],
     restoreMocks: true,
+    // element-plus' ES build imports its CSS; let Vite (not Node) load it in tests
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

@@ -27,4 +27,16 @@ onUnauthorized(() => {
   }
 })
 
+// After a redeploy an open tab may ask for a chunk that no longer exists: reload once.
+router.onError((error, to) => {
+  const msg = error instanceof Error ? error.message : String(error)
+  if (/dynamically imported module|Importing a module script failed|error loading dynamically/i.test(msg)) {
+    const key = 'yingji.chunkReload'
+    if (sessionStorage.getItem(key) !== to.fullPath) {
+      sessionStorage.setItem(key, to.fullPath)
+      window.location.assign(to.fullPath)
+    }
+  }
+})
+
 app.mount('#app')

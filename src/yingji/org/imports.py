@@ -65,8 +65,7 @@ def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     records: list[tuple[int, dict[str, Any]]] = []
     try:
-        for row in reader:
-            records.append((reader.line_num, _blank_to_none(row)))
+        records.extend((reader.line_num, _blank_to_none(row)) for row in reader)
     except csv.Error as exc:
         return [], [LineError(reader.line_num, None, f"not a readable CSV file: {exc}")]
     return records, []

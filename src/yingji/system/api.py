@@ -137,7 +137,9 @@ async def list_timers(
     summary="Send a parked timer round again, due now",
 )
 async def retry_timer(
-    timer_id: int, session: Session, _me: Annotated[Principal, Require(P.SYSTEM_ADMIN)]
+    timer_id: Annotated[int, Path(ge=1, le=2**62)],
+    session: Session,
+    _me: Annotated[Principal, Require(P.SYSTEM_ADMIN)],
 ) -> Any:
     timer = await timers.retry_parked(session, timer_id=timer_id)
     await audit.record(

@@ -33,7 +33,7 @@ export async function logout(): Promise<void> {
   }
 }
 
-export interface PageQuery {
+export type PageQuery = {
   offset?: number
   limit?: number
 }
