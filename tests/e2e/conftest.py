@@ -1,0 +1,80 @@
+"""Browser tests: a real `yingji serve` on a temporary, seeded database, driven through Debian's
+Chromium by Playwright (never a browser Playwright downloads itself)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+YINGJI = str(Path(sys.executable).with_name("yingji"))
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--use-gl=swiftshader",
+                 "--enable-unsafe-swiftshader"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not (ROOT / "src/yingji/web_dist/index.html").is_file():
+        pytest.fail("the web app is not built: run `make web` (make e2e does)")
+    folder = tmp_path_factory.mktemp("e2e")
+    env = dict(os.environ, YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
+               YINGJI_ENV="local", YINGJI_LOG_JSON="false", YINGJI_LOG_LEVEL="WARNING")
+    subprocess.run([YINGJI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([YINGJI, "seed", "demo"], env=env, check=True, capture_output=True)
+    port = free_port()
+    log = (folder / "serve.log").open("w")
+    process = subprocess.Popen([YINGJI, "serve", "--port", str(port)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

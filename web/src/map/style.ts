@@ -1,0 +1,112 @@
+/**
+ * The map style: a plain background, the configured raster base layers (if any), and the
+ * jurisdiction's own boundaries from `/divisions.geojson`.
+ *
+ * No `glyphs` and no `sprite`: offline there is no font or sprite server, so there are no symbol
+ * layers; labels are HTML markers (see MapView). With no base layer configured the style refers
+ * to no URL at all, so the map makes no external request.
+ */
+import type { LayerSpecification, SourceSpecification, StyleSpecification } from 'maplibre-gl'
+import type { BaseLayer } from '@/api/types'
+
+export const TOWN_SOURCE = 'towns'
+export const VILLAGE_SOURCE = 'villages'
+export const VILLAGE_MIN_ZOOM = 11
+export const EMPTY_FC = { type: 'FeatureCollection' as const, features: [] }
+
+const PALETTE = ['#dbe8f5', '#e3f0dc', '#f6ead7', '#ece0f2', '#f7dede', '#dff1ef']
+
+/** Normalise the WMTS KVP / REST placeholders to MapLibre's {z}/{x}/{y}. */
+export function tileTemplate(layer: BaseLayer): string {
+  if (layer.type !== 'wmts') return layer.url
+  return layer.url
+    .replace(/\{TileMatrix\}/gi, '{z}')
+    .replace(/\{TileCol\}/gi, '{x}')
+    .replace(/\{TileRow\}/gi, '{y}')
+}
+
+export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
+  const hasBase = baseLayers.length > 0
+  const sources: Record<string, SourceSpecification> = {}
+  const layers: LayerSpecification[] = [
+    { id: 'background', type: 'background', paint: { 'background-color': hasBase ? '#ffffff' : '#eef2f6' } },
+  ]
+
+  baseLayers.forEach((layer, i) => {
+    const id = `base-${i}`
+    sources[id] = {
+      type: 'raster',
+      tiles: [tileTemplate(layer)],
+      tileSize: 256,
+      ...(layer.attribution ? { attribution: layer.attribution } : {}),
+    }
+    layers.push({ id, type: 'raster', source: id })
+  })
+
+  sources[TOWN_SOURCE] = { type: 'geojson', data: EMPTY_FC, promoteId: 'adcode' }
+  sources[VILLAGE_SOURCE] = { type: 'geojson', data: EMPTY_FC, promoteId: 'adcode' }
+
+  layers.push(
+    {
+      id: 'towns-fill',
+      type: 'fill',
+      source: TOWN_SOURCE,
+      paint: {
+        // a calm patchwork so neighbouring towns differ: palette picked by adcode
+        'fill-color': [
+          'match',
+          ['%', ['to-number', ['slice', ['to-string', ['get', 'adcode']], 6, 9], 0], PALETTE.length],
+          ...PALETTE.slice(1).flatMap((c, i) => [i + 1, c]),
+          PALETTE[0],
+        ] as unknown as string,
+        'fill-opacity': [
+          'case',
+          ['boolean', ['feature-state', 'hover'], false],
+          hasBase ? 0.45 : 0.95,
+          hasBase ? 0.15 : 0.75,
+        ],
+      },
+    },
+    {
+      id: 'villages-fill',
+      type: 'fill',
+      source: VILLAGE_SOURCE,
+      minzoom: VILLAGE_MIN_ZOOM,
+      paint: {
+        'fill-color': '#3a6ea5',
+        'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.18, 0],
+      },
+    },
+    {
+      id: 'villages-line',
+      type: 'line',
+      source: VILLAGE_SOURCE,
+      minzoom: VILLAGE_MIN_ZOOM,
+      paint: { 'line-color': '#7d8da1', 'line-width': 0.8, 'line-dasharray': [2, 2] },
+    },
+    {
+      id: 'towns-line',
+      type: 'line',
+      source: TOWN_SOURCE,
+      paint: {
+        'line-color': '#3a4f66',
+        'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.8, 12, 1.8, 15, 2.5],
+      },
+    },
+  )
+
+  return { version: 8, name: 'yingji-offline', sources, layers }
+}
+
+/** Every URL a style would make MapLibre fetch (used by tests to prove the offline style is silent). */
+export function styleUrls(style: StyleSpecification): string[] {
+  const urls: string[] = []
+  if (style.glyphs) urls.push(style.glyphs)
+  if (style.sprite) urls.push(...(typeof style.sprite === 'string' ? [style.sprite] : style.sprite.map((s) => s.url)))
+  for (const src of Object.values(style.sources)) {
+    if ('url' in src && typeof src.url === 'string') urls.push(src.url)
+    if ('tiles' in src && Array.isArray(src.tiles)) urls.push(...src.tiles)
+    if (src.type === 'geojson' && typeof src.data === 'string') urls.push(src.data)
+  }
+  return urls
+}

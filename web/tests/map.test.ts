@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { buildStyle, styleUrls, tileTemplate } from '@/map/style'
+import { bboxOf, labelPoint } from '@/map/geometry'
+
+describe('map style', () => {
+  it('refers to no URL at all when no base layer is configured (offline)', () => {
+    const style = buildStyle([])
+    expect(styleUrls(style)).toEqual([])
+    expect(style.glyphs).toBeUndefined()
+    expect(style.sprite).toBeUndefined()
+    expect(style.layers.some((l) => l.type === 'symbol')).toBe(false)
+    expect(style.layers.some((l) => l.type === 'raster')).toBe(false)
+    expect(style.layers[0].type).toBe('background')
+  })
+
+  it('adds configured raster layers below the boundaries', () => {
+    const style = buildStyle([
+      { name: 'tdt', type: 'wmts', url: 'https://t0.example/vec_w/wmts?TILEMATRIX={TileMatrix}&TILEROW={TileRow}&TILECOL={TileCol}', attribution: '天地图' },
+    ])
+    expect(styleUrls(style)).toEqual(['https://t0.example/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}'])
+    const ids = style.layers.map((l) => l.id)
+    expect(ids.indexOf('base-0')).toBeLessThan(ids.indexOf('towns-fill'))
+    expect(tileTemplate({ name: 'x', type: 'xyz', url: 'http://h/{z}/{x}/{y}.png' })).toBe('http://h/{z}/{x}/{y}.png')
+  })
+})
+
+describe('geometry', () => {
+  const square = {
+    type: 'Polygon',
+    coordinates: [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]],
+  }
+  it('puts a label at the centroid of the largest part', () => {
+    expect(labelPoint(square)).toEqual([1, 1])
+    const multi = {
+      type: 'MultiPolygon',
+      coordinates: [
+        [[[10, 10], [10.1, 10], [10.1, 10.1], [10, 10]]],
+        [[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]]],
+      ],
+    }
+    expect(labelPoint(multi)).toEqual([2, 2])
+  })
+  it('computes a bbox over all features', () => {
+    const fc = {
+      type: 'FeatureCollection' as const,
+      features: [
+        { type: 'Feature' as const, geometry: square, properties: { adcode: '1', name: 'a', level: 'town' as const } },
+        {
+          type: 'Feature' as const,
+          geometry: { type: 'Polygon', coordinates: [[[-1, 5], [3, 5], [3, 6], [-1, 5]]] },
+          properties: { adcode: '2', name: 'b', level: 'town' as const },
+        },
+      ],
+    }
+    expect(bboxOf(fc)).toEqual([-1, 0, 3, 6])
+    expect(bboxOf({ type: 'FeatureCollection', features: [] })).toBeNull()
+  })
+})
