@@ -21,10 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 YINGJI = str(Path(sys.executable).with_name("yingji"))
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--use-gl=swiftshader",
-                 "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-gl=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,14 +46,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (ROOT / "src/yingji/web_dist/index.html").is_file():
         pytest.fail("the web app is not built: run `make web` (make e2e does)")
     folder = tmp_path_factory.mktemp("e2e")
-    env = dict(os.environ, YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
-               YINGJI_ENV="local", YINGJI_LOG_JSON="false", YINGJI_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
+        YINGJI_ENV="local",
+        YINGJI_LOG_JSON="false",
+        YINGJI_LOG_LEVEL="WARNING",
+    )
     subprocess.run([YINGJI, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([YINGJI, "seed", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
     log = (folder / "serve.log").open("w")
-    process = subprocess.Popen([YINGJI, "serve", "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -31,8 +31,9 @@ def test_wrong_password_shows_a_translated_message_not_json(server: str, browser
 
 
 def test_duty_officer_sees_the_county_map_and_live_events(server: str, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai")
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     page = context.new_page()
     with page.expect_response(lambda r: "/api/v1/divisions.geojson" in r.url and r.ok):
         sign_in(page, server, "duty_officer")
@@ -40,14 +41,17 @@ def test_duty_officer_sees_the_county_map_and_live_events(server: str, browser: 
     page.wait_for_timeout(1500)  # let the boundaries paint before the screenshot
     shot(page, "map-desktop")
     # a change made elsewhere appears in the live feed without reloading
-    token = httpx.post(f"{server}/api/v1/auth/token",
-                       data={"username": "admin", "password": DEMO_PASSWORD}).json()["access_token"]
+    token = httpx.post(
+        f"{server}/api/v1/auth/token", data={"username": "admin", "password": DEMO_PASSWORD}
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     unit = httpx.get(f"{server}/api/v1/units?q=竹口镇", headers=headers).json()["items"][0]
-    httpx.patch(f"{server}/api/v1/units/{unit['id']}", headers=headers,
-                json={"phone": "0578-6123456"}).raise_for_status()
-    expect(page.get_by_text("org.unit.updated").or_(page.get_by_text(unit["name"])).first
-           ).to_be_visible(timeout=5000)
+    httpx.patch(
+        f"{server}/api/v1/units/{unit['id']}", headers=headers, json={"phone": "0578-6123456"}
+    ).raise_for_status()
+    expect(
+        page.get_by_text("org.unit.updated").or_(page.get_by_text(unit["name"])).first
+    ).to_be_visible(timeout=5000)
     context.close()
 
 
@@ -63,8 +67,9 @@ def test_admin_sees_the_linkage_units_of_the_demo_county(server: str, browser: B
 
 
 def test_town_liaison_on_a_phone_sees_only_its_town(server: str, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
     page = context.new_page()
     with page.expect_response(lambda r: "/api/v1/divisions.geojson" in r.url and r.ok) as info:
         sign_in(page, server, "liaison_zhukou")
