@@ -41,8 +41,8 @@ web-test: web/node_modules/.package-lock.json
 	cd web && npm test
 
 lint: install  ## formatting, lint rules, strict types, layer contracts, migration drift
-	$(BIN)/ruff format --check src tests bench migrations
-	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests migrations $(wildcard bench)
+	$(BIN)/ruff check src tests migrations $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(MAKE) check-migrations

@@ -24,7 +24,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from yingji import registry
-from yingji.app import create_app
+from yingji.app import create_app, ensure_reference_data
 from yingji.core import clock as clock_module
 from yingji.core import migrate, security
 from yingji.core.clock import ManualClock
@@ -44,12 +44,22 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         url = base.set(database=name).render_as_string(hide_password=False)
         migrate.upgrade(url)
+        asyncio.run(_reference(url))
         yield url
         _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
     path = tmp_path_factory.mktemp("template") / "template.db"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    asyncio.run(_reference(f"sqlite+aiosqlite:///{path}"))
     yield str(path)
+
+
+async def _reference(url: str) -> None:
+    db = Database(url)
+    try:
+        await ensure_reference_data(db)
+    finally:
+        await db.dispose()
 
 
 def _pg_exec(url: str, *statements: str) -> None:
@@ -78,6 +88,7 @@ TABLES = [t.name for t in reversed(registry.metadata.sorted_tables)]
 def database_url(database_template: str, tmp_path: Path) -> str:
     if PG_URL:
         _pg_truncate(database_template)
+        asyncio.run(_reference(database_template))
         return database_template
     path = tmp_path / "yingji.db"
     shutil.copyfile(database_template, path)

@@ -26,6 +26,12 @@ from yingji.core.events import Bus, make_bus
 from yingji.core.logs import configure_logging, request_id_var
 from yingji.core.timers import TimerWorker
 from yingji.gis import api as gis_api
+from yingji.incidents import api as incidents_api
+from yingji.incidents import jobs as incident_jobs
+from yingji.intake import api as intake_api
+from yingji.intake import service as intake_service
+from yingji.notify import api as notify_api
+from yingji.notify import jobs as notify_jobs
 from yingji.org import api as org_api
 from yingji.org import service as org_service
 from yingji.realtime import api as realtime_api
@@ -36,7 +42,19 @@ from yingji.system import api as system_api
 log = logging.getLogger("yingji")
 WEB_DIST = Path(__file__).parent / "web_dist"
 
-_ = registry  # every domain's tables are known to the metadata
+_ = (registry, incident_jobs)  # every domain's tables and timer handlers are registered
+
+
+def install_jobs(bus: Bus, db: Database) -> None:
+    """Subscribe the domains' durable event handlers (they run where the relay runs)."""
+    overdue = notify_jobs.FirstReportOverdue(db)
+    bus.subscribe(overdue.name, overdue, types=overdue.types)
+
+
+async def ensure_reference_data(db: Database) -> None:
+    """Shipped reference data the schema needs (the category table), added if missing."""
+    async with db.unit_of_work() as session:
+        await intake_service.ensure_categories(session=session)
 
 
 class RequestContextMiddleware:
@@ -215,6 +233,7 @@ def create_app(
         the_bus = bus or make_bus(settings.nats_url, settings.nats_stream)
         hub = Hub()
         the_bus.subscribe("realtime.hub", hub.on_event, durable=False)
+        install_jobs(the_bus, db)
         app.state.db, app.state.bus, app.state.hub = db, the_bus, hub
         worker = None
         if run_worker:
@@ -258,6 +277,9 @@ def create_app(
         org_api.auth_router,
         org_api.router,
         gis_api.router,
+        intake_api.router,
+        incidents_api.router,
+        notify_api.router,
         system_api.router,
         realtime_api.router,
     ):

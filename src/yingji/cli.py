@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yingji import registry
-from yingji.app import create_app
+from yingji.app import create_app, ensure_reference_data, install_jobs
 from yingji.core import audit, migrate, security
 from yingji.core.db import Database
 from yingji.core.errors import DomainError
@@ -110,6 +110,7 @@ def worker() -> None:
     async def run() -> None:
         db = _database(settings)
         bus = make_bus(settings.nats_url, settings.nats_stream)
+        install_jobs(bus, db)
         timers = TimerWorker(
             db,
             batch=settings.timer_batch,
@@ -139,6 +140,16 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     settings = _settings()
     _database(settings)  # creates the SQLite folder
     migrate.upgrade(settings.database_url, revision)
+
+    async def reference() -> None:
+        db = _database(settings)
+        try:
+            await ensure_reference_data(db)
+        finally:
+            await db.dispose()
+
+    if revision == "head":
+        asyncio.run(reference())
     console.print(f"database at {settings.database_url.split('@')[-1]} is at {revision}")
 
 

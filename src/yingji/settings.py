@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     map_base_layers: str | None = Field(
         default=None, description="JSON list of {name, type: xyz|wmts, url, attribution}"
     )
+    file_store: Path = Path("var/files")
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    public_reports_per_hour_per_address: int = 10
+    public_reports_per_hour_per_phone: int = 3
+    first_report_minutes: int = Field(
+        default=60, description="written first report (首报) deadline for level III and above"
+    )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 

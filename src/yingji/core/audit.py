@@ -63,7 +63,8 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-def _canonical(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (datetimes and ids become strings, keys sorted)."""
     return json.loads(json.dumps(value, default=str, sort_keys=True, ensure_ascii=False))
 
 
@@ -114,8 +115,8 @@ async def record(
         action=action,
         subject_type=subject_type,
         subject_id=str(subject_id),
-        before=None if before is None else _canonical(before),
-        after=None if after is None else _canonical(after),
+        before=None if before is None else jsonable(before),
+        after=None if after is None else jsonable(after),
         prev_hash=last.hash if last else GENESIS,
     )
     entry.hash = entry_hash(entry)
@@ -181,7 +182,7 @@ async def verify(session: AsyncSession) -> VerifyResult:
 
 def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     """A plain dict of ``fields`` of ``obj``, for ``before``/``after``."""
-    snap: dict[str, Any] = _canonical({name: getattr(obj, name) for name in fields})
+    snap: dict[str, Any] = jsonable({name: getattr(obj, name) for name in fields})
     return snap
 
 

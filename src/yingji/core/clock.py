@@ -10,6 +10,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the users' time zone, for numbers and bulletins
 
 
 class Clock(Protocol):

@@ -87,6 +87,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.after_commit_hooks: list[AfterCommit] = []
         self.timer_worker: Any = None  # the in-process TimerWorker, woken after commits
+        # reference data read often and changed rarely (categories, gazetteer), per process
+        self.cache: dict[str, tuple[float, Any]] = {}
         # SQLite takes one writer at a time; queueing writers here instead of in SQLite's busy
         # handler (which sleeps and retries) keeps latency flat under load.
         self.write_lock = asyncio.Lock() if self.dialect == "sqlite" else None

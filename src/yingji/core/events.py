@@ -56,6 +56,7 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     division_path: Mapped[str | None] = mapped_column(String(200))
     unit_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    user_ids: Mapped[list[str] | None] = mapped_column(JSONType)
     actor_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -81,6 +82,7 @@ class EventScope:
 
     division_path: str | None = None
     unit_ids: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()  # addressed to these people only (a notification)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class DomainEvent:
             "scope": {
                 "division_path": self.scope.division_path,
                 "unit_ids": list(self.scope.unit_ids),
+                "user_ids": list(self.scope.user_ids),
             },
         }
 
@@ -123,7 +126,11 @@ class DomainEvent:
             payload=dict(data.get("payload") or {}),
             occurred_at=str(data["occurred_at"]),
             actor_id=data.get("actor_id"),
-            scope=EventScope(scope.get("division_path"), tuple(scope.get("unit_ids") or ())),
+            scope=EventScope(
+                scope.get("division_path"),
+                tuple(scope.get("unit_ids") or ()),
+                tuple(scope.get("user_ids") or ()),
+            ),
         )
 
     @classmethod
@@ -137,7 +144,9 @@ class DomainEvent:
             payload=row.payload,
             occurred_at=clock.as_utc(row.occurred_at).isoformat(),
             actor_id=row.actor_id,
-            scope=EventScope(row.division_path, tuple(row.unit_ids or ())),
+            scope=EventScope(
+                row.division_path, tuple(row.unit_ids or ()), tuple(row.user_ids or ())
+            ),
         )
 
 
@@ -165,6 +174,7 @@ async def emit(
         payload=json.loads(json.dumps(payload, default=str)),
         division_path=scope.division_path,
         unit_ids=list(scope.unit_ids) or None,
+        user_ids=list(scope.user_ids) or None,
         actor_id=None if actor_id is None else str(actor_id),
         occurred_at=clock.now(),
     )

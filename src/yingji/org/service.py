@@ -600,3 +600,26 @@ async def clear_failures(*, session: AsyncSession, keys: list[str]) -> None:
         if row is not None:
             await session.delete(row)
     await session.flush()
+
+
+async def users_covering(
+    *, session: AsyncSession, role: Role, division_path: str | None
+) -> list[UserAccount]:
+    """Active users with ``role`` whose jurisdiction contains ``division_path``."""
+    rows = (
+        await session.execute(
+            select(UserAccount, Division.path)
+            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+            .where(UserAccount.active.is_(True))
+        )
+    ).all()
+    return [
+        user
+        for user, path in rows
+        if role.value in user.roles
+        and (
+            path is None
+            and user.unit_id is None
+            or (path is not None and division_path is not None and division_path.startswith(path))
+        )
+    ]

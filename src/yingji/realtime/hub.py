@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 def may_see(principal: Principal, event: DomainEvent) -> bool:
     if not principal.can(Permission.EVENTS_READ):
         return False
+    scope = event.scope
+    if scope.user_ids:  # addressed to named people: only they see it
+        return str(principal.user_id) in scope.user_ids
     if principal.scope.everything:
         return True
-    scope = event.scope
     if scope.division_path and principal.scope.covers(division_path=scope.division_path):
         return True
     return principal.scope.covers_any_unit(scope.unit_ids)

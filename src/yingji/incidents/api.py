@@ -1,0 +1,297 @@
+"""HTTP routes of incidents: list, map, detail, timeline and every lifecycle transition."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from yingji.core.security import Permission as P
+from yingji.core.security import Principal
+from yingji.core.web import Require, Session, get_settings
+from yingji.incidents import flows, schemas, service
+from yingji.intake import schemas as intake_schemas
+from yingji.intake import service as intake
+from yingji.org import service as org
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
+Writer = Annotated[Principal, Require(P.INCIDENT_WRITE)]
+States = Annotated[list[schemas.State] | None, Query(description="repeat for several")]
+Levels = Annotated[list[schemas.Level] | None, Query(description="repeat for several")]
+
+
+async def _filters(
+    session: Session,
+    me: Principal,
+    state: Sequence[str] | None,
+    category: str | None,
+    level: Sequence[str] | None,
+    division: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    q: str | None,
+) -> service.IncidentFilter:
+    path = None
+    if division:
+        found = await org.get_division(session=session, adcode=division, scope=me.scope)
+        path = found.path if found else f"{division}/nowhere/"
+    return service.IncidentFilter(
+        states=state or (),
+        category=category,
+        levels=level or (),
+        division_path=path,
+        since=since,
+        until=until,
+        text=q,
+    )
+
+
+@router.get(
+    "/incidents",
+    response_model=schemas.IncidentPage,
+    summary="Incidents in your scope, newest activity first, with filters",
+)
+async def list_incidents(
+    session: Session,
+    me: Reader,
+    state: States = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    level: Levels = None,
+    division: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> schemas.IncidentPage:
+    filters = await _filters(session, me, state, category, level, division, since, until, q)
+    rows, total = await service.list_incidents(
+        session=session, scope=me.scope, filters=filters, offset=offset, limit=limit
+    )
+    return schemas.IncidentPage(
+        items=[schemas.IncidentRead.model_validate(r) for r in rows], total=total
+    )
+
+
+@router.get("/incidents.geojson", summary="Incidents in your scope as GeoJSON points (the map)")
+async def incidents_geojson(
+    session: Session,
+    me: Reader,
+    state: States = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    level: Levels = None,
+    division: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
+) -> dict[str, Any]:
+    filters = await _filters(session, me, state, category, level, division, since, until, None)
+    rows, _ = await service.list_incidents(
+        session=session, scope=me.scope, filters=filters, limit=limit
+    )
+    features = [
+        {
+            "type": "Feature",
+            "id": str(r.id),
+            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+            "properties": {
+                "id": str(r.id),
+                "number": r.number,
+                "title": r.title,
+                "level": r.level,
+                "state": r.state,
+                "category_code": r.category_code,
+                "last_reported_at": r.last_reported_at.isoformat(),
+                "report_count": r.report_count,
+            },
+        }
+        for r in rows
+        if r.lon is not None and r.lat is not None
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@router.get("/incidents/{incident_id}", response_model=schemas.IncidentRead, responses={404: {}})
+async def get_incident(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    return await service.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=me.scope
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}/timeline",
+    response_model=list[schemas.TimelineRead],
+    summary="Everything that happened to the incident, in order (痕迹化)",
+)
+async def get_timeline(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
+    return await service.timeline(session=session, incident_id=incident_id)
+
+
+@router.get("/incidents/{incident_id}/reports", response_model=intake_schemas.ReportPage)
+async def get_reports(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
+    rows, total = await intake.list_reports(
+        session=session, scope=me.scope, incident_id=incident_id, limit=500
+    )
+    return intake_schemas.ReportPage(
+        items=[intake_schemas.ReportRead.model_validate(r) for r in rows], total=total
+    )
+
+
+def _minutes(request: Request) -> int:
+    return get_settings(request).first_report_minutes
+
+
+@router.post(
+    "/incidents/{incident_id}/verify",
+    response_model=schemas.IncidentRead,
+    summary="核实: reported → verified (schedules the first report for level III+)",
+)
+async def verify(
+    incident_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    me: Writer,
+    body: schemas.ReasonRequest | None = None,
+) -> Any:
+    return await flows.verify(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        note=body.reason if body else None,
+        first_report_minutes=_minutes(request),
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/control",
+    response_model=schemas.IncidentRead,
+    summary="得到控制: verified|responding → controlled",
+)
+async def control(
+    incident_id: uuid.UUID, session: Session, me: Writer, body: schemas.ReasonRequest | None = None
+) -> Any:
+    return await flows.control(
+        session=session, principal=me, incident_id=incident_id, note=body.reason if body else None
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/close",
+    response_model=schemas.IncidentRead,
+    summary="办结: verified|responding|controlled → closed",
+)
+async def close(
+    incident_id: uuid.UUID, session: Session, me: Writer, body: schemas.ReasonRequest | None = None
+) -> Any:
+    return await flows.close(
+        session=session, principal=me, incident_id=incident_id, note=body.reason if body else None
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/archive",
+    response_model=schemas.IncidentRead,
+    summary="归档: closed → archived",
+)
+async def archive(incident_id: uuid.UUID, session: Session, me: Writer) -> Any:
+    return await flows.archive(session=session, principal=me, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/cancel",
+    response_model=schemas.IncidentRead,
+    summary="撤销 (误报/重复): reported|verified → cancelled, with the reason",
+)
+async def cancel(
+    incident_id: uuid.UUID, body: schemas.CancelRequest, session: Session, me: Writer
+) -> Any:
+    return await flows.cancel(
+        session=session, principal=me, incident_id=incident_id, kind=body.kind, reason=body.reason
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/level",
+    response_model=schemas.IncidentRead,
+    summary="升级/降级: change the level, with a reason",
+)
+async def change_level(
+    incident_id: uuid.UUID,
+    body: schemas.LevelRequest,
+    request: Request,
+    session: Session,
+    me: Writer,
+) -> Any:
+    return await flows.change_level(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        level=body.level,
+        reason=body.reason,
+        first_report_minutes=_minutes(request),
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/notes",
+    response_model=schemas.IncidentRead,
+    summary="Add a note to the timeline",
+)
+async def add_note(
+    incident_id: uuid.UUID, body: schemas.NoteRequest, session: Session, me: Writer
+) -> Any:
+    return await flows.add_note(
+        session=session, principal=me, incident_id=incident_id, text=body.text
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/merge",
+    response_model=schemas.IncidentRead,
+    summary="合并: move this incident's reports into another; this one is cancelled",
+)
+async def merge(
+    incident_id: uuid.UUID, body: schemas.MergeRequest, session: Session, me: Writer
+) -> Any:
+    return await flows.merge(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        into_id=body.into_incident_id,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/split",
+    response_model=schemas.IncidentRead,
+    status_code=201,
+    summary="拆分: a report leaves and opens an incident of its own",
+)
+async def split(
+    incident_id: uuid.UUID, body: schemas.SplitRequest, session: Session, me: Writer
+) -> Any:
+    return await flows.split(
+        session=session, principal=me, incident_id=incident_id, report_id=body.report_id
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/first-report",
+    response_model=schemas.IncidentRead,
+    summary="首报: record that the written first report went up (stops the deadline)",
+)
+async def first_report(
+    incident_id: uuid.UUID, body: schemas.FirstReportRequest, session: Session, me: Writer
+) -> Any:
+    return await flows.record_first_report(
+        session=session, principal=me, incident_id=incident_id, text=body.text
+    )

@@ -1,0 +1,417 @@
+"""Incident lifecycle: every transition through one flow with compare-and-set, a timeline row,
+an audit row and an event, and the statutory first-report deadline as a timer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, clock, events, timers
+from yingji.core.errors import Conflict, ValidationFailed
+from yingji.core.events import EventScope
+from yingji.core.security import Principal
+from yingji.incidents import service
+from yingji.incidents.models import OPEN_STATES, Incident
+from yingji.intake import service as intake
+
+FIRST_REPORT_TIMER = "incidents.first_report_due"
+LEVEL_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
+
+
+def scope_of(incident: Incident) -> EventScope:
+    return EventScope(division_path=incident.division_path)
+
+
+def snapshot(incident: Incident) -> dict[str, Any]:
+    return audit.snapshot(incident, service.INCIDENT_FIELDS)
+
+
+async def record(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    action: str,
+    summary: str,
+    before: dict[str, Any] | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The three traces of every change: timeline, audit, event."""
+    after = snapshot(incident)
+    await service.add_timeline(
+        session=session,
+        incident_id=incident.id,
+        kind=action.rsplit(".", 1)[-1],
+        summary=summary,
+        data=data,
+    )
+    await audit.record(
+        session,
+        action=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        payload={"incident": after, "summary": summary, **(data or {})},
+        scope=scope_of(incident),
+        actor_id=audit.current_context.get().actor_id,
+    )
+
+
+async def _load(session: AsyncSession, principal: Principal, incident_id: uuid.UUID) -> Incident:
+    return await service.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+
+
+def needs_first_report(incident: Incident) -> bool:
+    return (
+        incident.state in OPEN_STATES
+        and incident.verified_at is not None
+        and incident.first_report_at is None
+        and service.level_at_least(incident.level, "III")
+    )
+
+
+async def _sync_first_report_timer(session: AsyncSession, incident: Incident, minutes: int) -> None:
+    """首报: level III or above, once verified, must be reported up in writing in time."""
+    if needs_first_report(incident):
+        if incident.first_report_due_at is None:
+            due = clock.as_utc(incident.verified_at or clock.now()) + timedelta(minutes=minutes)
+            incident.first_report_due_at = due
+            await session.flush()
+            await timers.schedule(
+                session,
+                kind=FIRST_REPORT_TIMER,
+                subject=incident.id,
+                due_at=due,
+                payload={"level": incident.level},
+            )
+        return
+    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
+
+
+async def verify(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    note: str | None,
+    first_report_minutes: int,
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    before = snapshot(incident)
+    await service.transition(
+        session=session,
+        incident=incident,
+        allowed_from=("reported",),
+        to="verified",
+        values={"verified_at": clock.now()},
+    )
+    await _sync_first_report_timer(session, incident, first_report_minutes)
+    await record(
+        session,
+        incident,
+        action="incidents.verified",
+        before=before,
+        summary=f"核实 verified{'：' + note if note else ''}",
+        data={"note": note, "first_report_due_at": incident.first_report_due_at},
+    )
+    return incident
+
+
+async def mark_responding(*, session: AsyncSession, incident: Incident, reason: str) -> None:
+    """The first dispatch moves a verified incident to responding (called by dispatch)."""
+    if incident.state != "verified":
+        return
+    before = snapshot(incident)
+    await service.transition(
+        session=session, incident=incident, allowed_from=("verified",), to="responding"
+    )
+    await record(
+        session,
+        incident,
+        action="incidents.responding",
+        before=before,
+        summary=f"处置中 responding: {reason}",
+    )
+
+
+async def control(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, note: str | None
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    before = snapshot(incident)
+    await service.transition(
+        session=session, incident=incident, allowed_from=("verified", "responding"), to="controlled"
+    )
+    await record(
+        session,
+        incident,
+        action="incidents.controlled",
+        before=before,
+        summary=f"得到控制 controlled{'：' + note if note else ''}",
+        data={"note": note},
+    )
+    return incident
+
+
+async def close(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, note: str | None
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    before = snapshot(incident)
+    await service.transition(
+        session=session,
+        incident=incident,
+        allowed_from=("verified", "responding", "controlled"),
+        to="closed",
+        values={"closed_at": clock.now()},
+    )
+    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
+    await record(
+        session,
+        incident,
+        action="incidents.closed",
+        before=before,
+        summary=f"办结 closed{'：' + note if note else ''}",
+        data={"note": note},
+    )
+    return incident
+
+
+async def archive(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    before = snapshot(incident)
+    await service.transition(
+        session=session, incident=incident, allowed_from=("closed",), to="archived"
+    )
+    await record(
+        session, incident, action="incidents.archived", before=before, summary="归档 archived"
+    )
+    return incident
+
+
+CANCEL_KINDS = {"false_report": "误报", "duplicate": "重复", "other": "其他"}
+
+
+async def cancel(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, kind: str, reason: str
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    before = snapshot(incident)
+    text = f"{CANCEL_KINDS.get(kind, kind)} {kind}: {reason}"
+    await service.transition(
+        session=session,
+        incident=incident,
+        allowed_from=("reported", "verified"),
+        to="cancelled",
+        values={"cancel_reason": text[:300]},
+    )
+    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
+    await record(
+        session,
+        incident,
+        action="incidents.cancelled",
+        before=before,
+        summary=f"撤销 cancelled — {text}",
+        data={"kind": kind, "reason": reason},
+    )
+    return incident
+
+
+async def change_level(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    level: str,
+    reason: str,
+    first_report_minutes: int,
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    if incident.state not in OPEN_STATES:
+        raise Conflict("incident_not_open", f"an incident that is {incident.state} keeps its level")
+    if incident.level == level:
+        raise ValidationFailed("level_unchanged", f"the incident is already level {level}")
+    before = snapshot(incident)
+    was = incident.level
+    raised = service.level_at_least(level, was)
+    incident.level, incident.level_reason = level, reason
+    incident.updated_at = clock.now()
+    await session.flush()
+    await _sync_first_report_timer(session, incident, first_report_minutes)
+    word = "升级 raised" if raised else "降级 lowered"
+    await record(
+        session,
+        incident,
+        action="incidents.level_changed",
+        before=before,
+        summary=f"{word} {was} → {level} ({LEVEL_NAMES[level]})：{reason}",
+        data={"from": was, "to": level, "reason": reason},
+    )
+    return incident
+
+
+async def add_note(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, text: str
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    await record(
+        session, incident, action="incidents.noted", before=None, summary=text, data={"text": text}
+    )
+    return incident
+
+
+async def record_first_report(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, text: str
+) -> Incident:
+    incident = await _load(session, principal, incident_id)
+    if incident.first_report_at is not None:
+        raise Conflict("first_report_exists", "the first report was already recorded")
+    before = snapshot(incident)
+    incident.first_report_at = clock.now()
+    await session.flush()
+    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
+    due = incident.first_report_due_at
+    late = due is not None and incident.first_report_at > clock.as_utc(due)
+    await record(
+        session,
+        incident,
+        action="incidents.first_reported",
+        before=before,
+        summary=f"首报 first report sent{'（迟报 late）' if late else ''}",
+        data={"text": text, "late": late},
+    )
+    return incident
+
+
+async def merge(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    into_id: uuid.UUID,
+    reason: str | None,
+) -> Incident:
+    """合并: the reports of ``incident_id`` move to ``into_id``; the first is cancelled."""
+    if incident_id == into_id:
+        raise ValidationFailed("merge_into_itself", "an incident cannot be merged into itself")
+    source = await _load(session, principal, incident_id)
+    target = await _load(session, principal, into_id)
+    for incident in (source, target):
+        if incident.state not in OPEN_STATES:
+            raise Conflict(
+                "incident_not_open",
+                f"incident {incident.number} is {incident.state}; merge open ones",
+            )
+    source_before, target_before = snapshot(source), snapshot(target)
+    moved = await intake.move_reports(
+        session=session, from_incident=source.id, to_incident=target.id
+    )
+    service.absorb_counts(target, source)
+    await service.transition(
+        session=session,
+        incident=source,
+        allowed_from=OPEN_STATES,
+        to="cancelled",
+        values={
+            "merged_into_id": target.id,
+            "cancel_reason": f"重复 duplicate: merged into {target.number}",
+        },
+    )
+    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=source.id)
+    note = f"：{reason}" if reason else ""
+    await record(
+        session,
+        source,
+        action="incidents.merged_away",
+        before=source_before,
+        summary=f"并入 merged into {target.number}{note}",
+        data={"into": str(target.id), "reports": moved},
+    )
+    await record(
+        session,
+        target,
+        action="incidents.merged",
+        before=target_before,
+        summary=f"合并 {source.number} 的 {moved} 条接警 merged in{note}",
+        data={"from": str(source.id), "reports": moved},
+    )
+    return target
+
+
+async def split(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, report_id: uuid.UUID
+) -> Incident:
+    """拆分: a report that is about something else leaves and opens an incident of its own."""
+    incident = await _load(session, principal, incident_id)
+    if incident.state not in OPEN_STATES:
+        raise Conflict("incident_not_open", f"incident {incident.number} is {incident.state}")
+    report = await intake.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    if report.incident_id != incident.id:
+        raise ValidationFailed(
+            "report_not_in_incident", "that report does not belong to this incident"
+        )
+    if incident.report_count <= 1:
+        raise ValidationFailed("last_report", "an incident keeps at least one report")
+    before = snapshot(incident)
+    created = await service.create_incident(
+        session=session, values=service.values_from_report(report)
+    )
+    service.absorb_report(
+        created,
+        received_at=clock.as_utc(report.received_at),
+        casualties=service.casualties_of(report),
+    )
+    report.incident_id = created.id
+    report.match_outcome = "split"
+    service.recount(incident, report_count=incident.report_count - 1)
+    await session.flush()
+    await record(
+        session,
+        incident,
+        action="incidents.report_split",
+        before=before,
+        summary=f"拆分 split a report out to {created.number}",
+        data={"report_id": str(report.id), "to": str(created.id)},
+    )
+    await record(
+        session,
+        created,
+        action="incidents.opened",
+        before=None,
+        summary=f"由 {incident.number} 拆分 opened from a report split out",
+        data={"report_id": str(report.id), "from": str(incident.id)},
+    )
+    return created
+
+
+async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident) -> None:
+    """迟报: the deadline passed with no first report; the duty leaders are alerted."""
+    due = incident.first_report_due_at
+    await record(
+        session,
+        incident,
+        action="incidents.first_report_overdue",
+        before=None,
+        summary=f"首报超时 first report overdue (due {due.isoformat() if due else '?'})",
+        data={
+            "due_at": due,
+            "level": incident.level,
+            "number": incident.number,
+            "title": incident.title,
+        },
+    )

@@ -1,0 +1,76 @@
+"""Incident tables: the incident (突发事件) and its timeline (痕迹化)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yingji.core.db import Base, JSONType, UTCDateTime
+from yingji.core.ids import new_id
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+LEVELS = ("I", "II", "III", "IV")  # 特别重大, 重大, 较大, 一般
+STATES = ("reported", "verified", "responding", "controlled", "closed", "archived", "cancelled")
+OPEN_STATES = ("reported", "verified", "responding", "controlled")
+
+
+class Incident(Base):
+    """突发事件 — the event that one or more reports describe."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index("ix_incident_state_last_reported_at", "state", "last_reported_at"),
+        Index("ix_incident_lon_lat", "lon", "lat"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(4))
+    level_reason: Mapped[str | None] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    division_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
+    division_path: Mapped[str | None] = mapped_column(String(200), index=True)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    first_reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    dead: Mapped[int] = mapped_column(Integer, default=0)
+    injured: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    trapped: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="SET NULL")
+    )
+    first_report_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TimelineEntry(Base):
+    """One line of an incident's history: a report, a transition, a level change, a note …"""
+
+    __tablename__ = "incident_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

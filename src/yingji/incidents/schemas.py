@@ -1,0 +1,90 @@
+"""Shapes of incident data at the API boundary."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal["I", "II", "III", "IV"]
+State = Literal[
+    "reported", "verified", "responding", "controlled", "closed", "archived", "cancelled"
+]
+
+
+class IncidentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    number: str
+    title: str
+    category_code: str | None
+    level: str
+    level_reason: str | None
+    state: str
+    division_adcode: str | None
+    lon: float | None
+    lat: float | None
+    address: str | None
+    first_reported_at: datetime
+    last_reported_at: datetime
+    report_count: int
+    dead: int
+    injured: int
+    missing: int
+    trapped: int
+    verified_at: datetime | None
+    closed_at: datetime | None
+    cancel_reason: str | None
+    merged_into_id: uuid.UUID | None
+    first_report_due_at: datetime | None
+    first_report_at: datetime | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    total: int
+
+
+class TimelineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    kind: str
+    actor_name: str | None
+    summary: str
+    data: dict[str, Any] | None
+
+
+class NoteRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class ReasonRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class CancelRequest(BaseModel):
+    kind: Literal["false_report", "duplicate", "other"] = Field(
+        description="误报 false report, 重复 duplicate, or other"
+    )
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class LevelRequest(BaseModel):
+    level: Level
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class MergeRequest(BaseModel):
+    into_incident_id: uuid.UUID = Field(description="the incident that remains")
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class SplitRequest(BaseModel):
+    report_id: uuid.UUID
+
+
+class FirstReportRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=8000, description="the written first report (首报)")

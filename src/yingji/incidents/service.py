@@ -1,0 +1,280 @@
+"""Queries and single-entity commands of incidents. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, clock, geo
+from yingji.core.errors import InvalidTransition, NotFound
+from yingji.core.security import Scope
+from yingji.incidents.models import LEVELS, OPEN_STATES, Incident, TimelineEntry
+
+CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
+INCIDENT_FIELDS = (
+    "number",
+    "state",
+    "level",
+    "category_code",
+    "division_adcode",
+    "lon",
+    "lat",
+    "report_count",
+    *CASUALTY_FIELDS,
+    "cancel_reason",
+    "merged_into_id",
+)
+
+
+def incident_query(scope: Scope) -> Select[Incident]:
+    return select(Incident).where(scope.clause(Incident.division_path, None))
+
+
+async def get_incident(
+    *, session: AsyncSession, incident_id: uuid.UUID, scope: Scope
+) -> Incident | None:
+    return await session.scalar(incident_query(scope).where(Incident.id == incident_id))
+
+
+async def get_incident_or_raise(
+    *, session: AsyncSession, incident_id: uuid.UUID, scope: Scope
+) -> Incident:
+    incident = await get_incident(session=session, incident_id=incident_id, scope=scope)
+    if incident is None:
+        raise NotFound(
+            "incident_not_found", f"no incident {incident_id}", {"incident_id": str(incident_id)}
+        )
+    return incident
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    states: Sequence[str] = ()
+    category: str | None = None
+    levels: Sequence[str] = ()
+    division_path: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+
+def _filtered(stmt: Select[Incident], f: IncidentFilter) -> Select[Incident]:
+    if f.states:
+        stmt = stmt.where(Incident.state.in_(f.states))
+    if f.category:
+        stmt = stmt.where(
+            (Incident.category_code == f.category)
+            | Incident.category_code.startswith(f"{f.category}.", autoescape=True)
+        )
+    if f.levels:
+        stmt = stmt.where(Incident.level.in_(f.levels))
+    if f.division_path:
+        stmt = stmt.where(Incident.division_path.startswith(f.division_path, autoescape=True))
+    if f.since:
+        stmt = stmt.where(Incident.last_reported_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Incident.first_reported_at <= f.until)
+    if f.text:
+        stmt = stmt.where(
+            Incident.title.contains(f.text, autoescape=True)
+            | Incident.address.contains(f.text, autoescape=True)
+            | (Incident.number == f.text)
+        )
+    return stmt
+
+
+async def list_incidents(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    filters: IncidentFilter,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Incident], int]:
+    stmt = _filtered(incident_query(scope), filters)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (
+        await session.scalars(
+            stmt.order_by(Incident.last_reported_at.desc(), Incident.id).offset(offset).limit(limit)
+        )
+    ).all()
+    return list(rows), total
+
+
+def new_number(moment: datetime) -> str:
+    local = moment.astimezone(clock.LOCAL_TZ)
+    return f"{local:%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+
+
+async def create_incident(*, session: AsyncSession, values: dict[str, Any]) -> Incident:
+    now = clock.now()
+    incident = Incident(
+        number=new_number(values["first_reported_at"]),
+        state="reported",
+        report_count=0,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    session.add(incident)
+    await session.flush()
+    return incident
+
+
+def absorb_report(incident: Incident, *, received_at: datetime, casualties: dict[str, int]) -> None:
+    """Fold one more report into the incident's counters (casualties: the highest reported)."""
+    incident.report_count += 1
+    incident.last_reported_at = max(clock.as_utc(incident.last_reported_at), received_at)
+    incident.first_reported_at = min(clock.as_utc(incident.first_reported_at), received_at)
+    for name in CASUALTY_FIELDS:
+        setattr(incident, name, max(getattr(incident, name) or 0, casualties.get(name, 0)))
+    incident.updated_at = clock.now()
+
+
+async def add_timeline(
+    *,
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    ctx = audit.current_context.get()
+    entry = TimelineEntry(
+        incident_id=incident_id,
+        at=clock.now(),
+        kind=kind,
+        actor_id=ctx.actor_id,
+        actor_name=ctx.actor_name,
+        summary=summary,
+        data=None if data is None else audit.jsonable(data),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def timeline(*, session: AsyncSession, incident_id: uuid.UUID) -> list[TimelineEntry]:
+    rows = await session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident_id)
+        .order_by(TimelineEntry.at, TimelineEntry.id)
+    )
+    return list(rows.all())
+
+
+async def transition(
+    *,
+    session: AsyncSession,
+    incident: Incident,
+    allowed_from: tuple[str, ...],
+    to: str,
+    values: dict[str, Any] | None = None,
+) -> str:
+    """Compare-and-set the state; returns the state it left. Raises if it was not allowed."""
+    before = incident.state
+    result = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.state.in_(allowed_from))
+        .values(state=to, updated_at=clock.now(), **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.refresh(incident)
+        raise InvalidTransition(
+            "invalid_transition",
+            f"an incident that is {incident.state} cannot become {to}",
+            {"state": incident.state, "to": to, "allowed_from": list(allowed_from)},
+        )
+    await session.refresh(incident)
+    return before
+
+
+def level_at_least(level: str, threshold: str) -> bool:
+    """``I`` is the most severe: ``level_at_least('II', 'III')`` is True."""
+    return LEVELS.index(level) <= LEVELS.index(threshold)
+
+
+async def candidates(
+    *,
+    session: AsyncSession,
+    categories: Sequence[str] | None,
+    received_at: datetime,
+    window: timedelta,
+    lon: float | None,
+    lat: float | None,
+    distance_m: float,
+    division_path: str | None,
+    limit: int = 50,
+) -> list[Incident]:
+    """Open incidents a report might be about: related category, in the time window, nearby."""
+    stmt = select(Incident).where(
+        Incident.state.in_(OPEN_STATES),
+        Incident.last_reported_at >= received_at - window,
+        Incident.first_reported_at <= received_at + window,
+    )
+    if categories is not None:
+        stmt = stmt.where(Incident.category_code.in_(categories) | Incident.category_code.is_(None))
+    if lon is not None and lat is not None:
+        min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, distance_m)
+        near = Incident.lon.between(min_lon, max_lon) & Incident.lat.between(min_lat, max_lat)
+        if division_path:
+            near = near | (
+                Incident.lon.is_(None)
+                & Incident.division_path.startswith(division_path, autoescape=True)
+            )
+        stmt = stmt.where(near)
+    elif division_path:
+        stmt = stmt.where(Incident.division_path.startswith(division_path, autoescape=True))
+    else:
+        return []
+    rows = await session.scalars(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
+    return list(rows.all())
+
+
+def absorb_counts(target: Incident, source: Incident) -> None:
+    """Fold a merged incident's counters into the one that remains."""
+    target.report_count += source.report_count
+    target.first_reported_at = min(
+        clock.as_utc(target.first_reported_at), clock.as_utc(source.first_reported_at)
+    )
+    target.last_reported_at = max(
+        clock.as_utc(target.last_reported_at), clock.as_utc(source.last_reported_at)
+    )
+    for name in CASUALTY_FIELDS:
+        setattr(target, name, max(getattr(target, name) or 0, getattr(source, name) or 0))
+    target.updated_at = clock.now()
+
+
+def recount(incident: Incident, *, report_count: int) -> None:
+    incident.report_count = report_count
+    incident.updated_at = clock.now()
+
+
+def casualties_of(report: Any) -> dict[str, int]:
+    return {name: int(getattr(report, name) or 0) for name in CASUALTY_FIELDS}
+
+
+def values_from_report(report: Any, *, title: str | None = None) -> dict[str, Any]:
+    """The first values of an incident opened by ``report`` (an intake Report)."""
+    received = clock.as_utc(report.received_at)
+    place = report.address or ""
+    return {
+        "title": (title or f"{place} {report.text}".strip())[:200],
+        "category_code": report.category_code,
+        "level": report.suggested_level or "IV",
+        "level_reason": report.level_reason,
+        "division_adcode": report.division_adcode,
+        "division_path": report.division_path,
+        "lon": report.lon,
+        "lat": report.lat,
+        "address": report.address,
+        "first_reported_at": received,
+        "last_reported_at": received,
+    }

@@ -1,0 +1,351 @@
+"""HTTP routes of intake (统一接警): reports from every channel, categories, gazetteer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from yingji.core import audit, clock, geo
+from yingji.core.errors import DomainError, ValidationFailed
+from yingji.core.files import LocalFileStore
+from yingji.core.security import Permission as P
+from yingji.core.security import Principal
+from yingji.core.web import Require, Session, client_ip, get_settings
+from yingji.intake import flows, levels, schemas, service
+
+router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+
+Reporter = Annotated[Principal, Require(P.REPORT_CREATE)]
+Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
+Writer = Annotated[Principal, Require(P.INCIDENT_WRITE)]
+
+
+def policy(request: Request) -> flows.IntakePolicy:
+    settings = get_settings(request)
+    return flows.IntakePolicy(
+        attachment_max_bytes=settings.attachment_max_bytes,
+        public_per_address=settings.public_reports_per_hour_per_address,
+        public_per_phone=settings.public_reports_per_hour_per_phone,
+        store=LocalFileStore(settings.file_store),
+    )
+
+
+def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
+    return schemas.ReportReceipt(
+        report_id=result.report.id,
+        incident_id=result.incident.id if result.incident else None,
+        created=result.created,
+        duplicate=result.duplicate,
+        reason=result.reason,
+        status=result.report.status,
+        suggestions=[schemas.Suggestion.model_validate(s) for s in result.suggestions],
+    )
+
+
+@router.post(
+    "/reports",
+    response_model=schemas.ReportReceipt,
+    status_code=201,
+    summary="Receive one report (201; 200 with the stored one if it was sent before)",
+    responses={
+        200: {
+            "model": schemas.ReportReceipt,
+            "description": "the same channel + external_id was received before",
+        },
+        429: {"description": "too_many_reports (public_web)"},
+    },
+)
+async def receive_report(
+    body: schemas.ReportCreate, request: Request, response: Response, session: Session, me: Reporter
+) -> schemas.ReportReceipt:
+    result = await flows.receive_report(
+        session=session,
+        principal=me,
+        body=body,
+        ip=client_ip(request, get_settings(request)),
+        policy=policy(request),
+    )
+    if not result.created:
+        response.status_code = 200
+    return receipt_of(result)
+
+
+@router.post(
+    "/reports:batch",
+    response_model=schemas.BatchReceipt,
+    summary="Receive up to 500 reports; each succeeds or fails on its own",
+)
+async def receive_batch(
+    body: schemas.ReportBatch, request: Request, session: Session, me: Reporter
+) -> schemas.BatchReceipt:
+    ip, rules = client_ip(request, get_settings(request)), policy(request)
+    items: list[schemas.BatchItem] = []
+    for index, report in enumerate(body.reports):
+        try:
+            async with session.begin_nested():
+                result = await flows.receive_report(
+                    session=session, principal=me, body=report, ip=ip, policy=rules
+                )
+        except DomainError as exc:
+            items.append(
+                schemas.BatchItem(index=index, status=exc.status, error=exc.to_body()["error"])
+            )
+            continue
+        items.append(
+            schemas.BatchItem(
+                index=index, status=201 if result.created else 200, receipt=receipt_of(result)
+            )
+        )
+    return schemas.BatchReceipt(
+        items=items,
+        created=sum(i.status == 201 for i in items),
+        existing=sum(i.status == 200 for i in items),
+        failed=sum(i.status >= 400 for i in items),
+    )
+
+
+@router.get(
+    "/reports",
+    response_model=schemas.ReportPage,
+    summary="Reports in your scope (located=false: those waiting to be placed)",
+)
+async def list_reports(
+    session: Session,
+    me: Reader,
+    located: bool | None = None,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> schemas.ReportPage:
+    rows, total = await service.list_reports(
+        session=session, scope=me.scope, located=located, status=status, offset=offset, limit=limit
+    )
+    return schemas.ReportPage(
+        items=[schemas.ReportRead.model_validate(r) for r in rows], total=total
+    )
+
+
+@router.get("/reports/{report_id}", response_model=schemas.ReportRead, responses={404: {}})
+async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    return await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+
+
+@router.post(
+    "/reports/{report_id}/locate",
+    response_model=schemas.ReportRead,
+    summary="Place a report on the map by hand",
+)
+async def locate(
+    report_id: uuid.UUID, body: schemas.LocateRequest, session: Session, me: Writer
+) -> Any:
+    lon, lat = geo.to_wgs84(body.lon, body.lat, body.crs)
+    if not geo.in_china(lon, lat):
+        raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
+    return await flows.locate_report(
+        session=session, principal=me, report_id=report_id, lon=lon, lat=lat
+    )
+
+
+@router.post(
+    "/reports/{report_id}/accept",
+    response_model=schemas.ReportReceipt,
+    summary="Verify a public report: it is then matched to an incident",
+)
+async def accept(report_id: uuid.UUID, session: Session, me: Writer) -> schemas.ReportReceipt:
+    return receipt_of(
+        await flows.accept_public_report(session=session, principal=me, report_id=report_id)
+    )
+
+
+@router.post(
+    "/reports/{report_id}/reject",
+    response_model=schemas.ReportRead,
+    summary="Refuse a public report (with the reason)",
+)
+async def reject(
+    report_id: uuid.UUID, body: schemas.NoteRejection, session: Session, me: Writer
+) -> Any:
+    return await flows.reject_public_report(
+        session=session, principal=me, report_id=report_id, reason=body.reason
+    )
+
+
+@router.post(
+    "/reports/{report_id}/join",
+    response_model=schemas.ReportReceipt,
+    summary="One click on a suggested duplicate: the report joins that incident",
+)
+async def join(
+    report_id: uuid.UUID, body: schemas.JoinRequest, session: Session, me: Writer
+) -> schemas.ReportReceipt:
+    return receipt_of(
+        await flows.join_report(
+            session=session, principal=me, report_id=report_id, incident_id=body.incident_id
+        )
+    )
+
+
+@router.post(
+    "/reports/{report_id}/attachments",
+    response_model=schemas.AttachmentRead,
+    status_code=201,
+    summary="Add a photo or recording to a report (multipart)",
+)
+async def add_attachment(
+    report_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    me: Reporter,
+    file: Annotated[UploadFile, File()],
+) -> Any:
+    report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    rules = policy(request)
+    data = await file.read(rules.attachment_max_bytes + 1)
+    attachment = await service.store_attachment(
+        session=session,
+        store=rules.store,
+        report_id=report.id,
+        filename=file.filename or "upload",
+        content_type=file.content_type or "",
+        data=data,
+        max_bytes=rules.attachment_max_bytes,
+    )
+    await audit.record(
+        session,
+        action="intake.attachment_added",
+        subject_type="report",
+        subject_id=report.id,
+        after={"sha256": attachment.sha256, "size": attachment.size},
+    )
+    return attachment
+
+
+@router.get("/reports/{report_id}/attachments", response_model=list[schemas.AttachmentRead])
+async def list_attachments(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    return await service.attachments_of(session=session, report_id=report_id)
+
+
+@router.get(
+    "/reports/{report_id}/attachments/{attachment_id}",
+    response_class=Response,
+    summary="The attachment's bytes",
+)
+async def get_attachment(
+    report_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: Session, me: Reader
+) -> Response:
+    await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    found = [
+        a
+        for a in await service.attachments_of(session=session, report_id=report_id)
+        if a.id == attachment_id
+    ]
+    if not found:
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "attachment_not_found",
+                    "message": "no such attachment",
+                    "details": None,
+                }
+            },
+            status_code=404,
+        )
+    data = await policy(request).store.get(found[0].sha256)
+    return Response(
+        data, media_type=found[0].content_type, headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
+@router.post(
+    "/classify",
+    response_model=schemas.ClassifyResult,
+    summary="Preview: the category and level the rules suggest, and the words that "
+    "decided (for the intake desk, as the officer types)",
+)
+async def classify_text(
+    body: schemas.ClassifyRequest, session: Session, _me: Reporter
+) -> schemas.ClassifyResult:
+    know = await flows.knowledge(session)
+    found = know.classifier.classify(body.text)
+    rule = know.rules.get(found.code) if found else None
+    level = levels.suggest_level(rule, levels.Casualties(**body.casualties.model_dump()))
+    return schemas.ClassifyResult(
+        category_code=found.code if found else None,
+        name_zh=rule.name_zh if rule else None,
+        score=found.score if found else 0.0,
+        words=list(found.words) if found else [],
+        runner_up=found.runner_up if found else None,
+        suggested_level=level.level,
+        level_reason=level.reason,
+    )
+
+
+@router.get(
+    "/categories",
+    response_model=list[schemas.CategoryRead],
+    tags=["categories"],
+    summary="The category table: keywords, match windows and level rules",
+)
+async def list_categories(session: Session, _me: Reader) -> Any:
+    return await service.list_categories(session=session)
+
+
+@router.patch(
+    "/categories/{code}",
+    response_model=schemas.CategoryRead,
+    tags=["categories"],
+    summary="Tune a category: its keywords, match window, level rules",
+)
+async def update_category(
+    code: str,
+    body: schemas.CategoryUpdate,
+    session: Session,
+    _me: Annotated[Principal, Require(P.ORG_WRITE)],
+) -> Any:
+    category = await service.get_category_or_raise(session=session, code=code)
+    before = dict(category.rule)
+    rule = dict(category.rule)
+    for name in ("keywords", "match", "level_rules"):
+        value = getattr(body, name)
+        if value is not None:
+            rule[name] = value
+    others = [c.rule for c in await service.list_categories(session=session) if c.code != code]
+    flows.check_rules([*others, rule])
+    category.rule = rule
+    if body.active is not None:
+        category.active = body.active
+    category.updated_at = clock.now()
+    await session.flush()
+    service.forget(session, service.KNOWLEDGE)
+    await audit.record(
+        session,
+        action="intake.category_updated",
+        subject_type="category",
+        subject_id=code,
+        before=before,
+        after=rule,
+    )
+    return category
+
+
+@router.get(
+    "/gazetteer",
+    response_model=list[schemas.PlaceRead],
+    tags=["gazetteer"],
+    summary="Places whose name contains the text (address suggestions as you type)",
+)
+async def suggest_places(
+    session: Session,
+    _me: Reporter,
+    q: Annotated[str, Query(min_length=1, max_length=50)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> Any:
+    entries = (await service.gazetteer(session=session)).suggest(q, limit)
+    return [
+        schemas.PlaceRead(name=e.name, adcode=e.adcode, level=e.level, lon=e.lon, lat=e.lat)
+        for e in entries
+    ]

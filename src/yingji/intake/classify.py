@@ -1,0 +1,194 @@
+"""事件分类 — a transparent keyword model that classifies a report's text into a sub-type.
+
+The sub-type table is data (``yingji/data/categories.json``, the platform's own table under the
+four GB/T 35561 top categories). Each sub-type has Chinese keywords with weights; a text's score
+for a sub-type is the sum of the weights of its keywords that occur in the text, each counted
+once. A keyword occurrence inside an occurrence of a longer keyword (of any sub-type) does not
+count: in 森林火灾 only 森林火灾 counts, not 火灾; in 火锅 only 火锅 (a negative word for fires),
+not 火. The result names the words that decided, so an administrator can read and tune it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yingji.intake.textsim import normalise
+
+DEFAULT_CATEGORIES_PATH = Path(__file__).resolve().parents[1] / "data" / "categories.json"
+TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security")
+LEVELS = ("I", "II", "III", "IV")
+CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    """One threshold rule: the sum of ``measure`` fields reaching ``thresholds[level]``."""
+
+    measure: tuple[str, ...]
+    thresholds: tuple[tuple[str, int], ...]  # (level, minimum), most severe first
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.measure)
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """One sub-type (子类) of the category table, e.g. ``accident.fire`` 火灾."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    parent: str
+    keywords: tuple[tuple[str, float], ...]
+    distance_m: float
+    window_minutes: float
+    related: tuple[str, ...]
+    level_rules: tuple[LevelRule, ...]
+    default_level: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The winning sub-type, its score, the words that decided it and the runner-up."""
+
+    code: str
+    score: float
+    words: tuple[tuple[str, float], ...]
+    runner_up: str | None
+
+
+def _level_rule(raw: Mapping[str, Any], code: str) -> LevelRule:
+    measure = tuple(str(m) for m in raw["measure"])
+    unknown = [m for m in measure if m not in CASUALTY_FIELDS]
+    if unknown:
+        raise ValueError(f"{code}: unknown casualty field(s) {unknown}")
+    thresholds = tuple((lvl, int(raw[lvl])) for lvl in LEVELS if lvl in raw)
+    values = [v for _, v in thresholds]
+    if not thresholds or values != sorted(values, reverse=True):
+        raise ValueError(f"{code}: thresholds must be given most severe first and decrease")
+    return LevelRule(measure=measure, thresholds=thresholds)
+
+
+def _category_rule(raw: Mapping[str, Any]) -> CategoryRule:
+    code = str(raw["code"])
+    parent = str(raw["parent"])
+    if parent not in TOP_CATEGORIES or not code.startswith(parent + "."):
+        raise ValueError(f"{code}: parent must be one of {TOP_CATEGORIES} and prefix the code")
+    default_level = str(raw.get("default_level", "IV"))
+    if default_level not in LEVELS:
+        raise ValueError(f"{code}: default_level must be one of {LEVELS}")
+    match = raw["match"]
+    return CategoryRule(
+        code=code,
+        name_zh=str(raw["name_zh"]),
+        name_en=str(raw["name_en"]),
+        parent=parent,
+        keywords=tuple((normalise(str(k)), float(w)) for k, w in raw["keywords"].items()),
+        distance_m=float(match["distance_m"]),
+        window_minutes=float(match["window_minutes"]),
+        related=tuple(str(c) for c in match.get("related", ())),
+        level_rules=tuple(_level_rule(r, code) for r in raw.get("level_rules", ())),
+        default_level=default_level,
+        basis=str(raw.get("basis", "")),
+    )
+
+
+def parse_categories(document: Mapping[str, Any]) -> list[CategoryRule]:
+    """The sub-types of a category document (the JSON's structure), validated."""
+    rules = [_category_rule(raw) for raw in document["subtypes"]]
+    codes = [r.code for r in rules]
+    if len(set(codes)) != len(codes):
+        raise ValueError("duplicate sub-type codes")
+    known = set(codes)
+    for rule in rules:
+        missing = [c for c in rule.related if c not in known]
+        if missing:
+            raise ValueError(f"{rule.code}: related codes not in the table: {missing}")
+    return rules
+
+
+def load_categories(path: Path | str | None = None) -> list[CategoryRule]:
+    """The category table from ``path`` (default: the table shipped with Yingji)."""
+    source = Path(path) if path is not None else DEFAULT_CATEGORIES_PATH
+    document = json.loads(source.read_text(encoding="utf-8"))
+    return parse_categories(document)
+
+
+def _spans(text: str, word: str) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    start = text.find(word)
+    while start >= 0:
+        found.append((start, start + len(word)))
+        start = text.find(word, start + 1)
+    return found
+
+
+class Classifier:
+    """Keyword classifier over a category table; ``classify`` explains itself."""
+
+    def __init__(self, categories: Sequence[CategoryRule]) -> None:
+        self._order = {rule.code: i for i, rule in enumerate(categories)}
+        by_word: dict[str, list[tuple[str, float]]] = {}
+        for rule in categories:
+            for word, weight in rule.keywords:
+                if word:
+                    by_word.setdefault(word, []).append((rule.code, weight))
+        # Longest first, so a shorter word can check whether a longer one already covers it.
+        self._words = sorted(by_word.items(), key=lambda item: (-len(item[0]), item[0]))
+
+    def matched_words(self, text: str) -> list[str]:
+        """The keywords that count in ``text`` (longest-match; each word once)."""
+        norm = normalise(text)
+        covered: list[tuple[int, int]] = []
+        counted: list[str] = []
+        for word, _ in self._words:
+            spans = _spans(norm, word)
+            if not spans:
+                continue
+            free = [
+                (s, e)
+                for s, e in spans
+                if not any(cs <= s and e <= ce and ce - cs > e - s for cs, ce in covered)
+            ]
+            covered.extend(spans)
+            if free:
+                counted.append(word)
+        return counted
+
+    def scores(self, text: str) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+        """Per sub-type: the score and the (word, weight) pairs that made it."""
+        lookup = dict(self._words)
+        result: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+        for word in self.matched_words(text):
+            for code, weight in lookup[word]:
+                score, words = result.get(code, (0.0, []))
+                words.append((word, weight))
+                result[code] = (score + weight, words)
+        return result
+
+    def classify(self, text: str) -> Classification | None:
+        """The best sub-type for ``text``, or None when no positive evidence at all."""
+        scored = self.scores(text)
+        ranked = sorted(
+            (-round(score, 6), -sum(1 for _, w in words if w > 0), self._order[code], code)
+            for code, (score, words) in scored.items()
+            if score > 0
+        )
+        if not ranked:
+            return None
+        code = ranked[0][3]
+        score, words = scored[code]
+        ordered = tuple(sorted(words, key=lambda item: (-item[1], item[0])))
+        runner_up = ranked[1][3] if len(ranked) > 1 else None
+        return Classification(code=code, score=round(score, 6), words=ordered, runner_up=runner_up)
+
+
+def category_names(categories: Iterable[CategoryRule]) -> dict[str, str]:
+    """``code → name_zh`` for display."""
+    return {rule.code: rule.name_zh for rule in categories}

@@ -1,0 +1,526 @@
+"""统一接警: one report from any channel → normalised → joined to an incident or opening one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, clock, events
+from yingji.core.errors import Conflict, Throttled, ValidationFailed
+from yingji.core.events import EventScope
+from yingji.core.files import FileStore
+from yingji.core.security import Principal
+from yingji.gis import service as gis
+from yingji.incidents import service as incidents
+from yingji.incidents.models import OPEN_STATES, Incident
+from yingji.intake import classify, levels, matching, service
+from yingji.intake.models import Report
+from yingji.intake.schemas import ReportCreate
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    attachment_max_bytes: int
+    public_per_address: int
+    public_per_phone: int
+    store: FileStore
+
+
+@dataclass
+class Receipt:
+    report: Report
+    incident: Incident | None
+    created: bool
+    duplicate: bool
+    reason: str | None
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The category table, as the classifier, the level rules and the matcher need it."""
+
+    rules: dict[str, classify.CategoryRule]
+    classifier: classify.Classifier
+    matcher: matching.Matcher
+
+    def related(self, code: str) -> list[str]:
+        """The category and those of the same event family, either side naming the other."""
+        rule = self.rules.get(code)
+        family = {code, *(rule.related if rule else ())}
+        family.update(r.code for r in self.rules.values() if code in r.related)
+        return sorted(family)
+
+
+async def knowledge(session: AsyncSession) -> Knowledge:
+    async def build() -> Knowledge:
+        table = await service.category_rules(session=session)
+        rules = classify.parse_categories({"subtypes": [rule for rule, _ in table]})
+        active = {rule["code"] for rule, is_active in table if is_active}
+        return Knowledge(
+            {r.code: r for r in rules},
+            classify.Classifier([r for r in rules if r.code in active]),
+            matching.Matcher(rules),
+        )
+
+    return await service.cached(session, service.KNOWLEDGE, build)
+
+
+# --- normalising ---------------------------------------------------------------------------------
+
+
+def _classify(know: Knowledge, body: ReportCreate) -> dict[str, Any]:
+    if body.category_code:
+        if body.category_code not in know.rules:
+            raise ValidationFailed(
+                "unknown_category",
+                f"no category {body.category_code}",
+                {"category_code": body.category_code},
+            )
+        return {
+            "category_code": body.category_code,
+            "category_source": "given",
+            "category_words": None,
+        }
+    found = know.classifier.classify(body.text)
+    if found is None:
+        return {"category_code": None, "category_source": None, "category_words": []}
+    return {
+        "category_code": found.code,
+        "category_source": "keywords",
+        "category_words": [[word, weight] for word, weight in found.words],
+    }
+
+
+async def _locate(
+    session: AsyncSession, body: ReportCreate, principal: Principal
+) -> dict[str, Any]:
+    lon, lat, source, adcode = body.lon, body.lat, None, None
+    if lon is not None and lat is not None:
+        source = "point"
+        adcode = await gis.division_at(session, lon=lon, lat=lat)
+    else:
+        hit = (await service.gazetteer(session=session)).locate(
+            " ".join(part for part in (body.address, body.text) if part)
+        )
+        if hit is not None and hit.entry.lon is not None and hit.entry.lat is not None:
+            lon, lat = hit.entry.lon, hit.entry.lat
+            source = hit.source if hit.entry.level != "county" else "county"
+            adcode = hit.entry.adcode
+    path = await service.division_path_of(session=session, adcode=adcode)
+    if path is None:
+        adcode = None
+    return {
+        "lon": lon,
+        "lat": lat,
+        "located": lon is not None,
+        "location_source": source,
+        "division_adcode": adcode,
+        # a report placed nowhere stays with the centre that received it
+        "division_path": path or principal.scope.area_path,
+    }
+
+
+def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, Any]:
+    suggestion = levels.suggest_level(
+        know.rules.get(code) if code else None, levels.Casualties(**body.casualties.model_dump())
+    )
+    return {"suggested_level": suggestion.level, "level_reason": suggestion.reason}
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matching.MatchDecision:
+    received = clock.as_utc(report.received_at)
+    distance_m, window = know.matcher.window(report.category_code)
+    related = know.related(report.category_code) if report.category_code else None
+    found = await incidents.candidates(
+        session=session,
+        categories=related,
+        received_at=received,
+        window=window,
+        lon=report.lon,
+        lat=report.lat,
+        distance_m=distance_m,
+        division_path=report.division_path if report.division_adcode else None,
+    )
+    texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
+    facts = matching.ReportFacts(
+        text=report.text,
+        category_code=report.category_code,
+        lon=report.lon,
+        lat=report.lat,
+        division_adcode=report.division_adcode,
+        received_at=received,
+        address=report.address,
+    )
+    candidates = [
+        matching.CandidateIncident(
+            id=str(i.id),
+            category_code=i.category_code,
+            lon=i.lon,
+            lat=i.lat,
+            division_adcode=i.division_adcode,
+            first_reported_at=clock.as_utc(i.first_reported_at),
+            last_reported_at=clock.as_utc(i.last_reported_at),
+            texts=texts.get(i.id, []),
+            address=i.address,
+        )
+        for i in found
+    ]
+    return know.matcher.decide(facts, candidates)
+
+
+async def _open_incident(session: AsyncSession, know: Knowledge, report: Report) -> Incident:
+    rule = know.rules.get(report.category_code or "")
+    place = report.address or report.division_adcode or ""
+    title = f"{rule.name_zh if rule else '未分类'} · {place}".strip(" ·")
+    incident = await incidents.create_incident(
+        session=session, values=incidents.values_from_report(report, title=title)
+    )
+    incidents.absorb_report(
+        incident,
+        received_at=clock.as_utc(report.received_at),
+        casualties=incidents.casualties_of(report),
+    )
+    await session.flush()
+    await _trace(
+        session,
+        incident,
+        action="incidents.opened",
+        before=None,
+        summary=f"立案 opened from {report.channel} report {report.external_id}",
+        data={"report_id": str(report.id)},
+    )
+    return incident
+
+
+async def _join_incident(
+    session: AsyncSession, incident: Incident, report: Report, reason: str
+) -> None:
+    before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
+    incidents.absorb_report(
+        incident,
+        received_at=clock.as_utc(report.received_at),
+        casualties=incidents.casualties_of(report),
+    )
+    await session.flush()
+    await _trace(
+        session,
+        incident,
+        action="incidents.report_added",
+        before=before,
+        summary=f"接警 {report.channel} report joined: {reason}",
+        data={"report_id": str(report.id), "reason": reason},
+    )
+
+
+async def _trace(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    action: str,
+    summary: str,
+    before: dict[str, Any] | None,
+    data: dict[str, Any],
+) -> None:
+    after = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
+    await incidents.add_timeline(
+        session=session,
+        incident_id=incident.id,
+        kind=action.rsplit(".", 1)[-1],
+        summary=summary,
+        data=data,
+    )
+    await audit.record(
+        session,
+        action=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        payload={"incident": after, "summary": summary, **data},
+        scope=EventScope(division_path=incident.division_path),
+    )
+
+
+async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Receipt:
+    """Match a stored report: join an incident, or open one (with suggestions if close)."""
+    decision = await _match(session, know, report)
+    suggestions = [
+        {
+            "incident_id": s.incident_id,
+            "score": round(s.score, 3),
+            "distance_m": None if s.distance_m is None else round(s.distance_m, 1),
+            "minutes": round(s.minutes, 1),
+        }
+        for s in decision.suggestions
+    ]
+    if decision.outcome == "join" and decision.incident_id is not None:
+        incident = await session.get(Incident, uuid.UUID(decision.incident_id))
+        if incident is not None:
+            report.incident_id, report.match_outcome = incident.id, "joined"
+            report.match_score, report.match_reason = decision.score, decision.reason[:300]
+            await _join_incident(session, incident, report, decision.reason)
+            return Receipt(report, incident, True, True, decision.reason, suggestions)
+    incident = await _open_incident(session, know, report)
+    report.incident_id = incident.id
+    report.match_outcome = "suggested" if decision.outcome == "suggest" else "opened"
+    report.match_score, report.match_reason = decision.score, decision.reason[:300]
+    report.suggestions = suggestions or None
+    await session.flush()
+    return Receipt(report, incident, True, False, decision.reason, suggestions)
+
+
+# --- the flow ------------------------------------------------------------------------------------
+
+
+async def receive_report(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    body: ReportCreate,
+    ip: str | None,
+    policy: IntakePolicy,
+) -> Receipt:
+    """Store one report idempotently, normalise it, and join or open an incident."""
+    existing = await service.find_report(
+        session=session, channel=body.channel, external_id=body.external_id
+    )
+    if existing is not None:
+        return await _receipt_of_existing(session, existing)
+    if body.channel == "public_web":
+        broken = await service.public_quota_left(
+            session=session,
+            ip=ip,
+            phone=body.reporter_phone,
+            per_address=policy.public_per_address,
+            per_phone=policy.public_per_phone,
+        )
+        if broken is not None:
+            raise Throttled(
+                "too_many_reports",
+                f"too many public reports from this {broken}",
+                {"limit": broken},
+                retry_after=3600,
+            )
+    know = await knowledge(session)
+    category = _classify(know, body)
+    values: dict[str, Any] = {
+        "channel": body.channel,
+        "external_id": body.external_id,
+        "received_at": body.received_at or clock.now(),
+        "reporter_name": body.reporter_name,
+        "reporter_phone": body.reporter_phone,
+        "text": body.text,
+        "address": body.address,
+        **category,
+        **await _locate(session, body, principal),
+        **_level(know, category["category_code"], body),
+        **body.casualties.model_dump(),
+        "status": "pending_verification" if body.channel == "public_web" else "accepted",
+        "source_ip": ip,
+        "created_by": str(principal.user_id),
+    }
+    report, created = await service.insert_report(session=session, values=values)
+    if not created:
+        return await _receipt_of_existing(session, report)
+    for item in body.attachments:
+        await service.store_attachment(
+            session=session,
+            store=policy.store,
+            report_id=report.id,
+            filename=item.filename,
+            content_type=item.content_type,
+            data=item.data(),
+            max_bytes=policy.attachment_max_bytes,
+        )
+    await audit.record(
+        session,
+        action="intake.report_received",
+        subject_type="report",
+        subject_id=report.id,
+        after=_report_snapshot(report),
+    )
+    if report.status == "pending_verification":
+        await _announce(session, report)
+        return Receipt(report, None, True, False, "public report waits for verification")
+    receipt = await assign(session, know, report)
+    await _announce(session, report)
+    return receipt
+
+
+def _report_snapshot(report: Report) -> dict[str, Any]:
+    return audit.snapshot(
+        report,
+        (
+            "channel",
+            "external_id",
+            "category_code",
+            "division_adcode",
+            "located",
+            "suggested_level",
+            "status",
+            "incident_id",
+        ),
+    )
+
+
+async def _announce(session: AsyncSession, report: Report) -> None:
+    await events.emit(
+        session,
+        type="intake.report_received",
+        subject_type="report",
+        subject_id=report.id,
+        payload=_report_snapshot(report),
+        scope=EventScope(division_path=report.division_path),
+    )
+
+
+async def _receipt_of_existing(session: AsyncSession, report: Report) -> Receipt:
+    incident = await session.get(Incident, report.incident_id) if report.incident_id else None
+    return Receipt(
+        report,
+        incident,
+        False,
+        report.match_outcome == "joined",
+        report.match_reason,
+        list(report.suggestions or []),
+    )
+
+
+async def accept_public_report(
+    *, session: AsyncSession, principal: Principal, report_id: uuid.UUID
+) -> Receipt:
+    """A duty officer verifies a report from the public; then it is matched like any other."""
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    if report.status != "pending_verification":
+        raise Conflict("report_not_pending", f"the report is {report.status}")
+    report.status = "accepted"
+    await session.flush()
+    receipt = await assign(session, await knowledge(session), report)
+    await audit.record(
+        session,
+        action="intake.report_accepted",
+        subject_type="report",
+        subject_id=report.id,
+        after=_report_snapshot(report),
+    )
+    return receipt
+
+
+async def reject_public_report(
+    *, session: AsyncSession, principal: Principal, report_id: uuid.UUID, reason: str
+) -> Report:
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    if report.status != "pending_verification":
+        raise Conflict("report_not_pending", f"the report is {report.status}")
+    report.status = "rejected"
+    report.match_reason = reason[:300]
+    await session.flush()
+    await audit.record(
+        session,
+        action="intake.report_rejected",
+        subject_type="report",
+        subject_id=report.id,
+        after={"reason": reason},
+    )
+    return report
+
+
+async def locate_report(
+    *, session: AsyncSession, principal: Principal, report_id: uuid.UUID, lon: float, lat: float
+) -> Report:
+    """The duty officer places a report the gazetteer could not."""
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    before = _report_snapshot(report)
+    adcode = await gis.division_at(session, lon=lon, lat=lat)
+    path = await service.division_path_of(session=session, adcode=adcode)
+    report.lon, report.lat, report.located, report.location_source = lon, lat, True, "manual"
+    report.division_adcode = adcode if path else None
+    report.division_path = path or report.division_path
+    await session.flush()
+    if report.incident_id is not None:
+        incident = await session.get(Incident, report.incident_id)
+        if incident is not None and incident.lon is None:
+            incident.lon, incident.lat = lon, lat
+            incident.division_adcode = report.division_adcode or incident.division_adcode
+            incident.division_path = report.division_path or incident.division_path
+            await session.flush()
+    await audit.record(
+        session,
+        action="intake.report_located",
+        subject_type="report",
+        subject_id=report.id,
+        before=before,
+        after=_report_snapshot(report),
+    )
+    return report
+
+
+async def join_report(
+    *, session: AsyncSession, principal: Principal, report_id: uuid.UUID, incident_id: uuid.UUID
+) -> Receipt:
+    """One click on a suggested duplicate: the report joins that incident instead."""
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    target = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    if report.incident_id == target.id:
+        raise Conflict("already_joined", "the report already belongs to that incident")
+    if target.state not in OPEN_STATES:
+        raise Conflict("incident_not_open", f"incident {target.number} is {target.state}")
+    previous = await session.get(Incident, report.incident_id) if report.incident_id else None
+    report.incident_id, report.match_outcome = target.id, "joined"
+    report.match_reason = f"joined by {principal.username}"
+    await _join_incident(session, target, report, report.match_reason)
+    if previous is not None:
+        remaining = previous.report_count - 1
+        incidents.recount(previous, report_count=remaining)
+        if remaining == 0 and previous.state in ("reported", "verified"):
+            before = audit.snapshot(previous, incidents.INCIDENT_FIELDS)
+            await incidents.transition(
+                session=session,
+                incident=previous,
+                allowed_from=("reported", "verified"),
+                to="cancelled",
+                values={
+                    "merged_into_id": target.id,
+                    "cancel_reason": f"重复 duplicate of {target.number}",
+                },
+            )
+            await _trace(
+                session,
+                previous,
+                action="incidents.cancelled",
+                before=before,
+                summary=f"重复 duplicate: its report joined {target.number}",
+                data={"into": str(target.id)},
+            )
+    return Receipt(report, target, False, True, report.match_reason)
+
+
+def check_rules(rules: list[dict[str, Any]]) -> None:
+    """An edited category table must still be one the classifier and matcher can use."""
+    try:
+        classify.parse_categories({"subtypes": rules})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailed("invalid_category_rule", f"the rule is not usable: {exc}") from exc

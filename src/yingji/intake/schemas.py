@@ -1,0 +1,236 @@
+"""Shapes of intake data at the API boundary."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from yingji.core import geo
+
+Channel = Literal[
+    "hotline_110",
+    "hotline_119",
+    "hotline_120",
+    "hotline_12122",
+    "hotline_12345",
+    "hotline_96345",
+    "grid",
+    "public_web",
+    "sensor",
+    "upper_level",
+    "manual",
+]
+
+MAX_TEXT = 4000
+
+
+class Casualties(BaseModel):
+    dead: int = Field(default=0, ge=0, le=100_000)
+    injured: int = Field(default=0, ge=0, le=100_000)
+    missing: int = Field(default=0, ge=0, le=100_000)
+    trapped: int = Field(default=0, ge=0, le=100_000)
+
+
+class AttachmentIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(
+        max_length=100,
+        description="image/jpeg, image/png, image/webp, "
+        "audio/mpeg, audio/wav, audio/amr, audio/aac, audio/mp4",
+    )
+    data_base64: str = Field(max_length=15_000_000, description="the file, base64; ≤ 10 MiB")
+
+    def data(self) -> bytes:
+        try:
+            return base64.b64decode(self.data_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("data_base64 is not base64") from exc
+
+    @field_validator("data_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("not valid base64") from exc
+        return value
+
+
+class ReportCreate(BaseModel):
+    """One report from one channel. ``channel`` + ``external_id`` make it idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    external_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="the source system's id; a retry with the same id "
+        "returns the report already stored",
+    )
+    received_at: AwareDatetime | None = Field(default=None, description="default: now")
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, pattern=r"^[0-9+\-() ]{3,40}$")
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    address: str | None = Field(default=None, max_length=300)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    category_code: str | None = Field(default=None, max_length=64)
+    casualties: Casualties = Field(default_factory=Casualties)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=5)
+
+    @model_validator(mode="after")
+    def _point(self) -> ReportCreate:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        if self.lon is not None and self.lat is not None:
+            lon, lat = geo.to_wgs84(self.lon, self.lat, self.crs)
+            if not geo.in_china(lon, lat):
+                raise ValueError("the point lies outside China's bounding box (lon/lat order?)")
+            self.lon, self.lat, self.crs = lon, lat, "wgs84"
+        return self
+
+
+class ReportBatch(BaseModel):
+    reports: list[ReportCreate] = Field(min_length=1, max_length=500)
+
+
+class Suggestion(BaseModel):
+    incident_id: uuid.UUID
+    score: float
+    distance_m: float | None
+    minutes: float
+
+
+class ReportReceipt(BaseModel):
+    """What the source system is told: the report, the incident, and whether it was a duplicate."""
+
+    report_id: uuid.UUID
+    incident_id: uuid.UUID | None
+    created: bool
+    duplicate: bool
+    reason: str | None
+    status: str
+    suggestions: list[Suggestion] = Field(default_factory=list)
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int
+    receipt: ReportReceipt | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchReceipt(BaseModel):
+    items: list[BatchItem]
+    created: int
+    existing: int
+    failed: int
+
+
+class AttachmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class ReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    channel: str
+    external_id: str
+    received_at: datetime
+    reporter_name: str | None
+    reporter_phone: str | None
+    text: str
+    address: str | None
+    lon: float | None
+    lat: float | None
+    located: bool
+    location_source: str | None
+    division_adcode: str | None
+    category_code: str | None
+    category_source: str | None
+    category_words: list[Any] | None
+    suggested_level: str | None
+    level_reason: str | None
+    dead: int
+    injured: int
+    missing: int
+    trapped: int
+    status: str
+    incident_id: uuid.UUID | None
+    match_outcome: str | None
+    match_score: float | None
+    match_reason: str | None
+    suggestions: list[Any] | None
+
+
+class ReportPage(BaseModel):
+    items: list[ReportRead]
+    total: int
+
+
+class LocateRequest(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+
+class NoteRejection(BaseModel):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class JoinRequest(BaseModel):
+    incident_id: uuid.UUID
+
+
+class ClassifyRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    casualties: Casualties = Field(default_factory=Casualties)
+
+
+class ClassifyResult(BaseModel):
+    category_code: str | None
+    name_zh: str | None
+    score: float
+    words: list[tuple[str, float]]
+    runner_up: str | None
+    suggested_level: str
+    level_reason: str
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    parent_code: str | None
+    name_zh: str
+    name_en: str
+    rule: dict[str, Any]
+    active: bool
+
+
+class CategoryUpdate(BaseModel):
+    keywords: dict[str, float] | None = Field(default=None, max_length=500)
+    match: dict[str, Any] | None = None
+    level_rules: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+    active: bool | None = None
+
+
+class PlaceRead(BaseModel):
+    name: str
+    adcode: str | None
+    level: str
+    lon: float | None
+    lat: float | None

@@ -1,0 +1,307 @@
+"""Queries and single-entity commands of intake. Flushes, never commits."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from importlib import resources
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import clock
+from yingji.core.db import database_of
+from yingji.core.errors import NotFound, ValidationFailed
+from yingji.core.files import FileStore, sniff
+from yingji.core.security import Scope
+from yingji.intake import gazetteer as gz
+from yingji.intake.models import Attachment, Category, Place, Report
+from yingji.org.models import Division
+
+T = TypeVar("T")
+CACHE_SECONDS = 30.0
+KNOWLEDGE = "intake.knowledge"  # the parsed category table: classifier, level rules, matcher
+
+
+async def cached(session: AsyncSession, key: str, build: Callable[[], Awaitable[T]]) -> T:
+    """Reference data kept per process for a short while; edits in this process drop it."""
+    cache = database_of(session).cache
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        value: T = hit[1]
+        return value
+    value = await build()
+    cache[key] = (time.monotonic(), value)
+    return value
+
+
+def forget(session: AsyncSession, key: str) -> None:
+    database_of(session).cache.pop(key, None)
+
+
+# --- categories ----------------------------------------------------------------------------------
+
+
+def shipped_categories() -> dict[str, Any]:
+    text = resources.files("yingji").joinpath("data/categories.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+async def ensure_categories(*, session: AsyncSession) -> int:
+    """Add the shipped categories that the table lacks; never overwrite an edited one."""
+    existing = set((await session.scalars(select(Category.code))).all())
+    added = 0
+    now = clock.now()
+    for rule in shipped_categories()["subtypes"]:
+        if rule["code"] in existing:
+            continue
+        session.add(
+            Category(
+                code=rule["code"],
+                parent_code=rule.get("parent"),
+                name_zh=rule["name_zh"],
+                name_en=rule["name_en"],
+                rule=rule,
+                active=True,
+                updated_at=now,
+            )
+        )
+        added += 1
+    await session.flush()
+    if added:
+        forget(session, KNOWLEDGE)
+    return added
+
+
+async def list_categories(*, session: AsyncSession) -> list[Category]:
+    rows = await session.scalars(select(Category).order_by(Category.code))
+    return list(rows.all())
+
+
+async def get_category_or_raise(*, session: AsyncSession, code: str) -> Category:
+    category = await session.get(Category, code)
+    if category is None:
+        raise NotFound("category_not_found", f"no category {code}", {"code": code})
+    return category
+
+
+async def category_rules(*, session: AsyncSession) -> list[tuple[dict[str, Any], bool]]:
+    """Every category's rule and whether it is active (inactive ones are never suggested)."""
+
+    rows = await session.scalars(select(Category).order_by(Category.code))
+    return [(dict(row.rule), row.active) for row in rows.all()]
+
+
+# --- gazetteer -----------------------------------------------------------------------------------
+
+
+async def gazetteer(*, session: AsyncSession) -> gz.Gazetteer:
+    async def build() -> gz.Gazetteer:
+        divisions = (
+            await session.execute(
+                select(
+                    Division.name,
+                    Division.adcode,
+                    Division.level,
+                    Division.centroid_lon,
+                    Division.centroid_lat,
+                    Division.parent_adcode,
+                )
+            )
+        ).all()
+        entries = [
+            gz.Entry(name, code, level, lon, lat, parent)
+            for name, code, level, lon, lat, parent in divisions
+        ]
+        places = (await session.scalars(select(Place))).all()
+        for place in places:
+            entries.extend(
+                gz.Entry(
+                    name,
+                    place.division_adcode,
+                    "place",
+                    place.lon,
+                    place.lat,
+                    place.division_adcode,
+                )
+                for name in [place.name, *(place.aliases or [])]
+            )
+        local = {code[:6] for _, code, *_ in divisions}
+        entries.extend(gz.china_counties(exclude=local))
+        return gz.Gazetteer(entries)
+
+    return await cached(session, "gazetteer", build)
+
+
+async def division_path_of(*, session: AsyncSession, adcode: str | None) -> str | None:
+    if not adcode:
+        return None
+    path: str | None = await session.scalar(select(Division.path).where(Division.adcode == adcode))
+    return path
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def report_query(scope: Scope) -> Select[Report]:
+    return select(Report).where(scope.clause(Report.division_path, None))
+
+
+async def find_report(*, session: AsyncSession, channel: str, external_id: str) -> Report | None:
+    return await session.scalar(
+        select(Report).where(Report.channel == channel, Report.external_id == external_id)
+    )
+
+
+async def get_report_or_raise(
+    *, session: AsyncSession, report_id: uuid.UUID, scope: Scope
+) -> Report:
+    report = await session.scalar(report_query(scope).where(Report.id == report_id))
+    if report is None:
+        raise NotFound("report_not_found", f"no report {report_id}")
+    return report
+
+
+async def list_reports(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    located: bool | None = None,
+    status: str | None = None,
+    incident_id: uuid.UUID | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Report], int]:
+    stmt = report_query(scope)
+    if located is not None:
+        stmt = stmt.where(Report.located.is_(located))
+    if status:
+        stmt = stmt.where(Report.status == status)
+    if incident_id:
+        stmt = stmt.where(Report.incident_id == incident_id)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = await session.scalars(
+        stmt.order_by(Report.received_at.desc(), Report.id).offset(offset).limit(limit)
+    )
+    return list(rows.all()), total
+
+
+async def insert_report(*, session: AsyncSession, values: dict[str, Any]) -> tuple[Report, bool]:
+    """Insert a report; if the source already sent it (same channel and id), return that one."""
+    report = Report(created_at=clock.now(), **values)
+    try:
+        async with session.begin_nested():
+            session.add(report)
+            await session.flush()
+    except IntegrityError:
+        existing = await find_report(
+            session=session, channel=values["channel"], external_id=values["external_id"]
+        )
+        if existing is None:
+            raise
+        return existing, False
+    return report, True
+
+
+async def public_quota_left(
+    *, session: AsyncSession, ip: str | None, phone: str | None, per_address: int, per_phone: int
+) -> str | None:
+    """Which limit a public report would break, if any ("address" or "phone")."""
+    since = clock.now() - timedelta(hours=1)
+    base = (
+        select(func.count())
+        .select_from(Report)
+        .where(Report.channel == "public_web", Report.received_at >= since)
+    )
+    if ip and int(await session.scalar(base.where(Report.source_ip == ip)) or 0) >= per_address:
+        return "address"
+    if (
+        phone
+        and int(await session.scalar(base.where(Report.reporter_phone == phone)) or 0) >= per_phone
+    ):
+        return "phone"
+    return None
+
+
+async def texts_of_incidents(
+    *, session: AsyncSession, incident_ids: list[uuid.UUID], per_incident: int = 5
+) -> dict[uuid.UUID, list[str]]:
+    if not incident_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Report.incident_id, Report.text, Report.address)
+            .where(Report.incident_id.in_(incident_ids))
+            .order_by(Report.received_at)
+        )
+    ).all()
+    texts: dict[uuid.UUID, list[str]] = {}
+    for incident_id, text, address in rows:
+        if incident_id is None:
+            continue
+        bucket = texts.setdefault(incident_id, [])
+        if len(bucket) < per_incident:
+            bucket.append(f"{address or ''} {text}".strip())
+    return texts
+
+
+async def move_reports(
+    *, session: AsyncSession, from_incident: uuid.UUID, to_incident: uuid.UUID
+) -> int:
+    result = await session.execute(
+        update(Report)
+        .where(Report.incident_id == from_incident)
+        .values(incident_id=to_incident)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def store_attachment(
+    *,
+    session: AsyncSession,
+    store: FileStore,
+    report_id: uuid.UUID,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    max_bytes: int,
+) -> Attachment:
+    if len(data) > max_bytes:
+        raise ValidationFailed(
+            "attachment_too_large",
+            f"{filename} is larger than {max_bytes // 2**20} MiB",
+            {"filename": filename, "max_bytes": max_bytes},
+        )
+    kind = sniff(content_type, data)
+    if kind is None:
+        raise ValidationFailed(
+            "attachment_type_not_allowed",
+            f"{filename} is not an accepted photo or recording "
+            f"(or its content is not {content_type})",
+            {"filename": filename, "content_type": content_type},
+        )
+    digest = await store.put(data)
+    attachment = Attachment(
+        report_id=report_id,
+        kind=kind,
+        filename=filename[:200],
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        created_at=clock.now(),
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+async def attachments_of(*, session: AsyncSession, report_id: uuid.UUID) -> list[Attachment]:
+    rows = await session.scalars(select(Attachment).where(Attachment.report_id == report_id))
+    return list(rows.all())

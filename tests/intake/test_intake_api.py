@@ -1,0 +1,291 @@
+"""统一接警 through the public API: idempotency, normalisation, matching, bad input."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+
+from tests.factories import bearer, make_county_with_two_towns
+from yingji.core.clock import ManualClock
+from yingji.core.db import Database
+from yingji.incidents.models import Incident
+from yingji.intake.models import Attachment, Report
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
+    return {"channel": "hotline_119", "external_id": external_id, "text": text, **extra}
+
+
+async def counts(db: Database) -> tuple[int, int]:
+    async with db.unit_of_work(readonly=True) as session:
+        reports = await session.scalar(select(func.count()).select_from(Report))
+        incidents = await session.scalar(select(func.count()).select_from(Incident))
+    return int(reports or 0), int(incidents or 0)
+
+
+async def test_same_channel_and_external_id_returns_the_stored_report(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    body = report("119-0001", "甲镇老街一居民楼着火，浓烟很大", lon=119.05, lat=27.55)
+    first = await client.post("/api/v1/intake/reports", json=body, headers=officer)
+    again = await client.post("/api/v1/intake/reports", json=body, headers=officer)
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["report_id"] == again.json()["report_id"]
+    assert first.json()["incident_id"] == again.json()["incident_id"]
+    assert await counts(db) == (1, 1)
+
+
+async def test_report_is_classified_located_and_levelled_with_its_reasons(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    answer = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report(
+            "119-0002",
+            "厂房着火了，有浓烟，三楼有人被困",
+            lon=119.05,
+            lat=27.55,
+            casualties={"dead": 3, "injured": 0, "missing": 0, "trapped": 2},
+        ),
+    )
+    assert answer.status_code == 201
+    stored = (
+        await client.get(f"/api/v1/intake/reports/{answer.json()['report_id']}", headers=officer)
+    ).json()
+    assert stored["category_code"] == "accident.fire"
+    assert stored["category_source"] == "keywords"
+    assert {"着火", "浓烟"} <= {word for word, _ in stored["category_words"]}
+    assert stored["located"] and stored["division_adcode"] == "331126101000"
+    assert stored["suggested_level"] == "III" and "3" in stored["level_reason"]
+
+
+async def test_address_text_is_placed_through_the_gazetteer(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    placed = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0003", "路边树倒了挡住了车道", address="乙镇政府门口"),
+    )
+    nowhere = await client.post(
+        "/api/v1/intake/reports", headers=officer, json=report("119-0004", "有人打架")
+    )
+    placed_report = (
+        await client.get(f"/api/v1/intake/reports/{placed.json()['report_id']}", headers=officer)
+    ).json()
+    assert placed_report["located"] and placed_report["division_adcode"] == "331126102000"
+    assert placed_report["location_source"] == "division"
+    waiting = (await client.get("/api/v1/intake/reports?located=false", headers=officer)).json()
+    assert [r["id"] for r in waiting["items"]] == [nowhere.json()["report_id"]]
+    located = await client.post(
+        f"/api/v1/intake/reports/{nowhere.json()['report_id']}/locate",
+        headers=officer,
+        json={"lon": 119.05, "lat": 27.55},
+    )
+    assert located.json()["located"] and located.json()["division_adcode"] == "331126101000"
+
+
+async def test_second_call_about_the_same_fire_joins_the_incident(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    first = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0010", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
+    )
+    clock.advance(timedelta(minutes=6))
+    second = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_110",
+            "external_id": "110-77",
+            "lon": 119.0512,
+            "lat": 27.5507,
+            "text": "老街那边一栋居民楼起火了，冒浓烟",
+        },
+    )
+    assert second.status_code == 201
+    assert second.json()["duplicate"] is True
+    assert second.json()["incident_id"] == first.json()["incident_id"]
+    assert second.json()["reason"]
+    incident = (
+        await client.get(f"/api/v1/incidents/{first.json()['incident_id']}", headers=officer)
+    ).json()
+    assert incident["report_count"] == 2
+    # a fire far away in the other town is another incident
+    other = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0011", "乙镇一居民楼着火，浓烟滚滚", lon=119.18, lat=27.58),
+    )
+    assert other.json()["duplicate"] is False
+    assert other.json()["incident_id"] != first.json()["incident_id"]
+
+
+async def test_bad_input_gets_a_stable_code_and_stores_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+
+    def attached(content_type: str, data: bytes) -> list[dict[str, str]]:
+        return [
+            {
+                "filename": "a",
+                "content_type": content_type,
+                "data_base64": base64.b64encode(data).decode(),
+            }
+        ]
+
+    cases = [
+        ({"channel": "pager", "external_id": "x", "text": "着火"}, 422, "validation_failed"),
+        (report("b1", "着火", lon=2.35, lat=48.85), 422, "validation_failed"),
+        (report("b2", "着火", lon=119.0), 422, "validation_failed"),
+        (report("b3", "x" * 4001), 422, "validation_failed"),
+        (report("b4", "着火", category_code="accident.nonsense"), 422, "unknown_category"),
+        (
+            report("b5", "着火", attachments=attached("image/png", b"GIF89a")),
+            422,
+            "attachment_type_not_allowed",
+        ),
+        (
+            report("b6", "着火", attachments=attached("application/x-msdownload", b"MZ")),
+            422,
+            "attachment_type_not_allowed",
+        ),
+        (report("b7", "着火", received_at="2026-07-01T08:00:00"), 422, "validation_failed"),
+        (
+            report(
+                "b8",
+                "着火",
+                attachments=[{"filename": "a", "content_type": "image/png", "data_base64": "***"}],
+            ),
+            422,
+            "validation_failed",
+        ),
+    ]
+    for body, status, code in cases:
+        response = await client.post("/api/v1/intake/reports", headers=officer, json=body)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
+    malformed = await client.post(
+        "/api/v1/intake/reports",
+        content=b"{",
+        headers={**officer, "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 422
+    assert await counts(db) == (0, 0)
+
+
+async def test_attachment_is_stored_and_served_back(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    photo = {
+        "filename": "scene.png",
+        "content_type": "image/png",
+        "data_base64": base64.b64encode(PNG).decode(),
+    }
+    answer = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0020", "着火了", attachments=[photo]),
+    )
+    assert answer.status_code == 201
+    report_id = answer.json()["report_id"]
+    listed = (
+        await client.get(f"/api/v1/intake/reports/{report_id}/attachments", headers=officer)
+    ).json()
+    assert [(a["kind"], a["size"]) for a in listed] == [("photo", len(PNG))]
+    raw = await client.get(
+        f"/api/v1/intake/reports/{report_id}/attachments/{listed[0]['id']}", headers=officer
+    )
+    assert raw.content == PNG and raw.headers["content-type"] == "image/png"
+    async with db.unit_of_work(readonly=True) as session:
+        assert await session.scalar(select(func.count()).select_from(Attachment)) == 1
+
+
+async def test_public_reports_wait_for_verification_and_are_rate_limited(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    public = {
+        "channel": "public_web",
+        "text": "河边有人落水",
+        "reporter_phone": "13900000001",
+        "lon": 119.05,
+        "lat": 27.55,
+    }
+    answers = [
+        await client.post(
+            "/api/v1/intake/reports", headers=officer, json={**public, "external_id": f"web-{i}"}
+        )
+        for i in range(4)
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert answers[3].json()["error"]["code"] == "too_many_reports"
+    first = answers[0].json()
+    assert first["status"] == "pending_verification" and first["incident_id"] is None
+    accepted = await client.post(
+        f"/api/v1/intake/reports/{first['report_id']}/accept", headers=officer
+    )
+    assert accepted.status_code == 200 and accepted.json()["incident_id"]
+    assert accepted.json()["status"] == "accepted"
+
+
+async def test_batch_takes_each_report_on_its_own(client: httpx.AsyncClient, db: Database) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    batch = {
+        "reports": [
+            report("batch-1", "甲镇山体滑坡，路被堵了", lon=119.02, lat=27.52),
+            report("batch-2", "着火", category_code="accident.nonsense"),
+            report("batch-1", "甲镇山体滑坡，路被堵了", lon=119.02, lat=27.52),
+        ]
+    }
+    answer = await client.post("/api/v1/intake/reports:batch", headers=officer, json=batch)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [i["status"] for i in body["items"]] == [201, 422, 200]
+    assert body["items"][1]["error"]["code"] == "unknown_category"
+    assert (body["created"], body["existing"], body["failed"]) == (1, 1, 1)
+    too_many = await client.post(
+        "/api/v1/intake/reports:batch",
+        headers=officer,
+        json={"reports": [report(f"x{i}", "着火") for i in range(501)]},
+    )
+    assert too_many.status_code == 422
+
+
+async def test_classify_preview_says_which_words_decided(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    answer = (
+        await client.post(
+            "/api/v1/intake/classify",
+            headers=officer,
+            json={"text": "吃了喜酒以后十几个人上吐下泻", "casualties": {"injured": 12}},
+        )
+    ).json()
+    assert answer["category_code"].startswith("public_health.")
+    assert answer["words"] and answer["suggested_level"] in ("I", "II", "III", "IV")
+    places = (await client.get("/api/v1/intake/gazetteer?q=甲镇", headers=officer)).json()
+    assert places[0]["adcode"] == "331126101000"
