@@ -28,6 +28,7 @@ from yingji.core.timers import TimerWorker
 from yingji.gis import api as gis_api
 from yingji.incidents import api as incidents_api
 from yingji.incidents import jobs as incident_jobs
+from yingji.incidents import service as incidents_service
 from yingji.intake import api as intake_api
 from yingji.intake import service as intake_service
 from yingji.notify import api as notify_api
@@ -55,6 +56,7 @@ async def ensure_reference_data(db: Database) -> None:
     """Shipped reference data the schema needs (the category table), added if missing."""
     async with db.unit_of_work() as session:
         await intake_service.ensure_categories(session=session)
+        await incidents_service.ensure_reporting_deadlines(session=session)
 
 
 class RequestContextMiddleware:

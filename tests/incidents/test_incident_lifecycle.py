@@ -4,7 +4,7 @@ and the statutory first report (首报) deadline under a controllable clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -228,3 +228,38 @@ async def test_first_report_in_time_means_no_alert(
         ).json()
     ]
     assert "first_report_overdue" not in kinds and "first_reported" in kinds
+
+
+async def test_first_report_deadline_follows_the_most_specific_rule(
+    client: httpx.AsyncClient, officer: dict[str, str], db: Database
+) -> None:
+    admin = await bearer(client, "admin")
+    rules = (await client.get("/api/v1/reporting-deadlines", headers=officer)).json()
+    assert {(r["category_prefix"], r["level"]) for r in rules} >= {
+        ("", "III"),
+        ("public_health", "III"),
+    }
+    changed = await client.put(
+        "/api/v1/reporting-deadlines",
+        headers=admin,
+        json={
+            "category_prefix": "accident.fire",
+            "level": "III",
+            "phone_minutes": 15,
+            "written_minutes": 35,
+            "basis": "本省: 较大 35 分钟书面",
+        },
+    )
+    assert changed.status_code == 200
+    incident = await open_incident(
+        client, officer, "dl-1", casualties={"dead": 3, "injured": 0, "missing": 0, "trapped": 0}
+    )
+    verified = (await post(client, officer, f"{incident}/verify")).json()
+    due = datetime.fromisoformat(verified["first_report_due_at"])
+    assert due - datetime.fromisoformat(verified["verified_at"]) == timedelta(minutes=35)
+    refused = await client.put(
+        "/api/v1/reporting-deadlines",
+        headers=officer,
+        json={"level": "III", "phone_minutes": 1, "written_minutes": 1},
+    )
+    assert refused.status_code == 403

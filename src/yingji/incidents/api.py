@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
+from yingji.core import audit
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
@@ -295,3 +296,42 @@ async def first_report(
     return await flows.record_first_report(
         session=session, principal=me, incident_id=incident_id, text=body.text
     )
+
+
+@router.get(
+    "/reporting-deadlines",
+    response_model=list[schemas.ReportingDeadlineRead],
+    tags=["reporting"],
+    summary="信息报送时限: first-report deadlines by category and level",
+)
+async def list_reporting_deadlines(session: Session, _me: Reader) -> Any:
+    return await service.list_reporting_deadlines(session=session)
+
+
+@router.put(
+    "/reporting-deadlines",
+    response_model=schemas.ReportingDeadlineRead,
+    tags=["reporting"],
+    summary="Set the deadline of one category prefix and level",
+)
+async def set_reporting_deadline(
+    body: schemas.ReportingDeadlineIn,
+    session: Session,
+    _me: Annotated[Principal, Require(P.ORG_WRITE)],
+) -> Any:
+    row = await service.set_reporting_deadline(
+        session=session,
+        category_prefix=body.category_prefix,
+        level=body.level,
+        phone_minutes=body.phone_minutes,
+        written_minutes=body.written_minutes,
+        basis=body.basis,
+    )
+    await audit.record(
+        session,
+        action="incidents.reporting_deadline_set",
+        subject_type="reporting_deadline",
+        subject_id=row.id,
+        after=body.model_dump(),
+    )
+    return row

@@ -81,10 +81,18 @@ def needs_first_report(incident: Incident) -> bool:
     )
 
 
-async def _sync_first_report_timer(session: AsyncSession, incident: Incident, minutes: int) -> None:
+async def _sync_first_report_timer(
+    session: AsyncSession, incident: Incident, fallback_minutes: int
+) -> None:
     """首报: level III or above, once verified, must be reported up in writing in time."""
     if needs_first_report(incident):
         if incident.first_report_due_at is None:
+            minutes = await service.written_deadline_minutes(
+                session=session,
+                category_code=incident.category_code,
+                level=incident.level,
+                fallback=fallback_minutes,
+            )
             due = clock.as_utc(incident.verified_at or clock.now()) + timedelta(minutes=minutes)
             incident.first_report_due_at = due
             await session.flush()

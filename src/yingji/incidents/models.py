@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core.db import Base, JSONType, UTCDateTime
@@ -74,3 +74,21 @@ class TimelineEntry(Base):
     actor_name: Mapped[str | None] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ReportingDeadline(Base):
+    """信息报送时限 — how soon an incident must be reported up, by category and level.
+
+    The most specific ``category_prefix`` that starts the incident's category wins ("" matches
+    every category). Jurisdictions set their own; the shipped rows are the common defaults.
+    """
+
+    __tablename__ = "reporting_deadline"
+    __table_args__ = (UniqueConstraint("category_prefix", "level"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    category_prefix: Mapped[str] = mapped_column(String(64), default="")
+    level: Mapped[str] = mapped_column(String(4))
+    phone_minutes: Mapped[int] = mapped_column(Integer)
+    written_minutes: Mapped[int] = mapped_column(Integer)
+    basis: Mapped[str | None] = mapped_column(String(300))

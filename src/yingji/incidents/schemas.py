@@ -88,3 +88,21 @@ class SplitRequest(BaseModel):
 
 class FirstReportRequest(BaseModel):
     text: str = Field(min_length=1, max_length=8000, description="the written first report (首报)")
+
+
+class ReportingDeadlineIn(BaseModel):
+    category_prefix: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[a-z_.]*$",
+        description='"" for every category, or e.g. "public_health"',
+    )
+    level: Level
+    phone_minutes: int = Field(ge=1, le=10_080)
+    written_minutes: int = Field(ge=1, le=10_080)
+    basis: str | None = Field(default=None, max_length=300)
+
+
+class ReportingDeadlineRead(ReportingDeadlineIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from importlib import resources
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yingji.core import audit, clock, geo
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.security import Scope
-from yingji.incidents.models import LEVELS, OPEN_STATES, Incident, TimelineEntry
+from yingji.incidents.models import (
+    LEVELS,
+    OPEN_STATES,
+    Incident,
+    ReportingDeadline,
+    TimelineEntry,
+)
 
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
 INCIDENT_FIELDS = (
@@ -278,3 +286,73 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
         "first_reported_at": received,
         "last_reported_at": received,
     }
+
+
+# --- reporting deadlines (信息报送时限) ------------------------------------------------------------
+
+
+async def ensure_reporting_deadlines(*, session: AsyncSession) -> int:
+    """Add the shipped default deadlines that the table lacks; never overwrite an edited one."""
+    text = resources.files("yingji").joinpath("data/reporting_deadlines.json").read_text("utf-8")
+    existing = {
+        (r.category_prefix, r.level)
+        for r in (await session.scalars(select(ReportingDeadline))).all()
+    }
+    added = 0
+    for row in json.loads(text)["deadlines"]:
+        if (row["category_prefix"], row["level"]) not in existing:
+            session.add(ReportingDeadline(**row))
+            added += 1
+    await session.flush()
+    return added
+
+
+async def list_reporting_deadlines(*, session: AsyncSession) -> list[ReportingDeadline]:
+    rows = await session.scalars(
+        select(ReportingDeadline).order_by(
+            ReportingDeadline.category_prefix, ReportingDeadline.level
+        )
+    )
+    return list(rows.all())
+
+
+async def written_deadline_minutes(
+    *, session: AsyncSession, category_code: str | None, level: str, fallback: int
+) -> int:
+    """The most specific rule for the category and level, else ``fallback`` minutes."""
+    rows = (
+        await session.scalars(select(ReportingDeadline).where(ReportingDeadline.level == level))
+    ).all()
+    code = category_code or ""
+    fitting = [
+        r
+        for r in rows
+        if code == r.category_prefix
+        or code.startswith(f"{r.category_prefix}.")
+        or r.category_prefix == ""
+    ]
+    if not fitting:
+        return fallback
+    return max(fitting, key=lambda r: len(r.category_prefix)).written_minutes
+
+
+async def set_reporting_deadline(
+    *,
+    session: AsyncSession,
+    category_prefix: str,
+    level: str,
+    phone_minutes: int,
+    written_minutes: int,
+    basis: str | None,
+) -> ReportingDeadline:
+    row = await session.scalar(
+        select(ReportingDeadline).where(
+            ReportingDeadline.category_prefix == category_prefix, ReportingDeadline.level == level
+        )
+    )
+    if row is None:
+        row = ReportingDeadline(category_prefix=category_prefix, level=level)
+        session.add(row)
+    row.phone_minutes, row.written_minutes, row.basis = phone_minutes, written_minutes, basis
+    await session.flush()
+    return row
