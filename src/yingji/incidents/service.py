@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from importlib import resources
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -288,7 +288,7 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
     }
 
 
-# --- reporting deadlines (信息报送时限) ------------------------------------------------------------
+# --- reporting deadlines (信息报送时限) ---------------------------------------------------------
 
 
 async def ensure_reporting_deadlines(*, session: AsyncSession) -> int:
