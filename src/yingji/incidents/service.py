@@ -288,7 +288,7 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
     }
 
 
-# --- reporting deadlines (信息报送时限) ---------------------------------------------------------
+# --- reporting deadlines (信息报送时限) --------------------------------------------------
 
 
 async def ensure_reporting_deadlines(*, session: AsyncSession) -> int:
