@@ -234,3 +234,34 @@ async def test_two_workers_on_postgres_never_fire_one_timer_twice(
     await db_b.dispose()
     assert rows[0] == rows[1] == 600
     assert rows[2] == 2  # both workers really took part
+
+
+async def test_many_due_timers_fire_in_shared_transactions_and_one_failure_spares_the_rest(
+    db: Database, clock: ManualClock
+) -> None:
+    """Under load timers fire in chunks; a handler that raises fails alone, once."""
+    async with db.unit_of_work() as session:
+        await session.execute(text("DROP TABLE IF EXISTS effect"))
+        await session.execute(text("CREATE TABLE effect (subject TEXT)"))
+    calls: dict[str, int] = {}
+
+    async def apply(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+        calls[firing.subject] = calls.get(firing.subject, 0) + 1
+        if firing.subject == "s3":
+            raise RuntimeError("this one is broken")
+        await session.execute(text("INSERT INTO effect VALUES (:s)"), {"s": firing.subject})
+
+    for i in range(10):
+        await schedule(db, "t.chunk", f"s{i}", 0, clock)
+    worker = TimerWorker(db, handler_map={"t.chunk": apply})
+    claimed, token = await worker._claim()
+    assert len(claimed) == 10
+    async with db.unit_of_work() as session:  # cancelled between claim and fire
+        await timers.cancel(session, kind="t.chunk", subject="s7")
+    await worker._fire_chunk(claimed, token)
+    async with db.unit_of_work(readonly=True) as session:
+        done = sorted((await session.execute(text("SELECT subject FROM effect"))).scalars())
+        states = dict((await session.execute(select(Timer.subject, Timer.state))).all())
+    assert done == sorted(f"s{i}" for i in range(10) if i not in (3, 7))
+    assert states["s3"] == "pending" and states["s7"] == "cancelled"
+    assert calls["s3"] == 1  # failed once for this attempt, not again in the fall-back

@@ -5,9 +5,12 @@ when the state that needs it was committed. The worker claims due rows with a co
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) under a lease, runs the handler in its own unit of work
 and marks the row fired *in that same transaction*, guarded by the claim token: if the lease was
 lost (the worker stalled and another took over) or the timer was cancelled meanwhile, the mark
-fails and the handler's writes roll back. A handler's effect is therefore committed once. A worker
-killed mid-run leaves rows ``running`` with an expired lease, which any worker claims again.
-A timer that keeps failing is retried with backoff, then parked for an administrator.
+fails and the handler's writes roll back. A handler's effect is therefore committed once. When
+many timers are due at once, the worker fires a chunk of them in one unit of work (each handler's
+writes and one mark for all, one commit); if anything in the chunk fails it rolls back and fires
+them one per unit of work as above. A worker killed mid-run leaves rows ``running`` with an
+expired lease, which any worker claims again. A timer that keeps failing is retried with backoff,
+then parked for an administrator.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from sqlalchemy import (
     String,
     Text,
     func,
-    or_,
     select,
     text,
     update,
@@ -296,23 +298,35 @@ class TimerWorker:
     async def _claim(self) -> tuple[list[TimerFiring], uuid.UUID]:
         now = clock.now()
         token = uuid.uuid4()
-        due = (
+        # Two plain range reads, each an ordered scan of ix_timer_state_due_at that stops at the
+        # limit: first runs whose lease expired (their worker died), then due pending timers.
+        # (One query with ``OR`` made PostgreSQL read every due row, sort them and then scan
+        # the whole table for the ``IN``; a bitmap scan also never marks the dead index
+        # entries that fired timers leave behind, so each claim got slower than the last.)
+        expired = (
             select(Timer.id)
-            .where(
-                or_(
-                    (Timer.state == PENDING) & (Timer.due_at <= now),
-                    (Timer.state == RUNNING) & (Timer.lease_until < now),
-                )
-            )
+            .where(Timer.state == RUNNING, Timer.lease_until < now)
             .order_by(Timer.due_at)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
         )
         async with self.db.unit_of_work() as session:
+            ids = list((await session.scalars(expired)).all())
+            if len(ids) < self.batch:
+                pending = (
+                    select(Timer.id)
+                    .where(Timer.state == PENDING, Timer.due_at <= now)
+                    .order_by(Timer.due_at)
+                    .limit(self.batch - len(ids))
+                    .with_for_update(skip_locked=True)
+                )
+                ids += (await session.scalars(pending)).all()
+            if not ids:
+                return [], token
             rows = (
                 await session.execute(
                     update(Timer)
-                    .where(Timer.id.in_(due.scalar_subquery()))
+                    .where(Timer.id.in_(ids))
                     .values(
                         state=RUNNING,
                         claimed_by=self.name,
@@ -358,48 +372,68 @@ class TimerWorker:
         """
         handlers_now = self.handler_map if self.handler_map is not None else _HANDLERS
         runnable = [f for f in chunk if f.kind in handlers_now]
-        for firing in chunk:
-            if firing.kind not in handlers_now:
-                await self._fire(firing, token)  # parks it: no handler
+        alone = chunk if len(runnable) <= 1 else [f for f in chunk if f.kind not in handlers_now]
+        for firing in alone:  # a lone timer, or one without a handler (which parks it)
+            await self._fire(firing, token)
         if len(runnable) <= 1:
-            for firing in runnable:
-                await self._fire(firing, token)
             return
-        failed: tuple[int, Exception] | None = None
+        failed: list[tuple[int, Exception]] = []
         try:
-            async with self.db.unit_of_work() as session:
-                for index, firing in enumerate(runnable):
-                    try:
-                        await handlers_now[firing.kind](session, firing)
-                    except Exception as exc:
-                        failed = (index, exc)
-                        raise
-                fired_at = clock.now()
-                marked = (
-                    await session.scalars(
-                        update(Timer)
-                        .where(
-                            Timer.id.in_([f.id for f in runnable]),
-                            Timer.claim_token == token,
-                            Timer.state == RUNNING,
-                        )
-                        .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
-                        .returning(Timer.id)
-                    )
-                ).all()
-                if len(marked) != len(runnable):
-                    raise LostClaim(sorted({f.id for f in runnable} - set(marked)))
+            fired_at = await self._fire_together(runnable, handlers_now, token, failed)
         except Exception:
-            for index, firing in enumerate(runnable):
-                if failed is not None and index == failed[0]:
-                    await self._record_failure(firing, token, failed[1])
-                else:
-                    await self._fire(firing, token)
+            await self._fall_back(runnable, token, failed)
             return
-        self.fired += len(runnable)
-        for firing in runnable:
+        self._count_fired(runnable, fired_at)
+
+    async def _fall_back(
+        self, firings: list[TimerFiring], token: uuid.UUID, failed: list[tuple[int, Exception]]
+    ) -> None:
+        """After a chunk rolled back: the handler that raised has failed once; the others run
+        again, each in a transaction of its own."""
+        for index, firing in enumerate(firings):
+            if failed and index == failed[0][0]:
+                await self._record_failure(firing, token, failed[0][1])
+            else:
+                await self._fire(firing, token)
+
+    def _count_fired(self, firings: list[TimerFiring], fired_at: datetime) -> None:
+        self.fired += len(firings)
+        for firing in firings:
             metrics.timers_fired.labels(firing.kind).inc()
             metrics.timer_lateness.observe(max((fired_at - firing.due_at).total_seconds(), 0.0))
+
+    async def _fire_together(
+        self,
+        firings: list[TimerFiring],
+        handlers_now: dict[str, TimerHandler],
+        token: uuid.UUID,
+        failed: list[tuple[int, Exception]],
+    ) -> datetime:
+        """Run ``firings`` and mark them fired in one transaction; on error note which handler
+        raised in ``failed`` and re-raise (the unit of work then rolls everything back)."""
+        async with self.db.unit_of_work() as session:
+            for index, firing in enumerate(firings):
+                try:
+                    await handlers_now[firing.kind](session, firing)
+                except Exception as exc:
+                    failed.append((index, exc))
+                    raise
+            fired_at = clock.now()
+            marked = (
+                await session.scalars(
+                    update(Timer)
+                    .where(
+                        Timer.id.in_([f.id for f in firings]),
+                        Timer.claim_token == token,
+                        Timer.state == RUNNING,
+                    )
+                    .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
+                    .returning(Timer.id)
+                )
+            ).all()
+            if len(marked) != len(firings):
+                raise LostClaim(sorted({f.id for f in firings} - set(marked)))
+        return fired_at
 
     async def _fire(self, firing: TimerFiring, token: uuid.UUID) -> None:
         handlers_now = self.handler_map if self.handler_map is not None else _HANDLERS
@@ -425,9 +459,7 @@ class TimerWorker:
         except Exception as exc:
             await self._record_failure(firing, token, exc)
             return
-        self.fired += 1
-        metrics.timers_fired.labels(firing.kind).inc()
-        metrics.timer_lateness.observe(max((fired_at - firing.due_at).total_seconds(), 0.0))
+        self._count_fired([firing], fired_at)
 
     async def _record_failure(self, firing: TimerFiring, token: uuid.UUID, exc: Exception) -> None:
         log.warning(
