@@ -23,6 +23,7 @@ from yingji.core.errors import DomainError
 from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
 from yingji.core.timers import TimerWorker
+from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
 from yingji.settings import Settings, get_settings
@@ -172,7 +173,13 @@ def seed_demo(
         db = _database(settings)
         try:
             async with db.unit_of_work() as session:
-                return await seed.seed_demo(session=session, seed=seed_value)
+                report = await seed.seed_demo(session=session, seed=seed_value)
+                places = await intake_service.add_places(
+                    session=session, places=seed.demo_places(seed_value)
+                )
+                if places:
+                    console.print(f"added {places} gazetteer places")
+                return report
         finally:
             await db.dispose()
 

@@ -305,3 +305,18 @@ async def store_attachment(
 async def attachments_of(*, session: AsyncSession, report_id: uuid.UUID) -> list[Attachment]:
     rows = await session.scalars(select(Attachment).where(Attachment.report_id == report_id))
     return list(rows.all())
+
+
+async def add_places(*, session: AsyncSession, places: list[dict[str, Any]]) -> int:
+    """Add gazetteer places not yet known (same name in the same division); returns how many."""
+    known = set((await session.execute(select(Place.name, Place.division_adcode))).all())
+    added = 0
+    for place in places:
+        if (place["name"], place.get("division_adcode")) in known:
+            continue
+        session.add(Place(**place))
+        added += 1
+    await session.flush()
+    if added:
+        forget(session, "gazetteer")
+    return added

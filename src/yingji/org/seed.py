@@ -134,3 +134,43 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
         scope=EventScope(division_path=paths[DEMO_COUNTY]),
     )
     return report
+
+
+def demo_places(seed: int = DEMO_SEED) -> list[dict[str, object]]:
+    """Named places for the gazetteer: each town's school and clinic, some village halls."""
+    places: list[dict[str, object]] = []
+    for d in demo_data.build_demo(seed).divisions:
+        if d.centroid is None:
+            continue
+        lon, lat = d.centroid
+        short = d.name.removesuffix("街道").removesuffix("镇").removesuffix("乡")
+        if d.level == "town":
+            places.append(
+                {
+                    "name": f"{short}中心学校",
+                    "kind": "school",
+                    "division_adcode": d.adcode,
+                    "lon": round(lon + 0.002, 6),
+                    "lat": round(lat + 0.001, 6),
+                }
+            )
+            places.append(
+                {
+                    "name": f"{short}卫生院",
+                    "kind": "clinic",
+                    "division_adcode": d.adcode,
+                    "lon": round(lon - 0.002, 6),
+                    "lat": round(lat - 0.001, 6),
+                }
+            )
+        elif d.level == "village" and int(d.adcode[-3:]) % 4 == 0:
+            places.append(
+                {
+                    "name": f"{d.name}文化礼堂",
+                    "kind": "village_hall",
+                    "division_adcode": d.adcode,
+                    "lon": lon,
+                    "lat": lat,
+                }
+            )
+    return places
