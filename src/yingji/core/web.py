@@ -113,8 +113,3 @@ def Require(permission: Permission) -> Any:  # noqa: N802 - reads as a type in s
 
     dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
     return Depends(dependency)
-
-
-def route_permission(permission: Permission) -> Any:
-    """Mark a route's declared permission in OpenAPI (``x-permission``)."""
-    return {"x-permission": permission.value}

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, timers
+from yingji.core import audit, clock, timers
 from yingji.core.errors import Conflict, ValidationFailed
-from yingji.core.events import EventScope
 from yingji.core.security import Principal
 from yingji.incidents import service
 from yingji.incidents.models import OPEN_STATES, Incident
@@ -19,10 +18,6 @@ from yingji.intake import service as intake
 
 FIRST_REPORT_TIMER = "incidents.first_report_due"
 LEVEL_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
-
-
-def scope_of(incident: Incident) -> EventScope:
-    return EventScope(division_path=incident.division_path)
 
 
 def snapshot(incident: Incident) -> dict[str, Any]:
@@ -39,30 +34,8 @@ async def record(
     data: dict[str, Any] | None = None,
 ) -> None:
     """The three traces of every change: timeline, audit, event."""
-    after = snapshot(incident)
-    await service.add_timeline(
-        session=session,
-        incident_id=incident.id,
-        kind=action.rsplit(".", 1)[-1],
-        summary=summary,
-        data=data,
-    )
-    await audit.record(
-        session,
-        action=action,
-        subject_type="incident",
-        subject_id=incident.id,
-        before=before,
-        after=after,
-    )
-    await events.emit(
-        session,
-        type=action,
-        subject_type="incident",
-        subject_id=incident.id,
-        payload={"incident": after, "summary": summary, **(data or {})},
-        scope=scope_of(incident),
-        actor_id=audit.current_context.get().actor_id,
+    await service.trace(
+        session=session, incident=incident, action=action, summary=summary, before=before, data=data
     )
 
 
@@ -376,14 +349,7 @@ async def split(
     if incident.report_count <= 1:
         raise ValidationFailed("last_report", "an incident keeps at least one report")
     before = snapshot(incident)
-    created = await service.create_incident(
-        session=session, values=service.values_from_report(report)
-    )
-    service.absorb_report(
-        created,
-        received_at=clock.as_utc(report.received_at),
-        casualties=service.casualties_of(report),
-    )
+    created = await service.open_from_report(session=session, report=report)
     report.incident_id = created.id
     report.match_outcome = "split"
     service.recount(incident, report_count=incident.report_count - 1)

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, geo
+from yingji.core import audit, clock, events, geo
 from yingji.core.errors import InvalidTransition, NotFound
+from yingji.core.events import EventScope
 from yingji.core.security import Scope
 from yingji.incidents.models import (
     LEVELS,
@@ -356,3 +357,58 @@ async def set_reporting_deadline(
     row.phone_minutes, row.written_minutes, row.basis = phone_minutes, written_minutes, basis
     await session.flush()
     return row
+
+
+async def trace(
+    *,
+    session: AsyncSession,
+    incident: Incident,
+    action: str,
+    summary: str,
+    before: dict[str, Any] | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The three traces of every change to an incident: timeline row, audit row, event.
+
+    The one place they are written, for the incident flows and for intake (which opens and
+    joins incidents); what the change was is the caller's, how it is recorded is here.
+    """
+    after = audit.snapshot(incident, INCIDENT_FIELDS)
+    await add_timeline(
+        session=session,
+        incident_id=incident.id,
+        kind=action.rsplit(".", 1)[-1],
+        summary=summary,
+        data=data,
+    )
+    await audit.record(
+        session,
+        action=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type="incident",
+        subject_id=incident.id,
+        payload={"incident": after, "summary": summary, **(data or {})},
+        scope=EventScope(division_path=incident.division_path),
+        actor_id=audit.current_context.get().actor_id,
+    )
+
+
+async def open_from_report(
+    *, session: AsyncSession, report: Any, title: str | None = None
+) -> Incident:
+    """A new incident whose first report is ``report`` (an intake Report)."""
+    incident = await create_incident(
+        session=session, values=values_from_report(report, title=title)
+    )
+    absorb_report(
+        incident, received_at=clock.as_utc(report.received_at), casualties=casualties_of(report)
+    )
+    await session.flush()
+    return incident

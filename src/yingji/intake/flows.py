@@ -179,15 +179,7 @@ async def _open_incident(session: AsyncSession, know: Knowledge, report: Report)
     rule = know.rules.get(report.category_code or "")
     place = report.address or report.division_adcode or ""
     title = f"{rule.name_zh if rule else '未分类'} · {place}".strip(" ·")
-    incident = await incidents.create_incident(
-        session=session, values=incidents.values_from_report(report, title=title)
-    )
-    incidents.absorb_report(
-        incident,
-        received_at=clock.as_utc(report.received_at),
-        casualties=incidents.casualties_of(report),
-    )
-    await session.flush()
+    incident = await incidents.open_from_report(session=session, report=report, title=title)
     await _trace(
         session,
         incident,
@@ -228,29 +220,8 @@ async def _trace(
     before: dict[str, Any] | None,
     data: dict[str, Any],
 ) -> None:
-    after = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
-    await incidents.add_timeline(
-        session=session,
-        incident_id=incident.id,
-        kind=action.rsplit(".", 1)[-1],
-        summary=summary,
-        data=data,
-    )
-    await audit.record(
-        session,
-        action=action,
-        subject_type="incident",
-        subject_id=incident.id,
-        before=before,
-        after=after,
-    )
-    await events.emit(
-        session,
-        type=action,
-        subject_type="incident",
-        subject_id=incident.id,
-        payload={"incident": after, "summary": summary, **data},
-        scope=EventScope(division_path=incident.division_path),
+    await incidents.trace(
+        session=session, incident=incident, action=action, summary=summary, before=before, data=data
     )
 
 
