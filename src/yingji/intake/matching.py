@@ -32,10 +32,10 @@ from yingji.intake.textsim import TextComparison, TextProfile, TextProfiler, com
 Outcome = Literal["join", "suggest", "new"]
 
 #: Weights of the score's parts (they sum to 1).
-TEXT_WEIGHT = 0.45
-CATEGORY_WEIGHT = 0.2
+TEXT_WEIGHT = 0.44
+CATEGORY_WEIGHT = 0.16
 PLACE_WEIGHT = 0.2
-TIME_WEIGHT = 0.15
+TIME_WEIGHT = 0.2
 #: Category affinity of the pair.
 SAME_CATEGORY = 1.0
 PARENT_CATEGORY = 0.75
@@ -119,18 +119,20 @@ def division_key(adcode: str) -> str:
 
 
 def division_closeness(a: str | None, b: str | None) -> float | None:
-    """Place closeness of two divisions (the coarser one decides); None when unrelated."""
+    """Place closeness of two divisions; None when in different towns.
+
+    The same village scores best; two villages of one town count as the same town (a report
+    placed by its point near a village border may fall in the neighbour village)."""
     if not a or not b:
         return SAME_COUNTY
     ka, kb = division_key(a), division_key(b)
-    if not (ka.startswith(kb) or kb.startswith(ka)):
-        return None
-    coarser = min(len(ka), len(kb))
-    if coarser >= 12:
+    if ka == kb and len(ka) >= 12:
         return SAME_VILLAGE
-    if coarser >= 9:
+    if ka[:9] == kb[:9] and min(len(ka), len(kb)) >= 9:
         return SAME_TOWN
-    return SAME_COUNTY
+    if ka.startswith(kb) or kb.startswith(ka):
+        return SAME_COUNTY
+    return None
 
 
 def minutes_apart(at: datetime, first: datetime, last: datetime) -> float:
@@ -149,8 +151,8 @@ class Matcher:
         self,
         categories: Sequence[CategoryRule],
         *,
-        join_threshold: float = 0.6,
-        suggest_threshold: float = 0.45,
+        join_threshold: float = 0.68,
+        suggest_threshold: float = 0.42,
         ambiguity_margin: float = 0.04,
         max_suggestions: int = 5,
         profiler: TextProfiler | None = None,
@@ -235,10 +237,9 @@ class Matcher:
         self, report: ReportFacts, candidate: CandidateIncident, max_distance: float
     ) -> tuple[float, float | None, str] | None:
         """(closeness, distance_m, phrase) or None when outside the window."""
-        if None not in (report.lon, report.lat, candidate.lon, candidate.lat):
-            assert report.lon is not None and report.lat is not None
-            assert candidate.lon is not None and candidate.lat is not None
-            distance = haversine_m(report.lon, report.lat, candidate.lon, candidate.lat)
+        lon, lat, c_lon, c_lat = report.lon, report.lat, candidate.lon, candidate.lat
+        if lon is not None and lat is not None and c_lon is not None and c_lat is not None:
+            distance = haversine_m(lon, lat, c_lon, c_lat)
             if distance > max_distance:
                 return None
             return 1.0 - distance / max_distance, distance, f"within {distance:.0f} m"

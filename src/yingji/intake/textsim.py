@@ -71,7 +71,7 @@ FILLER_WORDS = (
 )
 FILLER_CHARS = frozenset("有了的在我请快来啊呀吧呢吗哦嗯喂是就都很个这那们你他她也还要和跟把给又")
 NUMBERED_SUFFIXES = ("号楼", "单元", "号", "组", "栋", "幢", "层", "弄", "巷")
-PLACE_SUFFIXES = ("街道", "社区", "村委会", "村", "镇", "乡")
+PLACE_SUFFIXES = ("街道", "社区", "村委会", "自然村", "村", "镇", "乡")
 
 _CN_DIGITS = {
     "零": 0,
@@ -97,8 +97,19 @@ DEFAULT_CONCEPTS: dict[str, tuple[str, ...]] = {
     "road": ("路", "交通", "车过不去", "过不去", "桥面"),
     "house": ("房", "屋", "家里", "一楼", "二楼", "民房"),
     "inundated": ("淹", "进水", "泡在水里", "积水", "全是水", "水很深", "水深", "倒灌"),
-    "rising_water": ("涨", "漫堤", "漫过", "漫上", "决口", "水位", "山洪", "发大水", "大水", "洪水",
-                     "水很急"),
+    "rising_water": (
+        "涨",
+        "漫堤",
+        "漫过",
+        "漫上",
+        "决口",
+        "水位",
+        "山洪",
+        "发大水",
+        "大水",
+        "洪水",
+        "水很急",
+    ),
     "collapse": ("塌", "滑坡", "垮", "泥石流", "崩", "落石", "滑下来", "冲下来", "埋"),
     "crack": ("裂缝", "开裂", "松动", "往下掉", "滚"),
     "tree": ("树",),
@@ -117,14 +128,38 @@ DEFAULT_CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 #: Place aliases (a name without 村/镇 …) that are also everyday words are not used as aliases.
 COMMON_PLACE_WORDS = frozenset(
-    ("后山", "前山", "山后", "山下", "村口", "溪口", "桥头", "岭头", "水口", "田心", "新村", "上村",
-     "下村", "中村", "东门", "西门", "南门", "北门", "城东", "城西", "城南", "城北", "大山", "小头")
+    (
+        "后山",
+        "前山",
+        "山后",
+        "山下",
+        "村口",
+        "溪口",
+        "桥头",
+        "岭头",
+        "水口",
+        "田心",
+        "新村",
+        "上村",
+        "下村",
+        "中村",
+        "东门",
+        "西门",
+        "南门",
+        "北门",
+        "城东",
+        "城西",
+        "城南",
+        "城北",
+        "大山",
+        "小头",
+    )
 )
 
 BIGRAM_WEIGHT = 0.55
 UNIGRAM_WEIGHT = 0.15
 CONCEPT_WEIGHT = 0.3
-SHARED_PLACE_BONUS = 0.3  # share of the remaining distance to 1 gained when a place is shared
+SHARED_PLACE_BONUS = 0.2  # share of the remaining distance to 1 gained when a place is shared
 PLACE_CONFLICT_FACTOR = 0.4  # multiplier when the texts name different places
 
 
@@ -166,6 +201,17 @@ def _units(norm: str) -> list[list[str]]:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A gazetteer entry: ``name`` as written in texts, a unique ``key`` (default the name) and
+    the key of the place containing it (a 自然村 or bridge inside its village, a village inside
+    its town)."""
+
+    name: str
+    parent: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class TextProfile:
     """The precomputed features of one text."""
 
@@ -204,12 +250,17 @@ class TextProfiler:
 
     def __init__(
         self,
-        places: Mapping[str, str | None] | None = None,
+        places: Mapping[str, str | None] | Iterable[Place] | None = None,
         *,
         concepts: Mapping[str, Iterable[str]] | None = None,
         common_place_words: Iterable[str] = COMMON_PLACE_WORDS,
     ) -> None:
-        self._parents: dict[str, str | None] = dict(places or {})
+        entries = (
+            [Place(name, parent) for name, parent in places.items()]
+            if isinstance(places, Mapping)
+            else list(places or ())
+        )
+        self._parents: dict[str, str | None] = {e.key or e.name: e.parent for e in entries}
         self._concepts = [
             (normalise(word), concept)
             for concept, words in (DEFAULT_CONCEPTS if concepts is None else concepts).items()
@@ -217,9 +268,9 @@ class TextProfiler:
         ]
         common = frozenset(common_place_words)
         lookup: dict[str, set[str]] = {}
-        for name in self._parents:
-            for alias in _aliases(normalise(name), common):
-                lookup.setdefault(alias, set()).add(name)
+        for entry in entries:
+            for alias in _aliases(normalise(entry.name), common):
+                lookup.setdefault(alias, set()).add(entry.key or entry.name)
         self._lookup = sorted(
             ((alias, frozenset(names)) for alias, names in lookup.items()),
             key=lambda item: (-len(item[0]), item[0]),
@@ -234,17 +285,26 @@ class TextProfiler:
         return chain
 
     def find_places(self, norm: str) -> frozenset[str]:
-        """Gazetteer places named in a normalised text (longest names first, no overlaps)."""
+        """Gazetteer places named in a normalised text (longest names first, no overlaps).
+
+        A name shared by several places (村委会, 老街 in many villages) counts only for those
+        whose containing place the text also names; otherwise it names nothing."""
         taken: list[tuple[int, int]] = []
         found: set[str] = set()
+        ambiguous: list[frozenset[str]] = []
         for alias, names in self._lookup:
             start = norm.find(alias)
             while start >= 0:
                 end = start + len(alias)
                 if not any(s < end and start < e for s, e in taken):
                     taken.append((start, end))
-                    found.update(names)
+                    if len(names) == 1:
+                        found.update(names)
+                    else:
+                        ambiguous.append(names)
                 start = norm.find(alias, start + 1)
+        for names in ambiguous:
+            found.update(n for n in names if found.intersection(self._ancestors(n)))
         return frozenset(found)
 
     def profile(self, text: str) -> TextProfile:
@@ -283,19 +343,17 @@ def profile(text: str) -> TextProfile:
     return _DEFAULT.profile(text)
 
 
+def _cos(a: frozenset[str], b: frozenset[str], norm_a: float, norm_b: float) -> float:
+    return len(a & b) / (norm_a * norm_b) if a and b else 0.0
+
+
 def cosine(a: TextProfile, b: TextProfile) -> float:
-    """Weighted binary cosine over bigrams and unigrams, in [0, 1]."""
-    bi = (
-        len(a.bigrams & b.bigrams) / (a.bigram_norm * b.bigram_norm)
-        if a.bigrams and b.bigrams
-        else 0.0
+    """Weighted binary cosine over bigrams, unigrams and concepts, in [0, 1]."""
+    return (
+        BIGRAM_WEIGHT * _cos(a.bigrams, b.bigrams, a.bigram_norm, b.bigram_norm)
+        + UNIGRAM_WEIGHT * _cos(a.unigrams, b.unigrams, a.unigram_norm, b.unigram_norm)
+        + CONCEPT_WEIGHT * _cos(a.concepts, b.concepts, a.concept_norm, b.concept_norm)
     )
-    uni = (
-        len(a.unigrams & b.unigrams) / (a.unigram_norm * b.unigram_norm)
-        if a.unigrams and b.unigrams
-        else 0.0
-    )
-    return BIGRAM_WEIGHT * bi + UNIGRAM_WEIGHT * uni
 
 
 def _place_conflict(a: TextProfile, b: TextProfile) -> str | None:

@@ -1,0 +1,188 @@
+"""事件归并: does a report join an open incident, get offered as a duplicate, or open one?"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from yingji.intake.classify import Classifier, load_categories
+from yingji.intake.matching import CandidateIncident, Matcher, ReportFacts
+from yingji.intake.textsim import Place, TextProfiler, compare, similarity
+
+T0 = datetime(2026, 8, 12, 6, 0, tzinfo=UTC)
+LON, LAT = 118.95, 27.62
+M_PER_DEG = 111_320.0
+
+GAZETTEER = [
+    Place("竹口镇"),
+    Place("黄坑村", "竹口镇"),
+    Place("大济村", "竹口镇"),
+    Place("下洋自然村", "黄坑村", "黄坑村/下洋自然村"),
+]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_categories(), profiler=TextProfiler(GAZETTEER))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(load_categories())
+
+
+def _east(metres: float) -> tuple[float, float]:
+    return LON + metres / (M_PER_DEG * math.cos(math.radians(LAT))), LAT
+
+
+def _incident(text: str, code: str, *, at: datetime = T0, point: bool = True) -> CandidateIncident:
+    return CandidateIncident(
+        id="E1",
+        category_code=code,
+        lon=LON if point else None,
+        lat=LAT if point else None,
+        division_adcode="331126101004",
+        first_reported_at=at,
+        last_reported_at=at,
+        texts=[text],
+        address=None,
+    )
+
+
+def _report(
+    text: str,
+    code: str | None,
+    *,
+    metres: float = 0.0,
+    minutes: float = 0.0,
+    point: bool = True,
+    division: str | None = "331126101004",
+) -> ReportFacts:
+    lon, lat = _east(metres)
+    return ReportFacts(
+        text=text,
+        category_code=code,
+        lon=lon if point else None,
+        lat=lat if point else None,
+        division_adcode=division,
+        received_at=T0 + timedelta(minutes=minutes),
+        address=None,
+    )
+
+
+def test_same_fire_reworded_300_m_and_10_min_later_joins(matcher: Matcher) -> None:
+    incident = _incident("竹口镇黄坑村老街一户民房着火了，浓烟很大", "accident.fire")
+    report = _report(
+        "黄坑村老街那边房子烧起来了，冒黑烟，快来人", "accident.fire", metres=300, minutes=10
+    )
+    decision = matcher.decide(report, [incident])
+    assert decision.outcome == "join"
+    assert decision.incident_id == "E1"
+    assert "same category within 300 m and 10 min" in decision.reason
+
+
+def test_same_words_20_km_away_open_a_new_incident(matcher: Matcher) -> None:
+    text = "竹口镇黄坑村老街一户民房着火了，浓烟很大"
+    decision = matcher.decide(
+        _report(text, "accident.fire", metres=20_000), [_incident(text, "accident.fire")]
+    )
+    assert decision.outcome == "new"
+    assert decision.suggestions == []
+
+
+def test_flood_3_km_and_2_hours_apart_is_joined_or_offered(matcher: Matcher) -> None:
+    incident = _incident("黄坑村河水漫堤了，好几户人家进水", "natural.flood")
+    report = _report(
+        "黄坑村发大水了，房子进水了，需要转移群众", "natural.flood", metres=2_900, minutes=120
+    )
+    decision = matcher.decide(report, [incident])
+    assert decision.outcome in ("join", "suggest")
+    assert [s.incident_id for s in decision.suggestions] == ["E1"]
+
+
+def test_other_category_at_the_same_place_opens_a_new_incident(matcher: Matcher) -> None:
+    incident = _incident("黄坑村老街一户民房着火了", "accident.fire")
+    report = _report("黄坑村老街有人打架，持刀伤人", "social_security.public_order", minutes=5)
+    assert matcher.score(report, incident).eligible is False
+    assert matcher.decide(report, [incident]).outcome == "new"
+
+
+def test_fire_report_after_its_time_window_opens_a_new_incident(matcher: Matcher) -> None:
+    text = "黄坑村老街一户民房着火了"
+    report = _report(text, "accident.fire", minutes=200)
+    assert matcher.decide(report, [_incident(text, "accident.fire")]).outcome == "new"
+
+
+def test_report_without_point_in_the_same_village_matches_on_text(matcher: Matcher) -> None:
+    incident = _incident("竹口镇黄坑村下洋自然村山体滑坡，路堵了", "natural.landslide")
+    report = _report(
+        "黄坑村下洋那边塌方了，山体滑坡把路堵住了", "natural.landslide", minutes=30, point=False
+    )
+    score = matcher.score(report, incident)
+    assert score.eligible and score.distance_m is None
+    assert "same village (no point)" in score.reason
+    assert matcher.decide(report, [incident]).outcome in ("join", "suggest")
+
+
+def test_report_naming_another_village_scores_lower(matcher: Matcher) -> None:
+    incident = _incident("黄坑村河水漫上公路了", "natural.flood")
+    same = matcher.score(_report("黄坑村河水漫上公路了", "natural.flood", metres=800), incident)
+    other = matcher.score(_report("大济村河水漫上公路了", "natural.flood", metres=800), incident)
+    assert other.score < same.score
+    assert "places differ" in other.reason
+
+
+def test_two_incidents_scoring_alike_make_a_suggestion_not_a_join(matcher: Matcher) -> None:
+    text = "黄坑村老街一户民房着火了，浓烟很大"
+    first = _incident(text, "accident.fire")
+    second = _incident(text, "accident.fire")
+    second.id = "E2"
+    decision = matcher.decide(_report(text, "accident.fire", minutes=2), [first, second])
+    assert decision.outcome == "suggest"
+    assert {s.incident_id for s in decision.suggestions} == {"E1", "E2"}
+
+
+def test_window_covers_related_categories(matcher: Matcher) -> None:
+    distance, window = matcher.window("natural.typhoon")
+    flood_distance, flood_window = matcher.window("natural.flood")
+    assert distance >= 3000 and window >= timedelta(hours=6)
+    assert (flood_distance, flood_window) >= (3000, timedelta(hours=6))
+    assert matcher.window("accident.elevator") == (200, timedelta(minutes=120))
+
+
+def test_classified_reports_match_end_to_end(matcher: Matcher, classifier: Classifier) -> None:
+    first = "城东小区3号楼着火了，有浓烟，楼上有人被困"
+    second = "城东小区三号楼失火，烟很大"
+    code = classifier.classify(first)
+    again = classifier.classify(second)
+    assert code is not None and again is not None and code.code == again.code
+    incident = _incident(first, code.code)
+    assert (
+        matcher.decide(_report(second, again.code, metres=80, minutes=4), [incident]).outcome
+        == "join"
+    )
+
+
+def test_numbered_buildings_that_differ_lower_the_similarity() -> None:
+    assert similarity("城东小区3号楼着火", "城东小区三号楼着火") > similarity(
+        "城东小区3号楼着火", "城东小区5号楼着火"
+    )
+
+
+def test_shared_village_is_reported_by_the_comparison() -> None:
+    profiler = TextProfiler(GAZETTEER)
+    result = compare(profiler.profile("黄坑村河水漫堤"), profiler.profile("黄坑那边发大水"))
+    assert result.shared_places == ("黄坑村",)
+    assert result.conflict is None
+
+
+def test_similarity_is_symmetric_and_bounded() -> None:
+    texts = ["黄坑村河水漫堤", "黄坑那边发大水", "３号楼着火了！", "", "停电了"]
+    for a in texts:
+        for b in texts:
+            value = similarity(a, b)
+            assert 0.0 <= value <= 1.0
+            assert value == pytest.approx(similarity(b, a))
+    assert similarity("黄坑村河水漫堤", "黄坑村河水漫堤") == pytest.approx(1.0)
