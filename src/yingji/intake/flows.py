@@ -16,7 +16,7 @@ from yingji.core.security import Principal
 from yingji.gis import service as gis
 from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
-from yingji.intake import classify, levels, matching, service
+from yingji.intake import classify, levels, matching, service, textsim
 from yingji.intake.models import Report
 from yingji.intake.schemas import ReportCreate
 
@@ -60,10 +60,18 @@ async def knowledge(session: AsyncSession) -> Knowledge:
         table = await service.category_rules(session=session)
         rules = classify.parse_categories({"subtypes": [rule for rule, _ in table]})
         active = {rule["code"] for rule, is_active in table if is_active}
+        # the jurisdiction's own place names let the matcher tell two villages apart
+        places = [
+            textsim.Place(entry.name, entry.adcode, f"{entry.adcode}/{entry.name}")
+            if entry.level == "place"
+            else textsim.Place(entry.name, entry.parent_adcode, entry.adcode)
+            for entry in (await service.gazetteer(session=session)).entries
+            if entry.level != "county" or entry.parent_adcode
+        ]
         return Knowledge(
             {r.code: r for r in rules},
             classify.Classifier([r for r in rules if r.code in active]),
-            matching.Matcher(rules),
+            matching.Matcher(rules, profiler=textsim.TextProfiler(places)),
         )
 
     return await service.cached(session, service.KNOWLEDGE, build)
