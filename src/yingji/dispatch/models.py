@@ -1,0 +1,145 @@
+"""Dispatch tables: routing rules, orders (派单) and their stages, feedback, deadlines,
+escalations (催办/督办) and callbacks (回访)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yingji.core.db import Base, JSONType, UTCDateTime
+from yingji.core.ids import new_id
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+STAGES = ("issued", "signed", "arrived", "completed", "returned", "transferred", "cancelled")
+OPEN_STAGES = ("issued", "signed", "arrived")
+DEADLINE_STAGES = ("sign", "arrive", "feedback", "complete")
+SELECTORS = ("unit", "town", "village")  # a named unit, or the incident's town / village unit
+
+
+class RoutingRule(Base):
+    """分类指派 — category × level × area → a lead (主办) or co-handling (协办) unit."""
+
+    __tablename__ = "routing_rule"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    category_prefix: Mapped[str] = mapped_column(String(64), default="")
+    levels: Mapped[list[str]] = mapped_column(JSONType)  # empty: every level
+    division_path: Mapped[str | None] = mapped_column(String(200))  # None: everywhere
+    role: Mapped[str] = mapped_column(String(8))  # lead | co
+    selector: Mapped[str] = mapped_column(String(10), default="unit")
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("linkage_unit.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    note: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StageDeadline(Base):
+    """限时处置 — minutes allowed for each stage, by category prefix, level and unit tier."""
+
+    __tablename__ = "stage_deadline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    category_prefix: Mapped[str] = mapped_column(String(64), default="")
+    level: Mapped[str] = mapped_column(String(4), default="")  # "" every level
+    tier: Mapped[int] = mapped_column(Integer, default=0)  # 0 every tier
+    sign_minutes: Mapped[int] = mapped_column(Integer)
+    arrive_minutes: Mapped[int] = mapped_column(Integer)
+    feedback_minutes: Mapped[int] = mapped_column(Integer)
+    complete_minutes: Mapped[int] = mapped_column(Integer)
+    remind_share: Mapped[float] = mapped_column(Float, default=0.8)
+
+
+class Order(Base):
+    """派单 — an order to one linkage unit for one incident."""
+
+    __tablename__ = "dispatch_order"
+    __table_args__ = (
+        Index("ix_dispatch_order_unit_id_stage", "unit_id", "stage"),
+        Index("ix_dispatch_order_issued_at", "issued_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    division_path: Mapped[str | None] = mapped_column(String(200), index=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
+    responsible_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
+    role: Mapped[str] = mapped_column(String(8))
+    stage: Mapped[str] = mapped_column(String(12), index=True)
+    chosen_by: Mapped[str] = mapped_column(String(300))
+    needs_presence: Mapped[bool] = mapped_column(Boolean, default=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sign_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    arrive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    complete_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrive_lon: Mapped[float | None] = mapped_column(Float)
+    arrive_lat: Mapped[float | None] = mapped_column(Float)
+    first_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_reason: Mapped[str | None] = mapped_column(String(300))
+    transferred_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dispatch_order.id", ondelete="SET NULL"))
+    sign_late: Mapped[bool | None] = mapped_column(Boolean)
+    arrive_late: Mapped[bool | None] = mapped_column(Boolean)
+    complete_late: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Feedback(Base):
+    """反馈 — a progress report of the unit on its order."""
+
+    __tablename__ = "order_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dispatch_order.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[Any] | None] = mapped_column(JSONType)
+    by_user: Mapped[str | None] = mapped_column(String(100))
+
+
+class Escalation(Base):
+    """催办 (reminder) or 督办 (supervision) sent for one stage of one order."""
+
+    __tablename__ = "order_escalation"
+    __table_args__ = (Index("ix_order_escalation_order_id_at", "order_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispatch_order.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))  # remind | supervise_unit | supervise_center
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified: Mapped[list[str] | None] = mapped_column(JSONType)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Callback(Base):
+    """回访 — the centre calls the reporter back after closing."""
+
+    __tablename__ = "incident_callback"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), unique=True)
+    division_path: Mapped[str | None] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reachable: Mapped[bool | None] = mapped_column(Boolean)
+    reached: Mapped[bool | None] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    by_user: Mapped[str | None] = mapped_column(String(100))
