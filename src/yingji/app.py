@@ -25,6 +25,9 @@ from yingji.core.errors import DomainError
 from yingji.core.events import Bus, make_bus
 from yingji.core.logs import configure_logging, request_id_var
 from yingji.core.timers import TimerWorker
+from yingji.dispatch import api as dispatch_api
+from yingji.dispatch import jobs as dispatch_jobs
+from yingji.dispatch import service as dispatch_service
 from yingji.gis import api as gis_api
 from yingji.incidents import api as incidents_api
 from yingji.incidents import jobs as incident_jobs
@@ -43,13 +46,19 @@ from yingji.system import api as system_api
 log = logging.getLogger("yingji")
 WEB_DIST = Path(__file__).parent / "web_dist"
 
-_ = (registry, incident_jobs)  # every domain's tables and timer handlers are registered
+_ = (
+    registry,
+    incident_jobs,
+    dispatch_jobs,
+)  # every domain's tables and timer handlers are registered
 
 
 def install_jobs(bus: Bus, db: Database) -> None:
     """Subscribe the domains' durable event handlers (they run where the relay runs)."""
     overdue = notify_jobs.FirstReportOverdue(db)
     bus.subscribe(overdue.name, overdue, types=overdue.types)
+    callback = dispatch_jobs.CallbackOnClose(db)
+    bus.subscribe(callback.name, callback, types=callback.types)
 
 
 async def ensure_reference_data(db: Database) -> None:
@@ -57,6 +66,7 @@ async def ensure_reference_data(db: Database) -> None:
     async with db.unit_of_work() as session:
         await intake_service.ensure_categories(session=session)
         await incidents_service.ensure_reporting_deadlines(session=session)
+        await dispatch_service.ensure_stage_deadlines(session=session)
 
 
 class RequestContextMiddleware:
@@ -281,6 +291,7 @@ def create_app(
         gis_api.router,
         intake_api.router,
         incidents_api.router,
+        dispatch_api.router,
         notify_api.router,
         system_api.router,
         realtime_api.router,

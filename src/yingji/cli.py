@@ -23,6 +23,7 @@ from yingji.core.errors import DomainError
 from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
 from yingji.core.timers import TimerWorker
+from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
@@ -179,6 +180,11 @@ def seed_demo(
                 )
                 if places:
                     console.print(f"added {places} gazetteer places")
+                rules = await dispatch_service.add_routing_rules(
+                    session=session, rules=dispatch_service.demo_routing()
+                )
+                if rules:
+                    console.print(f"added {rules} routing rules")
                 return report
         finally:
             await db.dispose()

@@ -623,3 +623,10 @@ async def users_covering(
             or (path is not None and division_path is not None and division_path.startswith(path))
         )
     ]
+
+
+async def users_of_unit(*, session: AsyncSession, unit_id: uuid.UUID) -> list[UserAccount]:
+    rows = await session.scalars(
+        select(UserAccount).where(UserAccount.unit_id == unit_id, UserAccount.active.is_(True))
+    )
+    return list(rows.all())

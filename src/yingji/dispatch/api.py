@@ -1,0 +1,299 @@
+"""HTTP routes of dispatch: dispatching, the unit inbox, order stages, supervision, callback,
+routing and deadline tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import delete, select
+
+from yingji.core import audit, geo
+from yingji.core.errors import NotFound, ValidationFailed
+from yingji.core.security import Permission as P
+from yingji.core.security import Principal
+from yingji.core.web import Require, Session
+from yingji.dispatch import flows, schemas, service
+from yingji.dispatch.models import RoutingRule, StageDeadline
+
+router = APIRouter(prefix="/api/v1", tags=["dispatch"])
+
+Dispatcher = Annotated[Principal, Require(P.DISPATCH_WRITE)]
+Actor = Annotated[Principal, Require(P.ORDER_ACT)]
+Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
+Admin = Annotated[Principal, Require(P.ORG_WRITE)]
+
+
+@router.post(
+    "/incidents/{incident_id}/dispatch",
+    response_model=list[schemas.OrderRead],
+    status_code=201,
+    summary="派单: by the routing table (no body) or to chosen units",
+)
+async def dispatch(
+    incident_id: uuid.UUID,
+    session: Session,
+    me: Dispatcher,
+    body: schemas.DispatchRequest | None = None,
+) -> Any:
+    units: list[tuple[uuid.UUID, str]] | None = None
+    if body is not None and body.units is not None:
+        units = [(u.unit_id, u.role) for u in body.units]
+    return await flows.dispatch(session=session, principal=me, incident_id=incident_id, units=units)
+
+
+@router.get(
+    "/incidents/{incident_id}/orders",
+    response_model=list[schemas.OrderRead],
+    summary="The incident's orders with their stages and deadlines",
+)
+async def incident_orders(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    rows, _ = await service.list_orders(
+        session=session, scope=me.scope, incident_id=incident_id, limit=500
+    )
+    return rows
+
+
+@router.get(
+    "/orders",
+    response_model=schemas.OrderPage,
+    summary="单位待办: the orders you may see (a unit's inbox), newest first",
+)
+async def list_orders(
+    session: Session,
+    me: Reader,
+    open: bool = False,
+    stage: Annotated[str | None, Query(max_length=12)] = None,
+    unit_id: uuid.UUID | None = None,
+    mine: Annotated[bool, Query(description="only my unit's inbox")] = False,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> schemas.OrderPage:
+    if mine and me.unit_id is None:
+        raise ValidationFailed("no_unit", "you belong to no linkage unit")
+    rows, total = await service.list_orders(
+        session=session,
+        scope=me.scope,
+        open_only=open,
+        stage=stage,
+        unit_id=unit_id,
+        for_unit=me.unit_id if mine else None,
+        offset=offset,
+        limit=limit,
+    )
+    return schemas.OrderPage(items=[schemas.OrderRead.model_validate(r) for r in rows], total=total)
+
+
+@router.get("/orders/{order_id}", response_model=schemas.OrderDetail, responses={404: {}})
+async def get_order(order_id: uuid.UUID, session: Session, me: Reader) -> Any:
+    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+    return schemas.OrderDetail(
+        **schemas.OrderRead.model_validate(order).model_dump(exclude={"next_deadline"}),
+        feedback=[
+            schemas.FeedbackRead.model_validate(f)
+            for f in await service.feedback_of(session=session, order_id=order.id)
+        ],
+        escalations=[
+            schemas.EscalationRead.model_validate(e)
+            for e in await service.escalations_of(session=session, order_id=order.id)
+        ],
+    )
+
+
+@router.post("/orders/{order_id}/sign", response_model=schemas.OrderRead, summary="签收")
+async def sign(order_id: uuid.UUID, session: Session, me: Actor) -> Any:
+    return await flows.sign(session=session, principal=me, order_id=order_id)
+
+
+@router.post(
+    "/orders/{order_id}/arrive", response_model=schemas.OrderRead, summary="到场, with the position"
+)
+async def arrive(
+    order_id: uuid.UUID, session: Session, me: Actor, body: schemas.ArriveRequest | None = None
+) -> Any:
+    lon = lat = None
+    if body is not None and body.lon is not None and body.lat is not None:
+        lon, lat = geo.to_wgs84(body.lon, body.lat, body.crs)
+        if not geo.in_china(lon, lat):
+            raise ValidationFailed("coordinates_out_of_range", "the position lies outside China")
+    return await flows.arrive(session=session, principal=me, order_id=order_id, lon=lon, lat=lat)
+
+
+@router.post(
+    "/orders/{order_id}/feedback",
+    response_model=schemas.OrderRead,
+    summary="反馈 (any number of times after signing)",
+)
+async def feedback(
+    order_id: uuid.UUID, body: schemas.FeedbackRequest, session: Session, me: Actor
+) -> Any:
+    return await flows.feedback(
+        session=session,
+        principal=me,
+        order_id=order_id,
+        text=body.text,
+        attachments=body.attachments,
+    )
+
+
+@router.post("/orders/{order_id}/complete", response_model=schemas.OrderRead, summary="办结")
+async def complete(
+    order_id: uuid.UUID, session: Session, me: Actor, body: schemas.NoteRequest | None = None
+) -> Any:
+    return await flows.complete(
+        session=session, principal=me, order_id=order_id, note=body.note if body else None
+    )
+
+
+@router.post(
+    "/orders/{order_id}/return", response_model=schemas.OrderRead, summary="退回, with the reason"
+)
+async def return_order(
+    order_id: uuid.UUID, body: schemas.ReturnRequest, session: Session, me: Actor
+) -> Any:
+    return await flows.return_order(
+        session=session, principal=me, order_id=order_id, reason=body.reason
+    )
+
+
+@router.post(
+    "/orders/{order_id}/transfer",
+    response_model=schemas.OrderRead,
+    status_code=201,
+    summary="移交: the new unit's order; the first unit answers until it is signed",
+)
+async def transfer(
+    order_id: uuid.UUID, body: schemas.TransferRequest, session: Session, me: Actor
+) -> Any:
+    return await flows.transfer(
+        session=session,
+        principal=me,
+        order_id=order_id,
+        to_unit_id=body.to_unit_id,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/orders/{order_id}/remind",
+    response_model=schemas.OrderRead,
+    summary="催办 now (from the supervision board)",
+)
+async def remind(order_id: uuid.UUID, session: Session, me: Dispatcher) -> Any:
+    return await flows.remind(session=session, principal=me, order_id=order_id)
+
+
+@router.get(
+    "/supervision",
+    response_model=list[schemas.OrderRead],
+    summary="督办看板: open orders overdue or due within the horizon",
+)
+async def supervision(
+    session: Session, me: Reader, within_minutes: Annotated[int, Query(ge=0, le=10_080)] = 30
+) -> Any:
+    return await service.open_and_soon_due(
+        session=session, scope=me.scope, horizon=timedelta(minutes=within_minutes)
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/callback",
+    response_model=schemas.CallbackRead,
+    summary="回访: record whether the reporter was reached and satisfied",
+)
+async def callback(
+    incident_id: uuid.UUID, body: schemas.CallbackRequest, session: Session, me: Dispatcher
+) -> Any:
+    return await flows.record_callback(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        reachable=body.reachable,
+        reached=body.reached,
+        satisfied=body.satisfied,
+        note=body.note,
+    )
+
+
+# --- the tables an administrator edits -----------------------------------------------------------
+
+
+@router.get("/routing-rules", response_model=list[schemas.RoutingRuleRead], tags=["routing"])
+async def list_routing_rules(session: Session, _me: Reader) -> Any:
+    return await service.list_routing_rules(session=session)
+
+
+@router.post(
+    "/routing-rules",
+    response_model=schemas.RoutingRuleRead,
+    status_code=201,
+    tags=["routing"],
+    summary="Add a routing rule (category × level × area → unit)",
+)
+async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, _me: Admin) -> Any:
+    if body.selector == "unit" and body.unit_id is None:
+        raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
+    rule = RoutingRule(**body.model_dump())
+    session.add(rule)
+    await session.flush()
+    await audit.record(
+        session,
+        action="dispatch.routing_rule_added",
+        subject_type="routing_rule",
+        subject_id=rule.id,
+        after=body.model_dump(),
+    )
+    return rule
+
+
+@router.delete("/routing-rules/{rule_id}", status_code=204, tags=["routing"])
+async def delete_routing_rule(rule_id: int, session: Session, _me: Admin) -> None:
+    rule = await session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound("routing_rule_not_found", f"no routing rule {rule_id}")
+    await session.execute(delete(RoutingRule).where(RoutingRule.id == rule_id))
+    await audit.record(
+        session,
+        action="dispatch.routing_rule_deleted",
+        subject_type="routing_rule",
+        subject_id=rule_id,
+        before={"category_prefix": rule.category_prefix, "role": rule.role},
+    )
+
+
+@router.get(
+    "/stage-deadlines",
+    response_model=list[schemas.StageDeadlineRead],
+    tags=["routing"],
+    summary="限时: minutes per stage by category, level and tier",
+)
+async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
+    return await service.list_stage_deadlines(session=session)
+
+
+@router.put("/stage-deadlines", response_model=schemas.StageDeadlineRead, tags=["routing"])
+async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _me: Admin) -> Any:
+    row = await session.scalar(
+        select(StageDeadline).where(
+            StageDeadline.category_prefix == body.category_prefix,
+            StageDeadline.level == body.level,
+            StageDeadline.tier == body.tier,
+        )
+    )
+    if row is None:
+        row = StageDeadline(**body.model_dump())
+        session.add(row)
+    else:
+        for name, value in body.model_dump().items():
+            setattr(row, name, value)
+    await session.flush()
+    await audit.record(
+        session,
+        action="dispatch.stage_deadline_set",
+        subject_type="stage_deadline",
+        subject_id=row.id,
+        after=body.model_dump(),
+    )
+    return row

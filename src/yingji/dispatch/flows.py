@@ -1,0 +1,719 @@
+"""分类指派 · 限时处置 · 督办: dispatch an incident, move orders through their stages against
+deadlines (timer rows), escalate what runs late, and call the reporter back after closing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, clock, events, security, timers
+from yingji.core.errors import Conflict, ValidationFailed
+from yingji.core.events import EventScope
+from yingji.core.security import Principal, Role
+from yingji.dispatch import service
+from yingji.dispatch.models import OPEN_STAGES, Callback, Order
+from yingji.incidents import service as incidents
+from yingji.incidents.models import Incident
+from yingji.notify import service as notify
+from yingji.org import service as org
+from yingji.org.models import LinkageUnit
+
+DEADLINE_TIMER = "dispatch.deadline"
+STEPS = ("remind", "supervise_unit", "supervise_center")
+STAGE_NAMES = {"sign": "签收", "arrive": "到场", "feedback": "反馈", "complete": "办结"}
+STEP_NAMES = {
+    "remind": "催办",
+    "supervise_unit": "督办（单位）",
+    "supervise_center": "督办（中心）",
+}
+DISPATCHABLE = ("verified", "responding", "controlled")
+
+
+# --- traces --------------------------------------------------------------------------------------
+
+
+async def _trace(
+    session: AsyncSession,
+    order: Order,
+    incident: Incident,
+    *,
+    action: str,
+    summary: str,
+    before: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Timeline of the incident, audit of the order, event to the area and both units."""
+    after = audit.snapshot(order, service.ORDER_FIELDS)
+    await incidents.add_timeline(
+        session=session,
+        incident_id=incident.id,
+        kind=action.rsplit(".", 1)[-1],
+        summary=summary,
+        data={"order_id": str(order.id), **(data or {})},
+    )
+    await audit.record(
+        session,
+        action=action,
+        subject_type="order",
+        subject_id=order.id,
+        before=before,
+        after=after,
+    )
+    units = tuple(sorted({str(order.unit_id), str(order.responsible_unit_id)}))
+    await events.emit(
+        session,
+        type=action,
+        subject_type="order",
+        subject_id=order.id,
+        payload={
+            "order": after,
+            "incident_id": str(incident.id),
+            "summary": summary,
+            **(data or {}),
+        },
+        scope=EventScope(division_path=order.division_path, unit_ids=units),
+        actor_id=audit.current_context.get().actor_id,
+    )
+
+
+async def _load(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID
+) -> tuple[Order, Incident, LinkageUnit]:
+    order = await service.get_order_or_raise(
+        session=session, order_id=order_id, scope=principal.scope
+    )
+    incident = await incidents.get_incident_or_raise(
+        session=session, incident_id=order.incident_id, scope=security.SYSTEM.scope
+    )
+    unit = await org.get_unit_or_raise(session=session, unit_id=order.unit_id)
+    return order, incident, unit
+
+
+def _acting_unit(principal: Principal, order: Order) -> None:
+    """Only the order's unit (or, before a transfer is signed, the first unit) acts on it;
+    the centre may act for a unit that cannot (a phone call to the duty room)."""
+    if principal.unit_id is None or principal.unit_id in (order.unit_id, order.responsible_unit_id):
+        return
+    raise ValidationFailed("not_your_order", "this order is for another unit")
+
+
+# --- deadlines as timers -------------------------------------------------------------------------
+
+
+def due_of(order: Order, stage: str) -> datetime | None:
+    due: datetime | None = getattr(order, f"{stage}_due_at")
+    return clock.as_utc(due) if due is not None else None
+
+
+async def _schedule_stage(
+    session: AsyncSession, order: Order, stage: str, start: datetime, share: float
+) -> None:
+    due = due_of(order, stage)
+    if due is None:
+        return
+    span = max(due - start, timedelta(seconds=1))
+    moments = {
+        "remind": start + span * share,
+        "supervise_unit": due,
+        "supervise_center": due + max(span / 2, timedelta(minutes=5)),
+    }
+    for step, at in moments.items():
+        await timers.schedule(
+            session,
+            kind=DEADLINE_TIMER,
+            subject=order.id,
+            key=f"{stage}:{step}",
+            due_at=at,
+            payload={"stage": stage, "step": step, "due_at": due.isoformat()},
+        )
+
+
+async def _cancel_stage(session: AsyncSession, order: Order, stage: str) -> None:
+    for step in STEPS:
+        await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id, key=f"{stage}:{step}")
+
+
+async def _limits(session: AsyncSession, incident: Incident, unit: LinkageUnit) -> service.Limits:
+    return await service.stage_limits(
+        session=session, category_code=incident.category_code, level=incident.level, tier=unit.tier
+    )
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+async def _issue(
+    session: AsyncSession,
+    incident: Incident,
+    unit: LinkageUnit,
+    role: str,
+    reason: str,
+    *,
+    responsible: uuid.UUID | None = None,
+    transferred_from: uuid.UUID | None = None,
+) -> Order:
+    now = clock.now()
+    limits = await _limits(session, incident, unit)
+    presence = unit.tier in (1, 2)
+    order = Order(
+        incident_id=incident.id,
+        division_path=incident.division_path,
+        unit_id=unit.id,
+        responsible_unit_id=responsible or unit.id,
+        role=role,
+        stage="issued",
+        chosen_by=reason,
+        needs_presence=presence,
+        issued_at=now,
+        sign_due_at=now + limits.sign,
+        arrive_due_at=now + limits.arrive if presence else None,
+        complete_due_at=now + limits.complete,
+        feedback_count=0,
+        transferred_from_id=transferred_from,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    for stage in ("sign", "arrive", "complete"):
+        await _schedule_stage(session, order, stage, now, limits.remind_share)
+    await notify_unit(
+        session,
+        order,
+        kind="order_issued",
+        title=f"新派单 {incident.number}",
+        body=f"{incident.title}（{reason}）",
+        key=f"issued:{order.id}",
+    )
+    return order
+
+
+async def dispatch(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    units: list[tuple[uuid.UUID, str]] | None,
+) -> list[Order]:
+    """派单: by the routing table (``units`` None) or to the units the officer chose."""
+    incident = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    if incident.state not in DISPATCHABLE:
+        raise Conflict(
+            "incident_not_dispatchable",
+            f"an incident that is {incident.state} is not dispatched (verify first)",
+            {"state": incident.state},
+        )
+    if units is None:
+        choices = await service.route(
+            session=session,
+            category_code=incident.category_code,
+            level=incident.level,
+            division_path=incident.division_path,
+        )
+        if not choices:
+            raise ValidationFailed(
+                "no_route", "the routing table names no unit for this incident; choose the units"
+            )
+    else:
+        choices = []
+        for unit_id, role in units:
+            unit = await org.get_unit_or_raise(session=session, unit_id=unit_id)
+            choices.append(service.Choice(unit, role, f"chosen by {principal.username}"))
+    busy = {
+        o.unit_id
+        for o in await service.orders_of_incident(session=session, incident_id=incident.id)
+        if o.stage in OPEN_STAGES
+    }
+    issued = []
+    for choice in choices:
+        if choice.unit.id in busy:
+            continue
+        order = await _issue(session, incident, choice.unit, choice.role, choice.reason)
+        await _trace(
+            session,
+            order,
+            incident,
+            action="dispatch.order_issued",
+            summary=f"派单 {choice.unit.name}（{'主办' if choice.role == 'lead' else '协办'}）"
+            f"：{choice.reason}",
+            data={"unit": choice.unit.name, "role": choice.role},
+        )
+        issued.append(order)
+    if not issued:
+        raise Conflict("already_dispatched", "every chosen unit already has an open order")
+    await _mark_responding(session, incident)
+    return issued
+
+
+async def _mark_responding(session: AsyncSession, incident: Incident) -> None:
+    if incident.state != "verified":
+        return
+    before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
+    await incidents.transition(
+        session=session, incident=incident, allowed_from=("verified",), to="responding"
+    )
+    await incidents.trace(
+        session=session,
+        incident=incident,
+        action="incidents.responding",
+        summary="处置中 responding: first order issued",
+        before=before,
+    )
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UUID) -> Order:
+    """签收. The new unit of a transfer signing ends the first unit's order (首接负责制)."""
+    order, incident, unit = await _load(session, principal, order_id)
+    if principal.unit_id is not None and principal.unit_id != order.unit_id:
+        raise ValidationFailed("not_your_order", "only the unit the order is for signs it")
+    before = audit.snapshot(order, service.ORDER_FIELDS)
+    now = clock.now()
+    limits = await _limits(session, incident, unit)
+    await service.advance(
+        session=session,
+        order=order,
+        allowed=("issued",),
+        to="signed",
+        values={
+            "signed_at": now,
+            "sign_late": now > clock.as_utc(order.sign_due_at),
+            "responsible_unit_id": order.unit_id,
+            "feedback_due_at": now + limits.feedback,
+        },
+    )
+    await _cancel_stage(session, order, "sign")
+    await _schedule_stage(session, order, "feedback", now, limits.remind_share)
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.order_signed",
+        before=before,
+        summary=f"签收 {unit.name}" + ("（超时）" if order.sign_late else ""),
+    )
+    if order.transferred_from_id is not None:
+        await _finish_transfer(session, order, incident, unit)
+    return order
+
+
+async def _finish_transfer(
+    session: AsyncSession, new: Order, incident: Incident, unit: LinkageUnit
+) -> None:
+    first = await session.get(Order, new.transferred_from_id)
+    if first is None or first.stage not in OPEN_STAGES:
+        return
+    before = audit.snapshot(first, service.ORDER_FIELDS)
+    await service.advance(session=session, order=first, allowed=OPEN_STAGES, to="transferred")
+    await timers.cancel(session, kind=DEADLINE_TIMER, subject=first.id)
+    await _trace(
+        session,
+        first,
+        incident,
+        action="dispatch.order_transferred",
+        before=before,
+        summary=f"移交完成：{unit.name} 已签收",
+        data={"to_order_id": str(new.id)},
+    )
+
+
+async def arrive(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    order_id: uuid.UUID,
+    lon: float | None,
+    lat: float | None,
+) -> Order:
+    order, incident, unit = await _load(session, principal, order_id)
+    _acting_unit(principal, order)
+    before = audit.snapshot(order, service.ORDER_FIELDS)
+    now = clock.now()
+    due = due_of(order, "arrive")
+    await service.advance(
+        session=session,
+        order=order,
+        allowed=("signed",),
+        to="arrived",
+        values={
+            "arrived_at": now,
+            "arrive_lon": lon,
+            "arrive_lat": lat,
+            "arrive_late": due is not None and now > due,
+        },
+    )
+    await _cancel_stage(session, order, "arrive")
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.order_arrived",
+        before=before,
+        summary=f"到场 {unit.name}" + ("（超时）" if order.arrive_late else ""),
+        data={"lon": lon, "lat": lat},
+    )
+    return order
+
+
+async def feedback(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    order_id: uuid.UUID,
+    text: str,
+    attachments: list[dict[str, Any]] | None,
+) -> Order:
+    order, incident, unit = await _load(session, principal, order_id)
+    _acting_unit(principal, order)
+    if order.stage not in ("signed", "arrived"):
+        raise ValidationFailed(
+            "invalid_stage",
+            f"feedback comes after signing; the order is {order.stage}",
+            {"stage": order.stage},
+        )
+    limits = await _limits(session, incident, unit)
+    await service.add_feedback(
+        session=session, order=order, text=text, attachments=attachments, by_user=principal.username
+    )
+    now = clock.now()
+    order.feedback_due_at = now + limits.feedback
+    await session.flush()
+    await _cancel_stage(session, order, "feedback")
+    await _schedule_stage(session, order, "feedback", now, limits.remind_share)
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.order_feedback",
+        summary=f"反馈 {unit.name}：{text}",
+        data={"text": text},
+    )
+    return order
+
+
+async def complete(
+    *, session: AsyncSession, principal: Principal, order_id: uuid.UUID, note: str | None
+) -> Order:
+    order, incident, unit = await _load(session, principal, order_id)
+    _acting_unit(principal, order)
+    before = audit.snapshot(order, service.ORDER_FIELDS)
+    now = clock.now()
+    await service.advance(
+        session=session,
+        order=order,
+        allowed=("signed", "arrived"),
+        to="completed",
+        values={"completed_at": now, "complete_late": now > clock.as_utc(order.complete_due_at)},
+    )
+    await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.order_completed",
+        before=before,
+        summary=f"办结 {unit.name}" + (f"：{note}" if note else ""),
+        data={"note": note},
+    )
+    await _prompt_close_if_done(session, incident)
+    return order
+
+
+async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> None:
+    orders = await service.orders_of_incident(session=session, incident_id=incident.id)
+    live = [o for o in orders if o.stage not in ("returned", "transferred", "cancelled")]
+    if live and all(o.stage == "completed" for o in live):
+        await incidents.trace(
+            session=session,
+            incident=incident,
+            action="dispatch.ready_to_close",
+            before=None,
+            summary="全部派单已办结，请值班员确认办结 all orders completed",
+        )
+        for user in await org.users_covering(
+            session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
+        ):
+            await notify.create(
+                session=session,
+                user_id=user.id,
+                kind="ready_to_close",
+                title=f"可办结 {incident.number}",
+                body=f"{incident.title}：全部派单已办结",
+                subject_type="incident",
+                subject_id=str(incident.id),
+                dedupe_key=f"ready:{incident.id}:{len(live)}:{user.id}",
+            )
+
+
+async def return_order(
+    *, session: AsyncSession, principal: Principal, order_id: uuid.UUID, reason: str
+) -> Order:
+    """退回: the unit refuses with a reason; the centre dispatches again."""
+    order, incident, unit = await _load(session, principal, order_id)
+    _acting_unit(principal, order)
+    before = audit.snapshot(order, service.ORDER_FIELDS)
+    await service.advance(
+        session=session,
+        order=order,
+        allowed=("issued", "signed"),
+        to="returned",
+        values={"returned_at": clock.now(), "return_reason": reason},
+    )
+    await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.order_returned",
+        before=before,
+        summary=f"退回 {unit.name}：{reason}",
+        data={"reason": reason},
+    )
+    for user in await org.users_covering(
+        session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
+    ):
+        await notify.create(
+            session=session,
+            user_id=user.id,
+            kind="order_returned",
+            title=f"派单退回 {incident.number}",
+            body=f"{unit.name}：{reason}",
+            subject_type="incident",
+            subject_id=str(incident.id),
+            dedupe_key=f"returned:{order.id}:{user.id}",
+        )
+    return order
+
+
+async def transfer(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    order_id: uuid.UUID,
+    to_unit_id: uuid.UUID,
+    reason: str,
+) -> Order:
+    """移交 (先受理、先处置、后移交): the first unit keeps acting until the new unit signs."""
+    order, incident, unit = await _load(session, principal, order_id)
+    _acting_unit(principal, order)
+    if order.stage not in OPEN_STAGES:
+        raise ValidationFailed(
+            "invalid_stage", f"an order that is {order.stage} is not moved", {"stage": order.stage}
+        )
+    if to_unit_id == order.unit_id:
+        raise ValidationFailed("transfer_to_itself", "choose another unit")
+    if await service.pending_transfer(session=session, order=order) is not None:
+        raise Conflict("transfer_pending", "a transfer of this order waits to be signed")
+    target = await org.get_unit_or_raise(session=session, unit_id=to_unit_id)
+    new = await _issue(
+        session,
+        incident,
+        target,
+        order.role,
+        f"移交自 {unit.name}：{reason}",
+        responsible=order.unit_id,
+        transferred_from=order.id,
+    )
+    await _trace(
+        session,
+        new,
+        incident,
+        action="dispatch.order_transfer_requested",
+        summary=f"移交 {unit.name} → {target.name}：{reason}（签收前由 {unit.name} 负责）",
+        data={"from_order_id": str(order.id), "reason": reason},
+    )
+    return new
+
+
+async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.UUID) -> Order:
+    """One click on the supervision board: remind the unit again now."""
+    order, incident, unit = await _load(session, principal, order_id)
+    if order.stage not in OPEN_STAGES:
+        raise ValidationFailed("invalid_stage", f"the order is {order.stage}")
+    stage = current_stage(order)
+    told = await notify_unit(
+        session,
+        order,
+        kind="remind",
+        title=f"催办 {incident.number}",
+        body=f"{unit.name}：请尽快{STAGE_NAMES[stage]}（{incident.title}）",
+        key=f"manual:{order.id}:{clock.now().isoformat()}",
+    )
+    await service.add_escalation(
+        session=session,
+        order=order,
+        stage=stage,
+        kind="remind",
+        due_at=due_of(order, stage),
+        notified=told,
+        manual=True,
+    )
+    await _trace(
+        session,
+        order,
+        incident,
+        action="dispatch.reminded",
+        summary=f"催办 {unit.name}（{STAGE_NAMES[stage]}，{principal.username} 手动）",
+    )
+    return order
+
+
+def current_stage(order: Order) -> str:
+    if order.stage == "issued":
+        return "sign"
+    if order.stage == "signed" and order.needs_presence:
+        return "arrive"
+    return "complete"
+
+
+async def notify_unit(
+    session: AsyncSession, order: Order, *, kind: str, title: str, body: str, key: str
+) -> list[str]:
+    told = []
+    for user in await org.users_of_unit(session=session, unit_id=order.unit_id):
+        created = await notify.create(
+            session=session,
+            user_id=user.id,
+            kind=kind,
+            title=title,
+            body=body,
+            subject_type="order",
+            subject_id=str(order.id),
+            dedupe_key=f"{key}:{user.id}",
+        )
+        if created is not None:
+            told.append(str(user.id))
+    return told
+
+
+# --- escalation (the timer handler's flow) -------------------------------------------------------
+
+
+def stage_still_open(order: Order, stage: str, due_at: str | None) -> bool:
+    if order.stage not in OPEN_STAGES:
+        return False
+    if stage == "sign":
+        return order.signed_at is None
+    if stage == "arrive":
+        return order.arrived_at is None
+    if stage == "feedback":
+        current = due_of(order, "feedback")
+        return current is not None and current.isoformat() == due_at
+    return order.completed_at is None
+
+
+async def escalate(
+    *, session: AsyncSession, order_id: uuid.UUID, stage: str, step: str, due_at: str | None
+) -> None:
+    """催办 at the configured share of the time; 督办 to the unit at the deadline, then to the
+    centre's duty leaders. Nothing happens for a stage already done."""
+    order = await session.get(Order, order_id)
+    if order is None or not stage_still_open(order, stage, due_at):
+        return
+    incident = await session.get(Incident, order.incident_id)
+    unit = await session.get(LinkageUnit, order.unit_id)
+    if incident is None or unit is None:
+        return
+    what = f"{STEP_NAMES[step]}：{unit.name} {STAGE_NAMES[stage]}"
+    key = f"{order.id}:{stage}:{step}:{due_at}"
+    told = await notify_unit(
+        session,
+        order,
+        kind=step,
+        title=f"{what} {incident.number}",
+        body=f"{incident.title}",
+        key=key,
+    )
+    if step == "supervise_center":
+        for user in await org.users_covering(
+            session=session, role=Role.DUTY_LEADER, division_path=incident.division_path
+        ):
+            created = await notify.create(
+                session=session,
+                user_id=user.id,
+                kind=step,
+                title=f"{what} {incident.number}",
+                body=f"{incident.title}：已超时，请督办",
+                subject_type="order",
+                subject_id=str(order.id),
+                dedupe_key=f"{key}:{user.id}",
+            )
+            if created is not None:
+                told.append(str(user.id))
+    await service.add_escalation(
+        session=session,
+        order=order,
+        stage=stage,
+        kind=step,
+        due_at=due_of(order, stage),
+        notified=told,
+    )
+    await _trace(
+        session,
+        order,
+        incident,
+        action=f"dispatch.{step}",
+        summary=what + ("（已超时）" if step != "remind" else ""),
+        data={"stage": stage, "step": step, "notified": len(told)},
+    )
+
+
+# --- callback ------------------------------------------------------------------------------------
+
+
+async def open_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Callback | None:
+    """回访 task for the duty officer once an incident is closed (from the closing event)."""
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        return None
+    return await service.open_callback(
+        session=session, incident_id=incident.id, division_path=incident.division_path
+    )
+
+
+async def record_callback(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    reachable: bool,
+    reached: bool,
+    satisfied: bool | None,
+    note: str | None,
+) -> Callback:
+    incident = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    if incident.state not in ("closed", "archived"):
+        raise Conflict("incident_not_closed", "the reporter is called back after closing")
+    callback = await service.get_callback(session=session, incident_id=incident.id)
+    if callback is None:
+        await service.open_callback(
+            session=session, incident_id=incident.id, division_path=incident.division_path
+        )
+        callback = await service.get_callback(session=session, incident_id=incident.id)
+    if callback is None:
+        raise Conflict("callback_missing", "the callback task could not be opened")
+    if callback.done_at is not None:
+        raise Conflict("callback_done", "the callback was already recorded")
+    callback.reachable, callback.reached = reachable, reached and reachable
+    callback.satisfied = satisfied if reached else None
+    callback.note, callback.by_user, callback.done_at = note, principal.username, clock.now()
+    await session.flush()
+    verdict = "满意" if satisfied else ("不满意" if satisfied is False else "未评价")
+    summary = f"回访：{'已联系，' + verdict if callback.reached else '未能联系报警人'}"
+    await incidents.trace(
+        session=session,
+        incident=incident,
+        action="dispatch.callback_done",
+        before=None,
+        summary=summary + (f"（{note}）" if note else ""),
+        data={"reachable": reachable, "reached": callback.reached, "satisfied": callback.satisfied},
+    )
+    return callback

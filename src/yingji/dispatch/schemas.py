@@ -1,0 +1,173 @@
+"""Shapes of dispatch data at the API boundary."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from yingji.core import clock
+
+
+class UnitChoice(BaseModel):
+    unit_id: uuid.UUID
+    role: Literal["lead", "co"] = "co"
+
+
+class DispatchRequest(BaseModel):
+    units: list[UnitChoice] | None = Field(
+        default=None,
+        max_length=50,
+        description="the units to dispatch to; leave out to dispatch by the routing table",
+    )
+
+
+class OrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    unit_id: uuid.UUID
+    responsible_unit_id: uuid.UUID
+    role: str
+    stage: str
+    chosen_by: str
+    needs_presence: bool
+    issued_at: datetime
+    sign_due_at: datetime
+    arrive_due_at: datetime | None
+    feedback_due_at: datetime | None
+    complete_due_at: datetime
+    signed_at: datetime | None
+    arrived_at: datetime | None
+    arrive_lon: float | None
+    arrive_lat: float | None
+    last_feedback_at: datetime | None
+    feedback_count: int
+    completed_at: datetime | None
+    returned_at: datetime | None
+    return_reason: str | None
+    transferred_from_id: uuid.UUID | None
+    sign_late: bool | None
+    arrive_late: bool | None
+    complete_late: bool | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_deadline(self) -> dict[str, Any] | None:
+        """The stage the unit owes next, its deadline and the seconds left (negative: late)."""
+        if self.stage not in ("issued", "signed", "arrived"):
+            return None
+        if self.stage == "issued":
+            stage, due = "sign", self.sign_due_at
+        elif self.stage == "signed" and self.arrive_due_at is not None:
+            stage, due = "arrive", self.arrive_due_at
+        else:
+            stage, due = "complete", self.complete_due_at
+        left = (clock.as_utc(due) - clock.now()).total_seconds()
+        return {"stage": stage, "due_at": due, "seconds_left": round(left)}
+
+
+class OrderPage(BaseModel):
+    items: list[OrderRead]
+    total: int
+
+
+class ArriveRequest(BaseModel):
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+
+class FeedbackRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    attachments: list[dict[str, Any]] | None = Field(default=None, max_length=10)
+
+
+class NoteRequest(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReturnRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class TransferRequest(BaseModel):
+    to_unit_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class FeedbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    text: str
+    by_user: str | None
+
+
+class EscalationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    stage: str
+    kind: str
+    at: datetime
+    due_at: datetime | None
+    manual: bool
+
+
+class OrderDetail(OrderRead):
+    feedback: list[FeedbackRead]
+    escalations: list[EscalationRead]
+
+
+class CallbackRequest(BaseModel):
+    reachable: bool = Field(description="the reporter left a way to be reached")
+    reached: bool
+    satisfied: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CallbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    incident_id: uuid.UUID
+    created_at: datetime
+    done_at: datetime | None
+    reachable: bool | None
+    reached: bool | None
+    satisfied: bool | None
+    note: str | None
+    by_user: str | None
+
+
+class RoutingRuleIn(BaseModel):
+    category_prefix: str = Field(default="", max_length=64, pattern=r"^[a-z_.]*$")
+    levels: list[Literal["I", "II", "III", "IV"]] = Field(default_factory=list)
+    division_path: str | None = Field(default=None, max_length=200)
+    role: Literal["lead", "co"]
+    selector: Literal["unit", "town", "village"] = "unit"
+    unit_id: uuid.UUID | None = None
+    priority: int = Field(default=100, ge=0, le=10_000)
+    note: str | None = Field(default=None, max_length=300)
+    active: bool = True
+
+
+class RoutingRuleRead(RoutingRuleIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class StageDeadlineIn(BaseModel):
+    category_prefix: str = Field(default="", max_length=64, pattern=r"^[a-z_.]*$")
+    level: Literal["", "I", "II", "III", "IV"] = ""
+    tier: int = Field(default=0, ge=0, le=3)
+    sign_minutes: int = Field(ge=1, le=10_080)
+    arrive_minutes: int = Field(ge=1, le=10_080)
+    feedback_minutes: int = Field(ge=1, le=10_080)
+    complete_minutes: int = Field(ge=1, le=100_000)
+    remind_share: float = Field(default=0.8, gt=0, lt=1)
+
+
+class StageDeadlineRead(StageDeadlineIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int

@@ -1,0 +1,404 @@
+"""Queries and single-entity commands of dispatch (派单). Flushes, never commits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import clock
+from yingji.core.errors import InvalidTransition, NotFound
+from yingji.core.security import Scope
+from yingji.dispatch.models import (
+    OPEN_STAGES,
+    Callback,
+    Escalation,
+    Feedback,
+    Order,
+    RoutingRule,
+    StageDeadline,
+)
+from yingji.org.models import LinkageUnit
+
+ORDER_FIELDS = (
+    "incident_id",
+    "unit_id",
+    "responsible_unit_id",
+    "role",
+    "stage",
+    "signed_at",
+    "arrived_at",
+    "completed_at",
+    "feedback_count",
+    "return_reason",
+)
+
+
+def order_query(scope: Scope) -> Select[Order]:
+    """Orders of the principal's area, of its unit, and those its unit still answers for."""
+    visible = scope.clause(Order.division_path, Order.unit_id)
+    if scope.unit_id is not None:
+        visible = or_(visible, Order.responsible_unit_id == scope.unit_id)
+    return select(Order).where(visible)
+
+
+async def get_order_or_raise(*, session: AsyncSession, order_id: uuid.UUID, scope: Scope) -> Order:
+    order = await session.scalar(order_query(scope).where(Order.id == order_id))
+    if order is None:
+        raise NotFound("order_not_found", f"no order {order_id}", {"order_id": str(order_id)})
+    return order
+
+
+async def list_orders(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    open_only: bool = False,
+    stage: str | None = None,
+    unit_id: uuid.UUID | None = None,
+    incident_id: uuid.UUID | None = None,
+    for_unit: uuid.UUID | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Order], int]:
+    stmt = order_query(scope)
+    if open_only:
+        stmt = stmt.where(Order.stage.in_(OPEN_STAGES))
+    if stage:
+        stmt = stmt.where(Order.stage == stage)
+    if unit_id:
+        stmt = stmt.where(Order.unit_id == unit_id)
+    if incident_id:
+        stmt = stmt.where(Order.incident_id == incident_id)
+    if for_unit:  # a unit's inbox: its orders, and those it still answers for (首接负责制)
+        stmt = stmt.where((Order.unit_id == for_unit) | (Order.responsible_unit_id == for_unit))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = await session.scalars(
+        stmt.order_by(Order.issued_at.desc(), Order.id).offset(offset).limit(limit)
+    )
+    return list(rows.all()), total
+
+
+async def orders_of_incident(*, session: AsyncSession, incident_id: uuid.UUID) -> list[Order]:
+    rows = await session.scalars(
+        select(Order).where(Order.incident_id == incident_id).order_by(Order.issued_at, Order.id)
+    )
+    return list(rows.all())
+
+
+async def pending_transfer(*, session: AsyncSession, order: Order) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.transferred_from_id == order.id, Order.stage == "issued")
+    )
+
+
+async def advance(
+    *,
+    session: AsyncSession,
+    order: Order,
+    allowed: tuple[str, ...],
+    to: str,
+    values: dict[str, Any] | None = None,
+) -> str:
+    """Compare-and-set the stage; returns the stage left. Two concurrent signs: one wins."""
+    before = order.stage
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.stage.in_(allowed))
+        .values(stage=to, updated_at=clock.now(), **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.refresh(order)
+        raise InvalidTransition(
+            "invalid_stage",
+            f"an order that is {order.stage} cannot be {to}",
+            {"stage": order.stage, "to": to, "allowed_from": list(allowed)},
+        )
+    await session.refresh(order)
+    return before
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    unit: LinkageUnit
+    role: str
+    reason: str
+
+
+async def _unit_for(
+    session: AsyncSession, rule: RoutingRule, division_path: str | None
+) -> LinkageUnit | None:
+    if rule.selector == "unit":
+        return await session.get(LinkageUnit, rule.unit_id) if rule.unit_id else None
+    if not division_path:
+        return None
+    kind = "town" if rule.selector == "town" else "village"
+    # the unit of that kind whose division is on the incident's path (its town or village)
+    prefixes = [division_path[: i + 1] for i, ch in enumerate(division_path) if ch == "/"]
+    return await session.scalar(
+        select(LinkageUnit)
+        .where(
+            LinkageUnit.kind == kind,
+            LinkageUnit.active.is_(True),
+            LinkageUnit.division_path.in_(prefixes),
+        )
+        .order_by(LinkageUnit.code)
+        .limit(1)
+    )
+
+
+async def route(
+    *, session: AsyncSession, category_code: str | None, level: str, division_path: str | None
+) -> list[Choice]:
+    """The units the routing table names for an incident: one lead, then co-handling units."""
+    rules = (
+        await session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.active.is_(True))
+            .order_by(RoutingRule.priority, RoutingRule.id)
+        )
+    ).all()
+    code = category_code or ""
+    chosen: list[Choice] = []
+    seen: set[uuid.UUID] = set()
+    for rule in rules:
+        prefix = rule.category_prefix
+        if prefix and not (code == prefix or code.startswith(f"{prefix}.")):
+            continue
+        if rule.levels and level not in rule.levels:
+            continue
+        if rule.division_path and not (division_path or "").startswith(rule.division_path):
+            continue
+        unit = await _unit_for(session, rule, division_path)
+        if unit is None or unit.id in seen or not unit.active:
+            continue
+        role = rule.role if rule.role == "co" or not any(c.role == "lead" for c in chosen) else "co"
+        seen.add(unit.id)
+        chosen.append(Choice(unit, role, f"routing rule {rule.id}: {rule.note or prefix or '*'}"))
+    return chosen
+
+
+async def list_routing_rules(*, session: AsyncSession) -> list[RoutingRule]:
+    rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id))
+    return list(rows.all())
+
+
+# --- deadlines -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    sign: timedelta
+    arrive: timedelta
+    feedback: timedelta
+    complete: timedelta
+    remind_share: float
+
+    def of(self, stage: str) -> timedelta:
+        limit: timedelta = getattr(self, stage)
+        return limit
+
+
+async def stage_limits(
+    *, session: AsyncSession, category_code: str | None, level: str, tier: int
+) -> Limits:
+    """The most specific row: category prefix, then level, then tier."""
+    rows = (await session.scalars(select(StageDeadline))).all()
+    code = category_code or ""
+
+    def fits(r: StageDeadline) -> bool:
+        return (
+            (
+                not r.category_prefix
+                or code == r.category_prefix
+                or code.startswith(f"{r.category_prefix}.")
+            )
+            and r.level in ("", level)
+            and r.tier in (0, tier)
+        )
+
+    fitting = [r for r in rows if fits(r)]
+    if not fitting:
+        return Limits(
+            timedelta(minutes=10),
+            timedelta(minutes=60),
+            timedelta(minutes=120),
+            timedelta(hours=48),
+            0.8,
+        )
+    best = max(fitting, key=lambda r: (len(r.category_prefix), bool(r.level), bool(r.tier)))
+    return Limits(
+        timedelta(minutes=best.sign_minutes),
+        timedelta(minutes=best.arrive_minutes),
+        timedelta(minutes=best.feedback_minutes),
+        timedelta(minutes=best.complete_minutes),
+        best.remind_share,
+    )
+
+
+async def ensure_stage_deadlines(*, session: AsyncSession) -> int:
+    if await session.scalar(select(func.count()).select_from(StageDeadline)):
+        return 0
+    data = json.loads(
+        resources.files("yingji").joinpath("data/stage_deadlines.json").read_text("utf-8")
+    )
+    for row in data["deadlines"]:
+        session.add(StageDeadline(remind_share=data["remind_share"], **row))
+    await session.flush()
+    return len(data["deadlines"])
+
+
+async def list_stage_deadlines(*, session: AsyncSession) -> list[StageDeadline]:
+    rows = await session.scalars(
+        select(StageDeadline).order_by(
+            StageDeadline.category_prefix, StageDeadline.level, StageDeadline.tier
+        )
+    )
+    return list(rows.all())
+
+
+# --- feedback, escalations, callbacks ------------------------------------------------------------
+
+
+async def add_feedback(
+    *,
+    session: AsyncSession,
+    order: Order,
+    text: str,
+    attachments: list[dict[str, Any]] | None,
+    by_user: str,
+) -> Feedback:
+    now = clock.now()
+    row = Feedback(
+        order_id=order.id, at=now, text=text, attachments=attachments or None, by_user=by_user
+    )
+    session.add(row)
+    order.feedback_count += 1
+    order.first_feedback_at = order.first_feedback_at or now
+    order.last_feedback_at = now
+    order.updated_at = now
+    await session.flush()
+    return row
+
+
+async def feedback_of(*, session: AsyncSession, order_id: uuid.UUID) -> list[Feedback]:
+    rows = await session.scalars(
+        select(Feedback).where(Feedback.order_id == order_id).order_by(Feedback.at, Feedback.id)
+    )
+    return list(rows.all())
+
+
+async def add_escalation(
+    *,
+    session: AsyncSession,
+    order: Order,
+    stage: str,
+    kind: str,
+    due_at: datetime | None,
+    notified: list[str],
+    manual: bool = False,
+) -> Escalation:
+    row = Escalation(
+        order_id=order.id,
+        stage=stage,
+        kind=kind,
+        at=clock.now(),
+        due_at=due_at,
+        notified=notified,
+        manual=manual,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def escalations_of(*, session: AsyncSession, order_id: uuid.UUID) -> list[Escalation]:
+    rows = await session.scalars(
+        select(Escalation)
+        .where(Escalation.order_id == order_id)
+        .order_by(Escalation.at, Escalation.id)
+    )
+    return list(rows.all())
+
+
+async def open_callback(
+    *, session: AsyncSession, incident_id: uuid.UUID, division_path: str | None
+) -> Callback | None:
+    if await session.scalar(select(Callback.id).where(Callback.incident_id == incident_id)):
+        return None
+    row = Callback(incident_id=incident_id, division_path=division_path, created_at=clock.now())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Callback | None:
+    return await session.scalar(select(Callback).where(Callback.incident_id == incident_id))
+
+
+async def open_and_soon_due(
+    *, session: AsyncSession, scope: Scope, horizon: timedelta, limit: int = 500
+) -> list[Order]:
+    """督办看板: open orders with a stage overdue or due within ``horizon``."""
+    soon = clock.now() + horizon
+    rows = await session.scalars(
+        order_query(scope)
+        .where(Order.stage.in_(OPEN_STAGES))
+        .where(
+            or_(
+                (Order.stage == "issued") & (Order.sign_due_at <= soon),
+                (Order.stage == "signed")
+                & Order.arrive_due_at.is_not(None)
+                & (Order.arrive_due_at <= soon),
+                Order.complete_due_at <= soon,
+                Order.feedback_due_at <= soon,
+            )
+        )
+        .order_by(Order.sign_due_at)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def add_routing_rules(*, session: AsyncSession, rules: list[dict[str, Any]]) -> int:
+    """Add routing rules naming units by code; a table that has rules is left alone."""
+    if await session.scalar(select(func.count()).select_from(RoutingRule)):
+        return 0
+    codes = {u.code: u.id for u in (await session.scalars(select(LinkageUnit))).all()}
+    added = 0
+    for raw in rules:
+        unit_code = raw.get("unit_code")
+        if unit_code is not None and unit_code not in codes:
+            continue
+        session.add(
+            RoutingRule(
+                category_prefix=raw.get("category_prefix", ""),
+                levels=raw.get("levels", []),
+                division_path=raw.get("division_path"),
+                role=raw["role"],
+                selector=raw.get("selector", "unit"),
+                unit_id=codes[unit_code] if unit_code else None,
+                priority=raw.get("priority", 100),
+                note=raw.get("note"),
+                active=True,
+            )
+        )
+        added += 1
+    await session.flush()
+    return added
+
+
+def demo_routing() -> list[dict[str, Any]]:
+    text = resources.files("yingji").joinpath("data/routing_demo.json").read_text("utf-8")
+    rules: list[dict[str, Any]] = json.loads(text)["rules"]
+    return rules

@@ -1,0 +1,318 @@
+"""派单 through the API: routing, stages, deadlines and escalation under a controllable clock,
+transfer under 首接负责制, concurrent signs, return, completion, callback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.factories import bearer, make_county_with_two_towns, make_unit, make_user
+from yingji.app import install_jobs
+from yingji.core.clock import ManualClock
+from yingji.core.db import Database
+from yingji.core.events import Bus
+from yingji.core.timers import TimerWorker, handlers
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, db: Database) -> dict[str, dict[str, str]]:
+    """County with towns A and B; a fire brigade; routing: fire → brigade (lead) + town (co)."""
+    await make_county_with_two_towns(db)
+    await make_unit(db, "FIRE", division="331126", tier=1, lon=119.06, lat=27.6)
+    await make_unit(db, "WATER", division="331126", tier=1)
+    await make_user(db, "fire_liaison", roles=["unit_liaison"], unit="FIRE")
+    await make_user(db, "water_liaison", roles=["unit_liaison"], unit="WATER")
+    await make_user(db, "leader", roles=["duty_leader"], division="331126")
+    admin = await bearer(client, "admin")
+    units = {
+        u["code"]: u["id"]
+        for u in (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    }
+    for rule in (
+        {
+            "category_prefix": "accident.fire",
+            "role": "lead",
+            "unit_id": units["FIRE"],
+            "note": "火灾：消防主办",
+        },
+        {"category_prefix": "accident.fire", "role": "co", "selector": "town", "note": "属地乡镇"},
+    ):
+        assert (
+            await client.post("/api/v1/routing-rules", headers=admin, json=rule)
+        ).status_code == 201
+    return {
+        "units": units,
+        "officer": await bearer(client, "county"),
+        "fire": await bearer(client, "fire_liaison"),
+        "town_a": await bearer(client, "town_a"),
+        "town_b": await bearer(client, "town_b"),
+        "water": await bearer(client, "water_liaison"),
+        "leader": await bearer(client, "leader"),
+    }
+
+
+async def fire_incident(client: httpx.AsyncClient, officer: dict[str, str], eid: str) -> str:
+    answer = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_119",
+            "external_id": eid,
+            "text": "甲镇一仓库着火了，浓烟很大",
+            "lon": 119.05,
+            "lat": 27.55,
+            "category_code": "accident.fire",
+        },
+    )
+    incident: str = answer.json()["incident_id"]
+    assert (
+        await client.post(f"/api/v1/incidents/{incident}/verify", headers=officer)
+    ).status_code == 200
+    return incident
+
+
+async def dispatched(
+    client: httpx.AsyncClient, world: dict, eid: str = "f-1"
+) -> tuple[str, dict[str, dict]]:  # type: ignore[type-arg]
+    incident = await fire_incident(client, world["officer"], eid)
+    answer = await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
+    assert answer.status_code == 201, answer.text
+    by_unit = {o["unit_id"]: o for o in answer.json()}
+    return incident, by_unit
+
+
+async def act(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    order: str,
+    action: str,
+    body: dict | None = None,
+) -> httpx.Response:  # type: ignore[type-arg]
+    return await client.post(f"/api/v1/orders/{order}/{action}", headers=headers, json=body)
+
+
+async def test_dispatch_by_the_routing_table_says_why_each_unit_was_chosen(
+    client: httpx.AsyncClient, world: dict
+) -> None:  # type: ignore[type-arg]
+    incident, orders = await dispatched(client, world)
+    units = world["units"]
+    assert set(orders) == {units["FIRE"], units["TA"]}
+    assert orders[units["FIRE"]]["role"] == "lead" and orders[units["TA"]]["role"] == "co"
+    assert "消防主办" in orders[units["FIRE"]]["chosen_by"]
+    assert orders[units["FIRE"]]["next_deadline"]["stage"] == "sign"
+    state = (await client.get(f"/api/v1/incidents/{incident}", headers=world["officer"])).json()
+    assert state["state"] == "responding"
+    again = await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
+    assert again.json()["error"]["code"] == "already_dispatched"
+    chosen = await client.post(
+        f"/api/v1/incidents/{incident}/dispatch",
+        headers=world["officer"],
+        json={"units": [{"unit_id": units["WATER"], "role": "co"}]},
+    )
+    assert chosen.status_code == 201 and "chosen by county" in chosen.json()[0]["chosen_by"]
+
+
+async def test_order_moves_through_its_stages_and_refuses_illegal_ones(
+    client: httpx.AsyncClient, world: dict
+) -> None:  # type: ignore[type-arg]
+    _, orders = await dispatched(client, world)
+    order = orders[world["units"]["FIRE"]]["id"]
+    fire = world["fire"]
+    early = await act(client, fire, order, "complete")
+    assert early.status_code == 409 and early.json()["error"]["code"] == "invalid_stage"
+    assert (await act(client, fire, order, "feedback", {"text": "x"})).status_code == 422
+    assert (await act(client, fire, order, "sign")).json()["stage"] == "signed"
+    assert (await act(client, fire, order, "sign")).status_code == 409
+    arrived = await act(client, fire, order, "arrive", {"lon": 119.051, "lat": 27.551})
+    assert arrived.json()["stage"] == "arrived" and arrived.json()["arrive_lon"] == 119.051
+    for text in ("火势已控制", "正在清理现场"):
+        assert (await act(client, fire, order, "feedback", {"text": text})).status_code == 200
+    done = await act(client, fire, order, "complete", {"note": "明火扑灭"})
+    assert done.json()["stage"] == "completed" and done.json()["feedback_count"] == 2
+    assert done.json()["complete_late"] is False and done.json()["next_deadline"] is None
+    other_unit = await act(client, world["town_b"], orders[world["units"]["TA"]]["id"], "sign")
+    assert other_unit.status_code == 404  # not its order, and it may not even see it
+
+
+async def test_deadlines_remind_then_supervise_up_the_chain_and_stop_when_done(
+    client: httpx.AsyncClient, world: dict, db: Database, clock: ManualClock
+) -> None:  # type: ignore[type-arg]
+    _, orders = await dispatched(client, world)
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    worker = TimerWorker(db, handler_map=handlers())
+    # accident.fire, tier 1: sign within 3 min; remind at 80 %, supervise at 3 min, centre +5 min
+    clock.advance(timedelta(seconds=140))
+    await worker.run_due()
+    detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert [(e["stage"], e["kind"]) for e in detail["escalations"]] == []
+    clock.advance(timedelta(seconds=5))
+    await worker.run_due()
+    detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert [(e["stage"], e["kind"]) for e in detail["escalations"]] == [("sign", "remind")]
+    clock.advance(timedelta(seconds=40))
+    await worker.run_due()
+    clock.advance(timedelta(minutes=5))
+    await worker.run_due()
+    detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert [e["kind"] for e in detail["escalations"] if e["stage"] == "sign"] == [
+        "remind",
+        "supervise_unit",
+        "supervise_center",
+    ]
+    told_unit = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
+    assert {"order_issued", "remind", "supervise_unit"} <= {n["kind"] for n in told_unit["items"]}
+    told_leader = (await client.get("/api/v1/notifications", headers=world["leader"])).json()
+    # both orders (brigade and town) let the sign deadline pass: the centre hears of each once
+    assert sorted(n["subject_id"] for n in told_leader["items"]) == sorted(
+        o["id"] for o in orders.values()
+    )
+    assert {n["kind"] for n in told_leader["items"]} == {"supervise_center"}
+    timeline = (
+        await client.get(
+            f"/api/v1/incidents/{detail['incident_id']}/timeline", headers=world["officer"]
+        )
+    ).json()
+    assert {"remind", "supervise_unit", "supervise_center"} <= {e["kind"] for e in timeline}
+    # the unit signs late, then completes: no escalation of those stages follows
+    signed = await act(client, world["fire"], fire_order, "sign")
+    assert signed.json()["sign_late"] is True
+    await act(client, world["fire"], fire_order, "complete")
+    before = len(detail["escalations"])
+    clock.advance(timedelta(hours=13))  # past every deadline of the order (not the token)
+    await worker.run_due()
+    after = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert len(after["escalations"]) == before
+
+
+async def test_transfer_keeps_the_first_unit_responsible_until_the_new_unit_signs(
+    client: httpx.AsyncClient, world: dict
+) -> None:  # type: ignore[type-arg]
+    _, orders = await dispatched(client, world)
+    town_order = orders[world["units"]["TA"]]["id"]
+    town = world["town_a"]
+    await act(client, town, town_order, "sign")
+    moved = await act(
+        client,
+        town,
+        town_order,
+        "transfer",
+        {"to_unit_id": world["units"]["WATER"], "reason": "涉及水利设施"},
+    )
+    assert moved.status_code == 201
+    new_order = moved.json()["id"]
+    assert moved.json()["responsible_unit_id"] == world["units"]["TA"]
+    inbox = (await client.get("/api/v1/orders?open=true&mine=true", headers=town)).json()
+    assert {o["id"] for o in inbox["items"]} == {town_order, new_order}
+    still = await act(client, town, town_order, "feedback", {"text": "已先行处置，等待移交"})
+    assert still.status_code == 200  # 先受理、先处置、后移交
+    second = await act(
+        client, town, town_order, "transfer", {"to_unit_id": world["units"]["FIRE"], "reason": "x"}
+    )
+    assert second.json()["error"]["code"] == "transfer_pending"
+    signed = await act(client, world["water"], new_order, "sign")
+    assert signed.json()["responsible_unit_id"] == world["units"]["WATER"]
+    first = (await client.get(f"/api/v1/orders/{town_order}", headers=town)).json()
+    assert first["stage"] == "transferred"
+    inbox = (await client.get("/api/v1/orders?open=true&mine=true", headers=town)).json()
+    assert inbox["total"] == 0
+
+
+async def test_two_concurrent_signs_of_one_order_one_wins_one_conflicts(
+    client: httpx.AsyncClient, world: dict
+) -> None:  # type: ignore[type-arg]
+    _, orders = await dispatched(client, world)
+    order = orders[world["units"]["FIRE"]]["id"]
+    first, second = await asyncio.gather(
+        act(client, world["fire"], order, "sign"), act(client, world["fire"], order, "sign")
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["error"]["code"] == "invalid_stage"
+
+
+async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_again(
+    client: httpx.AsyncClient, world: dict
+) -> None:  # type: ignore[type-arg]
+    incident, orders = await dispatched(client, world)
+    order = orders[world["units"]["TA"]]["id"]
+    missing = await act(client, world["town_a"], order, "return", {})
+    assert missing.status_code == 422
+    back = await act(client, world["town_a"], order, "return", {"reason": "不属本镇管辖"})
+    assert back.json()["stage"] == "returned" and back.json()["return_reason"] == "不属本镇管辖"
+    told = (await client.get("/api/v1/notifications", headers=world["officer"])).json()
+    assert [n["kind"] for n in told["items"]] == ["order_returned"]
+    again = await client.post(
+        f"/api/v1/incidents/{incident}/dispatch",
+        headers=world["officer"],
+        json={"units": [{"unit_id": world["units"]["TA"], "role": "co"}]},
+    )
+    assert again.status_code == 201
+
+
+async def test_completing_every_order_prompts_closing_and_closing_opens_the_callback(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:  # type: ignore[type-arg]
+    incident, orders = await dispatched(client, world)
+    bus = Bus()
+    install_jobs(bus, db)
+    await bus.start(db, run_relay=False)
+    try:
+        for unit, headers in (
+            (world["units"]["FIRE"], world["fire"]),
+            (world["units"]["TA"], world["town_a"]),
+        ):
+            await act(client, headers, orders[unit]["id"], "sign")
+            await act(client, headers, orders[unit]["id"], "complete")
+        timeline = (
+            await client.get(f"/api/v1/incidents/{incident}/timeline", headers=world["officer"])
+        ).json()
+        assert timeline[-1]["kind"] == "ready_to_close"
+        early = await client.post(
+            f"/api/v1/incidents/{incident}/callback",
+            headers=world["officer"],
+            json={"reachable": True, "reached": True},
+        )
+        assert early.json()["error"]["code"] == "incident_not_closed"
+        await client.post(f"/api/v1/incidents/{incident}/close", headers=world["officer"])
+        for sub in bus.subscriptions:
+            await bus.deliver_durable(sub)
+    finally:
+        await bus.stop()
+    done = await client.post(
+        f"/api/v1/incidents/{incident}/callback",
+        headers=world["officer"],
+        json={"reachable": True, "reached": True, "satisfied": True, "note": "报警人表示满意"},
+    )
+    assert done.status_code == 200 and done.json()["satisfied"] is True
+    twice = await client.post(
+        f"/api/v1/incidents/{incident}/callback",
+        headers=world["officer"],
+        json={"reachable": True, "reached": True},
+    )
+    assert twice.json()["error"]["code"] == "callback_done"
+
+
+async def test_supervision_board_lists_overdue_orders_and_reminds_on_click(
+    client: httpx.AsyncClient, world: dict, clock: ManualClock
+) -> None:  # type: ignore[type-arg]
+    _, orders = await dispatched(client, world)
+    board = (
+        await client.get("/api/v1/supervision?within_minutes=1", headers=world["officer"])
+    ).json()
+    assert board == []
+    clock.advance(timedelta(minutes=4))
+    board = (await client.get("/api/v1/supervision", headers=world["officer"])).json()
+    assert {o["id"] for o in board} == {o["id"] for o in orders.values()}
+    assert all(
+        o["next_deadline"]["seconds_left"] < 0
+        for o in board
+        if o["unit_id"] == world["units"]["FIRE"]
+    )
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    assert (await act(client, world["officer"], fire_order, "remind")).status_code == 200
+    detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert [(e["kind"], e["manual"]) for e in detail["escalations"]] == [("remind", True)]
+    assert (await act(client, world["fire"], fire_order, "remind")).status_code == 403
