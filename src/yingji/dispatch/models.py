@@ -33,7 +33,8 @@ class RoutingRule(Base):
     role: Mapped[str] = mapped_column(String(8))  # lead | co
     selector: Mapped[str] = mapped_column(String(10), default="unit")
     unit_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("linkage_unit.id", ondelete="CASCADE"))
+        ForeignKey("linkage_unit.id", ondelete="CASCADE")
+    )
     priority: Mapped[int] = mapped_column(Integer, default=100)
     note: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -66,7 +67,8 @@ class Order(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     incident_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
     responsible_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
@@ -90,7 +92,8 @@ class Order(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_reason: Mapped[str | None] = mapped_column(String(300))
     transferred_from_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("dispatch_order.id", ondelete="SET NULL"))
+        ForeignKey("dispatch_order.id", ondelete="SET NULL")
+    )
     sign_late: Mapped[bool | None] = mapped_column(Boolean)
     arrive_late: Mapped[bool | None] = mapped_column(Boolean)
     complete_late: Mapped[bool | None] = mapped_column(Boolean)
@@ -104,7 +107,8 @@ class Feedback(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     order_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("dispatch_order.id", ondelete="CASCADE"), index=True)
+        ForeignKey("dispatch_order.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[list[Any] | None] = mapped_column(JSONType)
@@ -134,7 +138,8 @@ class Callback(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     incident_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), unique=True)
+        ForeignKey("incident.id", ondelete="CASCADE"), unique=True
+    )
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
