@@ -107,6 +107,12 @@ async def test_dispatch_by_the_routing_table_says_why_each_unit_was_chosen(
     assert state["state"] == "responding"
     again = await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
     assert again.json()["error"]["code"] == "already_dispatched"
+    nobody = await client.post(
+        "/api/v1/routing-rules",
+        headers=await bearer(client, "admin"),
+        json={"role": "co", "unit_id": str(incident)},
+    )
+    assert nobody.status_code == 422 and nobody.json()["error"]["code"] == "unit_not_found"
     chosen = await client.post(
         f"/api/v1/incidents/{incident}/dispatch",
         headers=world["officer"],

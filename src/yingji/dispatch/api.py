@@ -17,6 +17,7 @@ from yingji.core.security import Principal
 from yingji.core.web import Require, Session
 from yingji.dispatch import flows, schemas, service
 from yingji.dispatch.models import RoutingRule, StageDeadline
+from yingji.org import service as org
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
 
@@ -235,6 +236,11 @@ async def list_routing_rules(session: Session, _me: Reader) -> Any:
 async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, _me: Admin) -> Any:
     if body.selector == "unit" and body.unit_id is None:
         raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
+    if (
+        body.unit_id is not None
+        and await org.get_unit(session=session, unit_id=body.unit_id) is None
+    ):
+        raise ValidationFailed("unit_not_found", f"no linkage unit {body.unit_id}")
     rule = RoutingRule(**body.model_dump())
     session.add(rule)
     await session.flush()
