@@ -147,3 +147,29 @@ async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Datab
         await bus.stop()
     assert received[0].scope.division_path == "331126/"
     assert elapsed < 2
+
+
+async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
+    db: Database, clock  # type: ignore[no-untyped-def]
+) -> None:
+    async def handler(event: DomainEvent) -> None:
+        return None
+
+    bus = Bus()
+    bus.RELAY_POLL_SECONDS = 0.2
+    bus.subscribe("test.idle", handler)
+    passes = 0
+    pump = bus.pump
+
+    async def counting_pump() -> int:
+        nonlocal passes
+        passes += 1
+        return await pump()
+
+    bus.pump = counting_pump  # type: ignore[method-assign]
+    await bus.start(db, run_relay=True)
+    try:
+        await asyncio.sleep(1.0)
+    finally:
+        await bus.stop()
+    assert passes <= 7  # one per poll (0.2 s), not one per cursor commit

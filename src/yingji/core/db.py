@@ -85,7 +85,9 @@ class Database:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine, sqlite_synchronous)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self.after_commit_hooks: list[AfterCommit] = []
+        # woken after a commit that wrote outbox rows (the relay), never after one that did not:
+        # the relay's own cursor commits must not wake it again
+        self.outbox_hooks: list[AfterCommit] = []
         self.timer_worker: Any = None  # the in-process TimerWorker, woken after commits
         # reference data read often and changed rarely (categories, gazetteer), per process
         self.cache: dict[str, tuple[float, Any]] = {}
@@ -159,7 +161,9 @@ class UnitOfWork:
                 self.db.write_lock.release()
                 self._locked = False
         if exc_type is None:
-            hooks = list(session.info.get("after_commit", [])) + self.db.after_commit_hooks
+            hooks = list(session.info.get("after_commit", []))
+            if session.info.get("wrote_outbox"):
+                hooks += self.db.outbox_hooks
             for hook in hooks:
                 result = hook()
                 if asyncio.iscoroutine(result):

@@ -180,6 +180,7 @@ async def emit(
     )
     session.add(row)
     await session.flush()
+    session.info["wrote_outbox"] = True
     return row
 
 
@@ -240,8 +241,8 @@ class Bus:
         self.db = db
         self.run_relay = run_relay
         self._stopping = False
-        if self.kick not in db.after_commit_hooks:
-            db.after_commit_hooks.append(self.kick)
+        if self.kick not in db.outbox_hooks:
+            db.outbox_hooks.append(self.kick)
         self._live_cursor = await self._ensure_cursors(
             [s.name for s in self.subscriptions if s.durable]
         )
@@ -254,8 +255,8 @@ class Bus:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self.db is not None and self.kick in self.db.after_commit_hooks:
-            self.db.after_commit_hooks.remove(self.kick)
+        if self.db is not None and self.kick in self.db.outbox_hooks:
+            self.db.outbox_hooks.remove(self.kick)
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -399,8 +400,8 @@ class NatsBus(Bus):
         self.db = db
         self.run_relay = run_relay
         self._stopping = False
-        if self.kick not in db.after_commit_hooks:
-            db.after_commit_hooks.append(self.kick)
+        if self.kick not in db.outbox_hooks:
+            db.outbox_hooks.append(self.kick)
         await self._ensure_cursors(["jetstream"])
         if run_relay:
             await self.nc.subscribe(self.KICK, cb=self._on_remote_kick)
