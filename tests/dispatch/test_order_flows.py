@@ -322,3 +322,36 @@ async def test_supervision_board_lists_overdue_orders_and_reminds_on_click(
     detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
     assert [(e["kind"], e["manual"]) for e in detail["escalations"]] == [("remind", True)]
     assert (await act(client, world["fire"], fire_order, "remind")).status_code == 403
+
+
+async def test_kpis_and_the_monthly_bulletin_reflect_the_orders(
+    client: httpx.AsyncClient,
+    world: dict,
+    clock: ManualClock,  # type: ignore[type-arg]
+) -> None:
+    import io
+
+    import docx
+
+    _, orders = await dispatched(client, world)
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    await act(client, world["fire"], fire_order, "sign")
+    await act(client, world["fire"], fire_order, "feedback", {"text": "到达途中"})
+    rates = (await client.get("/api/v1/kpi/units", headers=world["leader"])).json()
+    by_code = {r["code"]: r for r in rates}
+    assert by_code["FIRE"]["acceptance"]["numerator"] == 1
+    assert by_code["FIRE"]["feedback"]["rate"] == 1.0
+    assert by_code["TA"]["acceptance"]["rate"] == 0.0
+    month = clock.now().strftime("%Y-%m")
+    answer = await client.get(f"/api/v1/reports/bulletin?month={month}", headers=world["leader"])
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    tables = docx.Document(io.BytesIO(answer.content)).tables
+    assert "单位" in [cell.text for cell in tables[0].rows[0].cells]
+    html = await client.get(
+        f"/api/v1/reports/bulletin?month={month}&format=html", headers=world["leader"]
+    )
+    assert "单位FIRE" in html.text
+    bad = await client.get("/api/v1/reports/bulletin?month=2026-13", headers=world["leader"])
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_month"
+    assert (await client.get("/api/v1/kpi/units", headers=world["fire"])).status_code == 200

@@ -3,23 +3,26 @@ routing and deadline tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 from sqlalchemy import delete, select
 
-from yingji.core import audit, geo
+from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session
-from yingji.dispatch import flows, schemas, service
+from yingji.dispatch import bulletin, flows, kpi, schemas, service
 from yingji.dispatch.models import RoutingRule, StageDeadline
 from yingji.org import service as org
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 Dispatcher = Annotated[Principal, Require(P.DISPATCH_WRITE)]
 Actor = Annotated[Principal, Require(P.ORDER_ACT)]
@@ -303,3 +306,75 @@ async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _m
         after=body.model_dump(),
     )
     return row
+
+
+# --- KPIs and the monthly bulletin ---------------------------------------------------------------
+
+Kpi = Annotated[Principal, Require(P.KPI_READ)]
+
+
+def _figures(figures: kpi.KpiFigures) -> dict[str, Any]:
+    body: dict[str, Any] = audit.jsonable(dataclasses.asdict(figures))
+    body["score"] = figures.score
+    return body
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    end = until or clock.now() + timedelta(seconds=1)  # up to and including now
+    start = since or end - timedelta(days=30)
+    if start >= end:
+        raise ValidationFailed("invalid_period", "from must be before to")
+    return start, end
+
+
+@router.get(
+    "/kpi/units",
+    tags=["kpi"],
+    summary="五个100%: acceptance, turnout, punctuality, feedback and callback rates per "
+    "unit for orders issued in [from, to)",
+)
+async def kpi_units(
+    session: Session,
+    me: Kpi,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    tier: Annotated[int | None, Query(ge=1, le=3)] = None,
+) -> list[dict[str, Any]]:
+    start, end = _period(since, until)
+    rows = await kpi.unit_kpis(session=session, since=start, until=end, scope=me.scope, tier=tier)
+    return [_figures(row) for row in rows]
+
+
+@router.get("/kpi/tiers", tags=["kpi"], summary="The five rates per linkage tier")
+async def kpi_tiers(
+    session: Session,
+    me: Kpi,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> list[dict[str, Any]]:
+    start, end = _period(since, until)
+    rows = await kpi.tier_kpis(session=session, since=start, until=end, scope=me.scope)
+    return [_figures(row) for row in rows]
+
+
+@router.get(
+    "/reports/bulletin",
+    tags=["kpi"],
+    response_class=Response,
+    summary="通报: the monthly bulletin as Word (.docx) or HTML",
+    responses={200: {"content": {DOCX: {}, "text/html": {}}}},
+)
+async def monthly_bulletin(
+    session: Session,
+    me: Kpi,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+    format: Annotated[str, Query(pattern="^(docx|html)$")] = "docx",
+) -> Response:
+    built = await bulletin.build_bulletin(session=session, month=month, scope=me.scope)
+    if format == "html":
+        return Response(bulletin.render_html(built), media_type="text/html; charset=utf-8")
+    return Response(
+        bulletin.render_docx(built),
+        media_type=DOCX,
+        headers={"Content-Disposition": f'attachment; filename="bulletin-{month}.docx"'},
+    )

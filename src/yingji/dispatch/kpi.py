@@ -1,0 +1,543 @@
+"""五个100% — the five dispatch KPIs per linkage unit and per tier, and the overdue stages.
+
+Everything is counted in SQL with conditional sums grouped by unit (or tier); only the few
+hundred result rows — and the overdue stages, which the bulletin names one by one — reach Python.
+
+The period is ``[since, until)``. Orders count when they were *issued* in the period; callbacks
+count when their incident was *closed* in the period. Stage facts (signed, arrived, late …) are
+read as they are recorded when the figures are computed.
+
+What counts, order by order (the bulletin is used for accountability, so the rules are explicit):
+
+- An order is **live** when its stage is issued, signed, arrived or completed, and **ended** when
+  it was returned (退回), transferred (移交) or cancelled (撤销).
+- 受理率 acceptance = signed ÷ accountable orders. A live order is always accountable. An ended
+  order is accountable only if it was signed before it ended (then it is also signed): a unit
+  that returns a misrouted order, hands it on unsigned, or whose order the centre withdraws
+  before signing is neither credited nor blamed. Ended orders are reported as counts
+  (``returned``, ``transferred``, ``cancelled``) next to the rates, so a habit of returning
+  orders stays visible.
+- 出勤率 turnout = orders with a recorded arrival ÷ orders needing presence (``needs_presence``)
+  that are live or recorded an arrival before they ended.
+- 准点率 punctuality = stages done by their deadline ÷ stages done, over the sign, arrive and
+  complete stages of every order issued in the period, whatever became of the order later (a
+  stage that was done is a fact). A stage is done when its ``*_at`` is set and it had a deadline;
+  it is late when its ``*_late`` flag says so (or, if the flag is missing, when it was done after
+  its ``*_due_at``). Stages not yet done do not enter this rate — as the glossary defines it — but
+  every stage still open past its deadline is listed by :func:`overdue_orders` and counted in
+  the bulletin.
+- 反馈率 feedback = orders with at least one feedback ÷ orders that are live or gave feedback
+  before they ended.
+- 回访率 callback = closed incidents called back ÷ closed incidents with a reachable reporter.
+  An incident counts when it was closed (state closed or archived) in the period. Its reporter is
+  presumed reachable until a callback records ``reachable = false`` (the reporter left no way to
+  be reached), so a missing or pending callback counts against the rate. It was called back when
+  the callback is recorded (``done_at``) and the reporter was reached (``reached``): a call
+  nobody answered is not a callback. Per unit the rate is over the distinct incidents for which
+  the unit has an accountable order (of any date); per tier over the distinct incidents of the
+  tier's units; in total over the distinct incidents of all.
+
+A rate whose denominator is 0 is ``None`` ("no data"), never 0 % or 100 %.
+
+Scope: orders whose ``division_path`` the scope covers or whose unit is the scope's unit
+(:meth:`Scope.clause`); callbacks through the in-scope orders of their incident.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core.clock import as_utc
+from yingji.core.security import Scope
+from yingji.dispatch.models import OPEN_STAGES, Callback, Order
+from yingji.incidents.models import Incident
+from yingji.org.models import LinkageUnit
+
+AnySelect = Select[*tuple[Any, ...]]
+
+LIVE_STAGES = ("issued", "signed", "arrived", "completed")
+ENDED_STAGES = ("returned", "transferred", "cancelled")
+CLOSED_STATES = ("closed", "archived")
+KPI_NAMES = ("acceptance", "turnout", "punctuality", "feedback", "callback")
+TIMED_STAGES = ("sign", "arrive", "complete")  # the stages 准点率 counts
+
+# --- the SQL conditions, one per rule of the module docstring ------------------------------------
+
+_LIVE = Order.stage.in_(LIVE_STAGES)
+_SIGNED = Order.signed_at.is_not(None)
+_ARRIVED = Order.arrived_at.is_not(None)
+_FED_BACK = Order.feedback_count > 0
+ACCOUNTABLE: ColumnElement[bool] = or_(_LIVE, _SIGNED)
+
+_STAGE_COLUMNS: dict[str, tuple[Any, Any, Any]] = {
+    "sign": (Order.signed_at, Order.sign_due_at, Order.sign_late),
+    "arrive": (Order.arrived_at, Order.arrive_due_at, Order.arrive_late),
+    "complete": (Order.completed_at, Order.complete_due_at, Order.complete_late),
+}
+
+
+def stage_done(stage: str) -> ColumnElement[bool]:
+    """The stage was done and had a deadline to be judged against."""
+    done_at, due_at, late = _STAGE_COLUMNS[stage]
+    return and_(done_at.is_not(None), or_(late.is_not(None), due_at.is_not(None)))
+
+
+def stage_on_time(stage: str) -> ColumnElement[bool]:
+    done_at, due_at, late = _STAGE_COLUMNS[stage]
+    return and_(
+        done_at.is_not(None),
+        or_(late.is_(False), and_(late.is_(None), due_at.is_not(None), done_at <= due_at)),
+    )
+
+
+def stage_done_late(stage: str) -> ColumnElement[bool]:
+    done_at, due_at, late = _STAGE_COLUMNS[stage]
+    return and_(
+        done_at.is_not(None),
+        or_(late.is_(True), and_(late.is_(None), due_at.is_not(None), done_at > due_at)),
+    )
+
+
+def stage_open_overdue(stage: str, at: datetime) -> ColumnElement[bool]:
+    """The order is still open, the stage is not done and its deadline passed before ``at``."""
+    done_at, due_at, _late = _STAGE_COLUMNS[stage]
+    condition = and_(
+        Order.stage.in_(OPEN_STAGES), done_at.is_(None), due_at.is_not(None), due_at < at
+    )
+    return and_(condition, Order.needs_presence) if stage == "arrive" else condition
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _count_stages(conditions: Iterable[ColumnElement[bool]]) -> ColumnElement[int]:
+    total: Any = None
+    for condition in conditions:
+        term = case((condition, 1), else_=0)
+        total = term if total is None else total + term
+    return func.sum(total)
+
+
+def order_sums() -> list[Any]:
+    """The labelled conditional sums of one group of orders (see the module docstring)."""
+    return [
+        func.count().label("orders"),
+        _count(Order.stage == "returned").label("returned"),
+        _count(Order.stage == "transferred").label("transferred"),
+        _count(Order.stage == "cancelled").label("cancelled"),
+        _count(ACCOUNTABLE).label("acceptance_den"),
+        _count(_SIGNED).label("acceptance_num"),
+        _count(and_(Order.needs_presence, or_(_LIVE, _ARRIVED))).label("turnout_den"),
+        _count(and_(Order.needs_presence, _ARRIVED)).label("turnout_num"),
+        _count_stages(stage_done(s) for s in TIMED_STAGES).label("punctuality_den"),
+        _count_stages(stage_on_time(s) for s in TIMED_STAGES).label("punctuality_num"),
+        _count(or_(_LIVE, _FED_BACK)).label("feedback_den"),
+        _count(_FED_BACK).label("feedback_num"),
+    ]
+
+
+ORDER_COUNT_NAMES = ("orders", "returned", "transferred", "cancelled")
+ORDER_RATIO_NAMES = ("acceptance", "turnout", "punctuality", "feedback")
+
+# --- result shapes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A rate as its numerator and denominator; ``rate`` is None when there is nothing to rate."""
+
+    numerator: int
+    denominator: int
+    rate: float | None
+
+    @classmethod
+    def of(cls, numerator: int | None, denominator: int | None) -> Ratio:
+        num, den = int(numerator or 0), int(denominator or 0)
+        return cls(num, den, num / den if den else None)
+
+    @property
+    def fraction(self) -> Fraction | None:
+        return Fraction(self.numerator, self.denominator) if self.denominator else None
+
+
+NO_DATA = Ratio(0, 0, None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiFigures:
+    """The five rates of a group of orders, and how many of its orders there were and ended."""
+
+    orders: int = 0  # issued in the period (all, ended ones included)
+    returned: int = 0
+    transferred: int = 0
+    cancelled: int = 0
+    acceptance: Ratio = NO_DATA  # 受理率
+    turnout: Ratio = NO_DATA  # 出勤率
+    punctuality: Ratio = NO_DATA  # 准点率
+    feedback: Ratio = NO_DATA  # 反馈率
+    callback: Ratio = NO_DATA  # 回访率
+
+    def ratios(self) -> tuple[Ratio, Ratio, Ratio, Ratio, Ratio]:
+        return (self.acceptance, self.turnout, self.punctuality, self.feedback, self.callback)
+
+    def score_fraction(self) -> Fraction | None:
+        """The overall score, exactly: the mean of the rates that have data (None: none has)."""
+        rated = [f for f in (r.fraction for r in self.ratios()) if f is not None]
+        return sum(rated, Fraction(0)) / len(rated) if rated else None
+
+    @property
+    def score(self) -> float | None:
+        exact = self.score_fraction()
+        return None if exact is None else float(exact)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitKpi(KpiFigures):
+    unit_id: uuid.UUID
+    code: str
+    name: str
+    tier: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierKpi(KpiFigures):
+    tier: int
+    units: int = 0  # units with orders or callbacks in the period
+
+
+@dataclass(frozen=True)
+class OverdueOrder:
+    """One stage of one order done after its deadline, or still open past it at ``until``.
+
+    An order late at two stages appears twice. ``done_at`` is None for a stage still open;
+    ``minutes_late`` is then counted to ``until``. ``order_stage`` is the order's current stage.
+    """
+
+    order_id: uuid.UUID
+    unit_id: uuid.UUID
+    unit_name: str
+    tier: int
+    incident_id: uuid.UUID
+    incident_number: str
+    incident_title: str
+    stage: str  # sign | arrive | complete
+    due_at: datetime
+    done_at: datetime | None
+    minutes_late: int
+    issued_at: datetime
+    order_stage: str = field(default="")
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def _order_conditions(
+    since: datetime, until: datetime, scope: Scope, tier: int | None
+) -> list[ColumnElement[bool]]:
+    conditions = [
+        Order.issued_at >= since,
+        Order.issued_at < until,
+        scope.clause(Order.division_path, Order.unit_id),
+    ]
+    if tier is not None:
+        conditions.append(Order.unit_id.in_(select(LinkageUnit.id).where(LinkageUnit.tier == tier)))
+    return conditions
+
+
+def _closed_incident_orders(
+    since: datetime, until: datetime, scope: Scope, tier: int | None
+) -> AnySelect:
+    """Distinct (unit, incident) of accountable in-scope orders whose incident closed in period."""
+    stmt = (
+        select(Order.unit_id, Order.incident_id)
+        .join(Incident, Incident.id == Order.incident_id)
+        .where(
+            Incident.closed_at >= since,
+            Incident.closed_at < until,
+            Incident.state.in_(CLOSED_STATES),
+            ACCOUNTABLE,
+            scope.clause(Order.division_path, Order.unit_id),
+        )
+        .distinct()
+    )
+    if tier is not None:
+        stmt = stmt.where(Order.unit_id.in_(select(LinkageUnit.id).where(LinkageUnit.tier == tier)))
+    return stmt
+
+
+_REACHABLE = or_(Callback.reachable.is_(None), Callback.reachable.is_(True))
+_CALLED_BACK = and_(
+    Callback.done_at.is_not(None), Callback.reachable.is_(True), Callback.reached.is_(True)
+)
+
+
+def _callback_sums(pairs: Any, keys: Sequence[Any], distinct_on: Any) -> AnySelect:
+    """Callback numerator/denominator over ``pairs`` (unit, incident), grouped by ``keys``."""
+    called = func.count(func.distinct(case((_CALLED_BACK, pairs.c.incident_id))))
+    stmt = (
+        select(*keys, func.count(func.distinct(distinct_on)).label("den"), called.label("num"))
+        .select_from(pairs)
+        .outerjoin(Callback, Callback.incident_id == pairs.c.incident_id)
+        .where(_REACHABLE)
+    )
+    return stmt.group_by(*keys) if keys else stmt
+
+
+def _figures(row: RowMapping | None, callback: tuple[int, int] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if row is not None:
+        values.update({name: int(row[name] or 0) for name in ORDER_COUNT_NAMES})
+        for name in ORDER_RATIO_NAMES:
+            values[name] = Ratio.of(row[f"{name}_num"], row[f"{name}_den"])
+    if callback is not None:
+        values["callback"] = Ratio.of(callback[0], callback[1])
+    return values
+
+
+async def unit_kpis(
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    tier: int | None = None,
+) -> list[UnitKpi]:
+    """The five KPIs of every unit with orders issued (or incidents closed) in ``[since, until)``.
+
+    Sorted by tier, then name. Units without any such order or incident are not listed.
+    """
+    by_unit = (
+        select(Order.unit_id, *order_sums())
+        .where(*_order_conditions(since, until, scope, tier))
+        .group_by(Order.unit_id)
+        .subquery()
+    )
+    order_rows = {
+        row["unit_id"]: row for row in (await session.execute(select(by_unit))).mappings()
+    }
+    pairs = _closed_incident_orders(since, until, scope, tier).subquery()
+    callback_rows = {
+        row.unit_id: (int(row.num), int(row.den))
+        for row in await session.execute(
+            _callback_sums(pairs, [pairs.c.unit_id], pairs.c.incident_id)
+        )
+    }
+    ids = set(order_rows) | set(callback_rows)
+    if not ids:
+        return []
+    units = await session.execute(
+        select(LinkageUnit.id, LinkageUnit.code, LinkageUnit.name, LinkageUnit.tier).where(
+            LinkageUnit.id.in_(ids)
+        )
+    )
+    result = [
+        UnitKpi(
+            unit_id=unit.id,
+            code=unit.code,
+            name=unit.name,
+            tier=unit.tier,
+            **_figures(order_rows.get(unit.id), callback_rows.get(unit.id)),
+        )
+        for unit in units
+    ]
+    return sorted(result, key=lambda k: (k.tier, k.name, k.code))
+
+
+async def tier_kpis(
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    tier: int | None = None,
+) -> list[TierKpi]:
+    """The five KPIs per linkage tier (一级/二级/三级), pooled over the tier's orders.
+
+    Order-based rates add up the tier's orders; the callback rate counts each closed incident
+    once per tier however many of the tier's units it involved. ``units`` counts the tier's units
+    that :func:`unit_kpis` lists.
+    """
+    order_rows = {
+        row["tier"]: row
+        for row in (
+            await session.execute(
+                select(LinkageUnit.tier, *order_sums())
+                .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
+                .where(*_order_conditions(since, until, scope, tier))
+                .group_by(LinkageUnit.tier)
+            )
+        ).mappings()
+    }
+    pairs = (
+        _closed_incident_orders(since, until, scope, tier)
+        .add_columns(LinkageUnit.tier)
+        .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
+        .subquery()
+    )
+    callback_rows = {
+        row.tier: (int(row.num), int(row.den))
+        for row in await session.execute(_callback_sums(pairs, [pairs.c.tier], pairs.c.incident_id))
+    }
+    units = await _units_per_tier(session, since, until, scope, tier)
+    return [
+        TierKpi(
+            tier=key,
+            units=units.get(key, 0),
+            **_figures(order_rows.get(key), callback_rows.get(key)),
+        )
+        for key in sorted(set(order_rows) | set(callback_rows))
+    ]
+
+
+async def _units_per_tier(
+    session: AsyncSession, since: datetime, until: datetime, scope: Scope, tier: int | None
+) -> dict[int, int]:
+    """Units per tier with orders issued, or accountable orders of incidents closed, in period."""
+    issued = select(Order.unit_id).where(*_order_conditions(since, until, scope, tier))
+    closed = _closed_incident_orders(since, until, scope, tier).with_only_columns(Order.unit_id)
+    active = issued.union(closed).subquery()
+    rows = await session.execute(
+        select(LinkageUnit.tier, func.count())
+        .join(active, active.c.unit_id == LinkageUnit.id)
+        .group_by(LinkageUnit.tier)
+    )
+    return {int(key): int(count) for key, count in rows}
+
+
+async def total_kpis(
+    *, session: AsyncSession, since: datetime, until: datetime, scope: Scope
+) -> KpiFigures:
+    """The five KPIs of all orders in scope together (each closed incident counted once)."""
+    row = (
+        (
+            await session.execute(
+                select(*order_sums()).where(*_order_conditions(since, until, scope, None))
+            )
+        )
+        .mappings()
+        .one()
+    )
+    pairs = _closed_incident_orders(since, until, scope, None).subquery()
+    callback = (await session.execute(_callback_sums(pairs, [], pairs.c.incident_id))).one()
+    return KpiFigures(**_figures(row, (int(callback.num or 0), int(callback.den or 0))))
+
+
+async def overdue_orders(
+    *, session: AsyncSession, since: datetime, until: datetime, scope: Scope
+) -> list[OverdueOrder]:
+    """Every stage of an order issued in ``[since, until)`` that was done after its deadline or
+    is still open past it at ``until``; sorted by unit name, deadline, incident number, stage."""
+    late_or_open = or_(
+        *(stage_done_late(s) for s in TIMED_STAGES),
+        *(stage_open_overdue(s, until) for s in TIMED_STAGES),
+    )
+    stage_columns = [column for columns in _STAGE_COLUMNS.values() for column in columns]
+    rows = await session.execute(
+        select(
+            Order.id,
+            Order.unit_id,
+            Order.incident_id,
+            Order.stage,
+            Order.needs_presence,
+            Order.issued_at,
+            *stage_columns,
+            LinkageUnit.name.label("unit_name"),
+            LinkageUnit.tier.label("tier"),
+            Incident.number.label("incident_number"),
+            Incident.title.label("incident_title"),
+        )
+        .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
+        .join(Incident, Incident.id == Order.incident_id)
+        .where(*_order_conditions(since, until, scope, None), late_or_open)
+    )
+    found: list[OverdueOrder] = []
+    for row in (r._asdict() for r in rows):
+        found.extend(
+            late for stage in TIMED_STAGES if (late := _lateness(row, stage, until)) is not None
+        )
+    order_of_stage = {stage: index for index, stage in enumerate(TIMED_STAGES)}
+    return sorted(
+        found,
+        key=lambda o: (
+            o.unit_name,
+            o.due_at,
+            o.incident_number,
+            order_of_stage[o.stage],
+            str(o.order_id),
+        ),
+    )
+
+
+def _is_late(done_at: datetime, due_at: datetime | None, late: bool | None) -> bool:
+    if late is not None:
+        return late
+    return due_at is not None and done_at > due_at
+
+
+def _minutes(later: datetime, earlier: datetime) -> int:
+    return max(math.ceil((later - earlier).total_seconds() / 60), 0)
+
+
+def _lateness(row: dict[str, Any], stage: str, until: datetime) -> OverdueOrder | None:
+    done_at, due_at, late = (row[column.key] for column in _STAGE_COLUMNS[stage])
+    if due_at is None:
+        return None
+    due_at = as_utc(due_at)
+    if done_at is not None:
+        done_at = as_utc(done_at)
+        if not _is_late(done_at, due_at, late):
+            return None
+        minutes = _minutes(done_at, due_at)
+    else:
+        open_stage = row["stage"] in OPEN_STAGES and (stage != "arrive" or row["needs_presence"])
+        if not open_stage or due_at >= until:
+            return None
+        minutes = _minutes(until, due_at)
+    return OverdueOrder(
+        order_id=row["id"],
+        unit_id=row["unit_id"],
+        unit_name=row["unit_name"],
+        tier=row["tier"],
+        incident_id=row["incident_id"],
+        incident_number=row["incident_number"],
+        incident_title=row["incident_title"],
+        stage=stage,
+        due_at=due_at,
+        done_at=done_at,
+        minutes_late=minutes,
+        issued_at=as_utc(row["issued_at"]),
+        order_stage=row["stage"],
+    )
+
+
+__all__ = [
+    "KPI_NAMES",
+    "KpiFigures",
+    "OverdueOrder",
+    "Ratio",
+    "TierKpi",
+    "UnitKpi",
+    "overdue_orders",
+    "tier_kpis",
+    "total_kpis",
+    "unit_kpis",
+]
