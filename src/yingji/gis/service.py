@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import shapely
 from shapely import STRtree
 from shapely.geometry import Point
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import geo, security
-from yingji.core.db import dialect_of
+from yingji.core.db import database_of, dialect_of
 from yingji.org import service as org
 from yingji.org.models import Division, LinkageUnit
 
@@ -45,25 +46,54 @@ async def division_at(
         )
         adcode: str | None = await session.scalar(sql, {"lon": lon, "lat": lat, "level": level})
         return adcode
-    stmt = select(Division).where(
-        Division.boundary.is_not(None),
-        Division.min_lon <= lon,
-        Division.max_lon >= lon,
-        Division.min_lat <= lat,
-        Division.max_lat >= lat,
-    )
-    if level:
-        stmt = stmt.where(Division.level == level)
-    point = Point(lon, lat)
-    candidates = [
-        d
-        for d in (await session.scalars(stmt)).all()
-        if d.boundary is not None and geo.geometry(d.boundary).covers(point)
+    index = await _division_index(session)
+    hits = [
+        index.entries[i]
+        for i in index.tree.query(Point(lon, lat), predicate="covered_by").tolist()
+        if level is None or index.entries[i][2] == level
     ]
-    if not candidates:
+    if not hits:
         return None
-    candidates.sort(key=lambda d: (-len(d.path), d.adcode))
-    return candidates[0].adcode
+    deepest: str = min(hits, key=lambda e: (-e[1], e[0]))[0]
+    return deepest
+
+
+@dataclass(frozen=True)
+class _DivisionIndex:
+    version: tuple[object, ...]
+    tree: STRtree
+    entries: list[tuple[str, int, str]]  # adcode, depth (path length), level
+
+
+async def _division_index(session: AsyncSession) -> _DivisionIndex:
+    """Every boundary parsed once per process into an STRtree; rebuilt when divisions change."""
+    version = tuple(
+        (
+            await session.execute(
+                select(func.count(Division.adcode), func.max(Division.updated_at))
+            )
+        ).one()
+    )
+    cache = database_of(session).cache
+    hit = cache.get("gis.divisions")
+    if hit is not None and hit[1].version == version:
+        index: _DivisionIndex = hit[1]
+        return index
+    rows = (
+        await session.execute(
+            select(Division.adcode, Division.path, Division.level, Division.boundary).where(
+                Division.boundary.is_not(None)
+            )
+        )
+    ).all()
+    shapes = [geo.geometry(boundary) for _, _, _, boundary in rows]
+    for shape in shapes:
+        shapely.prepare(shape)
+    index = _DivisionIndex(
+        version, STRtree(shapes), [(code, len(path), level) for code, path, level, _ in rows]
+    )
+    cache["gis.divisions"] = (0.0, index)
+    return index
 
 
 async def units_near(
