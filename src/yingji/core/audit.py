@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock
-from yingji.core.db import Base, JSONType, UTCDateTime, lock_journal
+from yingji.core.db import Base, JSONType, UTCDateTime, enqueue_journal
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 GENESIS = "0" * 64
@@ -96,17 +96,10 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     context: RequestContext | None = None,
-) -> AuditEntry:
-    """Append one audit row in the caller's transaction."""
+) -> None:
+    """Append one audit row to the caller's transaction (written, chained, just before commit)."""
     ctx = context or current_context.get()
-    await lock_journal(session)
-    last = (
-        await session.execute(
-            select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-        )
-    ).first()
     entry = AuditEntry(
-        id=(last.id + 1) if last else 1,
         at=clock.now(),
         actor_id=ctx.actor_id,
         actor_name=ctx.actor_name,
@@ -117,12 +110,21 @@ async def record(
         subject_id=str(subject_id),
         before=None if before is None else jsonable(before),
         after=None if after is None else jsonable(after),
-        prev_hash=last.hash if last else GENESIS,
     )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    await session.flush()
-    return entry
+
+    async def write(session: AsyncSession) -> None:
+        last = (
+            await session.execute(
+                select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+            )
+        ).first()
+        entry.id = (last.id + 1) if last else 1
+        entry.prev_hash = last.hash if last else GENESIS
+        entry.hash = entry_hash(entry)
+        session.add(entry)
+        await session.flush()
+
+    enqueue_journal(session, write)
 
 
 @dataclass(frozen=True)

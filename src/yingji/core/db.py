@@ -65,6 +65,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 AfterCommit = Callable[[], Awaitable[None] | None]
+JournalWriter = Callable[[AsyncSession], Awaitable[None]]
 
 
 class Database:
@@ -152,7 +153,10 @@ class UnitOfWork:
             if exc_type is not None:
                 await session.rollback()
             elif not self.readonly:
+                await write_journal(session)
                 await session.commit()
+            elif session.info.get("journal"):
+                raise RuntimeError("a read-only unit of work cannot write the audit log or outbox")
             # a read-only unit ends with close(): its transaction is released, and what it
             # loaded stays readable (a rollback would expire it)
         finally:
@@ -186,6 +190,37 @@ def database_of(session: AsyncSession) -> Database:
 
 def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def enqueue_journal(session: AsyncSession, writer: JournalWriter) -> None:
+    """Queue an audit or outbox write for the end of the transaction.
+
+    The ordered journals (audit hash chain, outbox) are written just before commit, under the
+    journal lock, so a transaction holds that lock only for its last inserts and its commit —
+    not while it matches, computes and waits (docs/decisions/0006).
+    """
+    session.info.setdefault("journal", []).append(writer)
+
+
+async def write_journal(session: AsyncSession) -> None:
+    writers: list[JournalWriter] = session.info.pop("journal", [])
+    if not writers:
+        return
+    await lock_journal(session)
+    for writer in writers:
+        await writer(session)
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A nested transaction whose queued journal writes are dropped if it rolls back."""
+    queued = len(session.info.get("journal", []))
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        del session.info.setdefault("journal", [])[queued:]
+        raise
 
 
 async def lock_journal(session: AsyncSession) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock
-from yingji.core.db import Base, Database, JSONType, UTCDateTime, lock_journal
+from yingji.core.db import Base, Database, JSONType, UTCDateTime, enqueue_journal
 from yingji.core.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,8 @@ async def emit(
     payload: dict[str, Any],
     scope: EventScope | None = None,
     actor_id: object | None = None,
-) -> OutboxEvent:
-    """Append a domain event to the outbox in the caller's transaction."""
-    await lock_journal(session)
+) -> None:
+    """Append a domain event to the outbox of the caller's transaction (written before commit)."""
     scope = scope or EventScope()
     row = OutboxEvent(
         event_id=new_id(),
@@ -178,10 +177,13 @@ async def emit(
         actor_id=None if actor_id is None else str(actor_id),
         occurred_at=clock.now(),
     )
-    session.add(row)
-    await session.flush()
-    session.info["wrote_outbox"] = True
-    return row
+
+    async def write(session: AsyncSession) -> None:
+        session.add(row)
+        await session.flush()
+        session.info["wrote_outbox"] = True
+
+    enqueue_journal(session, write)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from yingji.core import audit, clock, geo
+from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, ValidationFailed
 from yingji.core.files import LocalFileStore
 from yingji.core.security import Permission as P
@@ -85,7 +86,7 @@ async def receive_batch(
     items: list[schemas.BatchItem] = []
     for index, report in enumerate(body.reports):
         try:
-            async with session.begin_nested():
+            async with savepoint(session):
                 result = await flows.receive_report(
                     session=session, principal=me, body=report, ip=ip, policy=rules
                 )

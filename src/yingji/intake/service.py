@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
-from yingji.core.db import database_of
+from yingji.core.db import database_of, savepoint
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
 from yingji.core.security import Scope
@@ -196,7 +196,7 @@ async def insert_report(*, session: AsyncSession, values: dict[str, Any]) -> tup
     """Insert a report; if the source already sent it (same channel and id), return that one."""
     report = Report(created_at=clock.now(), **values)
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             session.add(report)
             await session.flush()
     except IntegrityError:

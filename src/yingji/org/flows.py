@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, security
+from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Principal, Role
@@ -428,7 +429,7 @@ async def _import_rows(
     total = len(parsed.rows)
     for done, (line, row) in enumerate(parsed.rows, start=1):
         try:
-            async with session.begin_nested():
+            async with savepoint(session):
                 if await write(row):
                     created += 1
                 else:
