@@ -15,14 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from yingji import registry
+from yingji import drill, registry
 from yingji.app import create_app, ensure_reference_data, install_jobs
-from yingji.core import audit, migrate, security
+from yingji.core import audit, clock, migrate, security
 from yingji.core.db import Database
 from yingji.core.errors import DomainError
 from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
 from yingji.core.timers import TimerWorker
+from yingji.dispatch import bulletin
 from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
@@ -44,6 +45,10 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
+report_app = typer.Typer(help="Periodic reports (通报).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+drill_app = typer.Typer(help="Drills (演练) played against a running Yingji.", no_args_is_help=True)
+app.add_typer(drill_app, name="drill")
 
 console = Console()
 err = Console(stderr=True)
@@ -108,6 +113,8 @@ def worker() -> None:
     """Run the outbox relay and the timer worker (no HTTP). Run as many as you like."""
     settings = _settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    if settings.clock_rate != 1.0:  # a drill: the worker keeps the servers' business time
+        clock.set_clock(clock.SystemClock(settings.clock_rate))
 
     async def run() -> None:
         db = _database(settings)
@@ -334,6 +341,152 @@ def audit_verify() -> None:
         f"({result.checked} entries before it are intact)"
     )
     raise typer.Exit(1)
+
+
+@report_app.command("bulletin")
+def report_bulletin(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (Asia/Shanghai).")],
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default bulletin-MONTH.docx).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="docx or html.")] = "docx",
+) -> None:
+    """The monthly bulletin (月度通报): unit ranking by the five rates, every overdue order."""
+    settings = _settings()
+    if fmt not in ("docx", "html"):
+        err.print("[red]invalid_format[/red]: --format is docx or html")
+        raise typer.Exit(1)
+
+    async def run() -> bytes:
+        db = _database(settings)
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                built = await bulletin.build_bulletin(
+                    session=session, month=month, scope=security.SYSTEM.scope
+                )
+        finally:
+            await db.dispose()
+        if fmt == "html":
+            return bulletin.render_html(built).encode()
+        return bulletin.render_docx(built)
+
+    try:
+        data = asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc)
+    target = output or Path(f"bulletin-{month}.{fmt}")
+    target.write_bytes(data)
+    console.print(f"wrote {target} ({len(data):,} bytes)")
+
+
+@drill_app.command("run")
+def drill_run(
+    scenario: Annotated[str, typer.Option(help="Scenario: " + ", ".join(drill.SCENARIOS))] = (
+        "typhoon"
+    ),
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=3600,
+            help="Business minutes per wall minute. Start the server with the same pace: "
+            "YINGJI_ENV=drill YINGJI_CLOCK_RATE=<speed> yingji serve (60: one business minute "
+            "per wall second, a day in 24 minutes).",
+        ),
+    ] = 60.0,
+    url: Annotated[str, typer.Option(help="The running Yingji.")] = "http://127.0.0.1:8000",
+    username: Annotated[str, typer.Option(help="The duty officer (值班员).")] = "duty_officer",
+    password: Annotated[str, typer.Option(help="The duty officer's password.")] = (
+        drill.DEMO_PASSWORD
+    ),
+    admin_username: Annotated[
+        str, typer.Option(help="Administrator that creates the units' liaison accounts.")
+    ] = "admin",
+    admin_password: Annotated[str, typer.Option(help="The administrator's password.")] = (
+        drill.DEMO_PASSWORD
+    ),
+    duration_minutes: Annotated[
+        float, typer.Option(min=1, max=1440, help="Business minutes to play (a day: 1440).")
+    ] = 1440.0,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed (same seed, same drill).")
+    ] = 2026,
+    reports_per_day: Annotated[
+        int, typer.Option(min=1, max=20_000, help="Reports over a whole day.")
+    ] = 360,
+) -> None:
+    """Play a generated typhoon day against a running Yingji over HTTP.
+
+    Reports from every channel (110/119/12345/grid/sensor …) at places of the demo county, some
+    duplicates; the duty officer verifies, dispatches, closes and calls back; each unit's liaison
+    signs, arrives, feeds back and completes — some late, some returned (退回) or transferred
+    (移交). The server must run an accelerated clock at the same pace:
+    `YINGJI_ENV=drill YINGJI_CLOCK_RATE=60 yingji serve` with `--speed 60`; the player measures
+    the server's pace and warns if it differs. Errors are counted by code, never fatal.
+    """
+    plan = drill.DrillPlan(
+        scenario=scenario,
+        speed=speed,
+        url=url,
+        username=username,
+        password=password,
+        admin_username=admin_username,
+        admin_password=admin_password,
+        duration_minutes=duration_minutes,
+        seed=seed_value,
+        reports_per_day=reports_per_day,
+    )
+    if scenario not in drill.SCENARIOS:
+        err.print(f"[red]unknown_scenario[/red]: choose one of {', '.join(drill.SCENARIOS)}")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("drill {task.fields[scenario]}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} business min"),
+        TextColumn("{task.fields[counts]}"),
+        console=err,
+    ) as bar:
+        task = bar.add_task("drill", total=duration_minutes, scenario=scenario, counts="")
+
+        def progress(minutes: float, summary: drill.DrillSummary) -> None:
+            counts = (
+                f"reports {summary.reports_sent} · incidents {summary.incidents} · "
+                f"orders {summary.orders} · errors {sum(summary.errors.values())}"
+            )
+            bar.update(task, completed=minutes, counts=counts)
+
+        summary = asyncio.run(drill.run_drill(plan, progress=progress))
+    _print_drill_summary(summary)
+    if summary.incidents == 0 and summary.errors:
+        raise typer.Exit(1)
+
+
+def _print_drill_summary(summary: drill.DrillSummary) -> None:
+    table = Table(title="drill summary 演练小结")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("reports sent 接警", summary.reports_sent),
+        ("… joined an incident (duplicates)", summary.reports_joined),
+        ("incidents 事件", summary.incidents),
+        ("orders 派单", summary.orders),
+        *((f"stage {name}", n) for name, n in sorted(summary.stages.items())),
+        *((f"late {name} 超时", n) for name, n in sorted(summary.late.items())),
+        ("returned 退回", summary.returned),
+        ("transferred 移交", summary.transferred),
+        ("incidents closed 办结", summary.closed),
+        ("callbacks 回访", summary.callbacks),
+        ("actions after the window", summary.unplayed),
+    ]
+    for name, count in rows:
+        table.add_row(name, str(count))
+    console.print(table)
+    if summary.server_rate is not None:
+        console.print(f"server clock pace: {summary.server_rate:g}x")
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning[/yellow]: {warning}")
+    for where, count in sorted(summary.errors.items()):
+        err.print(f"[red]error[/red] {where} × {count}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

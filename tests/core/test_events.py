@@ -150,7 +150,8 @@ async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Datab
 
 
 async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
-    db: Database, clock  # type: ignore[no-untyped-def]
+    db: Database,
+    clock,  # type: ignore[no-untyped-def]
 ) -> None:
     async def handler(event: DomainEvent) -> None:
         return None

@@ -197,6 +197,11 @@ class Subscription:
         return not self.types or any(event_type.startswith(prefix) for prefix in self.types)
 
 
+def _wall(seconds: float) -> timedelta:
+    """``seconds`` of wall time as business time: leases and backoff outlast a fast clock."""
+    return timedelta(seconds=seconds) * clock.get_clock().rate
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -357,7 +362,7 @@ class Bus:
                     | (OutboxCursor.leased_by == self.me)
                 )
                 .where((OutboxCursor.retry_at.is_(None)) | (OutboxCursor.retry_at <= now))
-                .values(leased_by=self.me, lease_until=now + timedelta(seconds=self.LEASE_SECONDS))
+                .values(leased_by=self.me, lease_until=now + _wall(self.LEASE_SECONDS))
                 .returning(OutboxCursor.last_id)
             )
             row = result.first()
@@ -379,7 +384,7 @@ class Bus:
                 cursor.failures += 1
                 cursor.last_error = error[:2000]
                 backoff = min(2 ** min(cursor.failures, 8), 300)
-                cursor.retry_at = now + timedelta(seconds=backoff)
+                cursor.retry_at = now + _wall(backoff)
 
 
 class NatsBus(Bus):

@@ -331,7 +331,8 @@ class TimerWorker:
                         state=RUNNING,
                         claimed_by=self.name,
                         claim_token=token,
-                        lease_until=now + self.lease,
+                        # the lease is wall time: a 600x drill clock must not expire it in 0.1 s
+                        lease_until=now + self.lease * clock.get_clock().rate,
                         attempts=Timer.attempts + 1,
                     )
                     .returning(
@@ -467,7 +468,8 @@ class TimerWorker:
         )
         metrics.timers_failed.labels(firing.kind).inc()
         park = firing.attempt >= self.max_attempts or isinstance(exc, LookupError)
-        backoff = timedelta(seconds=min(2**firing.attempt, 600))
+        # backoff is wall time: a drill's fast clock must not turn 2 s into 3 ms
+        backoff = timedelta(seconds=min(2**firing.attempt, 600)) * clock.get_clock().rate
         values: dict[str, Any] = {
             "state": PARKED if park else PENDING,
             "last_error": f"{type(exc).__name__}: {exc}"[:4000],

@@ -1,0 +1,102 @@
+"""The drill player against a real `yingji serve` running a 600× clock (YINGJI_ENV=drill)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from yingji import drill
+
+YINGJI = str(Path(sys.executable).with_name("yingji"))
+RATE = 600.0
+
+
+@pytest.fixture(scope="module")
+def drill_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("drill")
+    env = dict(
+        os.environ,
+        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
+        YINGJI_ENV="drill",
+        YINGJI_CLOCK_RATE=str(RATE),
+        YINGJI_SECRET_KEY="drill-test-secret-key-of-at-least-32-characters",
+        YINGJI_LOG_JSON="false",
+        YINGJI_LOG_LEVEL="WARNING",
+        YINGJI_SQLITE_SYNCHRONOUS="OFF",
+    )
+    for args in (("db", "upgrade"), ("seed", "demo")):
+        subprocess.run([YINGJI, *args], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    log = (folder / "serve.log").open("w")
+    process = subprocess.Popen(
+        [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def officer_headers(base: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token",
+        data={"username": "duty_officer", "password": drill.DEMO_PASSWORD},
+    )
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_typhoon_drill_creates_incidents_and_moves_orders_through_every_kind_of_stage(
+    drill_server: str,
+) -> None:
+    plan = drill.DrillPlan(
+        url=drill_server,
+        speed=RATE,
+        duration_minutes=180,
+        reports_per_day=600,
+        seed=7,
+    )
+    summary = asyncio.run(asyncio.wait_for(drill.run_drill(plan), timeout=50))
+
+    assert summary.reports_sent > 0 and summary.incidents > 0
+    assert summary.server_rate is not None and not summary.warnings
+    headers = officer_headers(drill_server)
+    incidents = httpx.get(f"{drill_server}/api/v1/incidents?limit=200", headers=headers).json()
+    assert incidents["total"] >= summary.incidents
+    orders = httpx.get(f"{drill_server}/api/v1/orders?limit=500", headers=headers).json()["items"]
+    stages = {o["stage"] for o in orders}
+    assert {"completed", "returned", "transferred"} <= stages
+    assert len(stages & {"issued", "signed", "arrived", "completed"}) >= 2
+    assert any(o["return_reason"] for o in orders if o["stage"] == "returned")
+    late = [o for o in orders if o["sign_late"]]
+    assert late
+    escalated = [
+        e
+        for o in late[:30]
+        for e in httpx.get(f"{drill_server}/api/v1/orders/{o['id']}", headers=headers).json()[
+            "escalations"
+        ]
+    ]
+    assert escalated and {e["kind"] for e in escalated} <= {
+        "remind",
+        "supervise_unit",
+        "supervise_center",
+    }
