@@ -79,3 +79,18 @@ async def test_unknown_route_and_unexpected_exception_use_the_same_shape(app) ->
     assert crashed.json()["error"]["code"] == "internal_error"
     assert "secret internals" not in crashed.text
     assert crashed.json()["error"]["details"]["request_id"]
+
+
+async def test_nul_character_in_input_is_bad_input_not_a_server_error(app, db) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import bearer, make_county_with_two_towns
+
+    await make_county_with_two_towns(db)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        admin = await bearer(client, "admin")
+        response = await client.get("/api/v1/audit?subject_type=a%00b", headers=admin)
+    if db.is_postgres:  # PostgreSQL refuses NUL in text; SQLite stores it
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_character"
+    else:
+        assert response.status_code == 200
