@@ -126,61 +126,76 @@ async def mark_responding(*, session: AsyncSession, incident: Incident, reason: 
     )
 
 
-async def control(
-    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, note: str | None
+async def _move(
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    summary: str,
+    note: str | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Incident:
+    """One lifecycle step: compare-and-set, then the three traces."""
     incident = await _load(session, principal, incident_id)
     before = snapshot(incident)
     await service.transition(
-        session=session, incident=incident, allowed_from=("verified", "responding"), to="controlled"
+        session=session, incident=incident, allowed_from=allowed_from, to=to, values=values
     )
+    if to in ("closed", "cancelled"):
+        await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
     await record(
         session,
         incident,
-        action="incidents.controlled",
+        action=f"incidents.{to}",
         before=before,
-        summary=f"得到控制 controlled{'：' + note if note else ''}",
-        data={"note": note},
+        summary=f"{summary}{'：' + note if note else ''}",
+        data={"note": note} if note else None,
     )
     return incident
+
+
+async def control(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, note: str | None
+) -> Incident:
+    return await _move(
+        session,
+        principal,
+        incident_id,
+        allowed_from=("verified", "responding"),
+        to="controlled",
+        summary="得到控制 controlled",
+        note=note,
+    )
 
 
 async def close(
     *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, note: str | None
 ) -> Incident:
-    incident = await _load(session, principal, incident_id)
-    before = snapshot(incident)
-    await service.transition(
-        session=session,
-        incident=incident,
+    return await _move(
+        session,
+        principal,
+        incident_id,
         allowed_from=("verified", "responding", "controlled"),
         to="closed",
+        summary="办结 closed",
+        note=note,
         values={"closed_at": clock.now()},
     )
-    await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
-    await record(
-        session,
-        incident,
-        action="incidents.closed",
-        before=before,
-        summary=f"办结 closed{'：' + note if note else ''}",
-        data={"note": note},
-    )
-    return incident
 
 
 async def archive(
     *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID
 ) -> Incident:
-    incident = await _load(session, principal, incident_id)
-    before = snapshot(incident)
-    await service.transition(
-        session=session, incident=incident, allowed_from=("closed",), to="archived"
+    return await _move(
+        session,
+        principal,
+        incident_id,
+        allowed_from=("closed",),
+        to="archived",
+        summary="归档 archived",
     )
-    await record(
-        session, incident, action="incidents.archived", before=before, summary="归档 archived"
-    )
-    return incident
 
 
 CANCEL_KINDS = {"false_report": "误报", "duplicate": "重复", "other": "其他"}
