@@ -39,7 +39,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock, metrics
-from yingji.core.db import Base, Database, JSONType, UTCDateTime, after_commit, database_of
+from yingji.core.db import (
+    Base,
+    Database,
+    JSONType,
+    UTCDateTime,
+    after_commit,
+    database_of,
+    rows_affected,
+)
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import worker_name
 
@@ -172,7 +180,7 @@ async def cancel(
     if key is not None:
         stmt = stmt.where(Timer.key == key)
     result = await session.execute(stmt.values(state=CANCELLED, lease_until=None))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 def _kick_workers_after_commit(session: AsyncSession) -> None:
@@ -191,7 +199,7 @@ async def retry_parked(session: AsyncSession, *, timer_id: int) -> Timer:
         .where(Timer.id == timer_id, Timer.state == PARKED)
         .values(state=PENDING, attempts=0, due_at=clock.now(), last_error=None)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_affected(result):
         raise InvalidTransition(
             "timer_not_parked", f"timer {timer_id} is {timer.state}, not parked"
         )
@@ -452,7 +460,7 @@ class TimerWorker:
                     )
                     .values(state=FIRED, fired_at=fired_at, lease_until=None, last_error=None)
                 )
-                if not result.rowcount:  # type: ignore[attr-defined]
+                if not rows_affected(result):
                     raise LostClaim(firing.id)
         except LostClaim:
             log.info("timer %s was cancelled or re-claimed while firing", firing.id)

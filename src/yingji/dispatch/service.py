@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
+from yingji.core.db import rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.security import Scope
 from yingji.dispatch.models import (
@@ -114,7 +115,7 @@ async def advance(
         .values(stage=to, updated_at=clock.now(), **(values or {}))
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_affected(result):
         await session.refresh(order)
         raise InvalidTransition(
             "invalid_stage",

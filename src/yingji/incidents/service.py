@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, geo
+from yingji.core.db import rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
 from yingji.core.security import Scope
@@ -194,7 +195,7 @@ async def transition(
         .values(state=to, updated_at=clock.now(), **(values or {}))
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_affected(result):
         await session.refresh(incident)
         raise InvalidTransition(
             "invalid_transition",

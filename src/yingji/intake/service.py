@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
-from yingji.core.db import database_of, savepoint
+from yingji.core.db import database_of, rows_affected, savepoint
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
 from yingji.core.security import Scope
@@ -260,7 +260,7 @@ async def move_reports(
         .values(incident_id=to_incident)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 async def store_attachment(
