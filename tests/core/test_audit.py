@@ -40,7 +40,7 @@ async def drop_guard(db: Database) -> None:
 
 
 @pytest.fixture(autouse=True)
-async def restore_guard(db: Database):  # type: ignore[no-untyped-def]
+async def restore_guard(db: Database):
     """PostgreSQL test runs share one database: put the trigger back after each test."""
     yield
     if db.is_postgres:
@@ -54,13 +54,13 @@ async def restore_guard(db: Database):  # type: ignore[no-untyped-def]
             )
 
 
-async def test_intact_log_verifies(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_intact_log_verifies(db: Database, clock) -> None:
     await write_entries(db, 5)
     result = await verify(db)
     assert result.intact and result.checked == 5
 
 
-async def test_audit_rows_refuse_update_and_delete(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_audit_rows_refuse_update_and_delete(db: Database, clock) -> None:
     await write_entries(db, 1)
     for statement in ("UPDATE audit_log SET actor_name = 'mallory'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"):
@@ -68,7 +68,7 @@ async def test_audit_rows_refuse_update_and_delete(db: Database, clock) -> None:
                 await session.execute(text(statement))
 
 
-async def test_altered_row_is_reported_as_the_first_broken_link(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_altered_row_is_reported_as_the_first_broken_link(db: Database, clock) -> None:
     await write_entries(db, 6)
     await drop_guard(db)
     async with db.unit_of_work() as session:
@@ -79,7 +79,7 @@ async def test_altered_row_is_reported_as_the_first_broken_link(db: Database, cl
     assert result.checked == 3
 
 
-async def test_removed_row_is_reported(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_removed_row_is_reported(db: Database, clock) -> None:
     await write_entries(db, 6)
     await drop_guard(db)
     async with db.unit_of_work() as session:
@@ -89,7 +89,7 @@ async def test_removed_row_is_reported(db: Database, clock) -> None:  # type: ig
     assert "missing" in result.first_break.reason
 
 
-async def test_rehashed_forgery_is_caught_at_the_next_row(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_rehashed_forgery_is_caught_at_the_next_row(db: Database, clock) -> None:
     """Altering a row and recomputing its own hash still breaks the link to the next row."""
     await write_entries(db, 4)
     await drop_guard(db)
@@ -102,7 +102,7 @@ async def test_rehashed_forgery_is_caught_at_the_next_row(db: Database, clock) -
     assert result.first_break is not None and result.first_break.entry_id == 3
 
 
-def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypatch, clock) -> None:
     import asyncio
 
     async def prepare() -> None:

@@ -36,7 +36,7 @@ def test_every_error_kind_has_an_expected_status() -> None:
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED), ids=lambda k: k.__name__)
-async def test_error_kind_maps_to_its_http_status_and_body(app, kind: type[DomainError]) -> None:  # type: ignore[no-untyped-def]
+async def test_error_kind_maps_to_its_http_status_and_body(app, kind: type[DomainError]) -> None:
     router = APIRouter()
     path = f"/test-raise/{kind.__name__}"
 
@@ -62,7 +62,7 @@ async def test_error_kind_maps_to_its_http_status_and_body(app, kind: type[Domai
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def test_unknown_route_and_unexpected_exception_use_the_same_shape(app) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_route_and_unexpected_exception_use_the_same_shape(app) -> None:
     router = APIRouter()
 
     @router.get("/test-crash")
@@ -81,7 +81,7 @@ async def test_unknown_route_and_unexpected_exception_use_the_same_shape(app) ->
     assert crashed.json()["error"]["details"]["request_id"]
 
 
-async def test_nul_character_in_input_is_bad_input_not_a_server_error(app, db) -> None:  # type: ignore[no-untyped-def]
+async def test_nul_character_in_input_is_bad_input_not_a_server_error(app, db) -> None:
     from tests.factories import bearer, make_county_with_two_towns
 
     await make_county_with_two_towns(db)

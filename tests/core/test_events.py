@@ -22,7 +22,7 @@ async def emit_many(db: Database, n: int, start: int = 0) -> None:
             )
 
 
-async def test_durable_subscriber_gets_events_in_commit_order(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_durable_subscriber_gets_events_in_commit_order(db: Database, clock) -> None:
     seen: list[int] = []
 
     async def handler(event: DomainEvent) -> None:
@@ -44,7 +44,7 @@ async def test_durable_subscriber_gets_events_in_commit_order(db: Database, cloc
 
 async def test_event_rolled_back_with_its_transaction_is_never_delivered(
     db: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seen: list[int] = []
 
     async def handler(event: DomainEvent) -> None:
@@ -69,7 +69,7 @@ async def test_event_rolled_back_with_its_transaction_is_never_delivered(
 
 async def test_failing_subscriber_gets_the_event_again_and_later_ones_wait(
     db: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seen: list[int] = []
     fail = {"on": 3, "times": 2}
 
@@ -99,7 +99,7 @@ async def test_failing_subscriber_gets_the_event_again_and_later_ones_wait(
     assert seen == [0, 1, 2, 3, 4, 5]
 
 
-async def test_durable_cursor_resumes_after_a_restart(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_durable_cursor_resumes_after_a_restart(db: Database, clock) -> None:
     seen: list[int] = []
 
     async def handler(event: DomainEvent) -> None:
@@ -125,7 +125,7 @@ async def test_durable_cursor_resumes_after_a_restart(db: Database, clock) -> No
     assert last == 6
 
 
-async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Database, clock) -> None:
     got = asyncio.Event()
     received: list[DomainEvent] = []
 
@@ -151,7 +151,7 @@ async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Datab
 
 async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
     db: Database,
-    clock,  # type: ignore[no-untyped-def]
+    clock,
 ) -> None:
     async def handler(event: DomainEvent) -> None:
         return None
@@ -167,7 +167,7 @@ async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
         passes += 1
         return await pump()
 
-    bus.pump = counting_pump  # type: ignore[method-assign]
+    bus.pump = counting_pump
     await bus.start(db, run_relay=True)
     try:
         await asyncio.sleep(1.0)

@@ -41,7 +41,7 @@ async def emit(db: Database, n: int) -> None:
             )
 
 
-async def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(predicate, timeout: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -52,7 +52,7 @@ async def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-
 
 async def test_events_reach_live_and_durable_subscribers_of_another_process(
     db: Database, stream: str, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # "worker" relays the outbox to JetStream and runs a durable job; "api" only serves /ws
     worker, api = NatsBus(NATS_URL, stream), NatsBus(NATS_URL, stream)
     job_seen: list[int] = []
@@ -86,7 +86,7 @@ async def test_events_reach_live_and_durable_subscribers_of_another_process(
 
 async def test_relay_that_republishes_after_a_crash_creates_no_duplicate(
     db: Database, stream: str, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     relay = NatsBus(NATS_URL, stream)
     await relay.start(db, run_relay=False)
     await emit(db, 3)

@@ -35,7 +35,7 @@ async def spawn(url: str, name: str) -> asyncio.subprocess.Process:
     )
 
 
-async def test_sigkilled_worker_loses_no_timer_and_fires_none_twice(settings) -> None:  # type: ignore[no-untyped-def]
+async def test_sigkilled_worker_loses_no_timer_and_fires_none_twice(settings) -> None:
     db = Database(settings.database_url)
     now = SystemClock().now()  # the worker processes run on the wall clock
     async with db.unit_of_work() as session:

@@ -13,10 +13,10 @@ from yingji.core.db import Database
 from yingji.core.timers import Timer, TimerFiring, TimerWorker
 
 
-def recorder(fired: list[TimerFiring], fail_times: int = 0):  # type: ignore[no-untyped-def]
+def recorder(fired: list[TimerFiring], fail_times: int = 0):
     failures = {"left": fail_times}
 
-    async def handle(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+    async def handle(session, firing: TimerFiring) -> None:
         if failures["left"] > 0:
             failures["left"] -= 1
             raise RuntimeError("downstream unavailable")
@@ -27,7 +27,7 @@ def recorder(fired: list[TimerFiring], fail_times: int = 0):  # type: ignore[no-
 
 async def schedule(
     db: Database, kind: str, subject: str, due_in: float, clock: ManualClock, **kw
-) -> int:  # type: ignore[no-untyped-def]
+) -> int:
     async with db.unit_of_work() as session:
         timer = await timers.schedule(
             session,
@@ -80,7 +80,7 @@ async def test_scheduling_the_same_deadline_again_moves_it(
     assert await worker.run_due() == 1
 
 
-async def test_timer_survives_a_restart(settings, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+async def test_timer_survives_a_restart(settings, clock: ManualClock) -> None:
     first = Database(settings.database_url)
     await schedule(first, "t.deadline", "order-4", 30, clock)
     await first.dispose()  # the process is gone; only the row remains
@@ -118,7 +118,7 @@ async def test_late_firing_of_a_lost_claim_rolls_back_its_effects(
     await schedule(db, "t.effect", "order-6", 1, clock)
     clock.advance(2)
 
-    async def apply(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+    async def apply(session, firing: TimerFiring) -> None:
         await session.execute(text("INSERT INTO effect VALUES (:id)"), {"id": firing.id})
 
     stalled = TimerWorker(db, name="stalled", lease_seconds=5, handler_map={"t.effect": apply})
@@ -173,7 +173,7 @@ async def test_running_worker_fires_a_timer_scheduled_in_the_same_process_withou
     fired: list[TimerFiring] = []
     got = asyncio.Event()
 
-    async def handle(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+    async def handle(session, firing: TimerFiring) -> None:
         fired.append(firing)
         got.set()
 
@@ -191,7 +191,7 @@ async def test_running_worker_fires_a_timer_scheduled_in_the_same_process_withou
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set YINGJI_TEST_DATABASE_URL")
 async def test_two_workers_on_postgres_never_fire_one_timer_twice(
     settings, clock: ManualClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     db_a, db_b = Database(settings.database_url), Database(settings.database_url)
     async with db_a.unit_of_work() as session:
         await session.execute(text("DROP TABLE IF EXISTS effect"))
@@ -204,8 +204,8 @@ async def test_two_workers_on_postgres_never_fire_one_timer_twice(
                 due_at=clock.now() + timedelta(milliseconds=i),
             )
 
-    def apply(name: str):  # type: ignore[no-untyped-def]
-        async def run(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+    def apply(name: str):
+        async def run(session, firing: TimerFiring) -> None:
             await session.execute(
                 text("INSERT INTO effect VALUES (:id, :w)"), {"id": firing.id, "w": name}
             )
@@ -245,7 +245,7 @@ async def test_many_due_timers_fire_in_shared_transactions_and_one_failure_spare
         await session.execute(text("CREATE TABLE effect (subject TEXT)"))
     calls: dict[str, int] = {}
 
-    async def apply(session, firing: TimerFiring) -> None:  # type: ignore[no-untyped-def]
+    async def apply(session, firing: TimerFiring) -> None:
         calls[firing.subject] = calls.get(firing.subject, 0) + 1
         if firing.subject == "s3":
             raise RuntimeError("this one is broken")

@@ -76,7 +76,7 @@ async def fire_incident(client: httpx.AsyncClient, officer: dict[str, str], eid:
 
 async def dispatched(
     client: httpx.AsyncClient, world: dict, eid: str = "f-1"
-) -> tuple[str, dict[str, dict]]:  # type: ignore[type-arg]
+) -> tuple[str, dict[str, dict]]:
     incident = await fire_incident(client, world["officer"], eid)
     answer = await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
     assert answer.status_code == 201, answer.text
@@ -90,13 +90,13 @@ async def act(
     order: str,
     action: str,
     body: dict | None = None,
-) -> httpx.Response:  # type: ignore[type-arg]
+) -> httpx.Response:
     return await client.post(f"/api/v1/orders/{order}/{action}", headers=headers, json=body)
 
 
 async def test_dispatch_by_the_routing_table_says_why_each_unit_was_chosen(
     client: httpx.AsyncClient, world: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     incident, orders = await dispatched(client, world)
     units = world["units"]
     assert set(orders) == {units["FIRE"], units["TA"]}
@@ -123,7 +123,7 @@ async def test_dispatch_by_the_routing_table_says_why_each_unit_was_chosen(
 
 async def test_order_moves_through_its_stages_and_refuses_illegal_ones(
     client: httpx.AsyncClient, world: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     _, orders = await dispatched(client, world)
     order = orders[world["units"]["FIRE"]]["id"]
     fire = world["fire"]
@@ -145,7 +145,7 @@ async def test_order_moves_through_its_stages_and_refuses_illegal_ones(
 
 async def test_deadlines_remind_then_supervise_up_the_chain_and_stop_when_done(
     client: httpx.AsyncClient, world: dict, db: Database, clock: ManualClock
-) -> None:  # type: ignore[type-arg]
+) -> None:
     _, orders = await dispatched(client, world)
     fire_order = orders[world["units"]["FIRE"]]["id"]
     worker = TimerWorker(db, handler_map=handlers())
@@ -195,7 +195,7 @@ async def test_deadlines_remind_then_supervise_up_the_chain_and_stop_when_done(
 
 async def test_transfer_keeps_the_first_unit_responsible_until_the_new_unit_signs(
     client: httpx.AsyncClient, world: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     _, orders = await dispatched(client, world)
     town_order = orders[world["units"]["TA"]]["id"]
     town = world["town_a"]
@@ -228,7 +228,7 @@ async def test_transfer_keeps_the_first_unit_responsible_until_the_new_unit_sign
 
 async def test_two_concurrent_signs_of_one_order_one_wins_one_conflicts(
     client: httpx.AsyncClient, world: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     _, orders = await dispatched(client, world)
     order = orders[world["units"]["FIRE"]]["id"]
     first, second = await asyncio.gather(
@@ -241,7 +241,7 @@ async def test_two_concurrent_signs_of_one_order_one_wins_one_conflicts(
 
 async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_again(
     client: httpx.AsyncClient, world: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     incident, orders = await dispatched(client, world)
     order = orders[world["units"]["TA"]]["id"]
     missing = await act(client, world["town_a"], order, "return", {})
@@ -260,7 +260,7 @@ async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_ag
 
 async def test_completing_every_order_prompts_closing_and_closing_opens_the_callback(
     client: httpx.AsyncClient, world: dict, db: Database
-) -> None:  # type: ignore[type-arg]
+) -> None:
     incident, orders = await dispatched(client, world)
     bus = Bus()
     install_jobs(bus, db)
@@ -303,7 +303,7 @@ async def test_completing_every_order_prompts_closing_and_closing_opens_the_call
 
 async def test_supervision_board_lists_overdue_orders_and_reminds_on_click(
     client: httpx.AsyncClient, world: dict, clock: ManualClock
-) -> None:  # type: ignore[type-arg]
+) -> None:
     _, orders = await dispatched(client, world)
     board = (
         await client.get("/api/v1/supervision?within_minutes=1", headers=world["officer"])
@@ -327,7 +327,7 @@ async def test_supervision_board_lists_overdue_orders_and_reminds_on_click(
 async def test_kpis_and_the_monthly_bulletin_reflect_the_orders(
     client: httpx.AsyncClient,
     world: dict,
-    clock: ManualClock,  # type: ignore[type-arg]
+    clock: ManualClock,
 ) -> None:
     import io
 

@@ -10,7 +10,7 @@ from tests.e2e.conftest import shot
 DEMO_PASSWORD = "yingji-demo-2026"
 
 
-def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)

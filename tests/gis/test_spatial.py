@@ -17,7 +17,7 @@ def sample_points(n: int) -> list[tuple[float, float]]:
     return [(rng.uniform(118.75, 119.35), rng.uniform(27.40, 27.85)) for _ in range(n)]
 
 
-async def test_portable_point_in_division_finds_the_deepest_division(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_portable_point_in_division_finds_the_deepest_division(db: Database, clock) -> None:
     async with db.unit_of_work() as session:
         await seed.seed_demo(session=session)
     async with db.unit_of_work(readonly=True) as session:
@@ -31,7 +31,7 @@ async def test_portable_point_in_division_finds_the_deepest_division(db: Databas
     assert outside is None
 
 
-async def test_vectorised_lookup_agrees_with_one_by_one(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_vectorised_lookup_agrees_with_one_by_one(db: Database, clock) -> None:
     async with db.unit_of_work() as session:
         await seed.seed_demo(session=session)
     points = sample_points(60)
@@ -46,7 +46,7 @@ async def test_vectorised_lookup_agrees_with_one_by_one(db: Database, clock) -> 
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL + PostGIS: set YINGJI_TEST_DATABASE_URL")
-async def test_postgis_and_portable_paths_give_the_same_answers(db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_postgis_and_portable_paths_give_the_same_answers(db: Database, clock) -> None:
     async with db.unit_of_work() as session:
         await seed.seed_demo(session=session)
     async with db.unit_of_work(readonly=True) as session:

@@ -138,7 +138,7 @@ async def test_route_refuses_a_principal_without_its_permission(
     }
 
 
-async def test_every_api_route_declares_authentication_except_sign_in_and_probes(app) -> None:  # type: ignore[no-untyped-def]
+async def test_every_api_route_declares_authentication_except_sign_in_and_probes(app) -> None:
     open_routes = {"/api/v1/auth/login", "/api/v1/auth/token"}
     for route in app.routes:
         path = getattr(route, "path", "")
@@ -148,7 +148,7 @@ async def test_every_api_route_declares_authentication_except_sign_in_and_probes
         assert "current_principal" in names, f"{path} does not authenticate"
 
 
-def _flatten(dependant):  # type: ignore[no-untyped-def]
+def _flatten(dependant):
     for dep in dependant.dependencies:
         yield dep
         yield from _flatten(dep)

@@ -24,7 +24,7 @@ DIVISIONS_CSV = """adcode,name,level,parent_adcode,centroid_lon,centroid_lat
 
 
 @pytest.fixture
-def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
+def cli_env(settings, monkeypatch):
     monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("YINGJI_ENV", "test")
     get_settings.cache_clear()
@@ -39,7 +39,7 @@ async def count(db: Database, model: type) -> int:
 
 def test_cli_imports_divisions_from_csv_with_a_progress_bar(
     cli_env, tmp_path: Path, db: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path = tmp_path / "divisions.csv"
     path.write_text(DIVISIONS_CSV, encoding="utf-8")
     result = CliRunner().invoke(cli, ["import", "divisions", str(path)])
@@ -51,7 +51,7 @@ def test_cli_imports_divisions_from_csv_with_a_progress_bar(
 
 def test_cli_import_with_bad_lines_reports_each_and_imports_nothing(
     cli_env, tmp_path: Path, db: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     bad = (
         DIVISIONS_CSV + "33112610X000,坏镇,town,331126,,\n331126102000,乙镇,hamlet,331126,,\n"
         "331126103000,丙镇,town,999999,,\n"
@@ -69,7 +69,7 @@ def test_cli_import_with_bad_lines_reports_each_and_imports_nothing(
 
 def test_cli_imports_units_from_geojson_parents_first(
     cli_env, tmp_path: Path, db: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     (tmp_path / "d.csv").write_text(DIVISIONS_CSV, encoding="utf-8")
     assert CliRunner().invoke(cli, ["import", "divisions", str(tmp_path / "d.csv")]).exit_code == 0
     features = [

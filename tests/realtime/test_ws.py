@@ -19,11 +19,11 @@ async def token_for(base: str, username: str) -> str:
         return str(r.json()["access_token"])
 
 
-async def next_event(ws, timeout: float = 3.0) -> dict:  # type: ignore[no-untyped-def]
+async def next_event(ws, timeout: float = 3.0) -> dict:
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if message["type"] == "event":
-            return message["event"]  # type: ignore[no-any-return]
+            return message["event"]
 
 
 async def test_ws_delivers_events_in_scope_and_withholds_others(
