@@ -24,7 +24,7 @@ from yingji.core import clock, metrics, migrate, security
 from yingji.core.db import Database
 from yingji.core.errors import DomainError
 from yingji.core.events import Bus, make_bus
-from yingji.core.logs import configure_logging, request_id_var
+from yingji.core.logs import request_id_var
 from yingji.core.timers import TimerWorker
 from yingji.dispatch import api as dispatch_api
 from yingji.dispatch import jobs as dispatch_jobs
@@ -307,7 +307,3 @@ def create_app(
         app.include_router(router)
     install_web_app(app, settings.web_dist or WEB_DIST)
     return app
-
-
-def configure_process_logging(settings: Settings) -> None:
-    configure_logging(settings.log_level, json_lines=settings.log_json)

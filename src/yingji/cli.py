@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -487,9 +485,3 @@ def _print_drill_summary(summary: drill.DrillSummary) -> None:
         err.print(f"[yellow]warning[/yellow]: {warning}")
     for where, count in sorted(summary.errors.items()):
         err.print(f"[red]error[/red] {where} × {count}")
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
-    sys.exit(0)

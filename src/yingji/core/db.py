@@ -240,12 +240,6 @@ async def lock_journal(session: AsyncSession) -> None:
     session.info["journal_locked"] = True
 
 
-@asynccontextmanager
-async def unit_of_work(db: Database, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
-    async with UnitOfWork(db, readonly=readonly) as session:
-        yield session
-
-
 __all__ = [
     "Base",
     "Database",
@@ -254,6 +248,9 @@ __all__ = [
     "UnitOfWork",
     "after_commit",
     "database_of",
+    "enqueue_journal",
     "lock_journal",
-    "unit_of_work",
+    "rows_affected",
+    "savepoint",
+    "write_journal",
 ]

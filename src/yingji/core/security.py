@@ -171,10 +171,6 @@ def configure_hasher(*, cheap: bool) -> None:
     )
 
 
-def hash_password_sync(password: str) -> str:
-    return _hasher.hash(password)
-
-
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 

@@ -12,9 +12,8 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import geo, security
+from yingji.core import geo
 from yingji.core.db import database_of, dialect_of
-from yingji.org import service as org
 from yingji.org.models import Division, LinkageUnit
 
 
@@ -146,18 +145,12 @@ async def divisions_covering(
     session: AsyncSession, *, points: list[tuple[float, float]], level: str
 ) -> list[str | None]:
     """For many points at once: the division of ``level`` containing each (vectorised)."""
-    rows, _ = await org.list_divisions(
-        session=session, scope=security.SYSTEM.scope, level=level, limit=100_000
-    )
-    shapes = [geo.geometry(d.boundary) for d in rows if d.boundary is not None]
-    codes = [d.adcode for d in rows if d.boundary is not None]
-    if not shapes:
-        return [None] * len(points)
-    tree = STRtree(shapes)
+    index = await _division_index(session)
     found: list[str | None] = [None] * len(points)
     pts = [Point(lon, lat) for lon, lat in points]
-    point_idx, shape_idx = tree.query(pts, predicate="covered_by")
-    for p, s in zip(point_idx.tolist(), shape_idx.tolist(), strict=True):
-        if found[p] is None or codes[s] < (found[p] or ""):
-            found[p] = codes[s]
+    point_idx, shape_idx = index.tree.query(pts, predicate="covered_by")
+    for p, e in zip(point_idx.tolist(), shape_idx.tolist(), strict=True):
+        code, _, entry_level = index.entries[e]
+        if entry_level == level and (found[p] is None or code < (found[p] or "")):
+            found[p] = code
     return found

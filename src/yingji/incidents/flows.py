@@ -109,23 +109,6 @@ async def verify(
     return incident
 
 
-async def mark_responding(*, session: AsyncSession, incident: Incident, reason: str) -> None:
-    """The first dispatch moves a verified incident to responding (called by dispatch)."""
-    if incident.state != "verified":
-        return
-    before = snapshot(incident)
-    await service.transition(
-        session=session, incident=incident, allowed_from=("verified",), to="responding"
-    )
-    await record(
-        session,
-        incident,
-        action="incidents.responding",
-        before=before,
-        summary=f"处置中 responding: {reason}",
-    )
-
-
 async def _move(
     session: AsyncSession,
     principal: Principal,
