@@ -6,7 +6,7 @@ YINGJI := $(BIN)/yingji
 WEB_DIST := src/yingji/web_dist/index.html
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 
-.PHONY: run test e2e install web web-test lint check-migrations lock clean
+.PHONY: run test e2e install web web-test api-types lint check-migrations lock clean
 
 run: install $(WEB_DIST)  ## install, build the web app, migrate, seed the demo, serve
 	$(YINGJI) db upgrade
@@ -40,12 +40,18 @@ $(WEB_DIST): web/node_modules/.package-lock.json $(WEB_SOURCES)
 web-test: web/node_modules/.package-lock.json
 	cd web && npm test
 
+api-types: install web/node_modules/.package-lock.json  ## regenerate the web app's API types from the OpenAPI document
+	$(YINGJI) openapi -o var/openapi.json
+	cd web && npm run api:types
+
 lint: install  ## formatting, lint rules, strict types, layer contracts, migration drift
 	$(BIN)/ruff format --check src tests migrations $(wildcard bench)
 	$(BIN)/ruff check src tests migrations $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(MAKE) check-migrations
+	$(MAKE) api-types
+	git diff --exit-code --stat web/src/api/schema.d.ts  # stale: run make api-types and commit
 
 check-migrations: install  ## models and the Alembic history must agree
 	rm -f var/drift-check.db

@@ -107,6 +107,24 @@ def serve(
 
 
 @app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document of the HTTP API (the web app's types are generated from it)."""
+    import json
+
+    document = create_app(run_worker=False).openapi()
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
 def worker() -> None:
     """Run the outbox relay and the timer worker (no HTTP). Run as many as you like."""
     settings = _settings()

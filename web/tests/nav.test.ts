@@ -6,17 +6,36 @@ const paths = (perms: string[]) =>
   visibleNav((p) => !p || perms.includes(p)).flatMap((g) => g.items.map((i) => i.path))
 
 describe('side navigation by permission', () => {
+  const READ = ['org.read', 'events.read', 'incident.read', 'kpi.read']
   it('shows an administrator everything', () => {
-    expect(paths(['org.read', 'user.manage', 'audit.read', 'events.read'])).toEqual([
+    const all = [...READ, 'incident.write', 'dispatch.write', 'order.act', 'user.manage', 'audit.read']
+    expect(paths(all)).toEqual([
       '/map',
+      '/intake',
+      '/inbox',
+      '/supervision',
+      '/kpi',
       '/admin/divisions',
       '/admin/units',
       '/admin/users',
+      '/admin/routing',
+      '/admin/deadlines',
       '/admin/audit',
     ])
   })
-  it('hides users and audit from a duty officer, everything from nobody', () => {
-    expect(paths(['org.read', 'events.read'])).toEqual(['/map', '/admin/divisions', '/admin/units'])
+  it('gives a duty officer the desk and the board, a liaison the inbox, nobody nothing', () => {
+    expect(paths([...READ, 'incident.write', 'dispatch.write', 'report.create'])).toEqual([
+      '/map',
+      '/intake',
+      '/supervision',
+      '/kpi',
+      '/admin/divisions',
+      '/admin/units',
+      '/admin/routing',
+      '/admin/deadlines',
+    ])
+    expect(paths([...READ, 'order.act', 'report.create'])).toContain('/inbox')
+    expect(paths([...READ, 'order.act', 'report.create'])).not.toContain('/intake')
     expect(paths([])).toEqual([])
   })
   it('every nav entry is a route that demands the same permission', () => {

@@ -30,6 +30,13 @@ const en: MessageSchema = {
   },
   nav: {
     map: 'Situation map',
+    intake: 'Intake desk',
+    incident: 'Incident',
+    inbox: 'Unit inbox',
+    supervision: 'Supervision',
+    kpi: 'KPIs',
+    routing: 'Routing rules',
+    deadlines: 'Stage deadlines',
     admin: 'Administration',
     divisions: 'Divisions',
     units: 'Linkage units',

@@ -1,6 +1,7 @@
 import { createI18n } from 'vue-i18n'
 import zhCN from './zh-CN'
 import en from './en'
+import { withFeatures } from './features'
 
 export const LOCALES = ['zh-CN', 'en'] as const
 export type Locale = (typeof LOCALES)[number]
@@ -25,7 +26,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: initialLocale(),
   fallbackLocale: DEFAULT_LOCALE,
-  messages: { 'zh-CN': zhCN, en },
+  messages: { 'zh-CN': withFeatures(zhCN, 'zh-CN'), en: withFeatures(en, 'en') },
   missingWarn: false,
   fallbackWarn: false,
 })

@@ -28,6 +28,13 @@ const zhCN = {
   },
   nav: {
     map: '一张图',
+    intake: '接警台',
+    incident: '事件详情',
+    inbox: '单位待办',
+    supervision: '督办看板',
+    kpi: '考核指标',
+    routing: '派单规则',
+    deadlines: '处置时限',
     admin: '系统管理',
     divisions: '行政区划',
     units: '联动单位',

@@ -13,9 +13,15 @@ declare module 'vue-router' {
   }
 }
 
-/** Where a signed-in user lands: administrators on the units table, everyone else on the map. */
+/**
+ * Where a signed-in user lands: administrators on the units table, a duty officer on the intake
+ * desk, a unit liaison or field worker on their inbox, everyone else on the situation board.
+ */
 export function homeFor(auth: ReturnType<typeof useAuthStore>): RouteLocationRaw {
   if (auth.isAdmin) return { name: 'admin-units' }
+  const roles = auth.me?.roles ?? []
+  if (roles.includes('duty_officer')) return { name: 'intake' }
+  if (roles.includes('unit_liaison') || roles.includes('field_worker')) return { name: 'inbox' }
   return { name: 'map' }
 }
 
@@ -40,7 +46,38 @@ export const routes: RouteRecordRaw[] = [
         path: 'map',
         name: 'map',
         component: () => import('@/views/MapView.vue'),
-        meta: { permission: PERMISSIONS.orgRead, titleKey: 'nav.map' },
+        meta: { permission: PERMISSIONS.incidentRead, titleKey: 'nav.map' },
+      },
+      {
+        path: 'intake',
+        name: 'intake',
+        component: () => import('@/views/intake/IntakeDeskView.vue'),
+        meta: { permission: PERMISSIONS.incidentWrite, titleKey: 'nav.intake' },
+      },
+      {
+        path: 'incidents/:id',
+        name: 'incident',
+        component: () => import('@/views/incidents/IncidentView.vue'),
+        props: true,
+        meta: { permission: PERMISSIONS.incidentRead, titleKey: 'nav.incident' },
+      },
+      {
+        path: 'inbox',
+        name: 'inbox',
+        component: () => import('@/views/inbox/InboxView.vue'),
+        meta: { permission: PERMISSIONS.orderAct, titleKey: 'nav.inbox' },
+      },
+      {
+        path: 'supervision',
+        name: 'supervision',
+        component: () => import('@/views/supervision/SupervisionView.vue'),
+        meta: { permission: PERMISSIONS.dispatchWrite, titleKey: 'nav.supervision' },
+      },
+      {
+        path: 'kpi',
+        name: 'kpi',
+        component: () => import('@/views/kpi/KpiView.vue'),
+        meta: { permission: PERMISSIONS.kpiRead, titleKey: 'nav.kpi' },
       },
       { path: 'admin', redirect: { name: 'admin-units' } },
       {
@@ -60,6 +97,18 @@ export const routes: RouteRecordRaw[] = [
         name: 'admin-users',
         component: () => import('@/views/admin/UsersView.vue'),
         meta: { permission: PERMISSIONS.userManage, titleKey: 'nav.users' },
+      },
+      {
+        path: 'admin/routing',
+        name: 'admin-routing',
+        component: () => import('@/views/admin/RoutingView.vue'),
+        meta: { permission: PERMISSIONS.orgRead, titleKey: 'nav.routing' },
+      },
+      {
+        path: 'admin/deadlines',
+        name: 'admin-deadlines',
+        component: () => import('@/views/admin/DeadlinesView.vue'),
+        meta: { permission: PERMISSIONS.orgRead, titleKey: 'nav.deadlines' },
       },
       {
         path: 'admin/audit',

@@ -4,13 +4,30 @@ export const PERMISSIONS = {
   eventsRead: 'events.read',
   userManage: 'user.manage',
   auditRead: 'audit.read',
+  incidentRead: 'incident.read',
+  incidentWrite: 'incident.write',
+  reportCreate: 'report.create',
+  dispatchWrite: 'dispatch.write',
+  orderAct: 'order.act',
+  kpiRead: 'kpi.read',
 } as const
 
 export interface NavItem {
   path: string
   labelKey: string
   permission?: string
-  icon: 'map' | 'divisions' | 'units' | 'users' | 'audit'
+  icon:
+    | 'map'
+    | 'intake'
+    | 'inbox'
+    | 'supervision'
+    | 'kpi'
+    | 'divisions'
+    | 'units'
+    | 'users'
+    | 'audit'
+    | 'routing'
+    | 'deadlines'
 }
 
 export interface NavGroup {
@@ -21,7 +38,13 @@ export interface NavGroup {
 export const NAV: NavGroup[] = [
   {
     labelKey: null,
-    items: [{ path: '/map', labelKey: 'nav.map', permission: PERMISSIONS.orgRead, icon: 'map' }],
+    items: [
+      { path: '/map', labelKey: 'nav.map', permission: PERMISSIONS.incidentRead, icon: 'map' },
+      { path: '/intake', labelKey: 'nav.intake', permission: PERMISSIONS.incidentWrite, icon: 'intake' },
+      { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
+      { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
+      { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
+    ],
   },
   {
     labelKey: 'nav.admin',
@@ -29,6 +52,8 @@ export const NAV: NavGroup[] = [
       { path: '/admin/divisions', labelKey: 'nav.divisions', permission: PERMISSIONS.orgRead, icon: 'divisions' },
       { path: '/admin/units', labelKey: 'nav.units', permission: PERMISSIONS.orgRead, icon: 'units' },
       { path: '/admin/users', labelKey: 'nav.users', permission: PERMISSIONS.userManage, icon: 'users' },
+      { path: '/admin/routing', labelKey: 'nav.routing', permission: PERMISSIONS.orgRead, icon: 'routing' },
+      { path: '/admin/deadlines', labelKey: 'nav.deadlines', permission: PERMISSIONS.orgRead, icon: 'deadlines' },
       { path: '/admin/audit', labelKey: 'nav.audit', permission: PERMISSIONS.auditRead, icon: 'audit' },
     ],
   },

@@ -1,0 +1,32 @@
+/**
+ * Feature message files: each exports `{ 'zh-CN': {...}, en: {...} }` and is owned by one
+ * screen (or, for `domain`, shared by all). They are deep-merged over the base messages, so a
+ * feature may add keys to a shared namespace such as `errors`.
+ */
+import domain from './domain'
+
+type Messages = Record<string, unknown>
+export interface FeatureMessages {
+  'zh-CN': Messages
+  en: Messages
+}
+
+export const FEATURES: FeatureMessages[] = [domain]
+
+function isPlainObject(value: unknown): value is Messages {
+  return !!value && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** Merge `extra` into a copy of `base`, recursing into objects; `extra` wins on leaves. */
+export function deepMerge<T extends Messages>(base: T, extra: Messages): T {
+  const out: Messages = { ...base }
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key]
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value
+  }
+  return out as T
+}
+
+export function withFeatures<T extends Messages>(base: T, locale: keyof FeatureMessages): T {
+  return FEATURES.reduce((acc, feature) => deepMerge(acc, feature[locale]), base)
+}
