@@ -174,3 +174,58 @@ async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
     finally:
         await bus.stop()
     assert passes <= 7  # one per poll (0.2 s), not one per cursor commit
+
+
+async def test_subscriber_is_left_alone_while_only_events_it_ignores_arrive(
+    db: Database, clock
+) -> None:
+    """No lease and no cursor write per commit for a subscriber that ignores the traffic; the
+    cursor catches up within the idle interval, and an event it wants is delivered at once."""
+    seen: list[str] = []
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event.type)
+
+    async def cursor() -> int:
+        async with db.unit_of_work(readonly=True) as session:
+            last = await session.scalar(
+                select(OutboxCursor.last_id).where(OutboxCursor.subscriber == "test.picky")
+            )
+        return int(last or 0)
+
+    async def eventually(check) -> bool:
+        for _ in range(100):
+            if await check():
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    bus = Bus()
+    bus.RELAY_POLL_SECONDS = 0.05
+    bus.IDLE_ADVANCE_SECONDS = 0.5
+    bus.subscribe("test.picky", handler, types=("wanted.",))
+    await emit_many(db, 1)
+    await bus.start(db, run_relay=True)
+    try:
+        await emit_many(db, 1, start=1)
+        assert await eventually(lambda: _equals(cursor(), 2))  # first pass: leased, moved on
+        await emit_many(db, 5, start=2)
+        await asyncio.sleep(0.2)
+        assert await cursor() == 2  # ignored traffic: the cursor was not written
+        assert await eventually(lambda: _equals(cursor(), 7))  # … until the idle interval
+        async with db.unit_of_work() as session:
+            await events.emit(
+                session, type="wanted.thing", subject_type="thing", subject_id=9, payload={}
+            )
+        assert await eventually(lambda: _true(seen == ["wanted.thing"]))
+        assert await eventually(lambda: _equals(cursor(), 8))
+    finally:
+        await bus.stop()
+
+
+async def _equals(value, expected: int) -> bool:
+    return await value == expected
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -22,7 +22,9 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -212,6 +214,10 @@ class Bus:
     RELAY_POLL_SECONDS = 1.0
     LEASE_SECONDS = 30
     BATCH = 500
+    # A durable subscriber whose pending events are all of types it ignores keeps its cursor
+    # where it is for up to this long (no lease, no write); then the cursor catches up.
+    IDLE_ADVANCE_SECONDS = 5.0
+    RECENT_EVENTS = 4096
 
     def __init__(self) -> None:
         self.subscriptions: list[Subscription] = []
@@ -223,6 +229,11 @@ class Bus:
         self._live_cursor = 0
         self._stopping = False
         self.delivered = 0
+        # What this process's relay has read of the outbox (id, type), every event after
+        # ``_recent_from``; and where it last left each durable cursor (id, monotonic time).
+        self._recent: deque[tuple[int, str]] = deque(maxlen=self.RECENT_EVENTS)
+        self._recent_from: int | None = None
+        self._released: dict[str, tuple[int, float]] = {}
 
     def subscribe(
         self, name: str, handler: Handler, *, durable: bool = True, types: Sequence[str] = ()
@@ -299,10 +310,40 @@ class Bus:
     async def _pump_live(self) -> int:
         live = [sub for sub in self.subscriptions if not sub.durable]
         events = await self._read_after(self._live_cursor, self.BATCH)
+        if self._recent_from is None:
+            self._recent_from = self._live_cursor
         for event in events:
             await self.fan_out_live(event, live)
+            self._remember(event)
             self._live_cursor = event.id
         return len(events)
+
+    def _remember(self, event: DomainEvent) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_from = self._recent[0][0]  # everything after the dropped one is kept
+        self._recent.append((event.id, event.type))
+
+    def _nothing_for(self, sub: Subscription) -> bool:
+        """True when the pass may leave ``sub`` alone: no write, no lease.
+
+        Either nothing was committed after the cursor this process last released, or everything
+        after it is of types the subscriber ignores and the cursor moved recently. The outbox ids
+        grow in commit order (decision 0006), so ``_recent`` holds every event after
+        ``_recent_from``.
+        """
+        known = self._released.get(sub.name)
+        if known is None or self._recent_from is None:
+            return False
+        position, released_at = known
+        if position >= self._live_cursor:
+            return True
+        if position < self._recent_from:
+            return False
+        if time.monotonic() - released_at >= self.IDLE_ADVANCE_SECONDS:
+            return False
+        return not any(
+            event_id > position and sub.wants(event_type) for event_id, event_type in self._recent
+        )
 
     async def fan_out_live(
         self, event: DomainEvent, live: list[Subscription] | None = None
@@ -316,6 +357,8 @@ class Bus:
 
     async def deliver_durable(self, sub: Subscription) -> int:
         """Deliver pending events to one durable subscriber under a lease on its cursor."""
+        if self._nothing_for(sub):
+            return 0
         last_id = await self._lease_cursor(sub.name)
         if last_id is None:
             return 0
@@ -329,8 +372,10 @@ class Bus:
                 delivered += 1
                 self.delivered += 1
             await self._release_cursor(sub.name, last_id, error=None)
+            self._released[sub.name] = (last_id, time.monotonic())
         except Exception as exc:
             log.exception("durable subscriber %s failed after event %s", sub.name, last_id)
+            self._released.pop(sub.name, None)
             await self._release_cursor(sub.name, last_id, error=f"{type(exc).__name__}: {exc}")
         return delivered
 

@@ -471,18 +471,27 @@ USER_FIELDS = ("username", "display_name", "roles", "division_adcode", "unit_id"
 
 
 async def principal_for_user(
-    *, session: AsyncSession, user: UserAccount, auth: str = "session"
+    *,
+    session: AsyncSession,
+    user: UserAccount,
+    auth: str = "session",
+    paths: tuple[str | None, str | None] | None = None,
 ) -> Principal:
+    """The principal of ``user``; ``paths`` (division path, unit's division path) when the
+    caller has already loaded them, else they are read here."""
     roles = frozenset(Role(role) for role in user.roles)
-    division_path = unit_path = None
-    if user.division_adcode:
-        division_path = await session.scalar(
-            select(Division.path).where(Division.adcode == user.division_adcode)
-        )
-    if user.unit_id:
-        unit_path = await session.scalar(
-            select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id)
-        )
+    if paths is None:
+        division_path = unit_path = None
+        if user.division_adcode:
+            division_path = await session.scalar(
+                select(Division.path).where(Division.adcode == user.division_adcode)
+            )
+        if user.unit_id:
+            unit_path = await session.scalar(
+                select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id)
+            )
+    else:
+        division_path, unit_path = paths
     everything = Role.ADMIN in roles and division_path is None and user.unit_id is None
     scope = Scope(
         everything=everything,
@@ -529,11 +538,18 @@ async def open_auth_session(
 
 
 async def principal_for_token(session: AsyncSession, token: str, kind: str) -> Principal | None:
-    """The authenticator the kernel calls: a live session or token → its principal."""
+    """The authenticator the kernel calls: a live session or token → its principal.
+
+    One query (it runs on every request): the session, its user and the paths of the user's
+    division and unit.
+    """
     row = (
         await session.execute(
-            select(AuthSession, UserAccount)
+            select(UserAccount, Division.path, LinkageUnit.division_path)
+            .select_from(AuthSession)
             .join(UserAccount, UserAccount.id == AuthSession.user_id)
+            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+            .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
             .where(
                 AuthSession.token_digest == security.token_digest(token),
                 AuthSession.kind == kind,
@@ -545,7 +561,10 @@ async def principal_for_token(session: AsyncSession, token: str, kind: str) -> P
     ).first()
     if row is None:
         return None
-    return await principal_for_user(session=session, user=row[1], auth=kind)
+    user, division_path, unit_path = row
+    return await principal_for_user(
+        session=session, user=user, auth=kind, paths=(division_path, unit_path)
+    )
 
 
 async def revoke_auth_session(*, session: AsyncSession, token: str) -> None:
