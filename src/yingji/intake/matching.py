@@ -20,6 +20,7 @@ can pre-select candidates with a bounding box (``core.geo.radius_bbox``) and a t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -27,16 +28,44 @@ from typing import Literal
 
 from yingji.core.geo import haversine_m
 from yingji.intake.classify import CategoryRule
-from yingji.intake.textsim import TextComparison, TextProfile, TextProfiler, compare
+from yingji.intake.textsim import (
+    NUMBERED_SUFFIXES,
+    TextComparison,
+    TextProfile,
+    TextProfiler,
+    compare,
+    cosines,
+)
 
 Outcome = Literal["join", "suggest", "new"]
 
-#: Weights of the score's parts (they sum to 1).
-TEXT_WEIGHT = 0.44
-CATEGORY_WEIGHT = 0.16
-PLACE_WEIGHT = 0.2
-TIME_WEIGHT = 0.2
-#: Category affinity of the pair.
+#: Evidence weights (log-odds that the report describes the candidate). Fitted by logistic
+#: regression on a generated typhoon day (``bench/dedupe.py``, seed 11) and rounded; an
+#: administrator can read each one as "how much this piece of evidence counts".
+PRIOR = -14.5  # before any evidence: a report is rarely about one given candidate
+W_BIGRAM = 1.3  # × binary cosine of character bigrams
+W_UNIGRAM = 3.4  # × binary cosine of characters
+W_CONCEPT = 3.9  # × cosine of concepts (淹/进水 …)
+W_NEAR = 6.3  # × (1 − distance / window), points (GPS or a named place) on both sides
+W_DIVISION = 9.4  # × division closeness when a side has no point
+W_NO_POINT = -0.45
+W_TIME = 7.1  # × (1 − minutes / window)
+W_NUMBER_SHARED = 1.1  # both name 3号楼 / 5组
+W_NUMBER_CONFLICT = -2.6  # 3号楼 vs 5号楼
+W_SPOT_CONFLICT = -6.8  # two different places (自然村, bridges …) of the gazetteer
+W_PLACE_CONFLICT = -8.1  # two different villages (neither inside the other)
+#: By category affinity: the same sub-type, parent/top category, unknown, related family.
+W_CATEGORY = {
+    "same category": 0.0,
+    "parent category": -0.5,
+    "category unknown": -0.5,
+    "related category": -3.6,
+}
+#: The most text and shared names can add (to skip comparing texts that cannot matter).
+MAX_TEXT_AND_NAMES = W_BIGRAM + W_UNIGRAM + W_CONCEPT + W_NUMBER_SHARED
+#: A distance beyond the window (a named place's point may be off) costs at most this share.
+NEAR_FLOOR = -0.5
+#: Category affinity (kept for callers).
 SAME_CATEGORY = 1.0
 PARENT_CATEGORY = 0.75
 UNKNOWN_CATEGORY = 0.6
@@ -105,6 +134,10 @@ class MatchDecision:
     suggestions: list[Suggestion]
 
 
+def _logistic(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
+
+
 def division_key(adcode: str) -> str:
     """The significant prefix of an adcode: 331126101004 village, 331126101 town, 331126 county."""
     code = adcode.strip()
@@ -151,9 +184,9 @@ class Matcher:
         self,
         categories: Sequence[CategoryRule],
         *,
-        join_threshold: float = 0.68,
-        suggest_threshold: float = 0.42,
-        ambiguity_margin: float = 0.04,
+        join_threshold: float = 0.6,
+        suggest_threshold: float = 0.1,
+        ambiguity_margin: float = 0.2,
         max_suggestions: int = 5,
         profiler: TextProfiler | None = None,
         default_window: tuple[float, float] = DEFAULT_WINDOW,
@@ -163,6 +196,8 @@ class Matcher:
         self.join_threshold = join_threshold
         self.suggest_threshold = suggest_threshold
         self.ambiguity_margin = ambiguity_margin
+        clipped = min(max(suggest_threshold, 1e-9), 1.0 - 1e-9)
+        self._suggest_logit = math.log(clipped / (1.0 - clipped))
         self.max_suggestions = max_suggestions
         self.profiler = profiler or TextProfiler()
         self._rules = {rule.code: rule for rule in categories}
@@ -233,26 +268,45 @@ class Matcher:
                 best = comparison
         return best or TextComparison(score=0.0, cosine=0.0, shared_places=(), conflict=None)
 
+    @staticmethod
+    def _points(
+        lon: float | None, lat: float | None, profiles: Sequence[TextProfile]
+    ) -> tuple[list[tuple[float, float]], bool]:
+        """A side's points; True when its own (GPS or geocoded), False for named places."""
+        if lon is not None and lat is not None:
+            return [(lon, lat)], True
+        return [pt for p in profiles for pt in p.points], False
+
     def _place(
-        self, report: ReportFacts, candidate: CandidateIncident, max_distance: float
+        self,
+        report: ReportFacts,
+        candidate: CandidateIncident,
+        max_distance: float,
+        profiles: tuple[TextProfile, Sequence[TextProfile]],
     ) -> tuple[float, float | None, str] | None:
-        """(closeness, distance_m, phrase) or None when outside the window."""
-        lon, lat, c_lon, c_lat = report.lon, report.lat, candidate.lon, candidate.lat
-        if lon is not None and lat is not None and c_lon is not None and c_lat is not None:
-            distance = haversine_m(lon, lat, c_lon, c_lat)
-            if distance > max_distance:
-                return None
-            return 1.0 - distance / max_distance, distance, f"within {distance:.0f} m"
+        """(log-odds, distance_m, phrase) or None when outside the window."""
+        mine, own = self._points(report.lon, report.lat, [profiles[0]])
+        theirs, their_own = self._points(candidate.lon, candidate.lat, profiles[1])
         closeness = division_closeness(report.division_adcode, candidate.division_adcode)
+        if mine and theirs:
+            distance = min(haversine_m(a[0], a[1], b[0], b[1]) for a in mine for b in theirs)
+            if distance > max_distance and (own and their_own or closeness is None):
+                return None
+            near = max(1.0 - distance / max_distance, NEAR_FLOOR)
+            named = "" if own and their_own else " of a named place"
+            return W_NEAR * near, distance, f"within {distance:.0f} m{named}"
         if closeness is None:
             return None
         phrase = {SAME_VILLAGE: "same village", SAME_TOWN: "same town"}.get(
             closeness, "no common place"
         )
-        return closeness, None, f"{phrase} (no point)"
+        return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)"
 
     def score(self, report: ReportFacts, candidate: CandidateIncident) -> MatchScore:
-        """How likely ``report`` describes ``candidate`` (0 and ineligible outside the window)."""
+        """How likely ``report`` describes ``candidate`` (0 and ineligible outside the window).
+
+        The evidence is summed as log-odds (see the ``W_*`` weights) and the score is its
+        logistic, a probability-like value in [0, 1]; the reason names the evidence."""
         minutes = minutes_apart(
             report.received_at, candidate.first_reported_at, candidate.last_reported_at
         )
@@ -262,26 +316,75 @@ class Matcher:
         max_distance, max_minutes = self._pair_window(report.category_code, candidate.category_code)
         if minutes > max_minutes:
             return MatchScore(0.0, None, minutes, 0.0, f"{minutes:.0f} min apart", eligible=False)
-        place = self._place(report, candidate, max_distance)
+        mine = self.report_profile(report)
+        theirs = self._candidate_profiles(candidate)
+        place = self._place(report, candidate, max_distance, (mine, theirs))
         if place is None:
             return MatchScore(0.0, None, minutes, 0.0, "outside the distance window", False)
-        closeness, distance, where = place
-        text = self._best_text(self.report_profile(report), candidate)
-        total = (
-            TEXT_WEIGHT * text.score
-            + CATEGORY_WEIGHT * affinity
-            + PLACE_WEIGHT * closeness
-            + TIME_WEIGHT * (1.0 - minutes / max_minutes if max_minutes else 0.0)
-        )
+        where_odds, distance, where = place
         kind = {SAME_CATEGORY: "same category", RELATED_CATEGORY: "related category"}.get(
             affinity, "category unknown" if affinity == UNKNOWN_CATEGORY else "parent category"
         )
+        time_odds = W_TIME * (1.0 - minutes / max_minutes if max_minutes else 0.0)
+        bound = PRIOR + where_odds + time_odds + W_CATEGORY[kind] + MAX_TEXT_AND_NAMES
+        if bound < self._suggest_logit:  # no text could lift it to a suggestion: skip the text
+            reason = f"{kind} {where} and {minutes:.0f} min: too far or too late (≤ {bound:+.1f})"
+            return MatchScore(round(_logistic(bound), 4), distance, minutes, 0.0, reason)
+        text = self._best_text(mine, candidate)
+        bigram = unigram = concept = 0.0
+        for other in theirs:
+            b, u, c = cosines(mine, other)
+            bigram, unigram, concept = max(bigram, b), max(unigram, u), max(concept, c)
+        text_odds = W_BIGRAM * bigram + W_UNIGRAM * unigram + W_CONCEPT * concept
+        names_odds, names = self._names(mine, theirs)
+        logit = PRIOR + text_odds + where_odds + time_odds + names_odds + W_CATEGORY[kind]
+        total = _logistic(logit)
         reason = f"{kind} {where} and {minutes:.0f} min; text {text.score:.2f}"
-        if text.conflict:
-            reason += f" (places differ: {text.conflict})"
+        if names:
+            reason += f" ({names})"
         elif text.shared_places:
             reason += f" (both name {'、'.join(text.shared_places)})"
+        reason += (
+            f" [evidence: text {text_odds:+.1f}, place {where_odds:+.1f}, time {time_odds:+.1f}"
+            f"{f', names {names_odds:+.1f}' if names_odds else ''}"
+            f", category {W_CATEGORY[kind]:+.1f}, prior {PRIOR:+.1f}]"
+        )
         return MatchScore(round(total, 4), distance, minutes, round(text.score, 4), reason)
+
+    @staticmethod
+    def _names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, str]:
+        """Log-odds and phrase from the places and numbers both texts name (or contradict)."""
+        places = frozenset().union(*(p.places for p in theirs))
+        scope = frozenset().union(*(p.place_scope for p in theirs))
+        numbered = frozenset().union(*(p.numbered for p in theirs))
+        odds, phrases = 0.0, []
+        if mine.places and places and not (mine.places & scope or places & mine.place_scope):
+            odds += W_PLACE_CONFLICT
+            spots_a = {p for p in mine.places if "/" in p}
+            spots_b = {p for p in places if "/" in p}
+            if spots_a and spots_b:
+                odds += W_SPOT_CONFLICT
+            ours = "/".join(sorted(p.split("/")[-1] for p in mine.places))
+            other = "/".join(sorted(p.split("/")[-1] for p in places))
+            phrases.append(f"places differ: {ours}≠{other}")
+        elif mine.places & places:
+            shared = sorted(p.split("/")[-1] for p in mine.places & places)
+            phrases.append(f"both name {'、'.join(shared)}")
+        shared_numbers = sorted(mine.numbered & numbered)
+        if shared_numbers:
+            odds += W_NUMBER_SHARED
+            phrases.append(f"both name {'、'.join(shared_numbers)}")
+        else:
+            for suffix in NUMBERED_SUFFIXES:  # 3号楼 vs 5号楼 differ; 5号 vs 1栋 say nothing
+                left = {n for n in mine.numbered if n.endswith(suffix)}
+                right = {n for n in numbered if n.endswith(suffix)}
+                if left and right:
+                    odds += W_NUMBER_CONFLICT
+                    phrases.append(
+                        f"numbers differ: {'/'.join(sorted(left))}≠{'/'.join(sorted(right))}"
+                    )
+                    break
+        return odds, "; ".join(phrases)
 
     # ----------------------------------------------------------------------------- decision
 

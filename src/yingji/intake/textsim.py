@@ -209,6 +209,8 @@ class Place:
     name: str
     parent: str | None = None
     key: str | None = None
+    lon: float | None = None  # where the place is, when the place table knows it
+    lat: float | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,7 @@ class TextProfile:
     places: frozenset[str]  # the most specific gazetteer places named
     place_scope: frozenset[str]  # those places and every place containing them
     numbered: frozenset[str]  # "3号楼", "5组" …
+    points: tuple[tuple[float, float], ...] = ()  # (lon, lat) of named places the table places
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,11 @@ class TextProfiler:
             else list(places or ())
         )
         self._parents: dict[str, str | None] = {e.key or e.name: e.parent for e in entries}
+        self._points = {
+            e.key or e.name: (e.lon, e.lat)
+            for e in entries
+            if e.lon is not None and e.lat is not None
+        }
         self._concepts = [
             (normalise(word), concept)
             for concept, words in (DEFAULT_CONCEPTS if concepts is None else concepts).items()
@@ -332,6 +340,7 @@ class TextProfiler:
             places=leaves,
             place_scope=frozenset(scope),
             numbered=frozenset(m.group(0) for m in _NUMBERED.finditer(norm)),
+            points=tuple(self._points[name] for name in sorted(leaves) if name in self._points),
         )
 
 
@@ -345,6 +354,15 @@ def profile(text: str) -> TextProfile:
 
 def _cos(a: frozenset[str], b: frozenset[str], norm_a: float, norm_b: float) -> float:
     return len(a & b) / (norm_a * norm_b) if a and b else 0.0
+
+
+def cosines(a: TextProfile, b: TextProfile) -> tuple[float, float, float]:
+    """Binary cosines over (bigrams, unigrams, concepts), each in [0, 1]."""
+    return (
+        _cos(a.bigrams, b.bigrams, a.bigram_norm, b.bigram_norm),
+        _cos(a.unigrams, b.unigrams, a.unigram_norm, b.unigram_norm),
+        _cos(a.concepts, b.concepts, a.concept_norm, b.concept_norm),
+    )
 
 
 def cosine(a: TextProfile, b: TextProfile) -> float:
