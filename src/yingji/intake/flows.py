@@ -62,7 +62,9 @@ async def knowledge(session: AsyncSession) -> Knowledge:
         active = {rule["code"] for rule, is_active in table if is_active}
         # the jurisdiction's own place names let the matcher tell two villages apart
         places = [
-            textsim.Place(entry.name, entry.adcode, f"{entry.adcode}/{entry.name}")
+            textsim.Place(
+                entry.name, entry.adcode, f"{entry.adcode}/{entry.name}", entry.lon, entry.lat
+            )
             if entry.level == "place"
             else textsim.Place(entry.name, entry.parent_adcode, entry.adcode)
             for entry in (await service.gazetteer(session=session)).entries
