@@ -45,7 +45,7 @@ export const incidentApi = {
     api.get<DispatchPlan>(`${base(id)}/dispatch-plan`, undefined, { signal }),
   units: (signal?: AbortSignal) =>
     api.get<S['UnitPage']>('/units', { limit: 1000 }, { signal }),
-  categories: (signal?: AbortSignal) => api.get<Category[]>('/categories', undefined, { signal }),
+  categories: (signal?: AbortSignal) => api.get<Category[]>('/intake/categories', undefined, { signal }),
   division: (adcode: string, signal?: AbortSignal) =>
     api.get<{ adcode: string; name: string; path: string }>(
       `/divisions/${encodeURIComponent(adcode)}`,

@@ -167,6 +167,21 @@ export function planRows(units: readonly PlannedUnit[]): PlanRow[] {
   }))
 }
 
+/**
+ * A fresh plan (it changed live while the dialog was open) merged with the officer's edits:
+ * ticks, roles and added units are kept; a unit that became busy is unticked.
+ */
+export function refreshRows(rows: readonly PlanRow[], units: readonly PlannedUnit[]): PlanRow[] {
+  const before = new Map(rows.map((r) => [r.unit_id, r]))
+  const fresh = planRows(units).map((r) => {
+    const old = before.get(r.unit_id)
+    if (!old) return r
+    return { ...r, role: old.role, selected: old.selected && !r.busy }
+  })
+  const named = new Set(fresh.map((r) => r.unit_id))
+  return [...fresh, ...rows.filter((r) => r.added && !named.has(r.unit_id))]
+}
+
 /** Add a unit the table did not name (as co-handling unless there is no lead yet). */
 export function addUnit(rows: readonly PlanRow[], unit: { id: string; name: string }): PlanRow[] {
   if (rows.some((r) => r.unit_id === unit.id)) {
