@@ -215,7 +215,7 @@ export default {
         mergePlaceholder: 'e.g. SJ20260101-0001',
         mergeNotFound: 'No incident has that number',
         closeHint: 'Closing opens the callback task.',
-        back: 'Cancel',
+        back: 'Back',
         confirm: 'Confirm',
         direction: { raise: 'Raise', lower: 'Lower', same: 'Level unchanged' } as Record<string, string>,
       },
