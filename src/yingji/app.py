@@ -28,6 +28,7 @@ from yingji.core.logs import request_id_var
 from yingji.core.timers import TimerWorker
 from yingji.dispatch import api as dispatch_api
 from yingji.dispatch import jobs as dispatch_jobs
+from yingji.dispatch import plan_api as dispatch_plan_api
 from yingji.dispatch import service as dispatch_service
 from yingji.gis import api as gis_api
 from yingji.incidents import api as incidents_api
@@ -300,6 +301,7 @@ def create_app(
         intake_api.router,
         incidents_api.router,
         dispatch_api.router,
+        dispatch_plan_api.router,
         notify_api.router,
         system_api.router,
         realtime_api.router,

@@ -363,6 +363,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/dispatch-plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 派单预案: the units the routing table suggests, each with its reason */
+        get: operations["dispatch_plan_api_v1_incidents__incident_id__dispatch_plan_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/first-report": {
         parameters: {
             query?: never;
@@ -1578,6 +1595,23 @@ export interface components {
                 number
             ][];
         };
+        /** DispatchPlan */
+        DispatchPlan: {
+            /**
+             * Dispatchable
+             * @description the incident's state allows dispatching
+             */
+            dispatchable: boolean;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** State */
+            state: string;
+            /** Units */
+            units: components["schemas"]["PlannedUnit"][];
+        };
         /** DispatchRequest */
         DispatchRequest: {
             /**
@@ -2177,6 +2211,37 @@ export interface components {
             lon: number | null;
             /** Name */
             name: string;
+        };
+        /** PlannedUnit */
+        PlannedUnit: {
+            /**
+             * Has Open Order
+             * @description the unit already holds an open order for this incident (it is skipped)
+             */
+            has_open_order: boolean;
+            /** Kind */
+            kind: string;
+            /**
+             * Reason
+             * @description why the routing table chose this unit
+             */
+            reason: string;
+            /**
+             * Role
+             * @description lead (主办) or co (协办)
+             */
+            role: string;
+            /** Tier */
+            tier: number;
+            /** Unit Code */
+            unit_code: string;
+            /**
+             * Unit Id
+             * Format: uuid
+             */
+            unit_id: string;
+            /** Unit Name */
+            unit_name: string;
         };
         /** ReasonRequest */
         ReasonRequest: {
@@ -3596,6 +3661,44 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["OrderRead"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dispatch_plan_api_v1_incidents__incident_id__dispatch_plan_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispatchPlan"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -1,0 +1,93 @@
+"""派单预案: the dispatch plan previews exactly the units "dispatch by the table" issues, each
+with the rule that chose it, and changes nothing."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.dispatch import test_order_flows
+from tests.factories import bearer
+
+fire_incident = test_order_flows.fire_incident
+world = test_order_flows.world  # the county, units and routing of the order-flow tests
+
+
+async def test_plan_names_the_units_the_table_dispatches_to_with_their_reasons(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    incident = await fire_incident(client, world["officer"], "plan-1")
+    plan = await client.get(f"/api/v1/incidents/{incident}/dispatch-plan", headers=world["officer"])
+    assert plan.status_code == 200, plan.text
+    body = plan.json()
+    assert body["dispatchable"] is True and body["state"] == "verified"
+    units = world["units"]
+    planned = {u["unit_id"]: u for u in body["units"]}
+    assert list(planned) == [units["FIRE"], units["TA"]]
+    assert planned[units["FIRE"]]["role"] == "lead" and planned[units["TA"]]["role"] == "co"
+    assert "消防主办" in planned[units["FIRE"]]["reason"]
+    assert "属地乡镇" in planned[units["TA"]]["reason"]
+    assert not any(u["has_open_order"] for u in body["units"])
+
+    dispatched = await client.post(
+        f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"]
+    )
+    issued = {o["unit_id"]: o["chosen_by"] for o in dispatched.json()}
+    assert issued == {u["unit_id"]: u["reason"] for u in body["units"]}
+
+
+async def test_plan_changes_nothing_and_marks_units_that_already_hold_an_order(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    incident = await fire_incident(client, world["officer"], "plan-2")
+    url = f"/api/v1/incidents/{incident}/dispatch-plan"
+    await client.get(url, headers=world["officer"])
+    orders = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["officer"])
+    assert orders.json() == []
+    state = await client.get(f"/api/v1/incidents/{incident}", headers=world["officer"])
+    assert state.json()["state"] == "verified"
+
+    await client.post(
+        f"/api/v1/incidents/{incident}/dispatch",
+        headers=world["officer"],
+        json={"units": [{"unit_id": world["units"]["FIRE"], "role": "lead"}]},
+    )
+    after = (await client.get(url, headers=world["officer"])).json()
+    held = {u["unit_id"]: u["has_open_order"] for u in after["units"]}
+    assert held == {world["units"]["FIRE"]: True, world["units"]["TA"]: False}
+    assert after["state"] == "responding" and after["dispatchable"] is True
+
+
+async def test_plan_of_a_cancelled_incident_says_it_is_not_dispatchable(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    answer = await client.post(
+        "/api/v1/intake/reports",
+        headers=world["officer"],
+        json={
+            "channel": "hotline_119",
+            "external_id": "plan-3",
+            "text": "甲镇着火",
+            "lon": 119.05,
+            "lat": 27.55,
+            "category_code": "accident.fire",
+        },
+    )
+    incident = answer.json()["incident_id"]
+    await client.post(
+        f"/api/v1/incidents/{incident}/cancel",
+        headers=world["officer"],
+        json={"kind": "false_report", "reason": "误报"},
+    )
+    plan = (
+        await client.get(f"/api/v1/incidents/{incident}/dispatch-plan", headers=world["officer"])
+    ).json()
+    assert plan["state"] == "cancelled" and plan["dispatchable"] is False
+
+
+async def test_plan_of_an_incident_outside_your_area_is_not_found(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    incident = await fire_incident(client, world["officer"], "plan-4")
+    other_town = await bearer(client, "town_b")
+    plan = await client.get(f"/api/v1/incidents/{incident}/dispatch-plan", headers=other_town)
+    assert plan.status_code == 404

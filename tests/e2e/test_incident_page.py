@@ -1,0 +1,167 @@
+"""The incident page drives a fire from verification to the callback: the officer verifies,
+raises the level with a reason, sees the dispatch plan with each unit's reason, unticks one and
+dispatches; the liaisons sign and complete through the API and the page follows live."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import shot
+
+DEMO_PASSWORD = "yingji-demo-2026"
+# 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
+SPOT = {"lon": 118.8513, "lat": 27.7538}
+
+
+def bearer(base: str, username: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def order_act(base: str, headers: dict[str, str], order_id: str, action: str) -> None:
+    httpx.post(f"{base}/api/v1/orders/{order_id}/{action}", headers=headers).raise_for_status()
+
+
+def test_officer_takes_a_fire_from_verification_to_callback_live(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    created = httpx.post(
+        f"{server}/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_119",
+            "external_id": "e2e-incident-page-1",
+            "text": "半源村一民房着火，火势较大，有人员被困",
+            "reporter_name": "李先生",
+            "reporter_phone": "13900001111",
+            "category_code": "accident.fire",
+            **SPOT,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["duplicate"] is False
+    incident = created.json()["incident_id"]
+
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "duty_officer")
+    page.goto(f"{server}/incidents/{incident}")
+    expect(page.get_by_test_id("incident-state")).to_have_text("已接报")
+    expect(page.get_by_test_id("incident-map")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+    # 核实
+    page.get_by_test_id("action-verify").click()
+    expect(page.get_by_test_id("incident-state")).to_have_text("已核实")
+    expect(page.locator("[data-kind=verified]")).to_be_visible()
+
+    # a level change to the same level fails: translated message, nothing changes
+    page.get_by_test_id("action-level").click()
+    page.get_by_label("原因").fill("复核")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("dialog-error")).to_have_text("级别未变化")
+    expect(page.get_by_test_id("incident-level")).to_contain_text("Ⅳ级")
+    expect(page.locator("[data-kind=level_changed]")).to_have_count(0)
+
+    # 升级 to III with the reason
+    page.get_by_test_id("level-options").get_by_text("Ⅲ级 较大").click()
+    expect(page.get_by_test_id("level-direction")).to_have_text("升级")
+    page.get_by_label("原因").fill("有人员被困，升级为较大")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("incident-level")).to_contain_text("Ⅲ级")
+    expect(page.locator("[data-kind=level_changed]")).to_contain_text("有人员被困")
+    expect(page.get_by_test_id("action-firstReport")).to_be_visible()  # 首报 is now due
+
+    # 派单: the plan with each unit's reason, before anything is issued
+    page.get_by_test_id("action-dispatch").click()
+    plan = page.get_by_test_id("dispatch-plan")
+    fire = plan.locator("li", has_text="庆元县消防救援大队")
+    expect(fire).to_contain_text("火灾：消防救援大队主办")
+    expect(plan.locator("li", has_text="竹口镇人民政府")).to_contain_text("属地乡镇协办")
+    village = plan.locator("li", has_text="属地村协办")
+    expect(village).to_be_visible()
+    assert httpx.get(f"{server}/api/v1/incidents/{incident}/orders", headers=officer).json() == []
+    bureau = plan.locator("li", has_text="较大及以上：应急管理局协办")  # because of level III
+    expect(bureau).to_be_visible()
+    # the officer keeps the brigade and the town: unticks the village and the bureau
+    for row in (village, bureau):
+        row.get_by_test_id("plan-unit").click()
+        expect(row).to_have_class("off")
+    expect(page.get_by_test_id("dispatch-chosen")).to_contain_text("2")
+    page.get_by_test_id("dispatch-chosen").click()
+    orders_box = page.get_by_test_id("incident-orders")
+    expect(orders_box.locator("li.order")).to_have_count(2)
+    expect(orders_box.locator("li.order[data-stage=issued]")).to_have_count(2)
+    expect(orders_box.get_by_test_id("order-countdown").first).to_contain_text("待签收")
+    expect(page.get_by_test_id("incident-state")).to_have_text("处置中")
+
+    orders = httpx.get(f"{server}/api/v1/incidents/{incident}/orders", headers=officer).json()
+    units = {
+        u["code"]: u["id"]
+        for u in httpx.get(f"{server}/api/v1/units?limit=1000", headers=officer).json()["items"]
+    }
+    by_unit = {o["unit_id"]: o["id"] for o in orders}
+    assert set(by_unit) == {units["D003"], units["T101"]}  # the fire brigade and 竹口镇
+    fire_order, town_order = by_unit[units["D003"]], by_unit[units["T101"]]
+
+    # the fire brigade's liaison signs: the stage changes on the page without reload
+    fire_liaison = bearer(server, "liaison_fire")
+    order_act(server, fire_liaison, fire_order, "sign")
+    fire_row = page.get_by_test_id(f"order-{fire_order}")
+    expect(fire_row).to_have_attribute("data-stage", "signed", timeout=5000)
+    expect(fire_row.get_by_test_id("order-stage")).to_have_text("已签收")
+    expect(fire_row.get_by_test_id("order-countdown")).to_contain_text("待到场")
+    expect(page.locator("[data-kind=order_signed]")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True
+    shot(page, "incident-desktop")
+
+    # both units complete: the page prompts the officer to close
+    order_act(server, fire_liaison, fire_order, "complete")
+    town_liaison = bearer(server, "liaison_zhukou")
+    order_act(server, town_liaison, town_order, "sign")
+    order_act(server, town_liaison, town_order, "complete")
+    expect(page.locator("li.order[data-stage=completed]")).to_have_count(2, timeout=5000)
+    expect(page.get_by_test_id("ready-to-close")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True
+
+    # 办结, then 回访
+    page.get_by_test_id("action-close").click()
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("incident-state")).to_have_text("已办结")
+    page.get_by_test_id("action-callback").click()
+    page.get_by_label("回访记录").fill("报警人表示满意")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.locator("[data-kind=callback_done]")).to_contain_text("满意")
+    expect(page.get_by_test_id("action-callback")).to_have_count(0)
+    context.close()
+
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    page = phone.new_page()
+    sign_in(page, server, "duty_officer")
+    page.goto(f"{server}/incidents/{incident}")
+    expect(page.get_by_test_id("incident-state")).to_have_text("已办结")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px phone"
+    shot(page, "incident-phone")
+    phone.close()
