@@ -101,7 +101,7 @@ describe('sign-in page', () => {
     expect(useAuthStore().isAdmin).toBe(true)
   })
 
-  it('sends everyone else to the map, or back where they came from', async () => {
+  it('sends a duty officer to the intake desk, or back where they came from', async () => {
     const me = {
       id: 'u2',
       username: 'duty',
@@ -118,7 +118,7 @@ describe('sign-in page', () => {
     await w.get('input[name="password"]').setValue('pw')
     await w.get('form').trigger('submit')
     await flushPromises()
-    expect(replace).toHaveBeenCalledWith({ name: 'map' })
+    expect(replace).toHaveBeenCalledWith({ name: 'intake' })
 
     replace.mockClear()
     useAuthStore().forget()
@@ -128,7 +128,7 @@ describe('sign-in page', () => {
     await w.get('input[name="password"]').setValue('pw')
     await w.get('form').trigger('submit')
     await flushPromises()
-    expect(replace).toHaveBeenCalledWith({ name: 'map' }) // never an off-site redirect
+    expect(replace).toHaveBeenCalledWith({ name: 'intake' }) // never an off-site redirect
 
     replace.mockClear()
     useAuthStore().forget()
