@@ -54,3 +54,26 @@ async def test_supervision_board_shows_the_incident_and_the_reminders_sent(
     board = (await client.get("/api/v1/supervision", headers=world["leader"])).json()
     sent = {o["id"]: o for o in board}[fire_order]["escalations"]
     assert [(e["stage"], e["kind"], e["manual"]) for e in sent] == [("sign", "remind", True)]
+
+
+async def test_a_department_may_hand_its_order_to_any_unit_of_the_county_but_itself(
+    client: httpx.AsyncClient,
+    world: dict,  # noqa: F811
+) -> None:
+    _, orders = await dispatched(client, world)
+    units = world["units"]
+    fire_order = orders[units["FIRE"]]["id"]
+    # the brigade's own unit list holds only itself …
+    own = (await client.get("/api/v1/units", headers=world["fire"])).json()
+    assert [u["id"] for u in own["items"]] == [units["FIRE"]]
+    # … but it may hand the order to the county's other units
+    targets = await client.get(f"/api/v1/orders/{fire_order}/transfer-units", headers=world["fire"])
+    assert targets.status_code == 200
+    ids = {u["id"] for u in targets.json()}
+    assert units["WATER"] in ids and units["TA"] in ids and units["FIRE"] not in ids
+    named = await client.get(
+        f"/api/v1/orders/{fire_order}/transfer-units?q=WATER", headers=world["fire"]
+    )
+    assert [u["id"] for u in named.json()] == [units["WATER"]]
+    hidden = await client.get(f"/api/v1/orders/{fire_order}/transfer-units", headers=world["water"])
+    assert hidden.status_code == 404

@@ -16,10 +16,11 @@ from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import LocalFileStore, sniff
 from yingji.core.security import Permission as P
-from yingji.core.security import Principal
+from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
 from yingji.dispatch import bulletin, flows, kpi, schemas, service
 from yingji.dispatch.models import Order, RoutingRule, StageDeadline
+from yingji.org import schemas as org_schemas
 from yingji.org import service as org
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
@@ -261,6 +262,28 @@ async def transfer(
         to_unit_id=body.to_unit_id,
         reason=body.reason,
     )
+
+
+@router.get(
+    "/orders/{order_id}/transfer-units",
+    response_model=list[org_schemas.UnitRead],
+    summary="The units an order may be handed to (移交): active units of the order's county",
+)
+async def transfer_units(
+    order_id: uuid.UUID,
+    session: Session,
+    me: Actor,
+    q: Annotated[str | None, Query(max_length=50)] = None,
+) -> Any:
+    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+    # the county: the deepest 6-digit code of the path (towns and villages have 12 digits)
+    parts = [p for p in (order.division_path or "").split("/") if p]
+    county_depth = max((i for i, p in enumerate(parts) if len(p) == 6), default=-1)
+    county = "/".join(parts[: county_depth + 1]) + "/" if county_depth >= 0 else ""
+    rows, _ = await org.list_units(
+        session=session, scope=Scope(division_path=county), q=q or None, limit=500
+    )
+    return [u for u in rows if u.active and u.id != order.unit_id]
 
 
 @router.post(
