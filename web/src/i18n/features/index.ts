@@ -4,6 +4,9 @@
  * feature may add keys to a shared namespace such as `errors`.
  */
 import domain from './domain'
+import inbox from './inbox'
+import supervision from './supervision'
+import kpi from './kpi'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -11,7 +14,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain]
+export const FEATURES: FeatureMessages[] = [domain, inbox, supervision, kpi]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
