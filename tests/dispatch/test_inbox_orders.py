@@ -26,6 +26,34 @@ async def test_a_department_liaison_sees_the_title_and_place_of_its_orders_incid
     assert brief["id"] == incident
     assert brief["title"] and brief["level"] and brief["state"] == "responding"
     assert (brief["lon"], brief["lat"]) == (119.05, 27.55)
+    assert inbox["items"][0]["unit_name"] == inbox["items"][0]["responsible_unit_name"]
+    assert inbox["items"][0]["unit_name"]
+
+
+async def test_after_a_transfer_the_first_unit_sees_whom_it_handed_the_order_to(
+    client: httpx.AsyncClient,
+    world: dict,  # noqa: F811
+) -> None:
+    _, orders = await dispatched(client, world)
+    units = world["units"]
+    fire_order = orders[units["FIRE"]]["id"]
+    moved = await act(
+        client,
+        world["fire"],
+        fire_order,
+        "transfer",
+        {"to_unit_id": units["WATER"], "reason": "水"},
+    )
+    assert moved.status_code == 201, moved.text
+    inbox = (await client.get("/api/v1/orders?mine=true", headers=world["fire"])).json()
+    handed = next(o for o in inbox["items"] if o["transferred_from_id"] == fire_order)
+    water = (await client.get(f"/api/v1/units/{units['WATER']}", headers=world["water"])).json()
+    fire = (await client.get(f"/api/v1/units/{units['FIRE']}", headers=world["fire"])).json()
+    assert (handed["unit_name"], handed["responsible_unit_name"]) == (water["name"], fire["name"])
+    assert (
+        handed["stage"] == "issued"
+        and handed["incident"]["id"] == orders[units["FIRE"]]["incident_id"]
+    )
 
 
 async def test_a_unit_without_orders_gets_no_incident_details(

@@ -31,7 +31,9 @@ def token(base: str, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def dispatched_fire(base: str, officer: dict[str, str], text: str, address: str) -> str:
+def dispatched_fire(
+    base: str, officer: dict[str, str], text: str, address: str, lon: float, lat: float
+) -> str:
     report = httpx.post(
         f"{base}/api/v1/intake/reports",
         headers=officer,
@@ -40,11 +42,14 @@ def dispatched_fire(base: str, officer: dict[str, str], text: str, address: str)
             "external_id": f"e2e-inbox-{uuid.uuid4().hex[:12]}",
             "text": text,
             "address": address,
+            "lon": lon,
+            "lat": lat,
             "reporter_phone": "13900001111",
             "category_code": "accident.fire",
         },
     )
     report.raise_for_status()
+    assert report.json()["created"], report.json()  # a new incident, not a duplicate
     incident = report.json()["incident_id"]
     httpx.post(f"{base}/api/v1/incidents/{incident}/verify", headers=officer).raise_for_status()
     httpx.post(f"{base}/api/v1/incidents/{incident}/dispatch", headers=officer).raise_for_status()
@@ -67,7 +72,9 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
     server: str, browser: Browser
 ) -> None:
     officer = token(server, "duty_officer")
-    first = dispatched_fire(server, officer, "竹口镇竹口村一民房起火，浓烟很大", "竹口镇竹口村")
+    first = dispatched_fire(
+        server, officer, "竹口镇竹口村一民房起火，浓烟很大", "竹口镇竹口村", 118.8377, 27.6736
+    )
 
     phone = browser.new_context(
         viewport={"width": 390, "height": 844},
@@ -89,7 +96,9 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
     expect(page.get_by_text("实时")).to_be_visible()
 
     # a second dispatch arrives live, with an in-page notification
-    second = dispatched_fire(server, officer, "黄田镇黄田村仓库冒烟起火", "黄田镇黄田村")
+    second = dispatched_fire(
+        server, officer, "黄田镇黄田村仓库冒烟起火", "黄田镇黄田村", 118.9407, 27.6103
+    )
     expect(card(page, second)).to_be_visible(timeout=10_000)
     expect(page.locator(".inbox-new-order")).to_be_visible()
     page.wait_for_timeout(600)  # let the new card finish sliding in
@@ -194,3 +203,61 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
     page.wait_for_timeout(800)
     shot(page, "kpi-phone")
     small.close()
+
+
+def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
+    server: str, browser: Browser
+) -> None:
+    officer = token(server, "duty_officer")
+    returned = dispatched_fire(
+        server, officer, "荷地镇荷地村柴房起火", "荷地镇荷地村", 119.2620, 27.6956
+    )
+    handed = dispatched_fire(
+        server, officer, "龙溪乡龙溪村厂房起火", "龙溪乡龙溪村", 118.8448, 27.5706
+    )
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )  # no geolocation permission: the position is refused
+    page = phone.new_page()
+    sign_in(page, server, "liaison_fire")
+    page.wait_for_url("**/inbox")
+
+    order = card(page, returned)
+    order.locator("[data-action=return]").click()
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_text("请填写此项")).to_be_visible()  # a reason is required
+    page.get_by_label("原因").fill("不属于本单位职责")
+    page.get_by_test_id("dialog-submit").click()
+    expect(card(page, returned)).to_have_count(0)
+
+    order = card(page, handed)
+    order.locator("[data-action=sign]").click()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已签收")
+    order.locator("[data-action=arrive]").click()
+    expect(page.get_by_text("无法获取位置")).to_be_visible()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已到场")
+    expect(order).to_contain_text("未记录位置")
+
+    order_id = order.get_attribute("data-order-id")
+    order = page.locator(f'[data-order-id="{order_id}"]')
+    order.locator("[data-action=transfer]").click()
+    page.get_by_test_id("transfer-unit").click()
+    page.get_by_role("option", name="庆元县应急管理局").click()
+    page.get_by_label("移交原因").fill("需应急管理局牵头")
+    page.get_by_test_id("dialog-submit").click()
+    # the order stays ours until the new unit signs (首接负责制)
+    expect(order).to_contain_text("等待 庆元县应急管理局 签收")
+    expect(order.locator("[data-action=transfer]")).to_have_count(0)
+    first_contact = page.get_by_test_id("first-contact")
+    expect(first_contact).to_contain_text("庆元县应急管理局")
+
+    orders = httpx.get(f"{server}/api/v1/orders", headers=token(server, "liaison_fire")).json()
+    mine = [o for o in orders["items"] if o["incident"]["title"] in (returned, handed)]
+    by_stage = sorted((o["incident"]["title"] == handed, o["stage"]) for o in mine)
+    assert by_stage == [(False, "returned"), (True, "arrived"), (True, "issued")]
+    assert next(o for o in mine if o["stage"] == "arrived")["arrive_lon"] is None
+    phone.close()

@@ -93,12 +93,17 @@ async def list_orders(
 
 
 async def _with_incidents(session: Session, rows: list[Order]) -> list[schemas.InboxOrder]:
-    """Each order with the title and place of its incident: a unit sees the incident it is
-    ordered to even when that incident lies outside its own area."""
+    """Each order with the title and place of its incident and the names of its units: a unit
+    sees the incident it is ordered to (and whom it handed it to) even outside its own area."""
     found = await service.incidents_of_orders(session=session, orders=rows)
+    names = await service.unit_names(
+        session=session, unit_ids={u for r in rows for u in (r.unit_id, r.responsible_unit_id)}
+    )
     items = []
     for row in rows:
         item = schemas.InboxOrder.model_validate(row)
+        item.unit_name = names.get(row.unit_id)
+        item.responsible_unit_name = names.get(row.responsible_unit_id)
         incident = found.get(row.incident_id)
         if incident is not None:
             item.incident = schemas.OrderIncident.model_validate(incident)

@@ -86,9 +86,11 @@ class OrderIncident(BaseModel):
 
 
 class InboxOrder(OrderRead):
-    """单位待办: an order with the incident it is for."""
+    """单位待办: an order with the incident it is for and the names of its units."""
 
     incident: OrderIncident | None = None
+    unit_name: str | None = None
+    responsible_unit_name: str | None = None
 
 
 class OrderPage(BaseModel):

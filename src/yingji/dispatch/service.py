@@ -335,6 +335,16 @@ async def incidents_of_orders(
     return {i.id: i for i in rows.all()}
 
 
+async def unit_names(*, session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the given linkage units, by id."""
+    if not unit_ids:
+        return {}
+    rows = await session.execute(
+        select(LinkageUnit.id, LinkageUnit.name).where(LinkageUnit.id.in_(unit_ids))
+    )
+    return {row.id: row.name for row in rows}
+
+
 async def escalations_of_orders(
     *, session: AsyncSession, order_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Escalation]]:

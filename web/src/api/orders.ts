@@ -63,10 +63,6 @@ export function fetchSupervision(withinMinutes = 30): Promise<SupervisedOrder[]>
   return api.get<SupervisedOrder[]>('/supervision', { within_minutes: withinMinutes })
 }
 
-export function fetchUnits(): Promise<{ items: Unit[]; total: number }> {
-  return api.get<{ items: Unit[]; total: number }>('/units', { limit: 500 })
-}
-
 /** The URL of a feedback photo (for `<img src>`). */
 export function photoUrl(orderId: string, sha256: string): string {
   return buildUrl(`/orders/${orderId}/photos/${sha256}`)

@@ -1826,7 +1826,7 @@ export interface components {
         };
         /**
          * InboxOrder
-         * @description 单位待办: an order with the incident it is for.
+         * @description 单位待办: an order with the incident it is for and the names of its units.
          */
         InboxOrder: {
             /** Arrive Due At */
@@ -1886,6 +1886,8 @@ export interface components {
              * Format: uuid
              */
             responsible_unit_id: string;
+            /** Responsible Unit Name */
+            responsible_unit_name?: string | null;
             /** Return Reason */
             return_reason: string | null;
             /** Returned At */
@@ -1910,6 +1912,8 @@ export interface components {
              * Format: uuid
              */
             unit_id: string;
+            /** Unit Name */
+            unit_name?: string | null;
         };
         /** IncidentPage */
         IncidentPage: {
@@ -2826,6 +2830,8 @@ export interface components {
              * Format: uuid
              */
             responsible_unit_id: string;
+            /** Responsible Unit Name */
+            responsible_unit_name?: string | null;
             /** Return Reason */
             return_reason: string | null;
             /** Returned At */
@@ -2850,6 +2856,8 @@ export interface components {
              * Format: uuid
              */
             unit_id: string;
+            /** Unit Name */
+            unit_name?: string | null;
         };
         /** TimelineRead */
         TimelineRead: {

@@ -101,7 +101,6 @@ export const useInboxStore = defineStore('inbox', () => {
   const loading = ref(false)
   const loaded = ref(false)
   const error = ref<unknown>(null)
-  const unitNames = ref<Record<string, string>>({})
   let lastSeen: string | null = null
   let reloadTimer: ReturnType<typeof setTimeout> | null = null
   let generation = 0
@@ -131,20 +130,6 @@ export const useInboxStore = defineStore('inbox', () => {
     } finally {
       if (mine === generation) loading.value = false
     }
-  }
-
-  /** Names of the units this principal may see (for "transferred to …"); best effort. */
-  async function loadUnitNames(): Promise<void> {
-    try {
-      const page = await orders.fetchUnits()
-      unitNames.value = Object.fromEntries(page.items.map((u) => [u.id, u.name]))
-    } catch {
-      /* names are a nicety; ids stay hidden */
-    }
-  }
-
-  function rememberUnit(id: string, name: string) {
-    unitNames.value = { ...unitNames.value, [id]: name }
   }
 
   /** Start from the events already received (they are in the first load). */
@@ -180,7 +165,11 @@ export const useInboxStore = defineStore('inbox', () => {
 
   /** Put the server's answer in place of the order (keeping its incident). */
   function replace(order: Order) {
-    items.value = items.value.map((o) => (o.id === order.id ? { ...o, ...order, incident: o.incident } : o))
+    items.value = items.value.map((o) =>
+      o.id === order.id
+        ? { ...o, ...order, incident: o.incident, unit_name: o.unit_name, responsible_unit_name: o.responsible_unit_name }
+        : o,
+    )
   }
 
   async function sign(id: string) {
@@ -200,10 +189,18 @@ export const useInboxStore = defineStore('inbox', () => {
   async function giveBack(id: string, reason: string) {
     replace(await orders.returnOrder(id, reason))
   }
-  async function transfer(id: string, toUnitId: string, reason: string) {
+  async function transfer(id: string, toUnitId: string, reason: string, toUnitName: string | null = null) {
     const created = await orders.transferOrder(id, toUnitId, reason)
     const from = items.value.find((o) => o.id === id)
-    items.value = [...items.value, { ...created, incident: from?.incident ?? null }]
+    items.value = [
+      ...items.value,
+      {
+        ...created,
+        incident: from?.incident ?? null,
+        unit_name: toUnitName,
+        responsible_unit_name: from?.unit_name ?? null,
+      },
+    ]
   }
 
   function reset() {
@@ -221,12 +218,9 @@ export const useInboxStore = defineStore('inbox', () => {
     loading,
     loaded,
     error,
-    unitNames,
     openCount,
     pendingTransfers,
     load,
-    loadUnitNames,
-    rememberUnit,
     markSeen,
     takeEvents,
     stop,
