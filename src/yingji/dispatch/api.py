@@ -8,17 +8,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from pydantic import AwareDatetime
 from sqlalchemy import delete, select
 
 from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
+from yingji.core.files import LocalFileStore, sniff
 from yingji.core.security import Permission as P
-from yingji.core.security import Principal
-from yingji.core.web import Require, Session
+from yingji.core.security import Principal, Scope
+from yingji.core.web import Require, Session, get_settings
 from yingji.dispatch import bulletin, flows, kpi, schemas, service
-from yingji.dispatch.models import RoutingRule, StageDeadline
+from yingji.dispatch.models import Order, RoutingRule, StageDeadline
+from yingji.org import schemas as org_schemas
 from yingji.org import service as org
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
@@ -87,7 +89,26 @@ async def list_orders(
         offset=offset,
         limit=limit,
     )
-    return schemas.OrderPage(items=[schemas.OrderRead.model_validate(r) for r in rows], total=total)
+    return schemas.OrderPage(items=await _with_incidents(session, rows), total=total)
+
+
+async def _with_incidents(session: Session, rows: list[Order]) -> list[schemas.InboxOrder]:
+    """Each order with the title and place of its incident and the names of its units: a unit
+    sees the incident it is ordered to (and whom it handed it to) even outside its own area."""
+    found = await service.incidents_of_orders(session=session, orders=rows)
+    names = await service.unit_names(
+        session=session, unit_ids={u for r in rows for u in (r.unit_id, r.responsible_unit_id)}
+    )
+    items = []
+    for row in rows:
+        item = schemas.InboxOrder.model_validate(row)
+        item.unit_name = names.get(row.unit_id)
+        item.responsible_unit_name = names.get(row.responsible_unit_id)
+        incident = found.get(row.incident_id)
+        if incident is not None:
+            item.incident = schemas.OrderIncident.model_validate(incident)
+        items.append(item)
+    return items
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderDetail, responses={404: {}})
@@ -142,6 +163,74 @@ async def feedback(
     )
 
 
+@router.post(
+    "/orders/{order_id}/photos",
+    response_model=schemas.FeedbackPhoto,
+    status_code=201,
+    summary="Upload a photo (multipart) to send with a feedback (反馈附图)",
+)
+async def upload_feedback_photo(
+    order_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    me: Actor,
+    file: Annotated[UploadFile, File()],
+) -> schemas.FeedbackPhoto:
+    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+    settings = get_settings(request)
+    data = await file.read(settings.attachment_max_bytes + 1)
+    filename = (file.filename or "photo")[:200]
+    if len(data) > settings.attachment_max_bytes:
+        raise ValidationFailed(
+            "attachment_too_large",
+            f"{filename} is larger than {settings.attachment_max_bytes // 2**20} MiB",
+            {"filename": filename, "max_bytes": settings.attachment_max_bytes},
+        )
+    content_type = file.content_type or ""
+    if sniff(content_type, data) != "photo":
+        raise ValidationFailed(
+            "attachment_type_not_allowed",
+            f"{filename} is not a JPEG, PNG or WebP photo",
+            {"filename": filename, "content_type": content_type},
+        )
+    digest = await LocalFileStore(settings.file_store).put(data)
+    await audit.record(
+        session,
+        action="dispatch.photo_uploaded",
+        subject_type="order",
+        subject_id=order.id,
+        after={"sha256": digest, "size": len(data)},
+    )
+    return schemas.FeedbackPhoto(
+        sha256=digest, filename=filename, content_type=content_type, size=len(data)
+    )
+
+
+@router.get(
+    "/orders/{order_id}/photos/{sha256}",
+    response_class=Response,
+    summary="A photo sent with one of the order's feedbacks",
+    responses={404: {}},
+)
+async def get_feedback_photo(
+    order_id: uuid.UUID,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    session: Session,
+    me: Reader,
+) -> Response:
+    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+    photo = await service.feedback_photo(session=session, order_id=order.id, sha256=sha256)
+    if photo is None:
+        raise NotFound("attachment_not_found", "no such photo on this order's feedback")
+    data = await LocalFileStore(get_settings(request).file_store).get(sha256)
+    return Response(
+        data,
+        media_type=str(photo.get("content_type") or "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
 @router.post("/orders/{order_id}/complete", response_model=schemas.OrderRead, summary="办结")
 async def complete(
     order_id: uuid.UUID, session: Session, me: Actor, body: schemas.NoteRequest | None = None
@@ -180,6 +269,28 @@ async def transfer(
     )
 
 
+@router.get(
+    "/orders/{order_id}/transfer-units",
+    response_model=list[org_schemas.UnitRead],
+    summary="The units an order may be handed to (移交): active units of the order's county",
+)
+async def transfer_units(
+    order_id: uuid.UUID,
+    session: Session,
+    me: Actor,
+    q: Annotated[str | None, Query(max_length=50)] = None,
+) -> Any:
+    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+    # the county: the deepest 6-digit code of the path (towns and villages have 12 digits)
+    parts = [p for p in (order.division_path or "").split("/") if p]
+    county_depth = max((i for i, p in enumerate(parts) if len(p) == 6), default=-1)
+    county = "/".join(parts[: county_depth + 1]) + "/" if county_depth >= 0 else ""
+    rows, _ = await org.list_units(
+        session=session, scope=Scope(division_path=county), q=q or None, limit=500
+    )
+    return [u for u in rows if u.active and u.id != order.unit_id]
+
+
 @router.post(
     "/orders/{order_id}/remind",
     response_model=schemas.OrderRead,
@@ -191,15 +302,24 @@ async def remind(order_id: uuid.UUID, session: Session, me: Dispatcher) -> Any:
 
 @router.get(
     "/supervision",
-    response_model=list[schemas.OrderRead],
-    summary="督办看板: open orders overdue or due within the horizon",
+    response_model=list[schemas.SupervisedOrder],
+    summary="督办看板: open orders overdue or due within the horizon, with their incident and "
+    "the reminders and supervision already sent",
 )
 async def supervision(
     session: Session, me: Reader, within_minutes: Annotated[int, Query(ge=0, le=10_080)] = 30
-) -> Any:
-    return await service.open_and_soon_due(
+) -> list[schemas.SupervisedOrder]:
+    rows = await service.open_and_soon_due(
         session=session, scope=me.scope, horizon=timedelta(minutes=within_minutes)
     )
+    sent = await service.escalations_of_orders(session=session, order_ids=[r.id for r in rows])
+    return [
+        schemas.SupervisedOrder(
+            **item.model_dump(exclude={"next_deadline"}),
+            escalations=[schemas.EscalationRead.model_validate(e) for e in sent[item.id]],
+        )
+        for item in await _with_incidents(session, rows)
+    ]
 
 
 @router.post(

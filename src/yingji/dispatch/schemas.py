@@ -69,9 +69,43 @@ class OrderRead(BaseModel):
         return {"stage": stage, "due_at": due, "seconds_left": round(left)}
 
 
+class OrderIncident(BaseModel):
+    """What a unit needs to know of the incident it is ordered to (its title and place), even
+    when the incident lies outside the unit's own area."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    number: str
+    title: str
+    category_code: str | None
+    level: str
+    state: str
+    address: str | None
+    lon: float | None
+    lat: float | None
+
+
+class InboxOrder(OrderRead):
+    """单位待办: an order with the incident it is for and the names of its units."""
+
+    incident: OrderIncident | None = None
+    unit_name: str | None = None
+    responsible_unit_name: str | None = None
+
+
 class OrderPage(BaseModel):
-    items: list[OrderRead]
+    items: list[InboxOrder]
     total: int
+
+
+class FeedbackPhoto(BaseModel):
+    """A photo uploaded for a feedback; send it back in ``FeedbackRequest.attachments``."""
+
+    kind: Literal["photo"] = "photo"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int = Field(ge=0)
 
 
 class ArriveRequest(BaseModel):
@@ -104,6 +138,7 @@ class FeedbackRead(BaseModel):
     at: datetime
     text: str
     by_user: str | None
+    attachments: list[dict[str, Any]] | None = None
 
 
 class EscalationRead(BaseModel):
@@ -114,6 +149,12 @@ class EscalationRead(BaseModel):
     at: datetime
     due_at: datetime | None
     manual: bool
+
+
+class SupervisedOrder(InboxOrder):
+    """督办看板: an overdue or soon-due order with the reminders and supervision already sent."""
+
+    escalations: list[EscalationRead] = Field(default_factory=list)
 
 
 class OrderDetail(OrderRead):

@@ -25,6 +25,7 @@ from yingji.dispatch.models import (
     RoutingRule,
     StageDeadline,
 )
+from yingji.incidents.models import Incident
 from yingji.org.models import LinkageUnit
 
 ORDER_FIELDS = (
@@ -321,6 +322,55 @@ async def add_escalation(
     session.add(row)
     await session.flush()
     return row
+
+
+async def incidents_of_orders(
+    *, session: AsyncSession, orders: list[Order]
+) -> dict[uuid.UUID, Incident]:
+    """The incidents the given (already visible) orders are for, by id."""
+    ids = {o.incident_id for o in orders}
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Incident).where(Incident.id.in_(ids)))
+    return {i.id: i for i in rows.all()}
+
+
+async def unit_names(*, session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the given linkage units, by id."""
+    if not unit_ids:
+        return {}
+    rows = await session.execute(
+        select(LinkageUnit.id, LinkageUnit.name).where(LinkageUnit.id.in_(unit_ids))
+    )
+    return {row.id: row.name for row in rows}
+
+
+async def escalations_of_orders(
+    *, session: AsyncSession, order_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Escalation]]:
+    """催办/督办 sent for each of the given orders, oldest first."""
+    found: dict[uuid.UUID, list[Escalation]] = {i: [] for i in order_ids}
+    if not order_ids:
+        return found
+    rows = await session.scalars(
+        select(Escalation)
+        .where(Escalation.order_id.in_(order_ids))
+        .order_by(Escalation.at, Escalation.id)
+    )
+    for row in rows.all():
+        found[row.order_id].append(row)
+    return found
+
+
+async def feedback_photo(
+    *, session: AsyncSession, order_id: uuid.UUID, sha256: str
+) -> dict[str, Any] | None:
+    """The attachment entry of the photo ``sha256`` on a feedback of the order, if any."""
+    for row in await feedback_of(session=session, order_id=order_id):
+        for item in row.attachments or []:
+            if isinstance(item, dict) and item.get("sha256") == sha256:
+                return item
+    return None
 
 
 async def escalations_of(*, session: AsyncSession, order_id: uuid.UUID) -> list[Escalation]:

@@ -909,6 +909,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{order_id}/photos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload a photo (multipart) to send with a feedback (反馈附图) */
+        post: operations["upload_feedback_photo_api_v1_orders__order_id__photos_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{order_id}/photos/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A photo sent with one of the order's feedbacks */
+        get: operations["get_feedback_photo_api_v1_orders__order_id__photos__sha256__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{order_id}/remind": {
         parameters: {
             query?: never;
@@ -971,6 +1005,23 @@ export interface paths {
         put?: never;
         /** 移交: the new unit's order; the first unit answers until it is signed */
         post: operations["transfer_api_v1_orders__order_id__transfer_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{order_id}/transfer-units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The units an order may be handed to (移交): active units of the order's county */
+        get: operations["transfer_units_api_v1_orders__order_id__transfer_units_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1108,7 +1159,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 督办看板: open orders overdue or due within the horizon */
+        /** 督办看板: open orders overdue or due within the horizon, with their incident and the reminders and supervision already sent */
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
@@ -1462,6 +1513,11 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** Body_upload_feedback_photo_api_v1_orders__order_id__photos_post */
+        Body_upload_feedback_photo_api_v1_orders__order_id__photos_post: {
+            /** File */
+            file: string;
+        };
         /** CallbackRead */
         CallbackRead: {
             /** By User */
@@ -1724,6 +1780,26 @@ export interface components {
             /** Stage */
             stage: string;
         };
+        /**
+         * FeedbackPhoto
+         * @description A photo uploaded for a feedback; send it back in ``FeedbackRequest.attachments``.
+         */
+        FeedbackPhoto: {
+            /** Content Type */
+            content_type: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Kind
+             * @default photo
+             * @constant
+             */
+            kind: "photo";
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+        };
         /** FeedbackRead */
         FeedbackRead: {
             /**
@@ -1731,6 +1807,10 @@ export interface components {
              * Format: date-time
              */
             at: string;
+            /** Attachments */
+            attachments?: {
+                [key: string]: unknown;
+            }[] | null;
             /** By User */
             by_user: string | null;
             /** Id */
@@ -1777,6 +1857,97 @@ export interface components {
             errors: components["schemas"]["ImportProblem"][];
             /** Updated */
             updated: number;
+        };
+        /**
+         * InboxOrder
+         * @description 单位待办: an order with the incident it is for and the names of its units.
+         */
+        InboxOrder: {
+            /** Arrive Due At */
+            arrive_due_at: string | null;
+            /** Arrive Lat */
+            arrive_lat: number | null;
+            /** Arrive Late */
+            arrive_late: boolean | null;
+            /** Arrive Lon */
+            arrive_lon: number | null;
+            /** Arrived At */
+            arrived_at: string | null;
+            /** Chosen By */
+            chosen_by: string;
+            /**
+             * Complete Due At
+             * Format: date-time
+             */
+            complete_due_at: string;
+            /** Complete Late */
+            complete_late: boolean | null;
+            /** Completed At */
+            completed_at: string | null;
+            /** Feedback Count */
+            feedback_count: number;
+            /** Feedback Due At */
+            feedback_due_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            incident?: components["schemas"]["OrderIncident"] | null;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /** Last Feedback At */
+            last_feedback_at: string | null;
+            /** Needs Presence */
+            needs_presence: boolean;
+            /**
+             * Next Deadline
+             * @description The stage the unit owes next, its deadline and the seconds left (negative: late).
+             */
+            readonly next_deadline: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Responsible Unit Id
+             * Format: uuid
+             */
+            responsible_unit_id: string;
+            /** Responsible Unit Name */
+            responsible_unit_name?: string | null;
+            /** Return Reason */
+            return_reason: string | null;
+            /** Returned At */
+            returned_at: string | null;
+            /** Role */
+            role: string;
+            /**
+             * Sign Due At
+             * Format: date-time
+             */
+            sign_due_at: string;
+            /** Sign Late */
+            sign_late: boolean | null;
+            /** Signed At */
+            signed_at: string | null;
+            /** Stage */
+            stage: string;
+            /** Transferred From Id */
+            transferred_from_id: string | null;
+            /**
+             * Unit Id
+             * Format: uuid
+             */
+            unit_id: string;
+            /** Unit Name */
+            unit_name?: string | null;
         };
         /** IncidentPage */
         IncidentPage: {
@@ -2045,10 +2216,38 @@ export interface components {
              */
             unit_id: string;
         };
+        /**
+         * OrderIncident
+         * @description What a unit needs to know of the incident it is ordered to (its title and place), even
+         *     when the incident lies outside the unit's own area.
+         */
+        OrderIncident: {
+            /** Address */
+            address: string | null;
+            /** Category Code */
+            category_code: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Lat */
+            lat: number | null;
+            /** Level */
+            level: string;
+            /** Lon */
+            lon: number | null;
+            /** Number */
+            number: string;
+            /** State */
+            state: string;
+            /** Title */
+            title: string;
+        };
         /** OrderPage */
         OrderPage: {
             /** Items */
-            items: components["schemas"]["OrderRead"][];
+            items: components["schemas"]["InboxOrder"][];
             /** Total */
             total: number;
         };
@@ -2631,6 +2830,99 @@ export interface components {
             minutes: number;
             /** Score */
             score: number;
+        };
+        /**
+         * SupervisedOrder
+         * @description 督办看板: an overdue or soon-due order with the reminders and supervision already sent.
+         */
+        SupervisedOrder: {
+            /** Arrive Due At */
+            arrive_due_at: string | null;
+            /** Arrive Lat */
+            arrive_lat: number | null;
+            /** Arrive Late */
+            arrive_late: boolean | null;
+            /** Arrive Lon */
+            arrive_lon: number | null;
+            /** Arrived At */
+            arrived_at: string | null;
+            /** Chosen By */
+            chosen_by: string;
+            /**
+             * Complete Due At
+             * Format: date-time
+             */
+            complete_due_at: string;
+            /** Complete Late */
+            complete_late: boolean | null;
+            /** Completed At */
+            completed_at: string | null;
+            /** Escalations */
+            escalations?: components["schemas"]["EscalationRead"][];
+            /** Feedback Count */
+            feedback_count: number;
+            /** Feedback Due At */
+            feedback_due_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            incident?: components["schemas"]["OrderIncident"] | null;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /** Last Feedback At */
+            last_feedback_at: string | null;
+            /** Needs Presence */
+            needs_presence: boolean;
+            /**
+             * Next Deadline
+             * @description The stage the unit owes next, its deadline and the seconds left (negative: late).
+             */
+            readonly next_deadline: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Responsible Unit Id
+             * Format: uuid
+             */
+            responsible_unit_id: string;
+            /** Responsible Unit Name */
+            responsible_unit_name?: string | null;
+            /** Return Reason */
+            return_reason: string | null;
+            /** Returned At */
+            returned_at: string | null;
+            /** Role */
+            role: string;
+            /**
+             * Sign Due At
+             * Format: date-time
+             */
+            sign_due_at: string;
+            /** Sign Late */
+            sign_late: boolean | null;
+            /** Signed At */
+            signed_at: string | null;
+            /** Stage */
+            stage: string;
+            /** Transferred From Id */
+            transferred_from_id: string | null;
+            /**
+             * Unit Id
+             * Format: uuid
+             */
+            unit_id: string;
+            /** Unit Name */
+            unit_name?: string | null;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -4833,6 +5125,78 @@ export interface operations {
             };
         };
     };
+    upload_feedback_photo_api_v1_orders__order_id__photos_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_feedback_photo_api_v1_orders__order_id__photos_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackPhoto"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_feedback_photo_api_v1_orders__order_id__photos__sha256__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     remind_api_v1_orders__order_id__remind_post: {
         parameters: {
             query?: never;
@@ -4952,6 +5316,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    transfer_units_api_v1_orders__order_id__transfer_units_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+            };
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitRead"][];
                 };
             };
             /** @description Validation Error */
@@ -5342,7 +5739,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OrderRead"][];
+                    "application/json": components["schemas"]["SupervisedOrder"][];
                 };
             };
             /** @description Validation Error */

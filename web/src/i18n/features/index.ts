@@ -5,6 +5,9 @@
  */
 import domain from './domain'
 import incident from './incident'
+import inbox from './inbox'
+import supervision from './supervision'
+import kpi from './kpi'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -12,7 +15,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)

@@ -1,0 +1,263 @@
+"""单位待办 on a phone, 督办看板 and 考核指标 on a desk, against a real server: a unit liaison gets
+an order live, signs it, arrives with the phone's position, sends feedback with a photo from the
+camera and completes; the duty leader reminds a late unit and downloads the monthly bulletin."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import shot
+
+DEMO_PASSWORD = "yingji-demo-2026"
+POSITION = {"longitude": 119.06, "latitude": 27.6}
+# a 1×1 PNG, as a phone camera would hand over a JPEG
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
+)
+
+
+def token(base: str, username: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def dispatched_fire(
+    base: str, officer: dict[str, str], text: str, address: str, lon: float, lat: float
+) -> str:
+    report = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_119",
+            "external_id": f"e2e-inbox-{uuid.uuid4().hex[:12]}",
+            "text": text,
+            "address": address,
+            "lon": lon,
+            "lat": lat,
+            "reporter_phone": "13900001111",
+            "category_code": "accident.fire",
+        },
+    )
+    report.raise_for_status()
+    assert report.json()["created"], report.json()  # a new incident, not a duplicate
+    incident = report.json()["incident_id"]
+    httpx.post(f"{base}/api/v1/incidents/{incident}/verify", headers=officer).raise_for_status()
+    httpx.post(f"{base}/api/v1/incidents/{incident}/dispatch", headers=officer).raise_for_status()
+    title: str = httpx.get(f"{base}/api/v1/incidents/{incident}", headers=officer).json()["title"]
+    return title
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+
+
+def card(page: Page, title: str):
+    return page.get_by_test_id("inbox-order").filter(has_text=title)
+
+
+def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports(
+    server: str, browser: Browser
+) -> None:
+    officer = token(server, "duty_officer")
+    first = dispatched_fire(
+        server, officer, "竹口镇竹口村一民房起火，浓烟很大", "竹口镇竹口村", 118.8377, 27.6736
+    )
+
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        permissions=["geolocation"],
+        geolocation=POSITION,
+    )
+    page = phone.new_page()
+    sign_in(page, server, "liaison_fire")
+    page.wait_for_url("**/inbox")
+    # the brigade's scope is its unit, yet its order names the incident and the place
+    order = card(page, first)
+    expect(order).to_be_visible()
+    expect(order).to_contain_text("竹口镇竹口村")
+    expect(order.get_by_test_id("countdown")).to_contain_text("签收")
+    expect(page.get_by_text("实时")).to_be_visible()
+
+    # a second dispatch arrives live, with an in-page notification
+    second = dispatched_fire(
+        server, officer, "黄田镇黄田村仓库冒烟起火", "黄田镇黄田村", 118.9407, 27.6103
+    )
+    expect(card(page, second)).to_be_visible(timeout=10_000)
+    expect(page.locator(".inbox-new-order")).to_be_visible()
+    page.wait_for_timeout(600)  # let the new card finish sliding in
+    shot(page, "inbox-phone")
+
+    order.locator("[data-action=sign]").click()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已签收")
+    order.locator("[data-action=arrive]").click()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已到场")
+
+    order.locator("[data-action=feedback]").click()
+    dialog = page.get_by_test_id("order-dialog")
+    page.get_by_label("反馈内容").fill("明火已扑灭，正在清理现场")
+    page.get_by_label("现场照片").set_input_files(
+        {"name": "scene.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    with page.expect_response(lambda r: "/photos" in r.url and r.status == 201):
+        page.get_by_test_id("dialog-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(order).to_contain_text("已反馈 1 次")
+
+    order.locator("[data-action=complete]").click()
+    page.get_by_test_id("dialog-submit").click()
+    expect(card(page, first)).to_have_count(0)  # the open list no longer holds it
+
+    # what the server recorded: the position, the feedback with its photo, the completion
+    orders = httpx.get(f"{server}/api/v1/orders", headers=token(server, "liaison_fire")).json()
+    done = next(o for o in orders["items"] if o["incident"]["title"] == first)
+    assert done["stage"] == "completed"
+    assert (done["arrive_lon"], done["arrive_lat"]) == pytest.approx(
+        (POSITION["longitude"], POSITION["latitude"]), abs=1e-6
+    )
+    detail = httpx.get(f"{server}/api/v1/orders/{done['id']}", headers=officer).json()
+    photo = detail["feedback"][0]["attachments"][0]
+    image = httpx.get(
+        f"{server}/api/v1/orders/{done['id']}/photos/{photo['sha256']}", headers=officer
+    )
+    assert image.content == PNG
+    phone.close()
+
+    desk = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = desk.new_page()
+    sign_in(page, server, "liaison_fire")
+    page.wait_for_url("**/inbox")
+    expect(card(page, second)).to_be_visible()
+    page.get_by_text("全部", exact=True).click()
+    expect(card(page, first)).to_contain_text("已办结")
+    shot(page, "inbox-desktop")
+    desk.close()
+
+    leader = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = leader.new_page()
+    sign_in(page, server, "duty_leader")
+    page.wait_for_url(re.compile(r".*/(map|intake|inbox).*"))
+    page.goto(f"{server}/supervision")
+    table = page.get_by_test_id("supervision-table")
+    row = table.locator("tr").filter(has_text=second).first
+    expect(row).to_be_visible()
+    row.get_by_test_id("remind").click()
+    expect(row.get_by_test_id("escalations")).to_contain_text("催办")
+    page.wait_for_load_state("networkidle")
+    expect(row.get_by_test_id("escalations")).to_contain_text("催办")
+    shot(page, "supervision-desktop")
+
+    page.goto(f"{server}/kpi")
+    units = page.get_by_test_id("kpi-units")
+    brigade = units.locator("tr").filter(has_text="县消防救援大队").first
+    expect(brigade).to_be_visible()
+    # the rate the server computes for the brigade this month (its two orders, one signed)
+    figures = httpx.get(f"{server}/api/v1/kpi/units", headers=token(server, "duty_leader")).json()
+    mine = next(f for f in figures if f["name"] == "庆元县消防救援大队")
+    assert mine["acceptance"]["numerator"] >= 1 and mine["orders"] >= 2
+    shown = math.floor(mine["acceptance"]["rate"] * 1000 + 0.5) / 10
+    expect(brigade.locator("[data-rate=acceptance]")).to_have_text(f"{shown:g}%")
+    expect(page.get_by_test_id("kpi-chart")).to_be_visible()
+    page.wait_for_timeout(800)  # let the bars animate in
+    shot(page, "kpi-desktop")
+    with page.expect_download() as info:
+        page.get_by_test_id("bulletin-docx").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".docx")
+    with open(download.path(), "rb") as handle:
+        assert handle.read(2) == b"PK"  # a Word file is a zip
+    leader.close()
+
+    small = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    page = small.new_page()
+    sign_in(page, server, "duty_leader")
+    page.wait_for_url(re.compile(r".*/(map|intake|inbox).*"))
+    page.goto(f"{server}/kpi")
+    expect(page.get_by_test_id("kpi-chart")).to_be_visible()
+    page.wait_for_timeout(800)
+    shot(page, "kpi-phone")
+    small.close()
+
+
+def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
+    server: str, browser: Browser
+) -> None:
+    officer = token(server, "duty_officer")
+    returned = dispatched_fire(
+        server, officer, "荷地镇荷地村柴房起火", "荷地镇荷地村", 119.2620, 27.6956
+    )
+    handed = dispatched_fire(
+        server, officer, "龙溪乡龙溪村厂房起火", "龙溪乡龙溪村", 118.8448, 27.5706
+    )
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )  # no geolocation permission: the position is refused
+    page = phone.new_page()
+    sign_in(page, server, "liaison_fire")
+    page.wait_for_url("**/inbox")
+
+    order = card(page, returned)
+    order.locator("[data-action=return]").click()
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_text("请填写此项")).to_be_visible()  # a reason is required
+    page.get_by_label("原因").fill("不属于本单位职责")
+    page.get_by_test_id("dialog-submit").click()
+    expect(card(page, returned)).to_have_count(0)
+
+    order = card(page, handed)
+    order.locator("[data-action=sign]").click()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已签收")
+    order.locator("[data-action=arrive]").click()
+    expect(page.get_by_text("无法获取位置")).to_be_visible()
+    expect(order.get_by_test_id("order-stage")).to_have_text("已到场")
+    expect(order).to_contain_text("未记录位置")
+
+    order_id = order.get_attribute("data-order-id")
+    order = page.locator(f'[data-order-id="{order_id}"]')
+    order.locator("[data-action=transfer]").click()
+    page.get_by_test_id("transfer-unit").click()
+    page.get_by_role("option", name="庆元县应急管理局").click()
+    page.get_by_label("移交原因").fill("需应急管理局牵头")
+    page.get_by_test_id("dialog-submit").click()
+    # the order stays ours until the new unit signs (首接负责制)
+    expect(order).to_contain_text("等待 庆元县应急管理局 签收")
+    expect(order.locator("[data-action=transfer]")).to_have_count(0)
+    first_contact = page.get_by_test_id("first-contact")
+    expect(first_contact).to_contain_text("庆元县应急管理局")
+
+    orders = httpx.get(f"{server}/api/v1/orders", headers=token(server, "liaison_fire")).json()
+    mine = [o for o in orders["items"] if o["incident"]["title"] in (returned, handed)]
+    by_stage = sorted((o["incident"]["title"] == handed, o["stage"]) for o in mine)
+    assert by_stage == [(False, "returned"), (True, "arrived"), (True, "issued")]
+    assert next(o for o in mine if o["stage"] == "arrived")["arrive_lon"] is None
+    phone.close()
