@@ -26,7 +26,9 @@ def pick_address(page: Page, typed: str, place: str) -> None:
     address.fill("")
     address.press_sequentially(typed, delay=40)
     page.locator(".el-autocomplete-suggestion li", has_text=place).first.click()
-    expect(page.get_by_test_id("intake-point")).to_contain_text(re.compile(r"\d+\.\d{5}, \d+\.\d{5}"))
+    expect(page.get_by_test_id("intake-point")).to_contain_text(
+        re.compile(r"\d+\.\d{5}, \d+\.\d{5}")
+    )
 
 
 def test_officer_takes_a_call_and_joins_the_second_call_about_the_same_fire(
