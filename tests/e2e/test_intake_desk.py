@@ -138,3 +138,40 @@ def test_intake_desk_on_a_phone(server: str, browser: Browser) -> None:
     expect(page.get_by_test_id("deciding-word").first).to_be_visible()
     shot(page, "intake-phone")
     context.close()
+
+
+def test_public_report_appears_live_and_is_accepted_from_the_side_list(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, server, "duty_officer")
+    page.wait_for_url("**/intake")
+    waiting = page.get_by_test_id("waiting-reports")
+    expect(waiting).to_be_visible()
+    page.wait_for_timeout(500)  # the live connection opens with the shell
+    token = httpx.post(
+        f"{server}/api/v1/auth/token",
+        data={"username": "duty_officer", "password": DEMO_PASSWORD},
+    ).json()["access_token"]
+    sent = httpx.post(
+        f"{server}/api/v1/intake/reports",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "channel": "public_web",
+            "external_id": "web-e2e-desk-1",
+            "text": "岭头中心学校门口路灯杆倒了，压到一辆电动车",
+            "address": "岭头中心学校",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    item = waiting.locator("li", has_text="路灯杆倒了")
+    expect(item).to_be_visible(timeout=5000)  # no reload: the /ws event brought it
+    item.get_by_role("button", name="核实受理").click()
+    expect(item).to_have_count(0)
+    report = httpx.get(
+        f"{server}/api/v1/intake/reports/{sent.json()['report_id']}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert report["status"] == "accepted" and report["incident_id"]
+    context.close()
