@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
+import { defineComponent } from 'vue'
 import { createPinia, setActivePinia } from 'pinia'
 import IntakeDeskView from '@/views/intake/IntakeDeskView.vue'
 import { router } from '@/router'
 import { i18n } from '@/i18n'
 import { setCsrfToken } from '@/api/client'
 import { PREVIEW_DELAY_MS } from '@/views/intake/draft'
+import { useEventsStore } from '@/stores/events'
 
 type Handler = (body: unknown) => [number, unknown]
 
@@ -93,7 +95,16 @@ function backend(routes: Record<string, Handler>) {
   return calls
 }
 
+const reloadWaiting = vi.fn()
+const WaitingStub = defineComponent({
+  setup(_, { expose }) {
+    expose({ reload: reloadWaiting, placeAt: vi.fn() })
+    return () => null
+  },
+})
+
 async function mountDesk() {
+  reloadWaiting.mockClear()
   const pinia = createPinia()
   setActivePinia(pinia)
   await router.push('/login')
@@ -101,7 +112,7 @@ async function mountDesk() {
   return mount(IntakeDeskView, {
     global: {
       plugins: [pinia, i18n, router],
-      stubs: { IntakeMap: true, WaitingReports: true },
+      stubs: { IntakeMap: true, WaitingReports: WaitingStub },
     },
     attachTo: document.body,
   })
@@ -192,5 +203,38 @@ describe('intake desk', () => {
     await flushPromises()
     const third = calls.filter((c) => c.key === 'POST /intake/reports').map((c) => c.body as { external_id: string })
     expect(third[2].external_id).not.toBe(sent[0].external_id)
+  })
+
+  it('looks for duplicates again when a live event says an incident changed (no polling)', async () => {
+    const calls = backend({})
+    const w = await mountDesk()
+    await w.get('textarea').setValue('学校那边有间房子着火了')
+    await settle()
+    const asked = () => calls.filter((c) => c.key === 'POST /intake/candidates').length
+    expect(asked()).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(asked()).toBe(1) // nothing happens on its own
+    const events = useEventsStore()
+    events.ingest({
+      id: 'e-1',
+      type: 'orders.signed',
+      subject_type: 'order',
+      subject_id: 'o',
+      payload: {},
+      occurred_at: '2026-12-01T03:00:00Z',
+    })
+    await settle()
+    expect(asked()).toBe(1) // unrelated to incidents
+    events.ingest({
+      id: 'e-2',
+      type: 'incidents.opened',
+      subject_type: 'incident',
+      subject_id: 'inc-C',
+      payload: {},
+      occurred_at: '2026-12-01T03:01:00Z',
+    })
+    await settle()
+    expect(asked()).toBe(2)
+    expect(reloadWaiting).toHaveBeenCalledTimes(1) // the side list too
   })
 })
