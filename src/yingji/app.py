@@ -35,6 +35,7 @@ from yingji.incidents import api as incidents_api
 from yingji.incidents import jobs as incident_jobs
 from yingji.incidents import service as incidents_service
 from yingji.intake import api as intake_api
+from yingji.intake import desk_api as intake_desk_api
 from yingji.intake import service as intake_service
 from yingji.notify import api as notify_api
 from yingji.notify import jobs as notify_jobs
@@ -299,6 +300,7 @@ def create_app(
         org_api.router,
         gis_api.router,
         intake_api.router,
+        intake_desk_api.router,
         incidents_api.router,
         dispatch_api.router,
         dispatch_plan_api.router,

@@ -533,6 +533,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/intake/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Possible duplicates of a draft report (for the intake desk, as the officer types) */
+        post: operations["draft_candidates_api_v1_intake_candidates_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/intake/categories": {
         parameters: {
             query?: never;
@@ -1567,6 +1584,127 @@ export interface components {
             kind: "false_report" | "duplicate" | "other";
             /** Reason */
             reason: string;
+        };
+        /**
+         * Candidate
+         * @description One open incident the draft may describe, with how alike they are and why.
+         */
+        Candidate: {
+            /** Address */
+            address: string | null;
+            /** Category Code */
+            category_code: string | null;
+            /**
+             * Distance M
+             * @description metres between the points; null without both
+             */
+            distance_m: number | null;
+            /**
+             * First Reported At
+             * Format: date-time
+             */
+            first_reported_at: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /**
+             * Last Reported At
+             * Format: date-time
+             */
+            last_reported_at: string;
+            /** Lat */
+            lat: number | null;
+            /** Level */
+            level: string;
+            /** Lon */
+            lon: number | null;
+            /**
+             * Minutes
+             * @description minutes from the draft to the incident's reports
+             */
+            minutes: number;
+            /** Number */
+            number: string;
+            /** Reason */
+            reason: string;
+            /** Report Count */
+            report_count: number;
+            /** Score */
+            score: number;
+            /** State */
+            state: string;
+            /**
+             * Suggested
+             * @description at or above the matcher's suggestion threshold
+             */
+            suggested: boolean;
+            /** Text Similarity */
+            text_similarity: number;
+            /** Title */
+            title: string;
+        };
+        /** CandidateAnswer */
+        CandidateAnswer: {
+            /** Candidates */
+            candidates: components["schemas"]["Candidate"][];
+            /**
+             * Category Code
+             * @description the category used (given or classified)
+             */
+            category_code: string | null;
+            /** Division Adcode */
+            division_adcode: string | null;
+            /**
+             * Incident Id
+             * @description the incident it would join (outcome join)
+             */
+            incident_id: string | null;
+            /** Lat */
+            lat: number | null;
+            /**
+             * Lon
+             * @description the point used (given or from the gazetteer)
+             */
+            lon: number | null;
+            /**
+             * Outcome
+             * @description what submitting the draft now would do
+             * @enum {string}
+             */
+            outcome: "join" | "suggest" | "new";
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * CandidateRequest
+         * @description A report as typed so far (nothing is stored).
+         */
+        CandidateRequest: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Category Code
+             * @description default: classified from the text
+             */
+            category_code?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /**
+             * Limit
+             * @default 5
+             */
+            limit: number;
+            /** Lon */
+            lon?: number | null;
+            /**
+             * Received At
+             * @description default: now
+             */
+            received_at?: string | null;
+            /** Text */
+            text: string;
         };
         /** Casualties */
         Casualties: {
@@ -4303,6 +4441,37 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    draft_candidates_api_v1_intake_candidates_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CandidateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CandidateAnswer"];
+                };
+            };
+            /** @description unknown_category, bad point */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

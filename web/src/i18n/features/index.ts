@@ -8,6 +8,7 @@ import incident from './incident'
 import inbox from './inbox'
 import supervision from './supervision'
 import kpi from './kpi'
+import intake from './intake'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -15,7 +16,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)

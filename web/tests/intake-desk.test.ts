@@ -1,0 +1,240 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { flushPromises, mount } from '@vue/test-utils'
+import { defineComponent } from 'vue'
+import { createPinia, setActivePinia } from 'pinia'
+import IntakeDeskView from '@/views/intake/IntakeDeskView.vue'
+import { router } from '@/router'
+import { i18n } from '@/i18n'
+import { setCsrfToken } from '@/api/client'
+import { PREVIEW_DELAY_MS } from '@/views/intake/draft'
+import { useEventsStore } from '@/stores/events'
+
+type Handler = (body: unknown) => [number, unknown]
+
+function jsonResponse(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+}
+
+const CANDIDATE = {
+  incident_id: 'inc-A',
+  number: '20261201-AAAAAA',
+  title: '火灾 · 官塘中心学校',
+  category_code: 'accident.fire',
+  level: 'IV',
+  state: 'reported',
+  address: '官塘中心学校',
+  lon: 119.21,
+  lat: 27.76,
+  first_reported_at: '2026-12-01T03:00:00Z',
+  last_reported_at: '2026-12-01T03:00:00Z',
+  report_count: 1,
+  score: 0.61,
+  distance_m: 140,
+  minutes: 6,
+  text_similarity: 0.4,
+  suggested: true,
+  reason: 'same category within 140 m and 6 min; text 0.40',
+}
+
+function receipt(extra: Record<string, unknown>) {
+  return {
+    report_id: 'rep-1',
+    incident_id: 'inc-B',
+    created: true,
+    duplicate: false,
+    reason: 'no open incident of a related category in the window',
+    status: 'accepted',
+    suggestions: [],
+    ...extra,
+  }
+}
+
+/** A fake backend: `routes['POST /intake/reports']` etc.; every call is recorded. */
+function backend(routes: Record<string, Handler>) {
+  const calls: { key: string; body: unknown }[] = []
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input), 'http://desk.test')
+    const key = `${init?.method ?? 'GET'} ${url.pathname.replace('/api/v1', '')}`
+    const body = init?.body ? JSON.parse(String(init.body)) : undefined
+    calls.push({ key, body })
+    const defaults: Record<string, Handler> = {
+      'GET /intake/categories': () => [200, []],
+      'POST /intake/classify': () => [
+        200,
+        {
+          category_code: 'accident.fire',
+          name_zh: '火灾',
+          score: 5,
+          words: [['着火', 3.5]],
+          runner_up: null,
+          suggested_level: 'IV',
+          level_reason: 'default',
+        },
+      ],
+      'POST /intake/candidates': () => [
+        200,
+        {
+          category_code: 'accident.fire',
+          lon: 119.21,
+          lat: 27.76,
+          division_adcode: null,
+          outcome: 'suggest',
+          incident_id: null,
+          reason: 'possible duplicate',
+          candidates: [CANDIDATE],
+        },
+      ],
+      'GET /incidents/inc-B': () => [200, { id: 'inc-B', number: '20261201-BBBBBB' }],
+    }
+    const handler = routes[key] ?? defaults[key]
+    if (!handler) return jsonResponse(404, { error: { code: 'not_found', message: key, details: null } })
+    const [status, answer] = handler(body)
+    return jsonResponse(status, answer)
+  })
+  vi.stubGlobal('fetch', fetchMock)
+  return calls
+}
+
+const reloadWaiting = vi.fn()
+const WaitingStub = defineComponent({
+  setup(_, { expose }) {
+    expose({ reload: reloadWaiting, placeAt: vi.fn() })
+    return () => null
+  },
+})
+
+async function mountDesk() {
+  reloadWaiting.mockClear()
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  await router.push('/login')
+  await router.isReady()
+  return mount(IntakeDeskView, {
+    global: {
+      plugins: [pinia, i18n, router],
+      stubs: { IntakeMap: true, WaitingReports: WaitingStub },
+    },
+    attachTo: document.body,
+  })
+}
+
+async function settle() {
+  await new Promise((resolve) => setTimeout(resolve, PREVIEW_DELAY_MS + 50))
+  await flushPromises()
+}
+
+beforeEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+  setCsrfToken('t')
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+  document.body.innerHTML = ''
+})
+
+describe('intake desk', () => {
+  it('shows a possible duplicate with distance and time, and one click files the call into it', async () => {
+    const calls = backend({
+      'POST /intake/reports': () => [201, receipt({})],
+      'POST /intake/reports/rep-1/join': () => [
+        200,
+        receipt({ incident_id: 'inc-A', created: false, duplicate: true, reason: 'joined by duty_officer' }),
+      ],
+    })
+    const w = await mountDesk()
+    await w.get('textarea').setValue('学校那边有间房子着火了')
+    await settle()
+    const card = w.get('[data-testid="duplicate-candidate"]')
+    expect(card.text()).toContain('20261201-AAAAAA')
+    expect(card.get('[data-testid="candidate-distance"]').text()).toBe('相距 140 米')
+    expect(card.get('[data-testid="candidate-minutes"]').text()).toBe('相差 6 分钟')
+    expect(w.get('[data-testid="deciding-word"]').text()).toContain('着火')
+
+    await card.get('[data-testid="join-candidate"]').trigger('click')
+    await flushPromises()
+    const join = calls.find((c) => c.key === 'POST /intake/reports/rep-1/join')
+    expect(join?.body).toEqual({ incident_id: 'inc-A' })
+    const shown = w.get('[data-testid="intake-receipt"]')
+    expect(shown.get('[data-testid="receipt-incident"]').text()).toBe('20261201-AAAAAA')
+    expect(shown.get('[data-testid="receipt-judgement"]').text()).toBe('重复来电，已并入已有事件')
+    expect(shown.get('[data-testid="receipt-reason"]').text()).toBe('由 duty_officer 并入')
+    expect((w.get('textarea').element as HTMLTextAreaElement).value).toBe('')
+  })
+
+  it('does not join again when the server already filed the call into the chosen incident', async () => {
+    const calls = backend({
+      'POST /intake/reports': () => [201, receipt({ incident_id: 'inc-A', duplicate: true, reason: 'same category' })],
+    })
+    const w = await mountDesk()
+    await w.get('textarea').setValue('学校那边有间房子着火了')
+    await settle()
+    await w.get('[data-testid="join-candidate"]').trigger('click')
+    await flushPromises()
+    expect(calls.some((c) => c.key.endsWith('/join'))).toBe(false)
+    expect(w.get('[data-testid="receipt-incident"]').text()).toBe('20261201-AAAAAA')
+  })
+
+  it('keeps the form after a refused submit, and the retry sends the same external_id', async () => {
+    let attempt = 0
+    const calls = backend({
+      'POST /intake/reports': () =>
+        ++attempt === 1
+          ? [422, { error: { code: 'unknown_category', message: 'no category x', details: null } }]
+          : [201, receipt({})],
+    })
+    const w = await mountDesk()
+    await w.get('textarea').setValue('路边有辆车着火了')
+    await w.get('[data-testid="intake-form"]').trigger('submit')
+    await flushPromises()
+    expect(w.get('[data-testid="intake-error"]').text()).toBe('未知的事件类别')
+    expect((w.get('textarea').element as HTMLTextAreaElement).value).toBe('路边有辆车着火了')
+    expect(w.find('[data-testid="intake-receipt"]').exists()).toBe(false)
+
+    await w.get('[data-testid="intake-form"]').trigger('submit')
+    await flushPromises()
+    const sent = calls.filter((c) => c.key === 'POST /intake/reports').map((c) => c.body as { external_id: string })
+    expect(sent).toHaveLength(2)
+    expect(sent[1].external_id).toBe(sent[0].external_id)
+    expect(w.get('[data-testid="receipt-incident"]').text()).toBe('20261201-BBBBBB')
+
+    // the next call is a new form fill with a new id
+    await w.get('textarea').setValue('又一起火情')
+    await w.get('[data-testid="intake-form"]').trigger('submit')
+    await flushPromises()
+    const third = calls.filter((c) => c.key === 'POST /intake/reports').map((c) => c.body as { external_id: string })
+    expect(third[2].external_id).not.toBe(sent[0].external_id)
+  })
+
+  it('looks for duplicates again when a live event says an incident changed (no polling)', async () => {
+    const calls = backend({})
+    const w = await mountDesk()
+    await w.get('textarea').setValue('学校那边有间房子着火了')
+    await settle()
+    const asked = () => calls.filter((c) => c.key === 'POST /intake/candidates').length
+    expect(asked()).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(asked()).toBe(1) // nothing happens on its own
+    const events = useEventsStore()
+    events.ingest({
+      id: 'e-1',
+      type: 'orders.signed',
+      subject_type: 'order',
+      subject_id: 'o',
+      payload: {},
+      occurred_at: '2026-12-01T03:00:00Z',
+    })
+    await settle()
+    expect(asked()).toBe(1) // unrelated to incidents
+    events.ingest({
+      id: 'e-2',
+      type: 'incidents.opened',
+      subject_type: 'incident',
+      subject_id: 'inc-C',
+      payload: {},
+      occurred_at: '2026-12-01T03:01:00Z',
+    })
+    await settle()
+    expect(asked()).toBe(2)
+    expect(reloadWaiting).toHaveBeenCalledTimes(1) // the side list too
+  })
+})
