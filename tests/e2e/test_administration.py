@@ -175,6 +175,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(problems).to_be_visible()
     expect(problems.locator("tbody tr").first).to_contain_text("3")
     expect(problems.locator("tbody tr").first).to_contain_text("adcode")
+    expect(problems.locator("tbody tr").first).to_contain_text("格式不正确")
     missing = httpx.get(f"{server}/api/v1/divisions/331126101900", headers=headers)
     assert missing.status_code == 404
     shot(page, "admin-divisions-import-error-desktop")
@@ -205,6 +206,7 @@ def test_admin_screens_do_not_break_on_a_phone(server: str, browser: Browser) ->
     ):
         page.goto(f"{server}/admin/{screen}")
         expect(page.get_by_test_id(testid).locator("tbody tr").first).to_be_visible()
+        expect(page.locator(".el-loading-mask:visible")).to_have_count(0)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1, f"{screen} scrolls sideways: {width}px"
         shot(page, f"admin-{screen}-phone")

@@ -132,12 +132,12 @@ export function uploadFile(
     }
     xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload did not reach the server'))
     xhr.onload = () => {
+      onProgress(100) // the upload is complete whatever the answer
       const response = new Response(xhr.responseText || null, {
         status: xhr.status,
         headers: { 'content-type': xhr.getResponseHeader('content-type') ?? 'application/json' },
       })
       if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(100)
         try {
           resolve(JSON.parse(xhr.responseText) as ImportReport)
         } catch {
@@ -286,4 +286,33 @@ export function changedFields<T extends Record<string, unknown>>(before: T, afte
     if (JSON.stringify(after[key] ?? null) !== JSON.stringify(before[key] ?? null)) out[key] = after[key]
   }
   return out
+}
+
+/**
+ * A translatable reading of one import problem's server message (pydantic's English wording or
+ * `code: message` of a domain error): the i18n key under `admin.import.msg` or `errors`, with its
+ * parameters; null when the message is not one we know (then it is shown as the server wrote it).
+ */
+export function explainProblem(message: string): { key: string; params: Record<string, string> } | null {
+  const m = message.trim()
+  const rules: [RegExp, (x: RegExpMatchArray) => { key: string; params: Record<string, string> }][] = [
+    [/^([a-z][a-z_]+): /, (x) => ({ key: `errors.${x[1]}`, params: {} })],
+    [/^Field required/, () => ({ key: 'admin.import.msg.required', params: {} })],
+    [/^String should match pattern/, () => ({ key: 'admin.import.msg.pattern', params: {} })],
+    [/^String should have at most (\d+)/, (x) => ({ key: 'admin.import.msg.maxLength', params: { n: x[1]! } })],
+    [/^String should have at least (\d+)/, (x) => ({ key: 'admin.import.msg.minLength', params: { n: x[1]! } })],
+    [/^Input should be a valid (number|integer)/, () => ({ key: 'admin.import.msg.number', params: {} })],
+    [/^Input should be a valid boolean/, () => ({ key: 'admin.import.msg.boolean', params: {} })],
+    [/^Input should be greater than or equal to (\S+)/, (x) => ({ key: 'admin.import.msg.min', params: { n: x[1]! } })],
+    [/^Input should be less than or equal to (\S+)/, (x) => ({ key: 'admin.import.msg.max', params: { n: x[1]! } })],
+    [/^Input should be (.+)$/, (x) => ({ key: 'admin.import.msg.oneOf', params: { options: x[1]! } })],
+    [/^(\S+) repeats line (\d+)$/, (x) => ({ key: 'admin.import.msg.repeats', params: { value: x[1]!, line: x[2]! } })],
+    [/^the file has no rows/, () => ({ key: 'admin.import.msg.empty', params: {} })],
+    [/^the file is neither UTF-8 nor GB18030/, () => ({ key: 'admin.import.msg.encoding', params: {} })],
+  ]
+  for (const [pattern, make] of rules) {
+    const x = m.match(pattern)
+    if (x) return make(x)
+  }
+  return null
 }
