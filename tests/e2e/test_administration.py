@@ -3,6 +3,8 @@ imports (a bad file shows its problems by line and imports nothing) and exports.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -54,7 +56,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     page = context.new_page()
     sign_in(page, server, "admin")
 
-    # --- a new linkage unit, then an edit --------------------------------------------------------
+    # --- a new linkage unit, then an edit
     page.goto(f"{server}/admin/units")
     page.get_by_test_id("unit-new").click()
     form = page.get_by_test_id("unit-form")
@@ -89,11 +91,11 @@ def test_administrator_edits_units_users_routing_and_deadlines(
         page.get_by_test_id("unit-export-csv").click()
     path = download.value.path()
     assert download.value.suggested_filename == "units.csv"
-    text = open(path, encoding="utf-8-sig").read()  # noqa: PTH123 - a Playwright temp file
+    text = Path(path).read_text(encoding="utf-8-sig")
     assert text.startswith("code,name,kind,tier,division_adcode")
     assert "E2E01,端到端测试救援队,rescue_team,1,331126101000" in text
 
-    # --- a user with a role ------------------------------------------------------------------------
+    # --- a user with a role
     page.goto(f"{server}/admin/users")
     page.get_by_test_id("user-new").click()
     user_form = page.get_by_test_id("user-form")
@@ -121,7 +123,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     page.get_by_role("button", name="取消").click()
     shot(page, "admin-users-desktop")
 
-    # --- a routing rule ------------------------------------------------------------------------------
+    # --- a routing rule
     page.goto(f"{server}/admin/routing")
     rules = page.get_by_test_id("rules-table")
     expect(rules.locator("tbody tr").first).to_be_visible()
@@ -144,7 +146,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(rules.locator("tbody tr", has_text="主办")).to_have_count(0)
     shot(page, "admin-routing-desktop")
 
-    # --- a stage deadline ----------------------------------------------------------------------------
+    # --- a stage deadline
     headers = api_headers(server)
     first = min(
         httpx.get(f"{server}/api/v1/stage-deadlines", headers=headers).json(),
@@ -164,7 +166,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     assert saved["sign_minutes"] == first["sign_minutes"] + 3
     shot(page, "admin-deadlines-desktop")
 
-    # --- a divisions import: a bad file shows its line problems and imports nothing ------------------
+    # --- a divisions import: a bad file shows its line problems and imports nothing
     page.goto(f"{server}/admin/divisions")
     page.get_by_test_id("division-import").click()
     page.get_by_test_id("import-file").set_input_files(
