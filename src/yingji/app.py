@@ -29,6 +29,7 @@ from yingji.core.timers import TimerWorker
 from yingji.dispatch import api as dispatch_api
 from yingji.dispatch import jobs as dispatch_jobs
 from yingji.dispatch import plan_api as dispatch_plan_api
+from yingji.dispatch import routing_io
 from yingji.dispatch import service as dispatch_service
 from yingji.gis import api as gis_api
 from yingji.incidents import api as incidents_api
@@ -40,6 +41,7 @@ from yingji.intake import service as intake_service
 from yingji.notify import api as notify_api
 from yingji.notify import jobs as notify_jobs
 from yingji.org import api as org_api
+from yingji.org import export_api as org_export_api
 from yingji.org import service as org_service
 from yingji.realtime import api as realtime_api
 from yingji.realtime.hub import Hub
@@ -298,12 +300,14 @@ def create_app(
     for router in (
         org_api.auth_router,
         org_api.router,
+        org_export_api.router,
         gis_api.router,
         intake_api.router,
         intake_desk_api.router,
         incidents_api.router,
         dispatch_api.router,
         dispatch_plan_api.router,
+        routing_io.router,
         notify_api.router,
         system_api.router,
         realtime_api.router,

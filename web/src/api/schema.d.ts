@@ -176,6 +176,23 @@ export interface paths {
         patch: operations["update_division_api_v1_divisions__adcode__patch"];
         trace?: never;
     };
+    "/api/v1/divisions:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export your divisions as CSV or GeoJSON, in the columns divisions:import reads */
+        get: operations["export_divisions_api_v1_divisions_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/divisions:import": {
         parameters: {
             query?: never;
@@ -1134,6 +1151,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/routing-rules.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The routing table as CSV (units and divisions by code) */
+        get: operations["routing_rules_csv_api_v1_routing_rules_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/routing-rules/{rule_id}": {
         parameters: {
             query?: never;
@@ -1146,6 +1180,23 @@ export interface paths {
         post?: never;
         /** Delete Routing Rule */
         delete: operations["delete_routing_rule_api_v1_routing_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/routing-rules:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import routing rules from CSV: all rows or none (replace=true empties the table) */
+        post: operations["import_routing_rules_api_v1_routing_rules_import_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1271,6 +1322,23 @@ export interface paths {
         head?: never;
         /** Update Unit */
         patch: operations["update_unit_api_v1_units__unit_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/units:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export your linkage units as CSV or GeoJSON, in the columns units:import reads */
+        get: operations["export_units_api_v1_units_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/units:import": {
@@ -1512,6 +1580,14 @@ export interface components {
             /**
              * File
              * @description CSV (UTF-8 or GB18030) or GeoJSON
+             */
+            file: string;
+        };
+        /** Body_import_routing_rules_api_v1_routing_rules_import_post */
+        Body_import_routing_rules_api_v1_routing_rules_import_post: {
+            /**
+             * File
+             * @description CSV (UTF-8 or GB18030)
              */
             file: string;
         };
@@ -3710,6 +3786,38 @@ export interface operations {
             };
         };
     };
+    export_divisions_api_v1_divisions_export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "geojson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     import_divisions_api_v1_divisions_import_post: {
         parameters: {
             query?: never;
@@ -5809,6 +5917,26 @@ export interface operations {
             };
         };
     };
+    routing_rules_csv_api_v1_routing_rules_csv_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+        };
+    };
     delete_routing_rule_api_v1_routing_rules__rule_id__delete: {
         parameters: {
             query?: never;
@@ -5835,6 +5963,39 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    import_routing_rules_api_v1_routing_rules_import_post: {
+        parameters: {
+            query?: {
+                replace?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_routing_rules_api_v1_routing_rules_import_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description import_failed, with details.errors by line */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -6136,6 +6297,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnitRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_units_api_v1_units_export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "geojson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": unknown;
+                    "text/csv": unknown;
                 };
             };
             /** @description Validation Error */

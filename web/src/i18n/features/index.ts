@@ -9,6 +9,7 @@ import inbox from './inbox'
 import supervision from './supervision'
 import kpi from './kpi'
 import intake from './intake'
+import admin from './admin'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -16,7 +17,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)

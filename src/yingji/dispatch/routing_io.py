@@ -1,0 +1,342 @@
+"""The routing table (分类指派表) as a CSV file: export it, edit it in a spreadsheet, import it.
+
+Columns: category_prefix, levels (``I|II``, blank for every level), division_adcode (blank for
+everywhere), role (lead | co), selector (unit | town | village), unit_code, priority, note,
+active. Units and divisions are named by code, not database id, so a file moves between
+installations. An import writes all rows or none, with every problem reported by line (the header
+is line 1), in the same shape as the division and unit imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit
+from yingji.core.errors import ValidationFailed
+from yingji.core.security import Permission, Principal
+from yingji.core.web import Require, Session
+from yingji.dispatch.models import RoutingRule
+from yingji.org.imports import MAX_BYTES, LineError
+from yingji.org.models import Division, LinkageUnit
+from yingji.org.schemas import ADCODE_PATTERN, ImportReport
+
+COLUMNS = [
+    "category_prefix",
+    "levels",
+    "division_adcode",
+    "role",
+    "selector",
+    "unit_code",
+    "priority",
+    "note",
+    "active",
+]
+LEVELS = ("I", "II", "III", "IV")
+TRUE_WORDS = {"1", "true", "yes", "y", "是", "启用"}
+FALSE_WORDS = {"0", "false", "no", "n", "否", "停用"}
+
+router = APIRouter(prefix="/api/v1", tags=["routing"])
+
+
+class RuleRow(BaseModel):
+    """One line of the file, as written by a person."""
+
+    category_prefix: str = Field(default="", max_length=64, pattern=r"^[a-z_.]*$")
+    levels: list[Literal["I", "II", "III", "IV"]] = Field(default_factory=list)
+    division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
+    role: Literal["lead", "co"]
+    selector: Literal["unit", "town", "village"] = "unit"
+    unit_code: str | None = Field(default=None, max_length=50)
+    priority: int = Field(default=100, ge=0, le=10_000)
+    note: str | None = Field(default=None, max_length=300)
+    active: bool = True
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _split_levels(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            parts = [p.strip().upper() for p in value.replace(",", "|").split("|")]
+            return sorted({p for p in parts if p}, key=_level_order)
+        return value
+
+    @field_validator("active", mode="before")
+    @classmethod
+    def _word_to_bool(cls, value: Any) -> Any:
+        if value is None:
+            return True
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+        return value
+
+
+def _level_order(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
+
+
+@dataclass
+class ParsedRules:
+    rows: list[tuple[int, RuleRow]] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+
+
+def _decode(raw: bytes) -> str | None:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _read_records(
+    raw: bytes,
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str], LineError | None]:
+    """The file's lines as (line number, blank-to-None record), its header, or the one problem
+    that stops reading."""
+    if len(raw) > MAX_BYTES:
+        return [], [], LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+    text = _decode(raw)
+    if text is None:
+        return [], [], LineError(0, None, "the file is neither UTF-8 nor GB18030 text")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    records: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for row in reader:
+            record = {
+                k.strip(): (v.strip() if isinstance(v, str) else v) or None
+                for k, v in row.items()
+                if k
+            }
+            records.append((reader.line_num, record))
+    except csv.Error as exc:
+        return [], [], LineError(reader.line_num, None, f"not a readable CSV file: {exc}")
+    return records, [f.strip() for f in reader.fieldnames or []], None
+
+
+def parse_rules(raw: bytes) -> ParsedRules:
+    """Read and check every line; never touches the database."""
+    parsed = ParsedRules()
+    records, header, problem = _read_records(raw)
+    if problem is not None:
+        parsed.errors.append(problem)
+        return parsed
+    if "role" not in header:
+        parsed.errors.append(LineError(1, "role", "the header has no role column"))
+        return parsed
+    for line, record in records:
+        record["category_prefix"] = record.get("category_prefix") or ""
+        try:
+            row = RuleRow.model_validate(record)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(part) for part in err["loc"]) or None
+                parsed.errors.append(LineError(line, where, err["msg"]))
+            continue
+        if row.selector == "unit" and not row.unit_code:
+            parsed.errors.append(
+                LineError(line, "unit_code", "a rule with selector 'unit' names its unit")
+            )
+            continue
+        parsed.rows.append((line, row))
+    if not records:
+        parsed.errors.append(LineError(0, None, "the file has no rows"))
+    return parsed
+
+
+async def _resolve(
+    session: AsyncSession, parsed: ParsedRules
+) -> tuple[list[tuple[RuleRow, str | None, Any]], list[LineError]]:
+    """Division codes to paths and unit codes to ids; a line naming neither that exists fails."""
+    errors = list(parsed.errors)
+    adcodes = {r.division_adcode for _, r in parsed.rows if r.division_adcode}
+    codes = {r.unit_code for _, r in parsed.rows if r.unit_code}
+    paths = (
+        dict(
+            (
+                await session.execute(
+                    select(Division.adcode, Division.path).where(Division.adcode.in_(adcodes))
+                )
+            ).all()
+        )
+        if adcodes
+        else {}
+    )
+    units = (
+        dict(
+            (
+                await session.execute(
+                    select(LinkageUnit.code, LinkageUnit.id).where(LinkageUnit.code.in_(codes))
+                )
+            ).all()
+        )
+        if codes
+        else {}
+    )
+    resolved: list[tuple[RuleRow, str | None, Any]] = []
+    for line, row in parsed.rows:
+        ok = True
+        if row.division_adcode and row.division_adcode not in paths:
+            errors.append(
+                LineError(
+                    line,
+                    "division_adcode",
+                    f"division_not_found: no division {row.division_adcode}",
+                )
+            )
+            ok = False
+        if row.unit_code and row.unit_code not in units:
+            errors.append(
+                LineError(line, "unit_code", f"unit_not_found: no linkage unit {row.unit_code}")
+            )
+            ok = False
+        if ok:
+            path = paths[row.division_adcode] if row.division_adcode else None
+            unit_id = units[row.unit_code] if row.unit_code else None
+            resolved.append((row, path, unit_id))
+    return resolved, errors
+
+
+def _key(
+    category_prefix: str, levels: list[str], path: str | None, role: str, selector: str, unit: Any
+) -> tuple[Any, ...]:
+    return (category_prefix, tuple(sorted(levels, key=_level_order)), path, role, selector, unit)
+
+
+async def import_rules(
+    *, session: AsyncSession, parsed: ParsedRules, replace: bool
+) -> tuple[int, int]:
+    """Write every row or none. A row whose category, levels, area, role, selector and unit match
+    an existing rule updates its priority, note and active flag; ``replace`` empties the table
+    first. Returns (created, updated)."""
+    resolved, errors = await _resolve(session, parsed)
+    if errors:
+        errors.sort(key=lambda e: e.line)
+        raise ValidationFailed(
+            "import_failed",
+            f"{len(errors)} problem(s) found; nothing was imported",
+            {"errors": [e.as_dict() for e in errors[:1000]], "error_count": len(errors)},
+        )
+    existing: dict[tuple[Any, ...], RoutingRule] = {}
+    if replace:
+        await session.execute(delete(RoutingRule))
+    else:
+        for rule in (await session.scalars(select(RoutingRule))).all():
+            existing.setdefault(
+                _key(
+                    rule.category_prefix,
+                    list(rule.levels or []),
+                    rule.division_path,
+                    rule.role,
+                    rule.selector,
+                    rule.unit_id,
+                ),
+                rule,
+            )
+    created = updated = 0
+    for row, path, unit_id in resolved:
+        key = _key(row.category_prefix, list(row.levels), path, row.role, row.selector, unit_id)
+        found = existing.get(key)
+        if found is not None:
+            found.priority, found.note, found.active = row.priority, row.note, row.active
+            updated += 1
+            continue
+        rule = RoutingRule(
+            category_prefix=row.category_prefix,
+            levels=list(row.levels),
+            division_path=path,
+            role=row.role,
+            selector=row.selector,
+            unit_id=unit_id,
+            priority=row.priority,
+            note=row.note,
+            active=row.active,
+        )
+        session.add(rule)
+        existing[key] = rule
+        created += 1
+    await session.flush()
+    return created, updated
+
+
+async def export_rules(*, session: AsyncSession) -> str:
+    """The whole table as CSV text (UTF-8 with a BOM, so spreadsheet programs read Chinese)."""
+    rules = (
+        await session.scalars(select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id))
+    ).all()
+    codes = dict((await session.execute(select(LinkageUnit.id, LinkageUnit.code))).all())
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for rule in rules:
+        adcode = rule.division_path.rstrip("/").rsplit("/", 1)[-1] if rule.division_path else ""
+        writer.writerow(
+            [
+                rule.category_prefix,
+                "|".join(sorted(rule.levels or [], key=_level_order)),
+                adcode,
+                rule.role,
+                rule.selector,
+                codes.get(rule.unit_id, "") if rule.unit_id else "",
+                rule.priority,
+                rule.note or "",
+                "true" if rule.active else "false",
+            ]
+        )
+    return "\ufeff" + out.getvalue()
+
+
+Admin = Annotated[Principal, Require(Permission.ORG_WRITE)]
+Reader = Annotated[Principal, Require(Permission.INCIDENT_READ)]
+
+
+@router.get(
+    "/routing-rules.csv",
+    summary="The routing table as CSV (units and divisions by code)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def routing_rules_csv(session: Session, _me: Reader) -> Response:
+    return Response(
+        await export_rules(session=session),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="routing-rules.csv"'},
+    )
+
+
+@router.post(
+    "/routing-rules:import",
+    response_model=ImportReport,
+    summary="Import routing rules from CSV: all rows or none (replace=true empties the table)",
+    responses={422: {"description": "import_failed, with details.errors by line"}},
+)
+async def import_routing_rules(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030)")],
+    session: Session,
+    _me: Admin,
+    replace: Annotated[bool, Query()] = False,
+) -> Any:
+    parsed = parse_rules(await file.read())
+    created, updated = await import_rules(session=session, parsed=parsed, replace=replace)
+    await audit.record(
+        session,
+        action="dispatch.routing_rules_imported",
+        subject_type="routing_rule",
+        subject_id=None,
+        after={"created": created, "updated": updated, "replace": replace},
+    )
+    return ImportReport(created=created, updated=updated, errors=[])

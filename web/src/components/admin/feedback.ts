@@ -1,0 +1,41 @@
+/** Success toasts and form error text shared by the administration screens. */
+import { ElMessage, ElMessageBox } from 'element-plus'
+import 'element-plus/es/components/message/style/css'
+import 'element-plus/es/components/message-box/style/css'
+import { isApiError } from '@/api/client'
+import { i18n } from '@/i18n'
+import { errorText } from '@/utils/errors'
+
+export function toast(message: string): void {
+  ElMessage({ message, type: 'success', duration: 2500, grouping: true })
+}
+
+/**
+ * The translated message of a failed save; for a request the server rejected as malformed
+ * (`validation_failed`) the fields it named are added, so the user knows what to mend.
+ */
+export function saveError(error: unknown): string {
+  const text = errorText(error)
+  if (isApiError(error) && error.code === 'validation_failed' && Array.isArray(error.details)) {
+    const fields = (error.details as { loc?: unknown[] }[])
+      .map((d) => (Array.isArray(d.loc) ? d.loc.filter((p) => p !== 'body').join('.') : ''))
+      .filter(Boolean)
+    if (fields.length) return `${text}: ${[...new Set(fields)].join(', ')}`
+  }
+  return text
+}
+
+/** Ask before a destructive action; resolves true when confirmed. */
+export async function confirm(message: string): Promise<boolean> {
+  const { t } = i18n.global
+  try {
+    await ElMessageBox.confirm(message, {
+      type: 'warning',
+      confirmButtonText: t('admin.delete'),
+      cancelButtonText: t('admin.cancel'),
+    })
+    return true
+  } catch {
+    return false
+  }
+}
