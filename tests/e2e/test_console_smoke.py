@@ -30,13 +30,13 @@ def test_wrong_password_shows_a_translated_message_not_json(server: str, browser
     page.close()
 
 
-def test_duty_officer_sees_the_county_map_and_live_events(server: str, browser: Browser) -> None:
+def test_commander_sees_the_county_map_and_live_events(server: str, browser: Browser) -> None:
     context = browser.new_context(
         viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
     page = context.new_page()
     with page.expect_response(lambda r: "/api/v1/divisions.geojson" in r.url and r.ok):
-        sign_in(page, server, "duty_officer")
+        sign_in(page, server, "commander")
     expect(page.locator("canvas.maplibregl-canvas")).to_be_visible()
     page.wait_for_timeout(1500)  # let the boundaries paint before the screenshot
     shot(page, "map-desktop")
@@ -62,7 +62,7 @@ def test_admin_sees_the_linkage_units_of_the_demo_county(server: str, browser: B
     page.wait_for_url("**/admin/**")
     page.goto(f"{server}/admin/units")
     expect(page.get_by_text("县消防救援大队").first).to_be_visible()
-    shot(page, "admin-units-desktop")
+    shot(page, "smoke-admin-units-desktop")
     context.close()
 
 
@@ -71,8 +71,10 @@ def test_town_liaison_on_a_phone_sees_only_its_town(server: str, browser: Browse
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
     )
     page = context.new_page()
+    sign_in(page, server, "liaison_zhukou")
+    page.wait_for_url("**/inbox")  # a liaison's home is the unit inbox
     with page.expect_response(lambda r: "/api/v1/divisions.geojson" in r.url and r.ok) as info:
-        sign_in(page, server, "liaison_zhukou")
+        page.goto(f"{server}/map")
     features = info.value.json()["features"]
     assert {f["properties"]["name"] for f in features} == {"竹口镇"}
     expect(page.locator("canvas.maplibregl-canvas")).to_be_visible()
