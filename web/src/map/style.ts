@@ -59,12 +59,7 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
           ...PALETTE.slice(1).flatMap((c, i) => [i + 1, c]),
           PALETTE[0],
         ] as unknown as string,
-        'fill-opacity': [
-          'case',
-          ['boolean', ['feature-state', 'hover'], false],
-          hasBase ? 0.45 : 0.95,
-          hasBase ? 0.15 : 0.75,
-        ],
+        'fill-opacity': townFillOpacity(hasBase) as unknown as number,
       },
     },
     {
@@ -96,6 +91,36 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
   )
 
   return { version: 8, name: 'yingji-offline', sources, layers }
+}
+
+/** The opacity of the town fills: light over a base map, stronger on the plain background. */
+function townFillOpacity(hasBase: boolean) {
+  return [
+    'case',
+    ['boolean', ['feature-state', 'hover'], false],
+    hasBase ? 0.45 : 0.95,
+    hasBase ? 0.15 : 0.75,
+  ]
+}
+
+/** Minimal surface of a map that {@link setBaseLayer} touches (lets tests pass a fake). */
+export interface StyleTarget {
+  getLayer(id: string): unknown
+  setLayoutProperty(layer: string, name: string, value: unknown): unknown
+  setPaintProperty(layer: string, name: string, value: unknown): unknown
+}
+
+/**
+ * Show base layer `index` of `count` (or none, -1: the offline map of boundaries only) without
+ * rebuilding the style, so the sources' data stay.
+ */
+export function setBaseLayer(map: StyleTarget, count: number, index: number): void {
+  for (let i = 0; i < count; i++) {
+    if (map.getLayer(`base-${i}`)) map.setLayoutProperty(`base-${i}`, 'visibility', i === index ? 'visible' : 'none')
+  }
+  const hasBase = index >= 0 && index < count
+  map.setPaintProperty('background', 'background-color', hasBase ? '#ffffff' : '#eef2f6')
+  map.setPaintProperty('towns-fill', 'fill-opacity', townFillOpacity(hasBase))
 }
 
 /** Every URL a style would make MapLibre fetch (used by tests to prove the offline style is silent). */

@@ -4,6 +4,7 @@
  * feature may add keys to a shared namespace such as `errors`.
  */
 import domain from './domain'
+import board from './board'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -11,7 +12,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain]
+export const FEATURES: FeatureMessages[] = [domain, board]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
