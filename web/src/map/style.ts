@@ -25,6 +25,29 @@ export function tileTemplate(layer: BaseLayer): string {
     .replace(/\{TileRow\}/gi, '{y}')
 }
 
+function rasterSource(layer: BaseLayer): SourceSpecification {
+  return {
+    type: 'raster',
+    tiles: [tileTemplate(layer)],
+    tileSize: 256,
+    ...(layer.attribution ? { attribution: layer.attribution } : {}),
+  }
+}
+
+/** Minimal surface of a map that {@link addBaseLayers} touches. */
+export interface LayerTarget {
+  addSource(id: string, source: SourceSpecification): unknown
+  addLayer(layer: LayerSpecification, beforeId?: string): unknown
+}
+
+/** Add the configured base layers to a running map, below `beforeId` (the boundaries). */
+export function addBaseLayers(map: LayerTarget, baseLayers: BaseLayer[], beforeId: string): void {
+  baseLayers.forEach((layer, i) => {
+    map.addSource(`base-${i}`, rasterSource(layer))
+    map.addLayer({ id: `base-${i}`, type: 'raster', source: `base-${i}` }, beforeId)
+  })
+}
+
 export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
   const hasBase = baseLayers.length > 0
   const sources: Record<string, SourceSpecification> = {}
@@ -34,12 +57,7 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
 
   baseLayers.forEach((layer, i) => {
     const id = `base-${i}`
-    sources[id] = {
-      type: 'raster',
-      tiles: [tileTemplate(layer)],
-      tileSize: 256,
-      ...(layer.attribution ? { attribution: layer.attribution } : {}),
-    }
+    sources[id] = rasterSource(layer)
     layers.push({ id, type: 'raster', source: id })
   })
 
