@@ -23,11 +23,19 @@ def token(base: str, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def report(base: str, headers: dict[str, str], external_id: str, text: str, lon: float, lat: float) -> str:
+def report(
+    base: str, headers: dict[str, str], external_id: str, text: str, lon: float, lat: float
+) -> str:
     answer = httpx.post(
         f"{base}/api/v1/intake/reports",
         headers=headers,
-        json={"channel": "hotline_119", "external_id": external_id, "text": text, "lon": lon, "lat": lat},
+        json={
+            "channel": "hotline_119",
+            "external_id": external_id,
+            "text": text,
+            "lon": lon,
+            "lat": lat,
+        },
     )
     assert answer.status_code in (200, 201), answer.text
     incident_id: str = answer.json()["incident_id"]
@@ -45,9 +53,9 @@ def set_level(base: str, headers: dict[str, str], incident_id: str, level: str) 
 
 def town_points(base: str, headers: dict[str, str]) -> list[tuple[float, float]]:
     """A point well inside each of three towns (the centre of their bounding boxes' middle)."""
-    towns = httpx.get(
-        f"{base}/api/v1/divisions.geojson?level=town", headers=headers
-    ).json()["features"]
+    towns = httpx.get(f"{base}/api/v1/divisions.geojson?level=town", headers=headers).json()[
+        "features"
+    ]
     points = []
     for feature in towns[:3]:
         ring = feature["geometry"]["coordinates"][0]

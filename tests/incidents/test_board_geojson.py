@@ -21,13 +21,17 @@ async def test_points_carry_level_state_and_time_and_follow_the_list_filters(
     client: httpx.AsyncClient, officer: dict[str, str]
 ) -> None:
     fire = await open_incident(client, officer, "bg-1", lon=119.05, lat=27.55)
-    flood = await open_incident(client, officer, "bg-2", text="乙镇河水漫过桥面", lon=119.15, lat=27.55)
+    flood = await open_incident(
+        client, officer, "bg-2", text="乙镇河水漫过桥面", lon=119.15, lat=27.55
+    )
     raised = await post(client, officer, f"{fire}/level", {"level": "II", "reason": "蔓延"})
     assert raised.status_code == 200, raised.text
     assert (await post(client, officer, f"{flood}/verify")).status_code == 200
 
     answer = await client.get("/api/v1/incidents.geojson", headers=officer)
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith(
+        "application/json"
+    )
     features = {f["id"]: f for f in answer.json()["features"]}
     assert set(features) == {fire, flood}
     point = features[fire]
@@ -58,5 +62,7 @@ async def test_points_outside_the_callers_jurisdiction_are_left_out(
     mine = await open_incident(client, officer, "bg-3", lon=119.05, lat=27.55)
     await open_incident(client, officer, "bg-4", text="乙镇着火", lon=119.15, lat=27.55)
     await make_user(db, "viewer_a", roles=["viewer"], division="331126101000")
-    geo = (await client.get("/api/v1/incidents.geojson", headers=await bearer(client, "viewer_a"))).json()
+    geo = (
+        await client.get("/api/v1/incidents.geojson", headers=await bearer(client, "viewer_a"))
+    ).json()
     assert [f["id"] for f in geo["features"]] == [mine]
