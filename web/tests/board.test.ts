@@ -12,7 +12,7 @@ import {
   useIncidentsStore,
   type PointChange,
 } from '@/stores/incidents'
-import { clusterLabel, isAlerting, levelColor, liveLayer, severity } from '@/map/incidents'
+import { clusterLabel, isAlerting, levelColor, severity } from '@/map/incidents'
 import { setBaseLayer } from '@/map/style'
 import { fromShanghaiLocal, toShanghaiLocal } from '@/components/board/time'
 import { useEventsStore } from '@/stores/events'
@@ -207,7 +207,6 @@ describe('map styling of incidents', () => {
     expect(levelColor('X')).toBe('#909399')
     expect(['I', 'II', 'III', 'IV'].map(severity)).toEqual([4, 3, 2, 1])
     expect(['I', 'II', 'III', 'IV'].map(isAlerting)).toEqual([true, true, true, false])
-    expect(liveLayer().source).toBe('incidents-live')
   })
   it('shortens large cluster counts', () => {
     expect([7, 999, 1000, 1250, 12_400].map(clusterLabel)).toEqual(['7', '999', '1k', '1.3k', '12k'])

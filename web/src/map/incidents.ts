@@ -8,11 +8,9 @@ import type { CircleLayerSpecification, GeoJSONSourceSpecification } from 'mapli
 export const INCIDENT_SOURCE = 'incidents'
 export const CLUSTER_LAYER = 'incident-clusters'
 export const POINT_LAYER = 'incident-points'
-export const LIVE_SOURCE = 'incidents-live'
-export const LIVE_LAYER = 'incident-live-points'
 export const CLUSTER_MAX_ZOOM = 14
-/** Incidents changed since the board loaded, at most this many before they are folded back. */
-export const LIVE_MAX = 500
+/** Incidents changed since the board loaded (HTML markers), at most this many before they are folded back. */
+export const LIVE_MAX = 300
 
 export const LEVEL_COLORS: Record<string, string> = {
   I: '#d9001b',
@@ -59,15 +57,6 @@ export function incidentSource(): GeoJSONSourceSpecification {
     clusterMaxZoom: CLUSTER_MAX_ZOOM,
     clusterProperties: { sev: ['max', SEVERITY_EXPR] },
   } as GeoJSONSourceSpecification
-}
-
-/**
- * Incidents that changed while the board is open: a small unclustered source drawn on top, so a
- * change is drawn without re-clustering thousands of points first (the clustered source drops
- * the point in the background).
- */
-export function liveSource(): GeoJSONSourceSpecification {
-  return { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, promoteId: 'id' }
 }
 
 export function incidentLayers(): CircleLayerSpecification[] {
@@ -122,17 +111,6 @@ export function incidentLayers(): CircleLayerSpecification[] {
       },
     } as CircleLayerSpecification,
   ]
-}
-
-export function liveLayer(): CircleLayerSpecification {
-  const point = incidentLayers()[1]
-  return {
-    ...point,
-    id: LIVE_LAYER,
-    source: LIVE_SOURCE,
-    filter: ['all'],
-    paint: { ...point.paint, 'circle-stroke-width': 2.5, 'circle-stroke-color': '#1f2d3d' },
-  } as CircleLayerSpecification
 }
 
 /** A short label for a cluster's count: 1234 → "1.2k". */
