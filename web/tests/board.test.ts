@@ -194,6 +194,38 @@ describe('the incidents store', () => {
     expect(getIncident).toHaveBeenCalledTimes(2)
   })
 
+  it('redraws a known incident from the event at once, then confirms it with the fetched one', async () => {
+    const store = useIncidentsStore()
+    const events = useEventsStore()
+    store.apply('a', inc('a', { level: 'IV' }))
+    store.startLive()
+    let resolve!: (i: Incident) => void
+    getIncident.mockImplementation(() => new Promise((r) => (resolve = r)))
+    const alerts: string[] = []
+    store.onAlert((i) => alerts.push(i.id))
+    events.ingest(ev(1, { subject_id: 'a', payload: { incident: { level: 'II', state: 'verified' } } }))
+    expect(store.points.get('a')?.properties.level).toBe('II') // before the fetch answered
+    expect(store.items[0].state).toBe('verified')
+    expect(alerts).toEqual(['a'])
+    resolve(inc('a', { level: 'II', state: 'verified', title: '已核实的火情' }))
+    await vi.waitFor(() => expect(store.items[0].title).toBe('已核实的火情'))
+    expect(alerts).toEqual(['a']) // one change, one alert
+    // an incident never seen is not made up from the event
+    events.ingest(ev(2, { subject_id: 'zz', payload: { incident: { level: 'I' } } }))
+    expect(store.points.has('zz')).toBe(false)
+  })
+
+  it('keeps the total when an incident counted but not on this page changes', () => {
+    const store = useIncidentsStore()
+    store.apply('a', inc('a'))
+    expect(store.total).toBe(1)
+    store.items = [] // e.g. the user is looking at another page
+    store.apply('a', inc('a', { level: 'III' }), false)
+    expect(store.total).toBe(1)
+    store.apply('a', inc('a', { state: 'closed' }), false)
+    expect(store.total).toBe(0)
+  })
+
   it('builds map points only for incidents with a location', () => {
     expect(toPoint(inc('a', { lon: null, lat: null }))).toBeNull()
     expect(toPoint(inc('a'))?.geometry.coordinates).toEqual([119.05, 27.55])

@@ -218,8 +218,11 @@ export const useIncidentsStore = defineStore('incidents', () => {
     }, HIGHLIGHT_MS + 50)
   }
 
-  /** Place one incident as it now is; `null` means it is gone from this user's view. */
-  function apply(id: string, inc: Incident | null) {
+  /**
+   * Place one incident as it now is; `null` means it is gone from this user's view. With
+   * `insert: false` a row not yet in the list is not added (a partial incident from an event).
+   */
+  function apply(id: string, inc: Incident | null, insert = true) {
     const known = points.get(id)
     const belongsOnMap = !!inc && matchesFilters(inc, filters.value, false)
     const point = inc && belongsOnMap ? toPoint(inc) : null
@@ -233,15 +236,16 @@ export const useIncidentsStore = defineStore('incidents', () => {
     pointCount.value = points.size
 
     const belongsInList = !!inc && matchesFilters(inc, filters.value, true)
-    if (inc) {
+    const inPage = items.value.some((i) => i.id === id)
+    if (inc && (inPage || insert)) {
       const placed = placeInPage(items.value, inc, belongsInList, offset.value === 0)
       if (placed.items !== items.value) items.value = placed.items
-      total.value = Math.max(0, total.value + placed.delta)
-    } else {
-      const placed = placeInPage(items.value, { id } as Incident, false, offset.value === 0)
-      items.value = placed.items
-      total.value = Math.max(0, total.value + placed.delta)
+    } else if (!inc && inPage) {
+      items.value = items.value.filter((i) => i.id !== id)
     }
+    // counted in the total before: on this page, or on the map (same filters but the keyword)
+    const wasCounted = inPage || (!!known && (!filters.value.q?.trim() || belongsInList))
+    if (inc || wasCounted) total.value = Math.max(0, total.value + Number(belongsInList) - Number(wasCounted))
 
     if (inc && (belongsOnMap || belongsInList) && isAlerting(inc.level)) {
       const was = known?.properties
@@ -253,6 +257,33 @@ export const useIncidentsStore = defineStore('incidents', () => {
         for (const fn of alertListeners) fn(inc)
       }
     }
+  }
+
+  /**
+   * An incident event carries the incident's new state, level and place: a known incident is
+   * redrawn from it at once, before the fetch of the whole incident confirms it.
+   */
+  function patchFromEvent(id: string, event: LiveEvent) {
+    const snap = (event.payload as { incident?: Partial<Incident> } | null)?.incident
+    if (!snap || typeof snap !== 'object') return
+    const row = items.value.find((i) => i.id === id)
+    const point = points.get(id)
+    if (!row && !point) return
+    const base: Incident =
+      row ??
+      ({
+        ...point!.properties,
+        lon: point!.geometry.coordinates[0],
+        lat: point!.geometry.coordinates[1],
+        first_reported_at: point!.properties.last_reported_at,
+        address: null,
+        division_adcode: null,
+      } as unknown as Incident)
+    const pick: Partial<Incident> = {}
+    for (const key of ['state', 'level', 'lon', 'lat', 'report_count', 'category_code', 'division_adcode'] as const) {
+      if (key in snap) (pick as Record<string, unknown>)[key] = snap[key]
+    }
+    apply(id, { ...base, ...pick }, false)
   }
 
   /** Fetch one incident and place it; calls for the same id while one is running coalesce. */
@@ -293,7 +324,9 @@ export const useIncidentsStore = defineStore('incidents', () => {
     const ids = new Set<string>()
     for (const ev of fresh.reverse()) {
       const id = incidentIdOfEvent(ev)
-      if (id) ids.add(id)
+      if (!id) continue
+      if (ev.subject_type === 'incident') patchFromEvent(id, ev)
+      ids.add(id)
     }
     for (const id of ids) void refresh(id)
   }
@@ -337,6 +370,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
     setFilters,
     setOffset,
     apply,
+    patchFromEvent,
     refresh,
     consume,
     startLive,
