@@ -6,7 +6,9 @@ A fresh SQLite database gets the demo county (``yingji db upgrade`` + ``yingji s
 ``yingji serve`` starts on it and ``--incidents`` reports are sent through the batch intake
 (``POST /api/v1/intake/reports:batch``, 500 a request) at random points inside the county's
 towns, spread over the last 30 days, with varied texts — nearly all of them open an incident of
-their own. Then Debian's Chromium (Playwright, the e2e tests' arguments) signs in as the commander
+their own. The run waits until the relay has delivered the burst's events to every durable
+subscriber (``GET /api/v1/system/subscribers``: lag 0), so the board is measured on a settled
+server. Then Debian's Chromium (Playwright, the e2e tests' arguments) signs in as the commander
 and measures:
 
 * **first render**: ``--loads`` cold loads of ``/map`` (a new browser context each: empty cache),
@@ -171,6 +173,22 @@ async def generate_incidents(port: int, n: int) -> tuple[int, float]:
             answer.raise_for_status()
             created += int(answer.json()["created"])
     return created, time.perf_counter() - started
+
+
+async def wait_for_relay(port: int, timeout: float = 300) -> float:
+    """Wait until every durable subscriber has caught up with the outbox (the intake burst leaves
+    thousands of events to deliver); returns the seconds waited."""
+    token = await fetch_token(port, "admin")
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        while time.perf_counter() - started < timeout:
+            subscribers = (await client.get("/api/v1/system/subscribers")).json()
+            if all(int(s["lag"]) == 0 for s in subscribers):
+                break
+            await asyncio.sleep(0.5)
+    return time.perf_counter() - started
 
 
 # --- browser ------------------------------------------------------------------------------------
@@ -361,6 +379,8 @@ async def main(args: argparse.Namespace) -> int:
             f"reports:batch in {seconds:.1f} s ({args.incidents / seconds:.0f} reports/s); "
             f"setup {time.perf_counter() - started:.1f} s"
         )
+        settled = await wait_for_relay(port)
+        print(f"relay caught up with the outbox {settled:.1f} s later")
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             token = await fetch_token(port, "commander")
             towns = (
