@@ -129,7 +129,9 @@ def test_commander_sees_incidents_live_on_the_board_and_filters_by_level(
     expect(board_map).to_have_attribute("data-points", "2")
     expect(page.get_by_test_id("board-total")).to_contain_text("2")
 
-    # a list item opens the incident
+    # a click on a list item flies the map to it; its title opens the incident
+    row.locator("button.fly").click()
+    expect(row).to_have_class(re.compile(r"\bselected\b"))
     row.locator("a.title").click()
     page.wait_for_url(f"**/incidents/{third}")
     context.close()
