@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from yingji.core import audit
+from yingji.core import audit, clock
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
 from yingji.incidents import flows, schemas, service
+from yingji.incidents.models import Incident
 from yingji.intake import schemas as intake_schemas
 from yingji.intake import service as intake
 from yingji.org import service as org
@@ -80,7 +82,26 @@ async def list_incidents(
     )
 
 
-@router.get("/incidents.geojson", summary="Incidents in your scope as GeoJSON points (the map)")
+_POINT_COLUMNS = (
+    Incident.id,
+    Incident.number,
+    Incident.title,
+    Incident.level,
+    Incident.state,
+    Incident.category_code,
+    Incident.last_reported_at,
+    Incident.report_count,
+    Incident.lon,
+    Incident.lat,
+)
+
+
+@router.get(
+    "/incidents.geojson",
+    summary="Incidents in your scope as GeoJSON points (the map)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 async def incidents_geojson(
     session: Session,
     me: Reader,
@@ -91,10 +112,15 @@ async def incidents_geojson(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
-) -> dict[str, Any]:
+) -> Response:
+    """Only the columns a point needs, serialised once: the situation board loads thousands."""
     filters = await _filters(session, me, state, category, level, division, since, until, None)
-    rows, _ = await service.list_incidents(
-        session=session, scope=me.scope, filters=filters, limit=limit
+    stmt = (
+        service._filtered(service.incident_query(me.scope), filters)
+        .with_only_columns(*_POINT_COLUMNS)
+        .where(Incident.lon.is_not(None), Incident.lat.is_not(None))
+        .order_by(Incident.last_reported_at.desc(), Incident.id)
+        .limit(limit)
     )
     features = [
         {
@@ -108,14 +134,18 @@ async def incidents_geojson(
                 "level": r.level,
                 "state": r.state,
                 "category_code": r.category_code,
-                "last_reported_at": r.last_reported_at.isoformat(),
+                "last_reported_at": clock.as_utc(r.last_reported_at).isoformat(),
                 "report_count": r.report_count,
             },
         }
-        for r in rows
-        if r.lon is not None and r.lat is not None
+        for r in (await session.execute(stmt)).all()
     ]
-    return {"type": "FeatureCollection", "features": features}
+    body = json.dumps(
+        {"type": "FeatureCollection", "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/incidents/{incident_id}", response_model=schemas.IncidentRead, responses={404: {}})

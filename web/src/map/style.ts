@@ -25,6 +25,29 @@ export function tileTemplate(layer: BaseLayer): string {
     .replace(/\{TileRow\}/gi, '{y}')
 }
 
+function rasterSource(layer: BaseLayer): SourceSpecification {
+  return {
+    type: 'raster',
+    tiles: [tileTemplate(layer)],
+    tileSize: 256,
+    ...(layer.attribution ? { attribution: layer.attribution } : {}),
+  }
+}
+
+/** Minimal surface of a map that {@link addBaseLayers} touches. */
+export interface LayerTarget {
+  addSource(id: string, source: SourceSpecification): unknown
+  addLayer(layer: LayerSpecification, beforeId?: string): unknown
+}
+
+/** Add the configured base layers to a running map, below `beforeId` (the boundaries). */
+export function addBaseLayers(map: LayerTarget, baseLayers: BaseLayer[], beforeId: string): void {
+  baseLayers.forEach((layer, i) => {
+    map.addSource(`base-${i}`, rasterSource(layer))
+    map.addLayer({ id: `base-${i}`, type: 'raster', source: `base-${i}` }, beforeId)
+  })
+}
+
 export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
   const hasBase = baseLayers.length > 0
   const sources: Record<string, SourceSpecification> = {}
@@ -34,12 +57,7 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
 
   baseLayers.forEach((layer, i) => {
     const id = `base-${i}`
-    sources[id] = {
-      type: 'raster',
-      tiles: [tileTemplate(layer)],
-      tileSize: 256,
-      ...(layer.attribution ? { attribution: layer.attribution } : {}),
-    }
+    sources[id] = rasterSource(layer)
     layers.push({ id, type: 'raster', source: id })
   })
 
@@ -59,12 +77,7 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
           ...PALETTE.slice(1).flatMap((c, i) => [i + 1, c]),
           PALETTE[0],
         ] as unknown as string,
-        'fill-opacity': [
-          'case',
-          ['boolean', ['feature-state', 'hover'], false],
-          hasBase ? 0.45 : 0.95,
-          hasBase ? 0.15 : 0.75,
-        ],
+        'fill-opacity': townFillOpacity(hasBase) as unknown as number,
       },
     },
     {
@@ -96,6 +109,36 @@ export function buildStyle(baseLayers: BaseLayer[] = []): StyleSpecification {
   )
 
   return { version: 8, name: 'yingji-offline', sources, layers }
+}
+
+/** The opacity of the town fills: light over a base map, stronger on the plain background. */
+function townFillOpacity(hasBase: boolean) {
+  return [
+    'case',
+    ['boolean', ['feature-state', 'hover'], false],
+    hasBase ? 0.45 : 0.95,
+    hasBase ? 0.15 : 0.75,
+  ]
+}
+
+/** Minimal surface of a map that {@link setBaseLayer} touches (lets tests pass a fake). */
+export interface StyleTarget {
+  getLayer(id: string): unknown
+  setLayoutProperty(layer: string, name: string, value: unknown): unknown
+  setPaintProperty(layer: string, name: string, value: unknown): unknown
+}
+
+/**
+ * Show base layer `index` of `count` (or none, -1: the offline map of boundaries only) without
+ * rebuilding the style, so the sources' data stay.
+ */
+export function setBaseLayer(map: StyleTarget, count: number, index: number): void {
+  for (let i = 0; i < count; i++) {
+    if (map.getLayer(`base-${i}`)) map.setLayoutProperty(`base-${i}`, 'visibility', i === index ? 'visible' : 'none')
+  }
+  const hasBase = index >= 0 && index < count
+  map.setPaintProperty('background', 'background-color', hasBase ? '#ffffff' : '#eef2f6')
+  map.setPaintProperty('towns-fill', 'fill-opacity', townFillOpacity(hasBase))
 }
 
 /** Every URL a style would make MapLibre fetch (used by tests to prove the offline style is silent). */

@@ -10,6 +10,7 @@ import supervision from './supervision'
 import kpi from './kpi'
 import intake from './intake'
 import admin from './admin'
+import board from './board'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -17,7 +18,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)

@@ -1,0 +1,157 @@
+"""The situation board (一张图): the commander sees the county's incidents on the map and in the
+list; an incident opened meanwhile over HTTP appears live (no reload) in both, a raise to level Ⅱ
+is highlighted; the level filter narrows map and list; a list item opens the incident."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import shot
+
+DEMO_PASSWORD = "yingji-demo-2026"
+ACTIVE = "state=reported&state=verified&state=responding&state=controlled"
+
+
+def token(base: str, username: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def report(
+    base: str, headers: dict[str, str], external_id: str, text: str, lon: float, lat: float
+) -> str:
+    answer = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=headers,
+        json={
+            "channel": "hotline_119",
+            "external_id": external_id,
+            "text": text,
+            "lon": lon,
+            "lat": lat,
+        },
+    )
+    assert answer.status_code in (200, 201), answer.text
+    incident_id: str = answer.json()["incident_id"]
+    return incident_id
+
+
+def set_level(base: str, headers: dict[str, str], incident_id: str, level: str) -> None:
+    answer = httpx.post(
+        f"{base}/api/v1/incidents/{incident_id}/level",
+        headers=headers,
+        json={"level": level, "reason": "e2e"},
+    )
+    assert answer.status_code in (200, 422), answer.text  # 422: already that level
+
+
+def town_points(base: str, headers: dict[str, str]) -> list[tuple[float, float]]:
+    """A point well inside each of three towns (the centre of their bounding boxes' middle)."""
+    towns = httpx.get(f"{base}/api/v1/divisions.geojson?level=town", headers=headers).json()[
+        "features"
+    ]
+    points = []
+    for feature in towns[:3]:
+        ring = feature["geometry"]["coordinates"][0]
+        if feature["geometry"]["type"] == "MultiPolygon":
+            ring = ring[0]
+        xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+        points.append((round(sum(xs) / len(xs), 5), round(sum(ys) / len(ys), 5)))
+    return points
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+
+
+def drawn(page: Page, incident_id: str) -> None:
+    """Wait until the map has drawn a live change of this incident (the board's own mark)."""
+    page.wait_for_function(
+        """(id) => performance.getEntriesByName('yj-board-change')
+             .some((e) => (e.detail && e.detail.ids || []).includes(id))""",
+        arg=incident_id,
+        timeout=10_000,
+    )
+
+
+def test_commander_sees_incidents_live_on_the_board_and_filters_by_level(
+    server: str, browser: Browser
+) -> None:
+    officer = token(server, "duty_officer")
+    spots = town_points(server, officer)
+    first = report(server, officer, "board-1", "竹口镇一处仓库起火，浓烟很大", *spots[0])
+    second = report(server, officer, "board-2", "河水上涨漫过桥面，村民被困", *spots[1])
+    set_level(server, officer, first, "IV")
+    set_level(server, officer, second, "II")
+
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+    page.wait_for_url("**/map")
+    board_map = page.get_by_test_id("board-map")
+    expect(board_map).to_have_attribute("data-incidents-rendered", "true", timeout=15_000)
+    listed = page.get_by_test_id("board-list")
+    expect(listed.locator(f"[data-incident-id='{first}']")).to_be_visible()
+    expect(listed.locator(f"[data-incident-id='{second}']")).to_have_attribute("data-level", "II")
+    on_map = httpx.get(f"{server}/api/v1/incidents.geojson?{ACTIVE}", headers=officer).json()
+    expect(board_map).to_have_attribute("data-points", str(len(on_map["features"])))
+    page.evaluate("window.__sameDocument = true")
+
+    # opened over HTTP while the commander watches: it appears without a reload …
+    third = report(server, officer, "board-3", "山体滑坡，道路被堵，有车辆被埋", *spots[2])
+    row = listed.locator(f"[data-incident-id='{third}']")
+    expect(row).to_be_visible(timeout=5_000)
+    drawn(page, third)
+    expect(board_map).to_have_attribute("data-points", str(len(on_map["features"]) + 1))
+    # … and raised to level II it is highlighted in the list and on the map
+    set_level(server, officer, third, "II")
+    expect(row).to_have_attribute("data-level", "II", timeout=5_000)
+    expect(row).to_have_class(re.compile(r"\bhot\b"))
+    expect(page.locator(f".yj-pulse[data-incident-id='{third}']")).to_be_attached()
+    assert page.evaluate("window.__sameDocument") is True
+    shot(page, "board-desktop")
+
+    # the level filter narrows the list and the map to level II
+    page.get_by_test_id("filter-level-II").check()
+    expect(listed.locator("[data-incident-id]")).to_have_count(2)
+    expect(listed.locator("[data-level='II']")).to_have_count(2)
+    expect(board_map).to_have_attribute("data-points", "2")
+    expect(page.get_by_test_id("board-total")).to_contain_text("2")
+
+    # a click on a list item flies the map to it; its title opens the incident
+    row.locator("button.fly").click()
+    expect(row).to_have_class(re.compile(r"\bselected\b"))
+    row.locator("a.title").click()
+    page.wait_for_url(f"**/incidents/{third}")
+    context.close()
+
+
+def test_board_on_a_phone_shows_map_and_list(server: str, browser: Browser) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+    page.wait_for_url("**/map")
+    expect(page.get_by_test_id("board-map")).to_have_attribute(
+        "data-incidents-rendered", "true", timeout=15_000
+    )
+    expect(page.get_by_test_id("board-list")).to_be_visible()
+    page.wait_for_timeout(500)
+    shot(page, "board-phone")
+    context.close()
