@@ -14,15 +14,12 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo
 from yingji.core.errors import ValidationFailed
 from yingji.core.security import Permission, Principal
 from yingji.core.web import Require, Session
-from yingji.gis import service as gis
-from yingji.incidents import service as incidents
-from yingji.intake import flows, matching, service
+from yingji.intake import flows, matching
 from yingji.intake.schemas import MAX_TEXT
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
@@ -88,22 +85,6 @@ class CandidateAnswer(BaseModel):
     candidates: list[Candidate]
 
 
-async def _place(
-    session: AsyncSession, body: CandidateRequest
-) -> tuple[float | None, float | None, str | None]:
-    """The draft's point and division, as ``flows`` places a stored report."""
-    lon, lat, adcode = body.lon, body.lat, None
-    if lon is not None and lat is not None:
-        adcode = await gis.division_at(session, lon=lon, lat=lat)
-    else:
-        hit = (await service.gazetteer(session=session)).locate(
-            " ".join(part for part in (body.address, body.text) if part)
-        )
-        if hit is not None and hit.entry.lon is not None and hit.entry.lat is not None:
-            lon, lat, adcode = hit.entry.lon, hit.entry.lat, hit.entry.adcode
-    return lon, lat, adcode
-
-
 @router.post(
     "/candidates",
     response_model=CandidateAnswer,
@@ -116,26 +97,13 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
     if code is not None and code not in know.rules:
         raise ValidationFailed("unknown_category", f"no category {code}", {"category_code": code})
     if code is None:
-        found = know.classifier.classify(body.text)
-        code = found.code if found else None
+        classified = know.classifier.classify(body.text)
+        code = classified.code if classified else None
     received = clock.as_utc(body.received_at) if body.received_at else clock.now()
-    lon, lat, adcode = await _place(session, body)
-    path = await service.division_path_of(session=session, adcode=adcode)
-    if path is None:
-        adcode = None
-    distance_m, window = know.matcher.window(code)
-    rows = await incidents.candidates(
-        session=session,
-        categories=know.related(code) if code else None,
-        received_at=received,
-        window=window,
-        lon=lon,
-        lat=lat,
-        distance_m=distance_m,
-        division_path=path if adcode else None,
+    where = await flows.place(
+        session, lon=body.lon, lat=body.lat, address=body.address, text=body.text
     )
-    rows = [i for i in rows if me.scope.covers(division_path=i.division_path)]
-    texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in rows])
+    lon, lat, adcode = where.lon, where.lat, where.division_adcode
     facts = matching.ReportFacts(
         text=body.text,
         category_code=code,
@@ -145,20 +113,13 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
         received_at=received,
         address=body.address,
     )
-    pool = [
-        matching.CandidateIncident(
-            id=str(i.id),
-            category_code=i.category_code,
-            lon=i.lon,
-            lat=i.lat,
-            division_adcode=i.division_adcode,
-            first_reported_at=clock.as_utc(i.first_reported_at),
-            last_reported_at=clock.as_utc(i.last_reported_at),
-            texts=texts.get(i.id, []),
-            address=i.address,
-        )
-        for i in rows
-    ]
+    found, pool = await flows.candidate_pool(
+        session, know, facts, where.division_path if adcode else None
+    )
+    # only the incidents the officer may see are offered (and scored)
+    rows = [i for i in found if me.scope.covers(division_path=i.division_path)]
+    visible = {str(i.id) for i in rows}
+    pool = [c for c in pool if c.id in visible]
     decision = know.matcher.decide(facts, pool)
     by_id = {str(i.id): i for i in rows}
     scored = [(know.matcher.score(facts, c), by_id[c.id]) for c in pool]

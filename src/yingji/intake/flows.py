@@ -105,32 +105,54 @@ def _classify(know: Knowledge, body: ReportCreate) -> dict[str, Any]:
     }
 
 
-async def _locate(
-    session: AsyncSession, body: ReportCreate, principal: Principal
-) -> dict[str, Any]:
-    lon, lat, source, adcode = body.lon, body.lat, None, None
+@dataclass(frozen=True)
+class Placement:
+    """Where a report (or a draft) is: its point, how it was found, its division."""
+
+    lon: float | None
+    lat: float | None
+    source: str | None
+    division_adcode: str | None
+    division_path: str | None
+
+
+async def place(
+    session: AsyncSession,
+    *,
+    lon: float | None,
+    lat: float | None,
+    address: str | None,
+    text: str,
+) -> Placement:
+    """A point → the division containing it; else the address and text → the gazetteer."""
+    source, adcode = None, None
     if lon is not None and lat is not None:
         source = "point"
         adcode = await gis.division_at(session, lon=lon, lat=lat)
     else:
         hit = (await service.gazetteer(session=session)).locate(
-            " ".join(part for part in (body.address, body.text) if part)
+            " ".join(part for part in (address, text) if part)
         )
         if hit is not None and hit.entry.lon is not None and hit.entry.lat is not None:
             lon, lat = hit.entry.lon, hit.entry.lat
             source = hit.source if hit.entry.level != "county" else "county"
             adcode = hit.entry.adcode
     path = await service.division_path_of(session=session, adcode=adcode)
-    if path is None:
-        adcode = None
+    return Placement(lon, lat, source, adcode if path is not None else None, path)
+
+
+async def _locate(
+    session: AsyncSession, body: ReportCreate, principal: Principal
+) -> dict[str, Any]:
+    where = await place(session, lon=body.lon, lat=body.lat, address=body.address, text=body.text)
     return {
-        "lon": lon,
-        "lat": lat,
-        "located": lon is not None,
-        "location_source": source,
-        "division_adcode": adcode,
+        "lon": where.lon,
+        "lat": where.lat,
+        "located": where.lon is not None,
+        "location_source": where.source,
+        "division_adcode": where.division_adcode,
         # a report placed nowhere stays with the centre that received it
-        "division_path": path or principal.scope.area_path,
+        "division_path": where.division_path or principal.scope.area_path,
     }
 
 
@@ -144,31 +166,24 @@ def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, A
 # --- matching ------------------------------------------------------------------------------------
 
 
-async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matching.MatchDecision:
-    received = clock.as_utc(report.received_at)
-    distance_m, window = know.matcher.window(report.category_code)
-    related = know.related(report.category_code) if report.category_code else None
+async def candidate_pool(
+    session: AsyncSession, know: Knowledge, facts: matching.ReportFacts, division_path: str | None
+) -> tuple[list[Incident], list[matching.CandidateIncident]]:
+    """Open incidents of the report's event family inside its window (by bounding box and
+    time, or by division without a point), as the matcher reads them."""
+    distance_m, window = know.matcher.window(facts.category_code)
     found = await incidents.candidates(
         session=session,
-        categories=related,
-        received_at=received,
+        categories=know.related(facts.category_code) if facts.category_code else None,
+        received_at=facts.received_at,
         window=window,
-        lon=report.lon,
-        lat=report.lat,
+        lon=facts.lon,
+        lat=facts.lat,
         distance_m=distance_m,
-        division_path=report.division_path if report.division_adcode else None,
+        division_path=division_path,
     )
     texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
-    facts = matching.ReportFacts(
-        text=report.text,
-        category_code=report.category_code,
-        lon=report.lon,
-        lat=report.lat,
-        division_adcode=report.division_adcode,
-        received_at=received,
-        address=report.address,
-    )
-    candidates = [
+    pool = [
         matching.CandidateIncident(
             id=str(i.id),
             category_code=i.category_code,
@@ -182,7 +197,22 @@ async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matc
         )
         for i in found
     ]
-    return know.matcher.decide(facts, candidates)
+    return list(found), pool
+
+
+async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matching.MatchDecision:
+    facts = matching.ReportFacts(
+        text=report.text,
+        category_code=report.category_code,
+        lon=report.lon,
+        lat=report.lat,
+        division_adcode=report.division_adcode,
+        received_at=clock.as_utc(report.received_at),
+        address=report.address,
+    )
+    division = report.division_path if report.division_adcode else None
+    _, pool = await candidate_pool(session, know, facts, division)
+    return know.matcher.decide(facts, pool)
 
 
 async def _open_incident(session: AsyncSession, know: Knowledge, report: Report) -> Incident:
