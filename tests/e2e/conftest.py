@@ -3,6 +3,7 @@ Chromium by Playwright (never a browser Playwright downloads itself)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.conftest import free_port
 
@@ -21,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 YINGJI = str(Path(sys.executable).with_name("yingji"))
+DEMO_PASSWORD = "yingji-demo-2026"
+# a 1×1 PNG, as a phone camera would hand over a photo
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
+)
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -92,3 +98,24 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def bearer(base: str, username: str) -> dict[str, str]:
+    """Headers of a demo user's bearer token, for what a test does through the API."""
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def sign_in(page: Page, base: str, username: str, home: str | None = None) -> None:
+    """Sign a demo user in on the sign-in page; wait until they land (on ``home``, if given)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    if home is None:
+        page.wait_for_url(lambda url: "/login" not in url)
+    else:
+        page.wait_for_url(f"**/{home}")

@@ -8,9 +8,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
 
-DEMO_PASSWORD = "yingji-demo-2026"
 BAD_DIVISIONS = (
     "adcode,name,level,parent_adcode,centroid_lon,centroid_lat\n"
     "331126101900,试验镇,town,331126,,\n"
@@ -21,14 +20,6 @@ GOOD_DIVISIONS = (
     "331126101900,试验镇,town,331126,,\n"
     "331126101901,试验村,village,331126101900,,\n"
 )
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def api_headers(base: str) -> dict[str, str]:

@@ -7,37 +7,16 @@ counts the brigade's order."""
 
 from __future__ import annotations
 
-import base64
 import math
 import re
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import PNG, bearer, shot, sign_in
 
-DEMO_PASSWORD = "yingji-demo-2026"
 PLACE = "百山祖卫生院"  # a gazetteer place no other browser test reports from
 POSITION = {"longitude": 119.1339, "latitude": 27.7350}  # beside it
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
-)
-
-
-def bearer(base: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def sign_in(page: Page, base: str, username: str, home: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/{home}")
 
 
 def brigade_kpi(base: str) -> dict:

@@ -5,16 +5,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import shot
-
-DEMO_PASSWORD = "yingji-demo-2026"
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
 
 
 def test_wrong_password_shows_a_translated_message_not_json(server: str, browser: Browser) -> None:

@@ -8,17 +8,9 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import DEMO_PASSWORD, shot, sign_in
 
-DEMO_PASSWORD = "yingji-demo-2026"
 PLACE = "官塘中心学校"  # a place of the demo county's gazetteer
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def pick_address(page: Page, typed: str, place: str) -> None:

@@ -9,18 +9,9 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import bearer, shot, sign_in
 
-DEMO_PASSWORD = "yingji-demo-2026"
 ACTIVE = "state=reported&state=verified&state=responding&state=controlled"
-
-
-def token(base: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def report(
@@ -66,13 +57,6 @@ def town_points(base: str, headers: dict[str, str]) -> list[tuple[float, float]]
     return points
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-
-
 def drawn(page: Page, incident_id: str) -> None:
     """Wait until the map has drawn a live change of this incident (the board's own mark)."""
     page.wait_for_function(
@@ -86,7 +70,7 @@ def drawn(page: Page, incident_id: str) -> None:
 def test_commander_sees_incidents_live_on_the_board_and_filters_by_level(
     server: str, browser: Browser
 ) -> None:
-    officer = token(server, "duty_officer")
+    officer = bearer(server, "duty_officer")
     spots = town_points(server, officer)
     first = report(server, officer, "board-1", "竹口镇一处仓库起火，浓烟很大", *spots[0])
     second = report(server, officer, "board-2", "河水上涨漫过桥面，村民被困", *spots[1])

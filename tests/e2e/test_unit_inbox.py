@@ -4,7 +4,6 @@ camera and completes; the duty leader reminds a late unit and downloads the mont
 
 from __future__ import annotations
 
-import base64
 import math
 import re
 import uuid
@@ -13,22 +12,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import PNG, bearer, shot, sign_in
 
-DEMO_PASSWORD = "yingji-demo-2026"
 POSITION = {"longitude": 119.06, "latitude": 27.6}
-# a 1×1 PNG, as a phone camera would hand over a JPEG
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
-)
-
-
-def token(base: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def dispatched_fire(
@@ -57,13 +43,6 @@ def dispatched_fire(
     return title
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-
-
 def card(page: Page, title: str):
     return page.get_by_test_id("inbox-order").filter(has_text=title)
 
@@ -71,7 +50,7 @@ def card(page: Page, title: str):
 def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports(
     server: str, browser: Browser
 ) -> None:
-    officer = token(server, "duty_officer")
+    officer = bearer(server, "duty_officer")
     first = dispatched_fire(
         server, officer, "竹口镇竹口村一民房起火，浓烟很大", "竹口镇竹口村", 118.8377, 27.6736
     )
@@ -125,7 +104,7 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
     expect(card(page, first)).to_have_count(0)  # the open list no longer holds it
 
     # what the server recorded: the position, the feedback with its photo, the completion
-    orders = httpx.get(f"{server}/api/v1/orders", headers=token(server, "liaison_fire")).json()
+    orders = httpx.get(f"{server}/api/v1/orders", headers=bearer(server, "liaison_fire")).json()
     done = next(o for o in orders["items"] if o["incident"]["title"] == first)
     assert done["stage"] == "completed"
     assert (done["arrive_lon"], done["arrive_lat"]) == pytest.approx(
@@ -172,7 +151,7 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
     brigade = units.locator("tr").filter(has_text="县消防救援大队").first
     expect(brigade).to_be_visible()
     # the rate the server computes for the brigade this month (its two orders, one signed)
-    figures = httpx.get(f"{server}/api/v1/kpi/units", headers=token(server, "duty_leader")).json()
+    figures = httpx.get(f"{server}/api/v1/kpi/units", headers=bearer(server, "duty_leader")).json()
     mine = next(f for f in figures if f["name"] == "庆元县消防救援大队")
     assert mine["acceptance"]["numerator"] >= 1 and mine["orders"] >= 2
     shown = math.floor(mine["acceptance"]["rate"] * 1000 + 0.5) / 10
@@ -208,7 +187,7 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
 def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
     server: str, browser: Browser
 ) -> None:
-    officer = token(server, "duty_officer")
+    officer = bearer(server, "duty_officer")
     returned = dispatched_fire(
         server, officer, "荷地镇荷地村柴房起火", "荷地镇荷地村", 119.2620, 27.6956
     )
@@ -255,7 +234,7 @@ def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
     first_contact = page.get_by_test_id("first-contact")
     expect(first_contact).to_contain_text("庆元县应急管理局")
 
-    orders = httpx.get(f"{server}/api/v1/orders", headers=token(server, "liaison_fire")).json()
+    orders = httpx.get(f"{server}/api/v1/orders", headers=bearer(server, "liaison_fire")).json()
     mine = [o for o in orders["items"] if o["incident"]["title"] in (returned, handed)]
     by_stage = sorted((o["incident"]["title"] == handed, o["stage"]) for o in mine)
     assert by_stage == [(False, "returned"), (True, "arrived"), (True, "issued")]
