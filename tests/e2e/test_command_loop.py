@@ -124,6 +124,13 @@ def test_officer_and_liaison_play_the_whole_loop_live(server: str, browser: Brow
         liaison.get_by_test_id("dialog-submit").click()
     expect(card).to_contain_text("已反馈 1 次")
     expect(officer.locator("[data-kind=order_feedback]").first).to_be_visible(timeout=5000)
+    # the officer opens the order and sees the photo from the scene
+    row.get_by_test_id("order-detail-toggle").click()
+    photo = row.get_by_test_id("feedback-photo").locator("img")
+    expect(photo).to_be_visible()
+    officer.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+    )
     card.locator("[data-action=complete]").click()
     liaison.get_by_test_id("dialog-submit").click()
     expect(row).to_have_attribute("data-stage", "completed", timeout=5000)
