@@ -16,7 +16,6 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
 from yingji.incidents import flows, schemas, service
-from yingji.incidents.models import Incident
 from yingji.intake import schemas as intake_schemas
 from yingji.intake import service as intake
 from yingji.org import service as org
@@ -82,20 +81,6 @@ async def list_incidents(
     )
 
 
-_POINT_COLUMNS = (
-    Incident.id,
-    Incident.number,
-    Incident.title,
-    Incident.level,
-    Incident.state,
-    Incident.category_code,
-    Incident.last_reported_at,
-    Incident.report_count,
-    Incident.lon,
-    Incident.lat,
-)
-
-
 @router.get(
     "/incidents.geojson",
     summary="Incidents in your scope as GeoJSON points (the map)",
@@ -115,12 +100,8 @@ async def incidents_geojson(
 ) -> Response:
     """Only the columns a point needs, serialised once: the situation board loads thousands."""
     filters = await _filters(session, me, state, category, level, division, since, until, None)
-    stmt = (
-        service._filtered(service.incident_query(me.scope), filters)
-        .with_only_columns(*_POINT_COLUMNS)
-        .where(Incident.lon.is_not(None), Incident.lat.is_not(None))
-        .order_by(Incident.last_reported_at.desc(), Incident.id)
-        .limit(limit)
+    points = await service.incident_points(
+        session=session, scope=me.scope, filters=filters, limit=limit
     )
     features = [
         {
@@ -138,7 +119,7 @@ async def incidents_geojson(
                 "report_count": r.report_count,
             },
         }
-        for r in (await session.execute(stmt)).all()
+        for r in points
     ]
     body = json.dumps(
         {"type": "FeatureCollection", "features": features},
