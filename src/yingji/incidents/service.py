@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,7 +143,7 @@ async def incident_points(
         .order_by(Incident.last_reported_at.desc(), Incident.id)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).all())
+    return cast("list[Row[Any]]", list((await session.execute(stmt)).all()))
 
 
 def new_number(moment: datetime) -> str:
