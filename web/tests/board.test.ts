@@ -215,6 +215,20 @@ describe('the incidents store', () => {
     expect(store.points.has('zz')).toBe(false)
   })
 
+  it('draws a new incident from its event at once when the event carries enough of it', async () => {
+    const store = useIncidentsStore()
+    const events = useEventsStore()
+    store.startLive()
+    getIncident.mockImplementation(() => new Promise(() => {})) // the fetch never answers here
+    const whole = inc('n', { level: 'III' })
+    const { id: _id, ...snapshot } = whole
+    events.ingest(ev(1, { type: 'incidents.opened', subject_id: 'n', payload: { incident: snapshot } }))
+    expect(store.points.get('n')?.geometry.coordinates).toEqual([119.05, 27.55])
+    expect(store.items.map((i) => i.id)).toEqual(['n'])
+    expect(store.items[0].title).toBe(whole.title)
+    expect(getIncident).toHaveBeenCalledWith('n') // the fetch still confirms it
+  })
+
   it('keeps the total when an incident counted but not on this page changes', () => {
     const store = useIncidentsStore()
     store.apply('a', inc('a'))

@@ -389,6 +389,16 @@ async def set_reporting_deadline(
     return row
 
 
+def _display(incident: Incident) -> dict[str, Any]:
+    """What a screen needs to draw the incident from its event alone (no fetch first)."""
+    return {
+        "title": incident.title,
+        "address": incident.address,
+        "first_reported_at": clock.as_utc(incident.first_reported_at).isoformat(),
+        "last_reported_at": clock.as_utc(incident.last_reported_at).isoformat(),
+    }
+
+
 async def trace(
     *,
     session: AsyncSession,
@@ -424,7 +434,7 @@ async def trace(
         type=action,
         subject_type="incident",
         subject_id=incident.id,
-        payload={"incident": after, "summary": summary, **(data or {})},
+        payload={"incident": {**after, **_display(incident)}, "summary": summary, **(data or {})},
         scope=EventScope(division_path=incident.division_path),
         actor_id=audit.current_context.get().actor_id,
     )

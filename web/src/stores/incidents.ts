@@ -61,6 +61,22 @@ export function matchesFilters(inc: Incident, f: IncidentFilters, withText: bool
   return true
 }
 
+/** A whole enough incident from an event's snapshot to draw it, or null when fields are missing. */
+export function fromSnapshot(id: string, snap: Partial<Incident>): Incident | null {
+  const needed = ['number', 'title', 'state', 'level', 'first_reported_at', 'last_reported_at'] as const
+  if (needed.some((key) => typeof snap[key] !== 'string')) return null
+  return {
+    id,
+    address: null,
+    category_code: null,
+    division_adcode: null,
+    lon: null,
+    lat: null,
+    report_count: 1,
+    ...snap,
+  } as Incident
+}
+
 export function toPoint(inc: Incident): IncidentPoint | null {
   if (inc.lon === null || inc.lat === null) return null
   return {
@@ -260,15 +276,20 @@ export const useIncidentsStore = defineStore('incidents', () => {
   }
 
   /**
-   * An incident event carries the incident's new state, level and place: a known incident is
-   * redrawn from it at once, before the fetch of the whole incident confirms it.
+   * An incident event carries the incident's new state, level and place (and its title and
+   * times): a known incident is redrawn from it at once, and a new one is drawn from it, before
+   * the fetch of the whole incident confirms it.
    */
   function patchFromEvent(id: string, event: LiveEvent) {
     const snap = (event.payload as { incident?: Partial<Incident> } | null)?.incident
     if (!snap || typeof snap !== 'object') return
     const row = items.value.find((i) => i.id === id)
     const point = points.get(id)
-    if (!row && !point) return
+    if (!row && !point) {
+      const whole = fromSnapshot(id, snap)
+      if (whole) apply(id, whole, true)
+      return
+    }
     const base: Incident =
       row ??
       ({
@@ -280,7 +301,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
         division_adcode: null,
       } as unknown as Incident)
     const pick: Partial<Incident> = {}
-    for (const key of ['state', 'level', 'lon', 'lat', 'report_count', 'category_code', 'division_adcode'] as const) {
+    for (const key of ['state', 'level', 'lon', 'lat', 'report_count', 'category_code', 'division_adcode', 'last_reported_at'] as const) {
       if (key in snap) (pick as Record<string, unknown>)[key] = snap[key]
     }
     apply(id, { ...base, ...pick }, false)
