@@ -37,7 +37,7 @@ import shutil
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -57,6 +57,7 @@ from bench.common import (
     yingji_command,
     yingji_env,
 )
+from yingji.core import clock
 
 WEB_DIST = ROOT / "src" / "yingji" / "web_dist"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -143,7 +144,7 @@ async def generate_incidents(port: int, n: int) -> tuple[int, float]:
     token = await fetch_token(port, "duty_officer")
     rng = random.Random(5)
     headers = {"Authorization": f"Bearer {token}"}
-    now = datetime.now(UTC)
+    now = clock.now()
     started = time.perf_counter()
     created = 0
     async with httpx.AsyncClient(

@@ -29,7 +29,6 @@ from yingji.core.timers import TimerWorker
 from yingji.dispatch import api as dispatch_api
 from yingji.dispatch import jobs as dispatch_jobs
 from yingji.dispatch import plan_api as dispatch_plan_api
-from yingji.dispatch import routing_io
 from yingji.dispatch import service as dispatch_service
 from yingji.gis import api as gis_api
 from yingji.incidents import api as incidents_api
@@ -307,7 +306,6 @@ def create_app(
         incidents_api.router,
         dispatch_api.router,
         dispatch_plan_api.router,
-        routing_io.router,
         notify_api.router,
         system_api.router,
         realtime_api.router,

@@ -18,7 +18,7 @@ from yingji.core.files import LocalFileStore, sniff
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
-from yingji.dispatch import bulletin, flows, kpi, schemas, service
+from yingji.dispatch import bulletin, flows, kpi, routing_io, schemas, service
 from yingji.dispatch.models import Order, RoutingRule, StageDeadline
 from yingji.org import schemas as org_schemas
 from yingji.org import service as org
@@ -498,3 +498,43 @@ async def monthly_bulletin(
         media_type=DOCX,
         headers={"Content-Disposition": f'attachment; filename="bulletin-{month}.docx"'},
     )
+
+
+@router.get(
+    "/routing-rules.csv",
+    summary="The routing table as CSV (units and divisions by code)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def routing_rules_csv(session: Session, _me: Reader) -> Response:
+    return Response(
+        await routing_io.export_rules(session=session),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="routing-rules.csv"'},
+    )
+
+
+@router.post(
+    "/routing-rules:import",
+    response_model=org_schemas.ImportReport,
+    summary="Import routing rules from CSV: all rows or none (replace=true empties the table)",
+    responses={422: {"description": "import_failed, with details.errors by line"}},
+)
+async def import_routing_rules(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030)")],
+    session: Session,
+    _me: Admin,
+    replace: Annotated[bool, Query()] = False,
+) -> Any:
+    parsed = routing_io.parse_rules(await file.read())
+    created, updated = await routing_io.import_rules(
+        session=session, parsed=parsed, replace=replace
+    )
+    await audit.record(
+        session,
+        action="dispatch.routing_rules_imported",
+        subject_type="routing_rule",
+        subject_id=None,
+        after={"created": created, "updated": updated, "replace": replace},
+    )
+    return org_schemas.ImportReport(created=created, updated=updated, errors=[])

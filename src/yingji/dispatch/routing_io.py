@@ -12,22 +12,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit
 from yingji.core.errors import ValidationFailed
-from yingji.core.security import Permission, Principal
-from yingji.core.web import Require, Session
 from yingji.dispatch.models import RoutingRule
 from yingji.org.imports import MAX_BYTES, LineError
 from yingji.org.models import Division, LinkageUnit
-from yingji.org.schemas import ADCODE_PATTERN, ImportReport
+from yingji.org.schemas import ADCODE_PATTERN
 
 COLUMNS = [
     "category_prefix",
@@ -43,8 +38,6 @@ COLUMNS = [
 LEVELS = ("I", "II", "III", "IV")
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "启用"}
 FALSE_WORDS = {"0", "false", "no", "n", "否", "停用"}
-
-router = APIRouter(prefix="/api/v1", tags=["routing"])
 
 
 class RuleRow(BaseModel):
@@ -298,45 +291,3 @@ async def export_rules(*, session: AsyncSession) -> str:
             ]
         )
     return "\ufeff" + out.getvalue()
-
-
-Admin = Annotated[Principal, Require(Permission.ORG_WRITE)]
-Reader = Annotated[Principal, Require(Permission.INCIDENT_READ)]
-
-
-@router.get(
-    "/routing-rules.csv",
-    summary="The routing table as CSV (units and divisions by code)",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
-)
-async def routing_rules_csv(session: Session, _me: Reader) -> Response:
-    return Response(
-        await export_rules(session=session),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="routing-rules.csv"'},
-    )
-
-
-@router.post(
-    "/routing-rules:import",
-    response_model=ImportReport,
-    summary="Import routing rules from CSV: all rows or none (replace=true empties the table)",
-    responses={422: {"description": "import_failed, with details.errors by line"}},
-)
-async def import_routing_rules(
-    file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030)")],
-    session: Session,
-    _me: Admin,
-    replace: Annotated[bool, Query()] = False,
-) -> Any:
-    parsed = parse_rules(await file.read())
-    created, updated = await import_rules(session=session, parsed=parsed, replace=replace)
-    await audit.record(
-        session,
-        action="dispatch.routing_rules_imported",
-        subject_type="routing_rule",
-        subject_id=None,
-        after={"created": created, "updated": updated, "replace": replace},
-    )
-    return ImportReport(created=created, updated=updated, errors=[])
