@@ -18,9 +18,13 @@ import { fromShanghaiLocal, toShanghaiLocal } from '@/components/board/time'
 import { useEventsStore } from '@/stores/events'
 
 const getIncident = vi.fn<(id: string) => Promise<Incident>>()
+const listIncidents = vi.fn()
+const incidentsGeojson = vi.fn()
 vi.mock('@/api/incidents', async (original) => ({
   ...(await original<typeof import('@/api/incidents')>()),
   getIncident: (id: string) => getIncident(id),
+  listIncidents: (...args: unknown[]) => listIncidents(...args),
+  incidentsGeojson: (...args: unknown[]) => incidentsGeojson(...args),
 }))
 
 function inc(id: string, over: Partial<Incident> = {}): Incident {
@@ -137,6 +141,29 @@ describe('the incidents store', () => {
   beforeEach(() => {
     setActivePinia(createPinia())
     getIncident.mockReset()
+  })
+
+  it('joins the load the router started for the same filters instead of fetching twice', async () => {
+    listIncidents.mockReset().mockResolvedValue({ items: [inc('a')], total: 1 })
+    incidentsGeojson.mockReset().mockResolvedValue({ type: 'FeatureCollection', features: [toPoint(inc('a'))] })
+    const store = useIncidentsStore()
+    const resets: string[] = []
+    store.onPoints((c) => c === 'reset' && resets.push('reset'))
+    const preload = store.load({ reuse: true }) // the router, before the board mounts
+    const mounted = store.load({ reuse: true }) // the board, once mounted
+    await Promise.all([preload, mounted])
+    expect(store.pointsReady).toBe(true)
+    expect(store.points.has('a')).toBe(true)
+    expect(listIncidents).toHaveBeenCalledTimes(1)
+    expect(incidentsGeojson).toHaveBeenCalledTimes(1)
+    await store.load() // an explicit reload always fetches
+    expect(incidentsGeojson).toHaveBeenCalledTimes(2)
+    store.stopLive() // the board was left: what it loaded is no longer followed
+    await store.load({ reuse: true })
+    expect(incidentsGeojson).toHaveBeenCalledTimes(3)
+    void store.setFilters({ ...store.filters, levels: ['I'] }) // other filters: a new load
+    expect(incidentsGeojson).toHaveBeenCalledTimes(4)
+    expect(resets.length).toBe(3)
   })
 
   it('adds a new incident to map and list, and alerts for level III and above only', () => {

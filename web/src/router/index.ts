@@ -2,6 +2,7 @@ import { createRouter, createWebHistory, type RouteLocationRaw, type RouteRecord
 import { useAuthStore } from '@/stores/auth'
 import { i18n } from '@/i18n'
 import { PERMISSIONS } from './nav'
+import { preloadBoard } from '@/map/preload'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -47,6 +48,10 @@ export const routes: RouteRecordRaw[] = [
         name: 'map',
         component: () => import('@/views/MapView.vue'),
         meta: { permission: PERMISSIONS.incidentRead, titleKey: 'nav.map' },
+        // MapLibre and the incidents start loading beside the board's own chunk
+        beforeEnter: () => {
+          preloadBoard()
+        },
       },
       {
         path: 'intake',

@@ -22,6 +22,8 @@ import { useEventsStore } from './events'
 
 export const PAGE_SIZE = 50
 export const HIGHLIGHT_MS = 12_000
+/** How long a load may be joined by a second `load({ reuse: true })` of the same filters. */
+export const REUSE_LOAD_MS = 5_000
 
 /** The incident an event is about, if any: incident events and reports joined to an incident. */
 export function incidentIdOfEvent(event: LiveEvent): string | null {
@@ -141,6 +143,8 @@ export const useIncidentsStore = defineStore('incidents', () => {
   const listError = ref<unknown>(null)
   const mapError = ref<unknown>(null)
   const pointCount = ref(0)
+  /** The points of the current filters have arrived at least once. */
+  const pointsReady = ref(false)
   /** id → until when (ms) it is highlighted */
   const highlighted = ref<Record<string, number>>({})
 
@@ -199,6 +203,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
       points.clear()
       for (const f of fc.features) points.set(f.properties.id, f)
       pointCount.value = points.size
+      pointsReady.value = true
       mapError.value = null
       notify('reset')
     } catch (e) {
@@ -207,9 +212,21 @@ export const useIncidentsStore = defineStore('incidents', () => {
     }
   }
 
-  /** (Re)load list and map for the current filters. */
-  function load() {
-    return Promise.all([loadList(), loadPoints()])
+  let lastLoad: { key: string; at: number; promise: Promise<unknown> } | null = null
+
+  /**
+   * (Re)load list and map for the current filters. With `reuse`, a load of the same filters
+   * started less than REUSE_LOAD_MS ago (the router's preload) is joined instead of repeated.
+   */
+  function load(options: { reuse?: boolean } = {}): Promise<unknown> {
+    const key = JSON.stringify([filters.value, offset.value])
+    const now = Date.now()
+    if (options.reuse && lastLoad && lastLoad.key === key && now - lastLoad.at < REUSE_LOAD_MS) {
+      return lastLoad.promise
+    }
+    const promise = Promise.all([loadList(), loadPoints()])
+    lastLoad = { key, at: now, promise }
+    return promise
   }
 
   function setFilters(next: IncidentFilters) {
@@ -367,6 +384,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
   function stopLive() {
     stopWatch?.()
     stopWatch = null
+    lastLoad = null // what was loaded is no longer followed: the next load fetches again
     listAbort?.abort()
     mapAbort?.abort()
   }
@@ -380,6 +398,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
     listError,
     mapError,
     pointCount,
+    pointsReady,
     highlighted,
     points,
     collection,
