@@ -216,3 +216,16 @@ def test_two_spots_of_one_village_lower_the_score() -> None:
     )
     assert other.score < same.score
     assert "places differ: 上坪桥≠下洋自然村" in other.reason
+
+
+def test_shared_spot_name_counts_for_the_named_village_only() -> None:
+    places = [
+        *GAZETTEER,
+        Place("老街", "黄坑村", "黄坑村/老街"),
+        Place("老街", "大济村", "大济村/老街"),
+    ]
+    profiler = TextProfiler(places)
+    assert profiler.profile("竹口镇黄坑村老街水淹了").places == {"黄坑村/老街"}
+    # the town has two 老街: naming the town does not say which
+    assert profiler.profile("竹口镇老街水淹了").places == {"竹口镇"}
+    assert profiler.profile("老街水淹了").places == frozenset()

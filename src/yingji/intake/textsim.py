@@ -295,8 +295,10 @@ class TextProfiler:
     def find_places(self, norm: str) -> frozenset[str]:
         """Gazetteer places named in a normalised text (longest names first, no overlaps).
 
-        A name shared by several places (村委会, 老街 in many villages) counts only for those
-        whose containing place the text also names; otherwise it names nothing."""
+        A name shared by several places (村委会, 老街 in many villages) counts only for the
+        place whose nearest containing place the text also names: 竹口镇黄坑村老街 names the
+        老街 of 黄坑村; 竹口镇老街 (several villages of 竹口镇 have one) or 老街 alone names
+        nothing."""
         taken: list[tuple[int, int]] = []
         found: set[str] = set()
         ambiguous: list[frozenset[str]] = []
@@ -311,9 +313,23 @@ class TextProfiler:
                     else:
                         ambiguous.append(names)
                 start = norm.find(alias, start + 1)
+        named = frozenset(found)
         for names in ambiguous:
-            found.update(n for n in names if found.intersection(self._ancestors(n)))
+            found.update(self._resolve(names, named))
         return frozenset(found)
+
+    def _resolve(self, names: frozenset[str], named: frozenset[str]) -> list[str]:
+        """The one place among ``names`` that a named place contains most closely, if one."""
+        best: list[str] = []
+        best_depth = -1
+        for name in names:
+            chain = self._ancestors(name)
+            depth = next((len(chain) - i for i, a in enumerate(chain) if a in named), -1)
+            if depth > best_depth:
+                best, best_depth = [name], depth
+            elif depth == best_depth:
+                best.append(name)
+        return best if best_depth >= 0 and len(best) == 1 else []
 
     def profile(self, text: str) -> TextProfile:
         norm = normalise(text)
