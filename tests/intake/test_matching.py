@@ -229,3 +229,30 @@ def test_shared_spot_name_counts_for_the_named_village_only() -> None:
     # the town has two 老街: naming the town does not say which
     assert profiler.profile("竹口镇老街水淹了").places == {"竹口镇"}
     assert profiler.profile("老街水淹了").places == frozenset()
+
+
+def _spot_matcher() -> Matcher:
+    return Matcher(
+        load_categories(),
+        profiler=TextProfiler([*GAZETTEER, Place("上坪桥", "黄坑村", "黄坑村/上坪桥")]),
+    )
+
+
+def test_report_naming_the_same_spot_in_other_words_joins() -> None:
+    incident = _incident("竹口镇黄坑村下洋自然村大树倒了横在路上", "natural.typhoon", point=False)
+    report = _report(
+        "下洋那边一棵树被风刮倒了，车过不去", "natural.typhoon", minutes=20, point=False
+    )
+    decision = _spot_matcher().decide(report, [incident])
+    assert decision.outcome == "join"
+    assert "both name 下洋自然村" in decision.reason
+
+
+def test_two_spots_of_one_village_do_not_join_even_when_the_village_was_named() -> None:
+    incident = _incident("黄坑村大树倒了，横在路上", "natural.typhoon", point=False)
+    incident.texts.append("黄坑村下洋自然村树倒了把路拦住了")
+    report = _report("黄坑村上坪桥树倒了把路拦住了", "natural.typhoon", minutes=10, point=False)
+    matcher = _spot_matcher()
+    decision = matcher.decide(report, [incident])
+    assert decision.outcome != "join"
+    assert "spots differ: 上坪桥≠下洋自然村" in matcher.score(report, incident).reason
