@@ -256,3 +256,22 @@ def test_two_spots_of_one_village_do_not_join_even_when_the_village_was_named() 
     decision = matcher.decide(report, [incident])
     assert decision.outcome != "join"
     assert "spots differ: 上坪桥≠下洋自然村" in matcher.score(report, incident).reason
+
+
+def test_a_name_many_villages_share_is_placed_by_the_report_point() -> None:
+    far_lon, _ = _east(3000)
+    places = [
+        *GAZETTEER,
+        Place("村委会", "黄坑村", "黄坑村/村委会", LON, LAT),
+        Place("村委会", "大济村", "大济村/村委会", far_lon, LAT),
+    ]
+    matcher = Matcher(load_categories(), profiler=TextProfiler(places))
+    report = _report("村委会这边树倒了把路拦住了", "natural.typhoon", metres=150, minutes=10)
+    assert matcher.report_profile(report).places == {"黄坑村/村委会"}
+    here = _incident("黄坑村村委会旁边大树倒了，横在路上", "natural.typhoon")
+    there = _incident("大济村村委会旁边大树倒了，横在路上", "natural.typhoon")
+    assert "both name 村委会" in matcher.score(report, here).reason
+    assert "places differ: 黄坑村/村委会≠大济村/村委会" in matcher.score(report, there).reason
+    # without a point the report does not say which 村委会
+    unplaced = _report("村委会这边树倒了把路拦住了", "natural.typhoon", minutes=10, point=False)
+    assert matcher.report_profile(unplaced).places == frozenset()

@@ -249,9 +249,13 @@ class Matcher:
     # ------------------------------------------------------------------------------ scoring
 
     def report_profile(self, report: ReportFacts) -> TextProfile:
-        if report.profile is not None:
-            return report.profile
-        return self.profiler.profile(" ".join(filter(None, (report.address, report.text))))
+        """The report's text profile; a shared name (村委会) placed by the report's own point."""
+        profile = report.profile or self.profiler.profile(
+            " ".join(filter(None, (report.address, report.text)))
+        )
+        if profile.unresolved and report.lon is not None and report.lat is not None:
+            profile = self.profiler.placed_near(profile, report.lon, report.lat)
+        return profile
 
     def _candidate_profiles(self, candidate: CandidateIncident) -> list[TextProfile]:
         if not candidate.profiles:
@@ -259,6 +263,12 @@ class Matcher:
             if candidate.address:
                 texts.append(candidate.address)
             candidate.profiles = [self.profiler.profile(t) for t in texts]
+        if candidate.lon is not None and candidate.lat is not None:
+            lon, lat = candidate.lon, candidate.lat
+            if any(p.unresolved for p in candidate.profiles):
+                candidate.profiles = [
+                    self.profiler.placed_near(p, lon, lat) for p in candidate.profiles
+                ]
         return candidate.profiles
 
     def _best_text(self, profile: TextProfile, candidate: CandidateIncident) -> TextComparison:
@@ -365,9 +375,7 @@ class Matcher:
 
     def decide(self, report: ReportFacts, candidates: Sequence[CandidateIncident]) -> MatchDecision:
         """Join the best candidate, offer possible duplicates, or open a new incident."""
-        profiled = (
-            report if report.profile else replace(report, profile=self.report_profile(report))
-        )
+        profiled = replace(report, profile=self.report_profile(report))
         scored = [(self.score(profiled, c), c) for c in candidates]
         ranked = sorted(
             ((s, c) for s, c in scored if s.eligible), key=lambda sc: (-sc[0].score, sc[1].id)
@@ -417,7 +425,10 @@ def _place_names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[floa
     odds, phrases = 0.0, []
     if mine.places and places and not (mine.places & scope or places & mine.place_scope):
         odds += W_PLACE_CONFLICT
-        phrases.append(f"places differ: {_short(mine.places)}≠{_short(places)}")
+        ours, other = _short(mine.places), _short(places)
+        if ours == other:  # 村委会 of two villages: say which
+            ours, other = "/".join(sorted(mine.places)), "/".join(sorted(places))
+        phrases.append(f"places differ: {ours}≠{other}")
     mine_spots, their_spots = _spots(mine.places), _spots(places)
     if mine_spots & their_spots:
         odds += W_SPOT_SHARED

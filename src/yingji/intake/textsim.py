@@ -19,7 +19,9 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from yingji.core.geo import haversine_m
 
 #: Multi-character filler (removed first, longest first), then single characters.
 FILLER_WORDS = (
@@ -228,6 +230,8 @@ class TextProfile:
     place_scope: frozenset[str]  # those places and every place containing them
     numbered: frozenset[str]  # "3号楼", "5组" …
     points: tuple[tuple[float, float], ...] = ()  # (lon, lat) of named places the table places
+    #: names several places share that the text alone does not place (老街 without its village)
+    unresolved: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,10 @@ class TextProfiler:
         place whose nearest containing place the text also names: 竹口镇黄坑村老街 names the
         老街 of 黄坑村; 竹口镇老街 (several villages of 竹口镇 have one) or 老街 alone names
         nothing."""
+        return self._find(norm)[0]
+
+    def _find(self, norm: str) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+        """The places a text names, and the shared names it does not place."""
         taken: list[tuple[int, int]] = []
         found: set[str] = set()
         ambiguous: list[frozenset[str]] = []
@@ -314,22 +322,59 @@ class TextProfiler:
                         ambiguous.append(names)
                 start = norm.find(alias, start + 1)
         named = frozenset(found)
+        unresolved: list[frozenset[str]] = []
         for names in ambiguous:
-            found.update(self._resolve(names, named))
-        return frozenset(found)
+            options = self._closest(names, named)
+            if len(options) == 1:
+                found.update(options)
+            elif options not in unresolved:
+                unresolved.append(options)
+        return frozenset(found), tuple(unresolved)
 
-    def _resolve(self, names: frozenset[str], named: frozenset[str]) -> list[str]:
-        """The one place among ``names`` that a named place contains most closely, if one."""
-        best: list[str] = []
+    def placed_near(
+        self, profile: TextProfile, lon: float, lat: float, radius_m: float = 1000.0
+    ) -> TextProfile:
+        """``profile`` with each name it shares with other places (村委会, 老街) taken as the one
+        nearest to the report's own point, when one lies within ``radius_m``; the names left
+        are no longer looked at (the point has said what it can)."""
+        if not profile.unresolved:
+            return profile
+        added: set[str] = set()
+        for names in profile.unresolved:
+            near = [
+                (haversine_m(lon, lat, *self._points[name]), name)
+                for name in names
+                if name in self._points
+            ]
+            distance, name = min(near, default=(math.inf, ""))
+            if distance <= radius_m:
+                added.add(name)
+        return self._placed(replace(profile, unresolved=()), profile.places | added)
+
+    def _placed(self, profile: TextProfile, found: frozenset[str]) -> TextProfile:
+        """``profile`` naming ``found``: its places, their scope and points recomputed."""
+        ancestors = {a for name in found for a in self._ancestors(name)}
+        leaves = frozenset(name for name in found if name not in ancestors)
+        return replace(
+            profile,
+            places=leaves,
+            place_scope=frozenset(found | ancestors),
+            points=tuple(self._points[name] for name in sorted(leaves) if name in self._points),
+        )
+
+    def _closest(self, names: frozenset[str], named: frozenset[str]) -> frozenset[str]:
+        """The places among ``names`` that a named place contains most closely (all if none):
+        one when the text says which, several when it does not."""
+        best: set[str] = set()
         best_depth = -1
         for name in names:
             chain = self._ancestors(name)
             depth = next((len(chain) - i for i, a in enumerate(chain) if a in named), -1)
             if depth > best_depth:
-                best, best_depth = [name], depth
+                best, best_depth = {name}, depth
             elif depth == best_depth:
-                best.append(name)
-        return best if best_depth >= 0 and len(best) == 1 else []
+                best.add(name)
+        return frozenset(best)
 
     def profile(self, text: str) -> TextProfile:
         norm = normalise(text)
@@ -339,13 +384,8 @@ class TextProfiler:
             unigrams.update(run)
             bigrams.update(a + b for a, b in zip(run, run[1:], strict=False))
         concepts = frozenset(concept for word, concept in self._concepts if word in norm)
-        found = self.find_places(norm) if self._lookup else frozenset()
-        scope = set(found)
-        for name in found:
-            scope.update(self._ancestors(name))
-        ancestors_of_found = {a for name in found for a in self._ancestors(name)}
-        leaves = frozenset(name for name in found if name not in ancestors_of_found)
-        return TextProfile(
+        found, unresolved = self._find(norm) if self._lookup else (frozenset(), ())
+        bare = TextProfile(
             text=text,
             bigrams=frozenset(bigrams),
             unigrams=frozenset(unigrams),
@@ -353,11 +393,12 @@ class TextProfiler:
             bigram_norm=math.sqrt(len(bigrams)),
             unigram_norm=math.sqrt(len(unigrams)),
             concept_norm=math.sqrt(len(concepts)),
-            places=leaves,
-            place_scope=frozenset(scope),
+            places=frozenset(),
+            place_scope=frozenset(),
             numbered=frozenset(m.group(0) for m in _NUMBERED.finditer(norm)),
-            points=tuple(self._points[name] for name in sorted(leaves) if name in self._points),
+            unresolved=unresolved,
         )
+        return self._placed(bare, found) if found else bare
 
 
 _DEFAULT = TextProfiler()
