@@ -275,3 +275,10 @@ def test_a_name_many_villages_share_is_placed_by_the_report_point() -> None:
     # without a point the report does not say which 村委会
     unplaced = _report("村委会这边树倒了把路拦住了", "natural.typhoon", minutes=10, point=False)
     assert matcher.report_profile(unplaced).places == frozenset()
+
+
+def test_village_and_its_committee_written_together_name_the_committee() -> None:
+    places = [*GAZETTEER, Place("村委会", "黄坑村", "黄坑村/村委会")]
+    profiler = TextProfiler(places)
+    assert profiler.profile("竹口镇黄坑村委会旁边树倒了").places == {"黄坑村/村委会"}
+    assert profiler.profile("黄坑村村委会旁边树倒了").places == {"黄坑村/村委会"}

@@ -242,6 +242,15 @@ class TextComparison:
     conflict: str | None  # e.g. "黄坑村≠大济村"
 
 
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two names found in a text overlap; one shared character where one name ends
+    and the next begins is the way the two are written together (五坦村 + 村委会 → 五坦村委会)."""
+    (s1, e1), (s2, e2) = sorted((a, b))
+    if e1 - 1 == s2 and e2 - s2 > 1 and e1 - s1 > 1:
+        return False
+    return s2 < e1 and s1 < e2
+
+
 def _aliases(name: str, common: frozenset[str]) -> list[str]:
     names = [name]
     for suffix in PLACE_SUFFIXES:
@@ -314,7 +323,7 @@ class TextProfiler:
             start = norm.find(alias)
             while start >= 0:
                 end = start + len(alias)
-                if not any(s < end and start < e for s, e in taken):
+                if not any(_overlap((s, e), (start, end)) for s, e in taken):
                     taken.append((start, end))
                     if len(names) == 1:
                         found.update(names)
