@@ -282,3 +282,13 @@ def test_village_and_its_committee_written_together_name_the_committee() -> None
     profiler = TextProfiler(places)
     assert profiler.profile("竹口镇黄坑村委会旁边树倒了").places == {"黄坑村/村委会"}
     assert profiler.profile("黄坑村村委会旁边树倒了").places == {"黄坑村/村委会"}
+
+
+def test_points_a_gps_error_apart_count_as_the_same_place(matcher: Matcher) -> None:
+    incident = _incident("黄坑村老街一户民房着火了，浓烟很大", "accident.fire")
+    text = "老街房子烧起来了，冒黑烟"
+    here = matcher.score(_report(text, "accident.fire", minutes=5), incident)
+    near = matcher.score(_report(text, "accident.fire", metres=120, minutes=5), incident)
+    further = matcher.score(_report(text, "accident.fire", metres=400, minutes=5), incident)
+    assert near.score == here.score
+    assert further.score < near.score

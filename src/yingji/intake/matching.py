@@ -42,28 +42,30 @@ Outcome = Literal["join", "suggest", "new"]
 #: Evidence weights (log-odds that the report describes the candidate). Fitted by logistic
 #: regression on a generated typhoon day (``bench/dedupe.py``, seed 11; checked on seeds 7, 23,
 #: 42) and rounded; an administrator can read each one as "how much this piece of evidence counts".
-PRIOR = -14.9  # before any evidence: a report is rarely about one given candidate
-W_BIGRAM = 0.4  # × binary cosine of character bigrams
-W_UNIGRAM = 3.2  # × binary cosine of characters
-W_CONCEPT = 4.3  # × cosine of concepts (淹/进水 …)
-W_NEAR = 7.3  # × (1 − distance / window), points (GPS or a named place) on both sides
-W_DIVISION = 10.9  # × division closeness when a side has no point
+PRIOR = -15.0  # before any evidence: a report is rarely about one given candidate
+W_BIGRAM = 0.0  # × binary cosine of character bigrams (adds nothing beyond characters and concepts)
+W_UNIGRAM = 2.9  # × binary cosine of characters
+W_CONCEPT = 4.4  # × cosine of concepts (淹/进水 …)
+W_NEAR = 7.2  # × (1 − (distance − allowance) / window), points on both sides
+W_DIVISION = 11.5  # × division closeness when a side has no point
 W_NO_POINT = -1.0
-W_TIME = 7.0  # × (1 − minutes / window)
-W_NUMBER_SHARED = 1.1  # both name 3号楼 / 5组
-W_NUMBER_CONFLICT = -1.35  # 3号楼 vs 5号楼
-W_SPOT_SHARED = 0.8  # both name the same spot of the gazetteer (a 自然村, a bridge …)
-W_SPOT_CONFLICT = -4.1  # each names a spot, and no text of the incident names the report's
-W_PLACE_CONFLICT = -5.9  # two different villages (neither inside the other)
+W_TIME = 7.1  # × (1 − minutes / window)
+W_NUMBER_SHARED = 0.8  # both name 3号楼 / 5组
+W_NUMBER_CONFLICT = -1.1  # 3号楼 vs 5号楼
+W_SPOT_SHARED = 0.9  # both name the same spot of the gazetteer (a 自然村, a bridge …)
+W_SPOT_CONFLICT = -4.9  # each names a spot, and no text of the incident names the report's
+W_PLACE_CONFLICT = -6.0  # two different villages (neither inside the other)
 #: By category affinity: the same sub-type, parent/top category, unknown, related family.
 W_CATEGORY = {
     "same category": 0.0,
     "parent category": -0.5,
     "category unknown": -0.5,
-    "related category": -4.0,
+    "related category": -4.4,
 }
 #: The most text and shared names can add (to skip comparing texts that cannot matter).
 MAX_TEXT_AND_NAMES = W_BIGRAM + W_UNIGRAM + W_CONCEPT + W_NUMBER_SHARED + W_SPOT_SHARED
+#: Distances up to this say nothing: phone GPS in the hills and the spread of one incident.
+POINT_ALLOWANCE_M = 150.0
 #: A distance beyond the window (a named place's point may be off) costs at most this share.
 NEAR_FLOOR = -0.5
 #: Category affinity (kept for callers).
@@ -303,7 +305,8 @@ class Matcher:
             distance = min(haversine_m(a[0], a[1], b[0], b[1]) for a in mine for b in theirs)
             if distance > max_distance and (own and their_own or closeness is None):
                 return None
-            near = max(1.0 - distance / max_distance, NEAR_FLOOR)
+            beyond = max(distance - POINT_ALLOWANCE_M, 0.0)
+            near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
             named = "" if own and their_own else " of a named place"
             return W_NEAR * near, distance, f"within {distance:.0f} m{named}"
         if closeness is None:
