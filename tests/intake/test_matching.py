@@ -292,3 +292,9 @@ def test_points_a_gps_error_apart_count_as_the_same_place(matcher: Matcher) -> N
     further = matcher.score(_report(text, "accident.fire", metres=400, minutes=5), incident)
     assert near.score == here.score
     assert further.score < near.score
+
+
+def test_reports_in_other_words_share_concepts() -> None:
+    assert "rising_water" in TextProfiler().profile("河堤被冲开一个口子").concepts
+    assert "power" in TextProfiler().profile("变压器冒火花").concepts
+    assert similarity("下水道堵了水排不出去", "这里内涝很严重") > 0
