@@ -8,8 +8,11 @@ from the incident's first..last report). A report or incident without a point is
 division (行政区划): the same village still matches, with a penalty; a town or county matches
 more weakly.
 
-Inside the window a candidate gets a score in [0, 1]: a weighted sum of text similarity
-(``textsim``), category affinity, closeness in space and closeness in time. At or above
+Inside the window a candidate gets a score in [0, 1]: the logistic of a sum of log-odds
+evidence (the ``W_*`` weights) — text similarity (``textsim``), category affinity, closeness in
+space (after a GPS allowance) and in time, and the places both sides name: the same spot (a
+自然村, a bridge) counts for, two different spots or villages count against. A name many
+villages share (村委会) is placed by the side's own point. The reason names each piece. At or above
 ``join_threshold`` the report joins the best candidate — unless another candidate scores nearly
 as high, which makes it a suggestion; between the thresholds the best candidates are offered to
 the duty officer as possible duplicates; below, the report opens a new incident.
