@@ -727,6 +727,7 @@ class FlowResult:
     suggests_true_offered: int = 0
     suggests_of_non_duplicates: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    missed_because: Counter[str] = field(default_factory=Counter)  # diagnostics only
     seconds: float = 0.0
     decide_ms: list[float] = field(default_factory=list)  # per report, the decision alone
 
@@ -752,6 +753,7 @@ class FlowResult:
             if self.true_duplicates
             else 1.0,
             "errors": dict(self.errors),
+            "missed_because": dict(self.missed_because.most_common()),
             "seconds": round(self.seconds, 3),
             "decide_ms_p50": round(_quantile(self.decide_ms, 0.5), 3),
             "decide_ms_p99": round(_quantile(self.decide_ms, 0.99), 3),
@@ -844,6 +846,32 @@ def _officer(decision: MatchDecision, by_id: dict[str, OpenIncident], truth: int
     )
 
 
+def _miss_cause(
+    matcher: Matcher,
+    fact: ReportFacts,
+    decision: MatchDecision,
+    pool: Sequence[OpenIncident],
+    true_open: OpenIncident | None,
+) -> str:
+    """Why a duplicate was not joined to its incident (diagnostics; the metric ignores it)."""
+    if true_open is None:
+        return "its incident was never opened (its first report joined another)"
+    if true_open not in pool:
+        return "its incident lies outside the pre-selection window"
+    score = matcher.score(fact, true_open.candidate)
+    if not score.eligible:
+        return f"ineligible: {score.reason}"
+    if any(s.score > score.score for s in decision.suggestions):
+        return "another incident scored higher"
+    if decision.outcome == "suggest" and score.score >= matcher.join_threshold:
+        return "two incidents scored alike"
+    where = score.reason.split(" and ")[0].split(" ", 2)[-1]
+    where = "a point on both sides" if where.startswith("within") else where
+    late = ", > 60 min later" if score.minutes > 60 else ""
+    category = "" if score.reason.startswith("same category") else ", category differs"
+    return f"scored below the join threshold: {where}{late}{category}"
+
+
 def run_flow(
     decide: Decide,
     matcher: Matcher,
@@ -854,6 +882,7 @@ def run_flow(
     result = FlowResult()
     open_incidents: list[OpenIncident] = []
     by_id: dict[str, OpenIncident] = {}
+    opened: dict[int, OpenIncident] = {}  # true incident → the incident its first report opened
     seen: set[int] = set()
     started = time.perf_counter()
     for report, fact in zip(reports, facts, strict=True):
@@ -880,12 +909,15 @@ def run_flow(
             result.suggests_of_non_duplicates += not duplicate
         if duplicate and decision.outcome != "join":
             result.errors["missed duplicate (" + decision.outcome + ")"] += 1
+            true_open = opened.get(report.incident)
+            result.missed_because[_miss_cause(matcher, fact, decision, pool, true_open)] += 1
         if target is not None:
             _attach(by_id[target], fact)
         else:
             inc = _open(fact, report, f"E{len(open_incidents)}")
             open_incidents.append(inc)
             by_id[inc.candidate.id] = inc
+            opened.setdefault(report.incident, inc)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -1056,6 +1088,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{base['precision']:.3f}, recall {rows['matcher']['recall']:.3f} vs {base['recall']:.3f}"
     )
     print(f"matcher errors: {rows['matcher']['errors']}")
+    print("matcher's missed duplicates, by cause:")
+    for cause, count in rows["matcher"]["missed_because"].items():
+        print(f"  {count:>4}  {cause}")
     print(
         f"matcher decision per report: p50 {rows['matcher']['decide_ms_p50']:.2f} ms, "
         f"p99 {rows['matcher']['decide_ms_p99']:.2f} ms (candidates pre-selected, profiles cached)"

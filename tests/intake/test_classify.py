@@ -106,3 +106,10 @@ def test_table_with_unknown_related_code_is_rejected() -> None:
                 ]
             }
         )
+
+
+def test_overlapping_keywords_count_once(classifier: Classifier) -> None:
+    words = classifier.matched_words("变压器被水淹了")
+    assert len({"被水", "水淹", "淹了"} & set(words)) == 1
+    result = classifier.classify("三地村那边变压器被水淹了，屋顶被大风掀掉了")
+    assert result is not None and result.code == "natural.typhoon"

@@ -216,3 +216,85 @@ def test_two_spots_of_one_village_lower_the_score() -> None:
     )
     assert other.score < same.score
     assert "places differ: 上坪桥≠下洋自然村" in other.reason
+
+
+def test_shared_spot_name_counts_for_the_named_village_only() -> None:
+    places = [
+        *GAZETTEER,
+        Place("老街", "黄坑村", "黄坑村/老街"),
+        Place("老街", "大济村", "大济村/老街"),
+    ]
+    profiler = TextProfiler(places)
+    assert profiler.profile("竹口镇黄坑村老街水淹了").places == {"黄坑村/老街"}
+    # the town has two 老街: naming the town does not say which
+    assert profiler.profile("竹口镇老街水淹了").places == {"竹口镇"}
+    assert profiler.profile("老街水淹了").places == frozenset()
+
+
+def _spot_matcher() -> Matcher:
+    return Matcher(
+        load_categories(),
+        profiler=TextProfiler([*GAZETTEER, Place("上坪桥", "黄坑村", "黄坑村/上坪桥")]),
+    )
+
+
+def test_report_naming_the_same_spot_in_other_words_joins() -> None:
+    incident = _incident("竹口镇黄坑村下洋自然村大树倒了横在路上", "natural.typhoon", point=False)
+    report = _report(
+        "下洋那边一棵树被风刮倒了，车过不去", "natural.typhoon", minutes=20, point=False
+    )
+    decision = _spot_matcher().decide(report, [incident])
+    assert decision.outcome == "join"
+    assert "both name 下洋自然村" in decision.reason
+
+
+def test_two_spots_of_one_village_do_not_join_even_when_the_village_was_named() -> None:
+    incident = _incident("黄坑村大树倒了，横在路上", "natural.typhoon", point=False)
+    incident.texts.append("黄坑村下洋自然村树倒了把路拦住了")
+    report = _report("黄坑村上坪桥树倒了把路拦住了", "natural.typhoon", minutes=10, point=False)
+    matcher = _spot_matcher()
+    decision = matcher.decide(report, [incident])
+    assert decision.outcome != "join"
+    assert "spots differ: 上坪桥≠下洋自然村" in matcher.score(report, incident).reason
+
+
+def test_a_name_many_villages_share_is_placed_by_the_report_point() -> None:
+    far_lon, _ = _east(3000)
+    places = [
+        *GAZETTEER,
+        Place("村委会", "黄坑村", "黄坑村/村委会", LON, LAT),
+        Place("村委会", "大济村", "大济村/村委会", far_lon, LAT),
+    ]
+    matcher = Matcher(load_categories(), profiler=TextProfiler(places))
+    report = _report("村委会这边树倒了把路拦住了", "natural.typhoon", metres=150, minutes=10)
+    assert matcher.report_profile(report).places == {"黄坑村/村委会"}
+    here = _incident("黄坑村村委会旁边大树倒了，横在路上", "natural.typhoon")
+    there = _incident("大济村村委会旁边大树倒了，横在路上", "natural.typhoon")
+    assert "both name 村委会" in matcher.score(report, here).reason
+    assert "places differ: 黄坑村/村委会≠大济村/村委会" in matcher.score(report, there).reason
+    # without a point the report does not say which 村委会
+    unplaced = _report("村委会这边树倒了把路拦住了", "natural.typhoon", minutes=10, point=False)
+    assert matcher.report_profile(unplaced).places == frozenset()
+
+
+def test_village_and_its_committee_written_together_name_the_committee() -> None:
+    places = [*GAZETTEER, Place("村委会", "黄坑村", "黄坑村/村委会")]
+    profiler = TextProfiler(places)
+    assert profiler.profile("竹口镇黄坑村委会旁边树倒了").places == {"黄坑村/村委会"}
+    assert profiler.profile("黄坑村村委会旁边树倒了").places == {"黄坑村/村委会"}
+
+
+def test_points_a_gps_error_apart_count_as_the_same_place(matcher: Matcher) -> None:
+    incident = _incident("黄坑村老街一户民房着火了，浓烟很大", "accident.fire")
+    text = "老街房子烧起来了，冒黑烟"
+    here = matcher.score(_report(text, "accident.fire", minutes=5), incident)
+    near = matcher.score(_report(text, "accident.fire", metres=120, minutes=5), incident)
+    further = matcher.score(_report(text, "accident.fire", metres=400, minutes=5), incident)
+    assert near.score == here.score
+    assert further.score < near.score
+
+
+def test_reports_in_other_words_share_concepts() -> None:
+    assert "rising_water" in TextProfiler().profile("河堤被冲开一个口子").concepts
+    assert "power" in TextProfiler().profile("变压器冒火花").concepts
+    assert similarity("下水道堵了水排不出去", "这里内涝很严重") > 0

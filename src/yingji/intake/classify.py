@@ -3,9 +3,10 @@
 The sub-type table is data (``yingji/data/categories.json``, the platform's own table under the
 four GB/T 35561 top categories). Each sub-type has Chinese keywords with weights; a text's score
 for a sub-type is the sum of the weights of its keywords that occur in the text, each counted
-once. A keyword occurrence inside an occurrence of a longer keyword (of any sub-type) does not
-count: in 森林火灾 only 森林火灾 counts, not 火灾; in 火锅 only 火锅 (a negative word for fires),
-not 火. The result names the words that decided, so an administrator can read and tune it.
+once, and each character of the text counts for one keyword at most (longest keywords first): in
+森林火灾 only 森林火灾 counts, not 火灾; in 火锅 only 火锅 (a negative word for fires), not 火;
+in 被水淹了 one of 被水 / 水淹 / 淹了, not all three. The result names the words that decided,
+so an administrator can read and tune it.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class Classifier:
         self._words = sorted(by_word.items(), key=lambda item: (-len(item[0]), item[0]))
 
     def matched_words(self, text: str) -> list[str]:
-        """The keywords that count in ``text`` (longest-match; each word once)."""
+        """The keywords that count in ``text`` (longest first; each word once; a word overlapping
+        one already counted does not count)."""
         norm = normalise(text)
         covered: list[tuple[int, int]] = []
         counted: list[str] = []
@@ -151,12 +153,8 @@ class Classifier:
             spans = _spans(norm, word)
             if not spans:
                 continue
-            free = [
-                (s, e)
-                for s, e in spans
-                if not any(cs <= s and e <= ce and ce - cs > e - s for cs, ce in covered)
-            ]
-            covered.extend(spans)
+            free = [(s, e) for s, e in spans if not any(cs < e and s < ce for cs, ce in covered)]
+            covered.extend(free)
             if free:
                 counted.append(word)
         return counted

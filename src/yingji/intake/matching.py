@@ -8,8 +8,11 @@ from the incident's first..last report). A report or incident without a point is
 division (行政区划): the same village still matches, with a penalty; a town or county matches
 more weakly.
 
-Inside the window a candidate gets a score in [0, 1]: a weighted sum of text similarity
-(``textsim``), category affinity, closeness in space and closeness in time. At or above
+Inside the window a candidate gets a score in [0, 1]: the logistic of a sum of log-odds
+evidence (the ``W_*`` weights) — text similarity (``textsim``), category affinity, closeness in
+space (after a GPS allowance) and in time, and the places both sides name: the same spot (a
+自然村, a bridge) counts for, two different spots or villages count against. A name many
+villages share (村委会) is placed by the side's own point. The reason names each piece. At or above
 ``join_threshold`` the report joins the best candidate — unless another candidate scores nearly
 as high, which makes it a suggestion; between the thresholds the best candidates are offered to
 the duty officer as possible duplicates; below, the report opens a new incident.
@@ -21,7 +24,7 @@ can pre-select candidates with a bounding box (``core.geo.radius_bbox``) and a t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -40,29 +43,32 @@ from yingji.intake.textsim import (
 Outcome = Literal["join", "suggest", "new"]
 
 #: Evidence weights (log-odds that the report describes the candidate). Fitted by logistic
-#: regression on a generated typhoon day (``bench/dedupe.py``, seed 11) and rounded; an
-#: administrator can read each one as "how much this piece of evidence counts".
-PRIOR = -14.5  # before any evidence: a report is rarely about one given candidate
-W_BIGRAM = 1.3  # × binary cosine of character bigrams
-W_UNIGRAM = 3.4  # × binary cosine of characters
-W_CONCEPT = 3.9  # × cosine of concepts (淹/进水 …)
-W_NEAR = 6.3  # × (1 − distance / window), points (GPS or a named place) on both sides
-W_DIVISION = 9.4  # × division closeness when a side has no point
-W_NO_POINT = -0.45
+#: regression on a generated typhoon day (``bench/dedupe.py``, seed 11; checked on seeds 7, 23,
+#: 42) and rounded; an administrator can read each one as "how much this piece of evidence counts".
+PRIOR = -15.0  # before any evidence: a report is rarely about one given candidate
+W_BIGRAM = 0.0  # × binary cosine of character bigrams (adds nothing beyond characters and concepts)
+W_UNIGRAM = 2.9  # × binary cosine of characters
+W_CONCEPT = 4.4  # × cosine of concepts (淹/进水 …)
+W_NEAR = 7.2  # × (1 − (distance − allowance) / window), points on both sides
+W_DIVISION = 11.5  # × division closeness when a side has no point
+W_NO_POINT = -1.0
 W_TIME = 7.1  # × (1 − minutes / window)
-W_NUMBER_SHARED = 1.1  # both name 3号楼 / 5组
-W_NUMBER_CONFLICT = -2.6  # 3号楼 vs 5号楼
-W_SPOT_CONFLICT = -6.8  # two different places (自然村, bridges …) of the gazetteer
-W_PLACE_CONFLICT = -8.1  # two different villages (neither inside the other)
+W_NUMBER_SHARED = 0.8  # both name 3号楼 / 5组
+W_NUMBER_CONFLICT = -1.1  # 3号楼 vs 5号楼
+W_SPOT_SHARED = 0.9  # both name the same spot of the gazetteer (a 自然村, a bridge …)
+W_SPOT_CONFLICT = -4.9  # each names a spot, and no text of the incident names the report's
+W_PLACE_CONFLICT = -6.0  # two different villages (neither inside the other)
 #: By category affinity: the same sub-type, parent/top category, unknown, related family.
 W_CATEGORY = {
     "same category": 0.0,
     "parent category": -0.5,
     "category unknown": -0.5,
-    "related category": -3.6,
+    "related category": -4.4,
 }
 #: The most text and shared names can add (to skip comparing texts that cannot matter).
-MAX_TEXT_AND_NAMES = W_BIGRAM + W_UNIGRAM + W_CONCEPT + W_NUMBER_SHARED
+MAX_TEXT_AND_NAMES = W_BIGRAM + W_UNIGRAM + W_CONCEPT + W_NUMBER_SHARED + W_SPOT_SHARED
+#: Distances up to this say nothing: phone GPS in the hills and the spread of one incident.
+POINT_ALLOWANCE_M = 150.0
 #: A distance beyond the window (a named place's point may be off) costs at most this share.
 NEAR_FLOOR = -0.5
 #: Category affinity (kept for callers).
@@ -248,9 +254,13 @@ class Matcher:
     # ------------------------------------------------------------------------------ scoring
 
     def report_profile(self, report: ReportFacts) -> TextProfile:
-        if report.profile is not None:
-            return report.profile
-        return self.profiler.profile(" ".join(filter(None, (report.address, report.text))))
+        """The report's text profile; a shared name (村委会) placed by the report's own point."""
+        profile = report.profile or self.profiler.profile(
+            " ".join(filter(None, (report.address, report.text)))
+        )
+        if profile.unresolved and report.lon is not None and report.lat is not None:
+            profile = self.profiler.placed_near(profile, report.lon, report.lat)
+        return profile
 
     def _candidate_profiles(self, candidate: CandidateIncident) -> list[TextProfile]:
         if not candidate.profiles:
@@ -258,6 +268,12 @@ class Matcher:
             if candidate.address:
                 texts.append(candidate.address)
             candidate.profiles = [self.profiler.profile(t) for t in texts]
+        if candidate.lon is not None and candidate.lat is not None:
+            lon, lat = candidate.lon, candidate.lat
+            if any(p.unresolved for p in candidate.profiles):
+                candidate.profiles = [
+                    self.profiler.placed_near(p, lon, lat) for p in candidate.profiles
+                ]
         return candidate.profiles
 
     def _best_text(self, profile: TextProfile, candidate: CandidateIncident) -> TextComparison:
@@ -292,7 +308,8 @@ class Matcher:
             distance = min(haversine_m(a[0], a[1], b[0], b[1]) for a in mine for b in theirs)
             if distance > max_distance and (own and their_own or closeness is None):
                 return None
-            near = max(1.0 - distance / max_distance, NEAR_FLOOR)
+            beyond = max(distance - POINT_ALLOWANCE_M, 0.0)
+            near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
             named = "" if own and their_own else " of a named place"
             return W_NEAR * near, distance, f"within {distance:.0f} m{named}"
         if closeness is None:
@@ -354,45 +371,17 @@ class Matcher:
     @staticmethod
     def _names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, str]:
         """Log-odds and phrase from the places and numbers both texts name (or contradict)."""
-        places = frozenset().union(*(p.places for p in theirs))
-        scope = frozenset().union(*(p.place_scope for p in theirs))
-        numbered = frozenset().union(*(p.numbered for p in theirs))
-        odds, phrases = 0.0, []
-        if mine.places and places and not (mine.places & scope or places & mine.place_scope):
-            odds += W_PLACE_CONFLICT
-            spots_a = {p for p in mine.places if "/" in p}
-            spots_b = {p for p in places if "/" in p}
-            if spots_a and spots_b:
-                odds += W_SPOT_CONFLICT
-            ours = "/".join(sorted(p.split("/")[-1] for p in mine.places))
-            other = "/".join(sorted(p.split("/")[-1] for p in places))
-            phrases.append(f"places differ: {ours}≠{other}")
-        elif mine.places & places:
-            shared = sorted(p.split("/")[-1] for p in mine.places & places)
-            phrases.append(f"both name {'、'.join(shared)}")
-        shared_numbers = sorted(mine.numbered & numbered)
-        if shared_numbers:
-            odds += W_NUMBER_SHARED
-            phrases.append(f"both name {'、'.join(shared_numbers)}")
-        else:
-            for suffix in NUMBERED_SUFFIXES:  # 3号楼 vs 5号楼 differ; 5号 vs 1栋 say nothing
-                left = {n for n in mine.numbered if n.endswith(suffix)}
-                right = {n for n in numbered if n.endswith(suffix)}
-                if left and right:
-                    odds += W_NUMBER_CONFLICT
-                    phrases.append(
-                        f"numbers differ: {'/'.join(sorted(left))}≠{'/'.join(sorted(right))}"
-                    )
-                    break
-        return odds, "; ".join(phrases)
+        odds, phrases = _place_names(mine, theirs)
+        numbers_odds, numbers = _numbers(mine, frozenset().union(*(p.numbered for p in theirs)))
+        if numbers:
+            phrases.append(numbers)
+        return odds + numbers_odds, "; ".join(phrases)
 
     # ----------------------------------------------------------------------------- decision
 
     def decide(self, report: ReportFacts, candidates: Sequence[CandidateIncident]) -> MatchDecision:
         """Join the best candidate, offer possible duplicates, or open a new incident."""
-        profiled = (
-            report if report.profile else replace(report, profile=self.report_profile(report))
-        )
+        profiled = replace(report, profile=self.report_profile(report))
         scored = [(self.score(profiled, c), c) for c in candidates]
         ranked = sorted(
             ((s, c) for s, c in scored if s.eligible), key=lambda sc: (-sc[0].score, sc[1].id)
@@ -420,3 +409,55 @@ class Matcher:
             reason = f"two incidents score alike ({top.score:.2f} vs {runner:.2f}): {top.reason}"
             return MatchDecision("suggest", None, top.score, reason, suggestions)
         return MatchDecision("join", incident.id, top.score, top.reason, suggestions)
+
+
+def _spots(places: frozenset[str]) -> frozenset[str]:
+    """The places inside a village (自然村, bridges, schools …): keys ``parent/name``."""
+    return frozenset(p for p in places if "/" in p)
+
+
+def _short(places: Iterable[str]) -> str:
+    return "/".join(sorted(p.split("/")[-1] for p in places))
+
+
+def _place_names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, list[str]]:
+    """Two different villages; the same or two different spots (a 自然村, a bridge …).
+
+    Spots are compared over all the incident's texts: a report naming 下洋自然村 meets an
+    incident any of whose reports named 下洋自然村; it differs when the incident's reports
+    name only other spots."""
+    places = frozenset().union(*(p.places for p in theirs))
+    scope = frozenset().union(*(p.place_scope for p in theirs))
+    odds, phrases = 0.0, []
+    if mine.places and places and not (mine.places & scope or places & mine.place_scope):
+        odds += W_PLACE_CONFLICT
+        ours, other = _short(mine.places), _short(places)
+        if ours == other:  # 村委会 of two villages: say which
+            ours, other = "/".join(sorted(mine.places)), "/".join(sorted(places))
+        phrases.append(f"places differ: {ours}≠{other}")
+    mine_spots, their_spots = _spots(mine.places), _spots(places)
+    if mine_spots & their_spots:
+        odds += W_SPOT_SHARED
+    elif mine_spots and their_spots:
+        odds += W_SPOT_CONFLICT
+        if not phrases:
+            phrases.append(f"spots differ: {_short(mine_spots)}≠{_short(their_spots)}")
+    if mine.places & places:
+        phrases.append(f"both name {'、'.join(sorted(_short([p]) for p in mine.places & places))}")
+    return odds, phrases
+
+
+def _numbers(mine: TextProfile, numbered: frozenset[str]) -> tuple[float, str]:
+    """3号楼 and 3号楼 agree; 3号楼 vs 5号楼 differ; 5号 vs 1栋 say nothing."""
+    shared = sorted(mine.numbered & numbered)
+    if shared:
+        return W_NUMBER_SHARED, f"both name {'、'.join(shared)}"
+    for suffix in NUMBERED_SUFFIXES:
+        left = {n for n in mine.numbered if n.endswith(suffix)}
+        right = {n for n in numbered if n.endswith(suffix)}
+        if left and right:
+            return (
+                W_NUMBER_CONFLICT,
+                f"numbers differ: {'/'.join(sorted(left))}≠{'/'.join(sorted(right))}",
+            )
+    return 0.0, ""

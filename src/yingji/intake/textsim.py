@@ -19,7 +19,9 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from yingji.core.geo import haversine_m
 
 #: Multi-character filler (removed first, longest first), then single characters.
 FILLER_WORDS = (
@@ -95,14 +97,28 @@ _FILLER_RE = re.compile("|".join(sorted(map(re.escape, FILLER_WORDS), key=len, r
 #: concept when it contains one of its words; concepts let "一楼全淹了" meet "房子进水了".
 DEFAULT_CONCEPTS: dict[str, tuple[str, ...]] = {
     "road": ("路", "交通", "车过不去", "过不去", "桥面"),
-    "house": ("房", "屋", "家里", "一楼", "二楼", "民房"),
-    "inundated": ("淹", "进水", "泡在水里", "积水", "全是水", "水很深", "水深", "倒灌"),
+    "house": ("房", "屋", "家里", "一楼", "二楼", "民房", "猪圈", "牛栏", "棚", "仓库"),
+    "inundated": (
+        "淹",
+        "进水",
+        "泡在水里",
+        "积水",
+        "全是水",
+        "水很深",
+        "水深",
+        "倒灌",
+        "成河",
+    ),
+    "drainage": ("下水道", "排水", "排不出", "窨井", "内涝"),
     "rising_water": (
         "涨",
         "漫堤",
         "漫过",
         "漫上",
         "决口",
+        "决堤",
+        "溃",
+        "堤",
         "水位",
         "山洪",
         "发大水",
@@ -111,11 +127,12 @@ DEFAULT_CONCEPTS: dict[str, tuple[str, ...]] = {
         "水很急",
     ),
     "collapse": ("塌", "滑坡", "垮", "泥石流", "崩", "落石", "滑下来", "冲下来", "埋"),
+    "debris": ("泥土", "泥石", "石头", "土石", "落石", "滚石"),
     "crack": ("裂缝", "开裂", "松动", "往下掉", "滚"),
     "tree": ("树",),
     "wind": ("风", "掀", "吹", "刮"),
-    "power": ("电",),
-    "trapped": ("困", "出不来", "救援", "救人", "冲锋舟", "没出来"),
+    "power": ("电", "变压器", "高压线", "线杆", "线路", "火花"),
+    "trapped": ("困", "出不来", "救援", "救人", "冲锋舟", "没出来", "围住", "围困"),
     "vehicle": ("车", "司机"),
     "fire": ("着火", "起火", "失火", "烧", "烟", "火势", "火很大"),
     "swept_away": ("冲走", "落水", "掉进", "漂", "没上来"),
@@ -228,6 +245,8 @@ class TextProfile:
     place_scope: frozenset[str]  # those places and every place containing them
     numbered: frozenset[str]  # "3号楼", "5组" …
     points: tuple[tuple[float, float], ...] = ()  # (lon, lat) of named places the table places
+    #: names several places share that the text alone does not place (老街 without its village)
+    unresolved: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,6 +255,15 @@ class TextComparison:
     cosine: float
     shared_places: tuple[str, ...]
     conflict: str | None  # e.g. "黄坑村≠大济村"
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two names found in a text overlap; one shared character where one name ends
+    and the next begins is the way the two are written together (五坦村 + 村委会 → 五坦村委会)."""
+    (s1, e1), (s2, e2) = sorted((a, b))
+    if e1 - 1 == s2 and e2 - s2 > 1 and e1 - s1 > 1:
+        return False
+    return s2 < e1 and s1 < e2
 
 
 def _aliases(name: str, common: frozenset[str]) -> list[str]:
@@ -295,8 +323,14 @@ class TextProfiler:
     def find_places(self, norm: str) -> frozenset[str]:
         """Gazetteer places named in a normalised text (longest names first, no overlaps).
 
-        A name shared by several places (村委会, 老街 in many villages) counts only for those
-        whose containing place the text also names; otherwise it names nothing."""
+        A name shared by several places (村委会, 老街 in many villages) counts only for the
+        place whose nearest containing place the text also names: 竹口镇黄坑村老街 names the
+        老街 of 黄坑村; 竹口镇老街 (several villages of 竹口镇 have one) or 老街 alone names
+        nothing."""
+        return self._find(norm)[0]
+
+    def _find(self, norm: str) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+        """The places a text names, and the shared names it does not place."""
         taken: list[tuple[int, int]] = []
         found: set[str] = set()
         ambiguous: list[frozenset[str]] = []
@@ -304,16 +338,67 @@ class TextProfiler:
             start = norm.find(alias)
             while start >= 0:
                 end = start + len(alias)
-                if not any(s < end and start < e for s, e in taken):
+                if not any(_overlap((s, e), (start, end)) for s, e in taken):
                     taken.append((start, end))
                     if len(names) == 1:
                         found.update(names)
                     else:
                         ambiguous.append(names)
                 start = norm.find(alias, start + 1)
+        named = frozenset(found)
+        unresolved: list[frozenset[str]] = []
         for names in ambiguous:
-            found.update(n for n in names if found.intersection(self._ancestors(n)))
-        return frozenset(found)
+            options = self._closest(names, named)
+            if len(options) == 1:
+                found.update(options)
+            elif options not in unresolved:
+                unresolved.append(options)
+        return frozenset(found), tuple(unresolved)
+
+    def placed_near(
+        self, profile: TextProfile, lon: float, lat: float, radius_m: float = 1000.0
+    ) -> TextProfile:
+        """``profile`` with each name it shares with other places (村委会, 老街) taken as the one
+        nearest to the report's own point, when one lies within ``radius_m``; the names left
+        are no longer looked at (the point has said what it can)."""
+        if not profile.unresolved:
+            return profile
+        added: set[str] = set()
+        for names in profile.unresolved:
+            near = [
+                (haversine_m(lon, lat, *self._points[name]), name)
+                for name in names
+                if name in self._points
+            ]
+            distance, name = min(near, default=(math.inf, ""))
+            if distance <= radius_m:
+                added.add(name)
+        return self._placed(replace(profile, unresolved=()), profile.places | added)
+
+    def _placed(self, profile: TextProfile, found: frozenset[str]) -> TextProfile:
+        """``profile`` naming ``found``: its places, their scope and points recomputed."""
+        ancestors = {a for name in found for a in self._ancestors(name)}
+        leaves = frozenset(name for name in found if name not in ancestors)
+        return replace(
+            profile,
+            places=leaves,
+            place_scope=frozenset(found | ancestors),
+            points=tuple(self._points[name] for name in sorted(leaves) if name in self._points),
+        )
+
+    def _closest(self, names: frozenset[str], named: frozenset[str]) -> frozenset[str]:
+        """The places among ``names`` that a named place contains most closely (all if none):
+        one when the text says which, several when it does not."""
+        best: set[str] = set()
+        best_depth = -1
+        for name in names:
+            chain = self._ancestors(name)
+            depth = next((len(chain) - i for i, a in enumerate(chain) if a in named), -1)
+            if depth > best_depth:
+                best, best_depth = {name}, depth
+            elif depth == best_depth:
+                best.add(name)
+        return frozenset(best)
 
     def profile(self, text: str) -> TextProfile:
         norm = normalise(text)
@@ -323,13 +408,8 @@ class TextProfiler:
             unigrams.update(run)
             bigrams.update(a + b for a, b in zip(run, run[1:], strict=False))
         concepts = frozenset(concept for word, concept in self._concepts if word in norm)
-        found = self.find_places(norm) if self._lookup else frozenset()
-        scope = set(found)
-        for name in found:
-            scope.update(self._ancestors(name))
-        ancestors_of_found = {a for name in found for a in self._ancestors(name)}
-        leaves = frozenset(name for name in found if name not in ancestors_of_found)
-        return TextProfile(
+        found, unresolved = self._find(norm) if self._lookup else (frozenset(), ())
+        bare = TextProfile(
             text=text,
             bigrams=frozenset(bigrams),
             unigrams=frozenset(unigrams),
@@ -337,11 +417,12 @@ class TextProfiler:
             bigram_norm=math.sqrt(len(bigrams)),
             unigram_norm=math.sqrt(len(unigrams)),
             concept_norm=math.sqrt(len(concepts)),
-            places=leaves,
-            place_scope=frozenset(scope),
+            places=frozenset(),
+            place_scope=frozenset(),
             numbered=frozenset(m.group(0) for m in _NUMBERED.finditer(norm)),
-            points=tuple(self._points[name] for name in sorted(leaves) if name in self._points),
+            unresolved=unresolved,
         )
+        return self._placed(bare, found) if found else bare
 
 
 _DEFAULT = TextProfiler()
