@@ -72,9 +72,13 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(form.locator(".el-form-item__error")).to_be_visible()
     form.get_by_label("电话").fill("0578-6000002")
     pick(page, form.get_by_label("梯队"), "", "一类")
+    expect(row).to_contain_text("救援队伍")
+    pick(page, form.get_by_label("类型"), "", "部门")  # the kind is editable too
     page.get_by_test_id("unit-save").click()
     expect(form).to_be_hidden()
     expect(row).to_contain_text("0578-6000002")
+    expect(row).to_contain_text("部门")
+    expect(row).not_to_contain_text("救援队伍")
     shot(page, "admin-units-desktop")
 
     # units export as a CSV download that holds the new unit
@@ -84,7 +88,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     assert download.value.suggested_filename == "units.csv"
     text = Path(path).read_text(encoding="utf-8-sig")
     assert text.startswith("code,name,kind,tier,division_adcode")
-    assert "E2E01,端到端测试救援队,rescue_team,1,331126101000" in text
+    assert "E2E01,端到端测试救援队,department,1,331126101000" in text
 
     # --- a user with a role
     page.goto(f"{server}/admin/users")

@@ -493,9 +493,7 @@ async def import_units(
             principal=actor,
             unit_id=existing.id,
             data={
-                k: v
-                for k, v in row.items()
-                if v is not None and k not in ("code", "kind", "parent_code")
+                k: v for k, v in row.items() if v is not None and k not in ("code", "parent_code")
             },
         )
         return False

@@ -3303,6 +3303,8 @@ export interface components {
             address?: string | null;
             /** Division Adcode */
             division_adcode?: string | null;
+            /** Kind */
+            kind?: ("department" | "town" | "village" | "rescue_team") | null;
             /** Lat */
             lat?: number | null;
             /** Lon */
