@@ -140,6 +140,19 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(added).to_be_visible()
     expect(rules.locator("tbody tr", has_text="主办")).to_have_count(0)
     shot(page, "admin-routing-desktop")
+    # the rule is edited in the same dialog: a new note and the lead role
+    added.get_by_role("button", name="编辑").click()
+    expect(rule_form).to_be_visible()
+    expect(rule_form.get_by_label("备注")).to_have_value("端到端规则：救援队协办")
+    rule_form.get_by_label("备注").fill("端到端规则：救援队改为主办")
+    rule_form.get_by_text("主办", exact=True).click()
+    page.get_by_test_id("rule-save").click()
+    expect(rule_form).to_be_hidden()
+    page.get_by_role("search").get_by_role("button", name="清除筛选").click()
+    edited = rules.locator("tr", has_text="端到端规则：救援队改为主办")
+    expect(edited).to_contain_text("主办")
+    expect(edited).to_contain_text("端到端测试救援队")
+    expect(rules.locator("tr", has_text="端到端规则：救援队协办")).to_have_count(0)
 
     # --- a stage deadline
     headers = api_headers(server)

@@ -4,7 +4,8 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { i18n } from '@/i18n'
 import { setCsrfToken } from '@/api/client'
-import type { UnitRead } from '@/api/admin'
+import type { RoutingRule, UnitRead } from '@/api/admin'
+import RuleDialog from '@/components/admin/RuleDialog.vue'
 import UnitDialog from '@/components/admin/UnitDialog.vue'
 
 function json(status: number, body: unknown) {
@@ -57,7 +58,7 @@ async function choose(root: Element, option: string) {
   root.querySelector<HTMLElement>('.el-select__wrapper')!.click()
   await flushPromises()
   const item = [...document.body.querySelectorAll<HTMLElement>('.el-select-dropdown__item')].find(
-    (el) => el.textContent?.trim() === option,
+    (el) => el.textContent?.trim().startsWith(option),
   )
   if (!item) throw new Error(`no option ${option}`)
   item.click()
@@ -117,5 +118,79 @@ describe('the unit dialog', () => {
     const error = document.body.querySelector('[data-testid="form-error"]')
     expect(error?.textContent).toBeTruthy()
     expect(error?.textContent).not.toContain('{')
+  })
+})
+
+const RULE: RoutingRule = {
+  id: 7,
+  category_prefix: 'accident.fire',
+  levels: ['III', 'IV'],
+  division_path: '331126/331126101000/',
+  role: 'lead',
+  selector: 'unit',
+  unit_id: 'u-1',
+  priority: 100,
+  note: '甲镇主办',
+  active: true,
+}
+
+async function openRuleDialog(rule: RoutingRule | null) {
+  routes['GET /units'] = () => json(200, { items: [UNIT], total: 1 })
+  routes['GET /units/u-1'] = () => json(200, UNIT)
+  const w = mount(RuleDialog, {
+    props: { modelValue: false, categories: [], rule },
+    global: { plugins: [i18n] },
+    attachTo: document.body,
+  })
+  await w.setProps({ modelValue: true })
+  await flushPromises()
+  return w
+}
+
+function typeInto(testid: string, value: string) {
+  const input = document.body.querySelector<HTMLInputElement>(`input[data-testid="${testid}"], [data-testid="${testid}"] input`)!
+  input.value = value
+  input.dispatchEvent(new Event('input'))
+}
+
+describe('the routing rule dialog', () => {
+  it('edits a rule by sending only what changed', async () => {
+    routes['PATCH /routing-rules/7'] = (call) => json(200, { ...RULE, ...(call.body as object) })
+    const w = await openRuleDialog(RULE)
+    expect(document.body.querySelector('.el-dialog__title')?.textContent).toBe('修改规则')
+    typeInto('rule-note', '甲镇主办（夜间）')
+    await flushPromises()
+    document.body.querySelector<HTMLButtonElement>('[data-testid="rule-save"]')!.click()
+    await flushPromises()
+    const patch = calls.filter((c) => c.method === 'PATCH')
+    expect(patch.map((c) => [c.path, c.body])).toEqual([['/routing-rules/7', { note: '甲镇主办（夜间）' }]])
+    expect(calls.some((c) => c.method === 'POST')).toBe(false)
+    expect(w.emitted('saved')?.[0]?.[0]).toMatchObject({ id: 7, note: '甲镇主办（夜间）' })
+  })
+
+  it('shows the translated refusal and stays open when the server refuses the change', async () => {
+    routes['PATCH /routing-rules/7'] = () =>
+      json(422, { error: { code: 'unit_not_found', message: 'no linkage unit', details: null } })
+    const w = await openRuleDialog(RULE)
+    typeInto('rule-note', '改')
+    await flushPromises()
+    document.body.querySelector<HTMLButtonElement>('[data-testid="rule-save"]')!.click()
+    await flushPromises()
+    expect(w.emitted('saved')).toBeUndefined()
+    const error = document.body.querySelector('[data-testid="form-error"]')?.textContent ?? ''
+    expect(error).toBeTruthy()
+    expect(error).not.toContain('{')
+  })
+
+  it('still adds a new rule with the whole body', async () => {
+    routes['POST /routing-rules'] = (call) => json(201, { id: 8, ...(call.body as object) })
+    const w = await openRuleDialog(null)
+    expect(document.body.querySelector('.el-dialog__title')?.textContent).toBe('添加规则')
+    await choose(document.body.querySelector('[data-testid="rule-unit"]')!, '甲镇人民政府')
+    document.body.querySelector<HTMLButtonElement>('[data-testid="rule-save"]')!.click()
+    await flushPromises()
+    const post = calls.find((c) => c.method === 'POST')
+    expect(post?.body).toMatchObject({ role: 'lead', selector: 'unit', unit_id: 'u-1', levels: [], division_path: null })
+    expect(w.emitted('saved')).toHaveLength(1)
   })
 })

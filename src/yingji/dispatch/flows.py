@@ -14,7 +14,7 @@ from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Principal, Role
 from yingji.dispatch import service
-from yingji.dispatch.models import OPEN_STAGES, Callback, Order
+from yingji.dispatch.models import OPEN_STAGES, Callback, Order, RoutingRule
 from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.notify import service as notify
@@ -717,3 +717,64 @@ async def record_callback(
         data={"reachable": reachable, "reached": callback.reached, "satisfied": callback.satisfied},
     )
     return callback
+
+
+# --- the routing table (分类指派表) ---------------------------------------------------------------
+
+
+async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
+    if selector == "unit" and unit_id is None:
+        raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
+    if unit_id is not None and await org.get_unit(session=session, unit_id=unit_id) is None:
+        raise ValidationFailed("unit_not_found", f"no linkage unit {unit_id}")
+
+
+async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+    await _check_rule(session, data["selector"], data["unit_id"])
+    rule = await service.create_routing_rule(session=session, data=data)
+    await audit.record(
+        session,
+        action="dispatch.routing_rule_added",
+        subject_type="routing_rule",
+        subject_id=rule.id,
+        after=audit.snapshot(rule, service.RULE_FIELDS),
+    )
+    return rule
+
+
+async def update_routing_rule(
+    *, session: AsyncSession, rule_id: int, changes: dict[str, Any]
+) -> RoutingRule:
+    """Change the fields given; the rule as changed must pass what a new rule passes."""
+    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+    await _check_rule(
+        session,
+        changes.get("selector", rule.selector),
+        changes.get("unit_id", rule.unit_id),
+    )
+    before = audit.snapshot(rule, service.RULE_FIELDS)
+    await service.update_routing_rule(session=session, rule=rule, changes=changes)
+    after = audit.snapshot(rule, service.RULE_FIELDS)
+    if after != before:
+        await audit.record(
+            session,
+            action="dispatch.routing_rule_changed",
+            subject_type="routing_rule",
+            subject_id=rule.id,
+            before=before,
+            after=after,
+        )
+    return rule
+
+
+async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
+    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+    before = audit.snapshot(rule, service.RULE_FIELDS)
+    await service.delete_routing_rule(session=session, rule=rule)
+    await audit.record(
+        session,
+        action="dispatch.routing_rule_deleted",
+        subject_type="routing_rule",
+        subject_id=rule_id,
+        before=before,
+    )

@@ -195,6 +195,48 @@ async def list_routing_rules(*, session: AsyncSession) -> list[RoutingRule]:
     return list(rows.all())
 
 
+RULE_FIELDS = (
+    "category_prefix",
+    "levels",
+    "division_path",
+    "role",
+    "selector",
+    "unit_id",
+    "priority",
+    "note",
+    "active",
+)
+
+
+async def get_routing_rule_or_raise(*, session: AsyncSession, rule_id: int) -> RoutingRule:
+    rule = await session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound("routing_rule_not_found", f"no routing rule {rule_id}", {"rule_id": rule_id})
+    return rule
+
+
+async def create_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+    rule = RoutingRule(**{name: data[name] for name in RULE_FIELDS})
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def update_routing_rule(
+    *, session: AsyncSession, rule: RoutingRule, changes: dict[str, Any]
+) -> RoutingRule:
+    for name, value in changes.items():
+        if name in RULE_FIELDS:
+            setattr(rule, name, value)
+    await session.flush()
+    return rule
+
+
+async def delete_routing_rule(*, session: AsyncSession, rule: RoutingRule) -> None:
+    await session.delete(rule)
+    await session.flush()
+
+
 # --- deadlines -----------------------------------------------------------------------------------
 
 

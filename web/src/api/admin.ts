@@ -23,6 +23,7 @@ export type UserCreate = S['UserCreate']
 export type UserUpdate = S['UserUpdate']
 export type RoutingRule = S['RoutingRuleRead']
 export type RoutingRuleIn = S['RoutingRuleIn']
+export type RoutingRuleUpdate = S['RoutingRuleUpdate']
 export type StageDeadline = S['StageDeadlineRead']
 export type StageDeadlineIn = S['StageDeadlineIn']
 export type ReportingDeadline = S['ReportingDeadlineRead']
@@ -94,6 +95,7 @@ export const users = {
 export const routing = {
   list: () => api.get<RoutingRule[]>('/routing-rules'),
   add: (body: RoutingRuleIn) => api.post<RoutingRule>('/routing-rules', body),
+  update: (id: number, body: RoutingRuleUpdate) => api.patch<RoutingRule>(`/routing-rules/${id}`, body),
   remove: (id: number) => api.delete<void>(`/routing-rules/${id}`),
 }
 
