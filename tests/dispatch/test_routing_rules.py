@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.factories import bearer, make_county_with_two_towns
 from yingji.core.audit import AuditEntry
 from yingji.core.db import Database
+from yingji.core.events import OutboxEvent
 
 
 async def audit_of(db: Database, action: str) -> list[AuditEntry]:
@@ -163,3 +164,80 @@ async def test_deleting_a_rule_is_audited_with_the_whole_rule_and_a_second_delet
     [entry] = await audit_of(db, "dispatch.routing_rule_deleted")
     assert entry.before is not None and entry.before["unit_id"] == world["units"]["TA"]
     assert entry.before["note"] == "甲镇主办"
+
+
+async def test_every_change_to_the_routing_and_deadline_tables_is_emitted_to_all_readers(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    admin, world = await setup(client, db)
+    rule = world["rule"]
+    await client.patch(f"/api/v1/routing-rules/{rule['id']}", headers=admin, json={"priority": 1})
+    await client.delete(f"/api/v1/routing-rules/{rule['id']}", headers=admin)
+    csv = "category_prefix,role,selector,unit_code\naccident,co,unit,TB\n"
+    imported = await client.post(
+        "/api/v1/routing-rules:import",
+        headers=admin,
+        files={"file": ("rules.csv", csv.encode(), "text/csv")},
+    )
+    assert imported.status_code == 200, imported.text
+    minutes = {"sign_minutes": 5, "arrive_minutes": 30, "feedback_minutes": 60}
+    stage = await client.put(
+        "/api/v1/stage-deadlines",
+        headers=admin,
+        json={"category_prefix": "accident", "complete_minutes": 600, **minutes},
+    )
+    assert stage.status_code == 200, stage.text
+    reporting = await client.put(
+        "/api/v1/reporting-deadlines",
+        headers=admin,
+        json={
+            "category_prefix": "accident",
+            "level": "I",
+            "phone_minutes": 10,
+            "written_minutes": 40,
+        },
+    )
+    assert reporting.status_code == 200, reporting.text
+    async with db.unit_of_work(readonly=True) as session:
+        emitted = (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.type.not_like("org.%"))
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    assert [e.type for e in emitted] == [
+        "dispatch.routing_rule_added",
+        "dispatch.routing_rule_changed",
+        "dispatch.routing_rule_deleted",
+        "dispatch.routing_rules_imported",
+        "dispatch.stage_deadline_set",
+        "incidents.reporting_deadline_set",
+    ]
+    assert all(e.everywhere and e.permission == "incident.read" for e in emitted)
+    assert emitted[1].payload["before"]["priority"] == 100
+    assert emitted[1].payload["after"]["priority"] == 1
+    assert emitted[2].payload["after"] is None
+    assert emitted[3].payload["after"] == {"created": 1, "updated": 0, "replace": False}
+    assert emitted[4].subject_id == str(stage.json()["id"])
+    assert emitted[5].payload["after"]["written_minutes"] == 40
+
+
+async def test_a_refused_table_change_emits_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    admin, world = await setup(client, db)
+    async with db.unit_of_work(readonly=True) as session:
+        before = len((await session.scalars(select(OutboxEvent.id))).all())
+    await client.patch(
+        f"/api/v1/routing-rules/{world['rule']['id']}", headers=admin, json={"unit_id": None}
+    )
+    await client.put("/api/v1/stage-deadlines", headers=admin, json={"sign_minutes": 0})
+    bad_csv = "category_prefix,role,selector,unit_code\naccident,co,unit,NOPE\n"
+    await client.post(
+        "/api/v1/routing-rules:import",
+        headers=admin,
+        files={"file": ("rules.csv", bad_csv.encode(), "text/csv")},
+    )
+    async with db.unit_of_work(readonly=True) as session:
+        assert len((await session.scalars(select(OutboxEvent.id))).all()) == before

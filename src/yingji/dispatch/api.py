@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
@@ -19,7 +18,7 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
 from yingji.dispatch import bulletin, flows, kpi, routing_io, schemas, service
-from yingji.dispatch.models import Order, StageDeadline
+from yingji.dispatch.models import Order
 from yingji.org import schemas as org_schemas
 from yingji.org import service as org
 
@@ -400,28 +399,7 @@ async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
 
 @router.put("/stage-deadlines", response_model=schemas.StageDeadlineRead, tags=["routing"])
 async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _me: Admin) -> Any:
-    row = await session.scalar(
-        select(StageDeadline).where(
-            StageDeadline.category_prefix == body.category_prefix,
-            StageDeadline.level == body.level,
-            StageDeadline.tier == body.tier,
-        )
-    )
-    if row is None:
-        row = StageDeadline(**body.model_dump())
-        session.add(row)
-    else:
-        for name, value in body.model_dump().items():
-            setattr(row, name, value)
-    await session.flush()
-    await audit.record(
-        session,
-        action="dispatch.stage_deadline_set",
-        subject_type="stage_deadline",
-        subject_id=row.id,
-        after=body.model_dump(),
-    )
-    return row
+    return await flows.set_stage_deadline(session=session, data=body.model_dump())
 
 
 # --- KPIs and the monthly bulletin ---------------------------------------------------------------
@@ -523,14 +501,7 @@ async def import_routing_rules(
     replace: Annotated[bool, Query()] = False,
 ) -> Any:
     parsed = routing_io.parse_rules(await file.read())
-    created, updated = await routing_io.import_rules(
+    created, updated = await flows.import_routing_rules(
         session=session, parsed=parsed, replace=replace
-    )
-    await audit.record(
-        session,
-        action="dispatch.routing_rules_imported",
-        subject_type="routing_rule",
-        subject_id=None,
-        after={"created": created, "updated": updated, "replace": replace},
     )
     return org_schemas.ImportReport(created=created, updated=updated, errors=[])

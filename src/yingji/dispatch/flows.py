@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yingji.core import audit, clock, events, security, timers
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
-from yingji.core.security import Principal, Role
-from yingji.dispatch import service
-from yingji.dispatch.models import OPEN_STAGES, Callback, Order, RoutingRule
+from yingji.core.security import Permission, Principal, Role
+from yingji.dispatch import routing_io, service
+from yingji.dispatch.models import OPEN_STAGES, Callback, Order, RoutingRule, StageDeadline
 from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.notify import service as notify
@@ -719,7 +719,39 @@ async def record_callback(
     return callback
 
 
-# --- the routing table (分类指派表) ---------------------------------------------------------------
+# --- the routing and deadline tables ------------------------------------------------------------
+
+# The routing and deadline tables are shared by the whole platform and read by everyone who reads
+# incidents; a change goes to all of them (the administration screens reload on it).
+TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
+
+
+async def _table_changed(
+    session: AsyncSession,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type=subject_type,
+        subject_id="" if subject_id is None else subject_id,
+        payload={"before": before, "after": after},
+        scope=TABLE_AUDIENCE,
+        actor_id=audit.current_context.get().actor_id,
+    )
 
 
 async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
@@ -732,11 +764,12 @@ async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID |
 async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
     await _check_rule(session, data["selector"], data["unit_id"])
     rule = await service.create_routing_rule(session=session, data=data)
-    await audit.record(
+    await _table_changed(
         session,
         action="dispatch.routing_rule_added",
         subject_type="routing_rule",
         subject_id=rule.id,
+        before=None,
         after=audit.snapshot(rule, service.RULE_FIELDS),
     )
     return rule
@@ -756,7 +789,7 @@ async def update_routing_rule(
     await service.update_routing_rule(session=session, rule=rule, changes=changes)
     after = audit.snapshot(rule, service.RULE_FIELDS)
     if after != before:
-        await audit.record(
+        await _table_changed(
             session,
             action="dispatch.routing_rule_changed",
             subject_type="routing_rule",
@@ -771,10 +804,51 @@ async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
     rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
     await service.delete_routing_rule(session=session, rule=rule)
-    await audit.record(
+    await _table_changed(
         session,
         action="dispatch.routing_rule_deleted",
         subject_type="routing_rule",
         subject_id=rule_id,
         before=before,
+        after=None,
     )
+
+
+async def import_routing_rules(
+    *, session: AsyncSession, parsed: routing_io.ParsedRules, replace: bool
+) -> tuple[int, int]:
+    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file."""
+    created, updated = await routing_io.import_rules(
+        session=session, parsed=parsed, replace=replace
+    )
+    await _table_changed(
+        session,
+        action="dispatch.routing_rules_imported",
+        subject_type="routing_rule",
+        subject_id=None,
+        before=None,
+        after={"created": created, "updated": updated, "replace": replace},
+    )
+    return created, updated
+
+
+async def set_stage_deadline(*, session: AsyncSession, data: dict[str, Any]) -> StageDeadline:
+    """限时: the minutes of each stage for one category prefix, level and tier (a new row or the
+    one already there)."""
+    row = await service.get_stage_deadline(
+        session=session,
+        category_prefix=data["category_prefix"],
+        level=data["level"],
+        tier=data["tier"],
+    )
+    before = audit.snapshot(row, service.STAGE_DEADLINE_FIELDS) if row is not None else None
+    row = await service.put_stage_deadline(session=session, row=row, data=data)
+    await _table_changed(
+        session,
+        action="dispatch.stage_deadline_set",
+        subject_type="stage_deadline",
+        subject_id=row.id,
+        before=before,
+        after=audit.snapshot(row, service.STAGE_DEADLINE_FIELDS),
+    )
+    return row

@@ -302,6 +302,43 @@ async def ensure_stage_deadlines(*, session: AsyncSession) -> int:
     return len(data["deadlines"])
 
 
+STAGE_DEADLINE_FIELDS = (
+    "category_prefix",
+    "level",
+    "tier",
+    "sign_minutes",
+    "arrive_minutes",
+    "feedback_minutes",
+    "complete_minutes",
+    "remind_share",
+)
+
+
+async def get_stage_deadline(
+    *, session: AsyncSession, category_prefix: str, level: str, tier: int
+) -> StageDeadline | None:
+    return await session.scalar(
+        select(StageDeadline).where(
+            StageDeadline.category_prefix == category_prefix,
+            StageDeadline.level == level,
+            StageDeadline.tier == tier,
+        )
+    )
+
+
+async def put_stage_deadline(
+    *, session: AsyncSession, row: StageDeadline | None, data: dict[str, Any]
+) -> StageDeadline:
+    """Write ``data`` into ``row``, or into a new row when there is none."""
+    if row is None:
+        row = StageDeadline()
+        session.add(row)
+    for name in STAGE_DEADLINE_FIELDS:
+        setattr(row, name, data[name])
+    await session.flush()
+    return row
+
+
 async def list_stage_deadlines(*, session: AsyncSession) -> list[StageDeadline]:
     rows = await session.scalars(
         select(StageDeadline).order_by(
