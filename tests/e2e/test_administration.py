@@ -236,3 +236,96 @@ def test_a_viewer_sees_the_tables_without_edit_controls(server: str, browser: Br
     expect(page.get_by_test_id("rule-add")).to_have_count(0)
     expect(page.get_by_role("button", name="删除")).to_have_count(0)
     context.close()
+
+
+def test_admin_tables_show_another_administrators_changes_without_a_refresh(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "admin")
+    # the other administrator works through the API with a session of their own
+    other = httpx.Client(base_url=f"{server}/api/v1", headers=api_headers(server))
+
+    # --- units: a phone number changed elsewhere appears in the open table, on the same filter
+    page.goto(f"{server}/admin/units")
+    table = page.get_by_test_id("units-table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    unit = next(u for u in other.get("/units", params={"limit": 50}).json()["items"] if u["phone"])
+    page.get_by_placeholder("名称或编码").fill(unit["code"])
+    row = table.locator("tr", has_text=unit["code"])
+    expect(table.locator("tbody tr")).to_have_count(1)  # the search has answered
+    expect(row).to_contain_text(unit["phone"])
+    try:
+        other.patch(f"/units/{unit['id']}", json={"phone": "0578-6999999"})
+        expect(row).to_contain_text("0578-6999999")
+        expect(page.get_by_placeholder("名称或编码")).to_have_value(unit["code"])
+    finally:
+        other.patch(f"/units/{unit['id']}", json={"phone": unit["phone"]})
+
+    # --- users: a renamed account
+    page.goto(f"{server}/admin/users")
+    users = page.get_by_test_id("users-table")
+    expect(users.locator("tbody tr").first).to_be_visible()
+    viewer = next(
+        u
+        for u in other.get("/users", params={"limit": 100}).json()["items"]
+        if u["username"] == "viewer"
+    )
+    try:
+        other.patch(f"/users/{viewer['id']}", json={"display_name": "他处改名的只读用户"})
+        expect(users.locator("tr", has_text="他处改名的只读用户")).to_be_visible()
+    finally:
+        other.patch(f"/users/{viewer['id']}", json={"display_name": viewer["display_name"]})
+
+    # --- routing: a rule added, changed and deleted elsewhere (inactive: it routes nothing)
+    page.goto(f"{server}/admin/routing")
+    rules = page.get_by_test_id("rules-table")
+    expect(rules.locator("tbody tr").first).to_be_visible()
+    rule = other.post(
+        "/routing-rules",
+        json={"role": "co", "selector": "village", "note": "他处添加的规则", "active": False},
+    ).json()
+    try:
+        expect(rules.locator("tr", has_text="他处添加的规则")).to_be_visible()
+        other.patch(f"/routing-rules/{rule['id']}", json={"note": "他处修改的规则"})
+        expect(rules.locator("tr", has_text="他处修改的规则")).to_be_visible()
+    finally:
+        other.delete(f"/routing-rules/{rule['id']}")
+    expect(rules.locator("tr", has_text="他处")).to_have_count(0)
+
+    # --- deadlines: a stage deadline set elsewhere
+    first = min(
+        other.get("/stage-deadlines").json(),
+        key=lambda r: (r["category_prefix"], r["level"], r["tier"]),
+    )
+    page.goto(f"{server}/admin/deadlines")
+    cell = page.get_by_test_id(f"stage-{first['id']}-sign_minutes").locator("input")
+    expect(cell).to_have_value(str(first["sign_minutes"]))
+    body = {k: v for k, v in first.items() if k != "id"}
+    try:
+        other.put("/stage-deadlines", json={**body, "sign_minutes": first["sign_minutes"] + 1})
+        expect(cell).to_have_value(str(first["sign_minutes"] + 1))
+    finally:
+        other.put("/stage-deadlines", json=body)
+
+    # --- divisions: a town renamed elsewhere shows in the open tree, which stays open
+    every = other.get("/divisions", params={"limit": 1000}).json()["items"]
+    codes = {d["adcode"] for d in every}
+    root = next(d for d in every if d["parent_adcode"] not in codes)
+    child = other.get("/divisions", params={"parent": root["adcode"]}).json()["items"][0]
+    page.goto(f"{server}/admin/divisions")
+    tree = page.get_by_test_id("division-tree")
+    tree.locator(".el-tree-node", has_text=root["name"]).locator(
+        ".el-tree-node__expand-icon"
+    ).first.click()
+    expect(tree).to_contain_text(child["name"])
+    try:
+        other.patch(f"/divisions/{child['adcode']}", json={"name": f"{child['name']}（他处改名）"})
+        expect(tree).to_contain_text(f"{child['name']}（他处改名）")
+    finally:
+        other.patch(f"/divisions/{child['adcode']}", json={"name": child["name"]})
+    other.close()
+    context.close()
