@@ -240,3 +240,42 @@ def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
     assert by_stage == [(False, "returned"), (True, "arrived"), (True, "issued")]
     assert next(o for o in mine if o["stage"] == "arrived")["arrive_lon"] is None
     phone.close()
+
+
+def test_the_supervision_board_turns_an_order_overdue_at_its_deadline_without_an_event(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    town = httpx.get(
+        f"{server}/api/v1/divisions", headers=officer, params={"q": "左溪镇", "level": "town"}
+    ).json()["items"][0]
+    title = dispatched_fire(
+        server,
+        officer,
+        "左溪镇一处柴草堆起火，督办计时",
+        "左溪镇",
+        town["centroid_lon"],
+        town["centroid_lat"],
+    )
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    page.clock.install()  # the browser's clock, which the test moves on; the server's runs as ever
+    sign_in(page, server, "duty_leader")
+    page.goto(f"{server}/supervision")
+    row = page.get_by_test_id("supervision-table").locator("tr").filter(has_text=title).first
+    expect(row).to_be_visible()
+    countdown = row.get_by_test_id("countdown")
+    expect(countdown).not_to_have_attribute("data-state", "overdue")
+    expect(countdown).to_contain_text("签收")
+    overdue_before = int(page.get_by_test_id("count-overdue").locator("strong").inner_text())
+    # the order owes its signature within the hour: an hour later it is overdue on screen, though
+    # no event arrived (nobody signed, and the server's own clock has not moved)
+    page.clock.fast_forward("01:00:00")
+    expect(countdown).to_have_attribute("data-state", "overdue")
+    expect(countdown).to_contain_text("超时")
+    expect(row).to_have_class(re.compile(r"state-overdue"))
+    assert int(page.get_by_test_id("count-overdue").locator("strong").inner_text()) > overdue_before
+    shot(page, "supervision-overdue-by-the-clock")
+    context.close()
