@@ -45,7 +45,9 @@ async def _trace(
     before: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Timeline of the incident, audit of the order, event to the area and both units."""
+    """Timeline of the incident, audit of the order, event to the area and both units. The
+    event carries the incident's number and title, so a screen can tell the unit what the order
+    is about in its own language without a fetch (``summary`` is the Chinese timeline line)."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
     await incidents.add_timeline(
         session=session,
@@ -71,6 +73,11 @@ async def _trace(
         payload={
             "order": after,
             "incident_id": str(incident.id),
+            "incident": {
+                "id": str(incident.id),
+                "number": incident.number,
+                "title": incident.title,
+            },
             "summary": summary,
             **(data or {}),
         },
@@ -240,7 +247,11 @@ async def dispatch(
             action="dispatch.order_issued",
             summary=f"派单 {choice.unit.name}（{'主办' if choice.role == 'lead' else '协办'}）"
             f"：{choice.reason}",
-            data={"unit": choice.unit.name, "role": choice.role},
+            data={
+                "unit": choice.unit.name,
+                "role": choice.role,
+                "sign_due_at": clock.as_utc(order.sign_due_at).isoformat(),
+            },
         )
         issued.append(order)
     if not issued:
@@ -526,7 +537,12 @@ async def transfer(
         incident,
         action="dispatch.order_transfer_requested",
         summary=f"移交 {unit.name} → {target.name}：{reason}（签收前由 {unit.name} 负责）",
-        data={"from_order_id": str(order.id), "reason": reason},
+        data={
+            "from_order_id": str(order.id),
+            "from_unit": unit.name,
+            "reason": reason,
+            "sign_due_at": clock.as_utc(new.sign_due_at).isoformat(),
+        },
     )
     return new
 
