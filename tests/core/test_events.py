@@ -229,3 +229,34 @@ async def _equals(value, expected: int) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_an_events_audience_survives_the_outbox_and_the_wire(db: Database, clock) -> None:
+    seen: list[DomainEvent] = []
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event)
+
+    bus = Bus()
+    bus.subscribe("test.audience", handler)
+    await bus.start(db, run_relay=True)
+    try:
+        async with db.unit_of_work() as session:
+            await events.emit(
+                session,
+                type="test.table_changed",
+                subject_type="table",
+                subject_id=1,
+                payload={},
+                scope=EventScope(everywhere=True, permission="incident.read"),
+            )
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await bus.stop()
+    [event] = seen
+    assert event.scope == EventScope(everywhere=True, permission="incident.read")
+    # the shape NATS carries between processes keeps it too
+    assert DomainEvent.from_json(event.to_json()).scope == event.scope

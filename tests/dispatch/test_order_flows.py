@@ -4,16 +4,17 @@ transfer under 首接负责制, concurrent signs, return, completion, callback."
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.factories import bearer, make_county_with_two_towns, make_unit, make_user
 from yingji.app import install_jobs
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
-from yingji.core.events import Bus
+from yingji.core.events import Bus, OutboxEvent
 from yingji.core.timers import TimerWorker, handlers
 
 
@@ -355,3 +356,41 @@ async def test_kpis_and_the_monthly_bulletin_reflect_the_orders(
     bad = await client.get("/api/v1/reports/bulletin?month=2026-13", headers=world["leader"])
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_month"
     assert (await client.get("/api/v1/kpi/units", headers=world["fire"])).status_code == 200
+
+
+async def test_a_new_orders_event_names_the_incident_the_role_and_the_sign_deadline(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    incident, orders = await dispatched(client, world)
+    town_order = orders[world["units"]["TA"]]
+    moved = await act(
+        client,
+        world["town_a"],
+        town_order["id"],
+        "transfer",
+        {"to_unit_id": world["units"]["WATER"], "reason": "涉及水利设施"},
+    )
+    assert moved.status_code == 201
+    shown = (await client.get(f"/api/v1/incidents/{incident}", headers=world["officer"])).json()
+    async with db.unit_of_work(readonly=True) as session:
+        emitted = {
+            (e.type, e.subject_id): e.payload
+            for e in (
+                await session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.type.like("dispatch.order_%"))
+                )
+            ).all()
+        }
+    issued = emitted[("dispatch.order_issued", town_order["id"])]
+    about = {"id": incident, "number": shown["number"], "title": shown["title"]}
+    assert issued["incident"] == about
+    assert issued["order"]["role"] == "co"
+    assert _instant(issued["sign_due_at"]) == _instant(town_order["sign_due_at"])
+    handed = emitted[("dispatch.order_transfer_requested", moved.json()["id"])]
+    assert handed["incident"] == about
+    assert (handed["from_unit"], handed["reason"]) == ("单位TA", "涉及水利设施")
+    assert _instant(handed["sign_due_at"]) == _instant(moved.json()["sign_due_at"])
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

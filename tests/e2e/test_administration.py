@@ -72,9 +72,13 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(form.locator(".el-form-item__error")).to_be_visible()
     form.get_by_label("电话").fill("0578-6000002")
     pick(page, form.get_by_label("梯队"), "", "一类")
+    expect(row).to_contain_text("救援队伍")
+    pick(page, form.get_by_label("类型"), "", "部门")  # the kind is editable too
     page.get_by_test_id("unit-save").click()
     expect(form).to_be_hidden()
     expect(row).to_contain_text("0578-6000002")
+    expect(row).to_contain_text("部门")
+    expect(row).not_to_contain_text("救援队伍")
     shot(page, "admin-units-desktop")
 
     # units export as a CSV download that holds the new unit
@@ -84,7 +88,7 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     assert download.value.suggested_filename == "units.csv"
     text = Path(path).read_text(encoding="utf-8-sig")
     assert text.startswith("code,name,kind,tier,division_adcode")
-    assert "E2E01,端到端测试救援队,rescue_team,1,331126101000" in text
+    assert "E2E01,端到端测试救援队,department,1,331126101000" in text
 
     # --- a user with a role
     page.goto(f"{server}/admin/users")
@@ -136,6 +140,19 @@ def test_administrator_edits_units_users_routing_and_deadlines(
     expect(added).to_be_visible()
     expect(rules.locator("tbody tr", has_text="主办")).to_have_count(0)
     shot(page, "admin-routing-desktop")
+    # the rule is edited in the same dialog: a new note and the lead role
+    added.get_by_role("button", name="编辑").click()
+    expect(rule_form).to_be_visible()
+    expect(rule_form.get_by_label("备注")).to_have_value("端到端规则：救援队协办")
+    rule_form.get_by_label("备注").fill("端到端规则：救援队改为主办")
+    rule_form.get_by_text("主办", exact=True).click()
+    page.get_by_test_id("rule-save").click()
+    expect(rule_form).to_be_hidden()
+    page.get_by_role("search").get_by_role("button", name="清除筛选").click()
+    edited = rules.locator("tr", has_text="端到端规则：救援队改为主办")
+    expect(edited).to_contain_text("主办")
+    expect(edited).to_contain_text("端到端测试救援队")
+    expect(rules.locator("tr", has_text="端到端规则：救援队协办")).to_have_count(0)
 
     # --- a stage deadline
     headers = api_headers(server)
@@ -218,4 +235,97 @@ def test_a_viewer_sees_the_tables_without_edit_controls(server: str, browser: Br
     expect(page.get_by_test_id("rules-table").locator("tbody tr").first).to_be_visible()
     expect(page.get_by_test_id("rule-add")).to_have_count(0)
     expect(page.get_by_role("button", name="删除")).to_have_count(0)
+    context.close()
+
+
+def test_admin_tables_show_another_administrators_changes_without_a_refresh(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "admin")
+    # the other administrator works through the API with a session of their own
+    other = httpx.Client(base_url=f"{server}/api/v1", headers=api_headers(server))
+
+    # --- units: a phone number changed elsewhere appears in the open table, on the same filter
+    page.goto(f"{server}/admin/units")
+    table = page.get_by_test_id("units-table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    unit = next(u for u in other.get("/units", params={"limit": 50}).json()["items"] if u["phone"])
+    page.get_by_placeholder("名称或编码").fill(unit["code"])
+    row = table.locator("tr", has_text=unit["code"])
+    expect(table.locator("tbody tr")).to_have_count(1)  # the search has answered
+    expect(row).to_contain_text(unit["phone"])
+    try:
+        other.patch(f"/units/{unit['id']}", json={"phone": "0578-6999999"})
+        expect(row).to_contain_text("0578-6999999")
+        expect(page.get_by_placeholder("名称或编码")).to_have_value(unit["code"])
+    finally:
+        other.patch(f"/units/{unit['id']}", json={"phone": unit["phone"]})
+
+    # --- users: a renamed account
+    page.goto(f"{server}/admin/users")
+    users = page.get_by_test_id("users-table")
+    expect(users.locator("tbody tr").first).to_be_visible()
+    viewer = next(
+        u
+        for u in other.get("/users", params={"limit": 100}).json()["items"]
+        if u["username"] == "viewer"
+    )
+    try:
+        other.patch(f"/users/{viewer['id']}", json={"display_name": "他处改名的只读用户"})
+        expect(users.locator("tr", has_text="他处改名的只读用户")).to_be_visible()
+    finally:
+        other.patch(f"/users/{viewer['id']}", json={"display_name": viewer["display_name"]})
+
+    # --- routing: a rule added, changed and deleted elsewhere (inactive: it routes nothing)
+    page.goto(f"{server}/admin/routing")
+    rules = page.get_by_test_id("rules-table")
+    expect(rules.locator("tbody tr").first).to_be_visible()
+    rule = other.post(
+        "/routing-rules",
+        json={"role": "co", "selector": "village", "note": "他处添加的规则", "active": False},
+    ).json()
+    try:
+        expect(rules.locator("tr", has_text="他处添加的规则")).to_be_visible()
+        other.patch(f"/routing-rules/{rule['id']}", json={"note": "他处修改的规则"})
+        expect(rules.locator("tr", has_text="他处修改的规则")).to_be_visible()
+    finally:
+        other.delete(f"/routing-rules/{rule['id']}")
+    expect(rules.locator("tr", has_text="他处")).to_have_count(0)
+
+    # --- deadlines: a stage deadline set elsewhere
+    first = min(
+        other.get("/stage-deadlines").json(),
+        key=lambda r: (r["category_prefix"], r["level"], r["tier"]),
+    )
+    page.goto(f"{server}/admin/deadlines")
+    cell = page.get_by_test_id(f"stage-{first['id']}-sign_minutes").locator("input")
+    expect(cell).to_have_value(str(first["sign_minutes"]))
+    body = {k: v for k, v in first.items() if k != "id"}
+    try:
+        other.put("/stage-deadlines", json={**body, "sign_minutes": first["sign_minutes"] + 1})
+        expect(cell).to_have_value(str(first["sign_minutes"] + 1))
+    finally:
+        other.put("/stage-deadlines", json=body)
+
+    # --- divisions: a town renamed elsewhere shows in the open tree, which stays open
+    every = other.get("/divisions", params={"limit": 1000}).json()["items"]
+    codes = {d["adcode"] for d in every}
+    root = next(d for d in every if d["parent_adcode"] not in codes)
+    child = other.get("/divisions", params={"parent": root["adcode"]}).json()["items"][0]
+    page.goto(f"{server}/admin/divisions")
+    tree = page.get_by_test_id("division-tree")
+    tree.locator(".el-tree-node", has_text=root["name"]).locator(
+        ".el-tree-node__expand-icon"
+    ).first.click()
+    expect(tree).to_contain_text(child["name"])
+    try:
+        other.patch(f"/divisions/{child['adcode']}", json={"name": f"{child['name']}（他处改名）"})
+        expect(tree).to_contain_text(f"{child['name']}（他处改名）")
+    finally:
+        other.patch(f"/divisions/{child['adcode']}", json={"name": child["name"]})
+    other.close()
     context.close()

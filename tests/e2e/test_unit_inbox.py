@@ -79,7 +79,12 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
         server, officer, "黄田镇黄田村仓库冒烟起火", "黄田镇黄田村", 118.9407, 27.6103
     )
     expect(card(page, second)).to_be_visible(timeout=10_000)
-    expect(page.locator(".inbox-new-order")).to_be_visible()
+    notice = page.locator(".inbox-new-order")
+    expect(notice).to_be_visible()
+    # built on the phone from the order's fields: the incident, the role, the sign deadline
+    expect(notice).to_contain_text(second)
+    expect(notice).to_contain_text("（主办）")
+    expect(notice).to_contain_text("前签收")
     page.wait_for_timeout(600)  # let the new card finish sliding in
     shot(page, "inbox-phone")
 
@@ -240,3 +245,75 @@ def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
     assert by_stage == [(False, "returned"), (True, "arrived"), (True, "issued")]
     assert next(o for o in mine if o["stage"] == "arrived")["arrive_lon"] is None
     phone.close()
+
+
+def test_the_supervision_board_turns_an_order_overdue_at_its_deadline_without_an_event(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    town = httpx.get(
+        f"{server}/api/v1/divisions", headers=officer, params={"q": "左溪镇", "level": "town"}
+    ).json()["items"][0]
+    title = dispatched_fire(
+        server,
+        officer,
+        "左溪镇一处柴草堆起火，督办计时",
+        "左溪镇",
+        town["centroid_lon"],
+        town["centroid_lat"],
+    )
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    page.clock.install()  # the browser's clock, which the test moves on; the server's runs as ever
+    sign_in(page, server, "duty_leader")
+    page.goto(f"{server}/supervision")
+    row = page.get_by_test_id("supervision-table").locator("tr").filter(has_text=title).first
+    expect(row).to_be_visible()
+    countdown = row.get_by_test_id("countdown")
+    expect(countdown).not_to_have_attribute("data-state", "overdue")
+    expect(countdown).to_contain_text("签收")
+    overdue_before = int(page.get_by_test_id("count-overdue").locator("strong").inner_text())
+    # the order owes its signature within the hour: an hour later it is overdue on screen, though
+    # no event arrived (nobody signed, and the server's own clock has not moved)
+    page.clock.fast_forward("01:00:00")
+    expect(countdown).to_have_attribute("data-state", "overdue")
+    expect(countdown).to_contain_text("超时")
+    expect(row).to_have_class(re.compile(r"state-overdue"))
+    assert int(page.get_by_test_id("count-overdue").locator("strong").inner_text()) > overdue_before
+    shot(page, "supervision-overdue-by-the-clock")
+    context.close()
+
+
+def test_a_liaison_reading_english_is_told_of_a_new_order_in_english(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    town = httpx.get(
+        f"{server}/api/v1/divisions", headers=officer, params={"q": "贤良镇", "level": "town"}
+    ).json()["items"][0]
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="en-US", timezone_id="Asia/Shanghai"
+    )
+    context.add_init_script("localStorage.setItem('yingji.locale', 'en')")
+    page = context.new_page()
+    sign_in(page, server, "liaison_fire")
+    page.wait_for_url("**/inbox")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    title = dispatched_fire(
+        server,
+        officer,
+        "贤良镇一处民房起火，屋顶冒烟",
+        "贤良镇",
+        town["centroid_lon"],
+        town["centroid_lat"],
+    )
+    notice = page.locator(".inbox-new-order")
+    expect(notice).to_be_visible(timeout=10_000)
+    expect(notice).to_contain_text("New order")
+    expect(notice).to_contain_text(f"{title} (Lead); sign by ")
+    expect(notice).not_to_contain_text("派单")  # the server's Chinese summary is not shown
+    page.wait_for_timeout(600)  # let the notice finish sliding in
+    shot(page, "inbox-new-order-english")
+    context.close()

@@ -148,3 +148,21 @@ async def test_api_import_of_geojson_divisions_is_all_or_nothing(
         "/api/v1/divisions:import", headers=admin, files={"file": ("villages.geojson", body)}
     )
     assert accepted.json() == {"created": 1, "updated": 0, "errors": []}
+
+
+async def test_reimporting_a_unit_with_another_kind_changes_its_kind(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    text = "code,name,kind,tier,division_adcode\nTA,甲镇救援队,rescue_team,1,331126101000\n"
+    answer = await client.post(
+        "/api/v1/units:import",
+        headers=admin,
+        files={"file": ("units.csv", text.encode(), "text/csv")},
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["created"], answer.json()["updated"]) == (0, 1)
+    async with db.unit_of_work(readonly=True) as session:
+        unit = await session.scalar(select(LinkageUnit).where(LinkageUnit.code == "TA"))
+    assert unit is not None and (unit.kind, unit.name) == ("rescue_team", "甲镇救援队")

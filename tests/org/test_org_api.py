@@ -145,3 +145,70 @@ async def test_division_boundary_must_be_a_polygon_inside_china(
     assert ok.status_code == 201
     assert ok.json()["path"] == "330000/331126/331126103000/"
     assert abs(ok.json()["centroid_lon"] - 119.25) < 1e-9
+
+
+async def test_an_administrator_changes_a_units_kind_with_audit_and_event(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    units = (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    ta = next(u for u in units if u["code"] == "TA")
+    assert ta["kind"] == "town"
+    patched = await client.patch(
+        f"/api/v1/units/{ta['id']}", headers=admin, json={"kind": "rescue_team"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["kind"] == "rescue_team"
+    assert (await client.get(f"/api/v1/units/{ta['id']}", headers=admin)).json()[
+        "kind"
+    ] == "rescue_team"
+    async with db.unit_of_work(readonly=True) as session:
+        entry = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.subject_id == ta["id"], AuditEntry.action == "org.unit.updated")
+            .order_by(AuditEntry.id.desc())
+        )
+        event = await session.scalar(
+            select(OutboxEvent)
+            .where(OutboxEvent.subject_id == ta["id"], OutboxEvent.type == "org.unit.updated")
+            .order_by(OutboxEvent.id.desc())
+        )
+    assert entry is not None and entry.before is not None and entry.after is not None
+    assert (entry.before["kind"], entry.after["kind"]) == ("town", "rescue_team")
+    assert event is not None and event.payload["after"]["kind"] == "rescue_team"
+
+
+async def test_an_unknown_unit_kind_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    units = (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    ta = next(u for u in units if u["code"] == "TA")
+    async with db.unit_of_work(readonly=True) as session:
+        audited = await session.scalar(select(func.count()).select_from(AuditEntry))
+    for body in ({"kind": "spaceship"}, {"kind": 3}, {"kind": "spaceship", "name": "新名字"}):
+        refused = await client.patch(f"/api/v1/units/{ta['id']}", headers=admin, json=body)
+        assert refused.status_code == 422, body
+        assert refused.json()["error"]["code"] == "validation_failed"
+    unit = (await client.get(f"/api/v1/units/{ta['id']}", headers=admin)).json()
+    assert (unit["kind"], unit["name"]) == ("town", ta["name"])
+    async with db.unit_of_work(readonly=True) as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == audited
+
+
+async def test_a_town_liaison_may_not_change_a_units_kind(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    liaison = await bearer(client, "town_a")
+    units = (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    ta = next(u for u in units if u["code"] == "TA")
+    refused = await client.patch(
+        f"/api/v1/units/{ta['id']}", headers=liaison, json={"kind": "department"}
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert (await client.get(f"/api/v1/units/{ta['id']}", headers=admin)).json()["kind"] == "town"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.factories import PASSWORD, make_county_with_two_towns
+from tests.factories import PASSWORD, make_county_with_two_towns, make_user
 from yingji.core.db import Database
 
 
@@ -84,3 +84,89 @@ async def test_ws_with_a_session_cookie_from_another_origin_is_refused(
         additional_headers={"Cookie": cookie, "Origin": f"http://{live_server}"},
     ) as ws:
         assert json.loads(await ws.recv())["type"] == "hello"
+
+
+async def events_until(ws, subject_id: str, timeout: float = 3.0) -> list[dict]:
+    """Every event received up to and including the one about ``subject_id``."""
+    seen = []
+    while True:
+        event = await next_event(ws, timeout)
+        seen.append(event)
+        if event["subject_id"] == subject_id:
+            return seen
+
+
+async def test_ws_tells_every_reader_of_incidents_when_the_routing_table_changes(
+    live_server: str, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await token_for(live_server, "admin")
+    county = await token_for(live_server, "county")
+    town_a = await token_for(live_server, "town_a")
+    async with (
+        websockets.connect(f"ws://{live_server}/ws?token={county}") as ws_county,
+        websockets.connect(f"ws://{live_server}/ws?token={town_a}") as ws_town,
+    ):
+        for ws in (ws_county, ws_town):
+            assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(
+            base_url=f"http://{live_server}", headers={"Authorization": f"Bearer {admin}"}
+        ) as c:
+            units = {u["code"]: u["id"] for u in (await c.get("/api/v1/units")).json()["items"]}
+            rule = (
+                await c.post("/api/v1/routing-rules", json={"role": "lead", "unit_id": units["TA"]})
+            ).json()
+            await c.patch(f"/api/v1/routing-rules/{rule['id']}", json={"priority": 5})
+        for ws in (ws_county, ws_town):
+            added = await next_event(ws)
+            changed = await next_event(ws)
+            assert (added["type"], changed["type"]) == (
+                "dispatch.routing_rule_added",
+                "dispatch.routing_rule_changed",
+            )
+            assert changed["subject_id"] == str(rule["id"])
+            assert changed["payload"]["after"]["priority"] == 5
+
+
+async def test_ws_gives_a_user_account_change_only_to_those_who_manage_users_in_its_area(
+    live_server: str, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "county_admin", roles=["admin"], division="331126")
+    await make_user(db, "other_admin", roles=["admin"], division="331126102000")
+    admin = await token_for(live_server, "admin")
+    tokens = {
+        name: await token_for(live_server, name)
+        for name in ("county_admin", "other_admin", "town_a", "county")
+    }
+    sockets = {
+        name: await websockets.connect(f"ws://{live_server}/ws?token={token}")
+        for name, token in tokens.items()
+    }
+    try:
+        for ws in sockets.values():
+            assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(
+            base_url=f"http://{live_server}", headers={"Authorization": f"Bearer {admin}"}
+        ) as c:
+            users = {u["username"]: u["id"] for u in (await c.get("/api/v1/users")).json()["items"]}
+            units = {u["code"]: u["id"] for u in (await c.get("/api/v1/units")).json()["items"]}
+            # town A's account, then a unit change in town A that all four may see
+            await c.patch(f"/api/v1/users/{users['town_a']}", json={"display_name": "甲镇联络员"})
+            await c.patch(f"/api/v1/units/{units['TA']}", json={"phone": "0578-6000003"})
+        seen = {
+            name: [(e["type"], e["subject_id"]) for e in await events_until(ws, units["TA"])]
+            for name, ws in sockets.items()
+            if name != "other_admin"
+        }
+        user_event = ("org.user.updated", users["town_a"])
+        unit_event = ("org.unit.updated", units["TA"])
+        assert seen["county_admin"] == [user_event, unit_event]
+        assert seen["town_a"] == [unit_event]  # a liaison does not manage users
+        assert seen["county"] == [unit_event]  # nor does a duty officer
+        # an administrator of town B sees neither: both lie in town A
+        with pytest.raises(TimeoutError):
+            await next_event(sockets["other_admin"], timeout=0.5)
+    finally:
+        for ws in sockets.values():
+            await ws.close()

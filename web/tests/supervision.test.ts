@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { SupervisedOrder } from '@/api/orders'
-import { boardCounts, boardRows, touchesBoard } from '@/components/supervision/board'
+import { boardCounts, boardRows, dueWithin, touchesBoard } from '@/components/supervision/board'
 import messages from '@/i18n/features/supervision'
 
 const NOW = Date.parse('2026-12-01T08:10:00Z')
@@ -57,6 +57,18 @@ describe('the supervision board', () => {
       ['later', 'arrive', 'ok'],
     ])
     expect(boardCounts(rows)).toEqual({ overdue: 1, soon: 2 })
+  })
+  it('keeps to the horizon as the server does: any open deadline passed or within it', () => {
+    const hour = 3600_000
+    const signed = order('signed', { stage: 'signed', arrive_due_at: '2026-12-01T09:00:00Z' })
+    expect(dueWithin(signed, NOW, hour)).toBe(true) // arrive due 08:10 + 50 min
+    expect(dueWithin(signed, NOW, 30 * 60_000)).toBe(false)
+    // a feedback deadline counts even while the order owes its arrival
+    expect(dueWithin({ ...signed, feedback_due_at: '2026-12-01T08:20:00Z' }, NOW, 30 * 60_000)).toBe(true)
+    // the sign deadline of an order already signed does not
+    expect(dueWithin({ ...signed, sign_due_at: '2026-12-01T08:00:00Z' }, NOW, 30 * 60_000)).toBe(false)
+    const rows = boardRows([signed, order('late', {})], NOW, 30 * 60_000)
+    expect(rows.map((r) => r.order.id)).toEqual(['late'])
   })
   it('reloads on order changes, reminders and supervision, not on other events', () => {
     expect(touchesBoard('dispatch.order_signed')).toBe(true)

@@ -32,7 +32,7 @@ from typing import Any
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
-from sqlalchemy import BigInteger, Integer, String, Text, func, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +59,8 @@ class OutboxEvent(Base):
     division_path: Mapped[str | None] = mapped_column(String(200))
     unit_ids: Mapped[list[str] | None] = mapped_column(JSONType)
     user_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    permission: Mapped[str | None] = mapped_column(String(40))
+    everywhere: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     actor_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -80,11 +82,16 @@ class OutboxCursor(Base):
 
 @dataclass(frozen=True)
 class EventScope:
-    """Who may see an event: a division subtree (path of adcodes) and/or units."""
+    """Who may see an event: a division subtree (path of adcodes) and/or units, or everyone
+    (``everywhere``: a table the whole platform shares, such as the routing table). With no area
+    at all only principals that see everything get it. ``permission`` narrows any of these to the
+    principals holding it (a user account's change goes only to those who manage users)."""
 
     division_path: str | None = None
     unit_ids: tuple[str, ...] = ()
     user_ids: tuple[str, ...] = ()  # addressed to these people only (a notification)
+    permission: str | None = None
+    everywhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class DomainEvent:
                 "division_path": self.scope.division_path,
                 "unit_ids": list(self.scope.unit_ids),
                 "user_ids": list(self.scope.user_ids),
+                "permission": self.scope.permission,
+                "everywhere": self.scope.everywhere,
             },
         }
 
@@ -132,6 +141,8 @@ class DomainEvent:
                 scope.get("division_path"),
                 tuple(scope.get("unit_ids") or ()),
                 tuple(scope.get("user_ids") or ()),
+                scope.get("permission"),
+                bool(scope.get("everywhere")),
             ),
         )
 
@@ -147,7 +158,11 @@ class DomainEvent:
             occurred_at=clock.as_utc(row.occurred_at).isoformat(),
             actor_id=row.actor_id,
             scope=EventScope(
-                row.division_path, tuple(row.unit_ids or ()), tuple(row.user_ids or ())
+                row.division_path,
+                tuple(row.unit_ids or ()),
+                tuple(row.user_ids or ()),
+                row.permission,
+                bool(row.everywhere),
             ),
         )
 
@@ -176,6 +191,8 @@ async def emit(
         division_path=scope.division_path,
         unit_ids=list(scope.unit_ids) or None,
         user_ids=list(scope.user_ids) or None,
+        permission=scope.permission,
+        everywhere=scope.everywhere,
         actor_id=None if actor_id is None else str(actor_id),
         occurred_at=clock.now(),
     )

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from pydantic import AwareDatetime
-from sqlalchemy import delete, select
 
 from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
@@ -19,7 +18,7 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
 from yingji.dispatch import bulletin, flows, kpi, routing_io, schemas, service
-from yingji.dispatch.models import Order, RoutingRule, StageDeadline
+from yingji.dispatch.models import Order
 from yingji.org import schemas as org_schemas
 from yingji.org import service as org
 
@@ -357,39 +356,35 @@ async def list_routing_rules(session: Session, _me: Reader) -> Any:
     summary="Add a routing rule (category × level × area → unit)",
 )
 async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, _me: Admin) -> Any:
-    if body.selector == "unit" and body.unit_id is None:
-        raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
-    if (
-        body.unit_id is not None
-        and await org.get_unit(session=session, unit_id=body.unit_id) is None
-    ):
-        raise ValidationFailed("unit_not_found", f"no linkage unit {body.unit_id}")
-    rule = RoutingRule(**body.model_dump())
-    session.add(rule)
-    await session.flush()
-    await audit.record(
-        session,
-        action="dispatch.routing_rule_added",
-        subject_type="routing_rule",
-        subject_id=rule.id,
-        after=body.model_dump(),
-    )
-    return rule
+    return await flows.add_routing_rule(session=session, data=body.model_dump())
 
 
-@router.delete("/routing-rules/{rule_id}", status_code=204, tags=["routing"])
-async def delete_routing_rule(rule_id: int, session: Session, _me: Admin) -> None:
-    rule = await session.get(RoutingRule, rule_id)
-    if rule is None:
-        raise NotFound("routing_rule_not_found", f"no routing rule {rule_id}")
-    await session.execute(delete(RoutingRule).where(RoutingRule.id == rule_id))
-    await audit.record(
-        session,
-        action="dispatch.routing_rule_deleted",
-        subject_type="routing_rule",
-        subject_id=rule_id,
-        before={"category_prefix": rule.category_prefix, "role": rule.role},
+RuleId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.patch(
+    "/routing-rules/{rule_id}",
+    response_model=schemas.RoutingRuleRead,
+    tags=["routing"],
+    summary="Change a routing rule: the fields sent, checked as when adding one",
+    responses={404: {"description": "routing_rule_not_found"}},
+)
+async def change_routing_rule(
+    rule_id: RuleId, body: schemas.RoutingRuleUpdate, session: Session, _me: Admin
+) -> Any:
+    return await flows.update_routing_rule(
+        session=session, rule_id=rule_id, changes=body.model_dump(exclude_unset=True)
     )
+
+
+@router.delete(
+    "/routing-rules/{rule_id}",
+    status_code=204,
+    tags=["routing"],
+    responses={404: {"description": "routing_rule_not_found"}},
+)
+async def delete_routing_rule(rule_id: RuleId, session: Session, _me: Admin) -> None:
+    await flows.delete_routing_rule(session=session, rule_id=rule_id)
 
 
 @router.get(
@@ -404,28 +399,7 @@ async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
 
 @router.put("/stage-deadlines", response_model=schemas.StageDeadlineRead, tags=["routing"])
 async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _me: Admin) -> Any:
-    row = await session.scalar(
-        select(StageDeadline).where(
-            StageDeadline.category_prefix == body.category_prefix,
-            StageDeadline.level == body.level,
-            StageDeadline.tier == body.tier,
-        )
-    )
-    if row is None:
-        row = StageDeadline(**body.model_dump())
-        session.add(row)
-    else:
-        for name, value in body.model_dump().items():
-            setattr(row, name, value)
-    await session.flush()
-    await audit.record(
-        session,
-        action="dispatch.stage_deadline_set",
-        subject_type="stage_deadline",
-        subject_id=row.id,
-        after=body.model_dump(),
-    )
-    return row
+    return await flows.set_stage_deadline(session=session, data=body.model_dump())
 
 
 # --- KPIs and the monthly bulletin ---------------------------------------------------------------
@@ -527,14 +501,7 @@ async def import_routing_rules(
     replace: Annotated[bool, Query()] = False,
 ) -> Any:
     parsed = routing_io.parse_rules(await file.read())
-    created, updated = await routing_io.import_rules(
+    created, updated = await flows.import_routing_rules(
         session=session, parsed=parsed, replace=replace
-    )
-    await audit.record(
-        session,
-        action="dispatch.routing_rules_imported",
-        subject_type="routing_rule",
-        subject_id=None,
-        after={"created": created, "updated": updated, "replace": replace},
     )
     return org_schemas.ImportReport(created=created, updated=updated, errors=[])

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yingji.core import audit, clock, events, security, timers
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
-from yingji.core.security import Principal, Role
-from yingji.dispatch import service
-from yingji.dispatch.models import OPEN_STAGES, Callback, Order
+from yingji.core.security import Permission, Principal, Role
+from yingji.dispatch import routing_io, service
+from yingji.dispatch.models import OPEN_STAGES, Callback, Order, RoutingRule, StageDeadline
 from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.notify import service as notify
@@ -45,7 +45,9 @@ async def _trace(
     before: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Timeline of the incident, audit of the order, event to the area and both units."""
+    """Timeline of the incident, audit of the order, event to the area and both units. The
+    event carries the incident's number and title, so a screen can tell the unit what the order
+    is about in its own language without a fetch (``summary`` is the Chinese timeline line)."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
     await incidents.add_timeline(
         session=session,
@@ -71,6 +73,11 @@ async def _trace(
         payload={
             "order": after,
             "incident_id": str(incident.id),
+            "incident": {
+                "id": str(incident.id),
+                "number": incident.number,
+                "title": incident.title,
+            },
             "summary": summary,
             **(data or {}),
         },
@@ -240,7 +247,11 @@ async def dispatch(
             action="dispatch.order_issued",
             summary=f"派单 {choice.unit.name}（{'主办' if choice.role == 'lead' else '协办'}）"
             f"：{choice.reason}",
-            data={"unit": choice.unit.name, "role": choice.role},
+            data={
+                "unit": choice.unit.name,
+                "role": choice.role,
+                "sign_due_at": clock.as_utc(order.sign_due_at).isoformat(),
+            },
         )
         issued.append(order)
     if not issued:
@@ -526,7 +537,12 @@ async def transfer(
         incident,
         action="dispatch.order_transfer_requested",
         summary=f"移交 {unit.name} → {target.name}：{reason}（签收前由 {unit.name} 负责）",
-        data={"from_order_id": str(order.id), "reason": reason},
+        data={
+            "from_order_id": str(order.id),
+            "from_unit": unit.name,
+            "reason": reason,
+            "sign_due_at": clock.as_utc(new.sign_due_at).isoformat(),
+        },
     )
     return new
 
@@ -717,3 +733,138 @@ async def record_callback(
         data={"reachable": reachable, "reached": callback.reached, "satisfied": callback.satisfied},
     )
     return callback
+
+
+# --- the routing and deadline tables ------------------------------------------------------------
+
+# The routing and deadline tables are shared by the whole platform and read by everyone who reads
+# incidents; a change goes to all of them (the administration screens reload on it).
+TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
+
+
+async def _table_changed(
+    session: AsyncSession,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await audit.record(
+        session,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type=subject_type,
+        subject_id="" if subject_id is None else subject_id,
+        payload={"before": before, "after": after},
+        scope=TABLE_AUDIENCE,
+        actor_id=audit.current_context.get().actor_id,
+    )
+
+
+async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
+    if selector == "unit" and unit_id is None:
+        raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
+    if unit_id is not None and await org.get_unit(session=session, unit_id=unit_id) is None:
+        raise ValidationFailed("unit_not_found", f"no linkage unit {unit_id}")
+
+
+async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+    await _check_rule(session, data["selector"], data["unit_id"])
+    rule = await service.create_routing_rule(session=session, data=data)
+    await _table_changed(
+        session,
+        action="dispatch.routing_rule_added",
+        subject_type="routing_rule",
+        subject_id=rule.id,
+        before=None,
+        after=audit.snapshot(rule, service.RULE_FIELDS),
+    )
+    return rule
+
+
+async def update_routing_rule(
+    *, session: AsyncSession, rule_id: int, changes: dict[str, Any]
+) -> RoutingRule:
+    """Change the fields given; the rule as changed must pass what a new rule passes."""
+    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+    await _check_rule(
+        session,
+        changes.get("selector", rule.selector),
+        changes.get("unit_id", rule.unit_id),
+    )
+    before = audit.snapshot(rule, service.RULE_FIELDS)
+    await service.update_routing_rule(session=session, rule=rule, changes=changes)
+    after = audit.snapshot(rule, service.RULE_FIELDS)
+    if after != before:
+        await _table_changed(
+            session,
+            action="dispatch.routing_rule_changed",
+            subject_type="routing_rule",
+            subject_id=rule.id,
+            before=before,
+            after=after,
+        )
+    return rule
+
+
+async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
+    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+    before = audit.snapshot(rule, service.RULE_FIELDS)
+    await service.delete_routing_rule(session=session, rule=rule)
+    await _table_changed(
+        session,
+        action="dispatch.routing_rule_deleted",
+        subject_type="routing_rule",
+        subject_id=rule_id,
+        before=before,
+        after=None,
+    )
+
+
+async def import_routing_rules(
+    *, session: AsyncSession, parsed: routing_io.ParsedRules, replace: bool
+) -> tuple[int, int]:
+    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file."""
+    created, updated = await routing_io.import_rules(
+        session=session, parsed=parsed, replace=replace
+    )
+    await _table_changed(
+        session,
+        action="dispatch.routing_rules_imported",
+        subject_type="routing_rule",
+        subject_id=None,
+        before=None,
+        after={"created": created, "updated": updated, "replace": replace},
+    )
+    return created, updated
+
+
+async def set_stage_deadline(*, session: AsyncSession, data: dict[str, Any]) -> StageDeadline:
+    """限时: the minutes of each stage for one category prefix, level and tier (a new row or the
+    one already there)."""
+    row = await service.get_stage_deadline(
+        session=session,
+        category_prefix=data["category_prefix"],
+        level=data["level"],
+        tier=data["tier"],
+    )
+    before = audit.snapshot(row, service.STAGE_DEADLINE_FIELDS) if row is not None else None
+    row = await service.put_stage_deadline(session=session, row=row, data=data)
+    await _table_changed(
+        session,
+        action="dispatch.stage_deadline_set",
+        subject_type="stage_deadline",
+        subject_id=row.id,
+        before=before,
+        after=audit.snapshot(row, service.STAGE_DEADLINE_FIELDS),
+    )
+    return row

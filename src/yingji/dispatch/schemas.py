@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from yingji.core import clock
 
@@ -191,6 +191,28 @@ class RoutingRuleIn(BaseModel):
     priority: int = Field(default=100, ge=0, le=10_000)
     note: str | None = Field(default=None, max_length=300)
     active: bool = True
+
+
+class RoutingRuleUpdate(BaseModel):
+    """A change to a routing rule: only the fields sent change, each checked as when added.
+    Null is taken only where a rule may hold none (its area, unit and note)."""
+
+    category_prefix: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_.]*$")
+    levels: list[Literal["I", "II", "III", "IV"]] | None = None
+    division_path: str | None = Field(default=None, max_length=200)
+    role: Literal["lead", "co"] | None = None
+    selector: Literal["unit", "town", "village"] | None = None
+    unit_id: uuid.UUID | None = None
+    priority: int | None = Field(default=None, ge=0, le=10_000)
+    note: str | None = Field(default=None, max_length=300)
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _null_only_where_allowed(self) -> RoutingRuleUpdate:
+        for name in ("category_prefix", "levels", "role", "selector", "priority", "active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
 
 
 class RoutingRuleRead(RoutingRuleIn):

@@ -195,6 +195,48 @@ async def list_routing_rules(*, session: AsyncSession) -> list[RoutingRule]:
     return list(rows.all())
 
 
+RULE_FIELDS = (
+    "category_prefix",
+    "levels",
+    "division_path",
+    "role",
+    "selector",
+    "unit_id",
+    "priority",
+    "note",
+    "active",
+)
+
+
+async def get_routing_rule_or_raise(*, session: AsyncSession, rule_id: int) -> RoutingRule:
+    rule = await session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound("routing_rule_not_found", f"no routing rule {rule_id}", {"rule_id": rule_id})
+    return rule
+
+
+async def create_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+    rule = RoutingRule(**{name: data[name] for name in RULE_FIELDS})
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def update_routing_rule(
+    *, session: AsyncSession, rule: RoutingRule, changes: dict[str, Any]
+) -> RoutingRule:
+    for name, value in changes.items():
+        if name in RULE_FIELDS:
+            setattr(rule, name, value)
+    await session.flush()
+    return rule
+
+
+async def delete_routing_rule(*, session: AsyncSession, rule: RoutingRule) -> None:
+    await session.delete(rule)
+    await session.flush()
+
+
 # --- deadlines -----------------------------------------------------------------------------------
 
 
@@ -258,6 +300,43 @@ async def ensure_stage_deadlines(*, session: AsyncSession) -> int:
         session.add(StageDeadline(remind_share=data["remind_share"], **row))
     await session.flush()
     return len(data["deadlines"])
+
+
+STAGE_DEADLINE_FIELDS = (
+    "category_prefix",
+    "level",
+    "tier",
+    "sign_minutes",
+    "arrive_minutes",
+    "feedback_minutes",
+    "complete_minutes",
+    "remind_share",
+)
+
+
+async def get_stage_deadline(
+    *, session: AsyncSession, category_prefix: str, level: str, tier: int
+) -> StageDeadline | None:
+    return await session.scalar(
+        select(StageDeadline).where(
+            StageDeadline.category_prefix == category_prefix,
+            StageDeadline.level == level,
+            StageDeadline.tier == tier,
+        )
+    )
+
+
+async def put_stage_deadline(
+    *, session: AsyncSession, row: StageDeadline | None, data: dict[str, Any]
+) -> StageDeadline:
+    """Write ``data`` into ``row``, or into a new row when there is none."""
+    if row is None:
+        row = StageDeadline()
+        session.add(row)
+    for name in STAGE_DEADLINE_FIELDS:
+        setattr(row, name, data[name])
+    await session.flush()
+    return row
 
 
 async def list_stage_deadlines(*, session: AsyncSession) -> list[StageDeadline]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from yingji.core import audit, clock
+from yingji.core import clock
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
@@ -330,19 +330,4 @@ async def set_reporting_deadline(
     session: Session,
     _me: Annotated[Principal, Require(P.ORG_WRITE)],
 ) -> Any:
-    row = await service.set_reporting_deadline(
-        session=session,
-        category_prefix=body.category_prefix,
-        level=body.level,
-        phone_minutes=body.phone_minutes,
-        written_minutes=body.written_minutes,
-        basis=body.basis,
-    )
-    await audit.record(
-        session,
-        action="incidents.reporting_deadline_set",
-        subject_type="reporting_deadline",
-        subject_id=row.id,
-        after=body.model_dump(),
-    )
-    return row
+    return await flows.set_reporting_deadline(session=session, data=body.model_dump())

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, timers
+from yingji.core import audit, clock, events, timers
 from yingji.core.errors import Conflict, ValidationFailed
-from yingji.core.security import Principal
+from yingji.core.events import EventScope
+from yingji.core.security import Permission, Principal
 from yingji.incidents import service
-from yingji.incidents.models import OPEN_STATES, Incident
+from yingji.incidents.models import OPEN_STATES, Incident, ReportingDeadline
 from yingji.intake import service as intake
 
 FIRST_REPORT_TIMER = "incidents.first_report_due"
@@ -387,3 +388,44 @@ async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident
             "title": incident.title,
         },
     )
+
+
+# --- the reporting-deadline table ----------------------------------------------------------------
+
+
+async def set_reporting_deadline(
+    *, session: AsyncSession, data: dict[str, Any]
+) -> ReportingDeadline:
+    """信息报送时限 of one category prefix and level, added or replaced. The table is shared by
+    the whole platform: the change goes to everyone who reads incidents."""
+    row = await service.get_reporting_deadline(
+        session=session, category_prefix=data["category_prefix"], level=data["level"]
+    )
+    before = audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS) if row is not None else None
+    row = await service.set_reporting_deadline(
+        session=session,
+        category_prefix=data["category_prefix"],
+        level=data["level"],
+        phone_minutes=data["phone_minutes"],
+        written_minutes=data["written_minutes"],
+        basis=data["basis"],
+    )
+    after = audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS)
+    await audit.record(
+        session,
+        action="incidents.reporting_deadline_set",
+        subject_type="reporting_deadline",
+        subject_id=row.id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type="incidents.reporting_deadline_set",
+        subject_type="reporting_deadline",
+        subject_id=row.id,
+        payload={"before": before, "after": after},
+        scope=EventScope(everywhere=True, permission=Permission.INCIDENT_READ),
+        actor_id=audit.current_context.get().actor_id,
+    )
+    return row

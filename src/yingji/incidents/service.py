@@ -367,6 +367,25 @@ async def written_deadline_minutes(
     return max(fitting, key=lambda r: len(r.category_prefix)).written_minutes
 
 
+REPORTING_DEADLINE_FIELDS = (
+    "category_prefix",
+    "level",
+    "phone_minutes",
+    "written_minutes",
+    "basis",
+)
+
+
+async def get_reporting_deadline(
+    *, session: AsyncSession, category_prefix: str, level: str
+) -> ReportingDeadline | None:
+    return await session.scalar(
+        select(ReportingDeadline).where(
+            ReportingDeadline.category_prefix == category_prefix, ReportingDeadline.level == level
+        )
+    )
+
+
 async def set_reporting_deadline(
     *,
     session: AsyncSession,
@@ -376,10 +395,8 @@ async def set_reporting_deadline(
     written_minutes: int,
     basis: str | None,
 ) -> ReportingDeadline:
-    row = await session.scalar(
-        select(ReportingDeadline).where(
-            ReportingDeadline.category_prefix == category_prefix, ReportingDeadline.level == level
-        )
+    row = await get_reporting_deadline(
+        session=session, category_prefix=category_prefix, level=level
     )
     if row is None:
         row = ReportingDeadline(category_prefix=category_prefix, level=level)

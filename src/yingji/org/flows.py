@@ -14,7 +14,7 @@ from yingji.core import audit, clock, events, security
 from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
-from yingji.core.security import Principal, Role
+from yingji.core.security import Permission, Principal, Role
 from yingji.org import imports, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
 
@@ -204,6 +204,22 @@ async def update_person(
 # --- users ---------------------------------------------------------------------------------------
 
 
+async def _user_audience(session: AsyncSession, user: UserAccount) -> EventScope:
+    """A user account's change goes to those who manage users and whose area holds it (as the
+    users list shows it); an account with no area only to administrators of everything."""
+    path = None
+    if user.division_adcode:
+        division = await service.get_division(session=session, adcode=user.division_adcode)
+        path = division.path if division else None
+    unit_ids: tuple[str, ...] = ()
+    if user.unit_id:
+        unit = await service.get_unit(session=session, unit_id=user.unit_id)
+        if unit is not None:
+            unit_ids = (str(unit.id),)
+            path = path or unit.division_path
+    return EventScope(division_path=path, unit_ids=unit_ids, permission=Permission.USER_MANAGE)
+
+
 async def _check_grant(
     session: AsyncSession,
     principal: Principal,
@@ -250,7 +266,7 @@ async def create_user(
         subject_id=user.id,
         before=None,
         after=audit.snapshot(user, service.USER_FIELDS),
-        scope=EventScope(division_path=None),
+        scope=await _user_audience(session, user),
     )
     return user
 
@@ -294,7 +310,7 @@ async def update_user(
         subject_id=user.id,
         before=before,
         after=after,
-        scope=EventScope(),
+        scope=await _user_audience(session, user),
     )
     return user
 
@@ -493,9 +509,7 @@ async def import_units(
             principal=actor,
             unit_id=existing.id,
             data={
-                k: v
-                for k, v in row.items()
-                if v is not None and k not in ("code", "kind", "parent_code")
+                k: v for k, v in row.items() if v is not None and k not in ("code", "parent_code")
             },
         )
         return False

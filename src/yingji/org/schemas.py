@@ -74,6 +74,7 @@ class UnitCreate(BaseModel):
 
 class UnitUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: UnitKind | None = None
     tier: int | None = Field(default=None, ge=1, le=3)
     division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
     phone: str | None = Field(default=None, pattern=PHONE_PATTERN)

@@ -274,7 +274,7 @@ async def update_unit(
         unit.division_adcode, unit.division_path = division.adcode, division.path
     if "lon" in data or "lat" in data:
         _check_point(data.get("lon", unit.lon), data.get("lat", unit.lat))
-    for name in ("name", "tier", "phone", "address", "lon", "lat", "active"):
+    for name in ("name", "kind", "tier", "phone", "address", "lon", "lat", "active"):
         if name in data and data[name] is not None:
             setattr(unit, name, data[name])
     unit.updated_at = clock.now()

@@ -22,9 +22,11 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
     if not principal.can(Permission.EVENTS_READ):
         return False
     scope = event.scope
+    if scope.permission is not None and scope.permission not in principal.permissions:
+        return False
     if scope.user_ids:  # addressed to named people: only they see it
         return str(principal.user_id) in scope.user_ids
-    if principal.scope.everything:
+    if scope.everywhere or principal.scope.everything:
         return True
     if scope.division_path and principal.scope.covers(division_path=scope.division_path):
         return True

@@ -14,6 +14,7 @@ export type DivisionUpdate = S['DivisionUpdate']
 export type UnitRead = S['UnitRead']
 export type UnitCreate = S['UnitCreate']
 export type UnitUpdate = S['UnitUpdate']
+export type UnitKind = UnitCreate['kind']
 export type PersonRead = S['PersonRead']
 export type PersonCreate = S['PersonCreate']
 export type PersonUpdate = S['PersonUpdate']
@@ -22,6 +23,7 @@ export type UserCreate = S['UserCreate']
 export type UserUpdate = S['UserUpdate']
 export type RoutingRule = S['RoutingRuleRead']
 export type RoutingRuleIn = S['RoutingRuleIn']
+export type RoutingRuleUpdate = S['RoutingRuleUpdate']
 export type StageDeadline = S['StageDeadlineRead']
 export type StageDeadlineIn = S['StageDeadlineIn']
 export type ReportingDeadline = S['ReportingDeadlineRead']
@@ -93,6 +95,7 @@ export const users = {
 export const routing = {
   list: () => api.get<RoutingRule[]>('/routing-rules'),
   add: (body: RoutingRuleIn) => api.post<RoutingRule>('/routing-rules', body),
+  update: (id: number, body: RoutingRuleUpdate) => api.patch<RoutingRule>(`/routing-rules/${id}`, body),
   remove: (id: number) => api.delete<void>(`/routing-rules/${id}`),
 }
 

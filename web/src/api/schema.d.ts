@@ -1185,7 +1185,8 @@ export interface paths {
         delete: operations["delete_routing_rule_api_v1_routing_rules__rule_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a routing rule: the fields sent, checked as when adding one */
+        patch: operations["change_routing_rule_api_v1_routing_rules__rule_id__patch"];
         trace?: never;
     };
     "/api/v1/routing-rules:import": {
@@ -2936,6 +2937,31 @@ export interface components {
             /** Unit Id */
             unit_id?: string | null;
         };
+        /**
+         * RoutingRuleUpdate
+         * @description A change to a routing rule: only the fields sent change, each checked as when added.
+         *     Null is taken only where a rule may hold none (its area, unit and note).
+         */
+        RoutingRuleUpdate: {
+            /** Active */
+            active?: boolean | null;
+            /** Category Prefix */
+            category_prefix?: string | null;
+            /** Division Path */
+            division_path?: string | null;
+            /** Levels */
+            levels?: ("I" | "II" | "III" | "IV")[] | null;
+            /** Note */
+            note?: string | null;
+            /** Priority */
+            priority?: number | null;
+            /** Role */
+            role?: ("lead" | "co") | null;
+            /** Selector */
+            selector?: ("unit" | "town" | "village") | null;
+            /** Unit Id */
+            unit_id?: string | null;
+        };
         /** ScopeRead */
         ScopeRead: {
             /** Division Path */
@@ -3303,6 +3329,8 @@ export interface components {
             address?: string | null;
             /** Division Adcode */
             division_adcode?: string | null;
+            /** Kind */
+            kind?: ("department" | "town" | "village" | "rescue_team") | null;
             /** Lat */
             lat?: number | null;
             /** Lon */
@@ -5951,6 +5979,55 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description routing_rule_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_routing_rule_api_v1_routing_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoutingRuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoutingRuleRead"];
+                };
+            };
+            /** @description routing_rule_not_found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,10 +11,30 @@ export interface BoardRow {
   seconds: number
 }
 
-/** Rows of the board at `nowMs`: the stage each order owes, its state, overdue ones first. */
-export function boardRows(orders: SupervisedOrder[], nowMs: number): BoardRow[] {
+/**
+ * Whether an open order has a deadline passed or due within `horizonMs` of `nowMs` — the server's
+ * rule for the board (`/supervision?within_minutes=`), applied on the client as the clock runs.
+ */
+export function dueWithin(order: SupervisedOrder, nowMs: number, horizonMs: number): boolean {
+  const limit = nowMs + horizonMs
+  const deadlines = [
+    order.stage === 'issued' ? order.sign_due_at : null,
+    order.stage === 'signed' ? order.arrive_due_at : null,
+    order.complete_due_at,
+    order.feedback_due_at,
+  ]
+  return deadlines.some((d) => !!d && new Date(d).getTime() <= limit)
+}
+
+/**
+ * Rows of the board at `nowMs`: the stage each order owes, its state, overdue ones first. With
+ * `horizonMs`, only the orders due within it (the board fetches further ahead, so an order
+ * enters the board when its time comes, not when something else makes it reload).
+ */
+export function boardRows(orders: SupervisedOrder[], nowMs: number, horizonMs = Number.POSITIVE_INFINITY): BoardRow[] {
   const rows: BoardRow[] = []
   for (const order of orders) {
+    if (!dueWithin(order, nowMs, horizonMs)) continue
     const owed = owedDeadline(order)
     if (!owed) continue
     const left = countdown(owed.due, nowMs)

@@ -1,0 +1,67 @@
+/**
+ * Reload a screen when someone else changes what it shows: watch the live events (`/ws`) for
+ * the given event types and call `reload` once a burst of them pauses — a file import of a
+ * thousand rows reloads once, not a thousand times — and at the latest `maxWaitMs` after the
+ * first one, so a steady stream cannot hold the screen stale. `reload` reads the screen's own
+ * page and filters, so they are kept. Events already received when the screen opened are
+ * skipped (its first load includes them).
+ */
+import { onBeforeUnmount, watch } from 'vue'
+import type { LiveEvent } from '@/api/types'
+import { useEventsStore } from '@/stores/events'
+import { eventsAfter } from '@/stores/inbox'
+
+export const LIVE_RELOAD_MS = 400
+export const LIVE_RELOAD_MAX_WAIT_MS = 3000
+
+export interface LiveReloadOptions {
+  delayMs?: number
+  maxWaitMs?: number
+}
+
+/** Whether an event type is one of `types` (a type ending in `.` or `_` is a prefix). */
+export function matchesType(type: string, types: readonly string[]): boolean {
+  return types.some((t) => (t.endsWith('.') || t.endsWith('_') ? type.startsWith(t) : type === t))
+}
+
+export function useLiveReload(
+  types: readonly string[],
+  reload: (events: LiveEvent[]) => unknown,
+  { delayMs = LIVE_RELOAD_MS, maxWaitMs = LIVE_RELOAD_MAX_WAIT_MS }: LiveReloadOptions = {},
+) {
+  const store = useEventsStore()
+  let lastSeen: string | null = store.events.length ? String(store.events[0]!.id) : null
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let pendingSince: number | null = null
+  let pending: LiveEvent[] = []
+
+  function fire() {
+    timer = null
+    pendingSince = null
+    const batch = pending
+    pending = []
+    void reload(batch)
+  }
+
+  const stop = watch(
+    () => store.events,
+    (list) => {
+      const fresh = eventsAfter(list, lastSeen)
+      if (!fresh.length) return
+      lastSeen = String(list[0]!.id)
+      const wanted = fresh.filter((e) => matchesType(e.type, types))
+      if (!wanted.length) return
+      pending.push(...wanted)
+      const now = Date.now()
+      pendingSince ??= now
+      if (timer) clearTimeout(timer)
+      timer = setTimeout(fire, Math.max(0, Math.min(delayMs, pendingSince + maxWaitMs - now)))
+    },
+  )
+
+  onBeforeUnmount(() => {
+    stop()
+    if (timer) clearTimeout(timer)
+    timer = null
+  })
+}
