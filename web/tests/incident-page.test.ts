@@ -109,6 +109,10 @@ async function mountPage() {
     unit_id: null,
   }
   auth.loaded = true
+  // Settle the router on this page first: left to itself, installing it starts the initial
+  // navigation, whose lazy route chunk may still be loading when the test file ends.
+  await router.push(`/incidents/${ID}`)
+  await router.isReady()
   const w = mount(IncidentView, {
     props: { id: ID },
     global: { plugins: [pinia, i18n, router] },
