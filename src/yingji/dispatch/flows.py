@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, security, timers
+from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
@@ -751,21 +752,15 @@ async def _table_changed(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    await audit.record(
+    """A change to the routing or deadline tables: audited, and announced to every reader."""
+    await record_change(
         session,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
         before=before,
         after=after,
-    )
-    await events.emit(
-        session,
-        type=action,
-        subject_type=subject_type,
-        subject_id="" if subject_id is None else subject_id,
-        payload={"before": before, "after": after},
-        scope=TABLE_AUDIENCE,
+        audience=TABLE_AUDIENCE,
         actor_id=audit.current_context.get().actor_id,
     )
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, security
+from yingji.core import audit, clock, security
+from yingji.core.changes import record_change
 from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
@@ -30,21 +31,14 @@ async def _record(
     after: dict[str, Any] | None,
     scope: EventScope,
 ) -> None:
-    await audit.record(
+    await record_change(
         session,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
         before=before,
         after=after,
-    )
-    await events.emit(
-        session,
-        type=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        payload={"before": before, "after": after},
-        scope=scope,
+        audience=scope,
         actor_id=principal.user_id if principal else None,
     )
 

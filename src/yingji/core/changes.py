@@ -1,0 +1,47 @@
+"""A change to reference data, recorded twice in the caller's transaction: one audit row (who
+changed what, before and after) and one event (so every screen showing the data updates live).
+
+The administration flows of several domains (divisions, units, accounts, the routing and
+deadline tables) record their changes this way; only the audience and the actor differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yingji.core import audit, events
+from yingji.core.events import EventScope
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    audience: EventScope,
+    actor_id: object | None,
+) -> None:
+    """Audit ``action`` on the subject and emit it as an event of the same name to ``audience``;
+    the event's payload carries the subject ``before`` and ``after`` the change."""
+    await audit.record(
+        session,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before,
+        after=after,
+    )
+    await events.emit(
+        session,
+        type=action,
+        subject_type=subject_type,
+        subject_id="" if subject_id is None else subject_id,
+        payload={"before": before, "after": after},
+        scope=audience,
+        actor_id=actor_id,
+    )
