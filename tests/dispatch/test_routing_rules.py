@@ -138,6 +138,44 @@ async def test_a_bad_change_gets_a_stable_code_and_changes_nothing(
     assert await audit_of(db, "dispatch.routing_rule_changed") == []
 
 
+async def test_a_second_rule_routing_the_same_incidents_to_the_same_unit_is_refused(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    admin, world = await setup(client, db)
+    rule, units = world["rule"], world["units"]
+    same = {
+        "category_prefix": "accident.fire",
+        "levels": ["IV", "III"],  # the same levels in another order
+        "role": "lead",
+        "unit_id": units["TA"],
+        "priority": 5,
+        "note": "另一条",
+    }
+    refused = await client.post("/api/v1/routing-rules", headers=admin, json=same)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "routing_rule_duplicate"
+    assert refused.json()["error"]["details"] == {"rule_id": rule["id"]}
+
+    # Another unit, role or level set is another rule.
+    other = await client.post(
+        "/api/v1/routing-rules", headers=admin, json={**same, "unit_id": units["TB"]}
+    )
+    assert other.status_code == 201, other.text
+    # ... and it cannot be changed into a copy of the first one.
+    copied = await client.patch(
+        f"/api/v1/routing-rules/{other.json()['id']}",
+        headers=admin,
+        json={"unit_id": units["TA"], "priority": 1},
+    )
+    assert copied.status_code == 409, copied.text
+    assert copied.json()["error"]["details"] == {"rule_id": rule["id"]}
+
+    listed = (await client.get("/api/v1/routing-rules", headers=admin)).json()
+    assert sorted(listed, key=lambda r: r["id"]) == [rule, other.json()]
+    assert len(await audit_of(db, "dispatch.routing_rule_added")) == 2
+    assert await audit_of(db, "dispatch.routing_rule_changed") == []
+
+
 async def test_only_an_administrator_changes_the_routing_table(
     client: httpx.AsyncClient, db: Database
 ) -> None:

@@ -354,6 +354,7 @@ async def list_routing_rules(session: Session, _me: Reader) -> Any:
     status_code=201,
     tags=["routing"],
     summary="Add a routing rule (category × level × area → unit)",
+    responses={409: {"description": "routing_rule_duplicate: details.rule_id is the same rule"}},
 )
 async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, _me: Admin) -> Any:
     return await flows.add_routing_rule(session=session, data=body.model_dump())
@@ -367,7 +368,10 @@ RuleId = Annotated[int, Path(ge=1, le=2**62)]
     response_model=schemas.RoutingRuleRead,
     tags=["routing"],
     summary="Change a routing rule: the fields sent, checked as when adding one",
-    responses={404: {"description": "routing_rule_not_found"}},
+    responses={
+        404: {"description": "routing_rule_not_found"},
+        409: {"description": "routing_rule_duplicate: details.rule_id is the same rule"},
+    },
 )
 async def change_routing_rule(
     rule_id: RuleId, body: schemas.RoutingRuleUpdate, session: Session, _me: Admin

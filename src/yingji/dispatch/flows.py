@@ -772,9 +772,22 @@ async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID |
         raise ValidationFailed("unit_not_found", f"no linkage unit {unit_id}")
 
 
+async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
+    other = await routing_io.same_rule(session=session, rule=rule)
+    if other is not None:
+        raise Conflict(
+            "routing_rule_duplicate",
+            f"routing rule {other.id} already routes this category, level and area to this unit",
+            {"rule_id": other.id},
+        )
+
+
 async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+    """A new rule; one with the key of an existing rule (see :func:`routing_io.rule_key`) is
+    refused, and the existing one is named so it can be edited instead."""
     await _check_rule(session, data["selector"], data["unit_id"])
     rule = await service.create_routing_rule(session=session, data=data)
+    await _refuse_duplicate(session, rule)
     await _table_changed(
         session,
         action="dispatch.routing_rule_added",
@@ -789,7 +802,8 @@ async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> Ro
 async def update_routing_rule(
     *, session: AsyncSession, rule_id: int, changes: dict[str, Any]
 ) -> RoutingRule:
-    """Change the fields given; the rule as changed must pass what a new rule passes."""
+    """Change the fields given; the rule as changed must pass what a new rule passes, and must
+    not become the copy of another rule."""
     rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
     await _check_rule(
         session,
@@ -798,6 +812,7 @@ async def update_routing_rule(
     )
     before = audit.snapshot(rule, service.RULE_FIELDS)
     await service.update_routing_rule(session=session, rule=rule, changes=changes)
+    await _refuse_duplicate(session, rule)
     after = audit.snapshot(rule, service.RULE_FIELDS)
     if after != before:
         await _table_changed(

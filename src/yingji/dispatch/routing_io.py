@@ -210,6 +210,34 @@ def _key(
     return (category_prefix, tuple(sorted(levels, key=_level_order)), path, role, selector, unit)
 
 
+def rule_key(rule: RoutingRule) -> tuple[Any, ...]:
+    """What makes a rule the rule it is: category, levels, area, role, selector and unit. Two
+    rules with the same key would route the same incidents to the same unit twice; priority, note
+    and active are settings of the one rule."""
+    return _key(
+        rule.category_prefix,
+        list(rule.levels or []),
+        rule.division_path,
+        rule.role,
+        rule.selector,
+        rule.unit_id,
+    )
+
+
+async def same_rule(*, session: AsyncSession, rule: RoutingRule) -> RoutingRule | None:
+    """Another rule with the key of ``rule`` (flushed), if there is one."""
+    others = await session.scalars(
+        select(RoutingRule).where(
+            RoutingRule.id != rule.id,
+            RoutingRule.category_prefix == rule.category_prefix,
+            RoutingRule.role == rule.role,
+            RoutingRule.selector == rule.selector,
+        )
+    )
+    key = rule_key(rule)
+    return next((other for other in others if rule_key(other) == key), None)
+
+
 async def import_rules(
     *, session: AsyncSession, parsed: ParsedRules, replace: bool
 ) -> tuple[int, int]:
@@ -229,17 +257,7 @@ async def import_rules(
         await session.execute(delete(RoutingRule))
     else:
         for rule in (await session.scalars(select(RoutingRule))).all():
-            existing.setdefault(
-                _key(
-                    rule.category_prefix,
-                    list(rule.levels or []),
-                    rule.division_path,
-                    rule.role,
-                    rule.selector,
-                    rule.unit_id,
-                ),
-                rule,
-            )
+            existing.setdefault(rule_key(rule), rule)
     created = updated = 0
     for row, path, unit_id in resolved:
         key = _key(row.category_prefix, list(row.levels), path, row.role, row.selector, unit_id)

@@ -5935,6 +5935,13 @@ export interface operations {
                     "application/json": components["schemas"]["RoutingRuleRead"];
                 };
             };
+            /** @description routing_rule_duplicate: details.rule_id is the same rule */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -6028,6 +6035,13 @@ export interface operations {
             };
             /** @description routing_rule_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description routing_rule_duplicate: details.rule_id is the same rule */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
