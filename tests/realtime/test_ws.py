@@ -170,3 +170,36 @@ async def test_ws_gives_a_user_account_change_only_to_those_who_manage_users_in_
     finally:
         for ws in sockets.values():
             await ws.close()
+
+
+async def test_a_unit_or_account_moved_to_another_town_is_announced_in_the_town_it_left(
+    live_server: str, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "town_b_admin", roles=["admin"], division="331126102000")
+    admin = await token_for(live_server, "admin")
+    token = await token_for(live_server, "town_b_admin")
+    async with websockets.connect(f"ws://{live_server}/ws?token={token}") as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(
+            base_url=f"http://{live_server}", headers={"Authorization": f"Bearer {admin}"}
+        ) as c:
+            users = {u["username"]: u["id"] for u in (await c.get("/api/v1/users")).json()["items"]}
+            units = {u["code"]: u["id"] for u in (await c.get("/api/v1/units")).json()["items"]}
+            moved = await c.patch(
+                f"/api/v1/units/{units['TB']}", json={"division_adcode": "331126101000"}
+            )
+            assert moved.status_code == 200, moved.text
+            moved = await c.patch(
+                f"/api/v1/users/{users['town_b']}",
+                json={"division_adcode": "331126101000", "unit_code": "TA"},
+            )
+            assert moved.status_code == 200, moved.text
+        unit_left = await next_event(ws)
+        assert (unit_left["type"], unit_left["subject_id"]) == ("org.unit.updated", units["TB"])
+        assert unit_left["payload"]["after"]["division_adcode"] == "331126101000"
+        user_left = await next_event(ws)
+        assert (user_left["type"], user_left["subject_id"]) == ("org.user.updated", users["town_b"])
+        # each change reaches town B once, and nothing more follows
+        with pytest.raises(TimeoutError):
+            await next_event(ws, timeout=0.5)

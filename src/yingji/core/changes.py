@@ -25,9 +25,14 @@ async def record_change(
     after: dict[str, Any] | None,
     audience: EventScope,
     actor_id: object | None,
+    previous_audience: EventScope | None = None,
 ) -> None:
     """Audit ``action`` on the subject and emit it as an event of the same name to ``audience``;
-    the event's payload carries the subject ``before`` and ``after`` the change."""
+    the event's payload carries the subject ``before`` and ``after`` the change.
+
+    A subject that moved out of an area (a unit or an account given to another division) names
+    the area it left as ``previous_audience``: the same event goes there too, once, so the
+    screens that showed it there drop it."""
     await audit.record(
         session,
         action=action,
@@ -36,12 +41,16 @@ async def record_change(
         before=before,
         after=after,
     )
-    await events.emit(
-        session,
-        type=action,
-        subject_type=subject_type,
-        subject_id="" if subject_id is None else subject_id,
-        payload={"before": before, "after": after},
-        scope=audience,
-        actor_id=actor_id,
-    )
+    audiences = [audience]
+    if previous_audience is not None and previous_audience != audience:
+        audiences.append(previous_audience)
+    for scope in audiences:
+        await events.emit(
+            session,
+            type=action,
+            subject_type=subject_type,
+            subject_id="" if subject_id is None else subject_id,
+            payload={"before": before, "after": after},
+            scope=scope,
+            actor_id=actor_id,
+        )

@@ -30,6 +30,7 @@ async def _record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     scope: EventScope,
+    previous_scope: EventScope | None = None,
 ) -> None:
     await record_change(
         session,
@@ -40,6 +41,7 @@ async def _record(
         after=after,
         audience=scope,
         actor_id=principal.user_id if principal else None,
+        previous_audience=previous_scope,
     )
 
 
@@ -125,6 +127,10 @@ async def create_unit(
     return unit
 
 
+def _unit_audience(unit: LinkageUnit) -> EventScope:
+    return EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),))
+
+
 async def update_unit(
     *, session: AsyncSession, principal: Principal, unit_id: uuid.UUID, data: dict[str, Any]
 ) -> LinkageUnit:
@@ -136,6 +142,7 @@ async def update_unit(
         if target is None:
             raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
     before = audit.snapshot(unit, service.UNIT_FIELDS)
+    was_in = _unit_audience(unit)
     await service.update_unit(session=session, unit=unit, data=data)
     await _record(
         session,
@@ -145,7 +152,8 @@ async def update_unit(
         subject_id=unit.id,
         before=before,
         after=audit.snapshot(unit, service.UNIT_FIELDS),
-        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+        scope=_unit_audience(unit),
+        previous_scope=was_in,
     )
     return unit
 
@@ -270,6 +278,7 @@ async def update_user(
 ) -> UserAccount:
     user = await service.get_user_or_raise(session=session, user_id=user_id, scope=principal.scope)
     before = audit.snapshot(user, service.USER_FIELDS)
+    was_in = await _user_audience(session, user)
     roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
     if "division_adcode" in data or "unit_code" in data or data.get("roles"):
         await _check_grant(
@@ -305,6 +314,7 @@ async def update_user(
         before=before,
         after=after,
         scope=await _user_audience(session, user),
+        previous_scope=was_in,
     )
     return user
 
