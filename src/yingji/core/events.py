@@ -358,9 +358,12 @@ class Bus:
             return False
         if time.monotonic() - released_at >= self.IDLE_ADVANCE_SECONDS:
             return False
-        return not any(
-            event_id > position and sub.wants(event_type) for event_id, event_type in self._recent
-        )
+        for event_id, event_type in reversed(self._recent):  # newest first: stop at position
+            if event_id <= position:
+                return True
+            if sub.wants(event_type):
+                return False
+        return True
 
     async def fan_out_live(
         self, event: DomainEvent, live: list[Subscription] | None = None

@@ -276,6 +276,9 @@ def _aliases(name: str, common: frozenset[str]) -> list[str]:
     return names
 
 
+PROFILE_CACHE_SIZE = 20_000
+
+
 class TextProfiler:
     """Builds ``TextProfile``s, optionally knowing a gazetteer ``{place name: parent or None}``."""
 
@@ -311,6 +314,13 @@ class TextProfiler:
             ((alias, frozenset(names)) for alias, names in lookup.items()),
             key=lambda item: (-len(item[0]), item[0]),
         )
+        # A text can only name the aliases that begin with one of its characters: _find looks
+        # at those (a few dozen) rather than at the whole gazetteer, in the same order.
+        self._by_first: dict[str, list[tuple[int, str, frozenset[str]]]] = {}
+        for rank, (alias, names) in enumerate(self._lookup):
+            self._by_first.setdefault(alias[0], []).append((rank, alias, names))
+        # Profiles by text: an incident's reports are scored against every new report near it.
+        self._profiles: dict[str, TextProfile] = {}
 
     def _ancestors(self, name: str) -> list[str]:
         chain: list[str] = []
@@ -334,7 +344,9 @@ class TextProfiler:
         taken: list[tuple[int, int]] = []
         found: set[str] = set()
         ambiguous: list[frozenset[str]] = []
-        for alias, names in self._lookup:
+        by_first = self._by_first
+        candidates = sorted(entry for char in set(norm) for entry in by_first.get(char, ()))
+        for _, alias, names in candidates:
             start = norm.find(alias)
             while start >= 0:
                 end = start + len(alias)
@@ -401,6 +413,16 @@ class TextProfiler:
         return frozenset(best)
 
     def profile(self, text: str) -> TextProfile:
+        """The text's profile (profiles are immutable: one is kept per text, up to
+        ``PROFILE_CACHE_SIZE`` texts)."""
+        cached = self._profiles.get(text)
+        if cached is None:
+            if len(self._profiles) >= PROFILE_CACHE_SIZE:
+                self._profiles.clear()
+            cached = self._profiles[text] = self._profile(text)
+        return cached
+
+    def _profile(self, text: str) -> TextProfile:
         norm = normalise(text)
         bigrams: set[str] = set()
         unigrams: set[str] = set()
