@@ -60,6 +60,28 @@ async def test_intact_log_verifies(db: Database, clock) -> None:
     assert result.intact and result.checked == 5
 
 
+async def test_several_rows_of_one_transaction_chain_in_order_with_the_next_ones(
+    db: Database, clock
+) -> None:
+    await write_entries(db, 1)
+    async with db.unit_of_work() as session:
+        for i in range(3):
+            await audit.record(session, action="test.batch", subject_type="thing", subject_id=i)
+    await write_entries(db, 2)
+    result = await verify(db)
+    assert result.intact and result.checked == 6
+    async with db.unit_of_work(readonly=True) as session:
+        rows = (await session.execute(text("SELECT id, action FROM audit_log ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "test.changed"),
+        (2, "test.batch"),
+        (3, "test.batch"),
+        (4, "test.batch"),
+        (5, "test.changed"),
+        (6, "test.changed"),
+    ]
+
+
 async def test_audit_rows_refuse_update_and_delete(db: Database, clock) -> None:
     await write_entries(db, 1)
     for statement in ("UPDATE audit_log SET actor_name = 'mallory'", "DELETE FROM audit_log"):

@@ -87,6 +87,9 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_CHAIN_TAIL = "audit_chain_tail"
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -113,16 +116,23 @@ async def record(
     )
 
     async def write(session: AsyncSession) -> None:
-        last = (
-            await session.execute(
-                select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-            )
-        ).first()
-        entry.id = (last.id + 1) if last else 1
-        entry.prev_hash = last.hash if last else GENESIS
+        # The journal is written under its lock at the end of the transaction (write_journal,
+        # which forgets the tail first): after this transaction's first row, the chain's tail
+        # is the row it wrote last.
+        tail: tuple[int, str] | None = session.info.get(_CHAIN_TAIL)
+        if tail is None:
+            last = (
+                await session.execute(
+                    select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+                )
+            ).first()
+            tail = (last.id, last.hash) if last else (0, GENESIS)
+        entry.id = tail[0] + 1
+        entry.prev_hash = tail[1]
         entry.hash = entry_hash(entry)
         session.add(entry)
         await session.flush()
+        session.info[_CHAIN_TAIL] = (entry.id, entry.hash)
 
     enqueue_journal(session, write)
 

@@ -212,6 +212,7 @@ async def write_journal(session: AsyncSession) -> None:
     if not writers:
         return
     await lock_journal(session)
+    session.info.pop("audit_chain_tail", None)  # read again under the lock (core.audit)
     for writer in writers:
         await writer(session)
 
