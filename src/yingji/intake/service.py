@@ -28,15 +28,43 @@ CACHE_SECONDS = 30.0
 KNOWLEDGE = "intake.knowledge"  # the parsed category table: classifier, level rules, matcher
 
 
+async def reference_version(session: AsyncSession) -> tuple[object, ...]:
+    """The state of the intake's reference data (categories, divisions, gazetteer places) in
+    one cheap read: the counts and the latest edits."""
+    row = (
+        await session.execute(
+            select(
+                select(func.count()).select_from(Category).scalar_subquery(),
+                select(func.max(Category.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(Division).scalar_subquery(),
+                select(func.max(Division.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(Place).scalar_subquery(),
+            )
+        )
+    ).one()
+    return tuple(row)
+
+
 async def cached(session: AsyncSession, key: str, build: Callable[[], Awaitable[T]]) -> T:
-    """Reference data kept per process for a short while; edits in this process drop it."""
+    """Reference data kept per process; edits in this process drop it at once.
+
+    Every ``CACHE_SECONDS`` the reference data's version is read again (edits made by another
+    process show up then), and the value is rebuilt only if it changed: a rebuild (the
+    gazetteer with every county of China, the matcher's indexes) takes hundreds of
+    milliseconds inside a request, and the matcher's text profiles are kept with it."""
     cache = database_of(session).cache
     hit = cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        value: T = hit[1]
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        value: T = hit[1][1]
         return value
+    version = await reference_version(session)
+    if hit is not None and hit[1][0] == version:
+        cache[key] = (now, hit[1])
+        kept: T = hit[1][1]
+        return kept
     value = await build()
-    cache[key] = (time.monotonic(), value)
+    cache[key] = (now, (version, value))
     return value
 
 
