@@ -298,3 +298,9 @@ def test_reports_in_other_words_share_concepts() -> None:
     assert "rising_water" in TextProfiler().profile("河堤被冲开一个口子").concepts
     assert "power" in TextProfiler().profile("变压器冒火花").concepts
     assert similarity("下水道堵了水排不出去", "这里内涝很严重") > 0
+
+
+def test_a_gazetteer_name_of_blanks_names_nothing_and_the_others_still_work() -> None:
+    profiler = TextProfiler({" ": None, "　": None, "黄坑村": None})
+    assert profiler.profile("黄坑村老街起火").places == frozenset({"黄坑村"})
+    assert profiler.profile("路边起火").places == frozenset()

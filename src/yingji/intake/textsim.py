@@ -309,7 +309,8 @@ class TextProfiler:
         lookup: dict[str, set[str]] = {}
         for entry in entries:
             for alias in _aliases(normalise(entry.name), common):
-                lookup.setdefault(alias, set()).add(entry.key or entry.name)
+                if alias:  # a name of blanks only names nothing
+                    lookup.setdefault(alias, set()).add(entry.key or entry.name)
         self._lookup = sorted(
             ((alias, frozenset(names)) for alias, names in lookup.items()),
             key=lambda item: (-len(item[0]), item[0]),
