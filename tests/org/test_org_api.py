@@ -177,6 +177,8 @@ async def test_an_administrator_changes_a_units_kind_with_audit_and_event(
     assert entry is not None and entry.before is not None and entry.after is not None
     assert (entry.before["kind"], entry.after["kind"]) == ("town", "rescue_team")
     assert event is not None and event.payload["after"]["kind"] == "rescue_team"
+    # the event names the same actor as the audit row: the administrator who changed it
+    assert entry.actor_name == "admin" and event.actor_id == entry.actor_id is not None
 
 
 async def test_an_unknown_unit_kind_is_refused_and_changes_nothing(

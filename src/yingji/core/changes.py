@@ -24,11 +24,11 @@ async def record_change(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     audience: EventScope,
-    actor_id: object | None,
     previous_audience: EventScope | None = None,
 ) -> None:
     """Audit ``action`` on the subject and emit it as an event of the same name to ``audience``;
-    the event's payload carries the subject ``before`` and ``after`` the change.
+    the event's payload carries the subject ``before`` and ``after`` the change, and names the
+    actor the audit row names (the request's principal; none for the command line).
 
     A subject that moved out of an area (a unit or an account given to another division) names
     the area it left as ``previous_audience``: the same event goes there too, once, so the
@@ -52,5 +52,5 @@ async def record_change(
             subject_id="" if subject_id is None else subject_id,
             payload={"before": before, "after": after},
             scope=scope,
-            actor_id=actor_id,
+            actor_id=audit.current_context.get().actor_id,
         )

@@ -743,28 +743,6 @@ async def record_callback(
 TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
 
 
-async def _table_changed(
-    session: AsyncSession,
-    *,
-    action: str,
-    subject_type: str,
-    subject_id: object,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    """A change to the routing or deadline tables: audited, and announced to every reader."""
-    await record_change(
-        session,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        before=before,
-        after=after,
-        audience=TABLE_AUDIENCE,
-        actor_id=audit.current_context.get().actor_id,
-    )
-
-
 async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
     if selector == "unit" and unit_id is None:
         raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
@@ -788,13 +766,14 @@ async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> Ro
     await _check_rule(session, data["selector"], data["unit_id"])
     rule = await service.create_routing_rule(session=session, data=data)
     await _refuse_duplicate(session, rule)
-    await _table_changed(
+    await record_change(
         session,
         action="dispatch.routing_rule_added",
         subject_type="routing_rule",
         subject_id=rule.id,
         before=None,
         after=audit.snapshot(rule, service.RULE_FIELDS),
+        audience=TABLE_AUDIENCE,
     )
     return rule
 
@@ -815,13 +794,14 @@ async def update_routing_rule(
     await _refuse_duplicate(session, rule)
     after = audit.snapshot(rule, service.RULE_FIELDS)
     if after != before:
-        await _table_changed(
+        await record_change(
             session,
             action="dispatch.routing_rule_changed",
             subject_type="routing_rule",
             subject_id=rule.id,
             before=before,
             after=after,
+            audience=TABLE_AUDIENCE,
         )
     return rule
 
@@ -830,13 +810,14 @@ async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
     rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
     await service.delete_routing_rule(session=session, rule=rule)
-    await _table_changed(
+    await record_change(
         session,
         action="dispatch.routing_rule_deleted",
         subject_type="routing_rule",
         subject_id=rule_id,
         before=before,
         after=None,
+        audience=TABLE_AUDIENCE,
     )
 
 
@@ -847,13 +828,14 @@ async def import_routing_rules(
     created, updated = await routing_io.import_rules(
         session=session, parsed=parsed, replace=replace
     )
-    await _table_changed(
+    await record_change(
         session,
         action="dispatch.routing_rules_imported",
         subject_type="routing_rule",
         subject_id=None,
         before=None,
         after={"created": created, "updated": updated, "replace": replace},
+        audience=TABLE_AUDIENCE,
     )
     return created, updated
 
@@ -869,12 +851,13 @@ async def set_stage_deadline(*, session: AsyncSession, data: dict[str, Any]) -> 
     )
     before = audit.snapshot(row, service.STAGE_DEADLINE_FIELDS) if row is not None else None
     row = await service.put_stage_deadline(session=session, row=row, data=data)
-    await _table_changed(
+    await record_change(
         session,
         action="dispatch.stage_deadline_set",
         subject_type="stage_deadline",
         subject_id=row.id,
         before=before,
         after=audit.snapshot(row, service.STAGE_DEADLINE_FIELDS),
+        audience=TABLE_AUDIENCE,
     )
     return row

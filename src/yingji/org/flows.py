@@ -20,31 +20,6 @@ from yingji.org import imports, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
 
 
-async def _record(
-    session: AsyncSession,
-    principal: Principal | None,
-    *,
-    action: str,
-    subject_type: str,
-    subject_id: object,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    scope: EventScope,
-    previous_scope: EventScope | None = None,
-) -> None:
-    await record_change(
-        session,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        before=before,
-        after=after,
-        audience=scope,
-        actor_id=principal.user_id if principal else None,
-        previous_audience=previous_scope,
-    )
-
-
 def _require_area(principal: Principal, path: str) -> None:
     if not principal.scope.covers_area(path):
         raise PermissionDenied("outside_scope", "that lies outside your jurisdiction")
@@ -68,15 +43,14 @@ async def create_division(
     elif not principal.scope.everything:
         raise PermissionDenied("outside_scope", "only a national administrator adds a root")
     division = await service.create_division(session=session, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.division.created",
         subject_type="division",
         subject_id=division.adcode,
         before=None,
         after=audit.snapshot(division, service.DIVISION_FIELDS),
-        scope=EventScope(division_path=division.path),
+        audience=EventScope(division_path=division.path),
     )
     return division
 
@@ -89,15 +63,14 @@ async def update_division(
     )
     before = audit.snapshot(division, service.DIVISION_FIELDS)
     await service.update_division(session=session, division=division, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.division.updated",
         subject_type="division",
         subject_id=adcode,
         before=before,
         after=audit.snapshot(division, service.DIVISION_FIELDS),
-        scope=EventScope(division_path=division.path),
+        audience=EventScope(division_path=division.path),
     )
     return division
 
@@ -114,15 +87,14 @@ async def create_unit(
     if division is None:
         raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
     unit = await service.create_unit(session=session, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.unit.created",
         subject_type="unit",
         subject_id=unit.id,
         before=None,
         after=audit.snapshot(unit, service.UNIT_FIELDS),
-        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+        audience=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
     )
     return unit
 
@@ -144,16 +116,15 @@ async def update_unit(
     before = audit.snapshot(unit, service.UNIT_FIELDS)
     was_in = _unit_audience(unit)
     await service.update_unit(session=session, unit=unit, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.unit.updated",
         subject_type="unit",
         subject_id=unit.id,
         before=before,
         after=audit.snapshot(unit, service.UNIT_FIELDS),
-        scope=_unit_audience(unit),
-        previous_scope=was_in,
+        audience=_unit_audience(unit),
+        previous_audience=was_in,
     )
     return unit
 
@@ -168,15 +139,14 @@ async def create_person(
         session=session, unit_id=data["unit_id"], scope=principal.scope
     )
     person = await service.create_person(session=session, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.person.created",
         subject_type="person",
         subject_id=person.id,
         before=None,
         after=audit.snapshot(person, service.PERSON_FIELDS),
-        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+        audience=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
     )
     return person
 
@@ -190,15 +160,14 @@ async def update_person(
     unit = await service.get_unit_or_raise(session=session, unit_id=person.unit_id)
     before = audit.snapshot(person, service.PERSON_FIELDS)
     await service.update_person(session=session, person=person, data=data)
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.person.updated",
         subject_type="person",
         subject_id=person.id,
         before=before,
         after=audit.snapshot(person, service.PERSON_FIELDS),
-        scope=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
+        audience=EventScope(division_path=unit.division_path, unit_ids=(str(unit.id),)),
     )
     return person
 
@@ -260,15 +229,14 @@ async def create_user(
         division_adcode=data.get("division_adcode"),
         unit_code=data.get("unit_code"),
     )
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.user.created",
         subject_type="user",
         subject_id=user.id,
         before=None,
         after=audit.snapshot(user, service.USER_FIELDS),
-        scope=await _user_audience(session, user),
+        audience=await _user_audience(session, user),
     )
     return user
 
@@ -305,16 +273,15 @@ async def update_user(
     after = audit.snapshot(user, service.USER_FIELDS)
     if data.get("password"):
         after["password_changed"] = True
-    await _record(
+    await record_change(
         session,
-        principal,
         action="org.user.updated",
         subject_type="user",
         subject_id=user.id,
         before=before,
         after=after,
-        scope=await _user_audience(session, user),
-        previous_scope=was_in,
+        audience=await _user_audience(session, user),
+        previous_audience=was_in,
     )
     return user
 
