@@ -805,7 +805,7 @@ def _attach(inc: OpenIncident, facts: ReportFacts) -> None:
     if facts.profile is not None:
         c.profiles.append(facts.profile)
     c.last_reported_at = max(c.last_reported_at, facts.received_at)
-    if c.lon is None and facts.lon is not None:
+    if c.lon is None and facts.lon is not None:  # a measured point (facts carry no other)
         c.lon, c.lat = facts.lon, facts.lat
     finer = facts.division_adcode
     if finer and (
@@ -815,7 +815,7 @@ def _attach(inc: OpenIncident, facts: ReportFacts) -> None:
             and division_key(finer).startswith(division_key(c.division_adcode))
         )
     ):
-        c.division_adcode = finer  # the database layer refines the incident's place likewise
+        c.division_adcode = finer  # as incidents.refine_place does on a join
 
 
 def _open(facts: ReportFacts, report: Report, key: str) -> OpenIncident:

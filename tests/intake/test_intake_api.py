@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -289,3 +290,78 @@ async def test_classify_preview_says_which_words_decided(
     assert answer["words"] and answer["suggested_level"] in ("I", "II", "III", "IV")
     places = (await client.get("/api/v1/intake/gazetteer?q=甲镇", headers=officer)).json()
     assert places[0]["adcode"] == "331126101000"
+
+
+async def test_report_placed_by_its_address_is_matched_by_division_and_takes_a_gps_point(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    """A town's centroid is no GPS fix: a fire reported by address is matched to a GPS report
+    5 km from that centroid by division, and the incident then takes the measured point."""
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    by_address = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0020", "老街居民楼着火了，浓烟很大", address="甲镇"),
+    )
+    incident_id = by_address.json()["incident_id"]
+    opened = (await client.get(f"/api/v1/incidents/{incident_id}", headers=officer)).json()
+    assert (opened["lon"], opened["lat"]) != (None, None)  # the town's centroid, for the map
+    clock.advance(timedelta(minutes=5))
+    by_gps = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0021", "老街一栋居民楼着火，浓烟很大", lon=119.012, lat=27.512),
+    )
+    assert by_gps.status_code == 201
+    assert by_gps.json()["incident_id"] == incident_id, by_gps.json()["reason"]
+    assert "same town (no point)" in by_gps.json()["reason"]
+    joined = (await client.get(f"/api/v1/incidents/{incident_id}", headers=officer)).json()
+    assert (joined["lon"], joined["lat"]) == (119.012, 27.512)
+    assert joined["report_count"] == 2
+    async with db.unit_of_work(readonly=True) as session:
+        incident = await session.get(Incident, uuid.UUID(incident_id))
+        assert incident is not None and incident.location_source == "point"
+
+
+async def test_a_measured_point_is_not_replaced_by_a_later_address(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    by_gps = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0030", "老街居民楼着火了，浓烟很大", lon=119.012, lat=27.512),
+    )
+    clock.advance(timedelta(minutes=3))
+    by_address = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0031", "老街一栋居民楼着火，浓烟很大", address="甲镇"),
+    )
+    incident_id = by_gps.json()["incident_id"]
+    assert by_address.json()["incident_id"] == incident_id, by_address.json()["reason"]
+    incident = (await client.get(f"/api/v1/incidents/{incident_id}", headers=officer)).json()
+    assert (incident["lon"], incident["lat"]) == (119.012, 27.512)
+
+
+async def test_report_placed_nowhere_is_offered_the_incidents_of_the_centres_area(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    fire = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0040", "老街5号居民楼着火了，浓烟很大", lon=119.012, lat=27.512),
+    )
+    clock.advance(timedelta(minutes=4))
+    unplaced = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0041", "老街5号那栋居民楼着火，浓烟很大"),
+    )
+    answer = unplaced.json()
+    assert answer["duplicate"] is False  # a text alone does not join; the officer decides
+    assert [s["incident_id"] for s in answer["suggestions"]] == [fire.json()["incident_id"]]

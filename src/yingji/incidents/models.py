@@ -39,6 +39,9 @@ class Incident(Base):
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
+    #: where the point came from, as a report's: point (GPS), manual (placed by the duty
+    #: officer), place or division (a gazetteer entry's point or centroid), county
+    location_source: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(String(300))
     first_reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

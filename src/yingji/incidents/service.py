@@ -27,6 +27,9 @@ from yingji.incidents.models import (
 )
 
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
+#: Location sources of a measured point (GPS, or set by the duty officer on the map); the others
+#: (a gazetteer place's point, a division's centroid) only stand for a named place.
+MEASURED_SOURCES = frozenset(("point", "manual"))
 INCIDENT_FIELDS = (
     "number",
     "state",
@@ -35,6 +38,7 @@ INCIDENT_FIELDS = (
     "division_adcode",
     "lon",
     "lat",
+    "location_source",
     "report_count",
     *CASUALTY_FIELDS,
     "cancel_reason",
@@ -252,7 +256,9 @@ async def candidates(
     division_path: str | None,
     limit: int = 50,
 ) -> list[Incident]:
-    """Open incidents a report might be about: related category, in the time window, nearby."""
+    """Open incidents a report might be about: related category, in the time window, nearby:
+    with a measured point inside the bounding box around (``lon``, ``lat``), or without one
+    inside ``division_path``."""
     stmt = select(Incident).where(
         Incident.state.in_(OPEN_STATES),
         Incident.last_reported_at >= received_at - window,
@@ -262,10 +268,15 @@ async def candidates(
         stmt = stmt.where(Incident.category_code.in_(categories) | Incident.category_code.is_(None))
     if lon is not None and lat is not None:
         min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, distance_m)
-        near = Incident.lon.between(min_lon, max_lon) & Incident.lat.between(min_lat, max_lat)
+        has_point = Incident.location_source.in_(sorted(MEASURED_SOURCES))
+        near = (
+            has_point
+            & Incident.lon.between(min_lon, max_lon)
+            & Incident.lat.between(min_lat, max_lat)
+        )
         if division_path:
             near = near | (
-                Incident.lon.is_(None)
+                (Incident.location_source.is_(None) | ~has_point)
                 & Incident.division_path.startswith(division_path, autoescape=True)
             )
         stmt = stmt.where(near)
@@ -275,6 +286,28 @@ async def candidates(
         return []
     rows = await session.scalars(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
     return list(rows.all())
+
+
+def measured(source: str | None) -> bool:
+    """Whether a point from ``source`` was measured rather than taken from a named place."""
+    return source in MEASURED_SOURCES
+
+
+def refine_place(incident: Incident, report: Any) -> None:
+    """Place the incident better from a report that joined it (an intake Report).
+
+    The report's point is taken when the incident has none, or when it is measured and the
+    incident's is only a named place's; its division is taken when it lies inside the
+    incident's and is finer (the incident is never moved out of where it was seen)."""
+    if report.lon is not None and report.lat is not None:
+        better = measured(report.location_source) and not measured(incident.location_source)
+        if incident.lon is None or incident.lat is None or better:
+            incident.lon, incident.lat = report.lon, report.lat
+            incident.location_source = report.location_source
+    path = report.division_path if report.division_adcode else None
+    current = incident.division_path or ""
+    if path and len(path) > len(current) and path.startswith(current):
+        incident.division_adcode, incident.division_path = report.division_adcode, path
 
 
 def absorb_counts(target: Incident, source: Incident) -> None:
@@ -313,6 +346,7 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
         "division_path": report.division_path,
         "lon": report.lon,
         "lat": report.lat,
+        "location_source": report.location_source if report.lon is not None else None,
         "address": report.address,
         "first_reported_at": received,
         "last_reported_at": received,

@@ -104,17 +104,15 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
         session, lon=body.lon, lat=body.lat, address=body.address, text=body.text
     )
     lon, lat, adcode = where.lon, where.lat, where.division_adcode
-    facts = matching.ReportFacts(
+    facts = flows.match_facts(
         text=body.text,
         category_code=code,
-        lon=lon,
-        lat=lat,
-        division_adcode=adcode,
+        where=where,
         received_at=received,
         address=body.address,
     )
     found, pool = await flows.candidate_pool(
-        session, know, facts, where.division_path if adcode else None
+        session, know, facts, flows.search_path(where, me.scope.area_path)
     )
     # only the incidents the officer may see are offered (and scored)
     rows = [i for i in found if me.scope.covers(division_path=i.division_path)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,11 +167,49 @@ def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, A
 # --- matching ------------------------------------------------------------------------------------
 
 
+def match_facts(
+    *,
+    text: str,
+    category_code: str | None,
+    where: Placement,
+    received_at: datetime,
+    address: str | None,
+) -> matching.ReportFacts:
+    """What the matcher reads of a report or a draft.
+
+    Distances are measured from measured points only (GPS, or set by the duty officer): a
+    report the gazetteer placed is matched by its division and by the places its text names,
+    since a village's centroid may lie kilometres from the incident."""
+    measured = incidents.measured(where.source)
+    return matching.ReportFacts(
+        text=text,
+        category_code=category_code,
+        lon=where.lon if measured else None,
+        lat=where.lat if measured else None,
+        division_adcode=where.division_adcode,
+        received_at=received_at,
+        address=address,
+    )
+
+
+def search_path(where: Placement, area_path: str | None) -> str | None:
+    """The subtree whose incidents without a measured point a report may be about: the town
+    of its division (a report placed in one village may be about an incident placed in the
+    next), or ``area_path`` (the receiving centre's area) for a report placed nowhere."""
+    if not where.division_adcode or not where.division_path:
+        return area_path
+    if len(matching.division_key(where.division_adcode)) < 12:
+        return where.division_path
+    parent = where.division_path.rstrip("/").rsplit("/", 1)[0]
+    return f"{parent}/" if parent else where.division_path
+
+
 async def candidate_pool(
     session: AsyncSession, know: Knowledge, facts: matching.ReportFacts, division_path: str | None
 ) -> tuple[list[Incident], list[matching.CandidateIncident]]:
-    """Open incidents of the report's event family inside its window (by bounding box and
-    time, or by division without a point), as the matcher reads them."""
+    """Open incidents of the report's event family inside its window, as the matcher reads
+    them: those with a measured point inside the bounding box, and those without one in
+    ``division_path`` (see ``search_path``)."""
     distance_m, window = know.matcher.window(facts.category_code)
     found = await incidents.candidates(
         session=session,
@@ -183,35 +222,39 @@ async def candidate_pool(
         division_path=division_path,
     )
     texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
-    pool = [
-        matching.CandidateIncident(
-            id=str(i.id),
-            category_code=i.category_code,
-            lon=i.lon,
-            lat=i.lat,
-            division_adcode=i.division_adcode,
-            first_reported_at=clock.as_utc(i.first_reported_at),
-            last_reported_at=clock.as_utc(i.last_reported_at),
-            texts=texts.get(i.id, []),
-            address=i.address,
+    pool = []
+    for i in found:
+        measured = incidents.measured(i.location_source)
+        pool.append(
+            matching.CandidateIncident(
+                id=str(i.id),
+                category_code=i.category_code,
+                lon=i.lon if measured else None,
+                lat=i.lat if measured else None,
+                division_adcode=i.division_adcode,
+                first_reported_at=clock.as_utc(i.first_reported_at),
+                last_reported_at=clock.as_utc(i.last_reported_at),
+                texts=texts.get(i.id, []),
+                address=i.address,
+            )
         )
-        for i in found
-    ]
     return list(found), pool
 
 
 async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matching.MatchDecision:
-    facts = matching.ReportFacts(
+    placed = report.division_path if report.division_adcode else None
+    where = Placement(
+        report.lon, report.lat, report.location_source, report.division_adcode, placed
+    )
+    facts = match_facts(
         text=report.text,
         category_code=report.category_code,
-        lon=report.lon,
-        lat=report.lat,
-        division_adcode=report.division_adcode,
+        where=where,
         received_at=clock.as_utc(report.received_at),
         address=report.address,
     )
-    division = report.division_path if report.division_adcode else None
-    _, pool = await candidate_pool(session, know, facts, division)
+    # a report placed nowhere kept the receiving centre's area as its division_path
+    _, pool = await candidate_pool(session, know, facts, search_path(where, report.division_path))
     return know.matcher.decide(facts, pool)
 
 
@@ -240,6 +283,7 @@ async def _join_incident(
         received_at=clock.as_utc(report.received_at),
         casualties=incidents.casualties_of(report),
     )
+    incidents.refine_place(incident, report)
     await session.flush()
     await _trace(
         session,
@@ -469,10 +513,8 @@ async def locate_report(
     await session.flush()
     if report.incident_id is not None:
         incident = await session.get(Incident, report.incident_id)
-        if incident is not None and incident.lon is None:
-            incident.lon, incident.lat = lon, lat
-            incident.division_adcode = report.division_adcode or incident.division_adcode
-            incident.division_path = report.division_path or incident.division_path
+        if incident is not None:
+            incidents.refine_place(incident, report)
             await session.flush()
     await audit.record(
         session,
