@@ -365,3 +365,40 @@ async def test_report_placed_nowhere_is_offered_the_incidents_of_the_centres_are
     answer = unplaced.json()
     assert answer["duplicate"] is False  # a text alone does not join; the officer decides
     assert [s["incident_id"] for s in answer["suggestions"]] == [fire.json()["incident_id"]]
+
+
+async def test_incident_placed_nowhere_is_offered_to_a_later_report_placed_in_a_town(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    unplaced = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0050", "老街5号居民楼着火了，浓烟很大"),
+    )
+    clock.advance(timedelta(minutes=4))
+    placed = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0051", "老街5号那栋居民楼着火，浓烟很大", lon=119.012, lat=27.512),
+    )
+    suggested = [s["incident_id"] for s in placed.json()["suggestions"]]
+    assert suggested == [unplaced.json()["incident_id"]]
+
+
+async def test_gps_fix_outside_every_boundary_takes_its_division_from_the_address(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    answer = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0060", "路边树倒了挡住了车道", address="乙镇", lon=118.99, lat=27.55),
+    )
+    stored = (
+        await client.get(f"/api/v1/intake/reports/{answer.json()['report_id']}", headers=officer)
+    ).json()
+    assert (stored["lon"], stored["lat"]) == (118.99, 27.55)
+    assert stored["location_source"] == "point" and stored["division_adcode"] == "331126102000"

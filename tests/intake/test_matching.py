@@ -304,3 +304,23 @@ def test_a_gazetteer_name_of_blanks_names_nothing_and_the_others_still_work() ->
     profiler = TextProfiler({" ": None, "　": None, "黄坑村": None})
     assert profiler.profile("黄坑村老街起火").places == frozenset({"黄坑村"})
     assert profiler.profile("路边起火").places == frozenset()
+
+
+def test_reasons_name_places_as_people_write_them_when_the_gazetteer_keys_are_adcodes() -> None:
+    """The platform keys its gazetteer by adcode (flows.knowledge); the officer reads names."""
+    town, huangkeng, daji = "331126101000", "331126101004", "331126101005"
+    far_lon, _ = _east(3000)
+    places = [
+        Place("竹口镇", None, town),
+        Place("黄坑村", town, huangkeng),
+        Place("大济村", town, daji),
+        Place("村委会", huangkeng, f"{huangkeng}/村委会", LON, LAT),
+        Place("村委会", daji, f"{daji}/村委会", far_lon, LAT),
+    ]
+    matcher = Matcher(load_categories(), profiler=TextProfiler(places))
+    report = _report("黄坑村这边树倒了把路拦住了", "natural.typhoon", metres=150, minutes=10)
+    here = matcher.score(report, _incident("黄坑村大树倒了，横在路上", "natural.typhoon"))
+    assert "both name 黄坑村" in here.reason and huangkeng not in here.reason
+    committee = _report("村委会这边树倒了把路拦住了", "natural.typhoon", metres=150, minutes=10)
+    there = matcher.score(committee, _incident("大济村村委会旁边大树倒了", "natural.typhoon"))
+    assert "places differ: 黄坑村/村委会≠大济村/村委会" in there.reason

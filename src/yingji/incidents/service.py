@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, geo
@@ -254,11 +254,12 @@ async def candidates(
     lat: float | None,
     distance_m: float,
     division_path: str | None,
-    limit: int = 50,
+    limit: int = 200,
 ) -> list[Incident]:
     """Open incidents a report might be about: related category, in the time window, nearby:
     with a measured point inside the bounding box around (``lon``, ``lat``), or without one
-    inside ``division_path``."""
+    inside ``division_path``, or placed nowhere by a centre whose area holds it. The newest
+    ``limit`` (a typhoon day in one town stays well below it)."""
     stmt = select(Incident).where(
         Incident.state.in_(OPEN_STATES),
         Incident.last_reported_at >= received_at - window,
@@ -279,9 +280,13 @@ async def candidates(
                 (Incident.location_source.is_(None) | ~has_point)
                 & Incident.division_path.startswith(division_path, autoescape=True)
             )
+            near = near | _placed_nowhere_above(division_path)
         stmt = stmt.where(near)
     elif division_path:
-        stmt = stmt.where(Incident.division_path.startswith(division_path, autoescape=True))
+        stmt = stmt.where(
+            Incident.division_path.startswith(division_path, autoescape=True)
+            | _placed_nowhere_above(division_path)
+        )
     else:
         return []
     rows = await session.scalars(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
@@ -308,6 +313,13 @@ def refine_place(incident: Incident, report: Any) -> None:
     current = incident.division_path or ""
     if path and len(path) > len(current) and path.startswith(current):
         incident.division_adcode, incident.division_path = report.division_adcode, path
+
+
+def _placed_nowhere_above(division_path: str) -> ColumnElement[bool]:
+    """Incidents placed nowhere, kept with the area of a centre above ``division_path``."""
+    parts = [p for p in division_path.split("/") if p]
+    above = ["".join(f"{p}/" for p in parts[:i]) for i in range(1, len(parts))]
+    return Incident.division_adcode.is_(None) & Incident.division_path.in_(above)
 
 
 def absorb_counts(target: Incident, source: Incident) -> None:

@@ -125,11 +125,17 @@ async def place(
     address: str | None,
     text: str,
 ) -> Placement:
-    """A point → the division containing it; else the address and text → the gazetteer."""
+    """A point → the division containing it; else the address and text → the gazetteer (also
+    for the division of a point no boundary holds: a GPS fix just across the county line)."""
     source, adcode = None, None
     if lon is not None and lat is not None:
         source = "point"
         adcode = await gis.division_at(session, lon=lon, lat=lat)
+        if adcode is None:
+            hit = (await service.gazetteer(session=session)).locate(
+                " ".join(part for part in (address, text) if part)
+            )
+            adcode = hit.entry.adcode if hit is not None and hit.entry.level != "county" else None
     else:
         hit = (await service.gazetteer(session=session)).locate(
             " ".join(part for part in (address, text) if part)

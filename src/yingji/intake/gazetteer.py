@@ -2,8 +2,9 @@
 
 Names come from the jurisdiction's own divisions and places (in the database) and, for the rest
 of China, county-level names and centroids from the public ``cpca`` package's table. The match is
-transparent: the longest, deepest name found in the text wins, preferring a village whose town is
-also named; the result says which name decided.
+transparent: the deepest name found in the text wins, preferring one whose division is also named,
+then the longest; a name several places share counts only where the text names a division holding
+exactly one of them; the result says which name decided.
 """
 
 from __future__ import annotations
@@ -54,26 +55,75 @@ class Gazetteer:
         for entry in self.entries:
             for alias in aliases(entry.name):
                 self._by_alias.setdefault(alias, []).append(entry)
-        self._aliases = sorted(self._by_alias, key=len, reverse=True)
+        self._aliases = sorted(self._by_alias, key=lambda alias: (-len(alias), alias))
         self._adcodes = {e.adcode for e in self.entries if e.adcode}
+        self._parent = {
+            e.adcode: e.parent_adcode for e in self.entries if e.level != "place" and e.adcode
+        }
+
+    def _chain(self, entry: Entry) -> list[str]:
+        """The divisions containing ``entry``, nearest first (a place's own division first)."""
+        chain: list[str] = []
+        code = entry.adcode if entry.level == "place" else entry.parent_adcode
+        while code and code not in chain:
+            chain.append(code)
+            code = self._parent.get(code)
+        return chain
+
+    def _named(self, text: str) -> list[tuple[str, list[Entry]]]:
+        """The names in ``text``, longest first, a name inside a longer one not counted again
+        (林川下村 does not also name a 川下村)."""
+        taken: list[tuple[int, int]] = []
+        found: list[tuple[str, list[Entry]]] = []
+        for alias in self._aliases:
+            start = text.find(alias)
+            while start >= 0:
+                end = start + len(alias)
+                if not any(s < end and start < e for s, e in taken):
+                    taken.append((start, end))
+                    found.append((alias, self._by_alias[alias]))
+                start = text.find(alias, start + 1)
+        return found
 
     def locate(self, text: str | None) -> Hit | None:
+        """The most specific place ``text`` names; the result says which name decided.
+
+        A name several entries share (村委会, 老街, 3组 in many villages; two villages of one
+        name) counts only when the text also names a division containing exactly one of them:
+        竹口镇黄坑村老街 is the 老街 of 黄坑村; 老街 alone, or 竹口镇老街 where several villages
+        of 竹口镇 have one, places nothing by itself."""
         if not text:
             return None
-        found: list[tuple[str, Entry]] = []
-        for alias in self._aliases:
-            if alias in text:
-                found.extend((alias, entry) for entry in self._by_alias[alias])
+        named = self._named(text)
+        divisions = {e.adcode for _, entries in named for e in entries if e.level != "place"}
+        found: list[tuple[int, str, Entry]] = []
+        for alias, entries in named:
+            if len(entries) == 1:
+                found.append((0, alias, entries[0]))
+                continue
+            # the entries whose nearest named containing division is closest
+            depth = {
+                id(e): next((i for i, code in enumerate(self._chain(e)) if code in divisions), -1)
+                for e in entries
+            }
+            placed = [e for e in entries if depth[id(e)] >= 0]
+            if not placed:
+                continue
+            best = min(depth[id(e)] for e in placed)
+            closest = [e for e in placed if depth[id(e)] == best]
+            if len(closest) == 1:
+                found.append((1, alias, closest[0]))
         if not found:
             return None
-        named = {entry.adcode for _, entry in found if entry.adcode}
 
-        def rank(item: tuple[str, Entry]) -> tuple[int, int, int, str]:
-            alias, entry = item
-            parent_named = int(bool(entry.parent_adcode) and entry.parent_adcode in named)
-            return (parent_named, LEVEL_DEPTH.get(entry.level, 0), len(alias), entry.adcode or "")
+        def rank(item: tuple[int, str, Entry]) -> tuple[int, int, int, int, str]:
+            shared, alias, entry = item
+            chain = self._chain(entry)
+            parent_named = int(bool(chain) and chain[0] in divisions)
+            depth = LEVEL_DEPTH.get(entry.level, 0)
+            return (depth, parent_named, len(alias), shared, entry.adcode or "")
 
-        alias, entry = max(found, key=rank)
+        _, alias, entry = max(found, key=rank)
         return Hit(entry, alias)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Entry]:

@@ -360,7 +360,8 @@ class Matcher:
         if names:
             reason += f" ({names})"
         elif text.shared_places:
-            reason += f" (both name {'、'.join(text.shared_places)})"
+            shared = "、".join(self.profiler.label(p) for p in text.shared_places)
+            reason += f" (both name {shared})"
         reason += (
             f" [evidence: text {text_odds:+.1f}, place {where_odds:+.1f}, time {time_odds:+.1f}"
             f"{f', names {names_odds:+.1f}' if names_odds else ''}"
@@ -368,10 +369,9 @@ class Matcher:
         )
         return MatchScore(round(total, 4), distance, minutes, round(text.score, 4), reason)
 
-    @staticmethod
-    def _names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, str]:
+    def _names(self, mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, str]:
         """Log-odds and phrase from the places and numbers both texts name (or contradict)."""
-        odds, phrases = _place_names(mine, theirs)
+        odds, phrases = _place_names(mine, theirs, self.profiler)
         numbers_odds, numbers = _numbers(mine, frozenset().union(*(p.numbered for p in theirs)))
         if numbers:
             phrases.append(numbers)
@@ -416,11 +416,13 @@ def _spots(places: frozenset[str]) -> frozenset[str]:
     return frozenset(p for p in places if "/" in p)
 
 
-def _short(places: Iterable[str]) -> str:
-    return "/".join(sorted(p.split("/")[-1] for p in places))
+def _short(places: Iterable[str], names: TextProfiler) -> str:
+    return "/".join(sorted(names.label(p) for p in places))
 
 
-def _place_names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, list[str]]:
+def _place_names(
+    mine: TextProfile, theirs: Sequence[TextProfile], names: TextProfiler
+) -> tuple[float, list[str]]:
     """Two different villages; the same or two different spots (a 自然村, a bridge …).
 
     Spots are compared over all the incident's texts: a report naming 下洋自然村 meets an
@@ -431,9 +433,10 @@ def _place_names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[floa
     odds, phrases = 0.0, []
     if mine.places and places and not (mine.places & scope or places & mine.place_scope):
         odds += W_PLACE_CONFLICT
-        ours, other = _short(mine.places), _short(places)
+        ours, other = _short(mine.places, names), _short(places, names)
         if ours == other:  # 村委会 of two villages: say which
-            ours, other = "/".join(sorted(mine.places)), "/".join(sorted(places))
+            ours = "/".join(sorted(names.label(p, within=True) for p in mine.places))
+            other = "/".join(sorted(names.label(p, within=True) for p in places))
         phrases.append(f"places differ: {ours}≠{other}")
     mine_spots, their_spots = _spots(mine.places), _spots(places)
     if mine_spots & their_spots:
@@ -441,9 +444,12 @@ def _place_names(mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[floa
     elif mine_spots and their_spots:
         odds += W_SPOT_CONFLICT
         if not phrases:
-            phrases.append(f"spots differ: {_short(mine_spots)}≠{_short(their_spots)}")
+            phrases.append(
+                f"spots differ: {_short(mine_spots, names)}≠{_short(their_spots, names)}"
+            )
     if mine.places & places:
-        phrases.append(f"both name {'、'.join(sorted(_short([p]) for p in mine.places & places))}")
+        shared = sorted(names.label(p) for p in mine.places & places)
+        phrases.append(f"both name {'、'.join(shared)}")
     return odds, phrases
 
 

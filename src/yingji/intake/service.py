@@ -121,10 +121,13 @@ async def get_category_or_raise(*, session: AsyncSession, code: str) -> Category
 
 
 async def category_rules(*, session: AsyncSession) -> list[tuple[dict[str, Any], bool]]:
-    """Every category's rule and whether it is active (inactive ones are never suggested)."""
-
-    rows = await session.scalars(select(Category).order_by(Category.code))
-    return [(dict(row.rule), row.active) for row in rows.all()]
+    """Every category's rule and whether it is active (inactive ones are never suggested), in
+    the shipped table's order, then the administrator's own by code: the classifier breaks a
+    tie by this order, so the platform decides as ``classify.load_categories()`` does."""
+    shipped = {rule["code"]: i for i, rule in enumerate(shipped_categories()["subtypes"])}
+    rows = (await session.scalars(select(Category))).all()
+    ordered = sorted(rows, key=lambda row: (shipped.get(row.code, len(shipped)), row.code))
+    return [(dict(row.rule), row.active) for row in ordered]
 
 
 # --- gazetteer -----------------------------------------------------------------------------------

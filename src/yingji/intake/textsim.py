@@ -295,6 +295,7 @@ class TextProfiler:
             else list(places or ())
         )
         self._parents: dict[str, str | None] = {e.key or e.name: e.parent for e in entries}
+        self._names = {e.key or e.name: e.name for e in entries}
         self._points = {
             e.key or e.name: (e.lon, e.lat)
             for e in entries
@@ -322,6 +323,15 @@ class TextProfiler:
             self._by_first.setdefault(alias[0], []).append((rank, alias, names))
         # Profiles by text: an incident's reports are scored against every new report near it.
         self._profiles: dict[str, TextProfile] = {}
+
+    def label(self, key: str, *, within: bool = False) -> str:
+        """A place's name as people write it (keys may be adcodes); ``within`` adds the name of
+        the place containing it (黄坑村/村委会)."""
+        name = self._names.get(key, key.rsplit("/", 1)[-1])
+        parent = self._parents.get(key)
+        if within and parent is not None:
+            return f"{self._names.get(parent, parent)}/{name}"
+        return name
 
     def _ancestors(self, name: str) -> list[str]:
         chain: list[str] = []
