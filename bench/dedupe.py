@@ -33,7 +33,8 @@ Metrics: a *correct join* is a join to the open incident whose opening report de
 true incident. precision = correct joins / all joins; recall = correct joins / true duplicates.
 Baselines in the same run and flow: ``window-only`` (join the nearest related incident inside
 the same distance/time window, no text) and ``exact-text`` (join an incident having the same
-normalised text). Results go to stdout and ``var/bench/dedupe.json``.
+normalised text). Results go to stdout and ``var/bench/dedupe.json``. ``bench/dedupe_api.py``
+plays the same day through the running platform and prints the two side by side.
 """
 
 from __future__ import annotations
