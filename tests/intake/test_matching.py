@@ -324,3 +324,24 @@ def test_reasons_name_places_as_people_write_them_when_the_gazetteer_keys_are_ad
     committee = _report("村委会这边树倒了把路拦住了", "natural.typhoon", metres=150, minutes=10)
     there = matcher.score(committee, _incident("大济村村委会旁边大树倒了", "natural.typhoon"))
     assert "places differ: 黄坑村/村委会≠大济村/村委会" in there.reason
+
+
+def test_a_candidate_beyond_reach_could_not_have_been_suggested(matcher: Matcher) -> None:
+    """beyond_reach lets the intake skip reading texts: it must never drop a candidate that the
+    best possible text would lift to a suggestion."""
+    best_text = "黄坑村下洋自然村老街5号民房着火了，浓烟很大"
+    reached = skipped = 0
+    for metres in (0, 200, 500, 790, 900, 2500, 4000):
+        for minutes in (0, 30, 60, 85, 120, 200, 400):
+            for code in ("accident.fire", "natural.flood", "accident.traffic"):
+                incident = _incident(best_text, "accident.fire")
+                report = _report(best_text, code, metres=metres, minutes=minutes)
+                score = matcher.score(report, incident)
+                if matcher.beyond_reach(report, incident):
+                    skipped += 1
+                    assert not score.eligible or score.score < matcher.suggest_threshold
+                else:
+                    reached += 1
+    assert reached and skipped  # both kinds occur on this grid
+    no_point = _report(best_text, "accident.fire", metres=4000, minutes=400, point=False)
+    assert not matcher.beyond_reach(no_point, _incident(best_text, "accident.fire"))

@@ -211,11 +211,17 @@ def search_path(where: Placement, area_path: str | None) -> str | None:
 
 
 async def candidate_pool(
-    session: AsyncSession, know: Knowledge, facts: matching.ReportFacts, division_path: str | None
+    session: AsyncSession,
+    know: Knowledge,
+    facts: matching.ReportFacts,
+    division_path: str | None,
+    *,
+    prune: bool = False,
 ) -> tuple[list[Incident], list[matching.CandidateIncident]]:
     """Open incidents of the report's event family inside its window, as the matcher reads
     them: those with a measured point inside the bounding box, and those without one in
-    ``division_path`` (see ``search_path``)."""
+    ``division_path`` (see ``search_path``). ``prune`` drops, before their texts are read, the
+    ones no text could make a suggestion (``Matcher.beyond_reach``): the decision is the same."""
     distance_m, window = know.matcher.window(facts.category_code)
     found = await incidents.candidates(
         session=session,
@@ -227,11 +233,10 @@ async def candidate_pool(
         distance_m=distance_m,
         division_path=division_path,
     )
-    texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
-    pool = []
+    shells = []
     for i in found:
         measured = incidents.measured(i.location_source)
-        pool.append(
+        shells.append(
             matching.CandidateIncident(
                 id=str(i.id),
                 category_code=i.category_code,
@@ -240,11 +245,17 @@ async def candidate_pool(
                 division_adcode=i.division_adcode,
                 first_reported_at=clock.as_utc(i.first_reported_at),
                 last_reported_at=clock.as_utc(i.last_reported_at),
-                texts=texts.get(i.id, []),
                 address=i.address,
             )
         )
-    return list(found), pool
+    if prune:
+        pairs = zip(found, shells, strict=True)
+        kept = [(i, c) for i, c in pairs if not know.matcher.beyond_reach(facts, c)]
+        found, shells = [i for i, _ in kept], [c for _, c in kept]
+    texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
+    for i, shell in zip(found, shells, strict=True):
+        shell.texts = texts.get(i.id, [])
+    return list(found), shells
 
 
 async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matching.MatchDecision:
@@ -260,7 +271,9 @@ async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matc
         address=report.address,
     )
     # a report placed nowhere kept the receiving centre's area as its division_path
-    _, pool = await candidate_pool(session, know, facts, search_path(where, report.division_path))
+    _, pool = await candidate_pool(
+        session, know, facts, search_path(where, report.division_path), prune=True
+    )
     return know.matcher.decide(facts, pool)
 
 

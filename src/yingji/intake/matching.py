@@ -319,6 +319,30 @@ class Matcher:
         )
         return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)"
 
+    def beyond_reach(self, report: ReportFacts, candidate: CandidateIncident) -> bool:
+        """Whether no text could make ``candidate`` even a suggestion for ``report``, judged
+        from the measured points of both, the categories and the times alone — the caller
+        may then skip reading the candidate's texts. False whenever a side has no point."""
+        here = (report.lon, report.lat)
+        there = (candidate.lon, candidate.lat)
+        if here[0] is None or here[1] is None or there[0] is None or there[1] is None:
+            return False
+        affinity = self.category_affinity(report.category_code, candidate.category_code)
+        if affinity is None:
+            return True
+        max_distance, max_minutes = self._pair_window(report.category_code, candidate.category_code)
+        minutes = minutes_apart(
+            report.received_at, candidate.first_reported_at, candidate.last_reported_at
+        )
+        distance = haversine_m(here[0], here[1], there[0], there[1])
+        if minutes > max_minutes or distance > max_distance:
+            return True
+        near = max(1.0 - max(distance - POINT_ALLOWANCE_M, 0.0) / max_distance, NEAR_FLOOR)
+        time_odds = W_TIME * (1.0 - minutes / max_minutes if max_minutes else 0.0)
+        kind = _affinity_kind(affinity)
+        bound = PRIOR + W_NEAR * near + time_odds + W_CATEGORY[kind] + MAX_TEXT_AND_NAMES
+        return bound < self._suggest_logit
+
     def score(self, report: ReportFacts, candidate: CandidateIncident) -> MatchScore:
         """How likely ``report`` describes ``candidate`` (0 and ineligible outside the window).
 
@@ -339,9 +363,7 @@ class Matcher:
         if place is None:
             return MatchScore(0.0, None, minutes, 0.0, "outside the distance window", False)
         where_odds, distance, where = place
-        kind = {SAME_CATEGORY: "same category", RELATED_CATEGORY: "related category"}.get(
-            affinity, "category unknown" if affinity == UNKNOWN_CATEGORY else "parent category"
-        )
+        kind = _affinity_kind(affinity)
         time_odds = W_TIME * (1.0 - minutes / max_minutes if max_minutes else 0.0)
         bound = PRIOR + where_odds + time_odds + W_CATEGORY[kind] + MAX_TEXT_AND_NAMES
         if bound < self._suggest_logit:  # no text could lift it to a suggestion: skip the text
@@ -409,6 +431,15 @@ class Matcher:
             reason = f"two incidents score alike ({top.score:.2f} vs {runner:.2f}): {top.reason}"
             return MatchDecision("suggest", None, top.score, reason, suggestions)
         return MatchDecision("join", incident.id, top.score, top.reason, suggestions)
+
+
+def _affinity_kind(affinity: float) -> str:
+    """The ``W_CATEGORY`` key of a category affinity."""
+    if affinity == SAME_CATEGORY:
+        return "same category"
+    if affinity == RELATED_CATEGORY:
+        return "related category"
+    return "category unknown" if affinity == UNKNOWN_CATEGORY else "parent category"
 
 
 def _spots(places: frozenset[str]) -> frozenset[str]:
