@@ -228,8 +228,12 @@ def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
 
     order_id = order.get_attribute("data-order-id")
     order = page.locator(f'[data-order-id="{order_id}"]')
-    order.locator("[data-action=transfer]").click()
-    page.get_by_test_id("transfer-unit").click()
+    with page.expect_response(lambda r: "/transfer-units" in r.url) as units:
+        order.locator("[data-action=transfer]").click()
+    assert units.value.ok, units.value.status
+    unit = page.get_by_test_id("transfer-unit")
+    unit.click()
+    unit.locator("input").press_sequentially("应急管理局")  # typing keeps the list open
     page.get_by_role("option", name="庆元县应急管理局").click()
     page.get_by_label("移交原因").fill("需应急管理局牵头")
     page.get_by_test_id("dialog-submit").click()
