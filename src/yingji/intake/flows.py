@@ -17,7 +17,7 @@ from yingji.core.security import Principal
 from yingji.gis import service as gis
 from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
-from yingji.intake import classify, levels, matching, service, textsim
+from yingji.intake import classify, gazetteer, levels, matching, service, textsim
 from yingji.intake.models import Report
 from yingji.intake.schemas import ReportCreate
 
@@ -127,19 +127,20 @@ async def place(
 ) -> Placement:
     """A point → the division containing it; else the address and text → the gazetteer (also
     for the division of a point no boundary holds: a GPS fix just across the county line)."""
+
+    async def named() -> gazetteer.Hit | None:
+        words = " ".join(part for part in (address, text) if part)
+        return (await service.gazetteer(session=session)).locate(words)
+
     source, adcode = None, None
     if lon is not None and lat is not None:
         source = "point"
         adcode = await gis.division_at(session, lon=lon, lat=lat)
         if adcode is None:
-            hit = (await service.gazetteer(session=session)).locate(
-                " ".join(part for part in (address, text) if part)
-            )
+            hit = await named()
             adcode = hit.entry.adcode if hit is not None and hit.entry.level != "county" else None
     else:
-        hit = (await service.gazetteer(session=session)).locate(
-            " ".join(part for part in (address, text) if part)
-        )
+        hit = await named()
         if hit is not None and hit.entry.lon is not None and hit.entry.lat is not None:
             lon, lat = hit.entry.lon, hit.entry.lat
             source = hit.source if hit.entry.level != "county" else "county"
