@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from datetime import timedelta
@@ -136,6 +137,40 @@ async def test_second_call_about_the_same_fire_joins_the_incident(
     )
     assert other.json()["duplicate"] is False
     assert other.json()["incident_id"] != first.json()["incident_id"]
+
+
+async def test_calls_about_one_fire_arriving_at_once_each_count_in_the_incident(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    first = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0100", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
+    )
+    clock.advance(timedelta(minutes=3))
+    calls = [
+        report(
+            f"110-{n}",
+            "老街那边一栋居民楼起火了，冒浓烟，有人被困",
+            lon=119.0504,
+            lat=27.5502,
+            casualties={"trapped": n},
+        )
+        for n in range(1, 9)
+    ]
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/intake/reports", headers=officer, json=c) for c in calls)
+    )
+    assert [a.status_code for a in answers] == [201] * 8
+    assert {a.json()["incident_id"] for a in answers} == {first.json()["incident_id"]}
+    incident = (
+        await client.get(f"/api/v1/incidents/{first.json()['incident_id']}", headers=officer)
+    ).json()
+    # on PostgreSQL the joins run side by side: none may overwrite another's count
+    assert incident["report_count"] == 9
+    assert incident["trapped"] == 8
 
 
 async def test_bad_input_gets_a_stable_code_and_stores_nothing(

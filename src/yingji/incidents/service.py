@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -244,6 +244,25 @@ def level_at_least(level: str, threshold: str) -> bool:
     return LEVELS.index(level) <= LEVELS.index(threshold)
 
 
+class CandidateRow(NamedTuple):
+    """What matching reads of a candidate incident: a row of a few columns, not an entity, so
+    that reading the tens of incidents near a report stays cheap."""
+
+    id: uuid.UUID
+    category_code: str | None
+    lon: float | None
+    lat: float | None
+    location_source: str | None
+    division_adcode: str | None
+    division_path: str | None
+    first_reported_at: datetime
+    last_reported_at: datetime
+    address: str | None
+
+
+_CANDIDATE_COLUMNS = tuple(getattr(Incident, name) for name in CandidateRow._fields)
+
+
 async def candidates(
     *,
     session: AsyncSession,
@@ -255,12 +274,12 @@ async def candidates(
     distance_m: float,
     division_path: str | None,
     limit: int = 200,
-) -> list[Incident]:
+) -> list[CandidateRow]:
     """Open incidents a report might be about: related category, in the time window, nearby:
     with a measured point inside the bounding box around (``lon``, ``lat``), or without one
     inside ``division_path``, or placed nowhere by a centre whose area holds it. The newest
     ``limit`` (a typhoon day in one town stays well below it)."""
-    stmt = select(Incident).where(
+    stmt = select(*_CANDIDATE_COLUMNS).where(
         Incident.state.in_(OPEN_STATES),
         Incident.last_reported_at >= received_at - window,
         Incident.first_reported_at <= received_at + window,
@@ -289,8 +308,18 @@ async def candidates(
         )
     else:
         return []
-    rows = await session.scalars(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
-    return list(rows.all())
+    rows = await session.execute(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
+    return [CandidateRow(*row) for row in rows]
+
+
+async def incidents_by_id(
+    *, session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Incident]:
+    """The incidents of ``ids`` that exist, by id (no scope: callers pass ids they may see)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Incident).where(Incident.id.in_(list(ids))))
+    return {i.id: i for i in rows.all()}
 
 
 def measured(source: str | None) -> bool:

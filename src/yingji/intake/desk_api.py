@@ -19,6 +19,7 @@ from yingji.core import clock, geo
 from yingji.core.errors import ValidationFailed
 from yingji.core.security import Permission, Principal
 from yingji.core.web import Require, Session
+from yingji.incidents import service as incidents
 from yingji.intake import flows, matching
 from yingji.intake.schemas import MAX_TEXT
 
@@ -119,11 +120,11 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
     visible = {str(i.id) for i in rows}
     pool = [c for c in pool if c.id in visible]
     decision = know.matcher.decide(facts, pool)
-    by_id = {str(i.id): i for i in rows}
-    scored = [(know.matcher.score(facts, c), by_id[c.id]) for c in pool]
-    ranked = sorted(
-        ((s, i) for s, i in scored if s.eligible), key=lambda si: (-si[0].score, str(si[1].id))
-    )
+    scored = [(know.matcher.score(facts, c), c.id) for c in pool]
+    ranked = sorted(((s, i) for s, i in scored if s.eligible), key=lambda si: (-si[0].score, si[1]))
+    ranked = ranked[: body.limit]
+    shown = await incidents.incidents_by_id(session=session, ids=[uuid.UUID(i) for _, i in ranked])
+    offered = [(s, shown[uuid.UUID(i)]) for s, i in ranked if uuid.UUID(i) in shown]
     return CandidateAnswer(
         category_code=code,
         lon=lon,
@@ -153,6 +154,6 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
                 suggested=s.score >= know.matcher.suggest_threshold,
                 reason=s.reason,
             )
-            for s, i in ranked[: body.limit]
+            for s, i in offered
         ],
     )

@@ -218,7 +218,7 @@ async def candidate_pool(
     division_path: str | None,
     *,
     prune: bool = False,
-) -> tuple[list[Incident], list[matching.CandidateIncident]]:
+) -> tuple[list[incidents.CandidateRow], list[matching.CandidateIncident]]:
     """Open incidents of the report's event family inside its window, as the matcher reads
     them: those with a measured point inside the bounding box, and those without one in
     ``division_path`` (see ``search_path``). ``prune`` drops, before their texts are read, the
@@ -342,8 +342,11 @@ async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Rece
         for s in decision.suggestions
     ]
     if decision.outcome == "join" and decision.incident_id is not None:
-        incident = await session.get(Incident, uuid.UUID(decision.incident_id))
-        if incident is not None:
+        # locked, and read afresh: reports joining one incident at once each add their count
+        incident = await session.get(
+            Incident, uuid.UUID(decision.incident_id), with_for_update=True, populate_existing=True
+        )
+        if incident is not None and incident.state in OPEN_STATES:
             report.incident_id, report.match_outcome = incident.id, "joined"
             report.match_score, report.match_reason = decision.score, decision.reason[:300]
             await _join_incident(session, incident, report, decision.reason)
