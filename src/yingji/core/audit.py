@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, func, select
+from sqlalchemy import BigInteger, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock
-from yingji.core.db import Base, JSONType, UTCDateTime, enqueue_journal
+from yingji.core.db import Base, JSONType, UTCDateTime, enqueue_journal, journal_row
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 GENESIS = "0" * 64
@@ -61,6 +61,9 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+_TABLE = cast(Table, AuditEntry.__table__)
 
 
 def jsonable(value: Any) -> Any:
@@ -130,8 +133,7 @@ async def record(
         entry.id = tail[0] + 1
         entry.prev_hash = tail[1]
         entry.hash = entry_hash(entry)
-        session.add(entry)
-        await session.flush()
+        journal_row(session, _TABLE, {c.key: getattr(entry, c.key) for c in _TABLE.columns})
         session.info[_CHAIN_TAIL] = (entry.id, entry.hash)
 
     enqueue_journal(session, write)

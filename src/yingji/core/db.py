@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
@@ -207,14 +207,25 @@ def enqueue_journal(session: AsyncSession, writer: JournalWriter) -> None:
     session.info.setdefault("journal", []).append(writer)
 
 
+def journal_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """From a journal writer: insert ``row`` into ``table`` with the transaction's other rows
+    of that table, in one statement, in the order they were given."""
+    pending: dict[Table, list[dict[str, Any]]] = session.info.setdefault("journal_rows", {})
+    pending.setdefault(table, []).append(row)
+
+
 async def write_journal(session: AsyncSession) -> None:
     writers: list[JournalWriter] = session.info.pop("journal", [])
     if not writers:
         return
     await lock_journal(session)
     session.info.pop("audit_chain_tail", None)  # read again under the lock (core.audit)
+    session.info.pop("journal_rows", None)
     for writer in writers:
         await writer(session)
+    pending: dict[Table, list[dict[str, Any]]] = session.info.pop("journal_rows", {})
+    for table, rows in pending.items():
+        await session.execute(insert(table), rows)
 
 
 @asynccontextmanager
@@ -250,6 +261,7 @@ __all__ = [
     "after_commit",
     "database_of",
     "enqueue_journal",
+    "journal_row",
     "lock_journal",
     "rows_affected",
     "savepoint",

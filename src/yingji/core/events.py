@@ -28,16 +28,27 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, false, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock
-from yingji.core.db import Base, Database, JSONType, UTCDateTime, enqueue_journal
+from yingji.core.db import Base, Database, JSONType, UTCDateTime, enqueue_journal, journal_row
 from yingji.core.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -63,6 +74,9 @@ class OutboxEvent(Base):
     everywhere: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     actor_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 class OutboxCursor(Base):
@@ -182,24 +196,23 @@ async def emit(
 ) -> None:
     """Append a domain event to the outbox of the caller's transaction (written before commit)."""
     scope = scope or EventScope()
-    row = OutboxEvent(
-        event_id=new_id(),
-        type=type,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        payload=json.loads(json.dumps(payload, default=str)),
-        division_path=scope.division_path,
-        unit_ids=list(scope.unit_ids) or None,
-        user_ids=list(scope.user_ids) or None,
-        permission=scope.permission,
-        everywhere=scope.everywhere,
-        actor_id=None if actor_id is None else str(actor_id),
-        occurred_at=clock.now(),
-    )
+    row = {
+        "event_id": new_id(),
+        "type": type,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "payload": json.loads(json.dumps(payload, default=str)),
+        "division_path": scope.division_path,
+        "unit_ids": list(scope.unit_ids) or None,
+        "user_ids": list(scope.user_ids) or None,
+        "permission": scope.permission,
+        "everywhere": scope.everywhere,
+        "actor_id": None if actor_id is None else str(actor_id),
+        "occurred_at": clock.now(),
+    }
 
     async def write(session: AsyncSession) -> None:
-        session.add(row)
-        await session.flush()
+        journal_row(session, _OUTBOX, row)
         session.info["wrote_outbox"] = True
 
     enqueue_journal(session, write)
