@@ -44,6 +44,21 @@ async def test_same_channel_and_external_id_returns_the_stored_report(
     assert await counts(db) == (1, 1)
 
 
+async def test_retries_racing_the_first_attempt_store_one_report(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    body = report("119-0002", "甲镇老街一居民楼着火，浓烟很大", lon=119.05, lat=27.55)
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/intake/reports", json=body, headers=officer) for _ in range(6))
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["report_id"] for a in answers}) == 1
+    assert len({a.json()["incident_id"] for a in answers}) == 1
+    assert await counts(db) == (1, 1)
+
+
 async def test_report_is_classified_located_and_levelled_with_its_reasons(
     client: httpx.AsyncClient, db: Database
 ) -> None:

@@ -8,16 +8,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from yingji.core import clock
-from yingji.core.db import database_of, rows_affected, savepoint
+from yingji.core.db import database_of, dialect_of, rows_affected
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
+from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.intake import gazetteer as gz
 from yingji.intake.models import Attachment, Category, Place, Report
@@ -172,9 +175,17 @@ async def gazetteer(*, session: AsyncSession) -> gz.Gazetteer:
 
 
 async def division_path_of(*, session: AsyncSession, adcode: str | None) -> str | None:
+    """The division's path. A division's path never changes once it exists (it is made of the
+    adcodes above it), so the paths found are kept per process; an unknown adcode is read each
+    time (a division created since)."""
     if not adcode:
         return None
-    path: str | None = await session.scalar(select(Division.path).where(Division.adcode == adcode))
+    known: dict[str, str] = database_of(session).cache.setdefault("division_paths", (0.0, {}))[1]
+    path = known.get(adcode)
+    if path is None:
+        path = await session.scalar(select(Division.path).where(Division.adcode == adcode))
+        if path is not None:
+            known[adcode] = path
     return path
 
 
@@ -224,20 +235,37 @@ async def list_reports(
     return list(rows.all()), total
 
 
+_REPORT = cast(Table, Report.__table__)
+#: a new report's columns before its values: the columns' plain defaults, else NULL
+_REPORT_BLANK = {
+    c.key: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
+    for c in _REPORT.columns
+}
+_INSERT_REPORT = {
+    name: dialect.insert(_REPORT)
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    .returning(_REPORT.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def insert_report(*, session: AsyncSession, values: dict[str, Any]) -> tuple[Report, bool]:
-    """Insert a report; if the source already sent it (same channel and id), return that one."""
-    report = Report(created_at=clock.now(), **values)
-    try:
-        async with savepoint(session):
-            session.add(report)
-            await session.flush()
-    except IntegrityError:
+    """Insert a report; if the source already sent it (same channel and id), return that one.
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: a retry that races its first attempt waits for it
+    and then finds the stored report, with no savepoint to set and release."""
+    row = {**_REPORT_BLANK, **values, "id": new_id(), "created_at": clock.now()}
+    inserted = (await session.execute(_INSERT_REPORT[dialect_of(session)], row)).first()
+    if inserted is None:
         existing = await find_report(
             session=session, channel=values["channel"], external_id=values["external_id"]
         )
         if existing is None:
-            raise
+            raise RuntimeError("report insert was refused, yet no report has its channel and id")
         return existing, False
+    report = Report(**row)
+    make_transient_to_detached(report)  # the row is stored: the session tracks it as loaded
+    session.add(report)
     return report, True
 
 
