@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     false,
     func,
     select,
@@ -77,6 +79,14 @@ class OutboxEvent(Base):
 
 
 _OUTBOX = cast(Table, OutboxEvent.__table__)
+
+
+@functools.cache
+def _events_after(limit: int) -> Any:
+    """The outbox rows after a position, oldest first: plain rows, built once (the relay reads
+    them after every commit)."""
+    after = _OUTBOX.c.id > bindparam("after")
+    return select(*_OUTBOX.columns).where(after).order_by(_OUTBOX.c.id).limit(limit)
 
 
 class OutboxCursor(Base):
@@ -161,7 +171,8 @@ class DomainEvent:
         )
 
     @classmethod
-    def from_row(cls, row: OutboxEvent) -> DomainEvent:
+    def from_row(cls, row: Any) -> DomainEvent:
+        """From an outbox row (an ``OutboxEvent`` or a row of its columns)."""
         return cls(
             id=row.id,
             event_id=str(row.event_id),
@@ -327,14 +338,7 @@ class Bus:
 
     async def _read_after(self, last_id: int, limit: int) -> list[DomainEvent]:
         async with self._database.unit_of_work(readonly=True) as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxEvent)
-                    .where(OutboxEvent.id > last_id)
-                    .order_by(OutboxEvent.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = await session.execute(_events_after(limit), {"after": last_id})
             return [DomainEvent.from_row(row) for row in rows]
 
     async def _pump_live(self) -> int:

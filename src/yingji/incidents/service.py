@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Row, Select, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, geo
@@ -279,36 +280,24 @@ async def candidates(
     with a measured point inside the bounding box around (``lon``, ``lat``), or without one
     inside ``division_path``, or placed nowhere by a centre whose area holds it. The newest
     ``limit`` (a typhoon day in one town stays well below it)."""
-    stmt = select(*_CANDIDATE_COLUMNS).where(
-        Incident.state.in_(OPEN_STATES),
-        Incident.last_reported_at >= received_at - window,
-        Incident.first_reported_at <= received_at + window,
-    )
+    params: dict[str, Any] = {"since": received_at - window, "until": received_at + window}
     if categories is not None:
-        stmt = stmt.where(Incident.category_code.in_(categories) | Incident.category_code.is_(None))
+        params["categories"] = list(categories)
+    if division_path:
+        params["path_prefix"] = like_prefix(division_path)
+        params["above"] = _paths_above(division_path)
     if lon is not None and lat is not None:
-        min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, distance_m)
-        has_point = Incident.location_source.in_(sorted(MEASURED_SOURCES))
-        near = (
-            has_point
-            & Incident.lon.between(min_lon, max_lon)
-            & Incident.lat.between(min_lat, max_lat)
-        )
-        if division_path:
-            near = near | (
-                (Incident.location_source.is_(None) | ~has_point)
-                & Incident.division_path.startswith(division_path, autoescape=True)
-            )
-            near = near | _placed_nowhere_above(division_path)
-        stmt = stmt.where(near)
-    elif division_path:
-        stmt = stmt.where(
-            Incident.division_path.startswith(division_path, autoescape=True)
-            | _placed_nowhere_above(division_path)
-        )
-    else:
+        bbox = geo.radius_bbox(lon, lat, distance_m)
+        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), bbox, strict=True))
+    elif not division_path:
         return []
-    rows = await session.execute(stmt.order_by(Incident.last_reported_at.desc()).limit(limit))
+    stmt = _candidate_query(
+        by_category=categories is not None,
+        by_point=lon is not None and lat is not None,
+        by_path=bool(division_path),
+        limit=limit,
+    )
+    rows = await session.execute(stmt, params)
     return [CandidateRow(*row) for row in rows]
 
 
@@ -344,11 +333,48 @@ def refine_place(incident: Incident, report: Any) -> None:
         incident.division_adcode, incident.division_path = report.division_adcode, path
 
 
-def _placed_nowhere_above(division_path: str) -> ColumnElement[bool]:
-    """Incidents placed nowhere, kept with the area of a centre above ``division_path``."""
+@functools.cache
+def _candidate_query(*, by_category: bool, by_point: bool, by_path: bool, limit: int) -> Any:
+    """The statement of :func:`candidates` for one shape of question, built once: building
+    and caching-keying it cost more than running it. Its values are bound at execution."""
+    stmt = select(*_CANDIDATE_COLUMNS).where(
+        Incident.state.in_(OPEN_STATES),
+        Incident.last_reported_at >= bindparam("since"),
+        Incident.first_reported_at <= bindparam("until"),
+    )
+    if by_category:
+        related = Incident.category_code.in_(bindparam("categories", expanding=True))
+        stmt = stmt.where(related | Incident.category_code.is_(None))
+    # in the subtree, or placed nowhere, kept with the area of a centre above it
+    in_path = Incident.division_path.like(bindparam("path_prefix"), escape="\\")
+    nowhere_above = Incident.division_adcode.is_(None) & Incident.division_path.in_(
+        bindparam("above", expanding=True)
+    )
+    if by_point:
+        has_point = Incident.location_source.in_(sorted(MEASURED_SOURCES))
+        near = (
+            has_point
+            & Incident.lon.between(bindparam("min_lon"), bindparam("max_lon"))
+            & Incident.lat.between(bindparam("min_lat"), bindparam("max_lat"))
+        )
+        if by_path:
+            near = near | ((Incident.location_source.is_(None) | ~has_point) & in_path)
+            near = near | nowhere_above
+        stmt = stmt.where(near)
+    else:
+        stmt = stmt.where(in_path | nowhere_above)
+    return stmt.order_by(Incident.last_reported_at.desc()).limit(limit)
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching the strings that start with ``prefix``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
+def _paths_above(division_path: str) -> list[str]:
     parts = [p for p in division_path.split("/") if p]
-    above = ["".join(f"{p}/" for p in parts[:i]) for i in range(1, len(parts))]
-    return Incident.division_adcode.is_(None) & Incident.division_path.in_(above)
+    return ["".join(f"{p}/" for p in parts[:i]) for i in range(1, len(parts))]
 
 
 def absorb_counts(target: Incident, source: Incident) -> None:

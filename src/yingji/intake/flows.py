@@ -371,13 +371,16 @@ async def receive_report(
     ip: str | None,
     policy: IntakePolicy,
 ) -> Receipt:
-    """Store one report idempotently, normalise it, and join or open an incident."""
-    existing = await service.find_report(
-        session=session, channel=body.channel, external_id=body.external_id
-    )
-    if existing is not None:
-        return await _receipt_of_existing(session, existing)
+    """Store one report idempotently, normalise it, and join or open an incident.
+
+    A report sent again is found by its insert (``service.insert_report``) and answered with
+    the stored one; a public report is looked up first, so that a retry is never throttled."""
     if body.channel == "public_web":
+        existing = await service.find_report(
+            session=session, channel=body.channel, external_id=body.external_id
+        )
+        if existing is not None:
+            return await _receipt_of_existing(session, existing)
         broken = await service.public_quota_left(
             session=session,
             ip=ip,

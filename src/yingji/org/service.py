@@ -6,12 +6,13 @@ applies it in SQL: a row outside the scope is "not found", exactly as a row that
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import mapping
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo, security
@@ -537,28 +538,33 @@ async def open_auth_session(
     return token
 
 
+@functools.cache
+def _principal_query() -> Any:
+    """The statement of :func:`principal_for_token`, built once (values bound at execution)."""
+    return (
+        select(UserAccount, Division.path, LinkageUnit.division_path)
+        .select_from(AuthSession)
+        .join(UserAccount, UserAccount.id == AuthSession.user_id)
+        .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+        .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(
+            AuthSession.token_digest == bindparam("digest"),
+            AuthSession.kind == bindparam("kind"),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > bindparam("now"),
+            UserAccount.active.is_(True),
+        )
+    )
+
+
 async def principal_for_token(session: AsyncSession, token: str, kind: str) -> Principal | None:
     """The authenticator the kernel calls: a live session or token → its principal.
 
     One query (it runs on every request): the session, its user and the paths of the user's
     division and unit.
     """
-    row = (
-        await session.execute(
-            select(UserAccount, Division.path, LinkageUnit.division_path)
-            .select_from(AuthSession)
-            .join(UserAccount, UserAccount.id == AuthSession.user_id)
-            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
-            .outerjoin(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
-            .where(
-                AuthSession.token_digest == security.token_digest(token),
-                AuthSession.kind == kind,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > clock.now(),
-                UserAccount.active.is_(True),
-            )
-        )
-    ).first()
+    params = {"digest": security.token_digest(token), "kind": kind, "now": clock.now()}
+    row = (await session.execute(_principal_query(), params)).first()
     if row is None:
         return None
     user, division_path, unit_path = row
