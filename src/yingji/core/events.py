@@ -236,8 +236,14 @@ class Subscription:
     durable: bool
     types: tuple[str, ...] = ()
 
+    _answers: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def wants(self, event_type: str) -> bool:
-        return not self.types or any(event_type.startswith(prefix) for prefix in self.types)
+        answer = self._answers.get(event_type)
+        if answer is None:
+            answer = not self.types or any(event_type.startswith(p) for p in self.types)
+            self._answers[event_type] = answer
+        return answer
 
 
 def _wall(seconds: float) -> timedelta:
@@ -275,6 +281,8 @@ class Bus:
         self._recent: deque[tuple[int, str]] = deque(maxlen=self.RECENT_EVENTS)
         self._recent_from: int | None = None
         self._released: dict[str, tuple[int, float]] = {}
+        # per durable subscriber, the outbox id up to which every event is of a type it ignores
+        self._ignored_through: dict[str, int] = {}
 
     def subscribe(
         self, name: str, handler: Handler, *, durable: bool = True, types: Sequence[str] = ()
@@ -375,11 +383,14 @@ class Bus:
             return False
         if time.monotonic() - released_at >= self.IDLE_ADVANCE_SECONDS:
             return False
-        for event_id, event_type in reversed(self._recent):  # newest first: stop at position
-            if event_id <= position:
-                return True
+        # events up to ``ignored`` were found ignored by an earlier pass: scan only the newer
+        ignored = max(position, self._ignored_through.get(sub.name, position))
+        for event_id, event_type in reversed(self._recent):  # newest first
+            if event_id <= ignored:
+                break
             if sub.wants(event_type):
                 return False
+        self._ignored_through[sub.name] = self._live_cursor
         return True
 
     async def fan_out_live(
