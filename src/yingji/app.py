@@ -262,7 +262,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        db = Database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.db_pool_size,
+        )
         the_bus = bus or make_bus(settings.nats_url, settings.nats_stream)
         hub = Hub()
         the_bus.subscribe("realtime.hub", hub.on_event, durable=False)

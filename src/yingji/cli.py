@@ -64,7 +64,11 @@ def _settings() -> Settings:
 def _database(settings: Settings) -> Database:
     if settings.env == "test":
         security.configure_hasher(cheap=True)
-    return Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return Database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
+    )
 
 
 def _fail(exc: DomainError) -> None:

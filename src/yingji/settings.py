@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=60, description="written first report (首报) deadline for level III and above"
     )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+    db_pool_size: int = Field(
+        default=20, ge=1, le=500, description="PostgreSQL connections each process keeps open"
+    )
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 
     @model_validator(mode="after")
