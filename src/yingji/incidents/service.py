@@ -156,9 +156,10 @@ def new_number(moment: datetime) -> str:
     return f"{local:%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
 
 
-async def create_incident(*, session: AsyncSession, values: dict[str, Any]) -> Incident:
+def new_incident(values: dict[str, Any]) -> Incident:
+    """An incident in state ``reported``, not yet added to a session."""
     now = clock.now()
-    incident = Incident(
+    return Incident(
         number=new_number(values["first_reported_at"]),
         state="reported",
         report_count=0,
@@ -166,6 +167,10 @@ async def create_incident(*, session: AsyncSession, values: dict[str, Any]) -> I
         updated_at=now,
         **values,
     )
+
+
+async def create_incident(*, session: AsyncSession, values: dict[str, Any]) -> Incident:
+    incident = new_incident(values)
     session.add(incident)
     await session.flush()
     return incident
@@ -199,8 +204,7 @@ async def add_timeline(
         summary=summary,
         data=None if data is None else audit.jsonable(data),
     )
-    session.add(entry)
-    await session.flush()
+    session.add(entry)  # inserted with the transaction's next flush
     return entry
 
 
@@ -562,11 +566,10 @@ async def open_from_report(
     *, session: AsyncSession, report: Any, title: str | None = None
 ) -> Incident:
     """A new incident whose first report is ``report`` (an intake Report)."""
-    incident = await create_incident(
-        session=session, values=values_from_report(report, title=title)
-    )
+    incident = new_incident(values_from_report(report, title=title))
     absorb_report(
         incident, received_at=clock.as_utc(report.received_at), casualties=casualties_of(report)
     )
-    await session.flush()
+    session.add(incident)
+    await session.flush()  # one INSERT, counts included
     return incident
