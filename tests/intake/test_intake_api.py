@@ -30,6 +30,20 @@ async def counts(db: Database) -> tuple[int, int]:
     return int(reports or 0), int(incidents or 0)
 
 
+async def first_fire_on_old_street(
+    client: httpx.AsyncClient, db: Database, external_id: str
+) -> tuple[dict[str, str], httpx.Response]:
+    """The county with two towns, its officer, and the first call about a fire in 甲镇老街."""
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    first = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report(external_id, "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
+    )
+    return officer, first
+
+
 async def test_same_channel_and_external_id_returns_the_stored_report(
     client: httpx.AsyncClient, db: Database
 ) -> None:
@@ -117,13 +131,7 @@ async def test_address_text_is_placed_through_the_gazetteer(
 async def test_second_call_about_the_same_fire_joins_the_incident(
     client: httpx.AsyncClient, db: Database, clock: ManualClock
 ) -> None:
-    await make_county_with_two_towns(db)
-    officer = await bearer(client, "county")
-    first = await client.post(
-        "/api/v1/intake/reports",
-        headers=officer,
-        json=report("119-0010", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
-    )
+    officer, first = await first_fire_on_old_street(client, db, "119-0010")
     clock.advance(timedelta(minutes=6))
     second = await client.post(
         "/api/v1/intake/reports",
@@ -157,13 +165,7 @@ async def test_second_call_about_the_same_fire_joins_the_incident(
 async def test_calls_about_one_fire_arriving_at_once_each_count_in_the_incident(
     client: httpx.AsyncClient, db: Database, clock: ManualClock
 ) -> None:
-    await make_county_with_two_towns(db)
-    officer = await bearer(client, "county")
-    first = await client.post(
-        "/api/v1/intake/reports",
-        headers=officer,
-        json=report("119-0100", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
-    )
+    officer, first = await first_fire_on_old_street(client, db, "119-0100")
     clock.advance(timedelta(minutes=3))
     calls = [
         report(
