@@ -29,7 +29,8 @@ send time (so a stalled server cannot hide its queue). The baseline runs at the 
 
 The issue's goals, judged per backend: Yingji's best throughput ≥ 0.6 × the baseline's best, and
 p99 ≤ 50 ms in the open-loop phase at half of Yingji's best throughput.
-Figures go to stdout as a table per backend and to ``var/bench/intake.json``.
+Figures go to stdout as a table per backend and to ``var/bench/intake.json``; a phase with failed
+requests or non-2xx answers prints them, and its server's log is kept in ``var/bench/``.
 """
 
 from __future__ import annotations
@@ -655,6 +656,11 @@ async def run_phase(
         figures.update(watch.figures())
     finally:
         await server.stop()
+    if failures(figures):  # keep what the server said about them (the scratch folder goes)
+        kept = ROOT / "var" / "bench" / f"intake-{backend.name}-{load.prefix}-{load.mode}.log"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(server.log, kept)
+        figures["server_log"] = str(kept)
     if runner == YINGJI:
         figures["match_outcomes"] = await match_outcomes(url)
     await backend.discard(url)
@@ -794,8 +800,7 @@ def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:
         "per_second": row["per_second"],
         "p50_ms": row["latency_ms"]["p50"],
         "p99_ms": row["latency_ms"]["p99"],
-        "errors": sum(row["errors"].values())
-        + sum(v for k, v in row["statuses"].items() if not k.startswith("2")),
+        "errors": sum(failures(row).values()),
         "server_cpu_pct": row.get("server_cpu_pct"),
         "postgres_cpu_pct": row.get("postgres_cpu_pct"),
         "generator_cpu_pct": row.get("generator_cpu_pct"),
@@ -833,18 +838,25 @@ def _fmt(value: float | None, width: int, digits: int = 1) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width},.{digits}f}"
 
 
+def failures(row: dict[str, Any]) -> dict[str, int]:
+    """Non-2xx answers by status and failed requests by error, in the measured window."""
+    found = {k: v for k, v in row["statuses"].items() if not str(k).startswith("2")}
+    found.update(row["errors"])
+    return found
+
+
 def format_progress(row: dict[str, Any]) -> str:
     level = f"c={row['concurrency']}" if row["mode"] == "closed" else f"rate={row['rate']}/s"
     late = row["latency_ms"]
-    bad = sum(row["errors"].values()) + sum(
-        v for k, v in row["statuses"].items() if not k.startswith("2")
-    )
+    bad = failures(row)
     return (
         f"[{row['backend']}] {row['runner']:<8} {row['mode']:<6} {level:<14} "
         f"{row['per_second']:>8,.1f}/s  p50 {_fmt(late['p50'], 7)} ms  "
-        f"p99 {_fmt(late['p99'], 7)} ms  errors {bad}  cpu server {row['server_cpu_pct']}% "
+        f"p99 {_fmt(late['p99'], 7)} ms  errors {sum(bad.values())}  "
+        f"cpu server {row['server_cpu_pct']}% "
         f"pg {row['postgres_cpu_pct']}% generator {row['generator_cpu_pct']}%"
         + (f"  matching {row['match_outcomes']}" if "match_outcomes" in row else "")
+        + (f"\n    failed: {bad}; server log kept in {row.get('server_log')}" if bad else "")
     )
 
 
