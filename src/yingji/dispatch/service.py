@@ -25,6 +25,7 @@ from yingji.dispatch.models import (
     RoutingRule,
     StageDeadline,
 )
+from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.org.models import LinkageUnit
 
@@ -407,11 +408,9 @@ async def incidents_of_orders(
     *, session: AsyncSession, orders: list[Order]
 ) -> dict[uuid.UUID, Incident]:
     """The incidents the given (already visible) orders are for, by id."""
-    ids = {o.incident_id for o in orders}
-    if not ids:
-        return {}
-    rows = await session.scalars(select(Incident).where(Incident.id.in_(ids)))
-    return {i.id: i for i in rows.all()}
+    return await incidents.incidents_by_id(
+        session=session, ids=list({o.incident_id for o in orders})
+    )
 
 
 async def unit_names(*, session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -288,7 +288,7 @@ async def candidates(
     if categories is not None:
         params["categories"] = list(categories)
     if division_path:
-        params["path_prefix"] = like_prefix(division_path)
+        params["path_prefix"] = _like_prefix(division_path)
         params["above"] = _paths_above(division_path)
     if lon is not None and lat is not None:
         bbox = geo.radius_bbox(lon, lat, distance_m)
@@ -370,7 +370,7 @@ def _candidate_query(*, by_category: bool, by_point: bool, by_path: bool, limit:
     return stmt.order_by(Incident.last_reported_at.desc()).limit(limit)
 
 
-def like_prefix(prefix: str) -> str:
+def _like_prefix(prefix: str) -> str:
     """A LIKE pattern (escape character ``\\``) matching the strings that start with ``prefix``."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%"
