@@ -149,6 +149,45 @@ async def test_live_subscriber_is_called_within_milliseconds_of_commit(db: Datab
     assert elapsed < 2
 
 
+async def test_a_burst_of_commits_is_relayed_in_a_few_passes_every_event_in_order(
+    db: Database, clock
+) -> None:
+    """Under load one read of the outbox serves the commits that gathered since the last pass,
+    instead of one pass (one read transaction) per commit."""
+    received: list[int] = []
+
+    async def live(event: DomainEvent) -> None:
+        received.append(event.payload["n"])
+
+    bus = Bus()
+    bus.RELAY_GATHER_SECONDS = 0.2
+    bus.subscribe("test.live", live, durable=False)
+    busy_passes = 0
+    pump = bus.pump
+
+    async def counting_pump() -> int:
+        nonlocal busy_passes
+        handled = await pump()
+        busy_passes += handled > 0
+        return handled
+
+    bus.pump = counting_pump  # type: ignore[method-assign]
+    await bus.start(db, run_relay=True)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await emit_many(db, 30)
+        burst = loop.time() - started
+        for _ in range(200):
+            if len(received) == 30:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await bus.stop()
+    assert received == list(range(30))
+    assert busy_passes <= burst / bus.RELAY_GATHER_SECONDS + 2
+
+
 async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
     db: Database,
     clock,
