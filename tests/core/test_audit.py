@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -145,3 +147,23 @@ def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypat
     get_settings.cache_clear()
     assert result.exit_code == 1
     assert "entry 2" in result.output
+
+
+async def test_transactions_writing_at_once_keep_one_intact_chain(db: Database, clock) -> None:
+    """Each transaction chains its rows to the tail it reads under the journal lock, so rows
+    written by transactions committing at once never fork the chain or reuse an id."""
+
+    async def writer(n: int) -> None:
+        for i in range(8):
+            async with db.unit_of_work() as session:
+                await audit.record(
+                    session, action="test.changed", subject_type="thing", subject_id=f"{n}-{i}"
+                )
+                await asyncio.sleep(0.001 * ((n + i) % 3))  # commits interleave
+                await audit.record(
+                    session, action="test.again", subject_type="thing", subject_id=f"{n}-{i}"
+                )
+
+    await asyncio.gather(*(writer(n) for n in range(6)))
+    result = await verify(db)
+    assert result.intact and result.checked == 6 * 8 * 2

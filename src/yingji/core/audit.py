@@ -120,8 +120,8 @@ async def record(
 
     async def write(session: AsyncSession) -> None:
         # The journal is written under its lock at the end of the transaction (write_journal,
-        # which forgets the tail first): after this transaction's first row, the chain's tail
-        # is the row it wrote last.
+        # which forgets the tail first; on PostgreSQL taking the lock reads it again): after
+        # this transaction's first row, the chain's tail is the row it wrote last.
         tail: tuple[int, str] | None = session.info.get(_CHAIN_TAIL)
         if tail is None:
             last = (

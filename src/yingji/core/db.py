@@ -229,8 +229,8 @@ async def write_journal(session: AsyncSession) -> None:
     writers: list[JournalWriter] = session.info.pop("journal", [])
     if not writers:
         return
-    await lock_journal(session)
     session.info.pop("audit_chain_tail", None)  # read again under the lock (core.audit)
+    await lock_journal(session)
     session.info.pop("journal_rows", None)
     for writer in writers:
         await writer(session)
@@ -251,16 +251,24 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
         raise
 
 
+_LOCK_JOURNAL = text("SELECT tail_id, tail_hash FROM yingji_lock_journal()")
+
+
 async def lock_journal(session: AsyncSession) -> None:
     """Serialise writers of the ordered journals (outbox, audit) until this transaction ends.
 
     On PostgreSQL an advisory transaction lock makes sequence order equal commit order, which the
     relay and the audit hash chain rely on. SQLite already allows one writer at a time.
+
+    The same round trip reads the audit chain's tail under the lock (``yingji_lock_journal()``,
+    migration 3f7a1c9e5d20), which ``core.audit`` chains this transaction's first row to.
     """
     if session.info.get("journal_locked") or dialect_of(session) != "postgresql":
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(7406211)"))
+    tail = (await session.execute(_LOCK_JOURNAL)).first()
     session.info["journal_locked"] = True
+    if tail is not None:  # an empty log: core.audit starts the chain
+        session.info["audit_chain_tail"] = (int(tail.tail_id), str(tail.tail_hash))
 
 
 __all__ = [
