@@ -73,6 +73,30 @@ async def test_retries_racing_the_first_attempt_store_one_report(
     assert await counts(db) == (1, 1)
 
 
+async def test_a_retry_after_its_incident_was_cancelled_stores_nothing_new(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """The retry is matched before its insert finds the stored report: with the first
+    incident no longer open it would open another, which must not be left behind."""
+    officer, first = await first_fire_on_old_street(client, db, "119-0009")
+    incident = first.json()["incident_id"]
+    cancelled = await client.post(
+        f"/api/v1/incidents/{incident}/cancel",
+        headers=officer,
+        json={"kind": "false_report", "reason": "报警人承认是恶作剧"},
+    )
+    assert cancelled.status_code == 200
+    again = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-0009", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.0500, lat=27.5500),
+    )
+    assert again.status_code == 200
+    assert again.json()["report_id"] == first.json()["report_id"]
+    assert again.json()["incident_id"] == incident
+    assert await counts(db) == (1, 1)
+
+
 async def test_report_is_classified_located_and_levelled_with_its_reasons(
     client: httpx.AsyncClient, db: Database
 ) -> None:

@@ -18,6 +18,7 @@ from yingji.core import audit, clock, events, geo
 from yingji.core.db import rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
+from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.incidents.models import (
     LEVELS,
@@ -562,14 +563,21 @@ async def trace(
     )
 
 
-async def open_from_report(
-    *, session: AsyncSession, report: Any, title: str | None = None
-) -> Incident:
-    """A new incident whose first report is ``report`` (an intake Report)."""
-    incident = new_incident(values_from_report(report, title=title))
+def incident_from_report(report: Any, *, title: str | None = None) -> Incident:
+    """A new incident whose first report is ``report`` (an intake Report), with its id and
+    counts, not yet added to a session."""
+    incident = new_incident({"id": new_id(), **values_from_report(report, title=title)})
     absorb_report(
         incident, received_at=clock.as_utc(report.received_at), casualties=casualties_of(report)
     )
+    return incident
+
+
+async def open_from_report(
+    *, session: AsyncSession, report: Any, title: str | None = None
+) -> Incident:
+    """A new incident whose first report is ``report`` (an intake Report), stored."""
+    incident = incident_from_report(report, title=title)
     session.add(incident)
     await session.flush()  # one INSERT, counts included
     return incident

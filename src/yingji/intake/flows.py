@@ -278,11 +278,13 @@ async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matc
     return know.matcher.decide(facts, pool)
 
 
-async def _open_incident(session: AsyncSession, know: Knowledge, report: Report) -> Incident:
+def _title(know: Knowledge, report: Report) -> str:
     rule = know.rules.get(report.category_code or "")
     place = report.address or report.division_adcode or ""
-    title = f"{rule.name_zh if rule else '未分类'} · {place}".strip(" ·")
-    incident = await incidents.open_from_report(session=session, report=report, title=title)
+    return f"{rule.name_zh if rule else '未分类'} · {place}".strip(" ·")
+
+
+async def _trace_opened(session: AsyncSession, incident: Incident, report: Report) -> None:
     await _trace(
         session,
         incident,
@@ -291,7 +293,6 @@ async def _open_incident(session: AsyncSession, know: Knowledge, report: Report)
         summary=f"立案 opened from {report.channel} report {report.external_id}",
         data={"report_id": str(report.id)},
     )
-    return incident
 
 
 async def _join_incident(
@@ -329,8 +330,21 @@ async def _trace(
     )
 
 
-async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Receipt:
-    """Match a stored report: join an incident, or open one (with suggestions if close)."""
+@dataclass
+class Assignment:
+    """Where a report goes, decided before anything is written: the incident it joins (read
+    with a lock) or the one it opens (not yet stored), and the report's match columns."""
+
+    incident: Incident
+    joined: bool
+    reason: str
+    suggestions: list[dict[str, Any]]
+    report_values: dict[str, Any]
+
+
+async def decide(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
+    """Match a report (stored or not): join an incident, or open one (with suggestions if
+    close). Reads only; the joined incident stays locked until the transaction ends."""
     decision = await _match(session, know, report)
     suggestions = [
         {
@@ -341,23 +355,46 @@ async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Rece
         }
         for s in decision.suggestions
     ]
+    matched = {"match_score": decision.score, "match_reason": decision.reason[:300]}
     if decision.outcome == "join" and decision.incident_id is not None:
         # locked, and read afresh: reports joining one incident at once each add their count
         incident = await session.get(
             Incident, uuid.UUID(decision.incident_id), with_for_update=True, populate_existing=True
         )
         if incident is not None and incident.state in OPEN_STATES:
-            report.incident_id, report.match_outcome = incident.id, "joined"
-            report.match_score, report.match_reason = decision.score, decision.reason[:300]
-            await _join_incident(session, incident, report, decision.reason)
-            return Receipt(report, incident, True, True, decision.reason, suggestions)
-    incident = await _open_incident(session, know, report)
-    report.incident_id = incident.id
-    report.match_outcome = "suggested" if decision.outcome == "suggest" else "opened"
-    report.match_score, report.match_reason = decision.score, decision.reason[:300]
-    report.suggestions = suggestions or None
+            values = {"incident_id": incident.id, "match_outcome": "joined", **matched}
+            return Assignment(incident, True, decision.reason, suggestions, values)
+    incident = incidents.incident_from_report(report, title=_title(know, report))
+    values = {
+        "incident_id": incident.id,
+        "match_outcome": "suggested" if decision.outcome == "suggest" else "opened",
+        "suggestions": suggestions or None,
+        **matched,
+    }
+    return Assignment(incident, False, decision.reason, suggestions, values)
+
+
+async def carry_out(session: AsyncSession, report: Report, plan: Assignment) -> Receipt:
+    """Write what :func:`decide` decided, once the report is stored with ``report_values``
+    (and an opened incident with it)."""
+    if plan.joined:
+        await _join_incident(session, plan.incident, report, plan.reason)
+        return Receipt(report, plan.incident, True, True, plan.reason, plan.suggestions)
+    await _trace_opened(session, plan.incident, report)
+    return Receipt(report, plan.incident, True, False, plan.reason, plan.suggestions)
+
+
+async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Receipt:
+    """Match a stored report: join an incident, or open one (with suggestions if close)."""
+    plan = await decide(session, know, report)
+    if not plan.joined:
+        session.add(plan.incident)
+        await session.flush()  # before the report refers to it
+    for name, value in plan.report_values.items():
+        setattr(report, name, value)
+    receipt = await carry_out(session, report, plan)
     await session.flush()
-    return Receipt(report, incident, True, False, decision.reason, suggestions)
+    return receipt
 
 
 # --- the flow ------------------------------------------------------------------------------------
@@ -374,27 +411,12 @@ async def receive_report(
     """Store one report idempotently, normalise it, and join or open an incident.
 
     A report sent again is found by its insert (``service.insert_report``) and answered with
-    the stored one; a public report is looked up first, so that a retry is never throttled."""
+    the stored one; a public report is looked up first, so that a retry is never throttled.
+    Any other report is matched before its insert, and stored with its incident (``_store``)."""
     if body.channel == "public_web":
-        existing = await service.find_report(
-            session=session, channel=body.channel, external_id=body.external_id
-        )
+        existing = await _public_report_sent_before(session, body, ip, policy)
         if existing is not None:
             return await _receipt_of_existing(session, existing)
-        broken = await service.public_quota_left(
-            session=session,
-            ip=ip,
-            phone=body.reporter_phone,
-            per_address=policy.public_per_address,
-            per_phone=policy.public_per_phone,
-        )
-        if broken is not None:
-            raise Throttled(
-                "too_many_reports",
-                f"too many public reports from this {broken}",
-                {"limit": broken},
-                retry_after=3600,
-            )
     know = await knowledge(session)
     category = _classify(know, body)
     values: dict[str, Any] = {
@@ -413,9 +435,10 @@ async def receive_report(
         "source_ip": ip,
         "created_by": str(principal.user_id),
     }
-    report, created = await service.insert_report(session=session, values=values)
+    report = service.new_report(values)
+    stored, created, plan = await _store(session, know, report)
     if not created:
-        return await _receipt_of_existing(session, report)
+        return await _receipt_of_existing(session, stored)
     for item in body.attachments:
         await service.store_attachment(
             session=session,
@@ -433,12 +456,62 @@ async def receive_report(
         subject_id=report.id,
         after=_report_snapshot(report),
     )
-    if report.status == "pending_verification":
+    if plan is None:
         await _announce(session, report)
         return Receipt(report, None, True, False, "public report waits for verification")
-    receipt = await assign(session, know, report)
+    receipt = await carry_out(session, report, plan)
     await _announce(session, report)
     return receipt
+
+
+async def _public_report_sent_before(
+    session: AsyncSession, body: ReportCreate, ip: str | None, policy: IntakePolicy
+) -> Report | None:
+    """The stored public report if this one was sent before (a retry is never throttled);
+    else None, or ``Throttled`` when the address or the phone is over its hourly limit."""
+    existing = await service.find_report(
+        session=session, channel=body.channel, external_id=body.external_id
+    )
+    if existing is not None:
+        return existing
+    broken = await service.public_quota_left(
+        session=session,
+        ip=ip,
+        phone=body.reporter_phone,
+        per_address=policy.public_per_address,
+        per_phone=policy.public_per_phone,
+    )
+    if broken is not None:
+        raise Throttled(
+            "too_many_reports",
+            f"too many public reports from this {broken}",
+            {"limit": broken},
+            retry_after=3600,
+        )
+    return None
+
+
+async def _store(
+    session: AsyncSession, know: Knowledge, report: Report
+) -> tuple[Report, bool, Assignment | None]:
+    """Store a new report (``service.insert_report``): an accepted one matched first, so it is
+    stored with its incident in one INSERT; one that waits for verification as it is.
+
+    Returns the stored report, whether it is new, and the assignment to carry out. A retry
+    found by the insert removes the incident it was about to open (nothing else was written)."""
+    plan = None
+    if report.status == "accepted":
+        plan = await decide(session, know, report)
+        for name, value in plan.report_values.items():
+            setattr(report, name, value)
+        if not plan.joined:
+            session.add(plan.incident)
+            await session.flush()  # before the report refers to it
+    stored, created = await service.insert_report(session=session, report=report)
+    if not created and plan is not None and not plan.joined:
+        await session.delete(plan.incident)
+        await session.flush()
+    return stored, created, plan
 
 
 def _report_snapshot(report: Report) -> dict[str, Any]:

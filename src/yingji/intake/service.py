@@ -249,21 +249,26 @@ _INSERT_REPORT = {
 }
 
 
-async def insert_report(*, session: AsyncSession, values: dict[str, Any]) -> tuple[Report, bool]:
-    """Insert a report; if the source already sent it (same channel and id), return that one.
+def new_report(values: dict[str, Any]) -> Report:
+    """A report not yet stored, with its id: the columns' plain defaults, then ``values``."""
+    return Report(**{**_REPORT_BLANK, **values, "id": new_id(), "created_at": clock.now()})
+
+
+async def insert_report(*, session: AsyncSession, report: Report) -> tuple[Report, bool]:
+    """Store ``report`` (from :func:`new_report`) and return it with True; if the source already
+    sent it (same channel and id), store nothing and return the stored one with False.
 
     One ``INSERT … ON CONFLICT DO NOTHING``: a retry that races its first attempt waits for it
     and then finds the stored report, with no savepoint to set and release."""
-    row = {**_REPORT_BLANK, **values, "id": new_id(), "created_at": clock.now()}
+    row = {c.key: getattr(report, c.key) for c in _REPORT.columns}
     inserted = (await session.execute(_INSERT_REPORT[dialect_of(session)], row)).first()
     if inserted is None:
         existing = await find_report(
-            session=session, channel=values["channel"], external_id=values["external_id"]
+            session=session, channel=report.channel, external_id=report.external_id
         )
         if existing is None:
             raise RuntimeError("report insert was refused, yet no report has its channel and id")
         return existing, False
-    report = Report(**row)
     make_transient_to_detached(report)  # the row is stored: the session tracks it as loaded
     session.add(report)
     return report, True
