@@ -342,7 +342,7 @@ class Assignment:
     report_values: dict[str, Any]
 
 
-async def decide(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
+async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
     """Match a report (stored or not): join an incident, or open one (with suggestions if
     close). Reads only; the joined incident stays locked until the transaction ends."""
     decision = await _match(session, know, report)
@@ -374,9 +374,9 @@ async def decide(session: AsyncSession, know: Knowledge, report: Report) -> Assi
     return Assignment(incident, False, decision.reason, suggestions, values)
 
 
-async def carry_out(session: AsyncSession, report: Report, plan: Assignment) -> Receipt:
-    """Write what :func:`decide` decided, once the report is stored with ``report_values``
-    (and an opened incident with it)."""
+async def _carry_out(session: AsyncSession, report: Report, plan: Assignment) -> Receipt:
+    """Write what ``_decide`` decided, once the report is stored with ``report_values`` (and
+    the incident it opens before it)."""
     if plan.joined:
         await _join_incident(session, plan.incident, report, plan.reason)
         return Receipt(report, plan.incident, True, True, plan.reason, plan.suggestions)
@@ -384,15 +384,21 @@ async def carry_out(session: AsyncSession, report: Report, plan: Assignment) -> 
     return Receipt(report, plan.incident, True, False, plan.reason, plan.suggestions)
 
 
-async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Receipt:
-    """Match a stored report: join an incident, or open one (with suggestions if close)."""
-    plan = await decide(session, know, report)
+async def _settle(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
+    """Decide; store the incident the report opens, then give the report its match columns
+    (a stored report must refer to an incident that is stored)."""
+    plan = await _decide(session, know, report)
     if not plan.joined:
         session.add(plan.incident)
-        await session.flush()  # before the report refers to it
+        await session.flush()
     for name, value in plan.report_values.items():
         setattr(report, name, value)
-    receipt = await carry_out(session, report, plan)
+    return plan
+
+
+async def assign(session: AsyncSession, know: Knowledge, report: Report) -> Receipt:
+    """Match a stored report: join an incident, or open one (with suggestions if close)."""
+    receipt = await _carry_out(session, report, await _settle(session, know, report))
     await session.flush()
     return receipt
 
@@ -459,7 +465,7 @@ async def receive_report(
     if plan is None:
         await _announce(session, report)
         return Receipt(report, None, True, False, "public report waits for verification")
-    receipt = await carry_out(session, report, plan)
+    receipt = await _carry_out(session, report, plan)
     await _announce(session, report)
     return receipt
 
@@ -499,14 +505,7 @@ async def _store(
 
     Returns the stored report, whether it is new, and the assignment to carry out. A retry
     found by the insert removes the incident it was about to open (nothing else was written)."""
-    plan = None
-    if report.status == "accepted":
-        plan = await decide(session, know, report)
-        for name, value in plan.report_values.items():
-            setattr(report, name, value)
-        if not plan.joined:
-            session.add(plan.incident)
-            await session.flush()  # before the report refers to it
+    plan = await _settle(session, know, report) if report.status == "accepted" else None
     stored, created = await service.insert_report(session=session, report=report)
     if not created and plan is not None and not plan.joined:
         await session.delete(plan.incident)
