@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -10,7 +11,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -294,25 +295,39 @@ async def public_quota_left(
     return None
 
 
+@functools.cache
+def _first_texts_query() -> Any:
+    """The first ``per`` reports (text, address) of each incident of ``ids``, by arrival:
+    rows beyond ``per`` are not read, however many reports a large incident has."""
+    ranked = (
+        select(
+            Report.incident_id,
+            Report.text,
+            Report.address,
+            func.row_number()
+            .over(partition_by=Report.incident_id, order_by=(Report.received_at, Report.id))
+            .label("n"),
+        )
+        .where(Report.incident_id.in_(bindparam("ids", expanding=True)))
+        .subquery()
+    )
+    return (
+        select(ranked.c.incident_id, ranked.c.text, ranked.c.address)
+        .where(ranked.c.n <= bindparam("per"))
+        .order_by(ranked.c.incident_id, ranked.c.n)
+    )
+
+
 async def texts_of_incidents(
     *, session: AsyncSession, incident_ids: list[uuid.UUID], per_incident: int = 5
 ) -> dict[uuid.UUID, list[str]]:
+    """The texts (address first) of the first ``per_incident`` reports of each incident."""
     if not incident_ids:
         return {}
-    rows = (
-        await session.execute(
-            select(Report.incident_id, Report.text, Report.address)
-            .where(Report.incident_id.in_(incident_ids))
-            .order_by(Report.received_at)
-        )
-    ).all()
+    rows = await session.execute(_first_texts_query(), {"ids": incident_ids, "per": per_incident})
     texts: dict[uuid.UUID, list[str]] = {}
     for incident_id, text, address in rows:
-        if incident_id is None:
-            continue
-        bucket = texts.setdefault(incident_id, [])
-        if len(bucket) < per_incident:
-            bucket.append(f"{address or ''} {text}".strip())
+        texts.setdefault(incident_id, []).append(f"{address or ''} {text}".strip())
     return texts
 
 
