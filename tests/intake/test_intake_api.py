@@ -8,11 +8,13 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from tests.factories import bearer, make_county_with_two_towns
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.incidents import service as incidents_service
 from yingji.incidents.models import Incident
 from yingji.intake.models import Attachment, Report
 
@@ -478,3 +480,28 @@ async def test_gps_fix_outside_every_boundary_takes_its_division_from_the_addres
     ).json()
     assert (stored["lon"], stored["lat"]) == (118.99, 27.55)
     assert stored["location_source"] == "point" and stored["division_adcode"] == "331126102000"
+
+
+async def test_an_incident_number_drawn_twice_in_a_day_is_drawn_again(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbers are random within their day: the second incident to draw a taken one gets
+    another, and the report that opened it is answered 201 like any other."""
+    officer, first = await first_fire_on_old_street(client, db, "119-0101")
+    taken = (
+        await client.get(f"/api/v1/incidents/{first.json()['incident_id']}", headers=officer)
+    ).json()["number"]
+    draws = iter([taken, taken, f"{taken[:9]}ABCDEF"])
+    monkeypatch.setattr(incidents_service, "new_number", lambda _moment: next(draws))
+    other = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("110-0102", "乙镇政府门口有人打架，有人受伤", address="乙镇政府门口"),
+    )
+    assert other.status_code == 201
+    assert other.json()["incident_id"] != first.json()["incident_id"]
+    number = (
+        await client.get(f"/api/v1/incidents/{other.json()['incident_id']}", headers=officer)
+    ).json()["number"]
+    assert number == f"{taken[:9]}ABCDEF"
+    assert await counts(db) == (2, 2)

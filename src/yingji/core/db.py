@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from yingji.core.clock import as_utc
@@ -208,6 +210,25 @@ def rows_affected(result: Result[Any]) -> int:
     return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
+def blank_row(table: Table) -> dict[str, Any]:
+    """A new row of ``table`` before its values: each column's plain default, else None (for
+    rows inserted with Core statements, which do not apply the ORM's defaults to given keys)."""
+    return {
+        c.key: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
+        for c in table.columns
+    }
+
+
+def insert_unless_taken(table: Table, unique: list[str]) -> dict[str, Any]:
+    """Per dialect name: ``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING`` the primary key
+    (no row returned: another row already has those values)."""
+    key = list(table.primary_key.columns)
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing(index_elements=unique).returning(*key)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+
+
 def enqueue_journal(session: AsyncSession, writer: JournalWriter) -> None:
     """Queue an audit or outbox write for the end of the transaction.
 
@@ -278,8 +299,10 @@ __all__ = [
     "UTCDateTime",
     "UnitOfWork",
     "after_commit",
+    "blank_row",
     "database_of",
     "enqueue_journal",
+    "insert_unless_taken",
     "journal_row",
     "lock_journal",
     "rows_affected",

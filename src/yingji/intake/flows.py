@@ -389,8 +389,7 @@ async def _settle(session: AsyncSession, know: Knowledge, report: Report) -> Ass
     (a stored report must refer to an incident that is stored)."""
     plan = await _decide(session, know, report)
     if not plan.joined:
-        session.add(plan.incident)
-        await session.flush()
+        await incidents.store_incident(session, plan.incident)
     for name, value in plan.report_values.items():
         setattr(report, name, value)
     return plan

@@ -12,13 +12,11 @@ from importlib import resources
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from yingji.core import clock
-from yingji.core.db import database_of, dialect_of, rows_affected
+from yingji.core.db import blank_row, database_of, dialect_of, insert_unless_taken, rows_affected
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
 from yingji.core.ids import new_id
@@ -237,17 +235,8 @@ async def list_reports(
 
 
 _REPORT = cast(Table, Report.__table__)
-#: a new report's columns before its values: the columns' plain defaults, else NULL
-_REPORT_BLANK = {
-    c.key: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
-    for c in _REPORT.columns
-}
-_INSERT_REPORT = {
-    name: dialect.insert(_REPORT)
-    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    .returning(_REPORT.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_REPORT_BLANK = blank_row(_REPORT)
+_INSERT_REPORT = insert_unless_taken(_REPORT, ["channel", "external_id"])
 
 
 def new_report(values: dict[str, Any]) -> Report:
