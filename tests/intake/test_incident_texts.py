@@ -15,24 +15,18 @@ async def test_matching_reads_the_first_five_reports_of_each_incident_in_arrival
 ) -> None:
     start = clock.now()
     async with db.unit_of_work() as session:
-        big = await incidents.create_incident(
-            session=session,
-            values={
-                "title": "洪水",
-                "level": "IV",
-                "first_reported_at": start,
-                "last_reported_at": start,
-            },
-        )
-        small = await incidents.create_incident(
-            session=session,
-            values={
-                "title": "火灾",
-                "level": "IV",
-                "first_reported_at": start,
-                "last_reported_at": start,
-            },
-        )
+        big, small = [
+            await incidents.create_incident(
+                session=session,
+                values={
+                    "title": title,
+                    "level": "IV",
+                    "first_reported_at": start,
+                    "last_reported_at": start,
+                },
+            )
+            for title in ("洪水", "火灾")
+        ]
         arrivals = [(big, n) for n in (7, 2, 5, 0, 6, 1, 3, 4)] + [(small, 0), (small, 1)]
         for incident, n in arrivals:  # stored out of arrival order
             await service.insert_report(
