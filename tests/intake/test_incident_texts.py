@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event
 
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
@@ -47,3 +50,53 @@ async def test_matching_reads_the_first_five_reports_of_each_incident_in_arrival
         texts = await service.texts_of_incidents(session=session, incident_ids=[big.id, small.id])
     assert texts[big.id] == ["甲镇 洪水第0报", "洪水第1报", "洪水第2报", "洪水第3报", "洪水第4报"]
     assert texts[small.id] == ["甲镇 火灾第0报", "火灾第1报"]
+
+
+async def test_reading_texts_for_any_number_of_candidates_uses_a_handful_of_statements(
+    db: Database, clock: ManualClock
+) -> None:
+    """Each length of an ``IN`` list is its own statement (on PostgreSQL, its own prepared
+    statement per connection): candidate pools of 1..20 incidents share 5 shapes, not 20."""
+    start = clock.now()
+    async with db.unit_of_work() as session:
+        opened = []
+        for n in range(20):
+            incident = await incidents.create_incident(
+                session=session,
+                values={
+                    "title": f"第{n}起",
+                    "level": "IV",
+                    "first_reported_at": start,
+                    "last_reported_at": start,
+                },
+            )
+            await service.insert_report(
+                session=session,
+                report=service.new_report(
+                    {
+                        "channel": "hotline_119",
+                        "external_id": f"t-{n}",
+                        "received_at": start,
+                        "text": f"第{n}起火情",
+                        "status": "accepted",
+                        "incident_id": incident.id,
+                    }
+                ),
+            )
+            opened.append(incident.id)
+    statements: set[str] = set()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "row_number" in statement:
+            statements.add(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.unit_of_work(readonly=True) as session:
+            for count in range(1, 21):
+                ids = opened[:count]
+                texts = await service.texts_of_incidents(session=session, incident_ids=ids)
+                assert texts == {i: [f"第{n}起火情"] for n, i in enumerate(ids)}
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 6  # lists of 1, 2, 4, 8, 16 and 32 ids (17..20 go as 32)

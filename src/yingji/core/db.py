@@ -7,11 +7,11 @@ commits or rolls back, then runs the after-commit hooks (waking the relay and th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,6 +68,7 @@ JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 JournalWriter = Callable[[AsyncSession], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Database:
@@ -217,6 +218,17 @@ def blank_row(table: Table) -> dict[str, Any]:
         c.key: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
         for c in table.columns
     }
+
+
+def in_list(values: Sequence[T]) -> list[T]:
+    """``values`` for an expanding ``IN`` parameter, padded to a power of two with its last
+    value (duplicates in ``IN`` change nothing). Each list length renders its own SQL, and on
+    PostgreSQL its own prepared statement per connection: lengths 1..64 are 7 statements, not
+    64, and a connection's statement cache is not churned."""
+    padded = list(dict.fromkeys(values))
+    if padded:
+        padded += [padded[-1]] * ((1 << (len(padded) - 1).bit_length()) - len(padded))
+    return padded
 
 
 def insert_unless_taken(table: Table, unique: list[str]) -> dict[str, Any]:

@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from yingji.core import clock
-from yingji.core.db import blank_row, database_of, dialect_of, insert_unless_taken, rows_affected
+from yingji.core.db import (
+    blank_row,
+    database_of,
+    dialect_of,
+    in_list,
+    insert_unless_taken,
+    rows_affected,
+)
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
 from yingji.core.ids import new_id
@@ -313,7 +320,9 @@ async def texts_of_incidents(
     """The texts (address first) of the first ``per_incident`` reports of each incident."""
     if not incident_ids:
         return {}
-    rows = await session.execute(_first_texts_query(), {"ids": incident_ids, "per": per_incident})
+    rows = await session.execute(
+        _first_texts_query(), {"ids": in_list(incident_ids), "per": per_incident}
+    )
     texts: dict[uuid.UUID, list[str]] = {}
     for incident_id, text, address in rows:
         texts.setdefault(incident_id, []).append(f"{address or ''} {text}".strip())
