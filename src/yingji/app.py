@@ -247,9 +247,14 @@ GC_YOUNG_THRESHOLD = 20_000
 
 async def warm_caches(db: Database) -> None:
     """Build the reference data every report needs (the gazetteer, the category table and the
-    matcher's indexes: 40-180 ms) before the first request instead of inside it."""
-    async with db.unit_of_work(readonly=True) as session:
-        await intake_flows.knowledge(session)
+    matcher's indexes: 40-180 ms) before the first request instead of inside it. A database
+    that cannot give it yet (unreachable, not migrated) does not stop the start: ``/readyz``
+    says what is wrong, and the first report builds it."""
+    try:
+        async with db.unit_of_work(readonly=True) as session:
+            await intake_flows.knowledge(session)
+    except (DBAPIError, OSError) as exc:
+        log.warning("reference data not built at start", extra={"error": str(exc)[:200]})
 
 
 def settle_heap() -> None:

@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.conftest import free_port
 from yingji.core.db import Database
 from yingji.settings import DEFAULT_SECRET, Settings
 
@@ -80,3 +87,41 @@ def test_accelerated_clock_runs_business_time_faster() -> None:
     time.sleep(0.05)
     elapsed = (fast.now() - start).total_seconds()
     assert 2.5 < elapsed < 30  # 0.05 s of wall time is about 3 s of business time
+
+
+def test_a_release_started_before_its_migration_starts_and_says_not_ready(
+    tmp_path: Path,
+) -> None:
+    """``yingji serve`` builds the matcher's reference data before its first request. A
+    database one migration behind (here: a table the new release reads is not there yet) must
+    not stop it from starting: ``/readyz`` says the migrations are not current."""
+    env = dict(
+        os.environ,
+        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/behind.db",
+        YINGJI_ENV="local",
+        YINGJI_LOG_JSON="false",
+        YINGJI_LOG_LEVEL="WARNING",
+    )
+    yingji = str(Path(sys.executable).with_name("yingji"))
+    subprocess.run([yingji, "db", "upgrade"], env=env, check=True, capture_output=True)
+    with sqlite3.connect(tmp_path / "behind.db") as behind:
+        behind.execute("ALTER TABLE place RENAME TO place_of_a_later_release")
+        behind.execute("UPDATE alembic_version SET version_num = 'old'")
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        process = subprocess.Popen(
+            [yingji, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline, ready = time.monotonic() + 30, None
+        while ready is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert ready is not None, "no answer: " + (tmp_path / "serve.log").read_text()
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["migrations"]["current"] == ["old"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
