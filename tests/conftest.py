@@ -161,6 +161,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def served_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``yingji`` child process (``serve``, ``db upgrade``) in a test:
+    this one's, with the database, a non-test environment and plain warning logs."""
+    return {
+        **os.environ,
+        "YINGJI_DATABASE_URL": database_url,
+        "YINGJI_ENV": "local",
+        "YINGJI_LOG_JSON": "false",
+        "YINGJI_LOG_LEVEL": "WARNING",
+        **settings,
+    }
+
+
 @pytest.fixture
 async def live_server(settings: Settings, clock: ManualClock) -> AsyncIterator[str]:
     """A real uvicorn server on a free port, in this event loop (for /ws)."""

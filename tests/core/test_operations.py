@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import free_port
+from tests.conftest import free_port, served_env
 from yingji.core.db import Database
 from yingji.settings import DEFAULT_SECRET, Settings
 
@@ -95,13 +94,7 @@ def test_a_release_started_before_its_migration_starts_and_says_not_ready(
     """``yingji serve`` builds the matcher's reference data before its first request. A
     database one migration behind (here: a table the new release reads is not there yet) must
     not stop it from starting: ``/readyz`` says the migrations are not current."""
-    env = dict(
-        os.environ,
-        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/behind.db",
-        YINGJI_ENV="local",
-        YINGJI_LOG_JSON="false",
-        YINGJI_LOG_LEVEL="WARNING",
-    )
+    env = served_env(f"sqlite+aiosqlite:///{tmp_path}/behind.db")
     yingji = str(Path(sys.executable).with_name("yingji"))
     subprocess.run([yingji, "db", "upgrade"], env=env, check=True, capture_output=True)
     with sqlite3.connect(tmp_path / "behind.db") as behind:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, served_env
 from yingji import drill
 
 YINGJI = str(Path(sys.executable).with_name("yingji"))
@@ -23,14 +22,11 @@ RATE = 600.0
 @pytest.fixture(scope="module")
 def drill_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("drill")
-    env = dict(
-        os.environ,
-        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
+    env = served_env(
+        f"sqlite+aiosqlite:///{folder}/yingji.db",
         YINGJI_ENV="drill",
         YINGJI_CLOCK_RATE=str(RATE),
         YINGJI_SECRET_KEY="drill-test-secret-key-of-at-least-32-characters",
-        YINGJI_LOG_JSON="false",
-        YINGJI_LOG_LEVEL="WARNING",
         YINGJI_SQLITE_SYNCHRONOUS="OFF",
     )
     for args in (("db", "upgrade"), ("seed", "demo")):

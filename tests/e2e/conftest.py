@@ -4,7 +4,6 @@ Chromium by Playwright (never a browser Playwright downloads itself)."""
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.conftest import free_port
+from tests.conftest import free_port, served_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -52,13 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (ROOT / "src/yingji/web_dist/index.html").is_file():
         pytest.fail("the web app is not built: run `make web` (make e2e does)")
     folder = tmp_path_factory.mktemp("e2e")
-    env = dict(
-        os.environ,
-        YINGJI_DATABASE_URL=f"sqlite+aiosqlite:///{folder}/yingji.db",
-        YINGJI_ENV="local",
-        YINGJI_LOG_JSON="false",
-        YINGJI_LOG_LEVEL="WARNING",
-    )
+    env = served_env(f"sqlite+aiosqlite:///{folder}/yingji.db")
     subprocess.run([YINGJI, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([YINGJI, "seed", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
