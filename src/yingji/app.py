@@ -235,13 +235,14 @@ def install_web_app(app: FastAPI, dist: Path) -> None:
         )
 
 
-#: New container objects between two collections of the youngest generation (Python's default
-#: is 700). One report allocates a few thousand (the ORM, validation, the matcher), so with the
-#: default a young collection ran at every request and a full one every few seconds. The full
-#: ones walk everything built since start-up (the text profiles the matcher keeps): 15-45 ms in
-#: the middle of whichever requests were in flight, most of the p99 of ``bench.intake``'s open
-#: loop. Young garbage is freed by reference counting; what waits for the collector is cycles,
-#: a few MB at most.
+#: New container objects (less those freed) between two collections of the youngest
+#: generation; Python's default is 700. A report leaves about 150 (the ORM's and asyncio's
+#: cycles), so with the default a young collection ran every five reports and a full one every
+#: few seconds under load; now one every 130 reports, and a full one every few minutes. A full
+#: collection walks everything built since start-up (the text profiles the matcher keeps):
+#: 13-31 ms within 20 s of load and growing with them, in the middle of whichever requests are
+#: in flight, which was most of the p99 of ``bench.intake``'s open loop. What waits longer for
+#: the collector is cyclic garbage: the server's resident memory stayed the same.
 GC_YOUNG_THRESHOLD = 20_000
 
 
