@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -231,14 +231,30 @@ def in_list(values: Sequence[T]) -> list[T]:
     return padded
 
 
-def insert_unless_taken(table: Table, unique: list[str]) -> dict[str, Any]:
-    """Per dialect name: ``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING`` the primary key
-    (no row returned: another row already has those values)."""
-    key = list(table.primary_key.columns)
-    return {
-        name: dialect.insert(table).on_conflict_do_nothing(index_elements=unique).returning(*key)
-        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-    }
+class InsertUnlessTaken:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING`` the primary key, of a new ORM
+    entity's row: one statement per dialect, built once."""
+
+    def __init__(self, table: Table, unique: list[str]) -> None:
+        self._columns = [c.key for c in table.columns]
+        key = list(table.primary_key.columns)
+        self._statements = {
+            name: dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(*key)
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+        }
+
+    async def __call__(self, session: AsyncSession, entity: Any) -> bool:
+        """Insert ``entity`` (not yet in a session): True when stored, and the session then
+        tracks it as loaded; False when another row already has its ``unique`` values
+        (nothing written)."""
+        row = {key: getattr(entity, key) for key in self._columns}
+        if (await session.execute(self._statements[dialect_of(session)], row)).first() is None:
+            return False
+        make_transient_to_detached(entity)
+        session.add(entity)
+        return True
 
 
 def enqueue_journal(session: AsyncSession, writer: JournalWriter) -> None:
@@ -309,12 +325,13 @@ __all__ = [
     "Database",
     "JSONType",
     "UTCDateTime",
+    "InsertUnlessTaken",
     "UnitOfWork",
     "after_commit",
     "blank_row",
     "database_of",
     "enqueue_journal",
-    "insert_unless_taken",
+    "in_list",
     "journal_row",
     "lock_journal",
     "rows_affected",

@@ -13,10 +13,9 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from yingji.core import audit, clock, events, geo
-from yingji.core.db import blank_row, dialect_of, insert_unless_taken, rows_affected
+from yingji.core.db import InsertUnlessTaken, blank_row, rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
@@ -162,7 +161,7 @@ def new_number(moment: datetime) -> str:
 
 _INCIDENT = cast(Table, Incident.__table__)
 _INCIDENT_BLANK = blank_row(_INCIDENT)
-_INSERT_INCIDENT = insert_unless_taken(_INCIDENT, ["number"])
+_INSERT_INCIDENT = InsertUnlessTaken(_INCIDENT, ["number"])
 NUMBER_DRAWS = 8
 
 
@@ -190,10 +189,7 @@ async def store_incident(session: AsyncSession, incident: Incident) -> None:
     two of a day's 16.7 million numbers coincide on about one day in thirty, and the report
     that opened the second one must not fail for it."""
     for _ in range(NUMBER_DRAWS):
-        row = {c.key: getattr(incident, c.key) for c in _INCIDENT.columns}
-        if (await session.execute(_INSERT_INCIDENT[dialect_of(session)], row)).first():
-            make_transient_to_detached(incident)  # stored: the session tracks it as loaded
-            session.add(incident)
+        if await _INSERT_INCIDENT(session, incident):
             return
         incident.number = new_number(clock.as_utc(incident.first_reported_at))
     raise RuntimeError(f"no free incident number after {NUMBER_DRAWS} draws")

@@ -13,17 +13,9 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from yingji.core import clock
-from yingji.core.db import (
-    blank_row,
-    database_of,
-    dialect_of,
-    in_list,
-    insert_unless_taken,
-    rows_affected,
-)
+from yingji.core.db import InsertUnlessTaken, blank_row, database_of, in_list, rows_affected
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.files import FileStore, sniff
 from yingji.core.ids import new_id
@@ -243,7 +235,7 @@ async def list_reports(
 
 _REPORT = cast(Table, Report.__table__)
 _REPORT_BLANK = blank_row(_REPORT)
-_INSERT_REPORT = insert_unless_taken(_REPORT, ["channel", "external_id"])
+_INSERT_REPORT = InsertUnlessTaken(_REPORT, ["channel", "external_id"])
 
 
 def new_report(values: dict[str, Any]) -> Report:
@@ -257,18 +249,14 @@ async def insert_report(*, session: AsyncSession, report: Report) -> tuple[Repor
 
     One ``INSERT … ON CONFLICT DO NOTHING``: a retry that races its first attempt waits for it
     and then finds the stored report, with no savepoint to set and release."""
-    row = {c.key: getattr(report, c.key) for c in _REPORT.columns}
-    inserted = (await session.execute(_INSERT_REPORT[dialect_of(session)], row)).first()
-    if inserted is None:
-        existing = await find_report(
-            session=session, channel=report.channel, external_id=report.external_id
-        )
-        if existing is None:
-            raise RuntimeError("report insert was refused, yet no report has its channel and id")
-        return existing, False
-    make_transient_to_detached(report)  # the row is stored: the session tracks it as loaded
-    session.add(report)
-    return report, True
+    if await _INSERT_REPORT(session, report):
+        return report, True
+    existing = await find_report(
+        session=session, channel=report.channel, external_id=report.external_id
+    )
+    if existing is None:
+        raise RuntimeError("report insert was refused, yet no report has its channel and id")
+    return existing, False
 
 
 async def public_quota_left(
