@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -258,6 +260,90 @@ async def test_subscriber_is_left_alone_while_only_events_it_ignores_arrive(
         assert await eventually(lambda: _equals(cursor(), 8))
     finally:
         await bus.stop()
+
+
+async def _cursor_of(db: Database, name: str) -> int:
+    async with db.unit_of_work(readonly=True) as session:
+        last = await session.scalar(
+            select(OutboxCursor.last_id).where(OutboxCursor.subscriber == name)
+        )
+    return int(last or 0)
+
+
+async def _eventually(check) -> bool:
+    for _ in range(150):
+        if await check():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def _picky_bus(seen: list[str]) -> tuple[Bus, Counter[int]]:
+    """A relay with one durable subscriber that wants only ``wanted.*`` events, and a count of
+    how often each outbox row was read (live fan-out and deliveries alike)."""
+
+    async def handler(event: DomainEvent) -> None:
+        seen.append(event.type)
+
+    bus = Bus()
+    bus.RELAY_POLL_SECONDS = 0.05
+    bus.IDLE_ADVANCE_SECONDS = 0.3
+    bus.subscribe("test.picky", handler, types=("wanted.",))
+    reads: Counter[int] = Counter()
+    read_after = bus._read_after
+
+    async def counting_read(last_id: int, limit: int) -> list[DomainEvent]:
+        found = await read_after(last_id, limit)
+        reads.update(event.id for event in found)
+        return found
+
+    bus._read_after = counting_read
+    return bus, reads
+
+
+async def test_an_idle_cursor_catches_up_without_reading_the_ignored_events_again(
+    db: Database, clock
+) -> None:
+    seen: list[str] = []
+    bus, reads = _picky_bus(seen)
+    await bus.start(db, run_relay=True)
+    try:
+        await emit_many(db, 1)
+        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 1))
+        reads.clear()
+        await emit_many(db, 20, start=1)
+        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 21))
+    finally:
+        await bus.stop()
+    assert set(reads) == set(range(2, 22))
+    assert max(reads.values()) == 1  # read once, for the live fan-out; the catch-up read none
+    assert seen == []
+
+
+async def test_an_idle_cursor_is_not_moved_while_another_relay_holds_its_lease(
+    db: Database, clock
+) -> None:
+    seen: list[str] = []
+    bus, _reads = _picky_bus(seen)
+    await bus.start(db, run_relay=True)
+    try:
+        await emit_many(db, 1)
+        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 1))
+        async with db.unit_of_work() as session:
+            cursor = await session.get(OutboxCursor, "test.picky")
+            assert cursor is not None
+            cursor.leased_by, cursor.lease_until = "other-node:1", clock.now() + timedelta(hours=1)
+        await emit_many(db, 5, start=1)
+        await asyncio.sleep(4 * bus.IDLE_ADVANCE_SECONDS)
+        assert await _cursor_of(db, "test.picky") == 1  # the other relay's position stands
+        async with db.unit_of_work() as session:
+            cursor = await session.get(OutboxCursor, "test.picky")
+            assert cursor is not None
+            cursor.leased_by, cursor.lease_until = None, None
+        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 6))
+    finally:
+        await bus.stop()
+    assert seen == []
 
 
 async def _equals(value, expected: int) -> bool:

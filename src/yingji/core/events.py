@@ -29,20 +29,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Integer,
     String,
     Table,
     Text,
+    and_,
     bindparam,
     false,
     func,
+    or_,
     select,
     update,
 )
@@ -266,7 +269,8 @@ class Bus:
     LEASE_SECONDS = 30
     BATCH = 500
     # A durable subscriber whose pending events are all of types it ignores keeps its cursor
-    # where it is for up to this long (no lease, no write); then the cursor catches up.
+    # where it is for up to this long (no lease, no write); then the cursor catches up with one
+    # write, without reading those events again.
     IDLE_ADVANCE_SECONDS = 5.0
     RECENT_EVENTS = 4096
 
@@ -372,33 +376,35 @@ class Bus:
             self._recent_from = self._recent[0][0]  # everything after the dropped one is kept
         self._recent.append((event.id, event.type))
 
-    def _nothing_for(self, sub: Subscription) -> bool:
-        """True when the pass may leave ``sub`` alone: no write, no lease.
+    def _pass_for(self, sub: Subscription) -> Literal["read", "skip", "advance"]:
+        """What this pass does for ``sub``: ``"read"`` its pending events, ``"skip"`` (leave it
+        alone: no lease, no write) or ``"advance"`` its cursor past events it ignores.
 
-        Either nothing was committed after the cursor this process last released, or everything
-        after it is of types the subscriber ignores and the cursor moved recently. The outbox ids
-        grow in commit order (decision 0006), so ``_recent`` holds every event after
-        ``_recent_from``.
+        Skip when nothing was committed after the cursor this process last released, or when
+        everything after it is of types the subscriber ignores and the cursor moved recently;
+        advance in the second case once the cursor has stood still for ``IDLE_ADVANCE_SECONDS``.
+        The outbox ids grow in commit order (decision 0006), so ``_recent`` holds every event
+        after ``_recent_from``.
         """
         known = self._released.get(sub.name)
         if known is None or self._recent_from is None:
-            return False
+            return "read"
         position, released_at = known
         if position >= self._live_cursor:
-            return True
+            return "skip"
         if position < self._recent_from:
-            return False
-        if time.monotonic() - released_at >= self.IDLE_ADVANCE_SECONDS:
-            return False
+            return "read"
         # events up to ``ignored`` were found ignored by an earlier pass: scan only the newer
         ignored = max(position, self._ignored_through.get(sub.name, position))
         for event_id, event_type in reversed(self._recent):  # newest first
             if event_id <= ignored:
                 break
             if sub.wants(event_type):
-                return False
+                return "read"
         self._ignored_through[sub.name] = self._live_cursor
-        return True
+        if time.monotonic() - released_at >= self.IDLE_ADVANCE_SECONDS:
+            return "advance"
+        return "skip"
 
     async def fan_out_live(
         self, event: DomainEvent, live: list[Subscription] | None = None
@@ -412,7 +418,11 @@ class Bus:
 
     async def deliver_durable(self, sub: Subscription) -> int:
         """Deliver pending events to one durable subscriber under a lease on its cursor."""
-        if self._nothing_for(sub):
+        what = self._pass_for(sub)
+        if what == "skip":
+            return 0
+        if what == "advance":
+            await self._advance_cursor(sub.name, self._released[sub.name][0], self._live_cursor)
             return 0
         last_id = await self._lease_cursor(sub.name)
         if last_id is None:
@@ -450,23 +460,50 @@ class Bus:
                     session.add(OutboxCursor(subscriber=name, last_id=end, failures=0))
         return end
 
+    def _takeable(self, now: datetime) -> ColumnElement[bool]:
+        """A cursor this process may lease or move: no other relay's lease is running on it and
+        no retry after a failure is pending."""
+        return and_(
+            or_(
+                OutboxCursor.lease_until.is_(None),
+                OutboxCursor.lease_until < now,
+                OutboxCursor.leased_by == self.me,
+            ),
+            or_(OutboxCursor.retry_at.is_(None), OutboxCursor.retry_at <= now),
+        )
+
     async def _lease_cursor(self, name: str) -> int | None:
         now = clock.now()
         async with self._database.unit_of_work() as session:
             result = await session.execute(
                 update(OutboxCursor)
                 .where(OutboxCursor.subscriber == name)
-                .where(
-                    (OutboxCursor.lease_until.is_(None))
-                    | (OutboxCursor.lease_until < now)
-                    | (OutboxCursor.leased_by == self.me)
-                )
-                .where((OutboxCursor.retry_at.is_(None)) | (OutboxCursor.retry_at <= now))
+                .where(self._takeable(now))
                 .values(leased_by=self.me, lease_until=now + _wall(self.LEASE_SECONDS))
                 .returning(OutboxCursor.last_id)
             )
             row = result.first()
             return None if row is None else int(row[0])
+
+    async def _advance_cursor(self, name: str, known: int, to: int) -> None:
+        """Move a cursor from ``known`` to ``to`` over events its subscriber ignores: one
+        compare-and-set write, made only while the cursor is still where this process left it
+        and nobody else holds its lease (another relay may have moved it meanwhile)."""
+        now = clock.now()
+        async with self._database.unit_of_work() as session:
+            result = await session.execute(
+                update(OutboxCursor)
+                .where(OutboxCursor.subscriber == name)
+                .where(OutboxCursor.last_id == known)
+                .where(self._takeable(now))
+                .values(last_id=to, leased_by=None, lease_until=None, updated_at=now)
+                .returning(OutboxCursor.last_id)
+            )
+            moved = result.first() is not None
+        if moved:
+            self._released[name] = (to, time.monotonic())
+        else:  # the next pass leases the cursor and reads from wherever it is
+            self._released.pop(name, None)
 
     async def _release_cursor(self, name: str, last_id: int, *, error: str | None) -> None:
         now = clock.now()
