@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -215,53 +217,6 @@ async def test_idle_relay_waits_instead_of_spinning_on_its_own_commits(
     assert passes <= 7  # one per poll (0.2 s), not one per cursor commit
 
 
-async def test_subscriber_is_left_alone_while_only_events_it_ignores_arrive(
-    db: Database, clock
-) -> None:
-    """No lease and no cursor write per commit for a subscriber that ignores the traffic; the
-    cursor catches up within the idle interval, and an event it wants is delivered at once."""
-    seen: list[str] = []
-
-    async def handler(event: DomainEvent) -> None:
-        seen.append(event.type)
-
-    async def cursor() -> int:
-        async with db.unit_of_work(readonly=True) as session:
-            last = await session.scalar(
-                select(OutboxCursor.last_id).where(OutboxCursor.subscriber == "test.picky")
-            )
-        return int(last or 0)
-
-    async def eventually(check) -> bool:
-        for _ in range(100):
-            if await check():
-                return True
-            await asyncio.sleep(0.02)
-        return False
-
-    bus = Bus()
-    bus.RELAY_POLL_SECONDS = 0.05
-    bus.IDLE_ADVANCE_SECONDS = 0.5
-    bus.subscribe("test.picky", handler, types=("wanted.",))
-    await emit_many(db, 1)
-    await bus.start(db, run_relay=True)
-    try:
-        await emit_many(db, 1, start=1)
-        assert await eventually(lambda: _equals(cursor(), 2))  # first pass: leased, moved on
-        await emit_many(db, 5, start=2)
-        await asyncio.sleep(0.2)
-        assert await cursor() == 2  # ignored traffic: the cursor was not written
-        assert await eventually(lambda: _equals(cursor(), 7))  # … until the idle interval
-        async with db.unit_of_work() as session:
-            await events.emit(
-                session, type="wanted.thing", subject_type="thing", subject_id=9, payload={}
-            )
-        assert await eventually(lambda: _true(seen == ["wanted.thing"]))
-        assert await eventually(lambda: _equals(cursor(), 8))
-    finally:
-        await bus.stop()
-
-
 async def _cursor_of(db: Database, name: str) -> int:
     async with db.unit_of_work(readonly=True) as session:
         last = await session.scalar(
@@ -278,16 +233,21 @@ async def _eventually(check) -> bool:
     return False
 
 
-def _picky_bus(seen: list[str]) -> tuple[Bus, Counter[int]]:
-    """A relay with one durable subscriber that wants only ``wanted.*`` events, and a count of
-    how often each outbox row was read (live fan-out and deliveries alike)."""
+@contextlib.asynccontextmanager
+async def _picky_relay(
+    db: Database, idle_advance: float = 0.3
+) -> AsyncIterator[tuple[Bus, Counter[int], list[str]]]:
+    """A running relay with one durable subscriber that wants only ``wanted.*`` events; with a
+    count of how often each outbox row was read (live fan-out and deliveries alike) and the
+    types the subscriber got."""
+    seen: list[str] = []
 
     async def handler(event: DomainEvent) -> None:
         seen.append(event.type)
 
     bus = Bus()
     bus.RELAY_POLL_SECONDS = 0.05
-    bus.IDLE_ADVANCE_SECONDS = 0.3
+    bus.IDLE_ADVANCE_SECONDS = idle_advance
     bus.subscribe("test.picky", handler, types=("wanted.",))
     reads: Counter[int] = Counter()
     read_after = bus._read_after
@@ -298,23 +258,47 @@ def _picky_bus(seen: list[str]) -> tuple[Bus, Counter[int]]:
         return found
 
     bus._read_after = counting_read
-    return bus, reads
+    await bus.start(db, run_relay=True)
+    try:
+        yield bus, reads, seen
+    finally:
+        await bus.stop()
+
+
+async def test_subscriber_is_left_alone_while_only_events_it_ignores_arrive(
+    db: Database, clock
+) -> None:
+    """No lease and no cursor write per commit for a subscriber that ignores the traffic; the
+    cursor catches up within the idle interval, and an event it wants is delivered at once."""
+
+    def cursor() -> Awaitable[int]:
+        return _cursor_of(db, "test.picky")
+
+    await emit_many(db, 1)
+    async with _picky_relay(db, idle_advance=0.5) as (_bus, _reads, seen):
+        await emit_many(db, 1, start=1)
+        assert await _eventually(lambda: _equals(cursor(), 2))  # first pass: leased, moved on
+        await emit_many(db, 5, start=2)
+        await asyncio.sleep(0.2)
+        assert await cursor() == 2  # ignored traffic: the cursor was not written
+        assert await _eventually(lambda: _equals(cursor(), 7))  # … until the idle interval
+        async with db.unit_of_work() as session:
+            await events.emit(
+                session, type="wanted.thing", subject_type="thing", subject_id=9, payload={}
+            )
+        assert await _eventually(lambda: _true(seen == ["wanted.thing"]))
+        assert await _eventually(lambda: _equals(cursor(), 8))
 
 
 async def test_an_idle_cursor_catches_up_without_reading_the_ignored_events_again(
     db: Database, clock
 ) -> None:
-    seen: list[str] = []
-    bus, reads = _picky_bus(seen)
-    await bus.start(db, run_relay=True)
-    try:
+    async with _picky_relay(db) as (_bus, reads, seen):
         await emit_many(db, 1)
         assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 1))
         reads.clear()
         await emit_many(db, 20, start=1)
         assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 21))
-    finally:
-        await bus.stop()
     assert set(reads) == set(range(2, 22))
     assert max(reads.values()) == 1  # read once, for the live fan-out; the catch-up read none
     assert seen == []
@@ -323,26 +307,22 @@ async def test_an_idle_cursor_catches_up_without_reading_the_ignored_events_agai
 async def test_an_idle_cursor_is_not_moved_while_another_relay_holds_its_lease(
     db: Database, clock
 ) -> None:
-    seen: list[str] = []
-    bus, _reads = _picky_bus(seen)
-    await bus.start(db, run_relay=True)
-    try:
-        await emit_many(db, 1)
-        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 1))
+    async def lease_held_by(holder: str | None) -> None:
         async with db.unit_of_work() as session:
             cursor = await session.get(OutboxCursor, "test.picky")
             assert cursor is not None
-            cursor.leased_by, cursor.lease_until = "other-node:1", clock.now() + timedelta(hours=1)
+            cursor.leased_by = holder
+            cursor.lease_until = clock.now() + timedelta(hours=1) if holder else None
+
+    async with _picky_relay(db) as (bus, _reads, seen):
+        await emit_many(db, 1)
+        assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 1))
+        await lease_held_by("other-node:1")
         await emit_many(db, 5, start=1)
         await asyncio.sleep(4 * bus.IDLE_ADVANCE_SECONDS)
         assert await _cursor_of(db, "test.picky") == 1  # the other relay's position stands
-        async with db.unit_of_work() as session:
-            cursor = await session.get(OutboxCursor, "test.picky")
-            assert cursor is not None
-            cursor.leased_by, cursor.lease_until = None, None
+        await lease_held_by(None)
         assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 6))
-    finally:
-        await bus.stop()
     assert seen == []
 
 
