@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from yingji.core import events
+from yingji.core import events, metrics
 from yingji.core.db import Database
 from yingji.core.events import Bus, DomainEvent, EventScope, OutboxCursor
 
@@ -324,6 +324,27 @@ async def test_an_idle_cursor_is_not_moved_while_another_relay_holds_its_lease(
         await lease_held_by(None)
         assert await _eventually(lambda: _equals(_cursor_of(db, "test.picky"), 6))
     assert seen == []
+
+
+async def test_each_event_handed_to_a_subscriber_is_counted_for_prometheus(
+    db: Database, clock
+) -> None:
+    def delivered() -> float:
+        sample = metrics.REGISTRY.get_sample_value(
+            "yingji_events_delivered_total", {"subscriber": "test.picky"}
+        )
+        return sample or 0.0
+
+    before = delivered()
+    async with _picky_relay(db) as (_bus, _reads, seen):
+        await emit_many(db, 3)  # of a type the subscriber ignores
+        async with db.unit_of_work() as session:
+            for n in range(2):
+                await events.emit(
+                    session, type="wanted.thing", subject_type="thing", subject_id=n, payload={}
+                )
+        assert await _eventually(lambda: _true(len(seen) == 2))
+    assert delivered() - before == 2
 
 
 async def _equals(value, expected: int) -> bool:

@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yingji.core import clock
+from yingji.core import clock, metrics
 from yingji.core.db import Base, Database, JSONType, UTCDateTime, enqueue_journal, journal_row
 from yingji.core.ids import new_id
 
@@ -248,6 +248,13 @@ class Subscription:
             self._answers[event_type] = answer
         return answer
 
+    async def deliver(self, event: DomainEvent) -> None:
+        """Hand ``event`` to the handler if this subscriber wants its type, and count it
+        (``yingji_events_delivered_total``); a handler's exception goes to the caller."""
+        if self.wants(event.type):
+            await self.handler(event)
+            metrics.events_delivered.labels(self.name).inc()
+
 
 def _wall(seconds: float) -> timedelta:
     """``seconds`` of wall time as business time: leases and backoff outlast a fast clock."""
@@ -283,7 +290,6 @@ class Bus:
         self._tasks: list[asyncio.Task[None]] = []
         self._live_cursor = 0
         self._stopping = False
-        self.delivered = 0
         # What this process's relay has read of the outbox (id, type), every event after
         # ``_recent_from``; and where it last left each durable cursor (id, monotonic time).
         self._recent: deque[tuple[int, str]] = deque(maxlen=self.RECENT_EVENTS)
@@ -410,11 +416,10 @@ class Bus:
         self, event: DomainEvent, live: list[Subscription] | None = None
     ) -> None:
         for sub in live if live is not None else [s for s in self.subscriptions if not s.durable]:
-            if sub.wants(event.type):
-                try:
-                    await sub.handler(event)
-                except Exception:
-                    log.exception("live subscriber %s failed on event %s", sub.name, event.id)
+            try:
+                await sub.deliver(event)
+            except Exception:
+                log.exception("live subscriber %s failed on event %s", sub.name, event.id)
 
     async def deliver_durable(self, sub: Subscription) -> int:
         """Deliver pending events to one durable subscriber under a lease on its cursor."""
@@ -431,11 +436,9 @@ class Bus:
         try:
             events = await self._read_after(last_id, self.BATCH)
             for event in events:
-                if sub.wants(event.type):
-                    await sub.handler(event)
+                await sub.deliver(event)
                 last_id = event.id
                 delivered += 1
-                self.delivered += 1
             await self._release_cursor(sub.name, last_id, error=None)
             self._released[sub.name] = (last_id, time.monotonic())
         except Exception as exc:
@@ -630,10 +633,8 @@ class NatsBus(Bus):
             for msg in msgs:
                 event = DomainEvent.from_json(json.loads(msg.data))
                 try:
-                    if sub.wants(event.type):
-                        await sub.handler(event)
+                    await sub.deliver(event)
                     await msg.ack()
-                    self.delivered += 1
                 except Exception:
                     log.exception("durable subscriber %s failed on event %s", sub.name, event.id)
                     await msg.nak(delay=1.0)
