@@ -5,6 +5,7 @@ from datetime import timedelta
 import httpx
 
 from tests.factories import PASSWORD, bearer, login, make_county_with_two_towns
+from yingji.core import metrics
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 
@@ -80,6 +81,23 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(
     unknown = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "x"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["error"]["code"] == unknown.json()["error"]["code"] == "invalid_credentials"
+
+
+async def test_refused_sign_ins_are_counted_for_prometheus(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    def failures() -> float:
+        return metrics.REGISTRY.get_sample_value("yingji_login_failures_total") or 0.0
+
+    await make_county_with_two_towns(db)
+    before = failures()
+    await client.post("/api/v1/auth/login", json={"username": "county", "password": "x"})
+    await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "x"})
+    ok = await client.post("/api/v1/auth/login", json={"username": "county", "password": PASSWORD})
+    assert ok.status_code == 200
+    assert failures() - before == 2
+    exposed = (await client.get("/metrics")).text
+    assert f"yingji_login_failures_total {failures()}" in exposed
 
 
 async def test_repeated_failures_lock_the_username_until_the_lockout_passes(

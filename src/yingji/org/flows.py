@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, security
+from yingji.core import audit, clock, metrics, security
 from yingji.core.changes import record_change
 from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, PermissionDenied, ValidationFailed
@@ -329,12 +329,14 @@ async def sign_in(
     user_keys, ip_keys = _throttle_keys(username, ip)
     locked_until = await service.throttle_state(session=session, keys=user_keys + ip_keys)
     if locked_until is not None:
+        metrics.login_failures.inc()
         return SignInResult(error="too_many_attempts", retry_after=_seconds_until(locked_until))
     user = await service.get_user_by_username(session=session, username=username)
     valid = await security.verify_password(
         user.password_hash if user else security.DUMMY_HASH, password
     )
     if user is None or not valid or not user.active:
+        metrics.login_failures.inc()
         locked = await service.count_failure(
             session=session,
             keys=user_keys,
