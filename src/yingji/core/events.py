@@ -53,7 +53,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core import clock, metrics
-from yingji.core.db import Base, Database, JSONType, UTCDateTime, enqueue_journal, journal_row
+from yingji.core.db import (
+    Base,
+    Database,
+    JSONType,
+    UTCDateTime,
+    enqueue_journal,
+    journal_row,
+    rows_affected,
+)
 from yingji.core.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -500,10 +508,8 @@ class Bus:
                 .where(OutboxCursor.last_id == known)
                 .where(self._takeable(now))
                 .values(last_id=to, leased_by=None, lease_until=None, updated_at=now)
-                .returning(OutboxCursor.last_id)
             )
-            moved = result.first() is not None
-        if moved:
+        if rows_affected(result):
             self._released[name] = (to, time.monotonic())
         else:  # the next pass leases the cursor and reads from wherever it is
             self._released.pop(name, None)
