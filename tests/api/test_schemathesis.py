@@ -15,7 +15,9 @@ from yingji.core.db import Database
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-async def test_no_generated_request_gets_a_server_error(live_server: str, db: Database) -> None:
+async def test_no_generated_request_gets_a_server_error_and_the_admin_keeps_its_account(
+    live_server: str, db: Database
+) -> None:
     await make_county_with_two_towns(db)
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as c:
         token = (
@@ -44,3 +46,13 @@ async def test_no_generated_request_gets_a_server_error(live_server: str, db: Da
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-4000:]
     assert "Server error" not in text
+    # whatever the fuzzer sent with the admin's token, the account is still there and still admin
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as c:
+        again = await c.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+        assert again.status_code == 200, again.text
+        me = await c.get(
+            "/api/v1/auth/me",
+            headers={"Authorization": f"Bearer {again.json()['access_token']}"},
+        )
+    assert me.status_code == 200
+    assert "admin" in me.json()["roles"]
