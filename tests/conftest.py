@@ -124,13 +124,14 @@ def clock() -> Iterator[ManualClock]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
         secret_key="t" * 40,
         log_json=False,
         timer_poll_seconds=0.05,
+        audit_anchor_file=tmp_path / "audit-anchors.jsonl",
     )
 
 

@@ -20,6 +20,7 @@ async def write_entries(db: Database, n: int) -> None:
                 action="test.changed",
                 subject_type="thing",
                 subject_id=i,
+                area=None,
                 before={"v": i},
                 after={"v": i + 1},
                 context=audit.RequestContext("u1", "alice", "10.1.2.3", "req-1"),
@@ -68,7 +69,9 @@ async def test_several_rows_of_one_transaction_chain_in_order_with_the_next_ones
     await write_entries(db, 1)
     async with db.unit_of_work() as session:
         for i in range(3):
-            await audit.record(session, action="test.batch", subject_type="thing", subject_id=i)
+            await audit.record(
+                session, action="test.batch", subject_type="thing", subject_id=i, area=None
+            )
     await write_entries(db, 2)
     result = await verify(db)
     assert result.intact and result.checked == 6
@@ -157,11 +160,19 @@ async def test_transactions_writing_at_once_keep_one_intact_chain(db: Database, 
         for i in range(8):
             async with db.unit_of_work() as session:
                 await audit.record(
-                    session, action="test.changed", subject_type="thing", subject_id=f"{n}-{i}"
+                    session,
+                    action="test.changed",
+                    subject_type="thing",
+                    subject_id=f"{n}-{i}",
+                    area=None,
                 )
                 await asyncio.sleep(0.001 * ((n + i) % 3))  # commits interleave
                 await audit.record(
-                    session, action="test.again", subject_type="thing", subject_id=f"{n}-{i}"
+                    session,
+                    action="test.again",
+                    subject_type="thing",
+                    subject_id=f"{n}-{i}",
+                    area=None,
                 )
 
     await asyncio.gather(*(writer(n) for n in range(6)))
