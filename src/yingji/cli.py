@@ -345,9 +345,11 @@ def import_units(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON file.
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the keyed audit chain up to the last published head; exit 1 and name the first
-    break (an altered, missing or re-hashed row, a row signed with another key, a deleted
-    tail) if it is not intact."""
+    """Walk the audit chain against the last published head; exit 1 and name the first break.
+
+    A break is a row altered, missing or re-hashed without the key, a row signed with another
+    key, or a published head that is gone (the tail was deleted) or differs (the log was
+    rewritten)."""
     settings = _settings()
 
     async def run() -> audit.VerifyResult:
@@ -387,8 +389,10 @@ def audit_verify() -> None:
 
 @audit_app.command("anchor")
 def audit_anchor() -> None:
-    """Publish the audit chain's head now: append it (id, hash, time, MAC) to the anchor file
-    and log it (the timer worker does this every YINGJI_AUDIT_ANCHOR_MINUTES)."""
+    """Publish the audit chain's head now (timers do it every YINGJI_AUDIT_ANCHOR_MINUTES).
+
+    The head (id, hash, time, a MAC over them) is appended to YINGJI_AUDIT_ANCHOR_FILE, logged.
+    """
     settings = _settings()
 
     async def run() -> audit.Anchor:

@@ -134,20 +134,25 @@ def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypat
 
     async def prepare() -> None:
         db = Database(settings.database_url)
+        audit.configure(audit.config_from(settings))
         await write_entries(db, 3)
         await drop_guard(db)
         async with db.unit_of_work() as session:
             await session.execute(text("UPDATE audit_log SET ip = '1.1.1.1' WHERE id = 2"))
         await db.dispose()
 
+    previous = audit.configuration()
     asyncio.run(prepare())
     monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("YINGJI_ENV", "test")
+    monkeypatch.setenv("YINGJI_SECRET_KEY", settings.secret_key)  # the key the rows carry
+    monkeypatch.setenv("YINGJI_AUDIT_ANCHOR_FILE", str(settings.audit_anchor_path))
     from yingji.settings import get_settings
 
     get_settings.cache_clear()
     result = CliRunner().invoke(cli, ["audit", "verify"])
     get_settings.cache_clear()
+    audit.configure(previous)
     assert result.exit_code == 1
     assert "entry 2" in result.output
 

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,6 @@ from yingji.core.db import Database
 from yingji.settings import Settings, get_settings
 
 OTHER_KEY = "another-audit-key-nobody-here-has-seen-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def keep_audit_configuration() -> Iterator[None]:
-    """The command line configures the process's audit key: give it back after each test."""
-    saved = audit.configuration()
-    yield
-    audit.configure(saved)
 
 
 @pytest.fixture
@@ -62,12 +53,6 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch):
         return await asyncio.to_thread(invoke, *args, **env)
 
     return invoke_async
-
-
-@pytest.fixture
-async def configured(app: Any) -> AsyncIterator[None]:
-    """Rows written in these tests are signed with the key the app was started with."""
-    yield
 
 
 async def write_entries(db: Database, n: int, start: int = 0) -> None:
@@ -186,7 +171,7 @@ async def verify_as_admin(client: httpx.AsyncClient, db: Database) -> dict[str, 
 
 
 async def test_deleting_the_tail_below_the_published_head_fails_verification_naming_it(
-    client: httpx.AsyncClient, db: Database, settings: Settings, run, configured
+    client: httpx.AsyncClient, db: Database, settings: Settings, run
 ) -> None:
     await write_entries(db, 5)
     published = await run("audit", "anchor")
@@ -209,7 +194,7 @@ async def test_deleting_the_tail_below_the_published_head_fails_verification_nam
 
 
 async def test_a_chain_recomputed_with_plain_sha256_after_an_edit_fails_verification(
-    client: httpx.AsyncClient, db: Database, run, configured
+    client: httpx.AsyncClient, db: Database, run
 ) -> None:
     await write_entries(db, 4)
     await recompute_chain(db, edit={"id": 2, "actor_name": "mallory"}, unkeyed=False)
@@ -221,7 +206,7 @@ async def test_a_chain_recomputed_with_plain_sha256_after_an_edit_fails_verifica
 
 
 async def test_a_chain_rewritten_in_the_unkeyed_form_fails_at_the_published_head(
-    client: httpx.AsyncClient, db: Database, run, configured
+    client: httpx.AsyncClient, db: Database, run
 ) -> None:
     await write_entries(db, 4)
     assert (await run("audit", "anchor")).exit_code == 0
@@ -234,9 +219,7 @@ async def test_a_chain_rewritten_in_the_unkeyed_form_fails_at_the_published_head
     assert verdict["first_broken_id"] == 4 and verdict["code"] == "anchor_mismatch"
 
 
-async def test_rows_past_the_published_head_cannot_be_unkeyed(
-    db: Database, run, configured
-) -> None:
+async def test_rows_past_the_published_head_cannot_be_unkeyed(db: Database, run) -> None:
     await write_entries(db, 3)
     assert (await run("audit", "anchor")).exit_code == 0
     await write_entries(db, 3, start=3)
@@ -275,7 +258,7 @@ async def write_legacy_rows(db: Database, n: int, clock: ManualClock) -> None:
 
 
 async def test_an_unkeyed_prefix_from_before_the_upgrade_still_verifies(
-    client: httpx.AsyncClient, db: Database, clock: ManualClock, run, configured
+    client: httpx.AsyncClient, db: Database, clock: ManualClock, run
 ) -> None:
     await write_legacy_rows(db, 3, clock)
     await write_entries(db, 2)
@@ -291,7 +274,7 @@ async def test_an_unkeyed_prefix_from_before_the_upgrade_still_verifies(
 
 
 async def test_rewriting_the_unkeyed_prefix_is_caught_at_the_first_keyed_row(
-    db: Database, clock: ManualClock, run, configured
+    db: Database, clock: ManualClock, run
 ) -> None:
     await write_legacy_rows(db, 3, clock)
     await write_entries(db, 2)
@@ -320,7 +303,7 @@ async def test_rewriting_the_unkeyed_prefix_is_caught_at_the_first_keyed_row(
 
 
 async def test_an_unkeyed_row_after_keyed_rows_is_refused(
-    db: Database, clock: ManualClock, run, configured
+    db: Database, clock: ManualClock, run
 ) -> None:
     await write_entries(db, 2)
     [*_, last] = await rows(db)
@@ -350,7 +333,7 @@ async def test_an_unkeyed_row_after_keyed_rows_is_refused(
 
 
 async def test_verifying_with_another_key_says_the_rows_were_signed_with_another_key(
-    client: httpx.AsyncClient, db: Database, run, configured
+    client: httpx.AsyncClient, db: Database, run
 ) -> None:
     await write_entries(db, 3)
     assert (await run("audit", "verify")).exit_code == 0
@@ -360,9 +343,7 @@ async def test_verifying_with_another_key_says_the_rows_were_signed_with_another
     assert "entry 1" in result.output
 
 
-async def test_a_published_head_signed_with_another_key_is_reported(
-    db: Database, run, configured
-) -> None:
+async def test_a_published_head_signed_with_another_key_is_reported(db: Database, run) -> None:
     await write_entries(db, 3)
     assert (await run("audit", "anchor", YINGJI_AUDIT_KEY=OTHER_KEY)).exit_code == 0
     result = await run("audit", "verify")
@@ -370,9 +351,7 @@ async def test_a_published_head_signed_with_another_key_is_reported(
     assert "published head 3" in result.output and "another key" in result.output
 
 
-async def test_a_forged_published_head_is_reported(
-    db: Database, settings: Settings, run, configured
-) -> None:
+async def test_a_forged_published_head_is_reported(db: Database, settings: Settings, run) -> None:
     await write_entries(db, 3)
     assert (await run("audit", "anchor")).exit_code == 0
     [line] = anchors(settings)
@@ -384,7 +363,7 @@ async def test_a_forged_published_head_is_reported(
 
 
 async def test_a_head_cut_short_by_a_crash_is_passed_over_for_the_one_before(
-    db: Database, settings: Settings, run, configured
+    db: Database, settings: Settings, run
 ) -> None:
     await write_entries(db, 3)
     assert (await run("audit", "anchor")).exit_code == 0
