@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 
 from yingji import registry
 from yingji.app import create_app, ensure_reference_data
+from yingji.core import audit, migrate, security
 from yingji.core import clock as clock_module
-from yingji.core import migrate, security
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.settings import Settings
@@ -124,20 +124,23 @@ def clock() -> Iterator[ManualClock]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
         secret_key="t" * 40,
         log_json=False,
         timer_poll_seconds=0.05,
+        audit_anchor_file=tmp_path / "audit-anchors.jsonl",
     )
 
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     database = Database(settings.database_url)
+    previous = audit.configure(audit.config_from(settings))  # audit rows signed as the app signs
     yield database
+    audit.configure(previous)
     await database.dispose()
 
 

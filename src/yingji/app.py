@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yingji import __version__, registry
-from yingji.core import clock, metrics, migrate, security
+from yingji.core import audit, clock, metrics, migrate, security
 from yingji.core.db import Database
 from yingji.core.errors import DomainError
 from yingji.core.events import Bus, make_bus
@@ -258,6 +258,15 @@ async def warm_caches(db: Database) -> None:
         log.warning("reference data not built at start", extra={"error": str(exc)[:200]})
 
 
+async def schedule_audit_anchor(db: Database) -> None:
+    """Whatever runs timers makes sure the audit head is published (core.audit); a database
+    that cannot be written yet does not stop the start (``/readyz`` says what is wrong)."""
+    try:
+        await audit.ensure_anchor_timer(db)
+    except (DBAPIError, OSError) as exc:
+        log.warning("audit anchor not scheduled at start", extra={"error": str(exc)[:200]})
+
+
 def settle_heap() -> None:
     """Move what start-up built (modules, the app, the gazetteer tables of ``cpca``, the
     matcher's indexes) out of the cycle collector's sight: it lives as long as the process.
@@ -286,6 +295,7 @@ def create_app(
     security.set_authenticator(org_service.principal_for_token)
     if settings.env == "test":
         security.configure_hasher(cheap=True)
+    audit.configure(audit.config_from(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -310,6 +320,7 @@ def create_app(
                 poll_seconds=settings.timer_poll_seconds,
             )
             worker.start()
+            await schedule_audit_anchor(db)
         await the_bus.start(db, run_relay=run_worker)
         app.state.timer_worker = worker
         if settings.env != "test":

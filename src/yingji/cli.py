@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yingji import drill, registry
-from yingji.app import create_app, ensure_reference_data, install_jobs
+from yingji.app import create_app, ensure_reference_data, install_jobs, schedule_audit_anchor
 from yingji.core import audit, clock, migrate, security
 from yingji.core.db import Database
 from yingji.core.errors import DomainError
@@ -37,7 +37,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 seed_app = typer.Typer(help="Demo and reference data.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 import_app = typer.Typer(help="Import organisation data (all rows or none).", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit log: a hash chain keyed with YINGJI_AUDIT_KEY (default: derived from "
+    "YINGJI_SECRET_KEY), its head published every YINGJI_AUDIT_ANCHOR_MINUTES to "
+    "YINGJI_AUDIT_ANCHOR_FILE and the log.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(user_app, name="user")
@@ -64,6 +69,7 @@ def _settings() -> Settings:
 def _database(settings: Settings) -> Database:
     if settings.env == "test":
         security.configure_hasher(cheap=True)
+    audit.configure(audit.config_from(settings))  # what the command writes is signed with it
     return Database(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
@@ -149,6 +155,7 @@ def worker() -> None:
             poll_seconds=settings.timer_poll_seconds,
         )
         timers.start()
+        await schedule_audit_anchor(db)
         await bus.start(db, run_relay=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -338,29 +345,70 @@ def import_units(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON file.
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the audit hash chain; exit 1 and name the first broken link if it is not intact."""
+    """Walk the audit chain against the last published head; exit 1 and name the first break.
+
+    A break is a row altered, missing or re-hashed without the key, a row signed with another
+    key, or a published head that is gone (the tail was deleted) or differs (the log was
+    rewritten)."""
     settings = _settings()
 
     async def run() -> audit.VerifyResult:
         db = _database(settings)
         try:
             async with db.unit_of_work(readonly=True) as session:
-                return await audit.verify(session)
+                return await audit.verify(session, anchor_file=settings.audit_anchor_path)
         finally:
             await db.dispose()
 
     result = asyncio.run(run())
+    against = (
+        f", up to the published head {result.anchor.id}"
+        if result.anchor
+        else f" (no head published yet in {settings.audit_anchor_path})"
+    )
     if result.intact:
-        console.print(f"audit log intact: {result.checked} entries checked")
+        console.print(
+            f"audit log intact: {result.checked} entries checked{against}", soft_wrap=True
+        )
         return
     broken = result.first_break
     if broken is None:  # not intact means a break was found
         raise typer.Exit(1)
     err.print(
         f"[red]audit log broken[/red] at entry {broken.entry_id}: {broken.reason} "
-        f"({result.checked} entries before it are intact)"
+        f"({result.checked} entries before it are intact)",
+        soft_wrap=True,
     )
+    if broken.code == "anchor_missing":
+        err.print(
+            f"If the database was replaced on purpose, move {settings.audit_anchor_path} aside.",
+            soft_wrap=True,
+        )
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Publish the audit chain's head now (timers do it every YINGJI_AUDIT_ANCHOR_MINUTES).
+
+    The head (id, hash, time, a MAC over them) is appended to YINGJI_AUDIT_ANCHOR_FILE, logged.
+    """
+    settings = _settings()
+
+    async def run() -> audit.Anchor:
+        db = _database(settings)
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                return await audit.publish_head(session)
+        finally:
+            await db.dispose()
+
+    anchor = asyncio.run(run())
+    console.print(
+        f"audit head published: row {anchor.id}, hash {anchor.hash} → {settings.audit_anchor_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @report_app.command("bulletin")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_SECRET = "local-development-secret-change-me"  # noqa: S105 - refused outside local
 
@@ -54,6 +57,18 @@ class Settings(BaseSettings):
         default=20, ge=1, le=500, description="PostgreSQL connections each process keeps open"
     )
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    audit_key: str | None = Field(
+        default=None,
+        description="key of the audit chain's HMAC (default: derived from YINGJI_SECRET_KEY)",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="append-only file the audit chain's head is published to (default: "
+        "audit-anchors.jsonl beside an SQLite database, else var/audit-anchors.jsonl)",
+    )
+    audit_anchor_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often the audit chain's head is published"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -69,6 +84,34 @@ class Settings(BaseSettings):
                 "it is allowed only when YINGJI_ENV is local or drill"
             )
         return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_audit_key(self) -> Settings:
+        key = self.audit_key
+        if key is None or self.env in ("local", "test"):
+            return self
+        if len(key.strip()) < 32 or len(set(key)) < 8 or key == DEFAULT_SECRET:
+            raise ValueError(
+                "YINGJI_AUDIT_KEY must be a secret of at least 32 characters (not blank, not "
+                f"repetitive, not the default) when YINGJI_ENV={self.env}"
+            )
+        return self
+
+    @property
+    def audit_chain_key(self) -> bytes:
+        """The audit chain's key: YINGJI_AUDIT_KEY, else one derived from the secret key."""
+        if self.audit_key is not None:
+            return self.audit_key.encode()
+        return hmac.new(self.secret_key.encode(), b"yingji-audit-chain", hashlib.sha256).digest()
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        if self.audit_anchor_file is not None:
+            return self.audit_anchor_file
+        database = make_url(self.database_url).database if self.is_sqlite else None
+        if database and database != ":memory:":
+            return Path(database).parent / "audit-anchors.jsonl"
+        return Path("var/audit-anchors.jsonl")
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,6 +20,7 @@ async def write_entries(db: Database, n: int) -> None:
                 action="test.changed",
                 subject_type="thing",
                 subject_id=i,
+                area=None,
                 before={"v": i},
                 after={"v": i + 1},
                 context=audit.RequestContext("u1", "alice", "10.1.2.3", "req-1"),
@@ -68,7 +69,9 @@ async def test_several_rows_of_one_transaction_chain_in_order_with_the_next_ones
     await write_entries(db, 1)
     async with db.unit_of_work() as session:
         for i in range(3):
-            await audit.record(session, action="test.batch", subject_type="thing", subject_id=i)
+            await audit.record(
+                session, action="test.batch", subject_type="thing", subject_id=i, area=None
+            )
     await write_entries(db, 2)
     result = await verify(db)
     assert result.intact and result.checked == 6
@@ -131,20 +134,25 @@ def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypat
 
     async def prepare() -> None:
         db = Database(settings.database_url)
+        audit.configure(audit.config_from(settings))
         await write_entries(db, 3)
         await drop_guard(db)
         async with db.unit_of_work() as session:
             await session.execute(text("UPDATE audit_log SET ip = '1.1.1.1' WHERE id = 2"))
         await db.dispose()
 
+    previous = audit.configuration()
     asyncio.run(prepare())
     monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("YINGJI_ENV", "test")
+    monkeypatch.setenv("YINGJI_SECRET_KEY", settings.secret_key)  # the key the rows carry
+    monkeypatch.setenv("YINGJI_AUDIT_ANCHOR_FILE", str(settings.audit_anchor_path))
     from yingji.settings import get_settings
 
     get_settings.cache_clear()
     result = CliRunner().invoke(cli, ["audit", "verify"])
     get_settings.cache_clear()
+    audit.configure(previous)
     assert result.exit_code == 1
     assert "entry 2" in result.output
 
@@ -157,11 +165,19 @@ async def test_transactions_writing_at_once_keep_one_intact_chain(db: Database, 
         for i in range(8):
             async with db.unit_of_work() as session:
                 await audit.record(
-                    session, action="test.changed", subject_type="thing", subject_id=f"{n}-{i}"
+                    session,
+                    action="test.changed",
+                    subject_type="thing",
+                    subject_id=f"{n}-{i}",
+                    area=None,
                 )
                 await asyncio.sleep(0.001 * ((n + i) % 3))  # commits interleave
                 await audit.record(
-                    session, action="test.again", subject_type="thing", subject_id=f"{n}-{i}"
+                    session,
+                    action="test.again",
+                    subject_type="thing",
+                    subject_id=f"{n}-{i}",
+                    area=None,
                 )
 
     await asyncio.gather(*(writer(n) for n in range(6)))

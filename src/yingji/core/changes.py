@@ -32,12 +32,17 @@ async def record_change(
 
     A subject that moved out of an area (a unit or an account given to another division) names
     the area it left as ``previous_audience``: the same event goes there too, once, so the
-    screens that showed it there drop it."""
+    screens that showed it there drop it.
+
+    The audit row belongs to the audience's area (the area the subject is in now); a change
+    to a table the whole platform shares has none, and only administrators of everything
+    read it in the audit log."""
     await audit.record(
         session,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
+        area=audience.division_path,
         before=before,
         after=after,
     )

@@ -198,6 +198,7 @@ async def upload_feedback_photo(
         action="dispatch.photo_uploaded",
         subject_type="order",
         subject_id=order.id,
+        area=order.division_path,
         after={"sha256": digest, "size": len(data)},
     )
     return schemas.FeedbackPhoto(

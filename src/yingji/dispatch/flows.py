@@ -62,6 +62,7 @@ async def _trace(
         action=action,
         subject_type="order",
         subject_id=order.id,
+        area=order.division_path,
         before=before,
         after=after,
     )

@@ -416,6 +416,7 @@ async def set_reporting_deadline(
         action="incidents.reporting_deadline_set",
         subject_type="reporting_deadline",
         subject_id=row.id,
+        area=None,  # a table the whole platform shares
         before=before,
         after=after,
     )

@@ -573,6 +573,7 @@ async def trace(
         action=action,
         subject_type="incident",
         subject_id=incident.id,
+        area=incident.division_path,
         before=before,
         after=after,
     )

@@ -219,6 +219,7 @@ async def add_attachment(
         action="intake.attachment_added",
         subject_type="report",
         subject_id=report.id,
+        area=report.division_path,
         after={"sha256": attachment.sha256, "size": attachment.size},
     )
     return attachment
@@ -327,6 +328,7 @@ async def update_category(
         action="intake.category_updated",
         subject_type="category",
         subject_id=code,
+        area=None,  # a table the whole platform shares
         before=before,
         after=rule,
     )

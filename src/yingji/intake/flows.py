@@ -459,6 +459,7 @@ async def receive_report(
         action="intake.report_received",
         subject_type="report",
         subject_id=report.id,
+        area=report.division_path,
         after=_report_snapshot(report),
     )
     if plan is None:
@@ -568,6 +569,7 @@ async def accept_public_report(
         action="intake.report_accepted",
         subject_type="report",
         subject_id=report.id,
+        area=report.division_path,
         after=_report_snapshot(report),
     )
     return receipt
@@ -589,6 +591,7 @@ async def reject_public_report(
         action="intake.report_rejected",
         subject_type="report",
         subject_id=report.id,
+        area=report.division_path,
         after={"reason": reason},
     )
     return report
@@ -618,6 +621,7 @@ async def locate_report(
         action="intake.report_located",
         subject_type="report",
         subject_id=report.id,
+        area=report.division_path,
         before=before,
         after=_report_snapshot(report),
     )

@@ -356,6 +356,7 @@ async def sign_in(
             action="auth.sign_in_failed",
             subject_type="user",
             subject_id=username[:64],
+            area=None if user is None else (await _user_audience(session, user)).division_path,
             after={"kind": kind},
         )
         until = max((t for t in (locked, locked_ip) if t is not None), default=None)
@@ -369,11 +370,13 @@ async def sign_in(
     token = await service.open_auth_session(
         session=session, user=user, kind=kind, ttl=policy.ttl, ip=ip, user_agent=user_agent
     )
+    principal = await service.principal_for_user(session=session, user=user, auth=kind)
     await audit.record(
         session,
         action="auth.signed_in",
         subject_type="user",
         subject_id=user.id,
+        area=principal.scope.area_path,
         after={"kind": kind},
         context=audit.RequestContext(
             actor_id=str(user.id),
@@ -382,7 +385,6 @@ async def sign_in(
             request_id=audit.current_context.get().request_id,
         ),
     )
-    principal = await service.principal_for_user(session=session, user=user, auth=kind)
     return SignInResult(token=token, principal=principal)
 
 
@@ -393,7 +395,11 @@ def _seconds_until(moment: datetime) -> int:
 async def sign_out(*, session: AsyncSession, principal: Principal, token: str) -> None:
     await service.revoke_auth_session(session=session, token=token)
     await audit.record(
-        session, action="auth.signed_out", subject_type="user", subject_id=principal.user_id
+        session,
+        action="auth.signed_out",
+        subject_type="user",
+        subject_id=principal.user_id,
+        area=principal.scope.area_path,
     )
 
 

@@ -123,6 +123,7 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
         action="org.demo_seeded",
         subject_type="division",
         subject_id=DEMO_COUNTY,
+        area=paths[DEMO_COUNTY],
         after=summary,
     )
     await events.emit(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from yingji.core import audit, timers
 from yingji.core.events import OutboxCursor, OutboxEvent
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session
+from yingji.core.web import Require, Session, get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["system"])
 
@@ -40,10 +40,25 @@ class AuditPage(BaseModel):
 
 
 class AuditVerification(BaseModel):
+    """The chain walked whole; a principal scoped to an area is told how many of its rows were
+    checked, and where the chain breaks only when the row at fault is in its area."""
+
     intact: bool
     checked: int
     first_broken_id: int | None
+    code: str | None = Field(
+        default=None,
+        description="row_missing, prev_hash_mismatch, row_altered, other_key, "
+        "unkeyed_after_keyed, unkeyed_after_anchor, anchor_missing, anchor_mismatch, "
+        "anchor_other_key, anchor_forged, anchor_unreadable; outside_area: a break in a row "
+        "outside your area",
+    )
     reason: str | None
+    anchored_id: int | None = Field(
+        default=None,
+        description="the last published head the chain was checked against (shown to "
+        "administrators of everything)",
+    )
 
 
 class TimerRead(BaseModel):
@@ -73,10 +88,17 @@ class SubscriberRead(BaseModel):
     retry_at: datetime | None
 
 
-@router.get("/audit", response_model=AuditPage, summary="The audit log, newest first")
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    summary="The audit log of your area, newest first",
+    description="Rows whose subject lies in your division subtree; rows of no area (shared "
+    "tables, unknown user names, rows written before areas were recorded) only for an "
+    "administrator of everything.",
+)
 async def list_audit(
     session: Session,
-    _me: Annotated[Principal, Require(P.AUDIT_READ)],
+    me: Annotated[Principal, Require(P.AUDIT_READ)],
     subject_type: str | None = None,
     subject_id: str | None = None,
     action: str | None = None,
@@ -85,6 +107,7 @@ async def list_audit(
 ) -> AuditPage:
     rows, total = await audit.list_entries(
         session,
+        scope=me.scope,
         subject_type=subject_type,
         subject_id=subject_id,
         action=action,
@@ -97,18 +120,35 @@ async def list_audit(
 @router.get(
     "/audit/verify",
     response_model=AuditVerification,
-    summary="Walk the hash chain; report the first broken link",
+    summary="Walk the keyed hash chain up to the last published head; report the first break",
 )
 async def verify_audit(
-    session: Session, _me: Annotated[Principal, Require(P.AUDIT_READ)]
+    request: Request, session: Session, me: Annotated[Principal, Require(P.AUDIT_READ)]
 ) -> AuditVerification:
-    result = await audit.verify(session)
+    result = await audit.verify(
+        session, anchor_file=get_settings(request).audit_anchor_path, scope=me.scope
+    )
     broken = result.first_break
+    # the head's id is the size of the whole log: for administrators of everything only
+    anchored_id = result.anchor.id if result.anchor and me.scope.everything else None
+    if broken is not None and not audit.in_area(me.scope, broken.division_path):
+        # the whole chain was walked (it must be), but what is wrong where is not this
+        # principal's to read: only that the log is broken somewhere outside its area
+        return AuditVerification(
+            intact=False,
+            checked=result.checked_in_area,
+            first_broken_id=None,
+            code="outside_area",
+            reason="a break outside your area",
+            anchored_id=anchored_id,
+        )
     return AuditVerification(
         intact=result.intact,
-        checked=result.checked,
+        checked=result.checked_in_area,
         first_broken_id=broken.entry_id if broken else None,
+        code=broken.code if broken else None,
         reason=broken.reason if broken else None,
+        anchored_id=anchored_id,
     )
 
 
@@ -147,6 +187,7 @@ async def retry_timer(
         action="system.timer.retried",
         subject_type="timer",
         subject_id=timer_id,
+        area=None,  # the kernel's: administrators of everything
         after={"kind": timer.kind, "subject": timer.subject},
     )
     return timer

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The audit log, newest first */
+        /**
+         * The audit log of your area, newest first
+         * @description Rows whose subject lies in your division subtree; rows of no area (shared tables, unknown user names, rows written before areas were recorded) only for an administrator of everything.
+         */
         get: operations["list_audit_api_v1_audit_get"];
         put?: never;
         post?: never;
@@ -28,7 +31,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Walk the hash chain; report the first broken link */
+        /** Walk the keyed hash chain up to the last published head; report the first break */
         get: operations["verify_audit_api_v1_audit_verify_get"];
         put?: never;
         post?: never;
@@ -1540,10 +1543,24 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** AuditVerification */
+        /**
+         * AuditVerification
+         * @description The chain walked whole; a principal scoped to an area is told how many of its rows were
+         *     checked, and where the chain breaks only when the row at fault is in its area.
+         */
         AuditVerification: {
+            /**
+             * Anchored Id
+             * @description the last published head the chain was checked against (shown to administrators of everything)
+             */
+            anchored_id?: number | null;
             /** Checked */
             checked: number;
+            /**
+             * Code
+             * @description row_missing, prev_hash_mismatch, row_altered, other_key, unkeyed_after_keyed, unkeyed_after_anchor, anchor_missing, anchor_mismatch, anchor_other_key, anchor_forged, anchor_unreadable; outside_area: a break in a row outside your area
+             */
+            code?: string | null;
             /** First Broken Id */
             first_broken_id: number | null;
             /** Intact */
