@@ -94,10 +94,30 @@ def write_report(name: str, data: dict[str, Any]) -> Path:
 DEMO_PASSWORD = "yingji-demo-2026"  # noqa: S105 - every account of `yingji seed demo`
 
 
+_ANCHORS: dict[str, str] = {}
+
+
+def anchor_file(url: str) -> str:
+    """Where the processes of this run on ``url`` publish the audit head: one file per database
+    per run (a bench recreates its database, so a head published by an earlier run would make
+    ``yingji audit verify`` report a deleted tail)."""
+    if url not in _ANCHORS:
+        folder = Path(tempfile.mkdtemp(prefix="yingji-bench-anchor-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _ANCHORS[url] = str(folder / "audit-anchors.jsonl")
+    return _ANCHORS[url]
+
+
 def yingji_env(url: str, **extra: str) -> dict[str, str]:
     """The environment of a benchmarked ``yingji`` process on the database ``url``."""
     env = dict(os.environ)
-    env.update(YINGJI_DATABASE_URL=url, YINGJI_ENV="local", YINGJI_LOG_LEVEL="WARNING", **extra)
+    env.update(
+        YINGJI_DATABASE_URL=url,
+        YINGJI_ENV="local",
+        YINGJI_LOG_LEVEL="WARNING",
+        YINGJI_AUDIT_ANCHOR_FILE=anchor_file(url),
+        **extra,
+    )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 

@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -166,13 +167,18 @@ def free_port() -> int:
 
 def served_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a ``yingji`` child process (``serve``, ``db upgrade``) in a test:
-    this one's, with the database, a non-test environment and plain warning logs."""
+    this one's, with the database, a non-test environment and plain warning logs. The audit
+    head goes to a file of its own (a PostgreSQL test database is reused by later tests, whose
+    chains the shared default file would contradict); pass ``YINGJI_AUDIT_ANCHOR_FILE`` to
+    share one between the processes of a test."""
+    anchors = Path(tempfile.mkdtemp(prefix="yingji-test-anchor-")) / "audit-anchors.jsonl"
     return {
         **os.environ,
         "YINGJI_DATABASE_URL": database_url,
         "YINGJI_ENV": "local",
         "YINGJI_LOG_JSON": "false",
         "YINGJI_LOG_LEVEL": "WARNING",
+        "YINGJI_AUDIT_ANCHOR_FILE": str(anchors),
         **settings,
     }
 
