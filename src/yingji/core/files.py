@@ -1,13 +1,14 @@
-"""What a file is, how it is kept and how it is served: the one place that decides.
+"""What a file is, and how it is kept: the one place that decides what an uploaded file is.
 
 Photos are decoded with Pillow (never recognised by their first bytes alone): a file is a photo
-only if it opens as JPEG, PNG or WebP, passes ``verify()`` and decodes to the end, within
-``PHOTO_MAX_PIXELS``; its content type is the one of the format found, never the one a client
-claims. Recordings are not decoded; their container structure is checked as far as it can be
-without a decoder. Stored files are served only by ``core.file_serving.file_response``, with the
-recorded type, ``nosniff``, a ``Content-Disposition`` and a sandboxing
-``Content-Security-Policy``, so that a file that carries markup anyway can never run as a page of
-the platform's origin. (This module imports no web framework: services use it.)
+only if it opens as JPEG, PNG or WebP within ``PHOTO_MAX_PIXELS`` and passes ``verify()``; a JPEG
+(which ``verify()`` does not check) is also decoded to its end. Its content type is the one of
+the format found, never the one a client claims. Recordings are not decoded; their container
+structure is checked as far as it can be without a decoder. Stored files are served only by
+``core.file_serving.file_response``, with the recorded type, ``nosniff``, a
+``Content-Disposition`` and a sandboxing ``Content-Security-Policy``, so that a file that
+carries markup anyway can never run as a page of the platform's origin. (This module imports no
+web framework: services use it.)
 """
 
 from __future__ import annotations
@@ -80,11 +81,11 @@ def identify_photo(data: bytes, *, filename: str = "photo") -> str:
             found, (width, height) = image.format, image.size
             if width * height > PHOTO_MAX_PIXELS:
                 raise _too_many_pixels(filename, width, height)
-            image.verify()  # structure and checksums (PNG chunks); no pixel decoding
-        with Image.open(io.BytesIO(data), formats=formats) as image:
-            if found == "JPEG":  # decode every scan, at an eighth of the size (DCT scaling)
+            image.verify()  # PNG: every chunk and its checksum, to IEND; WebP: opened by libwebp
+        if found == "JPEG":  # verify() checks nothing in a JPEG: decode every scan, at 1/8 size
+            with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            image.load()  # truncated or corrupt image data fails here
+                image.load()  # truncated or corrupt image data fails here
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _too_many_pixels(filename, 0, 0) from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as error:

@@ -13,7 +13,6 @@ from yingji.core import audit, clock, events, files, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
-from yingji.core.files import FileStore
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, service
 from yingji.dispatch.models import (
@@ -427,7 +426,7 @@ async def feedback(
         incident,
         action="dispatch.order_feedback",
         summary=f"反馈 {unit.name}：{text}",
-        data={"text": text, "photos": wanted} if wanted else {"text": text},
+        data={"text": text},
     )
     return order
 
@@ -437,7 +436,7 @@ async def upload_photo(
     session: AsyncSession,
     principal: Principal,
     order_id: uuid.UUID,
-    store: FileStore,
+    store: files.FileStore,
     data: bytes,
     filename: str,
     max_bytes: int,
