@@ -18,7 +18,10 @@ from yingji.incidents import service as incidents_service
 from yingji.incidents.models import Incident
 from yingji.intake.models import Attachment, Report
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+# a 1×1 PNG: attachments are decoded, so it must be a real one
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
+)
 
 
 def report(external_id: str, text: str, **extra: object) -> dict[str, object]:

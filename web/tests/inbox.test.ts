@@ -236,7 +236,11 @@ describe('the inbox store', () => {
     expect(calls[1]!.init.body).toBeInstanceOf(FormData)
     expect((calls[1]!.init.body as FormData).get('file')).toBeInstanceOf(File)
     expect(calls[2]!.url).toBe('/api/v1/orders/o1/feedback')
-    expect(JSON.parse(String(calls[2]!.init.body))).toEqual({ text: '明火已扑灭', attachments: [photo] })
+    // the photo is named by its hash only: its type, name and size are the server's
+    expect(JSON.parse(String(calls[2]!.init.body))).toEqual({
+      text: '明火已扑灭',
+      attachments: [{ sha256: photo.sha256 }],
+    })
     expect(store.items[0]!.feedback_count).toBe(1)
   })
 

@@ -13,7 +13,8 @@ from pydantic import AwareDatetime
 
 from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
-from yingji.core.files import LocalFileStore, sniff
+from yingji.core.file_serving import file_response
+from yingji.core.files import LocalFileStore
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
@@ -148,7 +149,7 @@ async def arrive(
 @router.post(
     "/orders/{order_id}/feedback",
     response_model=schemas.OrderRead,
-    summary="反馈 (any number of times after signing)",
+    summary="反馈 (any number of times after signing), with photos uploaded for the order",
 )
 async def feedback(
     order_id: uuid.UUID, body: schemas.FeedbackRequest, session: Session, me: Actor
@@ -158,7 +159,7 @@ async def feedback(
         principal=me,
         order_id=order_id,
         text=body.text,
-        attachments=body.attachments,
+        attachments=[a.sha256 for a in body.attachments or []],
     )
 
 
@@ -166,7 +167,7 @@ async def feedback(
     "/orders/{order_id}/photos",
     response_model=schemas.FeedbackPhoto,
     status_code=201,
-    summary="Upload a photo (multipart) to send with a feedback (反馈附图)",
+    summary="Upload a photo (multipart) to send with a feedback (反馈附图); JPEG, PNG or WebP",
 )
 async def upload_feedback_photo(
     order_id: uuid.UUID,
@@ -174,42 +175,23 @@ async def upload_feedback_photo(
     session: Session,
     me: Actor,
     file: Annotated[UploadFile, File()],
-) -> schemas.FeedbackPhoto:
-    order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
+) -> Any:
     settings = get_settings(request)
-    data = await file.read(settings.attachment_max_bytes + 1)
-    filename = (file.filename or "photo")[:200]
-    if len(data) > settings.attachment_max_bytes:
-        raise ValidationFailed(
-            "attachment_too_large",
-            f"{filename} is larger than {settings.attachment_max_bytes // 2**20} MiB",
-            {"filename": filename, "max_bytes": settings.attachment_max_bytes},
-        )
-    content_type = file.content_type or ""
-    if sniff(content_type, data) != "photo":
-        raise ValidationFailed(
-            "attachment_type_not_allowed",
-            f"{filename} is not a JPEG, PNG or WebP photo",
-            {"filename": filename, "content_type": content_type},
-        )
-    digest = await LocalFileStore(settings.file_store).put(data)
-    await audit.record(
-        session,
-        action="dispatch.photo_uploaded",
-        subject_type="order",
-        subject_id=order.id,
-        area=order.division_path,
-        after={"sha256": digest, "size": len(data)},
-    )
-    return schemas.FeedbackPhoto(
-        sha256=digest, filename=filename, content_type=content_type, size=len(data)
+    return await flows.upload_photo(
+        session=session,
+        principal=me,
+        order_id=order_id,
+        store=LocalFileStore(settings.file_store),
+        data=await file.read(settings.attachment_max_bytes + 1),
+        filename=file.filename or "photo",
+        max_bytes=settings.attachment_max_bytes,
     )
 
 
 @router.get(
     "/orders/{order_id}/photos/{sha256}",
     response_class=Response,
-    summary="A photo sent with one of the order's feedbacks",
+    summary="A photo sent with one of the order's feedbacks (served as recorded at upload)",
     responses={404: {}},
 )
 async def get_feedback_photo(
@@ -223,12 +205,8 @@ async def get_feedback_photo(
     photo = await service.feedback_photo(session=session, order_id=order.id, sha256=sha256)
     if photo is None:
         raise NotFound("attachment_not_found", "no such photo on this order's feedback")
-    data = await LocalFileStore(get_settings(request).file_store).get(sha256)
-    return Response(
-        data,
-        media_type=str(photo.get("content_type") or "application/octet-stream"),
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
+    data = await LocalFileStore(get_settings(request).file_store).get(photo.sha256)
+    return file_response(data, content_type=photo.content_type, filename=photo.filename)
 
 
 @router.post("/orders/{order_id}/complete", response_model=schemas.OrderRead, summary="办结")

@@ -9,13 +9,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, security, timers
+from yingji.core import audit, clock, events, files, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, service
-from yingji.dispatch.models import OPEN_STAGES, Callback, Order, RoutingRule, StageDeadline
+from yingji.dispatch.models import (
+    OPEN_STAGES,
+    Callback,
+    Order,
+    OrderPhoto,
+    RoutingRule,
+    StageDeadline,
+)
 from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.notify import service as notify
@@ -380,8 +387,10 @@ async def feedback(
     principal: Principal,
     order_id: uuid.UUID,
     text: str,
-    attachments: list[dict[str, Any]] | None,
+    attachments: list[str] | None,
 ) -> Order:
+    """反馈, with photos named by SHA-256: each must have been uploaded for this order (see
+    ``upload_photo``); one that was not refuses the whole feedback and changes nothing."""
     order, incident, unit = await _load(session, principal, order_id)
     _acting_unit(principal, order)
     if order.stage not in ("signed", "arrived"):
@@ -390,9 +399,22 @@ async def feedback(
             f"feedback comes after signing; the order is {order.stage}",
             {"stage": order.stage},
         )
+    wanted = list(dict.fromkeys(attachments or []))
+    recorded = await service.photos_of(session=session, order_id=order.id, sha256s=wanted)
+    missing = [sha for sha in wanted if sha not in recorded]
+    if missing:
+        raise ValidationFailed(
+            "attachment_not_uploaded",
+            "a photo of the feedback was not uploaded for this order",
+            {"sha256": missing},
+        )
     limits = await _limits(session, incident, unit)
     await service.add_feedback(
-        session=session, order=order, text=text, attachments=attachments, by_user=principal.username
+        session=session,
+        order=order,
+        text=text,
+        photos=[recorded[sha] for sha in wanted],
+        by_user=principal.username,
     )
     now = clock.now()
     order.feedback_due_at = now + limits.feedback
@@ -408,6 +430,52 @@ async def feedback(
         data={"text": text},
     )
     return order
+
+
+async def upload_photo(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    order_id: uuid.UUID,
+    store: files.FileStore,
+    data: bytes,
+    filename: str,
+    max_bytes: int,
+) -> OrderPhoto:
+    """反馈附图: the order's unit uploads a photo to send with a feedback. It is decoded (a file
+    that is not a JPEG, PNG or WebP photo, or a decompression bomb, is refused), stored by its
+    SHA-256 and recorded for this order with the type of the format it decoded as."""
+    order = await service.get_order_or_raise(
+        session=session, order_id=order_id, scope=principal.scope
+    )
+    _acting_unit(principal, order)
+    filename = (filename or "photo")[:200]
+    if len(data) > max_bytes:
+        raise ValidationFailed(
+            "attachment_too_large",
+            f"{filename} is larger than {max_bytes // 2**20} MiB",
+            {"filename": filename, "max_bytes": max_bytes},
+        )
+    content_type = await files.identify_photo_async(data, filename=filename)
+    digest = await store.put(data)
+    photo = await service.record_photo(
+        session=session,
+        order=order,
+        sha256=digest,
+        content_type=content_type,
+        filename=filename,
+        size=len(data),
+        uploaded_by=principal.username,
+    )
+    await audit.record(
+        session,
+        action="dispatch.photo_uploaded",
+        subject_type="order",
+        subject_id=order.id,
+        area=order.division_path,
+        after={"sha256": digest, "size": len(data), "content_type": content_type},
+    )
+    return photo
 
 
 async def complete(

@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core.db import Base, JSONType, UTCDateTime
@@ -113,6 +123,24 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[list[Any] | None] = mapped_column(JSONType)
     by_user: Mapped[str | None] = mapped_column(String(100))
+
+
+class OrderPhoto(Base):
+    """反馈附图 — a photo a unit uploaded for its order, as the server found it (decoded, typed).
+
+    A feedback names photos by ``sha256`` only; their type, name and size come from here."""
+
+    __tablename__ = "order_photo"
+    __table_args__ = (UniqueConstraint("order_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispatch_order.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(100))  # one of core.files.PHOTO_TYPES
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Escalation(Base):

@@ -98,14 +98,26 @@ class OrderPage(BaseModel):
     total: int
 
 
-class FeedbackPhoto(BaseModel):
-    """A photo uploaded for a feedback; send it back in ``FeedbackRequest.attachments``."""
+PhotoType = Literal["image/jpeg", "image/png", "image/webp"]
 
+
+class FeedbackPhoto(BaseModel):
+    """A photo uploaded for an order (反馈附图), as the server found it: its type is the format
+    it decoded as, its name and size those recorded at upload."""
+
+    model_config = ConfigDict(from_attributes=True)
     kind: Literal["photo"] = "photo"
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     filename: str = Field(max_length=200)
-    content_type: str = Field(max_length=100)
+    content_type: PhotoType
     size: int = Field(ge=0)
+
+
+class FeedbackAttachment(BaseModel):
+    """A photo uploaded for this order (``POST /orders/{id}/photos``), named by its SHA-256.
+    Its type, name and size are the ones recorded at upload; any other field is ignored."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class ArriveRequest(BaseModel):
@@ -116,7 +128,12 @@ class ArriveRequest(BaseModel):
 
 class FeedbackRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
-    attachments: list[dict[str, Any]] | None = Field(default=None, max_length=10)
+    attachments: list[FeedbackAttachment] | None = Field(
+        default=None,
+        max_length=10,
+        description="photos uploaded for this order, by SHA-256 (the answer of the upload may "
+        "be sent back as it is)",
+    )
 
 
 class NoteRequest(BaseModel):
@@ -138,7 +155,7 @@ class FeedbackRead(BaseModel):
     at: datetime
     text: str
     by_user: str | None
-    attachments: list[dict[str, Any]] | None = None
+    attachments: list[FeedbackPhoto] | None = None
 
 
 class EscalationRead(BaseModel):

@@ -10,10 +10,11 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
-from yingji.core.db import rows_affected
+from yingji.core.db import rows_affected, savepoint
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.security import Scope
 from yingji.dispatch.models import (
@@ -22,6 +23,7 @@ from yingji.dispatch.models import (
     Escalation,
     Feedback,
     Order,
+    OrderPhoto,
     RoutingRule,
     StageDeadline,
 )
@@ -357,10 +359,22 @@ async def add_feedback(
     session: AsyncSession,
     order: Order,
     text: str,
-    attachments: list[dict[str, Any]] | None,
+    photos: list[OrderPhoto],
     by_user: str,
 ) -> Feedback:
+    """A feedback with the given photos (already recorded for this order, see ``record_photo``);
+    each is kept as the server recorded it at upload."""
     now = clock.now()
+    attachments = [
+        {
+            "kind": "photo",
+            "sha256": p.sha256,
+            "filename": p.filename,
+            "content_type": p.content_type,
+            "size": p.size,
+        }
+        for p in photos
+    ]
     row = Feedback(
         order_id=order.id, at=now, text=text, attachments=attachments or None, by_user=by_user
     )
@@ -440,14 +454,78 @@ async def escalations_of_orders(
     return found
 
 
+async def record_photo(
+    *,
+    session: AsyncSession,
+    order: Order,
+    sha256: str,
+    content_type: str,
+    filename: str,
+    size: int,
+    uploaded_by: str,
+) -> OrderPhoto:
+    """Record a photo (already decoded and stored) as uploaded for the order; the same photo
+    uploaded again for the same order keeps its first record."""
+    found = await get_photo(session=session, order_id=order.id, sha256=sha256)
+    if found is not None:
+        return found
+    row = OrderPhoto(
+        order_id=order.id,
+        sha256=sha256,
+        content_type=content_type,
+        filename=filename[:200],
+        size=size,
+        uploaded_by=uploaded_by,
+        uploaded_at=clock.now(),
+    )
+    try:
+        async with savepoint(session):
+            session.add(row)
+            await session.flush()
+    except IntegrityError:  # the same photo, uploaded at the same moment by another request
+        found = await get_photo(session=session, order_id=order.id, sha256=sha256)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+async def get_photo(
+    *, session: AsyncSession, order_id: uuid.UUID, sha256: str
+) -> OrderPhoto | None:
+    """The record of photo ``sha256`` uploaded for the order, if any."""
+    row: OrderPhoto | None = await session.scalar(
+        select(OrderPhoto).where(OrderPhoto.order_id == order_id, OrderPhoto.sha256 == sha256)
+    )
+    return row
+
+
+async def photos_of(
+    *, session: AsyncSession, order_id: uuid.UUID, sha256s: list[str]
+) -> dict[str, OrderPhoto]:
+    """The records of the given photos uploaded for the order, by SHA-256 (unknown ones absent)."""
+    if not sha256s:
+        return {}
+    rows = await session.scalars(
+        select(OrderPhoto).where(
+            OrderPhoto.order_id == order_id, OrderPhoto.sha256.in_(set(sha256s))
+        )
+    )
+    return {row.sha256: row for row in rows.all()}
+
+
 async def feedback_photo(
     *, session: AsyncSession, order_id: uuid.UUID, sha256: str
-) -> dict[str, Any] | None:
-    """The attachment entry of the photo ``sha256`` on a feedback of the order, if any."""
+) -> OrderPhoto | None:
+    """The photo ``sha256`` as recorded at upload, if it was uploaded for the order and a
+    feedback of the order carries it; else None (a photo not yet sent is not shown)."""
+    photo = await get_photo(session=session, order_id=order_id, sha256=sha256)
+    if photo is None:
+        return None
     for row in await feedback_of(session=session, order_id=order_id):
         for item in row.attachments or []:
             if isinstance(item, dict) and item.get("sha256") == sha256:
-                return item
+                return photo
     return None
 
 

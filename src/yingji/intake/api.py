@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
 
 from yingji.core import audit, clock, geo
 from yingji.core.db import savepoint
-from yingji.core.errors import DomainError, ValidationFailed
+from yingji.core.errors import DomainError, NotFound, ValidationFailed
+from yingji.core.file_serving import file_response
 from yingji.core.files import LocalFileStore
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
@@ -246,20 +246,9 @@ async def get_attachment(
         if a.id == attachment_id
     ]
     if not found:
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "attachment_not_found",
-                    "message": "no such attachment",
-                    "details": None,
-                }
-            },
-            status_code=404,
-        )
+        raise NotFound("attachment_not_found", "no such attachment")
     data = await policy(request).store.get(found[0].sha256)
-    return Response(
-        data, media_type=found[0].content_type, headers={"Cache-Control": "private, max-age=86400"}
-    )
+    return file_response(data, content_type=found[0].content_type, filename=found[0].filename)
 
 
 @router.post(

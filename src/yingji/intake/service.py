@@ -14,10 +14,10 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import clock
+from yingji.core import clock, files
 from yingji.core.db import InsertUnlessTaken, blank_row, database_of, in_list, rows_affected
 from yingji.core.errors import NotFound, ValidationFailed
-from yingji.core.files import FileStore, sniff
+from yingji.core.files import FileStore
 from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.intake import gazetteer as gz
@@ -345,20 +345,13 @@ async def store_attachment(
             f"{filename} is larger than {max_bytes // 2**20} MiB",
             {"filename": filename, "max_bytes": max_bytes},
         )
-    kind = sniff(content_type, data)
-    if kind is None:
-        raise ValidationFailed(
-            "attachment_type_not_allowed",
-            f"{filename} is not an accepted photo or recording "
-            f"(or its content is not {content_type})",
-            {"filename": filename, "content_type": content_type},
-        )
+    found = await files.identify_async(data, claimed=content_type, filename=filename)
     digest = await store.put(data)
     attachment = Attachment(
         report_id=report_id,
-        kind=kind,
+        kind=found.kind,
         filename=filename[:200],
-        content_type=content_type,
+        content_type=found.content_type,
         size=len(data),
         sha256=digest,
         created_at=clock.now(),

@@ -11,6 +11,7 @@ export type OrderIncident = components['schemas']['OrderIncident']
 export type SupervisedOrder = components['schemas']['SupervisedOrder']
 export type Escalation = components['schemas']['EscalationRead']
 export type FeedbackPhoto = components['schemas']['FeedbackPhoto']
+export type FeedbackAttachment = components['schemas']['FeedbackAttachment']
 export type Unit = components['schemas']['UnitRead']
 export type OrderPage = components['schemas']['OrderPage']
 
@@ -32,10 +33,15 @@ export function arriveOrder(id: string, position: Position | null): Promise<Orde
   return api.post<Order>(`/orders/${id}/arrive`, position ? { ...position, crs: 'wgs84' } : undefined)
 }
 
+/**
+ * 反馈, with photos uploaded for this order (`uploadPhoto`). A photo is named by its SHA-256 only:
+ * the server keeps the type, name and size it found at upload.
+ */
 export function sendFeedback(id: string, text: string, photos: FeedbackPhoto[] = []): Promise<Order> {
+  const attachments: FeedbackAttachment[] = photos.map((p) => ({ sha256: p.sha256 }))
   return api.post<Order>(`/orders/${id}/feedback`, {
     text,
-    attachments: photos.length ? photos : undefined,
+    attachments: attachments.length ? attachments : undefined,
   })
 }
 
@@ -63,7 +69,7 @@ export function fetchSupervision(withinMinutes = 30): Promise<SupervisedOrder[]>
   return api.get<SupervisedOrder[]>('/supervision', { within_minutes: withinMinutes })
 }
 
-/** The URL of a feedback photo (for `<img src>`). */
+/** The URL of a feedback photo (for `<img src>`; served as an image that runs nothing). */
 export function photoUrl(orderId: string, sha256: string): string {
   return buildUrl(`/orders/${orderId}/photos/${sha256}`)
 }

@@ -941,7 +941,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 反馈 (any number of times after signing) */
+        /** 反馈 (any number of times after signing), with photos uploaded for the order */
         post: operations["feedback_api_v1_orders__order_id__feedback_post"];
         delete?: never;
         options?: never;
@@ -958,7 +958,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload a photo (multipart) to send with a feedback (反馈附图) */
+        /** Upload a photo (multipart) to send with a feedback (反馈附图); JPEG, PNG or WebP */
         post: operations["upload_feedback_photo_api_v1_orders__order_id__photos_post"];
         delete?: never;
         options?: never;
@@ -973,7 +973,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A photo sent with one of the order's feedbacks */
+        /** A photo sent with one of the order's feedbacks (served as recorded at upload) */
         get: operations["get_feedback_photo_api_v1_orders__order_id__photos__sha256__get"];
         put?: never;
         post?: never;
@@ -2016,12 +2016,25 @@ export interface components {
             stage: string;
         };
         /**
+         * FeedbackAttachment
+         * @description A photo uploaded for this order (``POST /orders/{id}/photos``), named by its SHA-256.
+         *     Its type, name and size are the ones recorded at upload; any other field is ignored.
+         */
+        FeedbackAttachment: {
+            /** Sha256 */
+            sha256: string;
+        };
+        /**
          * FeedbackPhoto
-         * @description A photo uploaded for a feedback; send it back in ``FeedbackRequest.attachments``.
+         * @description A photo uploaded for an order (反馈附图), as the server found it: its type is the format
+         *     it decoded as, its name and size those recorded at upload.
          */
         FeedbackPhoto: {
-            /** Content Type */
-            content_type: string;
+            /**
+             * Content Type
+             * @enum {string}
+             */
+            content_type: "image/jpeg" | "image/png" | "image/webp";
             /** Filename */
             filename: string;
             /**
@@ -2043,9 +2056,7 @@ export interface components {
              */
             at: string;
             /** Attachments */
-            attachments?: {
-                [key: string]: unknown;
-            }[] | null;
+            attachments?: components["schemas"]["FeedbackPhoto"][] | null;
             /** By User */
             by_user: string | null;
             /** Id */
@@ -2055,10 +2066,11 @@ export interface components {
         };
         /** FeedbackRequest */
         FeedbackRequest: {
-            /** Attachments */
-            attachments?: {
-                [key: string]: unknown;
-            }[] | null;
+            /**
+             * Attachments
+             * @description photos uploaded for this order, by SHA-256 (the answer of the upload may be sent back as it is)
+             */
+            attachments?: components["schemas"]["FeedbackAttachment"][] | null;
             /** Text */
             text: string;
         };

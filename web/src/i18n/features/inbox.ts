@@ -95,6 +95,8 @@ export default {
       attachment_too_large: '照片太大（最大 10MB）',
       attachment_type_not_allowed: '只能上传 JPEG、PNG 或 WebP 照片',
       attachment_not_found: '未找到该照片',
+      attachment_too_many_pixels: '照片像素过大（最多 5000 万像素）',
+      attachment_not_uploaded: '照片未上传到本派单，请重新选择照片',
     } as Record<string, string>,
   },
   en: {
@@ -192,6 +194,8 @@ export default {
       attachment_too_large: 'The photo is too large (10 MB at most)',
       attachment_type_not_allowed: 'Only JPEG, PNG or WebP photos are accepted',
       attachment_not_found: 'Photo not found',
+      attachment_too_many_pixels: 'The photo has too many pixels (50 megapixels at most)',
+      attachment_not_uploaded: 'The photo was not uploaded for this order; choose it again',
     } as Record<string, string>,
   },
 }
