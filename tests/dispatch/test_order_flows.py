@@ -436,7 +436,7 @@ async def test_a_worker_or_liaison_without_a_unit_acts_on_no_units_order(
     ):
         refused = await act(client, stray, order, action, body)
         assert refused.status_code == 403, (action, refused.text)
-        assert refused.json()["error"]["code"] == "unit_required"
+        assert refused.json()["error"]["code"] == "acting_needs_unit"
     assert (await act(client, world["fire"], fire_order, "sign")).status_code == 200
     for action, body in (
         ("arrive", {"lon": 119.051, "lat": 27.551}),
@@ -446,7 +446,7 @@ async def test_a_worker_or_liaison_without_a_unit_acts_on_no_units_order(
     ):
         refused = await act(client, stray, fire_order, action, body)
         assert refused.status_code == 403, (action, refused.text)
-        assert refused.json()["error"]["code"] == "unit_required"
+        assert refused.json()["error"]["code"] == "acting_needs_unit"
     detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
     assert detail["stage"] == "signed" and detail["feedback_count"] == 0
 

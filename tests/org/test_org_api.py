@@ -300,7 +300,7 @@ async def test_a_liaison_or_field_worker_needs_a_unit(
         )
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"] == {
-            "code": "unit_required",
+            "code": "role_needs_unit",
             "message": f"an account with the role {role} needs a unit (unit_code)",
             "details": {"roles": [role]},
         }
@@ -310,11 +310,11 @@ async def test_a_liaison_or_field_worker_needs_a_unit(
     moved = await client.patch(
         f"/api/v1/users/{ids['town_a']}", headers=admin, json={"division_adcode": "331126101000"}
     )
-    assert moved.status_code == 422 and moved.json()["error"]["code"] == "unit_required"
+    assert moved.status_code == 422 and moved.json()["error"]["code"] == "role_needs_unit"
     promoted = await client.patch(
         f"/api/v1/users/{ids['county']}", headers=admin, json={"roles": ["field_worker"]}
     )
-    assert promoted.status_code == 422 and promoted.json()["error"]["code"] == "unit_required"
+    assert promoted.status_code == 422 and promoted.json()["error"]["code"] == "role_needs_unit"
     town_a = (await client.get(f"/api/v1/users/{ids['town_a']}", headers=admin)).json()
     assert town_a["unit_id"] is not None
 

@@ -106,7 +106,7 @@ def _acting_without_unit(principal: Principal) -> None:
     duty room). A liaison or field worker without a unit (an old account) acts for none."""
     if principal.unit_id is None and not principal.can(Permission.DISPATCH_WRITE):
         raise PermissionDenied(
-            "unit_required", "only the order's unit or the command centre acts on an order"
+            "acting_needs_unit", "only the order's unit or the command centre acts on an order"
         )
 
 

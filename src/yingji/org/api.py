@@ -451,7 +451,7 @@ async def get_user(
     tags=["users"],
     responses={
         409: {"description": "username_taken (whatever the case)"},
-        422: {"description": "weak_password (details.reasons), unit_required, scope_required"},
+        422: {"description": "weak_password (details.reasons), role_needs_unit, scope_required"},
     },
 )
 async def create_user(
@@ -468,7 +468,7 @@ async def create_user(
     responses={
         403: {"description": "cannot_deactivate_self, cannot_demote_self, outside_scope"},
         409: {"description": "last_administrator"},
-        422: {"description": "weak_password (details.reasons), unit_required"},
+        422: {"description": "weak_password (details.reasons), role_needs_unit"},
     },
 )
 async def update_user(

@@ -293,6 +293,8 @@ async def update_user(
     before = audit.snapshot(user, service.USER_FIELDS)
     was_in = await _user_audience(session, user)
     was_full_admin = service.is_full_administrator(user)
+    if was_full_admin:
+        await service.lock_full_administrators(session=session)
     roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
     if "division_adcode" in data or "unit_code" in data or data.get("roles"):
         await _check_grant(
@@ -349,7 +351,7 @@ async def _change_password_and_end_sessions(
 
 
 async def _keep_a_full_administrator(session: AsyncSession) -> None:
-    if await service.count_full_administrators(session=session) == 0:
+    if await service.lock_full_administrators(session=session) == 0:
         raise Conflict(
             "last_administrator",
             "this would leave no active administrator of everything; make another one first",

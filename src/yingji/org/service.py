@@ -444,7 +444,7 @@ def check_unit_roles(roles: list[str], unit: LinkageUnit | uuid.UUID | None) -> 
     needing = sorted(UNIT_ROLES.intersection(roles))
     if needing and unit is None:
         raise ValidationFailed(
-            "unit_required",
+            "role_needs_unit",
             f"an account with the role {needing[0]} needs a unit (unit_code)",
             {"roles": needing},
         )
@@ -517,9 +517,11 @@ def is_full_administrator(user: UserAccount) -> bool:
     )
 
 
-async def count_full_administrators(*, session: AsyncSession) -> int:
-    """Active administrators of everything, counted under a row lock (PostgreSQL; SQLite has
-    one writer), so two administrators demoting each other at once cannot both succeed."""
+async def lock_full_administrators(*, session: AsyncSession) -> int:
+    """How many active administrators of everything there are, their rows locked until the
+    transaction ends (PostgreSQL; SQLite has one writer), always in the same order. A change
+    that could take the last one away takes this lock before it writes, and counts again
+    after: two administrators demoting each other at once cannot both succeed."""
     rows = await session.scalars(
         select(UserAccount)
         .where(
@@ -527,6 +529,7 @@ async def count_full_administrators(*, session: AsyncSession) -> int:
             UserAccount.division_adcode.is_(None),
             UserAccount.unit_id.is_(None),
         )
+        .order_by(UserAccount.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
