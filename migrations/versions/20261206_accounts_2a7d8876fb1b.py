@@ -44,12 +44,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.add_column(sa.Column("username_key", sa.String(length=64), nullable=True))
-    table = sa.table(
-        "user_account", sa.column("id", sa.Uuid()), sa.column("username_key", sa.String())
-    )
-    for user_id, username in users:
+    for user_id, username in users:  # the id as read, untyped: each dialect takes its own back
         bind.execute(
-            table.update().where(table.c.id == user_id).values(username_key=username.lower())
+            sa.text("UPDATE user_account SET username_key = :key WHERE id = :id"),
+            {"key": username.lower(), "id": user_id},
         )
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.alter_column("username_key", existing_type=sa.String(length=64), nullable=False)
