@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -244,10 +245,26 @@ def seed_demo(
     console.print(table)
 
 
+def _new_password(from_stdin: bool) -> str:
+    """The new account's password: the first line of standard input with ``--password-stdin``
+    (scripts), else asked twice at the terminal without echo. Never an argument: arguments are
+    visible to every user of the machine (``ps``) and kept in shell history."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not password:
+            err.print("[red]password_missing[/red]: standard input held no password")
+            raise typer.Exit(1)
+        return password
+    entered: str = typer.prompt(
+        "Password 密码", hide_input=True, confirmation_prompt="Repeat it 再输入一次"
+    )
+    return entered
+
+
 @user_app.command("create")
 def user_create(
-    username: Annotated[str, typer.Argument(help="Sign-in name.")],
-    password: Annotated[str, typer.Option(help="Initial password (8+ characters).")],
+    username: Annotated[str, typer.Argument(help="Sign-in name (unique regardless of case).")],
     role: Annotated[
         list[str],
         typer.Option(help="Role; repeat for several: " + ", ".join(r.value for r in security.Role)),
@@ -255,11 +272,29 @@ def user_create(
     division: Annotated[
         str | None, typer.Option(help="Scope: this division's subtree (adcode).")
     ] = None,
-    unit: Annotated[str | None, typer.Option(help="Scope: this linkage unit (code).")] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Scope: this linkage unit (code); required for liaisons and field workers."
+        ),
+    ] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input (for scripts); "
+            "without it the password is asked for at the terminal, hidden, twice.",
+        ),
+    ] = False,
 ) -> None:
-    """Create a user account with roles and a data scope."""
+    """Create a user account with roles and a data scope.
+
+    The password must have at least 10 characters of two kinds or more, must not contain the
+    user name and must not be a common password.
+    """
     settings = _settings()
+    password = _new_password(password_stdin)
 
     async def run() -> None:
         db = _database(settings)
@@ -280,9 +315,6 @@ def user_create(
         finally:
             await db.dispose()
 
-    if len(password) < 8:
-        err.print("[red]password_too_short[/red]: use at least 8 characters")
-        raise typer.Exit(1)
     try:
         asyncio.run(run())
     except DomainError as exc:

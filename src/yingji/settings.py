@@ -31,9 +31,30 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     session_ttl_minutes: int = 12 * 60
     token_ttl_minutes: int = 24 * 60
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
-    login_lockout_minutes: int = 15
+    login_free_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins of one name from one address before delays"
+    )
+    login_delay_seconds: int = Field(
+        default=2, ge=1, description="the first delay; each further failure doubles it"
+    )
+    login_delay_max_seconds: int = Field(default=900, ge=1, description="the longest delay")
+    login_window_minutes: int = Field(
+        default=60, ge=1, description="failures are forgotten this long after the last one"
+    )
+    login_address_free_failures: int = Field(
+        default=100,
+        ge=1,
+        description="failed sign-ins from one address (any names) before that address is "
+        "delayed; names that signed in from it in the last 30 days are not",
+    )
+    login_alert_failures: int = Field(
+        default=20,
+        ge=1,
+        description="failed sign-ins of one name (any addresses) that alert its administrators",
+    )
+    ws_recheck_seconds: float = Field(
+        default=30, gt=0, description="how often /ws checks that its session is still valid"
+    )
     timer_max_attempts: int = 6
     timer_lease_seconds: int = 60
     timer_poll_seconds: float = 0.5

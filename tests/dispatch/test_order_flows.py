@@ -10,12 +10,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.factories import bearer, make_county_with_two_towns, make_unit, make_user
+from tests.factories import PASSWORD, bearer, make_county_with_two_towns, make_unit, make_user
 from yingji.app import install_jobs
+from yingji.core import clock as clock_module
+from yingji.core import security
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.events import Bus, OutboxEvent
 from yingji.core.timers import TimerWorker, handlers
+from yingji.org.models import UserAccount
 
 
 @pytest.fixture
@@ -394,3 +397,67 @@ async def test_a_new_orders_event_names_the_incident_the_role_and_the_sign_deadl
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def make_account_without_unit(db: Database, username: str, role: str, division: str) -> None:
+    """An account made before a liaison or field worker needed a unit (the API refuses it now)."""
+    async with db.unit_of_work() as session:
+        now = clock_module.now()
+        session.add(
+            UserAccount(
+                username=username,
+                display_name=username,
+                password_hash=await security.hash_password(PASSWORD),
+                roles=[role],
+                division_adcode=division,
+                unit_id=None,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+@pytest.mark.parametrize("role", ["field_worker", "unit_liaison"])
+async def test_a_worker_or_liaison_without_a_unit_acts_on_no_units_order(
+    client: httpx.AsyncClient, world: dict, db: Database, role: str
+) -> None:
+    await make_account_without_unit(db, "no_unit", role, "331126101000")
+    _, orders = await dispatched(client, world)
+    stray = await bearer(client, "no_unit")
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    town_order = orders[world["units"]["TA"]]["id"]
+    # it sees the orders of its town, and acts on none of them
+    assert (await client.get(f"/api/v1/orders/{fire_order}", headers=stray)).status_code == 200
+    for order, action, body in (
+        (fire_order, "sign", None),
+        (town_order, "sign", None),
+        (town_order, "return", {"reason": "不属本镇管辖"}),
+    ):
+        refused = await act(client, stray, order, action, body)
+        assert refused.status_code == 403, (action, refused.text)
+        assert refused.json()["error"]["code"] == "acting_needs_unit"
+    assert (await act(client, world["fire"], fire_order, "sign")).status_code == 200
+    for action, body in (
+        ("arrive", {"lon": 119.051, "lat": 27.551}),
+        ("feedback", {"text": "到场"}),
+        ("transfer", {"to_unit_id": world["units"]["WATER"], "reason": "x"}),
+        ("complete", {"note": "x"}),
+    ):
+        refused = await act(client, stray, fire_order, action, body)
+        assert refused.status_code == 403, (action, refused.text)
+        assert refused.json()["error"]["code"] == "acting_needs_unit"
+    detail = (await client.get(f"/api/v1/orders/{fire_order}", headers=world["officer"])).json()
+    assert detail["stage"] == "signed" and detail["feedback_count"] == 0
+
+
+async def test_the_centre_still_acts_for_a_unit_that_cannot(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    _, orders = await dispatched(client, world)
+    town_order = orders[world["units"]["TA"]]["id"]
+    centre = await bearer(client, "admin")  # no unit, and it dispatches
+    signed = await act(client, centre, town_order, "sign")
+    assert signed.status_code == 200, signed.text
+    fed = await act(client, centre, town_order, "feedback", {"text": "电话告知已到场"})
+    assert fed.status_code == 200, fed.text

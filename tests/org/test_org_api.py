@@ -1,13 +1,22 @@
 from __future__ import annotations
 
-import httpx
-from sqlalchemy import func, select
+import asyncio
+from collections.abc import Iterator
 
-from tests.factories import bearer, make_county_with_two_towns, square
+import httpx
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from tests.factories import PASSWORD, bearer, make_county_with_two_towns, make_user, square
+from yingji.cli import app as cli
+from yingji.core import security
 from yingji.core.audit import AuditEntry
+from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.events import OutboxEvent
-from yingji.org.models import LinkageUnit
+from yingji.org.models import LinkageUnit, UserAccount
+from yingji.settings import Settings, get_settings
 
 
 async def test_creating_a_unit_writes_audit_and_event_with_before_and_after(
@@ -214,3 +223,274 @@ async def test_a_town_liaison_may_not_change_a_units_kind(
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
     assert (await client.get(f"/api/v1/units/{ta['id']}", headers=admin)).json()["kind"] == "town"
+
+
+async def user_ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+    users = (await client.get("/api/v1/users", headers=admin)).json()["items"]
+    return {u["username"]: u["id"] for u in users}
+
+
+async def test_a_weak_password_is_refused_with_its_reasons_and_nothing_is_created(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    base = {"username": "zhang.san", "roles": ["viewer"], "division_adcode": "331126"}
+    cases = {
+        "Password2026": ["common"],
+        "short-1": ["too_short"],
+        "zhang.san-2026": ["contains_username"],
+        "abcdefghijkl": ["common", "too_simple"],
+        "aaaaaaaaaaa1": ["too_simple"],
+    }
+    for password, reasons in cases.items():
+        refused = await client.post(
+            "/api/v1/users", headers=admin, json={**base, "password": password}
+        )
+        assert refused.status_code == 422, password
+        error = refused.json()["error"]
+        assert error["code"] == "weak_password"
+        assert error["details"] == {"reasons": reasons, "min_length": 10}, password
+    assert "zhang.san" not in await user_ids(client, admin)
+    created = await client.post(
+        "/api/v1/users", headers=admin, json={**base, "password": "Bamboo-river-42"}
+    )
+    assert created.status_code == 201, created.text
+    # a new password for an existing account is held to the same policy
+    weak = await client.patch(
+        f"/api/v1/users/{created.json()['id']}", headers=admin, json={"password": "1234567890"}
+    )
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
+
+
+async def test_user_names_are_unique_regardless_of_case(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    taken = await client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={
+            "username": "Town_A",
+            "password": "Bamboo-river-42",
+            "roles": ["viewer"],
+            "division_adcode": "331126",
+        },
+    )
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "username_taken"
+
+
+async def test_a_liaison_or_field_worker_needs_a_unit(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    for role in ("unit_liaison", "field_worker"):
+        refused = await client.post(
+            "/api/v1/users",
+            headers=admin,
+            json={
+                "username": f"no_unit_{role}",
+                "password": "Bamboo-river-42",
+                "roles": [role],
+                "division_adcode": "331126101000",
+            },
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"] == {
+            "code": "role_needs_unit",
+            "message": f"an account with the role {role} needs a unit (unit_code)",
+            "details": {"roles": [role]},
+        }
+    ids = await user_ids(client, admin)
+    assert not any(name.startswith("no_unit_") for name in ids)
+    # nor may an update take the unit away, or give the role to an account without one
+    moved = await client.patch(
+        f"/api/v1/users/{ids['town_a']}", headers=admin, json={"division_adcode": "331126101000"}
+    )
+    assert moved.status_code == 422 and moved.json()["error"]["code"] == "role_needs_unit"
+    promoted = await client.patch(
+        f"/api/v1/users/{ids['county']}", headers=admin, json={"roles": ["field_worker"]}
+    )
+    assert promoted.status_code == 422 and promoted.json()["error"]["code"] == "role_needs_unit"
+    town_a = (await client.get(f"/api/v1/users/{ids['town_a']}", headers=admin)).json()
+    assert town_a["unit_id"] is not None
+
+
+async def test_a_new_password_ends_every_session_and_token_of_the_account(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    old = [await bearer(client, "town_a"), await bearer(client, "town_a")]
+    ids = await user_ids(client, admin)
+    reset = await client.patch(
+        f"/api/v1/users/{ids['town_a']}", headers=admin, json={"password": "Bamboo-river-42"}
+    )
+    assert reset.status_code == 200, reset.text
+    for headers in old:
+        assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
+    fresh = await bearer(client, "town_a", "Bamboo-river-42")
+    assert (await client.get("/api/v1/auth/me", headers=fresh)).status_code == 200
+    async with db.unit_of_work(readonly=True) as session:
+        entry = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.subject_id == ids["town_a"], AuditEntry.action == "org.user.updated")
+            .order_by(AuditEntry.id.desc())
+        )
+    assert entry is not None and entry.after is not None
+    assert entry.after["password_changed"] is True and entry.after["sessions_revoked"] == 2
+
+
+async def test_an_administrator_changing_its_own_password_keeps_only_the_session_it_uses(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    elsewhere = await bearer(client, "admin")
+    admin = await bearer(client, "admin")
+    me = (await client.get("/api/v1/auth/me", headers=admin)).json()
+    changed = await client.patch(
+        f"/api/v1/users/{me['id']}", headers=admin, json={"password": "Bamboo-river-42"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await client.get("/api/v1/auth/me", headers=admin)).status_code == 200
+    assert (await client.get("/api/v1/auth/me", headers=elsewhere)).status_code == 401
+
+
+async def test_deactivating_an_account_ends_its_sessions_and_tokens(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    token = await bearer(client, "town_a")
+    ids = await user_ids(client, admin)
+    off = await client.patch(
+        f"/api/v1/users/{ids['town_a']}", headers=admin, json={"active": False}
+    )
+    assert off.status_code == 200
+    back = await client.patch(
+        f"/api/v1/users/{ids['town_a']}", headers=admin, json={"active": True}
+    )
+    assert back.status_code == 200
+    # turning the account on again does not bring its old token back
+    assert (await client.get("/api/v1/auth/me", headers=token)).status_code == 401
+
+
+async def test_an_administrator_cannot_deactivate_or_demote_itself(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "county_admin", roles=["admin"], division="331126")
+    for name in ("admin", "county_admin"):
+        headers = await bearer(client, name)
+        me = (await client.get("/api/v1/auth/me", headers=headers)).json()
+        path = f"/api/v1/users/{me['id']}"
+        area = {"division_adcode": None if name == "admin" else "331126"}
+        cases = [
+            ({"active": False}, "cannot_deactivate_self"),
+            ({"roles": ["viewer"], **area}, "cannot_demote_self"),
+            ({"roles": ["admin", "viewer"], **area}, None),  # adding is no demotion
+            ({"division_adcode": "331126101000"}, "cannot_demote_self"),
+        ]
+        for body, code in cases:
+            answer = await client.patch(path, headers=headers, json=body)
+            if code is None:
+                assert answer.status_code == 200, (name, body, answer.text)
+                continue
+            assert answer.status_code == 403, (name, body, answer.text)
+            assert answer.json()["error"]["code"] == code
+        me_now = (await client.get("/api/v1/auth/me", headers=headers)).json()
+        assert "admin" in me_now["roles"] and me_now["scope"] == me["scope"]
+
+
+async def test_two_administrators_demoting_each_other_at_once_leave_one_administrator(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "admin2", roles=["admin"])
+    first, second = await bearer(client, "admin"), await bearer(client, "admin2")
+    ids = await user_ids(client, first)
+    answers = await asyncio.gather(
+        client.patch(f"/api/v1/users/{ids['admin2']}", headers=first, json={"active": False}),
+        client.patch(f"/api/v1/users/{ids['admin']}", headers=second, json={"active": False}),
+    )
+    codes = sorted(
+        (a.status_code, a.json()["error"]["code"] if a.status_code != 200 else None)
+        for a in answers
+    )
+    assert codes[0] == (200, None)
+    # the other was refused: as the last administrator, or because its account was just
+    # deactivated (its token ended with it)
+    assert codes[1] in ((401, "not_authenticated"), (409, "last_administrator"))
+    still_in = [
+        name
+        for name in ("admin", "admin2")
+        if (
+            await client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+        ).status_code
+        == 200
+    ]
+    assert len(still_in) == 1
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("YINGJI_ENV", "test")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def signs_in(db: Database, username: str, password: str) -> bool:
+    async def check() -> bool:
+        async with db.unit_of_work(readonly=True) as session:
+            user = await session.scalar(select(UserAccount).where(UserAccount.username == username))
+            return user is not None and await security.verify_password(user.password_hash, password)
+
+    return asyncio.run(check())
+
+
+def test_cli_user_create_asks_for_the_password_hidden_and_twice(
+    cli_env: None, db: Database, clock: ManualClock
+) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["user", "create", "chief", "--role", "admin"],
+        input="Bamboo-river-42\nBamboo-river-42\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Bamboo-river-42" not in result.output  # not echoed
+    assert "Repeat it" in result.output
+    assert signs_in(db, "chief", "Bamboo-river-42")
+
+
+def test_cli_user_create_reads_the_password_from_standard_input_for_scripts(
+    cli_env: None, db: Database, clock: ManualClock
+) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["user", "create", "chief", "--role", "admin", "--password-stdin"],
+        input="Bamboo-river-42\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert signs_in(db, "chief", "Bamboo-river-42")
+
+
+def test_cli_user_create_refuses_a_weak_password_and_a_password_on_the_command_line(
+    cli_env: None, db: Database, clock: ManualClock
+) -> None:
+    weak = CliRunner().invoke(
+        cli,
+        ["user", "create", "chief", "--role", "admin", "--password-stdin"],
+        input="chief-12345\n",
+    )
+    assert weak.exit_code == 1
+    assert "weak_password" in weak.output and "contains_username" in weak.output
+    on_argv = CliRunner().invoke(
+        cli, ["user", "create", "chief", "--role", "admin", "--password", "Bamboo-river-42"]
+    )
+    assert on_argv.exit_code == 2  # no such option: arguments are visible to every user
+    assert not signs_in(db, "chief", "Bamboo-river-42")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 import websockets
 
 from tests.factories import PASSWORD, make_county_with_two_towns, make_user
+from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.settings import Settings
 
 
 async def token_for(base: str, username: str) -> str:
@@ -203,3 +206,71 @@ async def test_a_unit_or_account_moved_to_another_town_is_announced_in_the_town_
         # each change reaches town B once, and nothing more follows
         with pytest.raises(TimeoutError):
             await next_event(ws, timeout=0.5)
+
+
+async def closed_with(ws, timeout: float = 3.0) -> int | None:
+    """Read until the server closes the socket; its close code."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_ws_is_closed_when_its_session_signs_out_and_not_the_users_other_one(
+    live_server: str, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    first, second = [await token_for(live_server, "town_a") for _ in range(2)]
+    async with (
+        websockets.connect(f"ws://{live_server}/ws?token={first}") as ws_first,
+        websockets.connect(f"ws://{live_server}/ws?token={second}") as ws_second,
+    ):
+        for ws in (ws_first, ws_second):
+            assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as c:
+            out = await c.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {first}"})
+            assert out.status_code == 204
+        assert await closed_with(ws_first) == 4401
+        await ws_second.send(json.dumps({"type": "ping"}))
+        while (message := json.loads(await asyncio.wait_for(ws_second.recv(), 3)))[
+            "type"
+        ] != "pong":
+            assert message["type"] == "event"
+
+
+@pytest.mark.parametrize(
+    "change", [{"active": False}, {"password": "Bamboo-river-42"}, "logout-all"]
+)
+async def test_ws_is_closed_when_the_account_is_deactivated_reset_or_signed_out_everywhere(
+    live_server: str, db: Database, change: dict | str
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await token_for(live_server, "admin")
+    town_a = await token_for(live_server, "town_a")
+    async with websockets.connect(f"ws://{live_server}/ws?token={town_a}") as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(
+            base_url=f"http://{live_server}", headers={"Authorization": f"Bearer {admin}"}
+        ) as c:
+            users = {u["username"]: u["id"] for u in (await c.get("/api/v1/users")).json()["items"]}
+            if change == "logout-all":
+                done = await c.post(f"/api/v1/users/{users['town_a']}/logout-all")
+            else:
+                done = await c.patch(f"/api/v1/users/{users['town_a']}", json=change)
+            assert done.status_code in (200, 204), done.text
+        assert await closed_with(ws) == 4401
+
+
+async def test_ws_checks_its_session_periodically_and_closes_once_it_expired(
+    live_server: str, db: Database, settings: Settings, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    settings.ws_recheck_seconds = 0.2
+    town_a = await token_for(live_server, "town_a")
+    async with websockets.connect(f"ws://{live_server}/ws?token={town_a}") as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        await asyncio.sleep(0.5)  # a few checks pass: the session is still valid
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 3))["type"] == "pong"
+        clock.advance(timedelta(hours=25))  # past the token's lifetime; no event says so
+        assert await closed_with(ws) == 4401

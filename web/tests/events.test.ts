@@ -41,9 +41,9 @@ class FakeSocket implements SocketLike {
   receive(data: unknown) {
     this.onmessage?.({ data: typeof data === 'string' ? data : JSON.stringify(data) } as MessageEvent)
   }
-  drop() {
+  drop(code = 1006) {
     this.readyState = 3
-    this.onclose?.({ code: 1006 } as CloseEvent)
+    this.onclose?.({ code } as CloseEvent)
   }
 }
 
@@ -129,6 +129,23 @@ describe('events store: connection', () => {
     expect(store.attempts).toBe(0)
     // connecting again while open is a no-op
     store.connect()
+    expect(FakeSocket.all).toHaveLength(2)
+  })
+
+  it('stops reconnecting and says so when the server ends the session (4401)', () => {
+    vi.useFakeTimers()
+    const store = useEventsStore()
+    store.connect({ url: 'ws://test/ws', factory: (u) => new FakeSocket(u) })
+    FakeSocket.all[0].open()
+    expect(store.sessionEnded).toBe(false)
+    FakeSocket.all[0].drop(4401)
+    expect(store.sessionEnded).toBe(true)
+    expect(store.status).toBe('closed')
+    vi.advanceTimersByTime(120_000)
+    expect(FakeSocket.all).toHaveLength(1) // a reconnect could not help
+    // signing in again connects afresh
+    store.connect()
+    expect(store.sessionEnded).toBe(false)
     expect(FakeSocket.all).toHaveLength(2)
   })
 

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import string
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core.errors import PermissionDenied
+from yingji.core.errors import PermissionDenied, ValidationFailed
 
 
 class Role(StrEnum):
@@ -161,37 +162,193 @@ SYSTEM = Principal(
 # --- passwords ---------------------------------------------------------------------------------
 
 _hasher = PasswordHasher()
+# The hash an unknown user's password is checked against, made with the current hasher's
+# parameters (built on first use, and again after :func:`configure_hasher`): checking it costs
+# what checking a real one costs, so the time of an answer does not tell which names exist.
+_dummy_hash: str | None = None
 
 
 def configure_hasher(*, cheap: bool) -> None:
     """Tests use cheap parameters so hundreds of users hash quickly; production never does."""
-    global _hasher  # noqa: PLW0603 - one hasher per process
+    global _hasher, _dummy_hash  # noqa: PLW0603 - one hasher per process
     _hasher = (
         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if cheap else PasswordHasher()
     )
+    _dummy_hash = None
 
 
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def verify_password(password_hash: str, password: str) -> bool:
-    def check() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
-    return await asyncio.to_thread(check)
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(_verify, _hasher, password_hash, password)
+
+
+async def verify_unknown_user(password: str) -> None:
+    """Spend on a sign-in with an unknown name what checking a real password would cost."""
+
+    def check() -> None:
+        global _dummy_hash  # noqa: PLW0603 - built once per hasher
+        hasher = _hasher
+        dummy = _dummy_hash
+        if dummy is None:
+            dummy = _dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+        _verify(hasher, dummy, password)
+
+    await asyncio.to_thread(check)
 
 
 def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-# A hash of nothing in particular: verifying against it for an unknown user costs the same time
-# as for a known one, so response time does not reveal which usernames exist.
-DUMMY_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("not-a-password")
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+_MIN_DISTINCT = 6
+# Words and runs that make a password guessable however they are decorated with digits and
+# symbols (``Password2026!``, ``qwerty@123``): compared after lower-casing, undoing common
+# letter-for-symbol swaps and stripping leading and trailing digits and symbols.
+_COMMON_WORDS = frozenset(
+    {
+        "password",
+        "passw0rd",
+        "passwort",
+        "motdepasse",
+        "admin",
+        "administrator",
+        "root",
+        "system",
+        "login",
+        "welcome",
+        "letmein",
+        "iloveyou",
+        "woaini",
+        "woaini1314",
+        "aini",
+        "qwerty",
+        "qwertyuiop",
+        "asdfgh",
+        "asdfghjkl",
+        "zxcvbn",
+        "zxcvbnm",
+        "qazwsx",
+        "qazwsxedc",
+        "zaq12wsx",
+        "1qaz2wsx",
+        "1q2w3e4r",
+        "1q2w3e4r5t",
+        "abc",
+        "abcd",
+        "abcdef",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefghij",
+        "monkey",
+        "dragon",
+        "master",
+        "shadow",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "superman",
+        "batman",
+        "trustno1",
+        "changeme",
+        "default",
+        "secret",
+        "guest",
+        "test",
+        "tester",
+        "user",
+        "username",
+        "yingji",
+        "emergency",
+        "china",
+        "beijing",
+        "shanghai",
+        "huawei",
+        "baidu",
+        "taobao",
+        "wangyi",
+        "tencent",
+    }
+)
+_RUNS = (
+    "01234567890",
+    "09876543210",
+    "abcdefghijklmnopqrstuvwxyz",
+    "zyxwvutsrqponmlkjihgfedcba",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb",
+    "1q2w3e4r5t6y7u8i9o0p",
+)
+_LEET = str.maketrans(
+    {"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s"}
+)
+_EDGES = string.digits + string.punctuation + " "
+
+
+def _character_kinds(password: str) -> int:
+    kinds = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() or not c.isascii() for c in password),
+    )
+    return sum(kinds)
+
+
+def _guessable(password: str) -> bool:
+    lowered = password.lower()
+    if any(lowered in run for run in _RUNS):
+        return True
+    core = lowered.strip(_EDGES)
+    return not core or core in _COMMON_WORDS or core.translate(_LEET) in _COMMON_WORDS
+
+
+def password_problems(password: str, *, username: str | None = None) -> list[str]:
+    """Why ``password`` is refused (stable codes, empty when it is acceptable).
+
+    ``too_short`` under :data:`PASSWORD_MIN_LENGTH` characters, ``too_long`` over
+    :data:`PASSWORD_MAX_LENGTH`; ``contains_username``; ``common`` (a well-known password, a word
+    such as ``password`` or ``admin`` decorated with digits and symbols, a keyboard or counting
+    run); ``too_simple`` (one kind of character only, or fewer than six different characters).
+    """
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append("too_short")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append("too_long")
+    if username and len(username) >= 3 and username.lower() in password.lower():
+        problems.append("contains_username")
+    if _guessable(password):
+        problems.append("common")
+    if _character_kinds(password) < 2 or len(set(password)) < _MIN_DISTINCT:
+        problems.append("too_simple")
+    return problems
+
+
+def check_password_policy(password: str, *, username: str | None = None) -> None:
+    """Refuse a new password that breaks the policy (422 ``weak_password``, with the reasons)."""
+    problems = password_problems(password, username=username)
+    if problems:
+        raise ValidationFailed(
+            "weak_password",
+            "the password is too weak: " + ", ".join(problems),
+            {"reasons": problems, "min_length": PASSWORD_MIN_LENGTH},
+        )
+
 
 # --- tokens and CSRF -----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, files, security, timers
 from yingji.core.changes import record_change
-from yingji.core.errors import Conflict, ValidationFailed
+from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, service
@@ -108,9 +108,20 @@ async def _load(
     return order, incident, unit
 
 
+def _acting_without_unit(principal: Principal) -> None:
+    """A principal with no unit acts on an order only as the centre (it dispatches: duty
+    officers, leaders, commanders, administrators), for a unit that cannot (a phone call to the
+    duty room). A liaison or field worker without a unit (an old account) acts for none."""
+    if principal.unit_id is None and not principal.can(Permission.DISPATCH_WRITE):
+        raise PermissionDenied(
+            "acting_needs_unit", "only the order's unit or the command centre acts on an order"
+        )
+
+
 def _acting_unit(principal: Principal, order: Order) -> None:
     """Only the order's unit (or, before a transfer is signed, the first unit) acts on it;
     the centre may act for a unit that cannot (a phone call to the duty room)."""
+    _acting_without_unit(principal)
     if principal.unit_id is None or principal.unit_id in (order.unit_id, order.responsible_unit_id):
         return
     raise ValidationFailed("not_your_order", "this order is for another unit")
@@ -291,6 +302,7 @@ async def _mark_responding(session: AsyncSession, incident: Incident) -> None:
 async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UUID) -> Order:
     """签收. The new unit of a transfer signing ends the first unit's order (首接负责制)."""
     order, incident, unit = await _load(session, principal, order_id)
+    _acting_without_unit(principal)
     if principal.unit_id is not None and principal.unit_id != order.unit_id:
         raise ValidationFailed("not_your_order", "only the unit the order is for signs it")
     before = audit.snapshot(order, service.ORDER_FIELDS)

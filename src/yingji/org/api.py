@@ -52,11 +52,22 @@ def _policy(request: Request, *, bearer: bool) -> flows.SignInPolicy:
     settings = get_settings(request)
     ttl = settings.token_ttl_minutes if bearer else settings.session_ttl_minutes
     return flows.SignInPolicy(
-        max_failures=settings.login_max_failures,
+        free_failures=settings.login_free_failures,
+        delay=timedelta(seconds=settings.login_delay_seconds),
+        max_delay=timedelta(seconds=settings.login_delay_max_seconds),
         window=timedelta(minutes=settings.login_window_minutes),
-        lockout=timedelta(minutes=settings.login_lockout_minutes),
+        address_free_failures=settings.login_address_free_failures,
+        alert_failures=settings.login_alert_failures,
         ttl=timedelta(minutes=ttl),
     )
+
+
+def _presented_token(request: Request) -> str:
+    """The session cookie or bearer token this request was authenticated with."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(SESSION_COOKIE, "")
 
 
 def _refuse(result: flows.SignInResult) -> JSONResponse:
@@ -134,8 +145,15 @@ async def login(
 async def token(
     request: Request,
     session: Session,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[
+        str,
+        Form(
+            min_length=1,
+            max_length=schemas.USERNAME_MAX_LENGTH,
+            pattern=schemas.SIGN_IN_NAME_PATTERN,
+        ),
+    ],
+    password: Annotated[str, Form(min_length=1, max_length=schemas.PASSWORD_MAX_LENGTH)],
 ) -> Any:
     settings = get_settings(request)
     result = await flows.sign_in(
@@ -164,21 +182,27 @@ async def me(request: Request, principal: CurrentPrincipal) -> schemas.Me:
     return me_of(principal, csrf)
 
 
-@auth_router.post("/logout", status_code=204, summary="Sign out (revokes the session or token)")
-async def logout(
-    request: Request, response: Response, session: Session, principal: CurrentPrincipal
-) -> Response:
-    header = request.headers.get("authorization", "")
-    token_value = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.cookies.get(SESSION_COOKIE, "")
-    )
-    await flows.sign_out(session=session, principal=principal, token=token_value)
-    response = Response(status_code=204)
+def _signed_out(status_code: int = 204) -> Response:
+    response = Response(status_code=status_code)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
+
+
+@auth_router.post("/logout", status_code=204, summary="Sign out (revokes the session or token)")
+async def logout(request: Request, session: Session, principal: CurrentPrincipal) -> Response:
+    await flows.sign_out(session=session, principal=principal, token=_presented_token(request))
+    return _signed_out()
+
+
+@auth_router.post(
+    "/logout-all",
+    status_code=204,
+    summary="Sign out everywhere: revokes every session and token of your account",
+)
+async def logout_all(session: Session, principal: CurrentPrincipal) -> Response:
+    await flows.sign_out_everywhere(session=session, principal=principal)
+    return _signed_out()
 
 
 # --- divisions -----------------------------------------------------------------------------------
@@ -420,23 +444,61 @@ async def get_user(
     return await service.get_user_or_raise(session=session, user_id=user_id, scope=me.scope)
 
 
-@router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["users"])
+@router.post(
+    "/users",
+    response_model=schemas.UserRead,
+    status_code=201,
+    tags=["users"],
+    responses={
+        409: {"description": "username_taken (whatever the case)"},
+        422: {"description": "weak_password (details.reasons), role_needs_unit, scope_required"},
+    },
+)
 async def create_user(
     body: schemas.UserCreate, session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)]
 ) -> Any:
     return await flows.create_user(session=session, principal=me, data=body.model_dump())
 
 
-@router.patch("/users/{user_id}", response_model=schemas.UserRead, tags=["users"])
+@router.patch(
+    "/users/{user_id}",
+    response_model=schemas.UserRead,
+    tags=["users"],
+    summary="Change an account; a new password or deactivation ends its sessions and tokens",
+    responses={
+        403: {"description": "cannot_deactivate_self, cannot_demote_self, outside_scope"},
+        409: {"description": "last_administrator"},
+        422: {"description": "weak_password (details.reasons), role_needs_unit"},
+    },
+)
 async def update_user(
     user_id: uuid.UUID,
     body: schemas.UserUpdate,
+    request: Request,
     session: Session,
     me: Annotated[Principal, Require(P.USER_MANAGE)],
 ) -> Any:
     return await flows.update_user(
-        session=session, principal=me, user_id=user_id, data=body.model_dump(exclude_unset=True)
+        session=session,
+        principal=me,
+        user_id=user_id,
+        data=body.model_dump(exclude_unset=True),
+        current_token=_presented_token(request),
     )
+
+
+@router.post(
+    "/users/{user_id}/logout-all",
+    status_code=204,
+    tags=["users"],
+    summary="Sign an account out everywhere: revokes all its sessions and tokens",
+    responses={404: {}},
+)
+async def logout_user_everywhere(
+    user_id: uuid.UUID, session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)]
+) -> Response:
+    await flows.sign_out_everywhere(session=session, principal=me, user_id=user_id)
+    return Response(status_code=204)
 
 
 # --- imports -------------------------------------------------------------------------------------

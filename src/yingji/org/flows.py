@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -10,14 +12,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, metrics, security
+from yingji.core import audit, clock, events, metrics, security
 from yingji.core.changes import record_change
 from yingji.core.db import savepoint
-from yingji.core.errors import DomainError, PermissionDenied, ValidationFailed
+from yingji.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
+from yingji.notify import service as notify
 from yingji.org import imports, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
+
+log = logging.getLogger(__name__)
 
 
 def _require_area(principal: Principal, path: str) -> None:
@@ -175,6 +180,11 @@ async def update_person(
 # --- users ---------------------------------------------------------------------------------------
 
 
+async def _user_area(session: AsyncSession, user: UserAccount | None) -> str | None:
+    """The area an account's audit rows are filed under (none for a name that is no account)."""
+    return None if user is None else (await _user_audience(session, user)).division_path
+
+
 async def _user_audience(session: AsyncSession, user: UserAccount) -> EventScope:
     """A user account's change goes to those who manage users and whose area holds it (as the
     users list shows it); an account with no area only to administrators of everything."""
@@ -241,12 +251,55 @@ async def create_user(
     return user
 
 
+def _refuse_self_harm(principal: Principal, before: dict[str, Any], user: UserAccount) -> None:
+    """An administrator neither deactivates nor demotes itself (another administrator may):
+    checked on the account as changed, against ``before``."""
+    if principal.user_id != user.id:
+        return
+    if before["active"] and not user.active:
+        raise PermissionDenied("cannot_deactivate_self", "you cannot deactivate your own account")
+    lost = sorted(set(before["roles"]) - set(user.roles))
+    now_in = audit.snapshot(user, ("division_adcode", "unit_id"))
+    moved = (before["division_adcode"], before["unit_id"]) != (
+        now_in["division_adcode"],
+        now_in["unit_id"],
+    )
+    if lost or moved:
+        raise PermissionDenied(
+            "cannot_demote_self",
+            "you cannot take roles or scope from your own account",
+            {"roles": lost},
+        )
+
+
+async def _apply_user_scope(session: AsyncSession, user: UserAccount, data: dict[str, Any]) -> None:
+    division, unit = await service.resolve_user_scope(
+        session=session,
+        division_adcode=data.get("division_adcode"),
+        unit_code=data.get("unit_code"),
+    )
+    user.division_adcode = division.adcode if division else None
+    user.unit_id = unit.id if unit else None
+
+
 async def update_user(
-    *, session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: dict[str, Any]
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    data: dict[str, Any],
+    current_token: str | None = None,
 ) -> UserAccount:
+    """Change an account. A new password or a deactivation ends every session and token of the
+    account in the same transaction (a password changed on one's own account keeps
+    ``current_token``, the session making the request). No change may leave the platform
+    without an active administrator of everything."""
     user = await service.get_user_or_raise(session=session, user_id=user_id, scope=principal.scope)
     before = audit.snapshot(user, service.USER_FIELDS)
     was_in = await _user_audience(session, user)
+    was_full_admin = service.is_full_administrator(user)
+    if was_full_admin:
+        await service.lock_full_administrators(session=session)
     roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
     if "division_adcode" in data or "unit_code" in data or data.get("roles"):
         await _check_grant(
@@ -255,24 +308,24 @@ async def update_user(
     if data.get("roles"):
         user.roles = sorted({Role(r).value for r in roles})
     if "division_adcode" in data or "unit_code" in data:
-        division, unit = await service.resolve_user_scope(
-            session=session,
-            division_adcode=data.get("division_adcode"),
-            unit_code=data.get("unit_code"),
-        )
-        user.division_adcode = division.adcode if division else None
-        user.unit_id = unit.id if unit else None
-    if data.get("display_name"):
-        user.display_name = data["display_name"]
-    if data.get("password"):
-        user.password_hash = await security.hash_password(data["password"])
+        await _apply_user_scope(session, user, data)
     if data.get("active") is not None:
         user.active = bool(data["active"])
+    _refuse_self_harm(principal, before, user)
+    service.check_unit_roles(list(user.roles), user.unit_id)
+    if data.get("display_name"):
+        user.display_name = data["display_name"]
+    keep = current_token if principal.user_id == user.id else None
+    revoked = await _change_password_and_end_sessions(session, user, data.get("password"), keep)
     user.updated_at = clock.now()
     await session.flush()
+    if was_full_admin and not service.is_full_administrator(user):
+        await _keep_a_full_administrator(session)
     after = audit.snapshot(user, service.USER_FIELDS)
     if data.get("password"):
         after["password_changed"] = True
+    if revoked:
+        after["sessions_revoked"] = revoked
     await record_change(
         session,
         action="org.user.updated",
@@ -286,14 +339,89 @@ async def update_user(
     return user
 
 
+async def _change_password_and_end_sessions(
+    session: AsyncSession, user: UserAccount, password: str | None, keep_token: str | None
+) -> int:
+    """A new password ends the account's sessions and tokens (but ``keep_token``); an inactive
+    account keeps none. Returns how many ended."""
+    revoked = 0
+    if password:
+        await service.set_password(session=session, user=user, password=password)
+        revoked += await service.revoke_user_sessions(
+            session=session, user_id=user.id, keep_token=keep_token
+        )
+    if not user.active:
+        revoked += await service.revoke_user_sessions(session=session, user_id=user.id)
+    return revoked
+
+
+async def _keep_a_full_administrator(session: AsyncSession) -> None:
+    if await service.lock_full_administrators(session=session) == 0:
+        raise Conflict(
+            "last_administrator",
+            "this would leave no active administrator of everything; make another one first",
+        )
+
+
+async def sign_out_everywhere(
+    *, session: AsyncSession, principal: Principal, user_id: uuid.UUID | None = None
+) -> int:
+    """End every session and token of an account: one's own (``user_id`` None or one's own id),
+    or, for an administrator, of an account in its scope (404 outside it). Returns how many."""
+    target = user_id or principal.user_id
+    if target != principal.user_id:
+        principal.require(Permission.USER_MANAGE)
+        await service.get_user_or_raise(session=session, user_id=target, scope=principal.scope)
+    revoked = await service.revoke_user_sessions(session=session, user_id=target)
+    account = await service.get_user_or_raise(
+        session=session, user_id=target, scope=security.SYSTEM.scope
+    )
+    await audit.record(
+        session,
+        action="auth.signed_out_everywhere",
+        subject_type="user",
+        subject_id=target,
+        area=await _user_area(session, account),
+        after={"sessions_revoked": revoked},
+    )
+    await _announce_session_end(session, "auth.sessions_revoked", target)
+    return revoked
+
+
+async def _announce_session_end(session: AsyncSession, action: str, user_id: uuid.UUID) -> None:
+    """Tell the live hub (and the account's own open pages) that sessions of the account ended,
+    so its open ``/ws`` connections check theirs at once."""
+    await events.emit(
+        session,
+        type=action,
+        subject_type="user",
+        subject_id=user_id,
+        payload={},
+        scope=EventScope(user_ids=(str(user_id),)),
+        actor_id=audit.current_context.get().actor_id,
+    )
+
+
 # --- signing in ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SignInPolicy:
-    max_failures: int
+    """How failed sign-ins are slowed and reported (``Settings.login_*``).
+
+    Per name and address: ``free_failures`` in a run, then each failure delays the next attempt
+    from there by ``delay``, doubled per failure up to ``max_delay``; a run ends ``window``
+    after its last failure. The same name from another address is not delayed by it. Per
+    address, any names: ``address_free_failures``, then the same delays, except for names that
+    signed in from that address lately. Per name, any addresses: every ``alert_failures`` in a
+    run alert the account's administrators; the name is never locked by others' failures."""
+
+    free_failures: int
+    delay: timedelta
+    max_delay: timedelta
     window: timedelta
-    lockout: timedelta
+    address_free_failures: int
+    alert_failures: int
     ttl: timedelta
 
 
@@ -307,8 +435,9 @@ class SignInResult:
     retry_after: int = 0
 
 
-def _throttle_keys(username: str, ip: str | None) -> tuple[list[str], list[str]]:
-    return [f"user:{username.lower()}"], [f"ip:{ip}"] if ip else []
+def _refused(until: datetime) -> SignInResult:
+    metrics.login_failures.inc()
+    return SignInResult(error="too_many_attempts", retry_after=_seconds_until(until))
 
 
 async def sign_in(
@@ -321,49 +450,27 @@ async def sign_in(
     user_agent: str | None,
     policy: SignInPolicy,
 ) -> SignInResult:
-    """Check a password and open a session or token; count failures and lock out repeaters.
+    """Check a password and open a session or token; slow down repeated failures.
 
-    Per username, ``max_failures`` within the window locks that name; per address four times
-    as many lock the address, so one office behind a NAT is not locked by one person.
+    An attempt while a delay holds is refused unchecked (429). An unknown name is checked
+    against a dummy hash as costly as a real one, so answers take as long either way.
     """
-    user_keys, ip_keys = _throttle_keys(username, ip)
-    locked_until = await service.throttle_state(session=session, keys=user_keys + ip_keys)
-    if locked_until is not None:
-        metrics.login_failures.inc()
-        return SignInResult(error="too_many_attempts", retry_after=_seconds_until(locked_until))
+    pair, address = service.pair_key(username, ip), service.address_key(ip)
+    rows = await service.throttle_rows(session=session, keys=[pair, address])
+    until = service.delay_until(rows.get(pair))
+    if until is None and not service.known_pair(rows.get(pair)):
+        until = service.delay_until(rows.get(address))
+    if until is not None:
+        return _refused(until)
     user = await service.get_user_by_username(session=session, username=username)
-    valid = await security.verify_password(
-        user.password_hash if user else security.DUMMY_HASH, password
-    )
+    if user is None:
+        await security.verify_unknown_user(password)
+        valid = False
+    else:
+        valid = await security.verify_password(user.password_hash, password)
     if user is None or not valid or not user.active:
-        metrics.login_failures.inc()
-        locked = await service.count_failure(
-            session=session,
-            keys=user_keys,
-            max_failures=policy.max_failures,
-            window=policy.window,
-            lockout=policy.lockout,
-        )
-        locked_ip = await service.count_failure(
-            session=session,
-            keys=ip_keys,
-            max_failures=policy.max_failures * 4,
-            window=policy.window,
-            lockout=policy.lockout,
-        )
-        await audit.record(
-            session,
-            action="auth.sign_in_failed",
-            subject_type="user",
-            subject_id=username[:64],
-            area=None if user is None else (await _user_audience(session, user)).division_path,
-            after={"kind": kind},
-        )
-        until = max((t for t in (locked, locked_ip) if t is not None), default=None)
-        if until is not None:
-            return SignInResult(error="too_many_attempts", retry_after=_seconds_until(until))
-        return SignInResult(error="invalid_credentials")
-    await service.clear_failures(session=session, keys=user_keys)
+        return await _count_failure(session, username, user, ip, kind, policy)
+    await service.count_success(session=session, key=pair)
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = await security.hash_password(password)
     user.last_login_at = clock.now()
@@ -378,18 +485,121 @@ async def sign_in(
         subject_id=user.id,
         area=principal.scope.area_path,
         after={"kind": kind},
-        context=audit.RequestContext(
-            actor_id=str(user.id),
-            actor_name=user.username,
-            ip=ip,
-            request_id=audit.current_context.get().request_id,
-        ),
+        context=_sign_in_context(str(user.id), user.username, ip),
     )
     return SignInResult(token=token, principal=principal)
 
 
+def _sign_in_context(
+    actor_id: str | None, actor_name: str | None, ip: str | None
+) -> audit.RequestContext:
+    return audit.RequestContext(
+        actor_id=actor_id,
+        actor_name=actor_name,
+        ip=ip,
+        request_id=audit.current_context.get().request_id,
+    )
+
+
+async def _count_failure(
+    session: AsyncSession,
+    username: str,
+    user: UserAccount | None,
+    ip: str | None,
+    kind: str,
+    policy: SignInPolicy,
+) -> SignInResult:
+    metrics.login_failures.inc()
+    delays = {"delay": policy.delay, "max_delay": policy.max_delay, "window": policy.window}
+    pair = await service.count_failure(
+        session=session,
+        key=service.pair_key(username, ip),
+        free=policy.free_failures,
+        **delays,
+    )
+    await service.count_failure(
+        session=session,
+        key=service.address_key(ip),
+        free=policy.address_free_failures,
+        **delays,
+    )
+    name = await service.count_failure(
+        session=session, key=service.name_key(username), window=policy.window
+    )
+    await service.forget_stale_throttles(session=session)
+    await audit.record(
+        session,
+        action="auth.sign_in_failed",
+        subject_type="user",
+        subject_id=str(user.id) if user else username[:64],
+        area=await _user_area(session, user),
+        after={"kind": kind, "username": username[:64]},
+        context=_sign_in_context(None, None, ip),
+    )
+    if name.failures % policy.alert_failures == 0:
+        await _alert_repeated_failures(session, username, user, name.failures, ip, policy)
+    until = service.delay_until(pair)
+    if until is not None:
+        return SignInResult(error="too_many_attempts", retry_after=_seconds_until(until))
+    return SignInResult(error="invalid_credentials")
+
+
+async def _alert_repeated_failures(
+    session: AsyncSession,
+    username: str,
+    user: UserAccount | None,
+    failures: int,
+    ip: str | None,
+    policy: SignInPolicy,
+) -> None:
+    """Many failed sign-ins of one name (from any addresses): an audit row, a log warning, and
+    a notification to each administrator whose scope holds the account."""
+    minutes = int(policy.window.total_seconds() // 60)
+    log.warning(
+        "repeated failed sign-ins",
+        extra={"username": username[:64], "failures": failures, "last_ip": ip, "known": bool(user)},
+    )
+    await audit.record(
+        session,
+        action="auth.repeated_failures",
+        subject_type="user",
+        subject_id=str(user.id) if user else username[:64],
+        area=await _user_area(session, user),
+        after={"username": username[:64], "failures": failures, "window_minutes": minutes},
+        context=_sign_in_context(None, None, ip),
+    )
+    if user is None:
+        return
+    told: list[str] = []
+    for admin in await service.administrators_of(session=session, user=user):
+        created = await notify.create(
+            session=session,
+            user_id=admin.id,
+            kind="repeated_sign_in_failures",
+            title=f"登录失败告警 {user.username}",
+            body=(
+                f"账号 {user.username}（{user.display_name}）已连续登录失败 {failures} 次"
+                f"（最近来自 {ip or '未知地址'}），可能有人在猜测密码。"
+            ),
+            subject_type="user",
+            subject_id=str(user.id),
+            dedupe_key=f"auth.repeated_failures:{user.id}:{clock.now().isoformat()}:{admin.id}",
+        )
+        if created is not None:
+            told.append(str(admin.id))
+    if told:
+        await events.emit(
+            session,
+            type="notify.created",
+            subject_type="user",
+            subject_id=user.id,
+            payload={"kind": "repeated_sign_in_failures", "username": user.username},
+            scope=EventScope(user_ids=tuple(told)),
+        )
+
+
 def _seconds_until(moment: datetime) -> int:
-    return max(int((moment - clock.now()).total_seconds()) + 1, 1)
+    return max(math.ceil((moment - clock.now()).total_seconds()), 1)
 
 
 async def sign_out(*, session: AsyncSession, principal: Principal, token: str) -> None:
@@ -401,6 +611,7 @@ async def sign_out(*, session: AsyncSession, principal: Principal, token: str) -
         subject_id=principal.user_id,
         area=principal.scope.area_path,
     )
+    await _announce_session_end(session, "auth.signed_out", principal.user_id)
 
 
 # --- imports -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from yingji.core.db import Base, JSONType, UTCDateTime
 from yingji.core.ids import new_id
@@ -94,13 +94,22 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+def username_key(username: str) -> str:
+    """The form a user name is unique in and found by: names differ by more than case."""
+    return username.lower()
+
+
 class UserAccount(Base):
-    """A user account with roles and a data scope (a division subtree and/or a unit)."""
+    """A user account with roles and a data scope (a division subtree and/or a unit).
+
+    ``username_key`` is the name in lower case, unique: ``Admin`` and ``admin`` are one name,
+    and signing in finds the account whichever case is typed. Setting ``username`` sets it."""
 
     __tablename__ = "user_account"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType)
@@ -117,6 +126,11 @@ class UserAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("username")
+    def _keep_key(self, _key: str, username: str) -> str:
+        self.username_key = username_key(username)
+        return username
 
 
 class AuthSession(Base):
@@ -138,7 +152,14 @@ class AuthSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins counted per username and per address, for throttling."""
+    """Failed sign-ins counted for throttling and alerting, one row per key: a user name with
+    the address it is tried from, an address, a user name from anywhere (keys are digests, so
+    their length does not depend on what was typed).
+
+    ``failures`` counts the current run: it starts again once ``last_failure_at`` is a window
+    old. ``locked_until`` is the delay in force (attempts before it are refused unchecked);
+    ``last_success_at`` marks a name that signed in from that address; ``expires_at`` is when
+    the row may be forgotten."""
 
     __tablename__ = "login_throttle"
 
@@ -146,3 +167,6 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

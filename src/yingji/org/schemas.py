@@ -14,6 +14,15 @@ DivisionLevel = Literal["province", "city", "county", "town", "village"]
 UnitKind = Literal["department", "town", "village", "rescue_team"]
 
 ADCODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+USERNAME_MAX_LENGTH = 64
+# What sign-in accepts as a name: anything an account may have, bounded, no control characters
+SIGN_IN_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+PASSWORD_MAX_LENGTH = 200
+POLICY_DESCRIPTION = (
+    "at least 10 characters, of two kinds or more (letters, digits, symbols), not containing "
+    "the user name, not a common password; refused with weak_password and details.reasons"
+)
 PHONE_PATTERN = r"^[0-9+\-() ]{3,40}$"
 
 
@@ -137,9 +146,16 @@ class PersonPage(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    username: str = Field(
+        min_length=2,
+        max_length=USERNAME_MAX_LENGTH,
+        pattern=USERNAME_PATTERN,
+        description="unique regardless of case",
+    )
     display_name: str | None = Field(default=None, max_length=100)
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=1, max_length=PASSWORD_MAX_LENGTH, description=POLICY_DESCRIPTION
+    )
     roles: list[Role] = Field(min_length=1)
     division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
     unit_code: str | None = None
@@ -152,7 +168,12 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     display_name: str | None = Field(default=None, max_length=100)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=POLICY_DESCRIPTION + "; ends the account's sessions and tokens",
+    )
     roles: list[Role] | None = Field(default=None, min_length=1)
     division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
     unit_code: str | None = None
@@ -193,8 +214,10 @@ class Me(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+    username: str = Field(
+        min_length=1, max_length=USERNAME_MAX_LENGTH, pattern=SIGN_IN_NAME_PATTERN
+    )
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
 
 
 class LoginResponse(BaseModel):

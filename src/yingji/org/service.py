@@ -7,15 +7,18 @@ applies it in SQL: a row outside the scope is "not found", exactly as a row that
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry import mapping
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo, security
+from yingji.core.db import InsertUnlessTaken, rows_affected
 from yingji.core.errors import Conflict, NotFound, ValidationFailed
 from yingji.core.security import Principal, Role, Scope
 from yingji.org.models import (
@@ -26,6 +29,7 @@ from yingji.org.models import (
     LoginThrottle,
     Person,
     UserAccount,
+    username_key,
 )
 
 # --- divisions -----------------------------------------------------------------------------------
@@ -395,7 +399,12 @@ async def get_user_or_raise(
 
 
 async def get_user_by_username(*, session: AsyncSession, username: str) -> UserAccount | None:
-    return await session.scalar(select(UserAccount).where(UserAccount.username == username))
+    """The account of ``username``, whatever its case; None for a name no account could have."""
+    if not username or len(username) > USERNAME_MAX_LENGTH:
+        return None
+    return await session.scalar(
+        select(UserAccount).where(UserAccount.username_key == username_key(username))
+    )
 
 
 async def list_users(
@@ -424,6 +433,23 @@ async def resolve_user_scope(
     return division, unit
 
 
+USERNAME_MAX_LENGTH = 64
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{2,64}")
+#: Roles that act for one linkage unit: an account with one of them needs its unit.
+UNIT_ROLES = frozenset({Role.UNIT_LIAISON.value, Role.FIELD_WORKER.value})
+
+
+def check_unit_roles(roles: list[str], unit: LinkageUnit | uuid.UUID | None) -> None:
+    """A liaison or field worker acts for its unit: without one it could act for any."""
+    needing = sorted(UNIT_ROLES.intersection(roles))
+    if needing and unit is None:
+        raise ValidationFailed(
+            "role_needs_unit",
+            f"an account with the role {needing[0]} needs a unit (unit_code)",
+            {"roles": needing},
+        )
+
+
 async def create_user(
     *,
     session: AsyncSession,
@@ -434,6 +460,12 @@ async def create_user(
     division_adcode: str | None = None,
     unit_code: str | None = None,
 ) -> UserAccount:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValidationFailed(
+            "invalid_username",
+            "a user name is 2-64 letters, digits, '.', '_' or '-'",
+            {"username": username[:USERNAME_MAX_LENGTH]},
+        )
     if await get_user_by_username(session=session, username=username) is not None:
         raise Conflict("username_taken", f"user {username} exists", {"username": username})
     try:
@@ -449,6 +481,8 @@ async def create_user(
         raise ValidationFailed(
             "scope_required", "a user other than an admin needs a division and/or a unit"
         )
+    check_unit_roles(checked_roles, unit)
+    security.check_password_policy(password, username=username)
     now = clock.now()
     user = UserAccount(
         username=username,
@@ -464,6 +498,75 @@ async def create_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def set_password(*, session: AsyncSession, user: UserAccount, password: str) -> None:
+    """A new password, if the policy accepts it (the caller revokes the old sessions)."""
+    security.check_password_policy(password, username=user.username)
+    user.password_hash = await security.hash_password(password)
+    await session.flush()
+
+
+def is_full_administrator(user: UserAccount) -> bool:
+    """An active administrator of everything: no division, no unit."""
+    return (
+        user.active
+        and Role.ADMIN.value in user.roles
+        and user.division_adcode is None
+        and user.unit_id is None
+    )
+
+
+async def lock_full_administrators(*, session: AsyncSession) -> int:
+    """How many active administrators of everything there are, their rows locked until the
+    transaction ends (PostgreSQL; SQLite has one writer), always in the same order. A change
+    that could take the last one away takes this lock before it writes, and counts again
+    after: two administrators demoting each other at once cannot both succeed."""
+    rows = await session.scalars(
+        select(UserAccount)
+        .where(
+            UserAccount.active.is_(True),
+            UserAccount.division_adcode.is_(None),
+            UserAccount.unit_id.is_(None),
+        )
+        .order_by(UserAccount.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return sum(1 for user in rows.all() if is_full_administrator(user))
+
+
+async def administrators_of(*, session: AsyncSession, user: UserAccount) -> list[UserAccount]:
+    """Active administrators whose scope holds ``user``'s account (as the users list shows it):
+    those of everything, of a division above the account's division or unit, of its unit."""
+    paths: list[str] = []
+    if user.division_adcode:
+        path = await session.scalar(
+            select(Division.path).where(Division.adcode == user.division_adcode)
+        )
+        paths += [path] if path else []
+    if user.unit_id:
+        path = await session.scalar(
+            select(LinkageUnit.division_path).where(LinkageUnit.id == user.unit_id)
+        )
+        paths += [path] if path else []
+    rows = (
+        await session.execute(
+            select(UserAccount, Division.path)
+            .outerjoin(Division, Division.adcode == UserAccount.division_adcode)
+            .where(UserAccount.active.is_(True))
+        )
+    ).all()
+    found = []
+    for admin, admin_path in rows:
+        if Role.ADMIN.value not in admin.roles:
+            continue
+        everything = admin.division_adcode is None and admin.unit_id is None
+        covers_path = admin_path is not None and any(p.startswith(admin_path) for p in paths)
+        same_unit = admin.unit_id is not None and admin.unit_id == user.unit_id
+        if everything or covers_path or same_unit:
+            found.append(admin)
+    return found
 
 
 USER_FIELDS = ("username", "display_name", "roles", "division_adcode", "unit_id", "active")
@@ -582,49 +685,140 @@ async def revoke_auth_session(*, session: AsyncSession, token: str) -> None:
         await session.flush()
 
 
-async def throttle_state(*, session: AsyncSession, keys: list[str]) -> datetime | None:
-    """When the latest lock on any of ``keys`` ends, if one is in force."""
+async def revoke_user_sessions(
+    *, session: AsyncSession, user_id: uuid.UUID, keep_token: str | None = None
+) -> int:
+    """End every live browser session and bearer token of a user (but ``keep_token``'s, the
+    one making the request); how many were ended."""
     now = clock.now()
-    rows = (
-        await session.scalars(select(LoginThrottle.locked_until).where(LoginThrottle.key.in_(keys)))
-    ).all()
-    live = [
-        clock.as_utc(until) for until in rows if until is not None and clock.as_utc(until) > now
-    ]
-    return max(live) if live else None
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > now,
+    )
+    if keep_token:
+        stmt = stmt.where(AuthSession.token_digest != security.token_digest(keep_token))
+    result = await session.execute(
+        stmt.values(revoked_at=now).execution_options(synchronize_session=False)
+    )
+    return rows_affected(result)
+
+
+# Sign-in throttling. Rows are keyed by digests of what was typed, so a key's length does not
+# depend on the input: ``pair:`` a name (any case) tried from an address, ``address:`` an address,
+# ``name:`` a name from anywhere.
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def pair_key(username: str, ip: str | None) -> str:
+    return f"pair:{_digest(username_key(username), ip or '')}"
+
+
+def address_key(ip: str | None) -> str:
+    return f"address:{_digest(ip or '')}"
+
+
+def name_key(username: str) -> str:
+    return f"name:{_digest(username_key(username))}"
+
+
+KNOWN_PAIR_DAYS = 30
+_insert_throttle = InsertUnlessTaken(cast(Table, LoginThrottle.__table__), ["key"])
+
+
+async def throttle_rows(*, session: AsyncSession, keys: list[str]) -> dict[str, LoginThrottle]:
+    rows = await session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    return {row.key: row for row in rows.all()}
+
+
+def delay_until(row: LoginThrottle | None) -> datetime | None:
+    """When the delay on ``row`` ends, if one is in force."""
+    if row is None or row.locked_until is None:
+        return None
+    until = clock.as_utc(row.locked_until)
+    return until if until > clock.now() else None
+
+
+def known_pair(row: LoginThrottle | None) -> bool:
+    """The name signed in from this address lately: a delay of the address does not hold it."""
+    return (
+        row is not None
+        and row.last_success_at is not None
+        and clock.as_utc(row.last_success_at) > clock.now() - timedelta(days=KNOWN_PAIR_DAYS)
+    )
+
+
+async def _locked_row(session: AsyncSession, key: str) -> LoginThrottle:
+    """The row of ``key``, created if missing, locked for this transaction (PostgreSQL)."""
+    row = await session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    if row is None:
+        now = clock.now()
+        fresh = LoginThrottle(
+            key=key,
+            failures=0,
+            window_started_at=now,
+            locked_until=None,
+            last_failure_at=None,
+            last_success_at=None,
+            expires_at=now,
+        )
+        if await _insert_throttle(session, fresh):
+            return fresh
+        row = await session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        if row is None:  # pragma: no cover - inserted by another and deleted at once
+            raise Conflict("throttle_busy", "try again")
+    return row
 
 
 async def count_failure(
     *,
     session: AsyncSession,
-    keys: list[str],
-    max_failures: int,
+    key: str,
     window: timedelta,
-    lockout: timedelta,
-) -> datetime | None:
+    free: int | None = None,
+    delay: timedelta = timedelta(seconds=1),
+    max_delay: timedelta = timedelta(minutes=15),
+) -> LoginThrottle:
+    """Count a failed sign-in on ``key``; past ``free`` failures in a run, delay the next
+    attempt by ``delay``, doubled for each further failure up to ``max_delay``. A run ends
+    ``window`` after its last failure."""
     now = clock.now()
-    locked: datetime | None = None
-    for key in keys:
-        row = await session.get(LoginThrottle, key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, window_started_at=now)
-            session.add(row)
-        if clock.as_utc(row.window_started_at) + window < now:
-            row.failures, row.window_started_at, row.locked_until = 0, now, None
-        row.failures += 1
-        if row.failures >= max_failures:
-            row.locked_until = now + lockout
-            locked = row.locked_until
+    row = await _locked_row(session, key)
+    last = clock.as_utc(row.last_failure_at) if row.last_failure_at else None
+    if last is None or last + window < now:
+        row.failures, row.window_started_at, row.locked_until = 0, now, None
+    row.failures += 1
+    row.last_failure_at = now
+    if free is not None and row.failures > free:
+        wait = min(delay * 2 ** min(row.failures - free - 1, 30), max_delay)
+        row.locked_until = now + wait
+    row.expires_at = max(
+        now + max(window, max_delay),
+        clock.as_utc(row.expires_at) if row.expires_at else now,
+    )
     await session.flush()
-    return locked
+    return row
 
 
-async def clear_failures(*, session: AsyncSession, keys: list[str]) -> None:
-    for key in keys:
-        row = await session.get(LoginThrottle, key)
-        if row is not None:
-            await session.delete(row)
+async def count_success(*, session: AsyncSession, key: str) -> None:
+    """A name signed in from an address: its failures there are forgotten, and the pair is
+    known for :data:`KNOWN_PAIR_DAYS`."""
+    now = clock.now()
+    row = await _locked_row(session, key)
+    row.failures, row.locked_until, row.last_success_at = 0, None, now
+    row.expires_at = now + timedelta(days=KNOWN_PAIR_DAYS)
     await session.flush()
+
+
+async def forget_stale_throttles(*, session: AsyncSession) -> None:
+    await session.execute(
+        delete(LoginThrottle)
+        .where(LoginThrottle.expires_at < clock.now())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def users_covering(

@@ -1,4 +1,11 @@
-"""The WebSocket hub: every open ``/ws`` connection gets the events its principal may see."""
+"""The WebSocket hub: every open ``/ws`` connection gets the events its principal may see.
+
+A connection stands for a session or token, which can end while it is open (sign-out, "sign
+out everywhere", a new password, the account deactivated, expiry). Each connection asks again
+who its credentials stand for every ``every`` seconds, and at once when an event says one of
+its user's sessions may have ended (:data:`SESSION_EVENTS`); when the answer is nobody it is
+closed with code 4401. A changed answer (new roles or scope) replaces the principal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +25,14 @@ from yingji.core.events import DomainEvent
 from yingji.core.security import Permission, Principal
 
 log = logging.getLogger(__name__)
+
+#: Events after which a user's open connections check their session at once (their subject
+#: is the user account).
+SESSION_EVENTS = frozenset({"org.user.updated", "auth.signed_out", "auth.sessions_revoked"})
+#: The close code for a connection whose session ended (the HTTP 401 of WebSocket).
+SESSION_ENDED = 4401
+
+Recheck = Callable[[], Awaitable[Principal | None]]
 
 
 def may_see(principal: Principal, event: DomainEvent) -> bool:
@@ -39,6 +56,7 @@ class Connection:
     principal: Principal
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(1000))
     overflowed: bool = False
+    recheck_now: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Hub:
@@ -48,6 +66,10 @@ class Hub:
         self.connections: set[Connection] = set()
 
     async def on_event(self, event: DomainEvent) -> None:
+        if event.type in SESSION_EVENTS and event.subject_type == "user":
+            for conn in self.connections:
+                if str(conn.principal.user_id) == event.subject_id:
+                    conn.recheck_now.set()
         message = {
             "type": "event",
             "event": {
@@ -69,11 +91,22 @@ class Hub:
                 # being silently given a gap.
                 conn.overflowed = True
 
-    async def serve(self, websocket: WebSocket, principal: Principal) -> None:
+    async def serve(
+        self,
+        websocket: WebSocket,
+        principal: Principal,
+        *,
+        recheck: Recheck | None = None,
+        every: float = 30.0,
+    ) -> None:
+        """Serve one accepted connection until it closes; ``recheck`` answers who its
+        credentials stand for now (None: nobody, and the connection is closed)."""
         conn = Connection(websocket, principal)
         self.connections.add(conn)
         metrics.ws_connections.inc()
-        sender = asyncio.create_task(self._send_loop(conn))
+        tasks = [asyncio.create_task(self._send_loop(conn))]
+        if recheck is not None:
+            tasks.append(asyncio.create_task(self._watch_session(conn, recheck, every)))
         try:
             await websocket.send_json(
                 {
@@ -91,8 +124,28 @@ class Hub:
         finally:
             self.connections.discard(conn)
             metrics.ws_connections.dec()
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _watch_session(self, conn: Connection, recheck: Recheck, every: float) -> None:
+        # the first check at a random point of the period, so connections opened together (a
+        # restart) do not all check at once ever after
+        wait = every * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.recheck_now.wait(), wait)
+            wait = every
+            conn.recheck_now.clear()
+            try:
+                principal = await recheck()
+            except Exception as exc:  # the database is unreachable: keep serving, ask again
+                log.warning("could not check a live session", extra={"error": str(exc)[:200]})
+                continue
+            if principal is None:
+                await conn.websocket.close(code=SESSION_ENDED, reason="session ended")
+                return
+            conn.principal = principal
 
     async def _send_loop(self, conn: Connection) -> None:
         while True:

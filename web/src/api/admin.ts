@@ -88,6 +88,8 @@ export const users = {
     api.get<Page<UserRead>>('/users', query, { signal }),
   create: (body: UserCreate) => api.post<UserRead>('/users', body),
   update: (id: string, body: UserUpdate) => api.patch<UserRead>(`/users/${id}`, body),
+  /** End every session and token of the account (强制下线). */
+  logoutAll: (id: string) => api.post<void>(`/users/${id}/logout-all`),
 }
 
 // ---- routing and deadlines --------------------------------------------------------------------

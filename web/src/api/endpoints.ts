@@ -33,6 +33,15 @@ export async function logout(): Promise<void> {
   }
 }
 
+/** Sign out everywhere: every session and token of the account ends, this one too. */
+export async function logoutAll(): Promise<void> {
+  try {
+    await api.post<void>('/auth/logout-all', undefined, { quiet401: true })
+  } finally {
+    setCsrfToken(null)
+  }
+}
+
 export type PageQuery = {
   offset?: number
   limit?: number

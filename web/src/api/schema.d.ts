@@ -75,6 +75,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign out everywhere: revokes every session and token of your account */
+        post: operations["logout_all_api_v1_auth_logout_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -1397,8 +1414,25 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Update User */
+        /** Change an account; a new password or deactivation ends its sessions and tokens */
         patch: operations["update_user_api_v1_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/logout-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign an account out everywhere: revokes all its sessions and tokens */
+        post: operations["logout_user_everywhere_api_v1_users__user_id__logout_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/healthz": {
@@ -3377,13 +3411,19 @@ export interface components {
             display_name?: string | null;
             /** Division Adcode */
             division_adcode?: string | null;
-            /** Password */
+            /**
+             * Password
+             * @description at least 10 characters, of two kinds or more (letters, digits, symbols), not containing the user name, not a common password; refused with weak_password and details.reasons
+             */
             password: string;
             /** Roles */
             roles: components["schemas"]["Role"][];
             /** Unit Code */
             unit_code?: string | null;
-            /** Username */
+            /**
+             * Username
+             * @description unique regardless of case
+             */
             username: string;
         };
         /** UserPage */
@@ -3423,7 +3463,10 @@ export interface components {
             display_name?: string | null;
             /** Division Adcode */
             division_adcode?: string | null;
-            /** Password */
+            /**
+             * Password
+             * @description at least 10 characters, of two kinds or more (letters, digits, symbols), not containing the user name, not a common password; refused with weak_password and details.reasons; ends the account's sessions and tokens
+             */
             password?: string | null;
             /** Roles */
             roles?: components["schemas"]["Role"][] | null;
@@ -3565,6 +3608,24 @@ export interface operations {
         };
     };
     logout_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    logout_all_api_v1_auth_logout_all_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -6548,14 +6609,19 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description username_taken (whatever the case) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description weak_password (details.reasons), role_needs_unit, scope_required */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
@@ -6620,6 +6686,54 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserRead"];
                 };
+            };
+            /** @description cannot_deactivate_self, cannot_demote_self, outside_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description last_administrator */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description weak_password (details.reasons), role_needs_unit */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    logout_user_everywhere_api_v1_users__user_id__logout_all_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

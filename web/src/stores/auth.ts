@@ -65,11 +65,29 @@ export const useAuthStore = defineStore('auth', () => {
     forget()
   }
 
+  /** Sign out on every device: ends all sessions and tokens of the account (退出所有设备). */
+  async function logoutEverywhere(): Promise<void> {
+    await endpoints.logoutAll()
+    forget()
+  }
+
   /** Drop the local session (after a 401 or sign-out). */
   function forget() {
     me.value = null
     loaded.value = true
   }
 
-  return { me, loaded, signedIn, isAdmin, can, refresh, ensureLoaded, login, logout, forget }
+  return {
+    me,
+    loaded,
+    signedIn,
+    isAdmin,
+    can,
+    refresh,
+    ensureLoaded,
+    login,
+    logout,
+    logoutEverywhere,
+    forget,
+  }
 })

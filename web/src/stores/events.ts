@@ -12,6 +12,9 @@ const SEEN_LIMIT = 2000
 const PING_EVERY_MS = 25_000
 const BACKOFF_MIN_MS = 1_000
 const BACKOFF_MAX_MS = 30_000
+/** The server closes a live connection with this code when its session has ended (sign-out
+ * elsewhere, a new password, the account deactivated, expiry): reconnecting cannot help. */
+export const SESSION_ENDED_CODE = 4401
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -54,6 +57,8 @@ export const useEventsStore = defineStore('events', () => {
   const helloUser = shallowRef<unknown>(null)
   const lastMessageAt = ref<number | null>(null)
   const attempts = ref(0)
+  /** True once the server said the session behind the connection has ended. */
+  const sessionEnded = ref(false)
 
   const seen = new Set<string>()
   const seenOrder: string[] = []
@@ -137,11 +142,15 @@ export const useEventsStore = defineStore('events', () => {
     ws.onerror = () => {
       /* a close follows */
     }
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (socket !== ws) return
       socket = null
       if (pingTimer) clearInterval(pingTimer)
       pingTimer = null
+      if (ev?.code === SESSION_ENDED_CODE) {
+        wanted = false
+        sessionEnded.value = true
+      }
       if (wanted) scheduleReconnect()
       else status.value = 'closed'
     }
@@ -163,6 +172,7 @@ export const useEventsStore = defineStore('events', () => {
     if (options.factory) factory = options.factory
     url = options.url ?? url ?? defaultWsUrl()
     wanted = true
+    sessionEnded.value = false
     if (socket || reconnectTimer) return
     attempts.value = 0
     open()
@@ -194,6 +204,7 @@ export const useEventsStore = defineStore('events', () => {
     events,
     status,
     connected,
+    sessionEnded,
     helloUser,
     lastMessageAt,
     attempts,

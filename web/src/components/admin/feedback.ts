@@ -11,10 +11,28 @@ export function toast(message: string): void {
 }
 
 /**
+ * Why the server refused a password (`weak_password`, `details.reasons`), translated: e.g.
+ * "密码强度不足：少于 10 个字符；包含用户名". Null for any other error.
+ */
+export function passwordProblems(error: unknown): string | null {
+  if (!isApiError(error) || error.code !== 'weak_password') return null
+  const { t, te } = i18n.global
+  const details = (error.details ?? {}) as { reasons?: unknown; min_length?: unknown }
+  const reasons = Array.isArray(details.reasons) ? details.reasons.map(String) : []
+  const min = typeof details.min_length === 'number' ? details.min_length : 10
+  const parts = reasons.map((r) => (te(`passwordReasons.${r}`) ? t(`passwordReasons.${r}`, { min }) : r))
+  if (!parts.length) return errorText(error)
+  return t('admin.users.weakPassword', { reasons: parts.join(t('admin.users.reasonSeparator')) })
+}
+
+/**
  * The translated message of a failed save; for a request the server rejected as malformed
- * (`validation_failed`) the fields it named are added, so the user knows what to mend.
+ * (`validation_failed`) the fields it named are added, so the user knows what to mend; a
+ * refused password names each reason.
  */
 export function saveError(error: unknown): string {
+  const weak = passwordProblems(error)
+  if (weak) return weak
   const text = errorText(error)
   if (isApiError(error) && error.code === 'validation_failed' && Array.isArray(error.details)) {
     const fields = (error.details as { loc?: unknown[] }[])
