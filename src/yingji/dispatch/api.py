@@ -29,6 +29,8 @@ Dispatcher = Annotated[Principal, Require(P.DISPATCH_WRITE)]
 Actor = Annotated[Principal, Require(P.ORDER_ACT)]
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
 Admin = Annotated[Principal, Require(P.ORG_WRITE)]
+# the tables every area shares: only an administrator of everything holds this
+SharedTables = Annotated[Principal, Require(P.REFERENCE_WRITE)]
 
 
 @router.post(
@@ -401,8 +403,17 @@ async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
     return await service.list_stage_deadlines(session=session)
 
 
-@router.put("/stage-deadlines", response_model=schemas.StageDeadlineRead, tags=["routing"])
-async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _me: Admin) -> Any:
+@router.put(
+    "/stage-deadlines",
+    response_model=schemas.StageDeadlineRead,
+    tags=["routing"],
+    summary="Set the minutes of each stage for one category prefix, level and tier (a shared "
+    "table: reference.write)",
+    responses={403: {"description": "permission_denied (reference.write)"}},
+)
+async def set_stage_deadline(
+    body: schemas.StageDeadlineIn, session: Session, _me: SharedTables
+) -> Any:
     return await flows.set_stage_deadline(session=session, data=body.model_dump())
 
 

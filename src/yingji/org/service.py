@@ -705,7 +705,14 @@ async def principal_for_user(
             )
     else:
         division_path, unit_path = paths
-    everything = Role.ADMIN in roles and division_path is None and user.unit_id is None
+    # An administrator of everything is one given neither a division nor a unit (judged by the
+    # account, not by a path that failed to load); only it holds security.EVERYTHING_ONLY.
+    everything = (
+        Role.ADMIN in roles
+        and user.division_adcode is None
+        and division_path is None
+        and user.unit_id is None
+    )
     scope = Scope(
         everything=everything,
         division_path=division_path,
@@ -720,7 +727,7 @@ async def principal_for_user(
         scope=scope,
         unit_id=user.unit_id,
         auth=auth,
-        permissions=security.permissions_for(roles),
+        permissions=security.permissions_for(roles, everything=everything),
     )
 
 
