@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, security, timers
 from yingji.core.changes import record_change
-from yingji.core.errors import Conflict, ValidationFailed
+from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, service
@@ -743,11 +743,48 @@ async def record_callback(
 TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
 
 
-async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
-    if selector == "unit" and unit_id is None:
+async def _check_rule(session: AsyncSession, principal: Principal, rule: dict[str, Any]) -> None:
+    """What a rule names must exist and be the principal's to name: its area is a division's
+    path inside the principal's area (a rule for everywhere is a shared table's row: only an
+    administrator of everything sets one), its unit a unit the principal sees."""
+    if rule["division_path"] is None:
+        principal.require(Permission.REFERENCE_WRITE)
+    elif (
+        await org.get_division_by_path(
+            session=session, path=rule["division_path"], scope=principal.scope
+        )
+        is None
+    ):
+        raise ValidationFailed(
+            "division_not_found",
+            f"no division has the path {rule['division_path']} (e.g. 330000/331126/)",
+            {"division_path": rule["division_path"]},
+        )
+    if rule["selector"] == "unit" and rule["unit_id"] is None:
         raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
-    if unit_id is not None and await org.get_unit(session=session, unit_id=unit_id) is None:
-        raise ValidationFailed("unit_not_found", f"no linkage unit {unit_id}")
+    if (
+        rule["unit_id"] is not None
+        and await org.get_unit(session=session, unit_id=rule["unit_id"], scope=principal.scope)
+        is None
+    ):
+        raise ValidationFailed("unit_not_found", f"no linkage unit {rule['unit_id']}")
+
+
+async def _editable_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RoutingRule:
+    """A rule the principal may change: one of another area is not found; one it may read but
+    that lies outside its area (for everywhere, or for an area above) is refused."""
+    rule = await service.get_routing_rule_or_raise(
+        session=session, rule_id=rule_id, scope=principal.scope
+    )
+    if rule.division_path is None:
+        principal.require(Permission.REFERENCE_WRITE)
+    if not service.rule_inside(principal.scope, rule.division_path):
+        raise PermissionDenied(
+            "outside_scope",
+            "that rule applies beyond your jurisdiction; its administrator changes it",
+            {"rule_id": rule_id},
+        )
+    return rule
 
 
 async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
@@ -760,10 +797,12 @@ async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
         )
 
 
-async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+async def add_routing_rule(
+    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+) -> RoutingRule:
     """A new rule; one with the key of an existing rule (see :func:`routing_io.rule_key`) is
     refused, and the existing one is named so it can be edited instead."""
-    await _check_rule(session, data["selector"], data["unit_id"])
+    await _check_rule(session, principal, data)
     rule = await service.create_routing_rule(session=session, data=data)
     await _refuse_duplicate(session, rule)
     await record_change(
@@ -779,17 +818,14 @@ async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> Ro
 
 
 async def update_routing_rule(
-    *, session: AsyncSession, rule_id: int, changes: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, rule_id: int, changes: dict[str, Any]
 ) -> RoutingRule:
-    """Change the fields given; the rule as changed must pass what a new rule passes, and must
-    not become the copy of another rule."""
-    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
-    await _check_rule(
-        session,
-        changes.get("selector", rule.selector),
-        changes.get("unit_id", rule.unit_id),
-    )
+    """Change the fields given; the rule as changed must pass what a new rule passes (inside the
+    principal's area too), and must not become the copy of another rule."""
+    rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
+    current = {name: getattr(rule, name) for name in service.RULE_FIELDS}
+    await _check_rule(session, principal, {**current, **changes})
     await service.update_routing_rule(session=session, rule=rule, changes=changes)
     await _refuse_duplicate(session, rule)
     after = audit.snapshot(rule, service.RULE_FIELDS)
@@ -806,8 +842,8 @@ async def update_routing_rule(
     return rule
 
 
-async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
-    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+async def delete_routing_rule(*, session: AsyncSession, principal: Principal, rule_id: int) -> None:
+    rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
     await service.delete_routing_rule(session=session, rule=rule)
     await record_change(
@@ -822,11 +858,16 @@ async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
 
 
 async def import_routing_rules(
-    *, session: AsyncSession, parsed: routing_io.ParsedRules, replace: bool
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    parsed: routing_io.ParsedRules,
+    replace: bool,
 ) -> tuple[int, int]:
-    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file."""
+    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file. An
+    area administrator imports rules inside its area only, and ``replace`` replaces only those."""
     created, updated = await routing_io.import_rules(
-        session=session, parsed=parsed, replace=replace
+        session=session, parsed=parsed, replace=replace, scope=principal.scope
     )
     await record_change(
         session,

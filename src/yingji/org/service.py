@@ -55,6 +55,13 @@ async def get_division_or_raise(
     return division
 
 
+async def get_division_by_path(
+    *, session: AsyncSession, path: str, scope: Scope = security.SYSTEM.scope
+) -> Division | None:
+    """The division whose path (``330000/331126/…/``) is ``path``, if the scope covers it."""
+    return await session.scalar(division_query(scope).where(Division.path == path))
+
+
 async def list_divisions(
     *,
     session: AsyncSession,
