@@ -55,12 +55,12 @@ async def dispatch(
     "/incidents/{incident_id}/orders",
     response_model=list[schemas.OrderRead],
     summary="The incident's orders with their stages and deadlines",
+    responses={404: {"description": "incident_not_found"}},
 )
 async def incident_orders(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    rows, _ = await service.list_orders(
-        session=session, scope=me.scope, incident_id=incident_id, limit=500
+    return await service.visible_orders_of_incident(
+        session=session, scope=me.scope, incident_id=incident_id
     )
-    return rows
 
 
 @router.get(

@@ -198,6 +198,17 @@ async def _issue(
     return order
 
 
+def _active(unit: LinkageUnit) -> LinkageUnit:
+    """An order goes only to a unit in service (the routing table skips the others too)."""
+    if not unit.active:
+        raise ValidationFailed(
+            "unit_inactive",
+            f"{unit.name} is not in service; choose another unit",
+            {"unit_id": str(unit.id)},
+        )
+    return unit
+
+
 async def dispatch(
     *,
     session: AsyncSession,
@@ -229,7 +240,7 @@ async def dispatch(
     else:
         choices = []
         for unit_id, role in units:
-            unit = await org.get_unit_or_raise(session=session, unit_id=unit_id)
+            unit = _active(await org.get_unit_or_raise(session=session, unit_id=unit_id))
             choices.append(service.Choice(unit, role, f"chosen by {principal.username}"))
     busy = {
         o.unit_id
@@ -522,7 +533,7 @@ async def transfer(
         raise ValidationFailed("transfer_to_itself", "choose another unit")
     if await service.pending_transfer(session=session, order=order) is not None:
         raise Conflict("transfer_pending", "a transfer of this order waits to be signed")
-    target = await org.get_unit_or_raise(session=session, unit_id=to_unit_id)
+    target = _active(await org.get_unit_or_raise(session=session, unit_id=to_unit_id))
     new = await _issue(
         session,
         incident,

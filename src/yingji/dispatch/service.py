@@ -88,6 +88,21 @@ async def list_orders(
     return list(rows.all()), total
 
 
+async def visible_orders_of_incident(
+    *, session: AsyncSession, scope: Scope, incident_id: uuid.UUID
+) -> list[Order]:
+    """The orders of an incident that ``scope`` sees. An incident the principal may not read, and
+    none of whose orders it holds, is not found, exactly as the incident itself."""
+    rows, _ = await list_orders(session=session, scope=scope, incident_id=incident_id, limit=500)
+    if not rows and (
+        await incidents.get_incident(session=session, incident_id=incident_id, scope=scope) is None
+    ):
+        raise NotFound(
+            "incident_not_found", f"no incident {incident_id}", {"incident_id": str(incident_id)}
+        )
+    return rows
+
+
 async def orders_of_incident(*, session: AsyncSession, incident_id: uuid.UUID) -> list[Order]:
     rows = await session.scalars(
         select(Order).where(Order.incident_id == incident_id).order_by(Order.issued_at, Order.id)
