@@ -410,3 +410,33 @@ async def test_a_rules_area_is_the_path_of_a_division_that_exists(
         )
         assert changed.json()["error"]["code"] == "division_not_found", path
     assert (await client.get("/api/v1/routing-rules", headers=admin)).json() == [world["rule"]]
+
+
+async def test_a_change_to_a_towns_rule_is_emitted_to_that_town_and_a_shared_one_to_everyone(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    _, town, world = await town_world(client, db)
+    moved = await client.patch(
+        f"/api/v1/routing-rules/{world['TA']['id']}",
+        headers=town,
+        json={"division_path": f"{TOWN_A}331126101201/"},
+    )
+    assert moved.status_code == 422  # no such village: the rule stays in its town
+    await client.patch(
+        f"/api/v1/routing-rules/{world['TA']['id']}", headers=town, json={"priority": 3}
+    )
+    async with db.unit_of_work(readonly=True) as session:
+        emitted = (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.type.like("dispatch.routing_rule_%"))
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    audiences = [(e.type, e.subject_id, e.everywhere, e.division_path) for e in emitted]
+    assert audiences == [
+        ("dispatch.routing_rule_added", str(world["rule"]["id"]), True, None),
+        ("dispatch.routing_rule_added", str(world["TA"]["id"]), False, TOWN_A),
+        ("dispatch.routing_rule_added", str(world["TB"]["id"]), False, TOWN_B),
+        ("dispatch.routing_rule_changed", str(world["TA"]["id"]), False, TOWN_A),
+    ]

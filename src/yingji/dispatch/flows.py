@@ -749,9 +749,18 @@ async def record_callback(
 
 # --- the routing and deadline tables ------------------------------------------------------------
 
-# The routing and deadline tables are shared by the whole platform and read by everyone who reads
-# incidents; a change goes to all of them (the administration screens reload on it).
+# The deadline tables and the routing rules for everywhere are shared by the whole platform and
+# read by everyone who reads incidents; a change goes to all of them (the administration screens
+# reload on it). A routing rule of an area goes to the readers of that area.
 TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
+
+
+def _rule_audience(division_path: str | None) -> EventScope:
+    """A rule for everywhere goes to every reader; a rule of an area to the readers of that area
+    (another area's rules are not theirs to see, as in the list)."""
+    if division_path is None:
+        return TABLE_AUDIENCE
+    return EventScope(division_path=division_path, permission=Permission.INCIDENT_READ)
 
 
 async def _check_rule(session: AsyncSession, principal: Principal, rule: dict[str, Any]) -> None:
@@ -823,7 +832,7 @@ async def add_routing_rule(
         subject_id=rule.id,
         before=None,
         after=audit.snapshot(rule, service.RULE_FIELDS),
-        audience=TABLE_AUDIENCE,
+        audience=_rule_audience(rule.division_path),
     )
     return rule
 
@@ -835,6 +844,7 @@ async def update_routing_rule(
     principal's area too), and must not become the copy of another rule."""
     rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
+    was_in = _rule_audience(rule.division_path)
     current = {name: getattr(rule, name) for name in service.RULE_FIELDS}
     await _check_rule(session, principal, {**current, **changes})
     await service.update_routing_rule(session=session, rule=rule, changes=changes)
@@ -848,7 +858,8 @@ async def update_routing_rule(
             subject_id=rule.id,
             before=before,
             after=after,
-            audience=TABLE_AUDIENCE,
+            audience=_rule_audience(rule.division_path),
+            previous_audience=was_in,
         )
     return rule
 
@@ -864,7 +875,7 @@ async def delete_routing_rule(*, session: AsyncSession, principal: Principal, ru
         subject_id=rule_id,
         before=before,
         after=None,
-        audience=TABLE_AUDIENCE,
+        audience=_rule_audience(rule.division_path),
     )
 
 
@@ -887,7 +898,11 @@ async def import_routing_rules(
         subject_id=None,
         before=None,
         after={"created": created, "updated": updated, "replace": replace},
-        audience=TABLE_AUDIENCE,
+        audience=(
+            TABLE_AUDIENCE
+            if principal.scope.everything
+            else _rule_audience(principal.scope.area_path or principal.scope.division_path)
+        ),
     )
     return created, updated
 
