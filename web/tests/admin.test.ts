@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   adcodeOfPath,
+  canDrawBoundary,
+  canEditRule,
   changedFields,
   checkReporting,
   checkStage,
@@ -13,6 +15,7 @@ import {
 } from '@/api/admin'
 import { ApiError, setCsrfToken } from '@/api/client'
 import { i18n } from '@/i18n'
+import type { Me } from '@/api/types'
 
 const rule = (over: Partial<RoutingRule>): RoutingRule => ({
   id: 1,
@@ -131,6 +134,9 @@ describe('import problems', () => {
     expect(say('331126101000 repeats line 2')).toBe('331126101000 与第 2 行重复')
     expect(say("Input should be 'province', 'city', 'county', 'town' or 'village'")).toContain("'province'")
     expect(say('something new')).toBe('something new')
+    expect(say('boundary_overlaps_sibling: the boundary reaches more than 10 m into 331126101201')).toBe(
+      '边界伸入了同级区划 331126101201（重叠部分多于容差）',
+    )
     i18n.global.locale.value = 'en'
     expect(say('Field required')).toBe('A value is required')
     i18n.global.locale.value = 'zh-CN'
@@ -209,5 +215,39 @@ describe('uploadFile', () => {
     const error = await pending.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ApiError)
     expect(importProblems(error)?.problems[0]).toEqual({ line: 2, field: 'level', message: 'bad' })
+  })
+})
+
+
+describe('what an administrator of an area may change', () => {
+  const TOWN = '330000/331126/331126101000/'
+  const admin = (everything: boolean, extra: string[] = []): Me => ({
+    id: 'me',
+    username: 'a',
+    display_name: 'a',
+    roles: ['admin'],
+    permissions: ['org.read', 'org.write', ...extra],
+    scope: { everything, division_path: everything ? null : TOWN, unit_id: null },
+    unit_id: null,
+  })
+  const everything = admin(true, ['reference.write', 'system.admin'])
+  const town = admin(false)
+
+  it('changes the routing rules inside its area, never those for everywhere or elsewhere', () => {
+    expect(canEditRule(rule({ division_path: `${TOWN}331126101201/` }), town)).toBe(true)
+    expect(canEditRule(rule({ division_path: TOWN }), town)).toBe(true)
+    expect(canEditRule(rule({ division_path: null }), town)).toBe(false)
+    expect(canEditRule(rule({ division_path: '330000/331126/' }), town)).toBe(false)
+    expect(canEditRule(rule({ division_path: '330000/331126/331126102000/' }), town)).toBe(false)
+    expect(canEditRule(rule({ division_path: null }), everything)).toBe(true)
+    const reader = { ...town, permissions: ['org.read'] }
+    expect(canEditRule(rule({ division_path: TOWN }), reader)).toBe(false)
+    expect(canEditRule(rule({}), null)).toBe(false)
+  })
+
+  it('draws the boundaries below its area but not its own', () => {
+    expect(canDrawBoundary({ path: `${TOWN}331126101201/` }, town)).toBe(true)
+    expect(canDrawBoundary({ path: TOWN }, town)).toBe(false)
+    expect(canDrawBoundary({ path: TOWN }, everything)).toBe(true)
   })
 })

@@ -42,6 +42,10 @@ class Permission(StrEnum):
     ORG_WRITE = "org.write"
     USER_MANAGE = "user.manage"
     AUDIT_READ = "audit.read"
+    # 共享表: the tables the whole platform shares (categories, deadlines, routing for
+    # everywhere). Only an administrator whose scope is everything holds it.
+    REFERENCE_WRITE = "reference.write"
+    # The kernel (timers, event subscribers): also only an administrator of everything.
     SYSTEM_ADMIN = "system.admin"
     EVENTS_READ = "events.read"
     INCIDENT_READ = "incident.read"
@@ -143,10 +147,21 @@ class Principal:
             )
 
 
-def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+#: What only a principal whose scope is everything may hold, whatever its roles: an administrator
+#: of an area changes what lies in its area, never what every area shares.
+EVERYTHING_ONLY: frozenset[Permission] = frozenset({P.REFERENCE_WRITE, P.SYSTEM_ADMIN})
+
+
+def permissions_for(
+    roles: frozenset[Role] | set[Role], *, everything: bool = False
+) -> frozenset[Permission]:
+    """The permissions of ``roles``; those of :data:`EVERYTHING_ONLY` only when the principal's
+    scope is everything."""
     granted: set[Permission] = set()
     for role in roles:
         granted |= ROLE_PERMISSIONS[role]
+    if not everything:
+        granted -= EVERYTHING_ONLY
     return frozenset(granted)
 
 

@@ -30,6 +30,8 @@ Dispatcher = Annotated[Principal, Require(P.DISPATCH_WRITE)]
 Actor = Annotated[Principal, Require(P.ORDER_ACT)]
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
 Admin = Annotated[Principal, Require(P.ORG_WRITE)]
+# the tables every area shares: only an administrator of everything holds this
+SharedTables = Annotated[Principal, Require(P.REFERENCE_WRITE)]
 
 
 @router.post(
@@ -54,12 +56,12 @@ async def dispatch(
     "/incidents/{incident_id}/orders",
     response_model=list[schemas.OrderRead],
     summary="The incident's orders with their stages and deadlines",
+    responses={404: {"description": "incident_not_found"}},
 )
 async def incident_orders(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    rows, _ = await service.list_orders(
-        session=session, scope=me.scope, incident_id=incident_id, limit=500
+    return await service.visible_orders_of_incident(
+        session=session, scope=me.scope, incident_id=incident_id
     )
-    return rows
 
 
 @router.get(
@@ -322,9 +324,15 @@ async def callback(
 # --- the tables an administrator edits -----------------------------------------------------------
 
 
-@router.get("/routing-rules", response_model=list[schemas.RoutingRuleRead], tags=["routing"])
-async def list_routing_rules(session: Session, _me: Reader) -> Any:
-    return await service.list_routing_rules(session=session)
+@router.get(
+    "/routing-rules",
+    response_model=list[schemas.RoutingRuleRead],
+    tags=["routing"],
+    summary="The routing rules that apply in your area (for everywhere, your area and above it) "
+    "and those inside it",
+)
+async def list_routing_rules(session: Session, me: Reader) -> Any:
+    return await service.list_routing_rules(session=session, scope=me.scope)
 
 
 @router.post(
@@ -332,11 +340,16 @@ async def list_routing_rules(session: Session, _me: Reader) -> Any:
     response_model=schemas.RoutingRuleRead,
     status_code=201,
     tags=["routing"],
-    summary="Add a routing rule (category × level × area → unit)",
-    responses={409: {"description": "routing_rule_duplicate: details.rule_id is the same rule"}},
+    summary="Add a routing rule (category × level × area → unit): an area administrator adds "
+    "rules inside its area naming its units; a rule for everywhere needs reference.write",
+    responses={
+        403: {"description": "permission_denied (reference.write)"},
+        409: {"description": "routing_rule_duplicate: details.rule_id is the same rule"},
+        422: {"description": "division_not_found, unit_not_found, unit_required"},
+    },
 )
-async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, _me: Admin) -> Any:
-    return await flows.add_routing_rule(session=session, data=body.model_dump())
+async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, me: Admin) -> Any:
+    return await flows.add_routing_rule(session=session, principal=me, data=body.model_dump())
 
 
 RuleId = Annotated[int, Path(ge=1, le=2**62)]
@@ -348,15 +361,19 @@ RuleId = Annotated[int, Path(ge=1, le=2**62)]
     tags=["routing"],
     summary="Change a routing rule: the fields sent, checked as when adding one",
     responses={
+        403: {"description": "permission_denied (reference.write), outside_scope"},
         404: {"description": "routing_rule_not_found"},
         409: {"description": "routing_rule_duplicate: details.rule_id is the same rule"},
     },
 )
 async def change_routing_rule(
-    rule_id: RuleId, body: schemas.RoutingRuleUpdate, session: Session, _me: Admin
+    rule_id: RuleId, body: schemas.RoutingRuleUpdate, session: Session, me: Admin
 ) -> Any:
     return await flows.update_routing_rule(
-        session=session, rule_id=rule_id, changes=body.model_dump(exclude_unset=True)
+        session=session,
+        principal=me,
+        rule_id=rule_id,
+        changes=body.model_dump(exclude_unset=True),
     )
 
 
@@ -364,10 +381,13 @@ async def change_routing_rule(
     "/routing-rules/{rule_id}",
     status_code=204,
     tags=["routing"],
-    responses={404: {"description": "routing_rule_not_found"}},
+    responses={
+        403: {"description": "permission_denied (reference.write), outside_scope"},
+        404: {"description": "routing_rule_not_found"},
+    },
 )
-async def delete_routing_rule(rule_id: RuleId, session: Session, _me: Admin) -> None:
-    await flows.delete_routing_rule(session=session, rule_id=rule_id)
+async def delete_routing_rule(rule_id: RuleId, session: Session, me: Admin) -> None:
+    await flows.delete_routing_rule(session=session, principal=me, rule_id=rule_id)
 
 
 @router.get(
@@ -380,8 +400,17 @@ async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
     return await service.list_stage_deadlines(session=session)
 
 
-@router.put("/stage-deadlines", response_model=schemas.StageDeadlineRead, tags=["routing"])
-async def set_stage_deadline(body: schemas.StageDeadlineIn, session: Session, _me: Admin) -> Any:
+@router.put(
+    "/stage-deadlines",
+    response_model=schemas.StageDeadlineRead,
+    tags=["routing"],
+    summary="Set the minutes of each stage for one category prefix, level and tier (a shared "
+    "table: reference.write)",
+    responses={403: {"description": "permission_denied (reference.write)"}},
+)
+async def set_stage_deadline(
+    body: schemas.StageDeadlineIn, session: Session, _me: SharedTables
+) -> Any:
     return await flows.set_stage_deadline(session=session, data=body.model_dump())
 
 
@@ -459,13 +488,14 @@ async def monthly_bulletin(
 
 @router.get(
     "/routing-rules.csv",
-    summary="The routing table as CSV (units and divisions by code)",
+    summary="The routing rules you may import back, as CSV (units and divisions by code): the "
+    "whole table for an administrator of everything, else the rules inside your area",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def routing_rules_csv(session: Session, _me: Reader) -> Response:
+async def routing_rules_csv(session: Session, me: Reader) -> Response:
     return Response(
-        await routing_io.export_rules(session=session),
+        await routing_io.export_rules(session=session, scope=me.scope),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="routing-rules.csv"'},
     )
@@ -474,17 +504,19 @@ async def routing_rules_csv(session: Session, _me: Reader) -> Response:
 @router.post(
     "/routing-rules:import",
     response_model=org_schemas.ImportReport,
-    summary="Import routing rules from CSV: all rows or none (replace=true empties the table)",
+    summary="Import routing rules from CSV: all rows or none, each inside your area "
+    "(replace=true first deletes the rules inside your area: for an administrator of "
+    "everything, the whole table)",
     responses={422: {"description": "import_failed, with details.errors by line"}},
 )
 async def import_routing_rules(
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030)")],
     session: Session,
-    _me: Admin,
+    me: Admin,
     replace: Annotated[bool, Query()] = False,
 ) -> Any:
     parsed = routing_io.parse_rules(await file.read())
     created, updated = await flows.import_routing_rules(
-        session=session, parsed=parsed, replace=replace
+        session=session, principal=me, parsed=parsed, replace=replace
     )
     return org_schemas.ImportReport(created=created, updated=updated, errors=[])

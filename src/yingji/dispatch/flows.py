@@ -217,6 +217,17 @@ async def _issue(
     return order
 
 
+def _active(unit: LinkageUnit) -> LinkageUnit:
+    """An order goes only to a unit in service (the routing table skips the others too)."""
+    if not unit.active:
+        raise ValidationFailed(
+            "unit_inactive",
+            f"{unit.name} is not in service; choose another unit",
+            {"unit_id": str(unit.id)},
+        )
+    return unit
+
+
 async def dispatch(
     *,
     session: AsyncSession,
@@ -248,7 +259,7 @@ async def dispatch(
     else:
         choices = []
         for unit_id, role in units:
-            unit = await org.get_unit_or_raise(session=session, unit_id=unit_id)
+            unit = _active(await org.get_unit_or_raise(session=session, unit_id=unit_id))
             choices.append(service.Choice(unit, role, f"chosen by {principal.username}"))
     busy = {
         o.unit_id
@@ -603,7 +614,7 @@ async def transfer(
         raise ValidationFailed("transfer_to_itself", "choose another unit")
     if await service.pending_transfer(session=session, order=order) is not None:
         raise Conflict("transfer_pending", "a transfer of this order waits to be signed")
-    target = await org.get_unit_or_raise(session=session, unit_id=to_unit_id)
+    target = _active(await org.get_unit_or_raise(session=session, unit_id=to_unit_id))
     new = await _issue(
         session,
         incident,
@@ -819,16 +830,62 @@ async def record_callback(
 
 # --- the routing and deadline tables ------------------------------------------------------------
 
-# The routing and deadline tables are shared by the whole platform and read by everyone who reads
-# incidents; a change goes to all of them (the administration screens reload on it).
+# The deadline tables and the routing rules for everywhere are shared by the whole platform and
+# read by everyone who reads incidents; a change goes to all of them (the administration screens
+# reload on it). A routing rule of an area goes to the readers of that area.
 TABLE_AUDIENCE = EventScope(everywhere=True, permission=Permission.INCIDENT_READ)
 
 
-async def _check_rule(session: AsyncSession, selector: str, unit_id: uuid.UUID | None) -> None:
-    if selector == "unit" and unit_id is None:
+def _rule_audience(division_path: str | None) -> EventScope:
+    """A rule for everywhere goes to every reader; a rule of an area to the readers of that area
+    (another area's rules are not theirs to see, as in the list)."""
+    if division_path is None:
+        return TABLE_AUDIENCE
+    return EventScope(division_path=division_path, permission=Permission.INCIDENT_READ)
+
+
+async def _check_rule(session: AsyncSession, principal: Principal, rule: dict[str, Any]) -> None:
+    """What a rule names must exist and be the principal's to name: its area is a division's
+    path inside the principal's area (a rule for everywhere is a shared table's row: only an
+    administrator of everything sets one), its unit a unit the principal sees."""
+    if rule["division_path"] is None:
+        principal.require(Permission.REFERENCE_WRITE)
+    elif (
+        await org.get_division_by_path(
+            session=session, path=rule["division_path"], scope=principal.scope
+        )
+        is None
+    ):
+        raise ValidationFailed(
+            "division_not_found",
+            f"no division has the path {rule['division_path']} (e.g. 330000/331126/)",
+            {"division_path": rule["division_path"]},
+        )
+    if rule["selector"] == "unit" and rule["unit_id"] is None:
         raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
-    if unit_id is not None and await org.get_unit(session=session, unit_id=unit_id) is None:
-        raise ValidationFailed("unit_not_found", f"no linkage unit {unit_id}")
+    if (
+        rule["unit_id"] is not None
+        and await org.get_unit(session=session, unit_id=rule["unit_id"], scope=principal.scope)
+        is None
+    ):
+        raise ValidationFailed("unit_not_found", f"no linkage unit {rule['unit_id']}")
+
+
+async def _editable_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RoutingRule:
+    """A rule the principal may change: one of another area is not found; one it may read but
+    that lies outside its area (for everywhere, or for an area above) is refused."""
+    rule = await service.get_routing_rule_or_raise(
+        session=session, rule_id=rule_id, scope=principal.scope
+    )
+    if rule.division_path is None:
+        principal.require(Permission.REFERENCE_WRITE)
+    if not service.rule_inside(principal.scope, rule.division_path):
+        raise PermissionDenied(
+            "outside_scope",
+            "that rule applies beyond your jurisdiction; its administrator changes it",
+            {"rule_id": rule_id},
+        )
+    return rule
 
 
 async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
@@ -841,10 +898,12 @@ async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
         )
 
 
-async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> RoutingRule:
+async def add_routing_rule(
+    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+) -> RoutingRule:
     """A new rule; one with the key of an existing rule (see :func:`routing_io.rule_key`) is
     refused, and the existing one is named so it can be edited instead."""
-    await _check_rule(session, data["selector"], data["unit_id"])
+    await _check_rule(session, principal, data)
     rule = await service.create_routing_rule(session=session, data=data)
     await _refuse_duplicate(session, rule)
     await record_change(
@@ -854,23 +913,21 @@ async def add_routing_rule(*, session: AsyncSession, data: dict[str, Any]) -> Ro
         subject_id=rule.id,
         before=None,
         after=audit.snapshot(rule, service.RULE_FIELDS),
-        audience=TABLE_AUDIENCE,
+        audience=_rule_audience(rule.division_path),
     )
     return rule
 
 
 async def update_routing_rule(
-    *, session: AsyncSession, rule_id: int, changes: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, rule_id: int, changes: dict[str, Any]
 ) -> RoutingRule:
-    """Change the fields given; the rule as changed must pass what a new rule passes, and must
-    not become the copy of another rule."""
-    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
-    await _check_rule(
-        session,
-        changes.get("selector", rule.selector),
-        changes.get("unit_id", rule.unit_id),
-    )
+    """Change the fields given; the rule as changed must pass what a new rule passes (inside the
+    principal's area too), and must not become the copy of another rule."""
+    rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
+    was_in = _rule_audience(rule.division_path)
+    current = {name: getattr(rule, name) for name in service.RULE_FIELDS}
+    await _check_rule(session, principal, {**current, **changes})
     await service.update_routing_rule(session=session, rule=rule, changes=changes)
     await _refuse_duplicate(session, rule)
     after = audit.snapshot(rule, service.RULE_FIELDS)
@@ -882,13 +939,14 @@ async def update_routing_rule(
             subject_id=rule.id,
             before=before,
             after=after,
-            audience=TABLE_AUDIENCE,
+            audience=_rule_audience(rule.division_path),
+            previous_audience=was_in,
         )
     return rule
 
 
-async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
-    rule = await service.get_routing_rule_or_raise(session=session, rule_id=rule_id)
+async def delete_routing_rule(*, session: AsyncSession, principal: Principal, rule_id: int) -> None:
+    rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
     await service.delete_routing_rule(session=session, rule=rule)
     await record_change(
@@ -898,16 +956,21 @@ async def delete_routing_rule(*, session: AsyncSession, rule_id: int) -> None:
         subject_id=rule_id,
         before=before,
         after=None,
-        audience=TABLE_AUDIENCE,
+        audience=_rule_audience(rule.division_path),
     )
 
 
 async def import_routing_rules(
-    *, session: AsyncSession, parsed: routing_io.ParsedRules, replace: bool
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    parsed: routing_io.ParsedRules,
+    replace: bool,
 ) -> tuple[int, int]:
-    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file."""
+    """All rows or none (see :func:`routing_io.import_rules`); one event for the whole file. An
+    area administrator imports rules inside its area only, and ``replace`` replaces only those."""
     created, updated = await routing_io.import_rules(
-        session=session, parsed=parsed, replace=replace
+        session=session, parsed=parsed, replace=replace, scope=principal.scope
     )
     await record_change(
         session,
@@ -916,7 +979,11 @@ async def import_routing_rules(
         subject_id=None,
         before=None,
         after={"created": created, "updated": updated, "replace": replace},
-        audience=TABLE_AUDIENCE,
+        audience=(
+            TABLE_AUDIENCE
+            if principal.scope.everything
+            else _rule_audience(principal.scope.area_path or principal.scope.division_path)
+        ),
     )
     return created, updated
 

@@ -19,8 +19,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core.errors import ValidationFailed
+from yingji.core.security import Scope
+from yingji.dispatch import service
 from yingji.dispatch.models import RoutingRule
-from yingji.org.imports import MAX_BYTES, LineError
+from yingji.org import service as org
+from yingji.org.imports import MAX_BYTES, LineError, csv_cell, csv_record
 from yingji.org.models import Division, LinkageUnit
 from yingji.org.schemas import ADCODE_PATTERN
 
@@ -109,13 +112,7 @@ def _read_records(
     reader = csv.DictReader(io.StringIO(text, newline=""))
     records: list[tuple[int, dict[str, Any]]] = []
     try:
-        for row in reader:
-            record = {
-                k.strip(): (v.strip() if isinstance(v, str) else v) or None
-                for k, v in row.items()
-                if k
-            }
-            records.append((reader.line_num, record))
+        records.extend((reader.line_num, csv_record(row)) for row in reader)
     except csv.Error as exc:
         return [], [], LineError(reader.line_num, None, f"not a readable CSV file: {exc}")
     return records, [f.strip() for f in reader.fieldnames or []], None
@@ -152,9 +149,11 @@ def parse_rules(raw: bytes) -> ParsedRules:
 
 
 async def _resolve(
-    session: AsyncSession, parsed: ParsedRules
+    session: AsyncSession, parsed: ParsedRules, scope: Scope
 ) -> tuple[list[tuple[RuleRow, str | None, Any]], list[LineError]]:
-    """Division codes to paths and unit codes to ids; a line naming neither that exists fails."""
+    """Division codes to paths and unit codes to ids, each looked up in ``scope`` (a division or
+    unit the principal does not see is not found); a rule for everywhere needs a scope of
+    everything."""
     errors = list(parsed.errors)
     adcodes = {r.division_adcode for _, r in parsed.rows if r.division_adcode}
     codes = {r.unit_code for _, r in parsed.rows if r.unit_code}
@@ -162,7 +161,9 @@ async def _resolve(
         dict(
             (
                 await session.execute(
-                    select(Division.adcode, Division.path).where(Division.adcode.in_(adcodes))
+                    org.division_query(scope)
+                    .with_only_columns(Division.adcode, Division.path)
+                    .where(Division.adcode.in_(adcodes))
                 )
             ).all()
         )
@@ -173,7 +174,9 @@ async def _resolve(
         dict(
             (
                 await session.execute(
-                    select(LinkageUnit.code, LinkageUnit.id).where(LinkageUnit.code.in_(codes))
+                    org.unit_query(scope)
+                    .with_only_columns(LinkageUnit.code, LinkageUnit.id)
+                    .where(LinkageUnit.code.in_(codes))
                 )
             ).all()
         )
@@ -183,6 +186,16 @@ async def _resolve(
     resolved: list[tuple[RuleRow, str | None, Any]] = []
     for line, row in parsed.rows:
         ok = True
+        if not row.division_adcode and not scope.everything:
+            errors.append(
+                LineError(
+                    line,
+                    "division_adcode",
+                    "permission_denied: a rule for everywhere is set by an administrator of "
+                    "everything; name a division of your area",
+                )
+            )
+            ok = False
         if row.division_adcode and row.division_adcode not in paths:
             errors.append(
                 LineError(
@@ -239,12 +252,13 @@ async def same_rule(*, session: AsyncSession, rule: RoutingRule) -> RoutingRule 
 
 
 async def import_rules(
-    *, session: AsyncSession, parsed: ParsedRules, replace: bool
+    *, session: AsyncSession, parsed: ParsedRules, replace: bool, scope: Scope
 ) -> tuple[int, int]:
     """Write every row or none. A row whose category, levels, area, role, selector and unit match
-    an existing rule updates its priority, note and active flag; ``replace`` empties the table
-    first. Returns (created, updated)."""
-    resolved, errors = await _resolve(session, parsed)
+    an existing rule updates its priority, note and active flag; ``replace`` first deletes the
+    rules inside ``scope``'s area (every rule for a scope of everything). Every row must lie in
+    that area. Returns (created, updated)."""
+    resolved, errors = await _resolve(session, parsed, scope)
     if errors:
         errors.sort(key=lambda e: e.line)
         raise ValidationFailed(
@@ -253,10 +267,11 @@ async def import_rules(
             {"errors": [e.as_dict() for e in errors[:1000]], "error_count": len(errors)},
         )
     existing: dict[tuple[Any, ...], RoutingRule] = {}
+    inside = service.rules_inside_clause(scope)
     if replace:
-        await session.execute(delete(RoutingRule))
+        await session.execute(delete(RoutingRule).where(inside))
     else:
-        for rule in (await session.scalars(select(RoutingRule))).all():
+        for rule in (await session.scalars(select(RoutingRule).where(inside))).all():
             existing.setdefault(rule_key(rule), rule)
     created = updated = 0
     for row, path, unit_id in resolved:
@@ -284,10 +299,17 @@ async def import_rules(
     return created, updated
 
 
-async def export_rules(*, session: AsyncSession) -> str:
-    """The whole table as CSV text (UTF-8 with a BOM, so spreadsheet programs read Chinese)."""
+async def export_rules(*, session: AsyncSession, scope: Scope) -> str:
+    """The rules the principal may import back as CSV text (UTF-8 with a BOM, so spreadsheet
+    programs read Chinese): the whole table for a scope of everything, else the rules inside its
+    area. A text cell a spreadsheet would run as a formula is neutralised (see
+    :func:`yingji.org.imports.csv_cell`; the import undoes it)."""
     rules = (
-        await session.scalars(select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id))
+        await session.scalars(
+            select(RoutingRule)
+            .where(service.rules_inside_clause(scope))
+            .order_by(RoutingRule.priority, RoutingRule.id)
+        )
     ).all()
     codes = dict((await session.execute(select(LinkageUnit.id, LinkageUnit.code))).all())
     out = io.StringIO()
@@ -297,15 +319,18 @@ async def export_rules(*, session: AsyncSession) -> str:
         adcode = rule.division_path.rstrip("/").rsplit("/", 1)[-1] if rule.division_path else ""
         writer.writerow(
             [
-                rule.category_prefix,
-                "|".join(sorted(rule.levels or [], key=_level_order)),
-                adcode,
-                rule.role,
-                rule.selector,
-                codes.get(rule.unit_id, "") if rule.unit_id else "",
-                rule.priority,
-                rule.note or "",
-                "true" if rule.active else "false",
+                csv_cell(cell)
+                for cell in (
+                    rule.category_prefix,
+                    "|".join(sorted(rule.levels or [], key=_level_order)),
+                    adcode,
+                    rule.role,
+                    rule.selector,
+                    codes.get(rule.unit_id, "") if rule.unit_id else "",
+                    rule.priority,
+                    rule.note or "",
+                    "true" if rule.active else "false",
+                )
             ]
         )
     return "\ufeff" + out.getvalue()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,6 +88,21 @@ async def list_orders(
         stmt.order_by(Order.issued_at.desc(), Order.id).offset(offset).limit(limit)
     )
     return list(rows.all()), total
+
+
+async def visible_orders_of_incident(
+    *, session: AsyncSession, scope: Scope, incident_id: uuid.UUID
+) -> list[Order]:
+    """The orders of an incident that ``scope`` sees. An incident the principal may not read, and
+    none of whose orders it holds, is not found, exactly as the incident itself."""
+    rows, _ = await list_orders(session=session, scope=scope, incident_id=incident_id, limit=500)
+    if not rows and (
+        await incidents.get_incident(session=session, incident_id=incident_id, scope=scope) is None
+    ):
+        raise NotFound(
+            "incident_not_found", f"no incident {incident_id}", {"incident_id": str(incident_id)}
+        )
+    return rows
 
 
 async def orders_of_incident(*, session: AsyncSession, incident_id: uuid.UUID) -> list[Order]:
@@ -193,8 +208,49 @@ async def route(
     return chosen
 
 
-async def list_routing_rules(*, session: AsyncSession) -> list[RoutingRule]:
-    rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id))
+def _area_of(scope: Scope) -> str | None:
+    return scope.area_path or scope.division_path
+
+
+def routing_rule_query(scope: Scope) -> Select[RoutingRule]:
+    """The rules a principal may read: those for everywhere, those of its area or an area above
+    it (they route its incidents) and those inside its area. Another area's rules are not found."""
+    if scope.everything:
+        return select(RoutingRule)
+    area = _area_of(scope)
+    if not area:
+        return select(RoutingRule).where(RoutingRule.division_path.is_(None))
+    above = [area[: i + 1] for i, ch in enumerate(area) if ch == "/"]
+    return select(RoutingRule).where(
+        RoutingRule.division_path.is_(None)
+        | RoutingRule.division_path.in_(above)
+        | RoutingRule.division_path.startswith(area, autoescape=True)
+    )
+
+
+def rule_inside(scope: Scope, division_path: str | None) -> bool:
+    """Whether a rule of ``division_path`` lies inside the principal's area (None: everywhere,
+    inside only everything)."""
+    if scope.everything:
+        return True
+    area = _area_of(scope)
+    return bool(area) and division_path is not None and division_path.startswith(area or "")
+
+
+def rules_inside_clause(scope: Scope) -> ColumnElement[bool]:
+    """SQL for :func:`rule_inside`."""
+    if scope.everything:
+        return true()
+    area = _area_of(scope)
+    if not area:
+        return false()
+    return RoutingRule.division_path.startswith(area, autoescape=True)
+
+
+async def list_routing_rules(*, session: AsyncSession, scope: Scope) -> list[RoutingRule]:
+    rows = await session.scalars(
+        routing_rule_query(scope).order_by(RoutingRule.priority, RoutingRule.id)
+    )
     return list(rows.all())
 
 
@@ -211,8 +267,10 @@ RULE_FIELDS = (
 )
 
 
-async def get_routing_rule_or_raise(*, session: AsyncSession, rule_id: int) -> RoutingRule:
-    rule = await session.get(RoutingRule, rule_id)
+async def get_routing_rule_or_raise(
+    *, session: AsyncSession, rule_id: int, scope: Scope
+) -> RoutingRule:
+    rule = await session.scalar(routing_rule_query(scope).where(RoutingRule.id == rule_id))
     if rule is None:
         raise NotFound("routing_rule_not_found", f"no routing rule {rule_id}", {"rule_id": rule_id})
     return rule

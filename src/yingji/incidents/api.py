@@ -326,11 +326,12 @@ async def list_reporting_deadlines(session: Session, _me: Reader) -> Any:
     "/reporting-deadlines",
     response_model=schemas.ReportingDeadlineRead,
     tags=["reporting"],
-    summary="Set the deadline of one category prefix and level",
+    summary="Set the deadline of one category prefix and level (a shared table: reference.write)",
+    responses={403: {"description": "permission_denied (reference.write)"}},
 )
 async def set_reporting_deadline(
     body: schemas.ReportingDeadlineIn,
     session: Session,
-    _me: Annotated[Principal, Require(P.ORG_WRITE)],
+    _me: Annotated[Principal, Require(P.REFERENCE_WRITE)],
 ) -> Any:
     return await flows.set_reporting_deadline(session=session, data=body.model_dump())

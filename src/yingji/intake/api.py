@@ -289,13 +289,15 @@ async def list_categories(session: Session, _me: Reader) -> Any:
     "/categories/{code}",
     response_model=schemas.CategoryRead,
     tags=["categories"],
-    summary="Tune a category: its keywords, match window, level rules",
+    summary="Tune a category: its keywords, match window, level rules (a shared table: "
+    "reference.write)",
+    responses={403: {"description": "permission_denied (reference.write)"}},
 )
 async def update_category(
     code: str,
     body: schemas.CategoryUpdate,
     session: Session,
-    _me: Annotated[Principal, Require(P.ORG_WRITE)],
+    _me: Annotated[Principal, Require(P.REFERENCE_WRITE)],
 ) -> Any:
     category = await service.get_category_or_raise(session=session, code=code)
     before = dict(category.rule)

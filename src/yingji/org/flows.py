@@ -33,6 +33,24 @@ def _require_area(principal: Principal, path: str) -> None:
 # --- divisions -----------------------------------------------------------------------------------
 
 
+async def _check_drawing(
+    session: AsyncSession, principal: Principal, parent_adcode: str | None
+) -> None:
+    """An area administrator draws only inside a boundary of its own area: the nearest bounded
+    ancestor of what it draws lies in its area. (Under an unbounded one it could draw anywhere
+    that ancestor's own ancestors hold, and take the reports of every place it covers.)"""
+    if principal.scope.everything:
+        return
+    container = await service.bounded_ancestor(session=session, adcode=parent_adcode)
+    if container is None or not principal.scope.covers_area(container.path):
+        raise ValidationFailed(
+            "parent_boundary_required",
+            "a boundary is drawn inside a boundary of your area; ask the administrator above "
+            "to draw your area's boundary first",
+            {"parent_adcode": parent_adcode},
+        )
+
+
 async def create_division(
     *, session: AsyncSession, principal: Principal, data: dict[str, Any]
 ) -> Division:
@@ -47,6 +65,8 @@ async def create_division(
         _require_area(principal, parent.path)
     elif not principal.scope.everything:
         raise PermissionDenied("outside_scope", "only a national administrator adds a root")
+    if data.get("boundary") is not None:
+        await _check_drawing(session, principal, data.get("parent_adcode"))
     division = await service.create_division(session=session, data=data)
     await record_change(
         session,
@@ -61,13 +81,35 @@ async def create_division(
 
 
 async def update_division(
-    *, session: AsyncSession, principal: Principal, adcode: str, data: dict[str, Any]
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    adcode: str,
+    data: dict[str, Any],
+    with_children: bool = True,
 ) -> Division:
+    """Rename or redraw a division of one's area. The boundary of the area itself is drawn by
+    the administrator above (it is what the area administrator is trusted within)."""
     division = await service.get_division_or_raise(
         session=session, adcode=adcode, scope=principal.scope
     )
+    if data.get("boundary") is not None and not principal.scope.everything:
+        parent = (
+            await service.get_division(session=session, adcode=division.parent_adcode)
+            if division.parent_adcode
+            else None
+        )
+        if parent is None or not principal.scope.covers_area(parent.path):
+            raise PermissionDenied(
+                "outside_scope",
+                "the boundary of your own area is drawn by the administrator above",
+                {"adcode": adcode},
+            )
+        await _check_drawing(session, principal, division.parent_adcode)
     before = audit.snapshot(division, service.DIVISION_FIELDS)
-    await service.update_division(session=session, division=division, data=data)
+    await service.update_division(
+        session=session, division=division, data=data, with_children=with_children
+    )
     await record_change(
         session,
         action="org.division.updated",
@@ -626,23 +668,27 @@ def _no_progress(_done: int, _total: int) -> None:
 async def _import_rows(
     session: AsyncSession,
     parsed: imports.Parsed,
-    write: Callable[[dict[str, Any]], Awaitable[bool]],
+    write: Callable[[int, dict[str, Any]], Awaitable[bool]],
     progress: Progress,
+    finish: Callable[[], Awaitable[list[imports.LineError]]] | None = None,
 ) -> tuple[int, int]:
-    """Write every row or none: collect each line's error, then fail whole if any."""
+    """Write every row or none: collect each line's error (and those ``finish`` finds once every
+    row is written), then fail whole if any."""
     errors = list(parsed.errors)
     created = updated = 0
     total = len(parsed.rows)
     for done, (line, row) in enumerate(parsed.rows, start=1):
         try:
             async with savepoint(session):
-                if await write(row):
+                if await write(line, row):
                     created += 1
                 else:
                     updated += 1
         except DomainError as exc:
             errors.append(imports.LineError(line, None, f"{exc.code}: {exc.message}"))
         progress(done, total)
+    if finish is not None and not errors:
+        errors.extend(await finish())
     if errors:
         errors.sort(key=lambda e: e.line)
         raise ValidationFailed(
@@ -660,10 +706,15 @@ async def import_divisions(
     parsed: imports.Parsed,
     progress: Progress = _no_progress,
 ) -> tuple[int, int]:
-    """Create or update divisions from a parsed file; all-or-nothing. Returns (created, updated)."""
-    actor = principal or security.SYSTEM
+    """Create or update divisions from a parsed file; all-or-nothing. Returns (created, updated).
 
-    async def write(row: dict[str, Any]) -> bool:
+    Each line is checked as the API checks it (a boundary inside its parent's, clear of its
+    siblings'). Whether a redrawn boundary still holds its children is checked once every line
+    is written, so a file may redraw a town and its villages together."""
+    actor = principal or security.SYSTEM
+    redrawn: list[tuple[int, str]] = []
+
+    async def write(line: int, row: dict[str, Any]) -> bool:
         existing = await service.get_division(session=session, adcode=row["adcode"])
         if existing is None:
             await create_division(session=session, principal=actor, data=row)
@@ -673,10 +724,23 @@ async def import_divisions(
             principal=actor,
             adcode=row["adcode"],
             data={k: v for k, v in row.items() if v is not None},
+            with_children=False,
         )
+        if row.get("boundary") is not None:
+            redrawn.append((line, row["adcode"]))
         return False
 
-    return await _import_rows(session, parsed, write, progress)
+    async def children_held() -> list[imports.LineError]:
+        errors = []
+        for line, adcode in redrawn:
+            division = await service.get_division_or_raise(session=session, adcode=adcode)
+            try:
+                await service.check_children_held(session=session, division=division)
+            except DomainError as exc:
+                errors.append(imports.LineError(line, "boundary", f"{exc.code}: {exc.message}"))
+        return errors
+
+    return await _import_rows(session, parsed, write, progress, children_held)
 
 
 async def import_units(
@@ -689,7 +753,7 @@ async def import_units(
     """Create or update linkage units from a parsed file; all-or-nothing."""
     actor = principal or security.SYSTEM
 
-    async def write(row: dict[str, Any]) -> bool:
+    async def write(_line: int, row: dict[str, Any]) -> bool:
         existing = await service.get_unit_by_code(session=session, code=row["code"])
         if existing is None:
             await create_unit(session=session, principal=actor, data=row)

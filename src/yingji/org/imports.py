@@ -20,6 +20,33 @@ from yingji.org.schemas import DivisionCreate, UnitCreate
 
 MAX_BYTES = 200 * 1024 * 1024
 
+# --- cells a spreadsheet would run as a formula -----------------------------------------------
+#
+# A cell that starts with one of these is read by spreadsheet programs as a formula
+# (=HYPERLINK(…), +cmd|…, -2+3, @SUM(…)) or has its first character swallowed (tab, CR). Exports
+# write such a text cell with a leading apostrophe, which spreadsheets show as text; imports take
+# one apostrophe off a cell that starts with apostrophes followed by one of these, so a file
+# exported here imports back unchanged (and a cell that really starts with "'=" survives too).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _looks_escaped(text: str) -> bool:
+    return text.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def csv_cell(value: object) -> object:
+    """A value as an exported CSV cell: text that a spreadsheet would run is neutralised."""
+    if isinstance(value, str) and _looks_escaped(value):
+        return f"'{value}"
+    return value
+
+
+def csv_value(text: str) -> str:
+    """An imported CSV cell as the value it stands for (undoes :func:`csv_cell`)."""
+    if text.startswith("'") and _looks_escaped(text):
+        return text[1:]
+    return text
+
 
 @dataclass
 class LineError:
@@ -52,6 +79,11 @@ def _blank_to_none(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def csv_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row as values: trimmed, blanks as None, the export's formula guard undone."""
+    return {k: csv_value(v) if isinstance(v, str) else v for k, v in _blank_to_none(record).items()}
+
+
 def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
     if len(raw) > MAX_BYTES:
         return [], [LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")]
@@ -65,7 +97,7 @@ def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     records: list[tuple[int, dict[str, Any]]] = []
     try:
-        records.extend((reader.line_num, _blank_to_none(row)) for row in reader)
+        records.extend((reader.line_num, csv_record(row)) for row in reader)
     except csv.Error as exc:
         return [], [LineError(reader.line_num, None, f"not a readable CSV file: {exc}")]
     return records, []

@@ -34,6 +34,7 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
         return report
     now = clock.now()
     paths: dict[str, str] = {}
+    boundaries = service.BoundaryBook()  # the API's boundary check, on the whole tree at once
     for d in sorted(demo.divisions, key=lambda d: DIVISION_LEVELS.index(d.level)):
         path = f"{paths[d.parent_adcode] if d.parent_adcode else ''}{d.adcode}/"
         paths[d.adcode] = path
@@ -48,6 +49,7 @@ async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedRepo
         )
         if d.boundary is not None:
             boundary, bounds, inside = service.normalise_boundary(d.boundary)
+            boundaries.add(adcode=d.adcode, parent_adcode=d.parent_adcode, boundary=boundary)
             division.boundary = boundary
             division.min_lon, division.min_lat, division.max_lon, division.max_lat = bounds
             division.centroid_lon, division.centroid_lat = d.centroid or inside

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import numpy as np
+import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +57,13 @@ async def get_division_or_raise(
     if division is None:
         raise NotFound("division_not_found", f"no division {adcode}", {"adcode": adcode})
     return division
+
+
+async def get_division_by_path(
+    *, session: AsyncSession, path: str, scope: Scope = security.SYSTEM.scope
+) -> Division | None:
+    """The division whose path (``330000/331126/…/``) is ``path``, if the scope covers it."""
+    return await session.scalar(division_query(scope).where(Division.path == path))
 
 
 async def list_divisions(
@@ -102,6 +114,202 @@ def division_path(parent: Division | None, adcode: str) -> str:
     return f"{parent.path if parent else ''}{adcode}/"
 
 
+# --- where a boundary may lie --------------------------------------------------------------------
+#
+# Placement takes the deepest division covering a point, so a boundary drawn over land that is not
+# its own would take that land's reports. A boundary therefore lies within the boundary of its
+# nearest bounded ancestor and does not reach into a sibling's, and a redrawn boundary still holds
+# its children. The tolerance is a distance, not a share of the area: borders digitised from
+# different sources disagree by a few metres along their whole length, which a distance absorbs
+# however large the division is, while a share (say 1 % of a town) would let a long narrow finger
+# reach hundreds of metres into a neighbour.
+
+#: How far (metres) a boundary may stray past its parent's or into a sibling's.
+BOUNDARY_TOLERANCE_M = 10.0
+#: Areas (m²) below this are rounding noise (coordinates carry 6 decimals, about 0.1 m).
+_NOISE_M2 = 1.0
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A division's boundary as a shape, with its adcode (for the error's details)."""
+
+    adcode: str
+    shape: BaseGeometry
+
+
+class _MetreFrame:
+    """A local plane in metres around a point: enough to measure strays of a few metres."""
+
+    def __init__(self, lon0: float, lat0: float) -> None:
+        self.origin = np.array([lon0, lat0])
+        self.scale = np.array([111_320.0 * math.cos(math.radians(lat0)), 110_574.0])
+
+    def __call__(self, shape: BaseGeometry) -> BaseGeometry:
+        return shapely.transform(shape, lambda xy: (xy - self.origin) * self.scale)
+
+
+def _stray_beyond(part: BaseGeometry, limit: BaseGeometry) -> bool:
+    """Whether ``part`` (metres) holds more than noise outside ``limit`` (metres)."""
+    return bool(part.difference(limit).area > _NOISE_M2)
+
+
+def check_boundary(
+    shape: BaseGeometry,
+    *,
+    parent: Outline | None,
+    siblings: list[Outline],
+    children: list[Outline],
+    tolerance_m: float = BOUNDARY_TOLERANCE_M,
+) -> None:
+    """Refuse ``shape`` (lon/lat) when it strays more than ``tolerance_m`` outside ``parent``,
+    reaches more than that into a sibling, or leaves a child more than that outside itself.
+
+    Pure: the API, the importers and the demo seed all call it (see :func:`check_division_boundary`
+    for the database side)."""
+    centre = shape.centroid
+    frame = _MetreFrame(centre.x, centre.y)
+    mine = frame(shape)
+    if parent is not None:
+        theirs = frame(parent.shape)
+        if _stray_beyond(mine, theirs) and _stray_beyond(mine, theirs.buffer(tolerance_m)):
+            raise ValidationFailed(
+                "boundary_outside_parent",
+                f"the boundary reaches more than {tolerance_m:g} m outside the boundary of "
+                f"{parent.adcode}",
+                {"parent_adcode": parent.adcode, "tolerance_m": tolerance_m},
+            )
+    for sibling in siblings:
+        theirs = frame(sibling.shape)
+        if not _bounds_meet(mine.bounds, theirs.bounds):
+            continue
+        overlap = mine.intersection(theirs)
+        if overlap.area > _NOISE_M2 and overlap.intersection(theirs.buffer(-tolerance_m)).area > (
+            _NOISE_M2
+        ):
+            raise ValidationFailed(
+                "boundary_overlaps_sibling",
+                f"the boundary reaches more than {tolerance_m:g} m into {sibling.adcode}",
+                {"sibling_adcode": sibling.adcode, "tolerance_m": tolerance_m},
+            )
+    if children:
+        held = mine.buffer(tolerance_m)
+        for child in children:
+            theirs = frame(child.shape)
+            if _stray_beyond(theirs, mine) and _stray_beyond(theirs, held):
+                raise ValidationFailed(
+                    "boundary_excludes_child",
+                    f"the boundary leaves {child.adcode} more than {tolerance_m:g} m outside",
+                    {"child_adcode": child.adcode, "tolerance_m": tolerance_m},
+                )
+
+
+def _bounds_meet(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _outline(division: Division) -> Outline:
+    return Outline(division.adcode, geo.geometry(division.boundary or {}))
+
+
+async def bounded_ancestor(*, session: AsyncSession, adcode: str | None) -> Division | None:
+    """``adcode`` itself or its nearest ancestor that has a boundary."""
+    seen: set[str] = set()
+    while adcode and adcode not in seen:
+        seen.add(adcode)
+        division = await session.get(Division, adcode)
+        if division is None:
+            return None
+        if division.boundary is not None:
+            return division
+        adcode = division.parent_adcode
+    return None
+
+
+async def boundary_children(*, session: AsyncSession, adcode: str) -> list[Outline]:
+    rows = await session.scalars(
+        select(Division).where(Division.parent_adcode == adcode, Division.boundary.is_not(None))
+    )
+    return [_outline(d) for d in rows.all()]
+
+
+async def check_division_boundary(
+    *,
+    session: AsyncSession,
+    adcode: str,
+    parent_adcode: str | None,
+    shape: BaseGeometry,
+    with_children: bool = True,
+) -> None:
+    """:func:`check_boundary` against what the database holds: the nearest bounded ancestor,
+    the siblings whose boxes meet this one, and (unless the caller checks them later, as an
+    import that redraws a parent and its children does) the children."""
+    container = await bounded_ancestor(session=session, adcode=parent_adcode)
+    min_lon, min_lat, max_lon, max_lat = shape.bounds  # only a sibling whose box meets it
+    siblings = await session.scalars(
+        select(Division).where(
+            Division.parent_adcode == parent_adcode
+            if parent_adcode
+            else Division.parent_adcode.is_(None),
+            Division.adcode != adcode,
+            Division.boundary.is_not(None),
+            Division.min_lon <= max_lon,
+            Division.max_lon >= min_lon,
+            Division.min_lat <= max_lat,
+            Division.max_lat >= min_lat,
+        )
+    )
+    check_boundary(
+        shape,
+        parent=_outline(container) if container is not None else None,
+        siblings=[_outline(d) for d in siblings.all()],
+        children=await boundary_children(session=session, adcode=adcode) if with_children else [],
+    )
+
+
+async def check_children_held(*, session: AsyncSession, division: Division) -> None:
+    """Refuse when ``division``'s boundary leaves one of its children outside."""
+    if division.boundary is None:
+        return
+    check_boundary(
+        geo.geometry(division.boundary),
+        parent=None,
+        siblings=[],
+        children=await boundary_children(session=session, adcode=division.adcode),
+    )
+
+
+class BoundaryBook:
+    """The same check for divisions written in bulk from memory (the demo seed), parents
+    before children: each boundary against its nearest bounded ancestor and the siblings
+    written before it."""
+
+    def __init__(self) -> None:
+        self._outlines: dict[str, Outline] = {}
+        self._parents: dict[str, str | None] = {}
+
+    def add(
+        self, *, adcode: str, parent_adcode: str | None, boundary: dict[str, Any] | None
+    ) -> None:
+        self._parents[adcode] = parent_adcode
+        if boundary is None:
+            return
+        shape = geo.geometry(boundary)
+        container = None
+        ancestor = parent_adcode
+        while ancestor is not None and container is None:
+            container = self._outlines.get(ancestor)
+            ancestor = self._parents.get(ancestor)
+        siblings = [
+            outline
+            for other, outline in self._outlines.items()
+            if self._parents[other] == parent_adcode
+            and _bounds_meet(shape.bounds, outline.shape.bounds)
+        ]
+        check_boundary(shape, parent=container, siblings=siblings, children=[])
+        self._outlines[adcode] = Outline(adcode, shape)
+
+
 async def create_division(*, session: AsyncSession, data: dict[str, Any]) -> Division:
     if data["level"] not in DIVISION_LEVELS:
         raise ValidationFailed("invalid_level", f"level must be one of {DIVISION_LEVELS}")
@@ -130,15 +338,24 @@ async def create_division(*, session: AsyncSession, data: dict[str, Any]) -> Div
         created_at=now,
         updated_at=now,
     )
-    _apply_division_geometry(division, data)
+    await _apply_division_geometry(session, division, data, with_children=False)
     session.add(division)
     await session.flush()
     return division
 
 
-def _apply_division_geometry(division: Division, data: dict[str, Any]) -> None:
+async def _apply_division_geometry(
+    session: AsyncSession, division: Division, data: dict[str, Any], *, with_children: bool
+) -> None:
     if data.get("boundary") is not None:
         boundary, bounds, inside = normalise_boundary(data["boundary"])
+        await check_division_boundary(
+            session=session,
+            adcode=division.adcode,
+            parent_adcode=division.parent_adcode,
+            shape=geo.geometry(boundary),
+            with_children=with_children,
+        )
         division.boundary = boundary
         division.min_lon, division.min_lat, division.max_lon, division.max_lat = bounds
         division.centroid_lon, division.centroid_lat = inside
@@ -149,11 +366,13 @@ def _apply_division_geometry(division: Division, data: dict[str, Any]) -> None:
 
 
 async def update_division(
-    *, session: AsyncSession, division: Division, data: dict[str, Any]
+    *, session: AsyncSession, division: Division, data: dict[str, Any], with_children: bool = True
 ) -> Division:
+    """Rename or redraw; a new boundary is checked as a drawn one is (``with_children`` False
+    leaves the children's check to the caller, see :func:`check_children_held`)."""
     if data.get("name"):
         division.name = data["name"]
-    _apply_division_geometry(division, data)
+    await _apply_division_geometry(session, division, data, with_children=with_children)
     division.updated_at = clock.now()
     await session.flush()
     return division
@@ -596,7 +815,14 @@ async def principal_for_user(
             )
     else:
         division_path, unit_path = paths
-    everything = Role.ADMIN in roles and division_path is None and user.unit_id is None
+    # An administrator of everything is one given neither a division nor a unit (judged by the
+    # account, not by a path that failed to load); only it holds security.EVERYTHING_ONLY.
+    everything = (
+        Role.ADMIN in roles
+        and user.division_adcode is None
+        and division_path is None
+        and user.unit_id is None
+    )
     scope = Scope(
         everything=everything,
         division_path=division_path,
@@ -611,7 +837,7 @@ async def principal_for_user(
         scope=scope,
         unit_id=user.unit_id,
         auth=auth,
-        permissions=security.permissions_for(roles),
+        permissions=security.permissions_for(roles, everything=everything),
     )
 
 

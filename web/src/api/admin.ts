@@ -4,6 +4,7 @@
  * Types come from the backend's OpenAPI document (`schema.d.ts`).
  */
 import type { components } from '@/api/schema'
+import type { Me } from '@/api/types'
 import { api, ApiError, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken, isApiError } from '@/api/client'
 
 type S = components['schemas']
@@ -211,6 +212,29 @@ export function adcodeOfPath(path: string | null | undefined): string | null {
   return parts.length ? parts[parts.length - 1]! : null
 }
 
+/** What an administrator of an area may change: rows of its area. Shared tables and rows for
+ * everywhere need `reference.write`, which only an administrator of everything holds (the server
+ * checks again; this only hides what would be refused). */
+export const REFERENCE_WRITE = 'reference.write'
+export const ORG_WRITE = 'org.write'
+
+/** Whether `me` may change, move or delete this routing rule. */
+export function canEditRule(rule: { division_path?: string | null }, me: Me | null): boolean {
+  if (!me || !me.permissions.includes(ORG_WRITE)) return false
+  if (me.scope.everything) return true
+  if (!rule.division_path) return me.permissions.includes(REFERENCE_WRITE)
+  const area = me.scope.division_path
+  return !!area && rule.division_path.startsWith(area)
+}
+
+/** Whether `me` may redraw this division's boundary: an area's own boundary is drawn above. */
+export function canDrawBoundary(division: { path: string }, me: Me | null): boolean {
+  if (!me || !me.permissions.includes(ORG_WRITE)) return false
+  if (me.scope.everything) return true
+  const area = me.scope.division_path
+  return !!area && division.path !== area && division.path.startsWith(area)
+}
+
 export interface RuleFilter {
   category?: string
   level?: string
@@ -301,7 +325,8 @@ export function changedFields<T extends Record<string, unknown>>(before: T, afte
 export function explainProblem(message: string): { key: string; params: Record<string, string> } | null {
   const m = message.trim()
   const rules: [RegExp, (x: RegExpMatchArray) => { key: string; params: Record<string, string> }][] = [
-    [/^([a-z][a-z_]+): /, (x) => ({ key: `errors.${x[1]}`, params: {} })],
+    // a code the server put first; the division it names (boundary checks) as {adcode}
+    [/^([a-z][a-z_]+): /, (x) => ({ key: `errors.${x[1]}`, params: { adcode: m.match(/\b(\d{6}(?:\d{6})?)\b/)?.[1] ?? '' } })],
     [/^Field required/, () => ({ key: 'admin.import.msg.required', params: {} })],
     [/^String should match pattern/, () => ({ key: 'admin.import.msg.pattern', params: {} })],
     [/^String should have at most (\d+)/, (x) => ({ key: 'admin.import.msg.maxLength', params: { n: x[1]! } })],

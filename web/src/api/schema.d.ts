@@ -620,7 +620,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Tune a category: its keywords, match window, level rules */
+        /** Tune a category: its keywords, match window, level rules (a shared table: reference.write) */
         patch: operations["update_category_api_v1_intake_categories__code__patch"];
         trace?: never;
     };
@@ -1130,7 +1130,7 @@ export interface paths {
         };
         /** 信息报送时限: first-report deadlines by category and level */
         get: operations["list_reporting_deadlines_api_v1_reporting_deadlines_get"];
-        /** Set the deadline of one category prefix and level */
+        /** Set the deadline of one category prefix and level (a shared table: reference.write) */
         put: operations["set_reporting_deadline_api_v1_reporting_deadlines_put"];
         post?: never;
         delete?: never;
@@ -1163,10 +1163,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Routing Rules */
+        /** The routing rules that apply in your area (for everywhere, your area and above it) and those inside it */
         get: operations["list_routing_rules_api_v1_routing_rules_get"];
         put?: never;
-        /** Add a routing rule (category × level × area → unit) */
+        /** Add a routing rule (category × level × area → unit): an area administrator adds rules inside its area naming its units; a rule for everywhere needs reference.write */
         post: operations["add_routing_rule_api_v1_routing_rules_post"];
         delete?: never;
         options?: never;
@@ -1181,7 +1181,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The routing table as CSV (units and divisions by code) */
+        /** The routing rules you may import back, as CSV (units and divisions by code): the whole table for an administrator of everything, else the rules inside your area */
         get: operations["routing_rules_csv_api_v1_routing_rules_csv_get"];
         put?: never;
         post?: never;
@@ -1218,7 +1218,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import routing rules from CSV: all rows or none (replace=true empties the table) */
+        /** Import routing rules from CSV: all rows or none, each inside your area (replace=true first deletes the rules inside your area: for an administrator of everything, the whole table) */
         post: operations["import_routing_rules_api_v1_routing_rules_import_post"];
         delete?: never;
         options?: never;
@@ -1235,7 +1235,7 @@ export interface paths {
         };
         /** 限时: minutes per stage by category, level and tier */
         get: operations["list_stage_deadlines_api_v1_stage_deadlines_get"];
-        /** Set Stage Deadline */
+        /** Set the minutes of each stage for one category prefix, level and tier (a shared table: reference.write) */
         put: operations["set_stage_deadline_api_v1_stage_deadlines_put"];
         post?: never;
         delete?: never;
@@ -4528,6 +4528,13 @@ export interface operations {
                     "application/json": components["schemas"]["OrderRead"][];
                 };
             };
+            /** @description incident_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4745,6 +4752,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CategoryRead"];
                 };
+            };
+            /** @description permission_denied (reference.write) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -5939,6 +5953,13 @@ export interface operations {
                     "application/json": components["schemas"]["ReportingDeadlineRead"];
                 };
             };
+            /** @description permission_denied (reference.write) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -6025,6 +6046,13 @@ export interface operations {
                     "application/json": components["schemas"]["RoutingRuleRead"];
                 };
             };
+            /** @description permission_denied (reference.write) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description routing_rule_duplicate: details.rule_id is the same rule */
             409: {
                 headers: {
@@ -6032,14 +6060,12 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description division_not_found, unit_not_found, unit_required */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
@@ -6076,6 +6102,13 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description permission_denied (reference.write), outside_scope */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6122,6 +6155,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RoutingRuleRead"];
                 };
+            };
+            /** @description permission_denied (reference.write), outside_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description routing_rule_not_found */
             404: {
@@ -6222,6 +6262,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StageDeadlineRead"];
                 };
+            };
+            /** @description permission_denied (reference.write) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -33,7 +33,7 @@ export function passwordProblems(error: unknown): string | null {
 export function saveError(error: unknown): string {
   const weak = passwordProblems(error)
   if (weak) return weak
-  const text = errorText(error)
+  const text = withDetails(error) ?? errorText(error)
   if (isApiError(error) && error.code === 'validation_failed' && Array.isArray(error.details)) {
     const fields = (error.details as { loc?: unknown[] }[])
       .map((d) => (Array.isArray(d.loc) ? d.loc.filter((p) => p !== 'body').join('.') : ''))
@@ -41,6 +41,20 @@ export function saveError(error: unknown): string {
     if (fields.length) return `${text}: ${[...new Set(fields)].join(', ')}`
   }
   return text
+}
+
+/**
+ * A refusal whose message names what it refers to: the division a boundary check names in its
+ * details (`parent_adcode`, `sibling_adcode`, `child_adcode`) becomes the message's `{adcode}`.
+ */
+function withDetails(error: unknown): string | null {
+  if (!isApiError(error) || !error.details || typeof error.details !== 'object' || Array.isArray(error.details)) return null
+  const details = error.details as Record<string, unknown>
+  const adcode = details.sibling_adcode ?? details.parent_adcode ?? details.child_adcode
+  const { t, te } = i18n.global
+  const key = `errors.${error.code}`
+  if (typeof adcode !== 'string' || !te(key)) return null
+  return t(key, { adcode })
 }
 
 /** Ask before a destructive action; resolves true when confirmed. */

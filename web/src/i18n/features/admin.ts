@@ -12,6 +12,7 @@ export default {
       saved: '已保存',
       deleted: '已删除',
       readOnly: '您只能查看，修改需要系统管理员权限',
+      sharedReadOnly: '该表为全平台共用，只有全局系统管理员可以修改；您只能查看',
       importBtn: '导入',
       exportCsv: '导出 CSV',
       exportGeojson: '导出 GeoJSON',
@@ -30,6 +31,7 @@ export default {
         geo: '或 GeoJSON',
         columns: '列：{columns}',
         replace: '替换整张表（先清空现有规则）',
+        replaceArea: '替换本辖区的规则（先删除本辖区内的现有规则，其他规则不变）',
         start: '开始导入',
         uploading: '正在上传…',
         done: '导入完成：新增 {created} 条，更新 {updated} 条',
@@ -67,6 +69,7 @@ export default {
         hasBoundary: '边界',
         boundaryYes: '已有边界',
         boundaryNo: '无边界',
+        boundaryAbove: '本辖区的边界由上级管理员绘制',
       },
       units: {
         new: '新建联动单位',
@@ -133,6 +136,8 @@ export default {
         count: '共 {shown} / {total} 条',
         filters: '筛选',
         clearFilters: '清除筛选',
+        areaOnly: '您可以添加和修改本辖区内的规则（派给本辖区的单位）；全域规则和上级区域的规则由上级管理员维护',
+        areaRequired: '请选择本辖区内的适用区域',
       },
       deadlines: {
         title: '时限管理',
@@ -187,6 +192,10 @@ export default {
       cannot_deactivate_self: '不能停用自己的账号',
       cannot_demote_self: '不能取消自己的角色或改变自己的管辖范围',
       last_administrator: '此操作会使系统没有启用的全局管理员，请先设置另一名全局管理员',
+      boundary_outside_parent: '边界超出了上级区划 {adcode} 的范围（超出部分多于容差）',
+      boundary_overlaps_sibling: '边界伸入了同级区划 {adcode}（重叠部分多于容差）',
+      boundary_excludes_child: '新边界没有包含下级区划 {adcode}',
+      parent_boundary_required: '请先由上级管理员绘制本辖区的边界，再在其中绘制下级区划',
     } as Record<string, string>,
     passwordReasons: {
       too_short: '少于 {min} 个字符',
@@ -208,6 +217,7 @@ export default {
       saved: 'Saved',
       deleted: 'Deleted',
       readOnly: 'Read only: changes need an administrator',
+      sharedReadOnly: 'This table is shared by the whole platform: only an administrator of everything changes it',
       importBtn: 'Import',
       exportCsv: 'Export CSV',
       exportGeojson: 'Export GeoJSON',
@@ -226,6 +236,7 @@ export default {
         geo: ' or GeoJSON',
         columns: 'Columns: {columns}',
         replace: 'Replace the whole table (remove the existing rules first)',
+        replaceArea: 'Replace the rules of your area (remove those inside your area first; others stay)',
         start: 'Import',
         uploading: 'Uploading…',
         done: 'Imported: {created} created, {updated} updated',
@@ -263,6 +274,7 @@ export default {
         hasBoundary: 'Boundary',
         boundaryYes: 'Has a boundary',
         boundaryNo: 'No boundary',
+        boundaryAbove: 'The boundary of your own area is drawn by the administrator above',
       },
       units: {
         new: 'New linkage unit',
@@ -333,6 +345,8 @@ export default {
         count: '{shown} of {total}',
         filters: 'Filters',
         clearFilters: 'Clear filters',
+        areaOnly: 'You add and change the rules inside your area (sent to units of your area); rules for everywhere and for areas above yours are kept by the administrator above',
+        areaRequired: 'Choose an area inside yours',
       },
       deadlines: {
         title: 'Deadlines',
@@ -389,6 +403,10 @@ export default {
       cannot_demote_self: 'You cannot take roles or scope from your own account',
       last_administrator:
         'This would leave no active administrator of everything; make another one first',
+      boundary_outside_parent: 'The boundary reaches outside its parent {adcode} (beyond the tolerance)',
+      boundary_overlaps_sibling: 'The boundary reaches into the neighbouring division {adcode} (beyond the tolerance)',
+      boundary_excludes_child: 'The new boundary leaves out the division {adcode} below it',
+      parent_boundary_required: 'Your area needs a boundary first (drawn by the administrator above) before you draw inside it',
     } as Record<string, string>,
     passwordReasons: {
       too_short: 'shorter than {min} characters',
