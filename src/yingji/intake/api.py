@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
@@ -31,6 +32,8 @@ def policy(request: Request) -> flows.IntakePolicy:
         public_per_address=settings.public_reports_per_hour_per_address,
         public_per_phone=settings.public_reports_per_hour_per_phone,
         store=LocalFileStore(settings.file_store),
+        backdating=timedelta(hours=settings.report_backdating_hours),
+        future=timedelta(minutes=settings.report_future_minutes),
     )
 
 

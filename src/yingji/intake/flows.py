@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,9 @@ class IntakePolicy:
     public_per_address: int
     public_per_phone: int
     store: FileStore
+    # how far before and after the server's now a report's received_at may lie
+    backdating: timedelta = timedelta(days=7)
+    future: timedelta = timedelta(minutes=5)
 
 
 @dataclass
@@ -81,6 +84,23 @@ async def knowledge(session: AsyncSession) -> Knowledge:
 
 
 # --- normalising ---------------------------------------------------------------------------------
+
+
+def received_moment(
+    claimed: datetime | None, policy: IntakePolicy
+) -> tuple[datetime, datetime | None]:
+    """When a report was received, and the source's claim if it was moved.
+
+    The source's clock is believed within [now − ``backdating``, now + ``future``] of the
+    server's: a call a hotline system forwards late keeps its time. A claim outside is moved
+    to the nearer bound (a report from 1970 or 2099 would number its incident by that year and
+    open a matching window nobody else is in) and is returned, to be kept beside it."""
+    now = clock.now()
+    if claimed is None:
+        return now, None
+    moment = clock.as_utc(claimed)
+    bounded = min(max(moment, now - policy.backdating), now + policy.future)
+    return bounded, None if bounded == moment else moment
 
 
 def _classify(know: Knowledge, body: ReportCreate) -> dict[str, Any]:
@@ -424,10 +444,12 @@ async def receive_report(
             return await _receipt_of_existing(session, existing)
     know = await knowledge(session)
     category = _classify(know, body)
+    received_at, claimed = received_moment(body.received_at, policy)
     values: dict[str, Any] = {
         "channel": body.channel,
         "external_id": body.external_id,
-        "received_at": body.received_at or clock.now(),
+        "received_at": received_at,
+        "received_at_claimed": claimed,
         "reporter_name": body.reporter_name,
         "reporter_phone": body.reporter_phone,
         "text": body.text,

@@ -151,6 +151,11 @@ class ReportRead(BaseModel):
     channel: str
     external_id: str
     received_at: datetime
+    received_at_claimed: datetime | None = Field(
+        description="the time the source claimed, when it lay outside the window the server "
+        "allows around its own clock (by default now − 7 days to now + 5 minutes) and "
+        "received_at was moved to the nearer bound"
+    )
     reporter_name: str | None
     reporter_phone: str | None
     text: str
