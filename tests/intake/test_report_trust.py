@@ -1,4 +1,5 @@
-"""统一接警 and trust: a report's time is the server's."""
+"""统一接警 and trust: a report's time is the server's, and its receipt names only incidents
+the reporter may read."""
 
 from __future__ import annotations
 
@@ -127,3 +128,101 @@ async def test_a_time_outside_the_window_is_clamped_and_the_claimed_time_kept(
         moment = datetime.fromisoformat(shown[key]["received_at"])
         assert incident["number"].startswith(f"{moment.astimezone(local):%Y%m%d}-")
         assert datetime.fromisoformat(incident["first_reported_at"]) == moment
+
+
+# --- the receipt names only what the reporter may read --------------------------------------------
+
+
+async def test_a_town_reporter_is_not_told_the_county_incident_its_report_resembles(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    town = await bearer(client, "town_a")
+    county_fire = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-s1", "老街5号居民楼着火了，浓烟很大"),
+    )
+    clock.advance(timedelta(minutes=4))
+    from_town = await client.post(
+        "/api/v1/intake/reports",
+        headers=town,
+        json=report("119-s2", "老街5号那栋居民楼着火，浓烟很大", lon=119.012, lat=27.512),
+    )
+    assert from_town.status_code == 201
+    assert from_town.json()["suggestions"] == []
+    # the officer, who may read both, sees the suggestion on the town's report
+    seen = (
+        await client.get(f"/api/v1/intake/reports/{from_town.json()['report_id']}", headers=officer)
+    ).json()
+    assert [s["incident_id"] for s in seen["suggestions"]] == [county_fire.json()["incident_id"]]
+    mine = (
+        await client.get(f"/api/v1/intake/reports/{from_town.json()['report_id']}", headers=town)
+    ).json()
+    assert mine["suggestions"] == []
+    unreadable = await client.get(
+        f"/api/v1/incidents/{county_fire.json()['incident_id']}", headers=town
+    )
+    assert unreadable.status_code == 404
+
+
+async def test_a_report_joined_to_another_towns_incident_says_duplicate_without_naming_it(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    town = await bearer(client, "town_a")
+    # a fire just across the line, in 乙镇
+    first = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-j1", "界桥边一栋居民楼着火了，浓烟滚滚", lon=119.1004, lat=27.55),
+    )
+    assert first.status_code == 201
+    clock.advance(timedelta(minutes=3))
+    joined = await client.post(
+        "/api/v1/intake/reports",
+        headers=town,
+        json=report("119-j2", "界桥边那栋居民楼起火了，冒浓烟", lon=119.0997, lat=27.5501),
+    )
+    assert joined.status_code == 201
+    receipt = joined.json()
+    assert receipt["duplicate"] is True
+    assert receipt["incident_id"] is None
+    assert all(s["incident_id"] != first.json()["incident_id"] for s in receipt["suggestions"])
+    again = await client.post(
+        "/api/v1/intake/reports",
+        headers=town,
+        json=report("119-j2", "界桥边那栋居民楼起火了，冒浓烟", lon=119.0997, lat=27.5501),
+    )
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True and again.json()["incident_id"] is None
+    mine = (await client.get(f"/api/v1/intake/reports/{receipt['report_id']}", headers=town)).json()
+    assert mine["incident_id"] is None
+    # the officer, who may read it, is told which incident it joined
+    seen = (
+        await client.get(f"/api/v1/intake/reports/{receipt['report_id']}", headers=officer)
+    ).json()
+    assert seen["incident_id"] == first.json()["incident_id"]
+
+
+async def test_a_town_reporter_is_told_the_incident_of_its_own_town(
+    client: httpx.AsyncClient, db: Database, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    town = await bearer(client, "town_a")
+    first = await client.post(
+        "/api/v1/intake/reports",
+        headers=town,
+        json=report("119-o1", "甲镇老街5号居民楼着火了，浓烟滚滚", lon=119.05, lat=27.55),
+    )
+    clock.advance(timedelta(minutes=3))
+    second = await client.post(
+        "/api/v1/intake/reports",
+        headers=town,
+        json=report("119-o2", "老街那边一栋居民楼起火了，冒浓烟", lon=119.0504, lat=27.5502),
+    )
+    assert first.json()["incident_id"] is not None
+    assert second.json()["duplicate"] is True
+    assert second.json()["incident_id"] == first.json()["incident_id"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, geo
 from yingji.core.db import savepoint
@@ -17,6 +19,7 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, get_settings
 from yingji.intake import flows, levels, schemas, service
+from yingji.intake.models import Report
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
@@ -35,6 +38,23 @@ def policy(request: Request) -> flows.IntakePolicy:
         backdating=timedelta(hours=settings.report_backdating_hours),
         future=timedelta(minutes=settings.report_future_minutes),
     )
+
+
+async def shown(session: AsyncSession, me: Principal, reports: Sequence[Report]) -> list[Any]:
+    """``reports`` as ``me`` may read them: incidents outside ``me``'s scope are not named
+    (``incident_id`` null, left out of ``suggestions``), as in a receipt."""
+    readable = await flows.readable_incidents(session, me.scope, reports)
+    shapes = []
+    for report in reports:
+        shape = schemas.ReportRead.model_validate(report)
+        suggestions = shape.suggestions
+        if suggestions is not None:
+            suggestions = [s for s in suggestions if uuid.UUID(str(s["incident_id"])) in readable]
+        incident_id = shape.incident_id if shape.incident_id in readable else None
+        shapes.append(
+            shape.model_copy(update={"incident_id": incident_id, "suggestions": suggestions})
+        )
+    return shapes
 
 
 def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
@@ -127,14 +147,13 @@ async def list_reports(
     rows, total = await service.list_reports(
         session=session, scope=me.scope, located=located, status=status, offset=offset, limit=limit
     )
-    return schemas.ReportPage(
-        items=[schemas.ReportRead.model_validate(r) for r in rows], total=total
-    )
+    return schemas.ReportPage(items=await shown(session, me, rows), total=total)
 
 
 @router.get("/reports/{report_id}", response_model=schemas.ReportRead, responses={404: {}})
 async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    return await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(
@@ -148,9 +167,10 @@ async def locate(
     lon, lat = geo.to_wgs84(body.lon, body.lat, body.crs)
     if not geo.in_china(lon, lat):
         raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
-    return await flows.locate_report(
+    report = await flows.locate_report(
         session=session, principal=me, report_id=report_id, lon=lon, lat=lat
     )
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(
@@ -172,9 +192,10 @@ async def accept(report_id: uuid.UUID, session: Session, me: Writer) -> schemas.
 async def reject(
     report_id: uuid.UUID, body: schemas.NoteRejection, session: Session, me: Writer
 ) -> Any:
-    return await flows.reject_public_report(
+    report = await flows.reject_public_report(
         session=session, principal=me, report_id=report_id, reason=body.reason
     )
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(

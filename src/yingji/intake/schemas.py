@@ -110,10 +110,17 @@ class Suggestion(BaseModel):
 
 
 class ReportReceipt(BaseModel):
-    """What the source system is told: the report, the incident, and whether it was a duplicate."""
+    """What the source system is told: the report, the incident, and whether it was a duplicate.
+
+    It names only incidents the sender may read: a report that joined (or opened) an incident
+    outside the sender's scope has ``incident_id`` null and still says ``duplicate``; such
+    incidents are left out of ``suggestions``."""
 
     report_id: uuid.UUID
-    incident_id: uuid.UUID | None
+    incident_id: uuid.UUID | None = Field(
+        description="the incident the report joined or opened; null while it waits for "
+        "verification, and when the sender may not read that incident"
+    )
     created: bool
     duplicate: bool
     reason: str | None
