@@ -1,16 +1,20 @@
-"""统一接警 and trust: a report's time is the server's, and its receipt names only incidents
-the reporter may read."""
+"""统一接警 and trust: a report's time is the server's, its receipt names only incidents the
+reporter may read, and its numbers are numbers."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
 from tests.factories import bearer, make_county_with_two_towns
 from yingji.core import clock as clock_module
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.incidents.models import Incident
+from yingji.intake.models import Report
 
 
 def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
@@ -27,6 +31,13 @@ def public(external_id: str, **extra: object) -> dict[str, object]:
         "lat": 27.55,
         **extra,
     }
+
+
+async def stored_report(db: Database, report_id: str) -> Report:
+    async with db.unit_of_work(readonly=True) as session:
+        found = await session.scalar(select(Report).where(Report.id == uuid.UUID(report_id)))
+    assert found is not None
+    return found
 
 
 # --- received_at: the server's clock decides -----------------------------------------------------
@@ -226,3 +237,62 @@ async def test_a_town_reporter_is_told_the_incident_of_its_own_town(
     assert first.json()["incident_id"] is not None
     assert second.json()["duplicate"] is True
     assert second.json()["incident_id"] == first.json()["incident_id"]
+
+
+# --- casualties are whole numbers --------------------------------------------------------------
+
+
+async def test_casualties_must_be_whole_numbers_not_booleans_or_text(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    for n, value in enumerate((True, False, "3", 2.5, None)):
+        refused = await client.post(
+            "/api/v1/intake/reports",
+            headers=officer,
+            json=report(f"119-c{n}", "厂房着火", casualties={"dead": value}),
+        )
+        assert refused.status_code == 422, value
+        assert refused.json()["error"]["code"] == "validation_failed"
+        preview = await client.post(
+            "/api/v1/intake/classify",
+            headers=officer,
+            json={"text": "厂房着火", "casualties": {"injured": value}},
+        )
+        assert preview.status_code == 422, value
+    async with db.unit_of_work(readonly=True) as session:
+        assert (await session.scalars(select(Report))).all() == []
+        assert (await session.scalars(select(Incident))).all() == []
+    # a JSON number with a zero fraction is a whole number (JSON Schema's "integer")
+    whole = await client.post(
+        "/api/v1/intake/reports",
+        headers=officer,
+        json=report("119-c9", "厂房着火", casualties={"dead": 3.0, "trapped": 2}),
+    )
+    assert whole.status_code == 201
+    stored = await stored_report(db, whole.json()["report_id"])
+    assert (stored.dead, stored.trapped) == (3, 2)
+
+
+async def test_the_classify_words_are_described_as_objects_in_the_openapi_document(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    words = schemas["ClassifyResult"]["properties"]["words"]
+    assert words["type"] == "array"
+    item = schemas[words["items"]["$ref"].rsplit("/", 1)[1]]
+    assert item["type"] == "object"
+    assert item["properties"]["word"]["type"] == "string"
+    assert item["properties"]["weight"]["type"] == "number"
+    assert set(item["required"]) == {"word", "weight"}
+    answer = (
+        await client.post(
+            "/api/v1/intake/classify", headers=officer, json={"text": "厂房着火了，有浓烟"}
+        )
+    ).json()
+    assert {"着火", "浓烟"} <= {w["word"] for w in answer["words"]}
+    assert all(isinstance(w["weight"], float) for w in answer["words"])

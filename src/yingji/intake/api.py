@@ -302,7 +302,7 @@ async def classify_text(
         category_code=found.code if found else None,
         name_zh=rule.name_zh if rule else None,
         score=found.score if found else 0.0,
-        words=list(found.words) if found else [],
+        words=[schemas.DecidingWord(word=w, weight=x) for w, x in found.words] if found else [],
         runner_up=found.runner_up if found else None,
         suggested_level=level.level,
         level_reason=level.reason,

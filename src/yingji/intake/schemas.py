@@ -6,9 +6,17 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from yingji.core import geo
 
@@ -29,11 +37,23 @@ Channel = Literal[
 MAX_TEXT = 4000
 
 
+def _whole_number(value: Any) -> Any:
+    """A JSON number: ``true`` is not 1 and ``"3"`` is not 3 (pydantic's lax mode reads them
+    so). A number with a zero fraction (``3.0``) is a whole number, as JSON Schema's "integer"
+    says; ``2.5`` is refused by the ``int`` that follows."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=100_000)]
+
+
 class Casualties(BaseModel):
-    dead: int = Field(default=0, ge=0, le=100_000)
-    injured: int = Field(default=0, ge=0, le=100_000)
-    missing: int = Field(default=0, ge=0, le=100_000)
-    trapped: int = Field(default=0, ge=0, le=100_000)
+    dead: Count = 0
+    injured: Count = 0
+    missing: Count = 0
+    trapped: Count = 0
 
 
 class AttachmentIn(BaseModel):
@@ -213,11 +233,18 @@ class ClassifyRequest(BaseModel):
     casualties: Casualties = Field(default_factory=Casualties)
 
 
+class DecidingWord(BaseModel):
+    """A word of the text that counted for the category, with its weight."""
+
+    word: str
+    weight: float
+
+
 class ClassifyResult(BaseModel):
     category_code: str | None
     name_zh: str | None
     score: float
-    words: list[tuple[str, float]]
+    words: list[DecidingWord]
     runner_up: str | None
     suggested_level: str
     level_reason: str

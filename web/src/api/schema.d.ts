@@ -1864,10 +1864,17 @@ export interface components {
             /** Suggested Level */
             suggested_level: string;
             /** Words */
-            words: [
-                string,
-                number
-            ][];
+            words: components["schemas"]["DecidingWord"][];
+        };
+        /**
+         * DecidingWord
+         * @description A word of the text that counted for the category, with its weight.
+         */
+        DecidingWord: {
+            /** Weight */
+            weight: number;
+            /** Word */
+            word: string;
         };
         /** DispatchPlan */
         DispatchPlan: {
@@ -2771,6 +2778,11 @@ export interface components {
              * Format: date-time
              */
             received_at: string;
+            /**
+             * Received At Claimed
+             * @description the time the source claimed, when it lay outside [now − 7 days, now + 5 minutes] of the server's clock and received_at was moved to that bound
+             */
+            received_at_claimed: string | null;
             /** Reporter Name */
             reporter_name: string | null;
             /** Reporter Phone */
@@ -2789,13 +2801,20 @@ export interface components {
         /**
          * ReportReceipt
          * @description What the source system is told: the report, the incident, and whether it was a duplicate.
+         *
+         *     It names only incidents the sender may read: a report that joined (or opened) an incident
+         *     outside the sender's scope has ``incident_id`` null and still says ``duplicate``; such
+         *     incidents are left out of ``suggestions``.
          */
         ReportReceipt: {
             /** Created */
             created: boolean;
             /** Duplicate */
             duplicate: boolean;
-            /** Incident Id */
+            /**
+             * Incident Id
+             * @description the incident the report joined or opened; null while it waits for verification, and when the sender may not read that incident
+             */
             incident_id: string | null;
             /** Reason */
             reason: string | null;
