@@ -785,7 +785,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Receive up to 500 reports; each succeeds or fails on its own */
+        /**
+         * Receive up to 500 reports; each succeeds or fails on its own
+         * @description Each report succeeds or fails on its own: its answer (item status 201, 200 or an error) is what it would get alone, and a report that fails changes nothing while the others are kept. The reports are stored in order, a few per transaction, so that reports sent alone meanwhile are not held back until the whole batch is stored. Sending the batch again is safe (channel + external_id).
+         */
         post: operations["receive_batch_api_v1_intake_reports_batch_post"];
         delete?: never;
         options?: never;
