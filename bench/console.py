@@ -369,8 +369,10 @@ async def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     await prepare_demo_database(url)
     port = free_port()
+    # the seeded incidents spread over the past 30 days: let received_at lie that far back
+    env = yingji_env(url, YINGJI_REPORT_BACKDATING_HOURS=str(31 * 24))
     server = await ServerProcess.start(
-        yingji_command("serve", "--port", str(port)), yingji_env(url), port, directory / "serve.log"
+        yingji_command("serve", "--port", str(port)), env, port, directory / "serve.log"
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 10 * 1024 * 1024
     public_reports_per_hour_per_address: int = 10
     public_reports_per_hour_per_phone: int = 3
+    report_backdating_hours: int = Field(
+        default=7 * 24,
+        ge=0,
+        le=1_000_000,
+        description="how far before the server's now a report's received_at may lie; an earlier "
+        "claim is moved to that bound (and kept as received_at_claimed)",
+    )
+    report_future_minutes: int = Field(
+        default=5,
+        ge=0,
+        le=60_000_000,
+        description="how far after the server's now received_at may lie",
+    )
     first_report_minutes: int = Field(
         default=60, description="written first report (首报) deadline for level III and above"
     )

@@ -65,7 +65,7 @@ function backend(routes: Record<string, Handler>) {
           category_code: 'accident.fire',
           name_zh: '火灾',
           score: 5,
-          words: [['着火', 3.5]],
+          words: [{ word: '着火', weight: 3.5 }],
           runner_up: null,
           suggested_level: 'IV',
           level_reason: 'default',

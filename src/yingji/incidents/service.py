@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -15,7 +15,7 @@ from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, events, geo
-from yingji.core.db import InsertUnlessTaken, blank_row, rows_affected
+from yingji.core.db import InsertUnlessTaken, blank_row, in_list, rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
@@ -338,6 +338,20 @@ async def incidents_by_id(
         return {}
     rows = await session.scalars(select(Incident).where(Incident.id.in_(list(ids))))
     return {i.id: i for i in rows.all()}
+
+
+async def readable_incident_ids(
+    *, session: AsyncSession, ids: Collection[uuid.UUID], scope: Scope
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that ``scope`` may read (one query; none for an unlimited scope)."""
+    if not ids or scope.everything:
+        return set(ids)
+    rows = await session.scalars(
+        incident_query(scope)
+        .with_only_columns(Incident.id)
+        .where(Incident.id.in_(in_list(list(ids))))
+    )
+    return set(rows.all())
 
 
 def measured(source: str | None) -> bool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, geo
 from yingji.core.db import savepoint
@@ -14,10 +18,12 @@ from yingji.core.file_serving import file_response
 from yingji.core.files import LocalFileStore
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session, client_ip, get_settings
+from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
 from yingji.intake import flows, levels, schemas, service
+from yingji.intake.models import Report
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+log = logging.getLogger(__name__)
 
 Reporter = Annotated[Principal, Require(P.REPORT_CREATE)]
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
@@ -31,7 +37,26 @@ def policy(request: Request) -> flows.IntakePolicy:
         public_per_address=settings.public_reports_per_hour_per_address,
         public_per_phone=settings.public_reports_per_hour_per_phone,
         store=LocalFileStore(settings.file_store),
+        backdating=timedelta(hours=settings.report_backdating_hours),
+        future=timedelta(minutes=settings.report_future_minutes),
     )
+
+
+async def shown(session: AsyncSession, me: Principal, reports: Sequence[Report]) -> list[Any]:
+    """``reports`` as ``me`` may read them: incidents outside ``me``'s scope are not named
+    (``incident_id`` null, left out of ``suggestions``), as in a receipt."""
+    readable = await flows.readable_incidents(session, me.scope, reports)
+    shapes = []
+    for report in reports:
+        shape = schemas.ReportRead.model_validate(report)
+        suggestions = shape.suggestions
+        if suggestions is not None:
+            suggestions = [s for s in suggestions if uuid.UUID(str(s["incident_id"])) in readable]
+        incident_id = shape.incident_id if shape.incident_id in readable else None
+        shapes.append(
+            shape.model_copy(update={"incident_id": incident_id, "suggestions": suggestions})
+        )
+    return shapes
 
 
 def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
@@ -74,38 +99,111 @@ async def receive_report(
     return receipt_of(result)
 
 
+async def batch_reporter(request: Request) -> Principal:
+    """The sender of a batch, signed in with a read-only unit of work: the batch stores each
+    report in a unit of work of its own and must not hold the request's write transaction (on
+    SQLite, the one writer's lock) meanwhile."""
+    async with get_db(request).unit_of_work(readonly=True) as session:
+        principal = await current_principal(request, session)
+    principal.require(P.REPORT_CREATE)
+    return principal
+
+
+BatchReporter = Annotated[Principal, Depends(batch_reporter)]
+
+
+BATCH_CHUNK = 8  # reports per transaction of a batch
+
+
 @router.post(
     "/reports:batch",
     response_model=schemas.BatchReceipt,
     summary="Receive up to 500 reports; each succeeds or fails on its own",
+    description="Each report succeeds or fails on its own: its answer (item status 201, 200 or "
+    "an error) is what it would get alone, and a report that fails changes nothing while the "
+    "others are kept. The reports are stored in order, a few per transaction, so that reports "
+    "sent alone meanwhile are not held back until the whole batch is stored. Sending the batch "
+    "again is safe (channel + external_id).",
 )
 async def receive_batch(
-    body: schemas.ReportBatch, request: Request, session: Session, me: Reporter
+    body: schemas.ReportBatch, request: Request, me: BatchReporter
 ) -> schemas.BatchReceipt:
-    ip, rules = client_ip(request, get_settings(request)), policy(request)
+    intake = BatchIntake(request, me)
     items: list[schemas.BatchItem] = []
-    for index, report in enumerate(body.reports):
-        try:
-            async with savepoint(session):
-                result = await flows.receive_report(
-                    session=session, principal=me, body=report, ip=ip, policy=rules
-                )
-        except DomainError as exc:
-            items.append(
-                schemas.BatchItem(index=index, status=exc.status, error=exc.to_body()["error"])
-            )
-            continue
-        items.append(
-            schemas.BatchItem(
-                index=index, status=201 if result.created else 200, receipt=receipt_of(result)
-            )
-        )
+    reports = list(enumerate(body.reports))
+    for start in range(0, len(reports), BATCH_CHUNK):
+        items += await intake.store(reports[start : start + BATCH_CHUNK])
     return schemas.BatchReceipt(
         items=items,
         created=sum(i.status == 201 for i in items),
         existing=sum(i.status == 200 for i in items),
         failed=sum(i.status >= 400 for i in items),
     )
+
+
+class BatchIntake:
+    """Stores a batch's reports a few at a time (``store``), each in a savepoint of its own.
+
+    A report's refusal (``DomainError``) or fault (the database refusing a value, say) rolls
+    back that report alone and is its item's answer; a fault is logged and answered as a
+    single report's would be. Should a chunk's commit fail, its reports are stored again one
+    per transaction, so that each still gets its own outcome."""
+
+    def __init__(self, request: Request, me: Principal) -> None:
+        self.db = get_db(request)
+        self.me = me
+        self.ip = client_ip(request, get_settings(request))
+        self.rules = policy(request)
+        self.request_id = getattr(request.state, "request_id", None)
+
+    async def store(
+        self, reports: list[tuple[int, schemas.ReportCreate]]
+    ) -> list[schemas.BatchItem]:
+        items: list[schemas.BatchItem] = []
+        try:
+            async with self.db.unit_of_work() as session:
+                for index, report in reports:
+                    items.append(await self._one(session, index, report))
+        except Exception as exc:  # the chunk was not committed: each report again, alone
+            log.warning("batch chunk not committed (%s); storing its reports one by one", exc)
+            failed = {item.index: item for item in items if item.status >= 400}
+            return [
+                failed[index] if index in failed else await self._alone(index, report)
+                for index, report in reports
+            ]
+        return items
+
+    async def _alone(self, index: int, report: schemas.ReportCreate) -> schemas.BatchItem:
+        try:
+            async with self.db.unit_of_work() as session:
+                return await self._one(session, index, report)
+        except Exception as exc:  # the commit failed: this report's fault
+            return self._fault(index, exc)
+
+    async def _one(
+        self, session: AsyncSession, index: int, report: schemas.ReportCreate
+    ) -> schemas.BatchItem:
+        try:
+            async with savepoint(session):
+                result = await flows.receive_report(
+                    session=session, principal=self.me, body=report, ip=self.ip, policy=self.rules
+                )
+        except DomainError as exc:
+            return schemas.BatchItem(index=index, status=exc.status, error=exc.to_body()["error"])
+        except Exception as exc:  # one report's fault must not fail the others
+            return self._fault(index, exc)
+        return schemas.BatchItem(
+            index=index, status=201 if result.created else 200, receipt=receipt_of(result)
+        )
+
+    def _fault(self, index: int, exc: Exception) -> schemas.BatchItem:
+        log.error("batch report %d failed (request %s)", index, self.request_id, exc_info=exc)
+        error = {
+            "code": "internal_error",
+            "message": "an internal error occurred; it has been logged",
+            "details": {"request_id": self.request_id},
+        }
+        return schemas.BatchItem(index=index, status=500, error=error)
 
 
 @router.get(
@@ -124,14 +222,13 @@ async def list_reports(
     rows, total = await service.list_reports(
         session=session, scope=me.scope, located=located, status=status, offset=offset, limit=limit
     )
-    return schemas.ReportPage(
-        items=[schemas.ReportRead.model_validate(r) for r in rows], total=total
-    )
+    return schemas.ReportPage(items=await shown(session, me, rows), total=total)
 
 
 @router.get("/reports/{report_id}", response_model=schemas.ReportRead, responses={404: {}})
 async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    return await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(
@@ -145,9 +242,10 @@ async def locate(
     lon, lat = geo.to_wgs84(body.lon, body.lat, body.crs)
     if not geo.in_china(lon, lat):
         raise ValidationFailed("coordinates_out_of_range", "the point lies outside China")
-    return await flows.locate_report(
+    report = await flows.locate_report(
         session=session, principal=me, report_id=report_id, lon=lon, lat=lat
     )
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(
@@ -169,9 +267,10 @@ async def accept(report_id: uuid.UUID, session: Session, me: Writer) -> schemas.
 async def reject(
     report_id: uuid.UUID, body: schemas.NoteRejection, session: Session, me: Writer
 ) -> Any:
-    return await flows.reject_public_report(
+    report = await flows.reject_public_report(
         session=session, principal=me, report_id=report_id, reason=body.reason
     )
+    return (await shown(session, me, [report]))[0]
 
 
 @router.post(
@@ -268,7 +367,7 @@ async def classify_text(
         category_code=found.code if found else None,
         name_zh=rule.name_zh if rule else None,
         score=found.score if found else 0.0,
-        words=list(found.words) if found else [],
+        words=[schemas.DecidingWord(word=w, weight=x) for w, x in found.words] if found else [],
         runner_up=found.runner_up if found else None,
         suggested_level=level.level,
         level_reason=level.reason,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +15,7 @@ from yingji.core import audit, clock, events
 from yingji.core.errors import Conflict, Throttled, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.files import FileStore
-from yingji.core.security import Principal
+from yingji.core.security import Principal, Scope
 from yingji.gis import service as gis
 from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
@@ -28,6 +30,9 @@ class IntakePolicy:
     public_per_address: int
     public_per_phone: int
     store: FileStore
+    # how far before and after the server's now a report's received_at may lie
+    backdating: timedelta = timedelta(days=7)
+    future: timedelta = timedelta(minutes=5)
 
 
 @dataclass
@@ -81,6 +86,23 @@ async def knowledge(session: AsyncSession) -> Knowledge:
 
 
 # --- normalising ---------------------------------------------------------------------------------
+
+
+def received_moment(
+    claimed: datetime | None, policy: IntakePolicy
+) -> tuple[datetime, datetime | None]:
+    """When a report was received, and the source's claim if it was moved.
+
+    The source's clock is believed within [now − ``backdating``, now + ``future``] of the
+    server's: a call a hotline system forwards late keeps its time. A claim outside is moved
+    to the nearer bound (a report from 1970 or 2099 would number its incident by that year and
+    open a matching window nobody else is in) and is returned, to be kept beside it."""
+    now = clock.now()
+    if claimed is None:
+        return now, None
+    moment = clock.as_utc(claimed)
+    bounded = min(max(moment, now - policy.backdating), now + policy.future)
+    return bounded, None if bounded == moment else moment
 
 
 def _classify(know: Knowledge, body: ReportCreate) -> dict[str, Any]:
@@ -417,17 +439,31 @@ async def receive_report(
 
     A report sent again is found by its insert (``service.insert_report``) and answered with
     the stored one; a public report is looked up first, so that a retry is never throttled.
-    Any other report is matched before its insert, and stored with its incident (``_store``)."""
+    Any other report is matched before its insert, and stored with its incident (``_store``).
+    The receipt names only incidents the sender may read (``told``)."""
+    receipt = await _receive(session, principal, body, ip, policy)
+    return await told(session, principal.scope, receipt)
+
+
+async def _receive(
+    session: AsyncSession,
+    principal: Principal,
+    body: ReportCreate,
+    ip: str | None,
+    policy: IntakePolicy,
+) -> Receipt:
     if body.channel == "public_web":
         existing = await _public_report_sent_before(session, body, ip, policy)
         if existing is not None:
             return await _receipt_of_existing(session, existing)
     know = await knowledge(session)
     category = _classify(know, body)
+    received_at, claimed = received_moment(body.received_at, policy)
     values: dict[str, Any] = {
         "channel": body.channel,
         "external_id": body.external_id,
-        "received_at": body.received_at or clock.now(),
+        "received_at": received_at,
+        "received_at_claimed": claimed,
         "reporter_name": body.reporter_name,
         "reporter_phone": body.reporter_phone,
         "text": body.text,
@@ -540,6 +576,40 @@ async def _announce(session: AsyncSession, report: Report) -> None:
     )
 
 
+def _incident_ids_of(suggestions: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
+    return [uuid.UUID(str(s["incident_id"])) for s in suggestions]
+
+
+async def readable_incidents(
+    session: AsyncSession, scope: Scope, reports: Sequence[Report]
+) -> set[uuid.UUID]:
+    """The incidents ``reports`` name (joined, opened, suggested) that ``scope`` may read."""
+    ids: set[uuid.UUID] = set()
+    for report in reports:
+        if report.incident_id is not None:
+            ids.add(report.incident_id)
+        ids.update(_incident_ids_of(report.suggestions or []))
+    return await incidents.readable_incident_ids(session=session, ids=ids, scope=scope)
+
+
+async def told(session: AsyncSession, scope: Scope, receipt: Receipt) -> Receipt:
+    """``receipt`` as a sender with ``scope`` may be told it: an incident it may not read is
+    not named (a report joined to one still says it was a duplicate), and is left out of the
+    suggestions."""
+    named = _incident_ids_of(receipt.suggestions)
+    if receipt.incident is not None:
+        named.append(receipt.incident.id)
+    readable = await incidents.readable_incident_ids(session=session, ids=named, scope=scope)
+    incident = receipt.incident
+    return dataclasses.replace(
+        receipt,
+        incident=incident if incident is not None and incident.id in readable else None,
+        suggestions=[
+            s for s in receipt.suggestions if uuid.UUID(str(s["incident_id"])) in readable
+        ],
+    )
+
+
 async def _receipt_of_existing(session: AsyncSession, report: Report) -> Receipt:
     incident = await session.get(Incident, report.incident_id) if report.incident_id else None
     return Receipt(
@@ -572,7 +642,7 @@ async def accept_public_report(
         area=report.division_path,
         after=_report_snapshot(report),
     )
-    return receipt
+    return await told(session, principal.scope, receipt)
 
 
 async def reject_public_report(
@@ -669,7 +739,9 @@ async def join_report(
                 summary=f"重复 duplicate: its report joined {target.number}",
                 data={"into": str(target.id)},
             )
-    return Receipt(report, target, False, True, report.match_reason)
+    return await told(
+        session, principal.scope, Receipt(report, target, False, True, report.match_reason)
+    )
 
 
 def check_rules(rules: list[dict[str, Any]]) -> None:

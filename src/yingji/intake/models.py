@@ -34,12 +34,16 @@ class Report(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_report_incident_id_received_at", "incident_id", "received_at"),
+        # the public-report throttle counts an address's reports by server time
+        Index("ix_report_source_ip_created_at", "source_ip", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # the time the source claimed, when received_at was moved into the window the server allows
+    received_at_claimed: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reporter_name: Mapped[str | None] = mapped_column(String(100))
     reporter_phone: Mapped[str | None] = mapped_column(String(40), index=True)
     text: Mapped[str] = mapped_column(Text)

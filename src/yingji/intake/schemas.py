@@ -6,9 +6,17 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from yingji.core import geo
 
@@ -29,11 +37,23 @@ Channel = Literal[
 MAX_TEXT = 4000
 
 
+def _whole_number(value: Any) -> Any:
+    """A JSON number: ``true`` is not 1 and ``"3"`` is not 3 (pydantic's lax mode reads them
+    so). A number with a zero fraction (``3.0``) is a whole number, as JSON Schema's "integer"
+    says; ``2.5`` is refused by the ``int`` that follows."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=100_000)]
+
+
 class Casualties(BaseModel):
-    dead: int = Field(default=0, ge=0, le=100_000)
-    injured: int = Field(default=0, ge=0, le=100_000)
-    missing: int = Field(default=0, ge=0, le=100_000)
-    trapped: int = Field(default=0, ge=0, le=100_000)
+    dead: Count = 0
+    injured: Count = 0
+    missing: Count = 0
+    trapped: Count = 0
 
 
 class AttachmentIn(BaseModel):
@@ -110,10 +130,17 @@ class Suggestion(BaseModel):
 
 
 class ReportReceipt(BaseModel):
-    """What the source system is told: the report, the incident, and whether it was a duplicate."""
+    """What the source system is told: the report, the incident, and whether it was a duplicate.
+
+    It names only incidents the sender may read: a report that joined (or opened) an incident
+    outside the sender's scope has ``incident_id`` null and still says ``duplicate``; such
+    incidents are left out of ``suggestions``."""
 
     report_id: uuid.UUID
-    incident_id: uuid.UUID | None
+    incident_id: uuid.UUID | None = Field(
+        description="the incident the report joined or opened; null while it waits for "
+        "verification, and when the sender may not read that incident"
+    )
     created: bool
     duplicate: bool
     reason: str | None
@@ -151,6 +178,11 @@ class ReportRead(BaseModel):
     channel: str
     external_id: str
     received_at: datetime
+    received_at_claimed: datetime | None = Field(
+        description="the time the source claimed, when it lay outside the window the server "
+        "allows around its own clock (by default now − 7 days to now + 5 minutes) and "
+        "received_at was moved to the nearer bound"
+    )
     reporter_name: str | None
     reporter_phone: str | None
     text: str
@@ -201,11 +233,18 @@ class ClassifyRequest(BaseModel):
     casualties: Casualties = Field(default_factory=Casualties)
 
 
+class DecidingWord(BaseModel):
+    """A word of the text that counted for the category, with its weight."""
+
+    word: str
+    weight: float
+
+
 class ClassifyResult(BaseModel):
     category_code: str | None
     name_zh: str | None
     score: float
-    words: list[tuple[str, float]]
+    words: list[DecidingWord]
     runner_up: str | None
     suggested_level: str
     level_reason: str

@@ -262,12 +262,15 @@ async def insert_report(*, session: AsyncSession, report: Report) -> tuple[Repor
 async def public_quota_left(
     *, session: AsyncSession, ip: str | None, phone: str | None, per_address: int, per_phone: int
 ) -> str | None:
-    """Which limit a public report would break, if any ("address" or "phone")."""
+    """Which limit a public report would break, if any ("address" or "phone").
+
+    Reports are counted by when the server stored them (``created_at``), never by the
+    ``received_at`` the sender claims: a back-dated report counts like any other."""
     since = clock.now() - timedelta(hours=1)
     base = (
         select(func.count())
         .select_from(Report)
-        .where(Report.channel == "public_web", Report.received_at >= since)
+        .where(Report.channel == "public_web", Report.created_at >= since)
     )
     if ip and int(await session.scalar(base.where(Report.source_ip == ip)) or 0) >= per_address:
         return "address"

@@ -805,7 +805,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Receive up to 500 reports; each succeeds or fails on its own */
+        /**
+         * Receive up to 500 reports; each succeeds or fails on its own
+         * @description Each report succeeds or fails on its own: its answer (item status 201, 200 or an error) is what it would get alone, and a report that fails changes nothing while the others are kept. The reports are stored in order, a few per transaction, so that reports sent alone meanwhile are not held back until the whole batch is stored. Sending the batch again is safe (channel + external_id).
+         */
         post: operations["receive_batch_api_v1_intake_reports_batch_post"];
         delete?: never;
         options?: never;
@@ -1915,10 +1918,17 @@ export interface components {
             /** Suggested Level */
             suggested_level: string;
             /** Words */
-            words: [
-                string,
-                number
-            ][];
+            words: components["schemas"]["DecidingWord"][];
+        };
+        /**
+         * DecidingWord
+         * @description A word of the text that counted for the category, with its weight.
+         */
+        DecidingWord: {
+            /** Weight */
+            weight: number;
+            /** Word */
+            word: string;
         };
         /** DispatchPlan */
         DispatchPlan: {
@@ -2834,6 +2844,11 @@ export interface components {
              * Format: date-time
              */
             received_at: string;
+            /**
+             * Received At Claimed
+             * @description the time the source claimed, when it lay outside the window the server allows around its own clock (by default now − 7 days to now + 5 minutes) and received_at was moved to the nearer bound
+             */
+            received_at_claimed: string | null;
             /** Reporter Name */
             reporter_name: string | null;
             /** Reporter Phone */
@@ -2852,13 +2867,20 @@ export interface components {
         /**
          * ReportReceipt
          * @description What the source system is told: the report, the incident, and whether it was a duplicate.
+         *
+         *     It names only incidents the sender may read: a report that joined (or opened) an incident
+         *     outside the sender's scope has ``incident_id`` null and still says ``duplicate``; such
+         *     incidents are left out of ``suggestions``.
          */
         ReportReceipt: {
             /** Created */
             created: boolean;
             /** Duplicate */
             duplicate: boolean;
-            /** Incident Id */
+            /**
+             * Incident Id
+             * @description the incident the report joined or opened; null while it waits for verification, and when the sender may not read that incident
+             */
             incident_id: string | null;
             /** Reason */
             reason: string | null;

@@ -133,6 +133,7 @@ export default {
         none: '暂无报警记录',
         matched: '归并依据',
         split: '拆分为新事件',
+        claimedTime: '来源系统报称时间 {time}，超出允许范围，已按服务器时间校正',
       },
       map: { title: '事发地点', noLocation: '该事件尚无坐标' },
       callback: {
@@ -300,6 +301,7 @@ export default {
         none: 'No reports',
         matched: 'Joined because',
         split: 'Split into a new incident',
+        claimedTime: 'The source claimed {time}, outside the allowed window; corrected to server time',
       },
       map: { title: 'Where', noLocation: 'The incident has no position yet' },
       callback: {
