@@ -176,6 +176,16 @@ async def test_a_town_reporter_is_not_told_the_county_incident_its_report_resemb
         f"/api/v1/incidents/{county_fire.json()['incident_id']}", headers=town
     )
     assert unreadable.status_code == 404
+    # nor does the town's own incident's report list name it
+    own_incident = from_town.json()["incident_id"]
+    listed = {
+        who: (await client.get(f"/api/v1/incidents/{own_incident}/reports", headers=h)).json()
+        for who, h in (("town", town), ("officer", officer))
+    }
+    assert [r["suggestions"] for r in listed["town"]["items"]] == [[]]
+    assert [s["incident_id"] for s in listed["officer"]["items"][0]["suggestions"]] == [
+        county_fire.json()["incident_id"]
+    ]
 
 
 async def test_a_report_joined_to_another_towns_incident_says_duplicate_without_naming_it(

@@ -17,6 +17,7 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
 from yingji.incidents import flows, schemas, service
+from yingji.intake import flows as intake_flows
 from yingji.intake import schemas as intake_schemas
 from yingji.intake import service as intake
 from yingji.org import service as org
@@ -156,7 +157,7 @@ async def get_reports(incident_id: uuid.UUID, session: Session, me: Reader) -> A
         session=session, scope=me.scope, incident_id=incident_id, limit=500
     )
     return intake_schemas.ReportPage(
-        items=[intake_schemas.ReportRead.model_validate(r) for r in rows], total=total
+        items=await intake_flows.as_read(session, me.scope, rows), total=total
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -20,7 +19,6 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
 from yingji.intake import flows, levels, schemas, service
-from yingji.intake.models import Report
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 log = logging.getLogger(__name__)
@@ -40,23 +38,6 @@ def policy(request: Request) -> flows.IntakePolicy:
         backdating=timedelta(hours=settings.report_backdating_hours),
         future=timedelta(minutes=settings.report_future_minutes),
     )
-
-
-async def shown(session: AsyncSession, me: Principal, reports: Sequence[Report]) -> list[Any]:
-    """``reports`` as ``me`` may read them: incidents outside ``me``'s scope are not named
-    (``incident_id`` null, left out of ``suggestions``), as in a receipt."""
-    readable = await flows.readable_incidents(session, me.scope, reports)
-    shapes = []
-    for report in reports:
-        shape = schemas.ReportRead.model_validate(report)
-        suggestions = shape.suggestions
-        if suggestions is not None:
-            suggestions = [s for s in suggestions if uuid.UUID(str(s["incident_id"])) in readable]
-        incident_id = shape.incident_id if shape.incident_id in readable else None
-        shapes.append(
-            shape.model_copy(update={"incident_id": incident_id, "suggestions": suggestions})
-        )
-    return shapes
 
 
 def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
@@ -222,13 +203,13 @@ async def list_reports(
     rows, total = await service.list_reports(
         session=session, scope=me.scope, located=located, status=status, offset=offset, limit=limit
     )
-    return schemas.ReportPage(items=await shown(session, me, rows), total=total)
+    return schemas.ReportPage(items=await flows.as_read(session, me.scope, rows), total=total)
 
 
 @router.get("/reports/{report_id}", response_model=schemas.ReportRead, responses={404: {}})
 async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
     report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
-    return (await shown(session, me, [report]))[0]
+    return (await flows.as_read(session, me.scope, [report]))[0]
 
 
 @router.post(
@@ -245,7 +226,7 @@ async def locate(
     report = await flows.locate_report(
         session=session, principal=me, report_id=report_id, lon=lon, lat=lat
     )
-    return (await shown(session, me, [report]))[0]
+    return (await flows.as_read(session, me.scope, [report]))[0]
 
 
 @router.post(
@@ -270,7 +251,7 @@ async def reject(
     report = await flows.reject_public_report(
         session=session, principal=me, report_id=report_id, reason=body.reason
     )
-    return (await shown(session, me, [report]))[0]
+    return (await flows.as_read(session, me.scope, [report]))[0]
 
 
 @router.post(

@@ -21,7 +21,7 @@ from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
 from yingji.intake import classify, gazetteer, levels, matching, service, textsim
 from yingji.intake.models import Report
-from yingji.intake.schemas import ReportCreate
+from yingji.intake.schemas import ReportCreate, ReportRead
 
 
 @dataclass(frozen=True)
@@ -590,6 +590,25 @@ async def readable_incidents(
             ids.add(report.incident_id)
         ids.update(_incident_ids_of(report.suggestions or []))
     return await incidents.readable_incident_ids(session=session, ids=ids, scope=scope)
+
+
+async def as_read(
+    session: AsyncSession, scope: Scope, reports: Sequence[Report]
+) -> list[ReportRead]:
+    """``reports`` as a reader with ``scope`` may read them: an incident it may not read is not
+    named (``incident_id`` null, left out of ``suggestions``), as in a receipt."""
+    readable = await readable_incidents(session, scope, reports)
+    shapes = []
+    for report in reports:
+        shape = ReportRead.model_validate(report)
+        suggestions = shape.suggestions
+        if suggestions is not None:
+            suggestions = [s for s in suggestions if uuid.UUID(str(s["incident_id"])) in readable]
+        incident_id = shape.incident_id if shape.incident_id in readable else None
+        shapes.append(
+            shape.model_copy(update={"incident_id": incident_id, "suggestions": suggestions})
+        )
+    return shapes
 
 
 async def told(session: AsyncSession, scope: Scope, receipt: Receipt) -> Receipt:
