@@ -308,7 +308,9 @@ async def test_a_liaison_or_field_worker_needs_a_unit(
     assert not any(name.startswith("no_unit_") for name in ids)
     # nor may an update take the unit away, or give the role to an account without one
     moved = await client.patch(
-        f"/api/v1/users/{ids['town_a']}", headers=admin, json={"division_adcode": "331126101000"}
+        f"/api/v1/users/{ids['town_a']}",
+        headers=admin,
+        json={"division_adcode": "331126101000", "unit_code": None},
     )
     assert moved.status_code == 422 and moved.json()["error"]["code"] == "role_needs_unit"
     promoted = await client.patch(
@@ -403,6 +405,38 @@ async def test_an_administrator_cannot_deactivate_or_demote_itself(
             assert answer.json()["error"]["code"] == code
         me_now = (await client.get("/api/v1/auth/me", headers=headers)).json()
         assert "admin" in me_now["roles"] and me_now["scope"] == me["scope"]
+
+
+async def test_an_area_administrator_changes_roles_without_resending_the_accounts_area(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    await make_user(db, "county_admin", roles=["admin"], division="331126")
+    headers = await bearer(client, "county_admin")
+    users = (await client.get("/api/v1/users", headers=headers)).json()["items"]
+    county = next(u for u in users if u["username"] == "county")
+    # roles alone are judged against the account's own area, which stays as it was
+    promoted = await client.patch(
+        f"/api/v1/users/{county['id']}", headers=headers, json={"roles": ["admin"]}
+    )
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["division_adcode"] == "331126"
+    assert promoted.json()["roles"] == ["admin"]
+    # a town's administrator still cannot reach an account outside its town
+    await make_user(db, "town_a_admin", roles=["admin"], division="331126101000")
+    town_admin = await bearer(client, "town_a_admin")
+    outside = await client.patch(
+        f"/api/v1/users/{county['id']}", headers=town_admin, json={"roles": ["admin"]}
+    )
+    assert outside.status_code == 404, outside.text
+    # a unit alone keeps the division
+    moved = await client.patch(
+        f"/api/v1/users/{county['id']}",
+        headers=headers,
+        json={"roles": ["unit_liaison"], "unit_code": "TA"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["division_adcode"] == "331126"
 
 
 async def test_two_administrators_demoting_each_other_at_once_leave_one_administrator(

@@ -314,6 +314,18 @@ def _refuse_self_harm(principal: Principal, before: dict[str, Any], user: UserAc
         )
 
 
+async def _scope_after(
+    session: AsyncSession, user: UserAccount, data: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The division adcode and unit code an account has after a change: those sent, else the
+    ones it has (a change of roles alone is judged against the account's own scope)."""
+    division = data["division_adcode"] if "division_adcode" in data else user.division_adcode
+    if "unit_code" in data:
+        return division, data["unit_code"]
+    unit = await service.get_unit(session=session, unit_id=user.unit_id) if user.unit_id else None
+    return division, unit.code if unit else None
+
+
 async def _apply_user_scope(session: AsyncSession, user: UserAccount, data: dict[str, Any]) -> None:
     division, unit = await service.resolve_user_scope(
         session=session,
@@ -343,14 +355,16 @@ async def update_user(
     if was_full_admin:
         await service.lock_full_administrators(session=session)
     roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
-    if "division_adcode" in data or "unit_code" in data or data.get("roles"):
-        await _check_grant(
-            session, principal, roles, data.get("division_adcode"), data.get("unit_code")
-        )
+    rescoped = "division_adcode" in data or "unit_code" in data
+    scope_after = await _scope_after(session, user, data)
+    if rescoped or data.get("roles"):
+        await _check_grant(session, principal, roles, *scope_after)
     if data.get("roles"):
         user.roles = sorted({Role(r).value for r in roles})
-    if "division_adcode" in data or "unit_code" in data:
-        await _apply_user_scope(session, user, data)
+    if rescoped:
+        await _apply_user_scope(
+            session, user, {"division_adcode": scope_after[0], "unit_code": scope_after[1]}
+        )
     if data.get("active") is not None:
         user.active = bool(data["active"])
     _refuse_self_harm(principal, before, user)
