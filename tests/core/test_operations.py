@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import websockets
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import _pg_exec, free_port, served_env
+from tests.conftest import free_port, served_env
 from tests.factories import PASSWORD, bearer, make_county_with_two_towns
 from yingji.app import create_app
 from yingji.core.clock import ManualClock
@@ -158,7 +159,7 @@ async def read_only(settings: Settings, clock: ManualClock) -> AsyncIterator[htt
         url = url.replace(":///", ":///file:", 1) + "?mode=ro&uri=true"
     else:
         name = make_url(url).database
-        _pg_exec(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        await pg_admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     application = create_app(
         settings.model_copy(update={"database_url": url}), run_worker=False, clock_override=clock
     )
@@ -169,7 +170,19 @@ async def read_only(settings: Settings, clock: ManualClock) -> AsyncIterator[htt
                 yield client
     finally:
         if not url.startswith("sqlite"):
-            _pg_exec(url, f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            await pg_admin(url, f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+
+
+async def pg_admin(url: str, statement: str) -> None:
+    """Run ``statement`` on the server of ``url``, from its ``postgres`` database."""
+    u = make_url(url)
+    connection = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres"
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 async def test_a_read_only_database_makes_writes_503_and_readyz_not_ready(
