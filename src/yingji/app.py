@@ -179,6 +179,18 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(422, "invalid_character", "the request contains a NUL character")
         return await unexpected(request, exc)
 
+    @app.exception_handler(ConnectionError)
+    async def connection_lost(_: Request, exc: ConnectionError) -> JSONResponse:
+        # a request opens no connection but to the database (the bus and notifications run
+        # after commit, in the relay): the database went away (refused, reset)
+        log.error("database connection failed: %s", exc)
+        return _error(
+            503,
+            "database_unavailable",
+            "the database cannot take this request now; try again later",
+            headers={"Retry-After": "5"},
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 import websockets
+from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -218,6 +219,24 @@ async def test_a_read_only_database_makes_writes_503_and_readyz_not_ready(
         assert created.status_code == 503, created.text
         assert created.json()["error"]["code"] == "database_unavailable"
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_lost_database_connection_is_503_not_500(app) -> None:
+    """PostgreSQL gone after start (restarted, failed over): asyncpg's refused connection
+    reaches the app as a plain ConnectionRefusedError, not as a database error."""
+    router = APIRouter()
+
+    @router.get("/api/v1/test-connect")
+    async def connect() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+
+    app.router.routes[:0] = router.routes
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/api/v1/test-connect")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "database_unavailable"
+    assert answer.headers["retry-after"]
 
 
 YINGJI = str(Path(sys.executable).with_name("yingji"))

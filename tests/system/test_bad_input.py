@@ -4,6 +4,7 @@ unexpected error is a well-formed 500 on a connection that stays usable."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,6 +116,9 @@ async def test_nul_characters_are_refused_alike_on_both_databases(
         client.get("/api/v1/audit", params={"subject_type": "a\x00b"}, headers=admin),
         client.get("/api/v1/incidents?q=%00", headers=admin),
         client.post("/api/v1/auth/token", data={"username": "admin\x00", "password": "x"}),
+        client.post(  # the same form as multipart: a field, not a file
+            "/api/v1/auth/token", files={"username": (None, "admin\x00"), "password": (None, "x")}
+        ),
     ]
     for response in await asyncio.gather(*attempts):
         assert response.status_code == 422, response.text
@@ -222,3 +226,34 @@ async def test_after_an_unexpected_error_the_connection_stays_usable(
         again = await client.get("/api/v1/test-crash", extensions={"trace": count_connections})
         assert again.status_code == 500
     assert len(opened) == 1, "the server closed the connection after the 500"
+
+
+async def test_a_browser_upload_of_a_binary_file_beside_a_text_field_is_not_refused(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Files are binary and hold NUL bytes; only fields that are not files are text."""
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    created = await client.post(
+        "/api/v1/intake/reports", headers=officer, json=report("119-multipart")
+    )
+    boundary = "----WebKitFormBoundaryQ3xLmZ9aBcDeFgHi"  # as Chromium writes it: mixed case
+    photo = base64.b64decode(  # a 1×1 PNG: NUL bytes in its chunk lengths
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
+    )
+    assert b"\x00" in photo
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n现场照片\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    uploaded = await client.post(
+        f"/api/v1/intake/reports/{created.json()['report_id']}/attachments",
+        headers={**officer, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body,
+    )
+    assert uploaded.status_code == 201, uploaded.text

@@ -77,6 +77,7 @@ class BodyLimits:
     routes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def for_request(self, method: str, path: str, content_type: str) -> int:
+        """``content_type`` in lower case."""
         limit = self.routes.get((method, path))
         if limit is not None:
             return limit
@@ -108,7 +109,7 @@ def _nul_in_body(content_type: str, body: bytes) -> bool:
     """A NUL character in a textual body (JSON, form, text, multipart fields)."""
     if not body:
         return False
-    kind = content_type.split(";", 1)[0].strip()
+    kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json" or kind.endswith("+json"):
         return b"\x00" in body or (b"\\u0000" in body and _JSON_NUL.search(body) is not None)
     if kind == "application/x-www-form-urlencoded":
@@ -177,8 +178,8 @@ class RequestGuard:
         if "\x00" in scope["path"] or _nul_in_query(scope.get("query_string", b"")):
             raise _Refused(422, "invalid_character", "the request contains a NUL character")
         headers = dict(scope.get("headers") or [])
-        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        limit = self.limits.for_request(scope["method"], scope["path"], content_type)
+        content_type = headers.get(b"content-type", b"").decode("latin-1")  # boundary: as sent
+        limit = self.limits.for_request(scope["method"], scope["path"], content_type.lower())
         declared = headers.get(b"content-length")
         if declared is not None:
             await self._check_declared(scope, declared, limit)
