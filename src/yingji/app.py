@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import hmac
+import ipaddress
 import logging
 import time
 import uuid
@@ -21,12 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yingji import __version__, registry
-from yingji.core import audit, clock, metrics, migrate, security
-from yingji.core.db import Database
-from yingji.core.errors import DomainError
+from yingji.core import audit, clock, edge, metrics, migrate, security
+from yingji.core.db import Database, database_unavailable, refused_nul_character
+from yingji.core.errors import DomainError, PermissionDenied, Unauthenticated
 from yingji.core.events import Bus, make_bus
-from yingji.core.logs import request_id_var
+from yingji.core.logs import redact_secrets_in_logs, request_id_var
 from yingji.core.timers import TimerWorker
+from yingji.core.web import client_ip, credentials_hold
 from yingji.dispatch import api as dispatch_api
 from yingji.dispatch import jobs as dispatch_jobs
 from yingji.dispatch import plan_api as dispatch_plan_api
@@ -162,10 +165,31 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
-        # PostgreSQL refuses text with a NUL character (SQLite stores it): bad input, not a fault
-        if "invalid byte sequence" in str(exc) or "0x00" in str(exc):
+        if database_unavailable(exc):  # read-only, unreachable, full: not the request's fault
+            log.error("database unavailable: %s", str(exc.orig)[:300])
+            return _error(
+                503,
+                "database_unavailable",
+                "the database cannot take this request now; try again later",
+                headers={"Retry-After": "5"},
+            )
+        # the edge refuses NUL characters (core.edge); a NUL that came another way and that
+        # PostgreSQL refused is still bad input, not a fault
+        if refused_nul_character(exc):
             return _error(422, "invalid_character", "the request contains a NUL character")
         return await unexpected(request, exc)
+
+    @app.exception_handler(ConnectionError)
+    async def connection_lost(_: Request, exc: ConnectionError) -> JSONResponse:
+        # a request opens no connection but to the database (the bus and notifications run
+        # after commit, in the relay): the database went away (refused, reset)
+        log.error("database connection failed: %s", exc)
+        return _error(
+            503,
+            "database_unavailable",
+            "the database cannot take this request now; try again later",
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -203,15 +227,48 @@ def install_operations(app: FastAPI) -> None:
             )
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        ready = checks.get("database") == "ok" and checks.get("migrations") == "ok"
+        if checks["database"] == "ok":
+            try:
+                await db.probe_write()
+                checks["writes"] = "ok"
+            except Exception as exc:
+                checks["writes"] = f"refused: {type(exc).__name__}"
+        ready = all(checks.get(k) == "ok" for k in ("database", "writes", "migrations"))
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)")
-    async def prometheus() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (text format); YINGJI_METRICS_TOKEN as a bearer token, "
+        "else open in local/test/drill and loopback-only in staging/production",
+    )
+    async def prometheus(request: Request) -> Response:
+        allow_metrics(request)
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def allow_metrics(request: Request) -> None:
+    """``/metrics`` tells how busy the centre is and who fails to sign in: with a token set,
+    only for its bearer; without, in staging and production only to a loopback caller (a
+    Prometheus on the same host; through nginx the caller is the client, not loopback)."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        expected = settings.metrics_token.get_secret_value()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthenticated("not_authenticated", "give the metrics token as a bearer token")
+        return
+    if not settings.exposed:
+        return
+    address = client_ip(request, settings)
+    if address is None or not ipaddress.ip_address(address).is_loopback:
+        raise PermissionDenied(
+            "metrics_loopback_only",
+            "metrics are served to loopback callers only; set YINGJI_METRICS_TOKEN",
+        )
 
 
 def install_web_app(app: FastAPI, dist: Path) -> None:
@@ -220,8 +277,8 @@ def install_web_app(app: FastAPI, dist: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     async def web(path: str) -> Response:
-        if path.startswith(("api/", "ws")):
-            return _error(404, "not_found", f"no route /{path}")
+        if path.startswith(("api/", "ws")) or path in ("docs", "redoc", "openapi.json"):
+            return _error(404, "not_found", f"no route /{path}")  # docs: when turned off
         candidate = (dist / path).resolve()
         if path and candidate.is_file() and dist.resolve() in candidate.parents:
             cache = (
@@ -279,6 +336,34 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
+class YingjiApp(FastAPI):
+    """FastAPI with the edge around everything, Starlette's error middleware included:
+    security headers on every response (a 500 too), and no exception left to the server."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        policy = edge.content_security_policy(edge.origins_of(settings.base_layer_urls()))
+        return edge.SecurityHeaders(
+            edge.UnexpectedErrorGuard(super().build_middleware_stack()),
+            policy=policy,
+            hsts=settings.exposed,
+        )
+
+
+def body_limits(settings: Settings) -> edge.BodyLimits:
+    """1 MiB for JSON, more for multipart uploads and for the routes that take reports with
+    their attachments in base64 (``Settings.report_body_limit``)."""
+    reports = settings.report_body_limit
+    return edge.BodyLimits(
+        plain=settings.max_json_bytes,
+        upload=settings.upload_body_limit,
+        routes={
+            ("POST", "/api/v1/intake/reports"): reports,
+            ("POST", "/api/v1/intake/reports:batch"): reports,
+        },
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -293,6 +378,7 @@ def create_app(
     elif settings.clock_rate != 1.0:
         clock.set_clock(clock.SystemClock(settings.clock_rate))
     security.set_authenticator(org_service.principal_for_token)
+    redact_secrets_in_logs()
     if settings.env == "test":
         security.configure_hasher(cheap=True)
     audit.configure(audit.config_from(settings))
@@ -335,7 +421,11 @@ def create_app(
                 await worker.stop()
             await db.dispose()
 
-    app = FastAPI(
+    docs = settings.docs_enabled
+    app = YingjiApp(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Yingji 应急 — integrated emergency command and linkage platform",
         version=__version__,
         lifespan=lifespan,
@@ -348,6 +438,10 @@ def create_app(
         ),
     )
     app.state.settings = settings
+    # added last is outermost: the request id and access log see what the guard refuses
+    app.add_middleware(
+        edge.RequestGuard, limits=body_limits(settings), credentials_hold=credentials_hold
+    )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_operations(app)

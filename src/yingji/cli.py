@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,13 +13,16 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from yingji import drill, registry
 from yingji.app import create_app, ensure_reference_data, install_jobs, schedule_audit_anchor
 from yingji.core import audit, clock, migrate, security
-from yingji.core.db import Database
+from yingji.core.db import Database, sqlite_file
 from yingji.core.errors import DomainError
 from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
@@ -27,7 +32,7 @@ from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
-from yingji.settings import Settings, get_settings
+from yingji.settings import DEFAULT_SECRET, Settings, get_settings
 
 app = typer.Typer(
     help="Yingji (应急) — integrated emergency command and linkage platform.",
@@ -91,6 +96,77 @@ def _fail(exc: DomainError) -> None:
     raise typer.Exit(1)
 
 
+def _one_line(exc: BaseException) -> str:
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    cause = cause.__cause__ or cause  # the driver's own error under SQLAlchemy's adapter
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:300]
+
+
+def _check_database(settings: Settings) -> None:
+    """Before serving: the database is there and answers, or one clear line and exit 2.
+
+    ``serve`` never creates the database (``db upgrade`` does): a mistyped SQLite path would
+    otherwise become a new, empty file.
+    """
+    where = settings.database_url.split("@")[-1]
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():
+        err.print(
+            f"[red]no database at {escape(str(path))}[/red]: create it with `yingji db upgrade`, "
+            "or check YINGJI_DATABASE_URL",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
+    async def answer() -> None:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                await session.execute(text("SELECT 1"))
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(answer())
+    except Exception as exc:
+        err.print(
+            f"[red]cannot open the database at {escape(where)}[/red]: {escape(_one_line(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_exposed(settings: Settings, host: str) -> None:
+    """``YINGJI_ENV`` left at ``local`` on an address other machines reach: say so, loudly."""
+    if settings.env != "local" or _loopback(host):
+        return
+    message = (
+        f"YINGJI_ENV is local (the default) but yingji serve listens on {host}, which other "
+        "machines reach: cookies are not Secure, /docs and /metrics are open"
+        + (
+            ", and the secret is the public local default"
+            if settings.secret_key == DEFAULT_SECRET
+            else ""
+        )
+        + ". For anything but a demo on this machine set YINGJI_ENV=production (or staging) "
+        "and YINGJI_SECRET_KEY."
+    )
+    err.print(f"[bold red]WARNING[/bold red]: {escape(message)}", highlight=False, soft_wrap=True)
+    logging.getLogger("yingji").warning(message)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
@@ -105,10 +181,13 @@ def serve(
     """Serve the API, the web app and /ws (and, unless --no-worker, the relay and timers)."""
     settings = _settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    bind = host or settings.host
+    _check_database(settings)
+    _warn_if_exposed(settings, bind)
     application = create_app(settings, run_worker=not no_worker)
     uvicorn.run(
         application,
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         log_config=None,
         proxy_headers=True,

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_SECRET = "local-development-secret-change-me"  # noqa: S105 - refused outside local
+MiB = 1024 * 1024
+#: attachments one report may carry in JSON (``intake.schemas.ReportCreate.attachments``)
+REPORT_ATTACHMENTS = 5
+#: a secret with fewer different characters than this is refused outside local/test
+SECRET_MIN_DISTINCT = 10
 
 Environment = Literal["local", "drill", "test", "staging", "production"]
 
@@ -103,15 +109,41 @@ class Settings(BaseSettings):
     audit_anchor_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="how often the audit chain's head is published"
     )
+    # the edge (core.edge): request body limits, API docs, metrics
+    max_json_bytes: int = Field(
+        default=1 * MiB, ge=64 * 1024, description="JSON and every other request body"
+    )
+    max_upload_bytes: int | None = Field(
+        default=None, description="multipart uploads; default: attachment_max_bytes + 2 MiB"
+    )
+    max_report_bytes: int | None = Field(
+        default=None,
+        description="POST /api/v1/intake/reports and reports:batch (attachments in base64); "
+        "default: what a report with the most and largest attachments needs",
+    )
+    docs: bool | None = Field(
+        default=None,
+        description="serve /docs, /redoc and /openapi.json; default: on in local, test and "
+        "drill, off in staging and production",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="/metrics asks for `Authorization: Bearer <token>`; unset: open in local, "
+        "test and drill, and only to loopback callers in staging and production",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
-        if self.env not in ("local", "test") and self.secret_key == DEFAULT_SECRET:
+        if self.env not in ("local", "test"):
+            weakness = secret_weakness(self.secret_key)
+            if weakness:
+                raise ValueError(f"YINGJI_SECRET_KEY {weakness} (YINGJI_ENV={self.env})")
+        self.base_layer_urls()  # refuses a value that is not a JSON list of layers
+        if self.upload_body_limit <= self.attachment_max_bytes:
             raise ValueError(
-                f"YINGJI_SECRET_KEY must be set to a secret of your own when YINGJI_ENV={self.env}"
+                "YINGJI_MAX_UPLOAD_BYTES must be larger than YINGJI_ATTACHMENT_MAX_BYTES "
+                "(a multipart upload carries the file and its headers)"
             )
-        if self.env not in ("local", "test") and len(self.secret_key) < 32:
-            raise ValueError("YINGJI_SECRET_KEY must be at least 32 characters outside local")
         if self.clock_rate != 1.0 and self.env not in ("local", "drill", "test"):
             raise ValueError(
                 "YINGJI_CLOCK_RATE other than 1 runs business time faster than real time; "
@@ -154,6 +186,60 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.env not in ("local", "test", "drill")
+
+    @property
+    def exposed(self) -> bool:
+        """Staging and production: a real deployment, reached over the network."""
+        return self.env in ("staging", "production")
+
+    @property
+    def upload_body_limit(self) -> int:
+        if self.max_upload_bytes is not None:
+            return self.max_upload_bytes
+        return self.attachment_max_bytes + 2 * MiB
+
+    @property
+    def report_body_limit(self) -> int:
+        """A report with ``REPORT_ATTACHMENTS`` attachments of ``attachment_max_bytes`` each,
+        in base64 (4 characters for 3 bytes), and 1 MiB for the rest of it."""
+        if self.max_report_bytes is not None:
+            return self.max_report_bytes
+        base64_chars = 4 * -(-self.attachment_max_bytes // 3)
+        return REPORT_ATTACHMENTS * base64_chars + 1 * MiB
+
+    def base_layer_urls(self) -> list[str]:
+        """The tile URLs of ``map_base_layers`` (the browser loads them: CSP allows them)."""
+        if not self.map_base_layers:
+            return []
+        try:
+            layers = json.loads(self.map_base_layers)
+        except ValueError as exc:
+            raise ValueError(f"YINGJI_MAP_BASE_LAYERS is not JSON: {exc}") from None
+        if not isinstance(layers, list) or not all(
+            isinstance(layer, dict) and isinstance(layer.get("url"), str) for layer in layers
+        ):
+            raise ValueError('YINGJI_MAP_BASE_LAYERS must be a JSON list of {"url": …} objects')
+        return [layer["url"] for layer in layers]
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.docs if self.docs is not None else not self.exposed
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign sessions outside local and test, or None."""
+    if secret == DEFAULT_SECRET:
+        return "must be set to a secret of your own, not the local default"
+    if secret != secret.strip() or any(c.isspace() for c in secret):
+        return "must not contain whitespace"
+    if len(secret) < 32:
+        return "must be at least 32 characters"
+    if len(set(secret)) < SECRET_MIN_DISTINCT:
+        return (
+            f"has fewer than {SECRET_MIN_DISTINCT} different characters; use a random one "
+            "(openssl rand -hex 32)"
+        )
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, CursorResult, Result, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -86,9 +87,9 @@ class Database:
         self.dialect = make_url(url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
-            database = make_url(url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            path = sqlite_file(url)
+            if path is not None and not make_url(url).query.get("uri"):
+                path.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             # A fixed pool: requests beyond it wait, in order, for a connection. Overflow
@@ -117,8 +118,78 @@ class Database:
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self, readonly=readonly)
 
+    async def probe_write(self) -> None:
+        """Raise ``DBAPIError`` unless the database takes a write now (it may be read-only: a
+        PostgreSQL standby or ``default_transaction_read_only``, an SQLite file or disk that
+        turned read-only). An UPDATE that changes nothing, in a transaction rolled back."""
+        if self.write_lock is not None:
+            async with self.write_lock:
+                await self._probe_write()
+        else:
+            await self._probe_write()
+
+    async def _probe_write(self) -> None:
+        async with self.engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                await connection.execute(_PROBE_WRITE)
+            finally:
+                await transaction.rollback()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_PROBE_WRITE = text("UPDATE alembic_version SET version_num = version_num")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names (``file:`` URIs included); None for memory or other
+    databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") and database.startswith("file:"):
+        database = database[5:]
+    if not database or database == ":memory:" or "mode=memory" in str(parsed.query):
+        return None
+    return Path(database)
+
+
+#: PostgreSQL SQLSTATEs of a database that cannot take the request now: read-only (a standby,
+#: ``default_transaction_read_only``), connection lost, shutting down, out of disk or memory,
+#: I/O error. By class (first two characters) or in full.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "58", "25006")
+#: SQLite result codes alike: read-only, I/O error, disk full, cannot open
+_UNAVAILABLE_SQLITE = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN")
+#: PostgreSQL refuses a NUL character in text (22021) and ``\u0000`` in JSONB (22P05)
+_NUL_SQLSTATES = ("22021", "22P05")
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the database cannot serve now (rather than: this request is
+    wrong, or the code is)."""
+    if exc.connection_invalidated:
+        return True
+    state = _sqlstate(exc)
+    if state:
+        return state.startswith(_UNAVAILABLE_SQLSTATES)
+    name = str(getattr(exc.orig, "sqlite_errorname", ""))
+    return name.startswith(_UNAVAILABLE_SQLITE)
+
+
+def refused_nul_character(exc: DBAPIError) -> bool:
+    """Whether the database refused a NUL character in the request's text."""
+    if _sqlstate(exc) in _NUL_SQLSTATES:
+        return True
+    message = str(exc.orig)
+    return "invalid byte sequence" in message and "0x00" in message
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
@@ -330,6 +401,9 @@ __all__ = [
     "after_commit",
     "blank_row",
     "database_of",
+    "database_unavailable",
+    "refused_nul_character",
+    "sqlite_file",
     "enqueue_journal",
     "in_list",
     "journal_row",

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from yingji.core import audit, security
 from yingji.core.db import Database
@@ -36,17 +38,38 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+#: the longest text of an IP address (an IPv4-mapped IPv6 address written out in full)
+MAX_ADDRESS_CHARS = 45
+
+
+def ip_address_text(value: str | None) -> str | None:
+    """``value`` as the canonical text of an IP address (without an IPv6 scope id), or None
+    when it is not one. What a client wrote into a header is never stored as it came."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.startswith("[") and "]" in text:  # [2001:db8::1]:443
+        text = text[1 : text.index("]")]
+    text = text.split("%", 1)[0]  # fe80::1%eth0: the scope means nothing here
+    if len(text) > MAX_ADDRESS_CHARS:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def client_ip(request: Request | WebSocket, settings: Settings) -> str | None:
-    """The caller's address; ``X-Forwarded-For`` is believed only from a trusted proxy."""
-    peer = request.client.host if request.client else None
+    """The caller's address; ``X-Forwarded-For`` is believed only from a trusted proxy, and
+    only its last entry (the one that proxy added) is read.
+
+    Behind ``yingji serve`` uvicorn has already put the forwarded address in place of a
+    trusted proxy's (``forwarded_allow_ips``): the peer is validated like any forwarded one.
+    """
+    peer = ip_address_text(request.client.host if request.client else None)
     forwarded = request.headers.get("x-forwarded-for")
     if peer and forwarded and peer in settings.trusted_proxies:
-        candidate = forwarded.split(",")[-1].strip()
-        try:
-            ipaddress.ip_address(candidate)
-        except ValueError:
-            return peer
-        return candidate
+        return ip_address_text(forwarded.rpartition(",")[2]) or peer
     return peer
 
 
@@ -60,7 +83,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
-def _credentials(request: Request | WebSocket) -> tuple[str, str] | None:
+def _credentials(request: HTTPConnection) -> tuple[str, str] | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip(), "bearer"
@@ -70,14 +93,23 @@ def _credentials(request: Request | WebSocket) -> tuple[str, str] | None:
     return None
 
 
-async def resolve_principal(
-    session: AsyncSession, request: Request | WebSocket
-) -> Principal | None:
+async def resolve_principal(session: AsyncSession, request: HTTPConnection) -> Principal | None:
     found = _credentials(request)
     if found is None:
         return None
     token, kind = found
     return await security.authenticate(session, token, kind)
+
+
+async def credentials_hold(scope: Scope) -> bool:
+    """Whether a request's bearer token or session cookie belongs to an active user (for the
+    edge, before the body of a large request is read: ``core.edge.RequestGuard``)."""
+    connection = HTTPConnection(scope)
+    if _credentials(connection) is None:
+        return False
+    db: Database = scope["app"].state.db
+    async with db.unit_of_work(readonly=True) as session:
+        return await resolve_principal(session, connection) is not None
 
 
 async def current_principal(request: Request, session: Session) -> Principal:

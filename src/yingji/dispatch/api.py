@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
-from pydantic import AwareDatetime
 
 from yingji.core import audit, clock, geo
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.file_serving import file_response
 from yingji.core.files import LocalFileStore
+from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
@@ -442,8 +442,8 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 async def kpi_units(
     session: Session,
     me: Kpi,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
     tier: Annotated[int | None, Query(ge=1, le=3)] = None,
 ) -> list[dict[str, Any]]:
     start, end = _period(since, until)
@@ -455,8 +455,8 @@ async def kpi_units(
 async def kpi_tiers(
     session: Session,
     me: Kpi,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> list[dict[str, Any]]:
     start, end = _period(since, until)
     rows = await kpi.tier_kpis(session=session, since=start, until=end, scope=me.scope)

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime
 
 from yingji.core import clock
+from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
@@ -68,8 +68,8 @@ async def list_incidents(
     category: Annotated[str | None, Query(max_length=64)] = None,
     level: Levels = None,
     division: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -96,8 +96,8 @@ async def incidents_geojson(
     category: Annotated[str | None, Query(max_length=64)] = None,
     level: Levels = None,
     division: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5000,
 ) -> Response:
     """Only the columns a point needs, serialised once: the situation board loads thousands."""

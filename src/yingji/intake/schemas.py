@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,6 +18,7 @@ from pydantic import (
 )
 
 from yingji.core import geo
+from yingji.core.instant import Instant
 
 Channel = Literal[
     "hotline_110",
@@ -94,7 +94,7 @@ class ReportCreate(BaseModel):
         description="the source system's id; a retry with the same id "
         "returns the report already stored",
     )
-    received_at: AwareDatetime | None = Field(default=None, description="default: now")
+    received_at: Instant | None = Field(default=None, description="default: now")
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, pattern=r"^[0-9+\-() ]{3,40}$")
     text: str = Field(min_length=1, max_length=MAX_TEXT)

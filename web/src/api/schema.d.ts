@@ -1462,7 +1462,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (text format) */
+        /** Prometheus metrics (text format); YINGJI_METRICS_TOKEN as a bearer token, else open in local/test/drill and loopback-only in staging/production */
         get: operations["prometheus_metrics_get"];
         put?: never;
         post?: never;
