@@ -319,7 +319,7 @@ async def _scope_after(
 ) -> tuple[str | None, str | None]:
     """The division adcode and unit code an account has after a change: those sent, else the
     ones it has (a change of roles alone is judged against the account's own scope)."""
-    division = data["division_adcode"] if "division_adcode" in data else user.division_adcode
+    division = data.get("division_adcode", user.division_adcode)
     if "unit_code" in data:
         return division, data["unit_code"]
     unit = await service.get_unit(session=session, unit_id=user.unit_id) if user.unit_id else None
