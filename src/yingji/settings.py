@@ -15,8 +15,11 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_SECRET = "local-development-secret-change-me"  # noqa: S105 - refused outside local
 MiB = 1024 * 1024
-#: attachments one report may carry in JSON (``intake.schemas.ReportCreate.attachments``)
-REPORT_ATTACHMENTS = 5
+#: the largest batch of reports (``intake.schemas.ReportBatch``) and the most one report's
+#: other fields take in JSON when every character is escaped (text 4,000, address 300, name 100
+#: characters of 6 bytes each, and the rest): a batch of text-only reports must fit the limit
+REPORT_BATCH = 500
+REPORT_JSON_BYTES = 28 * 1024
 #: a secret with fewer different characters than this is refused outside local/test
 SECRET_MIN_DISTINCT = 10
 
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
     max_report_bytes: int | None = Field(
         default=None,
         description="POST /api/v1/intake/reports and reports:batch (attachments in base64); "
-        "default: what a report with the most and largest attachments needs",
+        "default: what a report whose attachments take their whole budget needs",
     )
     docs: bool | None = Field(
         default=None,
@@ -200,12 +203,13 @@ class Settings(BaseSettings):
 
     @property
     def report_body_limit(self) -> int:
-        """A report with ``REPORT_ATTACHMENTS`` attachments of ``attachment_max_bytes`` each,
-        in base64 (4 characters for 3 bytes), and 1 MiB for the rest of it."""
+        """The larger of: one report whose attachments together take ``attachment_max_bytes``
+        (its whole budget, in base64: 4 characters for 3 bytes) with 1 MiB for the rest of it;
+        and a full batch of text-only reports."""
         if self.max_report_bytes is not None:
             return self.max_report_bytes
         base64_chars = 4 * -(-self.attachment_max_bytes // 3)
-        return REPORT_ATTACHMENTS * base64_chars + 1 * MiB
+        return max(base64_chars + 1 * MiB, REPORT_BATCH * REPORT_JSON_BYTES + 1 * MiB)
 
     def base_layer_urls(self) -> list[str]:
         """The tile URLs of ``map_base_layers`` (the browser loads them: CSP allows them)."""

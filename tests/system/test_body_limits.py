@@ -14,7 +14,7 @@ import pytest
 
 from tests.factories import bearer, make_county_with_two_towns
 from yingji.core.db import Database
-from yingji.settings import REPORT_ATTACHMENTS, Settings
+from yingji.settings import Settings
 
 MiB = 1024 * 1024
 
@@ -135,22 +135,13 @@ async def test_a_multipart_upload_may_be_larger_than_json_but_not_without_bound(
     too_large(refused, settings.upload_body_limit)
 
 
-async def test_a_report_with_its_largest_legal_attachments_fits_the_report_limit(
-    settings: Settings,
-) -> None:
-    """The report routes take attachments in base64: their limit is what the largest legal
-    report needs (the most attachments, each of the largest size), and the other routes'
-    limit stays at 1 MiB."""
-    attachment = {
-        "filename": "f" * 200,
-        "content_type": "audio/mpeg",
-        "data_base64": base64.b64encode(b"\0" * settings.attachment_max_bytes).decode(),
-    }
-    largest = {
+def largest_report(external_id: str, attachments: list[dict[str, str]]) -> dict[str, object]:
+    """A report with every field at its longest, escaped as JSON escapes the most."""
+    return {
         "channel": "hotline_12345",
-        "external_id": "x" * 100,
+        "external_id": external_id.ljust(100, "x"),
         "received_at": "2026-12-06T10:00:00.000000+08:00",
-        "reporter_name": "名" * 100,
+        "reporter_name": "\u2028" * 100,
         "reporter_phone": "1" * 40,
         "text": "\u2028" * 4000,  # escaped by json.dumps: 6 bytes each
         "address": "\u2028" * 300,
@@ -159,12 +150,49 @@ async def test_a_report_with_its_largest_legal_attachments_fits_the_report_limit
         "crs": "wgs84",
         "category_code": "c" * 64,
         "casualties": {"dead": 100000, "injured": 100000, "missing": 100000, "trapped": 100000},
-        "attachments": [attachment] * REPORT_ATTACHMENTS,
+        "attachments": attachments,
     }
-    size = len(json.dumps(largest, indent=4).encode())
+
+
+async def test_the_largest_legal_report_and_the_largest_batch_fit_the_report_limit(
+    settings: Settings,
+) -> None:
+    """The report routes take attachments in base64: their limit is what the largest legal
+    requests need (one report whose attachments take their whole budget; 500 text-only
+    reports of the longest), and the other routes' limit stays at 1 MiB."""
+    share = settings.attachment_max_bytes // 5
+    attachment = {
+        "filename": "f" * 200,
+        "content_type": "audio/mpeg",
+        "data_base64": base64.b64encode(b"\0" * share).decode(),
+    }
+    report = largest_report("r", [attachment] * 5)
+    size = len(json.dumps(report, indent=4).encode())
     assert size <= settings.report_body_limit
     assert settings.report_body_limit - size < 2 * MiB
+    batch = {"reports": [largest_report(f"b{i}", []) for i in range(500)]}
+    assert len(json.dumps(batch, indent=4).encode()) <= settings.report_body_limit
     assert settings.max_json_bytes == MiB
+
+
+async def test_a_reports_attachments_over_their_budget_are_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    await make_county_with_two_towns(db)
+    officer = await bearer(client, "county")
+    half = base64.b64encode(b"ID3" + b"\0" * (settings.attachment_max_bytes // 2)).decode()
+    parts = [
+        {"filename": f"{i}.mp3", "content_type": "audio/mpeg", "data_base64": half}
+        for i in range(2)
+    ]
+    report = {"channel": "hotline_119", "external_id": "119-big", "text": "路边树倒了"}
+    refused = await client.post(
+        "/api/v1/intake/reports", headers=officer, json={**report, "attachments": parts}
+    )
+    assert refused.status_code == 422, refused.text[:300]
+    assert refused.json()["error"]["code"] == "attachments_too_large"
+    listed = await client.get("/api/v1/intake/reports", headers=officer)
+    assert listed.json()["total"] == 0
 
 
 @pytest.mark.parametrize("route", ["/api/v1/intake/reports", "/api/v1/intake/reports:batch"])

@@ -445,6 +445,20 @@ async def receive_report(
     return await told(session, principal.scope, receipt)
 
 
+def _check_attachment_budget(body: ReportCreate, policy: IntakePolicy) -> None:
+    """A report's attachments together take at most ``attachment_max_bytes`` (what the report
+    routes' body limit is sized for); more go one by one to ``/reports/{id}/attachments``."""
+    total = sum(item.size() for item in body.attachments)
+    if total > policy.attachment_max_bytes:
+        raise ValidationFailed(
+            "attachments_too_large",
+            f"a report's attachments together take at most "
+            f"{policy.attachment_max_bytes // 2**20} MiB; send more with "
+            "POST /api/v1/intake/reports/{id}/attachments",
+            {"max_bytes": policy.attachment_max_bytes, "bytes": total},
+        )
+
+
 async def _receive(
     session: AsyncSession,
     principal: Principal,
@@ -452,6 +466,7 @@ async def _receive(
     ip: str | None,
     policy: IntakePolicy,
 ) -> Receipt:
+    _check_attachment_budget(body, policy)
     if body.channel == "public_web":
         existing = await _public_report_sent_before(session, body, ip, policy)
         if existing is not None:

@@ -71,6 +71,11 @@ class AttachmentIn(BaseModel):
         except (binascii.Error, ValueError) as exc:
             raise ValueError("data_base64 is not base64") from exc
 
+    def size(self) -> int:
+        """The file's size in bytes, from its base64 length (without decoding it)."""
+        encoded = self.data_base64
+        return len(encoded) // 4 * 3 - encoded[-2:].count("=")
+
     @field_validator("data_base64")
     @classmethod
     def _is_base64(cls, value: str) -> str:
@@ -104,7 +109,12 @@ class ReportCreate(BaseModel):
     crs: Literal["wgs84", "gcj02"] = "wgs84"
     category_code: str | None = Field(default=None, max_length=64)
     casualties: Casualties = Field(default_factory=Casualties)
-    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=5)
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list,
+        max_length=5,
+        description="together at most YINGJI_ATTACHMENT_MAX_BYTES (10 MiB; "
+        "attachments_too_large): add more with POST /reports/{id}/attachments",
+    )
 
     @model_validator(mode="after")
     def _point(self) -> ReportCreate:

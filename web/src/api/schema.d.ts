@@ -2750,7 +2750,10 @@ export interface components {
         ReportCreate: {
             /** Address */
             address?: string | null;
-            /** Attachments */
+            /**
+             * Attachments
+             * @description together at most YINGJI_ATTACHMENT_MAX_BYTES (10 MiB; attachments_too_large): add more with POST /reports/{id}/attachments
+             */
             attachments?: components["schemas"]["AttachmentIn"][];
             casualties?: components["schemas"]["Casualties"];
             /** Category Code */
