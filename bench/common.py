@@ -22,9 +22,10 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from yingji.app import ensure_reference_data
-from yingji.core import migrate
+from yingji.core import audit, migrate
 from yingji.core.db import Database
 from yingji.org import seed
+from yingji.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_DIR = ROOT / "var" / "bench"
@@ -164,11 +165,16 @@ async def prepare_demo_database(url: str) -> None:
     Database(url)  # creates the SQLite folder, as the command does
     await asyncio.to_thread(migrate.upgrade, url, "head")
     db = Database(url)
+    # sign the seed's audit rows with the key the benchmarked processes will verify them with
+    # (this process may have been configured otherwise, e.g. by a test that ran before)
+    as_served = Settings(env="local", database_url=url, audit_anchor_file=Path(anchor_file(url)))
+    previous = audit.configure(audit.config_from(as_served))
     try:
         await ensure_reference_data(db)
         async with db.unit_of_work() as session:
             await seed.seed_demo(session=session)
     finally:
+        audit.configure(previous)
         await db.dispose()
 
 
