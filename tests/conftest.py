@@ -133,6 +133,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         log_json=False,
         timer_poll_seconds=0.05,
         audit_anchor_file=tmp_path / "audit-anchors.jsonl",
+        file_store=tmp_path / "files",
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,18 +30,6 @@ def encoded(fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> by
     out = io.BytesIO()
     Image.new(mode, size, 0).save(out, fmt)
     return out.getvalue()
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key="t" * 40,
-        log_json=False,
-        timer_poll_seconds=0.05,
-        file_store=tmp_path / "files",
-    )
 
 
 async def upload(

@@ -7,7 +7,6 @@ import base64
 import io
 import struct
 import wave
-from pathlib import Path
 
 import httpx
 import pytest
@@ -41,18 +40,6 @@ def wav() -> bytes:
 MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 413  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
 ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + b"\x00" * 10
 MP4 = struct.pack(">I", 24) + b"ftypM4A \x00\x00\x00\x00M4A isom" + b"\x00\x00\x00\x08free"
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key="t" * 40,
-        log_json=False,
-        timer_poll_seconds=0.05,
-        file_store=tmp_path / "files",
-    )
 
 
 async def a_report(client: httpx.AsyncClient, officer: dict[str, str], eid: str) -> str:
