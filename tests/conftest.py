@@ -9,10 +9,14 @@ timer worker and concurrent requests use sessions of their own and must see comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -182,6 +186,42 @@ def served_env(database_url: str, **settings: str) -> dict[str, str]:
         "YINGJI_AUDIT_ANCHOR_FILE": str(anchors),
         **settings,
     }
+
+
+YINGJI = str(Path(sys.executable).with_name("yingji"))
+
+
+@contextlib.contextmanager
+def served_demo(folder: Path, **settings: str) -> Iterator[str]:
+    """``yingji db upgrade``, ``yingji seed demo`` and ``yingji serve`` on an SQLite database in
+    ``folder`` (with ``settings`` as environment variables), ready; yields its base URL."""
+    env = served_env(f"sqlite+aiosqlite:///{folder}/yingji.db", **settings)
+    for args in (("db", "upgrade"), ("seed", "demo")):
+        subprocess.run([YINGJI, *args], env=env, check=True, capture_output=True, timeout=180)
+    port = free_port()
+    with (folder / "serve.log").open("w") as log:
+        process = subprocess.Popen(
+            [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture

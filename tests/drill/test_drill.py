@@ -3,53 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, served_env
+from tests.conftest import served_demo
 from yingji import drill
 
-YINGJI = str(Path(sys.executable).with_name("yingji"))
 RATE = 600.0
 
 
 @pytest.fixture(scope="module")
 def drill_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("drill")
-    env = served_env(
-        f"sqlite+aiosqlite:///{folder}/yingji.db",
+    with served_demo(
+        tmp_path_factory.mktemp("drill"),
         YINGJI_ENV="drill",
         YINGJI_CLOCK_RATE=str(RATE),
         YINGJI_SECRET_KEY="drill-test-secret-key-of-at-least-32-characters",
         YINGJI_SQLITE_SYNCHRONOUS="OFF",
-    )
-    for args in (("db", "upgrade"), ("seed", "demo")):
-        subprocess.run([YINGJI, *args], env=env, check=True, capture_output=True, timeout=120)
-    port = free_port()
-    log = (folder / "serve.log").open("w")
-    process = subprocess.Popen(
-        [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    ) as base:
+        yield base
 
 
 def officer_headers(base: str) -> dict[str, str]:

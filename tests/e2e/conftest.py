@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +12,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.conftest import free_port, served_env
+from tests.conftest import served_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-YINGJI = str(Path(sys.executable).with_name("yingji"))
 DEMO_PASSWORD = "yingji-demo-2026"
 # a 1×1 PNG, as a phone camera would hand over a photo
 PNG = base64.b64decode(
@@ -50,29 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (ROOT / "src/yingji/web_dist/index.html").is_file():
         pytest.fail("the web app is not built: run `make web` (make e2e does)")
-    folder = tmp_path_factory.mktemp("e2e")
-    env = served_env(f"sqlite+aiosqlite:///{folder}/yingji.db")
-    subprocess.run([YINGJI, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([YINGJI, "seed", "demo"], env=env, check=True, capture_output=True)
-    port = free_port()
-    log = (folder / "serve.log").open("w")
-    process = subprocess.Popen(
-        [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with served_demo(tmp_path_factory.mktemp("e2e")) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.conftest import free_port, served_env
-from tests.e2e.conftest import YINGJI, sign_in
+from tests.conftest import free_port, served_demo
+from tests.e2e.conftest import sign_in
 
 # a 1×1 PNG tile
 TILE = base64.b64decode(
@@ -105,34 +103,13 @@ def tile_server() -> Iterator[str]:
 def server_with_base_layer(
     tmp_path_factory: pytest.TempPathFactory, tile_server: str
 ) -> Iterator[str]:
-    folder: Path = tmp_path_factory.mktemp("e2e-base-layer")
     layers = [
         {"name": "测试底图", "type": "xyz", "url": f"{tile_server}/tiles/{{z}}/{{x}}/{{y}}.png"}
     ]
-    env = served_env(
-        f"sqlite+aiosqlite:///{folder}/yingji.db", YINGJI_MAP_BASE_LAYERS=json.dumps(layers)
-    )
-    subprocess.run([YINGJI, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([YINGJI, "seed", "demo"], env=env, check=True, capture_output=True)
-    port = free_port()
-    with (folder / "serve.log").open("w") as log:
-        process = subprocess.Popen(
-            [YINGJI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("yingji serve did not become ready: " + (folder / "serve.log").read_text())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with served_demo(
+        tmp_path_factory.mktemp("e2e-base-layer"), YINGJI_MAP_BASE_LAYERS=json.dumps(layers)
+    ) as base:
+        yield base
 
 
 def test_a_configured_base_layer_loads_its_tiles_under_the_policy(
