@@ -102,21 +102,40 @@ async def test_a_report_the_database_refuses_fails_alone_in_the_batch(
 
 @pytest.fixture
 async def refusing_at_commit_db(db: Database) -> AsyncIterator[Database]:
-    """PostgreSQL refuses a report whose text holds ``REFUSED`` only when its transaction
-    commits (a deferred constraint trigger): the batch's chunk cannot be committed at all."""
-    if not db.is_postgres:
-        pytest.skip("SQLite has no deferred triggers")
-    create = [
-        f"""CREATE FUNCTION refuse_report_late() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.text LIKE '%{REFUSED}%' THEN
-                RAISE EXCEPTION 'report refused by the database at commit';
-            END IF;
-            RETURN NULL;
-        END $$""",
-        """CREATE CONSTRAINT TRIGGER refuse_report_late AFTER INSERT ON report
-        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_report_late()""",
-    ]
+    """The database refuses a report whose text holds ``REFUSED`` only when its transaction
+    commits, so the batch's chunk cannot be committed at all: on PostgreSQL a deferred
+    constraint trigger; on SQLite a trigger that marks the report with a row whose deferred
+    foreign key points nowhere (checked at COMMIT)."""
+    if db.is_postgres:
+        create = [
+            f"""CREATE FUNCTION refuse_report_late() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.text LIKE '%{REFUSED}%' THEN
+                    RAISE EXCEPTION 'report refused by the database at commit';
+                END IF;
+                RETURN NULL;
+            END $$""",
+            """CREATE CONSTRAINT TRIGGER refuse_report_late AFTER INSERT ON report
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_report_late()""",
+        ]
+        drop = [
+            "DROP TRIGGER IF EXISTS refuse_report_late ON report",
+            "DROP FUNCTION refuse_report_late()",
+        ]
+    else:
+        create = [
+            "CREATE TABLE refusal_parent (id INTEGER PRIMARY KEY)",
+            """CREATE TABLE refusal_mark (parent_id INTEGER
+            REFERENCES refusal_parent (id) DEFERRABLE INITIALLY DEFERRED)""",
+            f"""CREATE TRIGGER refuse_report_late AFTER INSERT ON report
+            WHEN NEW.text LIKE '%{REFUSED}%'
+            BEGIN INSERT INTO refusal_mark (parent_id) VALUES (1); END""",
+        ]
+        drop = [
+            "DROP TRIGGER refuse_report_late",
+            "DROP TABLE refusal_mark",
+            "DROP TABLE refusal_parent",
+        ]
     async with db.unit_of_work() as session:
         for statement in create:
             await session.execute(text(statement))
@@ -124,8 +143,8 @@ async def refusing_at_commit_db(db: Database) -> AsyncIterator[Database]:
         yield db
     finally:
         async with db.unit_of_work() as session:
-            await session.execute(text("DROP TRIGGER IF EXISTS refuse_report_late ON report"))
-            await session.execute(text("DROP FUNCTION refuse_report_late()"))
+            for statement in drop:
+                await session.execute(text(statement))
 
 
 async def test_a_report_refused_at_commit_fails_alone_in_the_batch(

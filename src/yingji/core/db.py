@@ -239,7 +239,13 @@ class UnitOfWork:
                 await session.rollback()
             elif not self.readonly:
                 await write_journal(session)
-                await session.commit()
+                try:
+                    await session.commit()
+                except BaseException:
+                    # a COMMIT the database refused (SQLite: a deferred foreign key) leaves
+                    # the transaction open there: end it, or the connection's next BEGIN fails
+                    await session.rollback()
+                    raise
             elif session.info.get("journal"):
                 raise RuntimeError("a read-only unit of work cannot write the audit log or outbox")
             # a read-only unit ends with close(): its transaction is released, and what it
