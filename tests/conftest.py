@@ -34,7 +34,7 @@ from yingji.core import audit, migrate, security
 from yingji.core import clock as clock_module
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
-from yingji.settings import Settings
+from yingji.settings import Settings, get_settings
 
 PG_URL = os.environ.get("YINGJI_TEST_DATABASE_URL")
 security.configure_hasher(cheap=True)
@@ -139,6 +139,21 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         audit_anchor_file=tmp_path / "audit-anchors.jsonl",
         file_store=tmp_path / "files",
     )
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The ``yingji`` command run in this process (Typer's ``CliRunner``) reads this test's
+    settings: its database, and the secret and anchor file its audit rows are signed with."""
+    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("YINGJI_ENV", "test")
+    monkeypatch.setenv("YINGJI_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("YINGJI_AUDIT_ANCHOR_FILE", str(settings.audit_anchor_path))
+    get_settings.cache_clear()
+    previous = audit.configuration()
+    yield
+    audit.configure(previous)
+    get_settings.cache_clear()
 
 
 @pytest.fixture

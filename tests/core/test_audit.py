@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from yingji.cli import app as cli
 from yingji.core import audit
+from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.settings import Settings
 
 
 async def write_entries(db: Database, n: int) -> None:
@@ -129,9 +131,9 @@ async def test_rehashed_forgery_is_caught_at_the_next_row(db: Database, clock) -
     assert result.first_break is not None and result.first_break.entry_id == 3
 
 
-def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypatch, clock) -> None:
-    import asyncio
-
+def test_cli_audit_verify_exits_1_and_names_the_broken_entry(
+    settings: Settings, cli_env: None, clock: ManualClock
+) -> None:
     async def prepare() -> None:
         db = Database(settings.database_url)
         audit.configure(audit.config_from(settings))
@@ -141,18 +143,8 @@ def test_cli_audit_verify_exits_1_and_names_the_broken_entry(settings, monkeypat
             await session.execute(text("UPDATE audit_log SET ip = '1.1.1.1' WHERE id = 2"))
         await db.dispose()
 
-    previous = audit.configuration()
     asyncio.run(prepare())
-    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("YINGJI_ENV", "test")
-    monkeypatch.setenv("YINGJI_SECRET_KEY", settings.secret_key)  # the key the rows carry
-    monkeypatch.setenv("YINGJI_AUDIT_ANCHOR_FILE", str(settings.audit_anchor_path))
-    from yingji.settings import get_settings
-
-    get_settings.cache_clear()
     result = CliRunner().invoke(cli, ["audit", "verify"])
-    get_settings.cache_clear()
-    audit.configure(previous)
     assert result.exit_code == 1
     assert "entry 2" in result.output
 

@@ -20,7 +20,7 @@ from tests.factories import bearer, make_county_with_two_towns, make_division, m
 from yingji.cli import app as cli
 from yingji.core.db import Database
 from yingji.org.models import Division
-from yingji.settings import Settings, get_settings
+from yingji.settings import Settings
 
 T = TypeVar("T")
 
@@ -252,15 +252,6 @@ async def test_the_api_import_checks_boundaries_per_line_and_imports_nothing_whe
     assert "boundary_overlaps_sibling" in errors[1]["message"]
     assert "331126101201" in errors[1]["message"]
     assert await divisions(db) == before
-
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("YINGJI_ENV", "test")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def on_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -13,7 +12,6 @@ from tests.factories import bearer, make_county_with_two_towns, square
 from yingji.cli import app as cli
 from yingji.core.db import Database
 from yingji.org.models import Division, LinkageUnit
-from yingji.settings import get_settings
 
 DIVISIONS_CSV = """adcode,name,level,parent_adcode,centroid_lon,centroid_lat
 330000,浙江省,province,,,
@@ -21,15 +19,6 @@ DIVISIONS_CSV = """adcode,name,level,parent_adcode,centroid_lon,centroid_lat
 331126101000,竹口镇,town,331126,118.95,27.70
 331126101201,竹口村,village,331126101000,118.95,27.71
 """
-
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):
-    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("YINGJI_ENV", "test")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 async def count(db: Database, model: type) -> int:

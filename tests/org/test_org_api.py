@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -16,7 +14,6 @@ from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.events import OutboxEvent
 from yingji.org.models import LinkageUnit, UserAccount
-from yingji.settings import Settings, get_settings
 
 
 async def test_creating_a_unit_writes_audit_and_event_with_before_and_after(
@@ -467,15 +464,6 @@ async def test_two_administrators_demoting_each_other_at_once_leave_one_administ
         == 200
     ]
     assert len(still_in) == 1
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("YINGJI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("YINGJI_ENV", "test")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def signs_in(db: Database, username: str, password: str) -> bool:
