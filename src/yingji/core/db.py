@@ -238,14 +238,7 @@ class UnitOfWork:
             if exc_type is not None:
                 await session.rollback()
             elif not self.readonly:
-                await write_journal(session)
-                try:
-                    await session.commit()
-                except BaseException:
-                    # a COMMIT the database refused (SQLite: a deferred foreign key) leaves
-                    # the transaction open there: end it, or the connection's next BEGIN fails
-                    await session.rollback()
-                    raise
+                await _commit(session)
             elif session.info.get("journal"):
                 raise RuntimeError("a read-only unit of work cannot write the audit log or outbox")
             # a read-only unit ends with close(): its transaction is released, and what it
@@ -263,6 +256,18 @@ class UnitOfWork:
                 result = hook()
                 if asyncio.iscoroutine(result):
                     await result
+
+
+async def _commit(session: AsyncSession) -> None:
+    """Write the journal (audit, outbox) and commit. A COMMIT the database refuses (SQLite: a
+    deferred foreign key) leaves the transaction open there: it is rolled back, or the
+    connection's next BEGIN would fail."""
+    await write_journal(session)
+    try:
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
 
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
