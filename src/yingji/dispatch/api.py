@@ -349,7 +349,7 @@ async def list_routing_rules(session: Session, me: Reader) -> Any:
     },
 )
 async def add_routing_rule(body: schemas.RoutingRuleIn, session: Session, me: Admin) -> Any:
-    return await flows.add_routing_rule(session=session, principal=me, data=body.model_dump())
+    return await flows.add_routing_rule(session=session, principal=me, data=body)
 
 
 RuleId = Annotated[int, Path(ge=1, le=2**62)]
@@ -373,7 +373,7 @@ async def change_routing_rule(
         session=session,
         principal=me,
         rule_id=rule_id,
-        changes=body.model_dump(exclude_unset=True),
+        changes=body,
     )
 
 

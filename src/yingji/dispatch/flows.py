@@ -14,7 +14,7 @@ from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
-from yingji.dispatch import routing_io, service
+from yingji.dispatch import routing_io, schemas, service
 from yingji.dispatch.models import (
     OPEN_STAGES,
     Callback,
@@ -844,31 +844,32 @@ def _rule_audience(division_path: str | None) -> EventScope:
     return EventScope(division_path=division_path, permission=Permission.INCIDENT_READ)
 
 
-async def _check_rule(session: AsyncSession, principal: Principal, rule: dict[str, Any]) -> None:
+async def _check_rule(
+    session: AsyncSession, principal: Principal, rule: schemas.RoutingRuleIn
+) -> None:
     """What a rule names must exist and be the principal's to name: its area is a division's
     path inside the principal's area (a rule for everywhere is a shared table's row: only an
     administrator of everything sets one), its unit a unit the principal sees."""
-    if rule["division_path"] is None:
+    if rule.division_path is None:
         principal.require(Permission.REFERENCE_WRITE)
     elif (
         await org.get_division_by_path(
-            session=session, path=rule["division_path"], scope=principal.scope
+            session=session, path=rule.division_path, scope=principal.scope
         )
         is None
     ):
         raise ValidationFailed(
             "division_not_found",
-            f"no division has the path {rule['division_path']} (e.g. 330000/331126/)",
-            {"division_path": rule["division_path"]},
+            f"no division has the path {rule.division_path} (e.g. 330000/331126/)",
+            {"division_path": rule.division_path},
         )
-    if rule["selector"] == "unit" and rule["unit_id"] is None:
+    if rule.selector == "unit" and rule.unit_id is None:
         raise ValidationFailed("unit_required", "a rule with selector 'unit' names its unit")
     if (
-        rule["unit_id"] is not None
-        and await org.get_unit(session=session, unit_id=rule["unit_id"], scope=principal.scope)
-        is None
+        rule.unit_id is not None
+        and await org.get_unit(session=session, unit_id=rule.unit_id, scope=principal.scope) is None
     ):
-        raise ValidationFailed("unit_not_found", f"no linkage unit {rule['unit_id']}")
+        raise ValidationFailed("unit_not_found", f"no linkage unit {rule.unit_id}")
 
 
 async def _editable_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RoutingRule:
@@ -899,12 +900,12 @@ async def _refuse_duplicate(session: AsyncSession, rule: RoutingRule) -> None:
 
 
 async def add_routing_rule(
-    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, data: schemas.RoutingRuleIn
 ) -> RoutingRule:
     """A new rule; one with the key of an existing rule (see :func:`routing_io.rule_key`) is
     refused, and the existing one is named so it can be edited instead."""
     await _check_rule(session, principal, data)
-    rule = await service.create_routing_rule(session=session, data=data)
+    rule = await service.create_routing_rule(session=session, data=data.model_dump())
     await _refuse_duplicate(session, rule)
     await record_change(
         session,
@@ -919,16 +920,22 @@ async def add_routing_rule(
 
 
 async def update_routing_rule(
-    *, session: AsyncSession, principal: Principal, rule_id: int, changes: dict[str, Any]
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    rule_id: int,
+    changes: schemas.RoutingRuleUpdate,
 ) -> RoutingRule:
     """Change the fields given; the rule as changed must pass what a new rule passes (inside the
     principal's area too), and must not become the copy of another rule."""
     rule = await _editable_rule(session, principal, rule_id)
     before = audit.snapshot(rule, service.RULE_FIELDS)
     was_in = _rule_audience(rule.division_path)
+    sent = changes.model_dump(exclude_unset=True)
     current = {name: getattr(rule, name) for name in service.RULE_FIELDS}
-    await _check_rule(session, principal, {**current, **changes})
-    await service.update_routing_rule(session=session, rule=rule, changes=changes)
+    # each field sent was checked by its schema, each kept one when it was stored
+    await _check_rule(session, principal, schemas.RoutingRuleIn.model_construct(**(current | sent)))
+    await service.update_routing_rule(session=session, rule=rule, changes=sent)
     await _refuse_duplicate(session, rule)
     after = audit.snapshot(rule, service.RULE_FIELDS)
     if after != before:
