@@ -482,7 +482,7 @@ async def update_user(
         session=session,
         principal=me,
         user_id=user_id,
-        data=body.model_dump(exclude_unset=True),
+        change=body,
         current_token=_presented_token(request),
     )
 

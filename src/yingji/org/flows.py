@@ -19,7 +19,7 @@ from yingji.core.errors import Conflict, DomainError, PermissionDenied, Validati
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.notify import service as notify
-from yingji.org import imports, service
+from yingji.org import imports, schemas, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
 
 log = logging.getLogger(__name__)
@@ -293,19 +293,30 @@ async def create_user(
     return user
 
 
-def _refuse_self_harm(principal: Principal, before: dict[str, Any], user: UserAccount) -> None:
+@dataclass(frozen=True)
+class _Standing:
+    """What an account holds, as a change is judged against it."""
+
+    active: bool
+    roles: frozenset[str]
+    division_adcode: str | None
+    unit_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, user: UserAccount) -> _Standing:
+        return cls(user.active, frozenset(user.roles), user.division_adcode, user.unit_id)
+
+
+def _refuse_self_harm(principal: Principal, before: _Standing, user: UserAccount) -> None:
     """An administrator neither deactivates nor demotes itself (another administrator may):
     checked on the account as changed, against ``before``."""
     if principal.user_id != user.id:
         return
-    if before["active"] and not user.active:
+    after = _Standing.of(user)
+    if before.active and not after.active:
         raise PermissionDenied("cannot_deactivate_self", "you cannot deactivate your own account")
-    lost = sorted(set(before["roles"]) - set(user.roles))
-    now_in = audit.snapshot(user, ("division_adcode", "unit_id"))
-    moved = (before["division_adcode"], before["unit_id"]) != (
-        now_in["division_adcode"],
-        now_in["unit_id"],
-    )
+    lost = sorted(before.roles - after.roles)
+    moved = (before.division_adcode, before.unit_id) != (after.division_adcode, after.unit_id)
     if lost or moved:
         raise PermissionDenied(
             "cannot_demote_self",
@@ -315,22 +326,23 @@ def _refuse_self_harm(principal: Principal, before: dict[str, Any], user: UserAc
 
 
 async def _scope_after(
-    session: AsyncSession, user: UserAccount, data: dict[str, Any]
+    session: AsyncSession, user: UserAccount, change: schemas.UserUpdate
 ) -> tuple[str | None, str | None]:
-    """The division adcode and unit code an account has after a change: those sent, else the
+    """The division adcode and unit code an account has after ``change``: those sent, else the
     ones it has (a change of roles alone is judged against the account's own scope)."""
-    division = data.get("division_adcode", user.division_adcode)
-    if "unit_code" in data:
-        return division, data["unit_code"]
+    sent = change.model_fields_set
+    division = change.division_adcode if "division_adcode" in sent else user.division_adcode
+    if "unit_code" in sent:
+        return division, change.unit_code
     unit = await service.get_unit(session=session, unit_id=user.unit_id) if user.unit_id else None
     return division, unit.code if unit else None
 
 
-async def _apply_user_scope(session: AsyncSession, user: UserAccount, data: dict[str, Any]) -> None:
+async def _apply_user_scope(
+    session: AsyncSession, user: UserAccount, division_adcode: str | None, unit_code: str | None
+) -> None:
     division, unit = await service.resolve_user_scope(
-        session=session,
-        division_adcode=data.get("division_adcode"),
-        unit_code=data.get("unit_code"),
+        session=session, division_adcode=division_adcode, unit_code=unit_code
     )
     user.division_adcode = division.adcode if division else None
     user.unit_id = unit.id if unit else None
@@ -341,44 +353,43 @@ async def update_user(
     session: AsyncSession,
     principal: Principal,
     user_id: uuid.UUID,
-    data: dict[str, Any],
+    change: schemas.UserUpdate,
     current_token: str | None = None,
 ) -> UserAccount:
-    """Change an account. A new password or a deactivation ends every session and token of the
-    account in the same transaction (a password changed on one's own account keeps
-    ``current_token``, the session making the request). No change may leave the platform
-    without an active administrator of everything."""
+    """Change an account: the fields ``change`` was sent with. A new password or a
+    deactivation ends every session and token of the account in the same transaction (a
+    password changed on one's own account keeps ``current_token``, the session making the
+    request). No change may leave the platform without an active administrator of everything."""
     user = await service.get_user_or_raise(session=session, user_id=user_id, scope=principal.scope)
     before = audit.snapshot(user, service.USER_FIELDS)
+    standing = _Standing.of(user)
     was_in = await _user_audience(session, user)
     was_full_admin = service.is_full_administrator(user)
     if was_full_admin:
         await service.lock_full_administrators(session=session)
-    roles = [str(r) for r in data["roles"]] if data.get("roles") else list(user.roles)
-    rescoped = "division_adcode" in data or "unit_code" in data
-    scope_after = await _scope_after(session, user, data)
-    if rescoped or data.get("roles"):
+    roles = [str(r) for r in change.roles] if change.roles else list(user.roles)
+    rescoped = bool({"division_adcode", "unit_code"} & change.model_fields_set)
+    scope_after = await _scope_after(session, user, change)
+    if rescoped or change.roles:
         await _check_grant(session, principal, roles, *scope_after)
-    if data.get("roles"):
+    if change.roles:
         user.roles = sorted({Role(r).value for r in roles})
     if rescoped:
-        await _apply_user_scope(
-            session, user, {"division_adcode": scope_after[0], "unit_code": scope_after[1]}
-        )
-    if data.get("active") is not None:
-        user.active = bool(data["active"])
-    _refuse_self_harm(principal, before, user)
+        await _apply_user_scope(session, user, *scope_after)
+    if change.active is not None:
+        user.active = change.active
+    _refuse_self_harm(principal, standing, user)
     service.check_unit_roles(list(user.roles), user.unit_id)
-    if data.get("display_name"):
-        user.display_name = data["display_name"]
+    if change.display_name:
+        user.display_name = change.display_name
     keep = current_token if principal.user_id == user.id else None
-    revoked = await _change_password_and_end_sessions(session, user, data.get("password"), keep)
+    revoked = await _change_password_and_end_sessions(session, user, change.password, keep)
     user.updated_at = clock.now()
     await session.flush()
     if was_full_admin and not service.is_full_administrator(user):
         await _keep_a_full_administrator(session)
     after = audit.snapshot(user, service.USER_FIELDS)
-    if data.get("password"):
+    if change.password:
         after["password_changed"] = True
     if revoked:
         after["sessions_revoked"] = revoked
