@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from yingji.core.db import Database
+from yingji.incidents.models import Incident
+from yingji.intake.models import Report
 from yingji.org import service
 from yingji.org.models import Division, LinkageUnit, UserAccount
 
@@ -134,3 +137,16 @@ async def bearer(
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
+    """The body of a 119 call's report (``POST /api/v1/intake/reports``)."""
+    return {"channel": "hotline_119", "external_id": external_id, "text": text, **extra}
+
+
+async def counts(db: Database) -> tuple[int, int]:
+    """How many reports and incidents are stored."""
+    async with db.unit_of_work(readonly=True) as session:
+        reports = await session.scalar(select(func.count()).select_from(Report))
+        incidents = await session.scalar(select(func.count()).select_from(Incident))
+    return int(reports or 0), int(incidents or 0)

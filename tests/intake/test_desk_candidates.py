@@ -5,22 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
 
-from tests.factories import bearer, make_county_with_two_towns
+from tests.factories import bearer, counts, make_county_with_two_towns
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
-from yingji.incidents.models import Incident
-from yingji.intake.models import Report
 
 FIRE = "甲镇老街5号居民楼着火了，浓烟滚滚"
-
-
-async def counts(db: Database) -> tuple[int, int]:
-    async with db.unit_of_work(readonly=True) as session:
-        reports = await session.scalar(select(func.count()).select_from(Report))
-        incidents = await session.scalar(select(func.count()).select_from(Incident))
-    return int(reports or 0), int(incidents or 0)
 
 
 async def open_fire(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, object]:

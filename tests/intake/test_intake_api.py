@@ -11,28 +11,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import bearer, make_county_with_two_towns
+from tests.factories import bearer, counts, make_county_with_two_towns, report
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.incidents import service as incidents_service
 from yingji.incidents.models import Incident
-from yingji.intake.models import Attachment, Report
+from yingji.intake.models import Attachment
 
 # a 1×1 PNG: attachments are decoded, so it must be a real one
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
 )
-
-
-def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
-    return {"channel": "hotline_119", "external_id": external_id, "text": text, **extra}
-
-
-async def counts(db: Database) -> tuple[int, int]:
-    async with db.unit_of_work(readonly=True) as session:
-        reports = await session.scalar(select(func.count()).select_from(Report))
-        incidents = await session.scalar(select(func.count()).select_from(Incident))
-    return int(reports or 0), int(incidents or 0)
 
 
 async def first_fire_on_old_street(

@@ -10,24 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.factories import bearer, login, make_county_with_two_towns, make_user
+from tests.factories import bearer, counts, login, make_county_with_two_towns, make_user, report
 from yingji.core.audit import AuditEntry
 from yingji.core.db import Database
-from yingji.incidents.models import Incident
 from yingji.intake.models import Report
 
 REFUSED = "数据库拒收"  # a text this test teaches the database to refuse
-
-
-def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
-    return {"channel": "hotline_119", "external_id": external_id, "text": text, **extra}
-
-
-async def counts(db: Database) -> tuple[int, int]:
-    async with db.unit_of_work(readonly=True) as session:
-        reports = await session.scalar(select(func.count()).select_from(Report))
-        incidents = await session.scalar(select(func.count()).select_from(Incident))
-    return int(reports or 0), int(incidents or 0)
 
 
 @pytest.fixture

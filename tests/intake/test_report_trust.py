@@ -9,16 +9,12 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from tests.factories import bearer, make_county_with_two_towns
+from tests.factories import bearer, make_county_with_two_towns, report
 from yingji.core import clock as clock_module
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.incidents.models import Incident
 from yingji.intake.models import Report
-
-
-def report(external_id: str, text: str, **extra: object) -> dict[str, object]:
-    return {"channel": "hotline_119", "external_id": external_id, "text": text, **extra}
 
 
 def public(external_id: str, **extra: object) -> dict[str, object]:
