@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import bearer, shot, sign_in
+from tests.e2e.conftest import bearer, phone_context, shot, sign_in
 
 # 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
 SPOT = {"lon": 118.8513, "lat": 27.7538}
@@ -139,13 +139,7 @@ def test_officer_takes_a_fire_from_verification_to_callback_live(
     expect(page.get_by_test_id("action-callback")).to_have_count(0)
     context.close()
 
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
+    phone = phone_context(browser)
     page = phone.new_page()
     sign_in(page, server, "duty_officer")
     page.goto(f"{server}/incidents/{incident}")

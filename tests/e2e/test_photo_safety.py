@@ -12,7 +12,7 @@ import httpx
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.e2e.conftest import bearer, shot, sign_in
+from tests.e2e.conftest import bearer, phone_context, shot, sign_in
 
 POLYGLOT = (
     b"\xff\xd8\xff<html><body><script>window.__owned = true; document.title = 'owned'"
@@ -84,13 +84,7 @@ def test_a_liaison_cannot_upload_a_jpeg_header_followed_by_a_page(
     server: str, browser: Browser
 ) -> None:
     _, order_id, title = signed_fire_order(server, "竹口镇新窑村一柴房起火", 118.8700, 27.6900)
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
+    phone = phone_context(browser)
     page = phone.new_page()
     sign_in(page, server, "liaison_fire")
     page.wait_for_url("**/inbox")

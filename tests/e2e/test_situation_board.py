@@ -9,7 +9,7 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import bearer, shot, sign_in
+from tests.e2e.conftest import bearer, phone_context, shot, sign_in
 
 ACTIVE = "state=reported&state=verified&state=responding&state=controlled"
 
@@ -122,13 +122,7 @@ def test_commander_sees_incidents_live_on_the_board_and_filters_by_level(
 
 
 def test_board_on_a_phone_shows_map_and_list(server: str, browser: Browser) -> None:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
+    context = phone_context(browser)
     page = context.new_page()
     sign_in(page, server, "commander")
     page.wait_for_url("**/map")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import PNG, bearer, shot, sign_in
+from tests.e2e.conftest import PNG, bearer, phone_context, shot, sign_in
 
 POSITION = {"longitude": 119.06, "latitude": 27.6}
 
@@ -172,13 +172,7 @@ def test_liaison_works_an_order_on_a_phone_and_the_leader_supervises_and_reports
         assert handle.read(2) == b"PK"  # a Word file is a zip
     leader.close()
 
-    small = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
+    small = phone_context(browser)
     page = small.new_page()
     sign_in(page, server, "duty_leader")
     page.wait_for_url(re.compile(r".*/(map|intake|inbox).*"))
@@ -199,13 +193,7 @@ def test_liaison_without_a_position_returns_and_transfers_and_keeps_answering(
     handed = dispatched_fire(
         server, officer, "龙溪乡龙溪村厂房起火", "龙溪乡龙溪村", 118.8448, 27.5706
     )
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )  # no geolocation permission: the position is refused
+    phone = phone_context(browser)  # no geolocation permission: the position is refused
     page = phone.new_page()
     sign_in(page, server, "liaison_fire")
     page.wait_for_url("**/inbox")
