@@ -13,7 +13,7 @@ import httpx
 from PIL import Image
 
 from tests.dispatch.test_order_flows import act, world  # noqa: F401 (fixture)
-from tests.factories import bearer
+from tests.factories import bearer, report
 from yingji.core.clock import ManualClock
 
 
@@ -25,29 +25,24 @@ def png() -> bytes:
 
 async def fire_with_a_photo(client: httpx.AsyncClient, world: dict) -> tuple[str, dict]:  # noqa: F811
     """A fire in town A called in by 张三 with a photo, verified and dispatched (brigade + town)."""
-    answer = await client.post(
-        "/api/v1/intake/reports",
-        headers=world["officer"],
-        json={
-            "channel": "hotline_119",
-            "external_id": "unit-read-1",
-            "text": "甲镇一仓库着火，有人被困，浓烟很大",
-            "address": "甲镇仓库路 8 号",
-            "lon": 119.05,
-            "lat": 27.55,
-            "reporter_name": "张三",
-            "reporter_phone": "13900001111",
-            "casualties": {"trapped": 2, "injured": 1},
-            "category_code": "accident.fire",
-            "attachments": [
-                {
-                    "filename": "scene.png",
-                    "content_type": "image/png",
-                    "data_base64": base64.b64encode(png()).decode(),
-                }
-            ],
-        },
+    photo = {
+        "filename": "scene.png",
+        "content_type": "image/png",
+        "data_base64": base64.b64encode(png()).decode(),
+    }
+    body = report(
+        "unit-read-1",
+        "甲镇一仓库着火，有人被困，浓烟很大",
+        address="甲镇仓库路 8 号",
+        lon=119.05,
+        lat=27.55,
+        reporter_name="张三",
+        reporter_phone="13900001111",
+        casualties={"trapped": 2, "injured": 1},
+        category_code="accident.fire",
+        attachments=[photo],
     )
+    answer = await client.post("/api/v1/intake/reports", headers=world["officer"], json=body)
     assert answer.status_code == 201, answer.text
     incident = answer.json()["incident_id"]
     officer = world["officer"]
@@ -83,16 +78,16 @@ async def test_a_unit_with_an_order_reads_the_incident_its_reports_attachments_a
 
     reports = await client.get(f"/api/v1/incidents/{incident}/reports", headers=fire)
     assert reports.status_code == 200, reports.text
-    [report] = reports.json()["items"]
-    assert report["text"] == "甲镇一仓库着火，有人被困，浓烟很大"
-    assert (report["reporter_name"], report["reporter_phone"]) == ("张三", "13900001111")
-    assert report["incident_id"] == incident
+    [call] = reports.json()["items"]
+    assert call["text"] == "甲镇一仓库着火，有人被困，浓烟很大"
+    assert (call["reporter_name"], call["reporter_phone"]) == ("张三", "13900001111")
+    assert call["incident_id"] == incident
 
-    listed = await client.get(f"/api/v1/intake/reports/{report['id']}/attachments", headers=fire)
+    listed = await client.get(f"/api/v1/intake/reports/{call['id']}/attachments", headers=fire)
     assert listed.status_code == 200, listed.text
     [attachment] = listed.json()
     body = await client.get(
-        f"/api/v1/intake/reports/{report['id']}/attachments/{attachment['id']}", headers=fire
+        f"/api/v1/intake/reports/{call['id']}/attachments/{attachment['id']}", headers=fire
     )
     assert body.status_code == 200 and body.content == png()
 
@@ -151,10 +146,10 @@ async def test_a_unit_without_an_order_on_the_incident_still_gets_404(
     assert await reads(client, world["fire"], incident) == [200, 200, 200, 200]
     assert await reads(client, world["water"], incident) == [404, 404, 404, 404]
     reports = await client.get(f"/api/v1/incidents/{incident}/reports", headers=world["fire"])
-    report = reports.json()["items"][0]["id"]
+    call = reports.json()["items"][0]["id"]
     for path in (
-        f"/api/v1/intake/reports/{report}",
-        f"/api/v1/intake/reports/{report}/attachments",
+        f"/api/v1/intake/reports/{call}",
+        f"/api/v1/intake/reports/{call}/attachments",
     ):
         assert (await client.get(path, headers=world["water"])).status_code == 404
 
@@ -207,18 +202,14 @@ async def test_a_unit_cannot_read_another_incident_of_the_same_town(
     world: dict,  # noqa: F811
 ) -> None:
     incident, _ = await fire_with_a_photo(client, world)
-    other = await client.post(
-        "/api/v1/intake/reports",
-        headers=world["officer"],
-        json={
-            "channel": "hotline_110",
-            "external_id": "unit-read-other",
-            "text": "甲镇东街两车相撞",
-            "lon": 119.02,
-            "lat": 27.52,
-            "category_code": "accident.traffic",
-        },
+    crash = report(
+        "unit-read-other",
+        "甲镇东街两车相撞",
+        lon=119.02,
+        lat=27.52,
+        category_code="accident.traffic",
     )
+    other = await client.post("/api/v1/intake/reports", headers=world["officer"], json=crash)
     assert other.status_code == 201, other.text
     elsewhere = other.json()["incident_id"]
     assert elsewhere != incident
