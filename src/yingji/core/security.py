@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yingji.core.db import in_list
 from yingji.core.errors import PermissionDenied, ValidationFailed
 
 
@@ -133,7 +134,7 @@ class Scope:
         if self.unit_id is not None and unit_column is not None:
             conditions.append(unit_column == self.unit_id)
         if self.incident_ids and incident_column is not None:
-            conditions.append(incident_column.in_(sorted(self.incident_ids)))
+            conditions.append(incident_column.in_(in_list(sorted(self.incident_ids))))
         return or_(*conditions) if conditions else false()
 
 
