@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     first_report_minutes: int = Field(
         default=60, description="written first report (首报) deadline for level III and above"
     )
+    order_read_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="how long after its order ended a linkage unit still reads the incident",
+    )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
     db_pool_size: int = Field(
         default=20, ge=1, le=500, description="PostgreSQL connections each process keeps open"

@@ -16,10 +16,8 @@ async def test_a_department_liaison_sees_the_title_and_place_of_its_orders_incid
     world: dict,  # noqa: F811
 ) -> None:
     incident, orders = await dispatched(client, world)
-    # the brigade's scope is its unit, not the town: the incident itself is out of its sight …
-    direct = await client.get(f"/api/v1/incidents/{incident}", headers=world["fire"])
-    assert direct.status_code == 404
-    # … but its inbox names the incident it is ordered to
+    # the brigade's scope is its unit, not the town: its inbox names the incident it is
+    # ordered to (tests/incidents/test_unit_reads_its_incident.py: and it reads the incident)
     inbox = (await client.get("/api/v1/orders?mine=true", headers=world["fire"])).json()
     assert inbox["total"] == 1
     brief = inbox["items"][0]["incident"]

@@ -58,6 +58,10 @@ function order(over: Partial<InboxOrder> = {}): InboxOrder {
       address: '竹口镇竹口村',
       lon: 119.06,
       lat: 27.6,
+      dead: 0,
+      injured: 0,
+      missing: 0,
+      trapped: 0,
     },
     ...over,
   }

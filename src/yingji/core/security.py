@@ -14,7 +14,7 @@ import secrets
 import string
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yingji.core.db import in_list
 from yingji.core.errors import PermissionDenied, ValidationFailed
 
 
@@ -86,6 +87,10 @@ class Scope:
     # The area whose reference data (divisions, map) the principal works in: its division, or
     # the division its unit serves.
     area_path: str | None = None
+    # Incidents outside the area that the principal reads all the same: those its unit holds an
+    # order on (live, or ended lately). Only the routes that read an incident add them
+    # (``dispatch.access``); every other scope leaves this empty.
+    incident_ids: frozenset[uuid.UUID] = frozenset()
 
     def covers(self, *, division_path: str | None = None, unit_id: object = None) -> bool:
         if self.everything:
@@ -112,8 +117,15 @@ class Scope:
     def covers_any_unit(self, unit_ids: tuple[str, ...] | list[str]) -> bool:
         return self.unit_id is not None and str(self.unit_id) in {str(u) for u in unit_ids}
 
-    def clause(self, path_column: Any = None, unit_column: Any = None) -> ColumnElement[bool]:
-        """A SQL condition limiting rows to this scope."""
+    def with_incidents(self, incident_ids: frozenset[uuid.UUID]) -> Scope:
+        """This scope, also reading ``incident_ids`` (and what belongs to them)."""
+        return replace(self, incident_ids=self.incident_ids | incident_ids)
+
+    def clause(
+        self, path_column: Any = None, unit_column: Any = None, incident_column: Any = None
+    ) -> ColumnElement[bool]:
+        """A SQL condition limiting rows to this scope (``incident_column``: the incident a row
+        belongs to, for the incidents of :attr:`incident_ids`)."""
         if self.everything:
             return true()
         conditions: list[ColumnElement[bool]] = []
@@ -121,6 +133,8 @@ class Scope:
             conditions.append(path_column.startswith(self.division_path, autoescape=True))
         if self.unit_id is not None and unit_column is not None:
             conditions.append(unit_column == self.unit_id)
+        if self.incident_ids and incident_column is not None:
+            conditions.append(incident_column.in_(in_list(sorted(self.incident_ids))))
         return or_(*conditions) if conditions else false()
 
 

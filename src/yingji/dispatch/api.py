@@ -18,8 +18,11 @@ from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal, Scope
 from yingji.core.web import Require, Session, get_settings
-from yingji.dispatch import bulletin, flows, kpi, routing_io, schemas, service
+from yingji.dispatch import access, bulletin, flows, kpi, routing_io, schemas, service
+from yingji.dispatch.access import OrderReader
 from yingji.dispatch.models import Order
+from yingji.incidents import service as incidents
+from yingji.intake import service as intake
 from yingji.org import schemas as org_schemas
 from yingji.org import service as org
 
@@ -54,14 +57,31 @@ async def dispatch(
 
 @router.get(
     "/incidents/{incident_id}/orders",
-    response_model=list[schemas.OrderRead],
-    summary="The incident's orders with their stages and deadlines",
+    response_model=list[schemas.InboxOrder],
+    summary="The incident's orders with their stages, deadlines and units (a unit holding an "
+    "order on it reads the others' too)",
     responses={404: {"description": "incident_not_found"}},
 )
-async def incident_orders(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    return await service.visible_orders_of_incident(
+async def incident_orders(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+    rows = await service.visible_orders_of_incident(
         session=session, scope=me.scope, incident_id=incident_id
     )
+    return await _named(session, rows)
+
+
+async def _named(session: Session, rows: list[Order]) -> list[schemas.InboxOrder]:
+    """Each order with the names of its units (a unit reads the others' names on its incident,
+    though its own unit list holds only itself)."""
+    names = await service.unit_names(
+        session=session, unit_ids={u for r in rows for u in (r.unit_id, r.responsible_unit_id)}
+    )
+    items = []
+    for row in rows:
+        item = schemas.InboxOrder.model_validate(row)
+        item.unit_name = names.get(row.unit_id)
+        item.responsible_unit_name = names.get(row.responsible_unit_id)
+        items.append(item)
+    return items
 
 
 @router.get(
@@ -70,6 +90,7 @@ async def incident_orders(incident_id: uuid.UUID, session: Session, me: Reader) 
     summary="单位待办: the orders you may see (a unit's inbox), newest first",
 )
 async def list_orders(
+    request: Request,
     session: Session,
     me: Reader,
     open: bool = False,
@@ -91,30 +112,41 @@ async def list_orders(
         offset=offset,
         limit=limit,
     )
-    return schemas.OrderPage(items=await _with_incidents(session, rows), total=total)
+    readable = await access.reading_scope(request, session, me)
+    return schemas.OrderPage(items=await _with_incidents(session, rows, readable), total=total)
 
 
-async def _with_incidents(session: Session, rows: list[Order]) -> list[schemas.InboxOrder]:
-    """Each order with the title and place of its incident and the names of its units: a unit
-    sees the incident it is ordered to (and whom it handed it to) even outside its own area."""
+async def _with_incidents(
+    session: Session, rows: list[Order], readable: Scope
+) -> list[schemas.InboxOrder]:
+    """Each order with the title, place and casualties of its incident and the names of its
+    units: a unit sees the incident it is ordered to (and whom it handed it to) even outside
+    its own area; what the first call said, and who made it, only while ``readable`` reads it."""
     found = await service.incidents_of_orders(session=session, orders=rows)
-    names = await service.unit_names(
-        session=session, unit_ids={u for r in rows for u in (r.unit_id, r.responsible_unit_id)}
-    )
-    items = []
-    for row in rows:
-        item = schemas.InboxOrder.model_validate(row)
-        item.unit_name = names.get(row.unit_id)
-        item.responsible_unit_name = names.get(row.responsible_unit_id)
-        incident = found.get(row.incident_id)
-        if incident is not None:
-            item.incident = schemas.OrderIncident.model_validate(incident)
-        items.append(item)
+    told = await incidents.readable_incident_ids(session=session, ids=found, scope=readable)
+    calls = await intake.first_reports(session=session, incident_ids=told)
+    items = await _named(session, rows)
+    for item in items:
+        incident = found.get(item.incident_id)
+        if incident is None:
+            continue
+        brief = schemas.OrderIncident.model_validate(incident)
+        call = calls.get(incident.id)
+        if call is not None:
+            brief.description = call.text
+            brief.reporter_name, brief.reporter_phone = call.reporter_name, call.reporter_phone
+        item.incident = brief
     return items
 
 
-@router.get("/orders/{order_id}", response_model=schemas.OrderDetail, responses={404: {}})
-async def get_order(order_id: uuid.UUID, session: Session, me: Reader) -> Any:
+@router.get(
+    "/orders/{order_id}",
+    response_model=schemas.OrderDetail,
+    summary="An order with its feedback and escalations (a unit reads the other units' orders "
+    "on the incidents it holds orders on)",
+    responses={404: {}},
+)
+async def get_order(order_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
     order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
     return schemas.OrderDetail(
         **schemas.OrderRead.model_validate(order).model_dump(exclude={"next_deadline"}),
@@ -201,7 +233,7 @@ async def get_feedback_photo(
     sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
     request: Request,
     session: Session,
-    me: Reader,
+    me: OrderReader,
 ) -> Response:
     order = await service.get_order_or_raise(session=session, order_id=order_id, scope=me.scope)
     photo = await service.feedback_photo(session=session, order_id=order.id, sha256=sha256)
@@ -298,7 +330,7 @@ async def supervision(
             **item.model_dump(exclude={"next_deadline"}),
             escalations=[schemas.EscalationRead.model_validate(e) for e in sent[item.id]],
         )
-        for item in await _with_incidents(session, rows)
+        for item in await _with_incidents(session, rows, me.scope)
     ]
 
 

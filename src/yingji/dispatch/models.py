@@ -73,6 +73,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_dispatch_order_unit_id_stage", "unit_id", "stage"),
         Index("ix_dispatch_order_issued_at", "issued_at"),
+        Index("ix_dispatch_order_unit_id_ended_at", "unit_id", "ended_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -101,6 +102,9 @@ class Order(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_reason: Mapped[str | None] = mapped_column(String(300))
+    #: when the order left the open stages (completed, returned, transferred, …): its unit
+    #: reads the incident until ``order_read_days`` after it (``service.advance`` sets it)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transferred_from_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("dispatch_order.id", ondelete="SET NULL")
     )

@@ -70,8 +70,10 @@ class OrderRead(BaseModel):
 
 
 class OrderIncident(BaseModel):
-    """What a unit needs to know of the incident it is ordered to (its title and place), even
-    when the incident lies outside the unit's own area."""
+    """What a unit needs to know of the incident it is ordered to (its title, place and
+    casualties), even when the incident lies outside the unit's own area; and, while the reader
+    may read the incident, what the first call said and who made it (to respond, and to call
+    back)."""
 
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
@@ -83,10 +85,20 @@ class OrderIncident(BaseModel):
     address: str | None
     lon: float | None
     lat: float | None
+    dead: int = 0
+    injured: int = 0
+    missing: int = 0
+    trapped: int = 0
+    description: str | None = Field(
+        default=None, description="the first report's text; null when not readable"
+    )
+    reporter_name: str | None = Field(default=None, description="who made the first call")
+    reporter_phone: str | None = Field(default=None, description="the first caller's number")
 
 
 class InboxOrder(OrderRead):
-    """单位待办: an order with the incident it is for and the names of its units."""
+    """单位待办: an order with the incident it is for and the names of its units (on an
+    incident's own list of orders, the incident is left out)."""
 
     incident: OrderIncident | None = None
     unit_name: str | None = None

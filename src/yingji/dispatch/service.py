@@ -46,11 +46,39 @@ ORDER_FIELDS = (
 
 
 def order_query(scope: Scope) -> Select[Order]:
-    """Orders of the principal's area, of its unit, and those its unit still answers for."""
-    visible = scope.clause(Order.division_path, Order.unit_id)
+    """Orders of the principal's area, of its unit, those its unit still answers for, and
+    those of the incidents its scope reads through its unit's orders."""
+    visible = scope.clause(Order.division_path, Order.unit_id, Order.incident_id)
     if scope.unit_id is not None:
         visible = or_(visible, Order.responsible_unit_id == scope.unit_id)
     return select(Order).where(visible)
+
+
+async def incidents_held(
+    *, session: AsyncSession, unit_id: uuid.UUID, ended_since: datetime
+) -> frozenset[uuid.UUID]:
+    """The incidents on which ``unit_id`` holds an order that is open, or that ended at or after
+    ``ended_since``: those its people read (联动单位查看所派事件)."""
+    rows = await session.scalars(
+        select(Order.incident_id)
+        .where(
+            Order.unit_id == unit_id,
+            Order.stage.in_(OPEN_STAGES) | (Order.ended_at >= ended_since),
+        )
+        .distinct()
+    )
+    return frozenset(rows.all())
+
+
+async def responder_scope(*, session: AsyncSession, scope: Scope, read_for: timedelta) -> Scope:
+    """``scope`` widened to the incidents its unit holds orders on: open ones, and those that
+    ended less than ``read_for`` ago. Only for reading; a scope without a unit is unchanged."""
+    if scope.everything or scope.unit_id is None:
+        return scope
+    held = await incidents_held(
+        session=session, unit_id=scope.unit_id, ended_since=clock.now() - read_for
+    )
+    return scope.with_incidents(held) if held else scope
 
 
 async def get_order_or_raise(*, session: AsyncSession, order_id: uuid.UUID, scope: Scope) -> Order:
@@ -126,12 +154,15 @@ async def advance(
     to: str,
     values: dict[str, Any] | None = None,
 ) -> str:
-    """Compare-and-set the stage; returns the stage left. Two concurrent signs: one wins."""
+    """Compare-and-set the stage; returns the stage left. Two concurrent signs: one wins.
+    An order leaving the open stages records when it ended (``ended_at``)."""
     before = order.stage
+    now = clock.now()
+    ended = {} if to in OPEN_STAGES else {"ended_at": now}
     result = await session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stage.in_(allowed))
-        .values(stage=to, updated_at=clock.now(), **(values or {}))
+        .values(stage=to, updated_at=now, **ended, **(values or {}))
         .execution_options(synchronize_session=False)
     )
     if not rows_affected(result):

@@ -16,6 +16,7 @@ from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
+from yingji.dispatch.access import OrderReader
 from yingji.incidents import flows, schemas, service
 from yingji.intake import flows as intake_flows
 from yingji.intake import schemas as intake_schemas
@@ -133,8 +134,14 @@ def _feature_collection(points: Sequence[Any]) -> bytes:
     return orjson.dumps({"type": "FeatureCollection", "features": features})
 
 
-@router.get("/incidents/{incident_id}", response_model=schemas.IncidentRead, responses={404: {}})
-async def get_incident(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+@router.get(
+    "/incidents/{incident_id}",
+    response_model=schemas.IncidentRead,
+    summary="One incident of your area, or one your unit holds an order on (open, or ended "
+    "less than YINGJI_ORDER_READ_DAYS ago)",
+    responses={404: {}},
+)
+async def get_incident(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
     return await service.get_incident_or_raise(
         session=session, incident_id=incident_id, scope=me.scope
     )
@@ -143,15 +150,23 @@ async def get_incident(incident_id: uuid.UUID, session: Session, me: Reader) -> 
 @router.get(
     "/incidents/{incident_id}/timeline",
     response_model=list[schemas.TimelineRead],
-    summary="Everything that happened to the incident, in order (痕迹化)",
+    summary="Everything that happened to the incident, in order (痕迹化); a unit reading it "
+    "through its order reads the notes meant for units",
 )
-async def get_timeline(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
-    await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
-    return await service.timeline(session=session, incident_id=incident_id)
+async def get_timeline(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+    incident = await service.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=me.scope
+    )
+    return await service.readable_timeline(session=session, incident=incident, scope=me.scope)
 
 
-@router.get("/incidents/{incident_id}/reports", response_model=intake_schemas.ReportPage)
-async def get_reports(incident_id: uuid.UUID, session: Session, me: Reader) -> Any:
+@router.get(
+    "/incidents/{incident_id}/reports",
+    response_model=intake_schemas.ReportPage,
+    summary="The incident's reports (texts, callers, places), for its area and the units "
+    "holding orders on it",
+)
+async def get_reports(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
     await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
     rows, total = await intake.list_reports(
         session=session, scope=me.scope, incident_id=incident_id, limit=500
@@ -259,13 +274,17 @@ async def change_level(
 @router.post(
     "/incidents/{incident_id}/notes",
     response_model=schemas.IncidentRead,
-    summary="Add a note to the timeline",
+    summary="Add a note to the timeline (for_units: the units holding orders read it too)",
 )
 async def add_note(
     incident_id: uuid.UUID, body: schemas.NoteRequest, session: Session, me: Writer
 ) -> Any:
     return await flows.add_note(
-        session=session, principal=me, incident_id=incident_id, text=body.text
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        text=body.text,
+        for_units=body.for_units,
     )
 
 

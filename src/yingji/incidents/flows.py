@@ -244,12 +244,19 @@ async def change_level(
 
 
 async def add_note(
-    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, text: str
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    text: str,
+    for_units: bool = False,
 ) -> Incident:
+    """A note on the timeline; one ``for_units`` is read by the units holding orders too."""
     incident = await _load(session, principal, incident_id)
-    await record(
-        session, incident, action="incidents.noted", before=None, summary=text, data={"text": text}
-    )
+    data: dict[str, Any] = {"text": text}
+    if for_units:
+        data["for_units"] = True
+    await record(session, incident, action="incidents.noted", before=None, summary=text, data=data)
     return incident
 
 

@@ -59,6 +59,11 @@ class TimelineRead(BaseModel):
 
 class NoteRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
+    for_units: bool = Field(
+        default=False,
+        description="meant for the units on the incident: they read it on the incident page "
+        "(the rest of the timeline is the centre's)",
+    )
 
 
 class ReasonRequest(BaseModel):

@@ -49,7 +49,7 @@ INCIDENT_FIELDS = (
 
 
 def incident_query(scope: Scope) -> Select[Incident]:
-    return select(Incident).where(scope.clause(Incident.division_path, None))
+    return select(Incident).where(scope.clause(Incident.division_path, None, Incident.id))
 
 
 async def get_incident(
@@ -240,6 +240,22 @@ async def timeline(*, session: AsyncSession, incident_id: uuid.UUID) -> list[Tim
         .order_by(TimelineEntry.at, TimelineEntry.id)
     )
     return list(rows.all())
+
+
+def meant_for_units(entry: TimelineEntry) -> bool:
+    """A note the centre wrote for the units on the incident (``for_units``)."""
+    return entry.kind == "noted" and bool((entry.data or {}).get("for_units"))
+
+
+async def readable_timeline(
+    *, session: AsyncSession, incident: Incident, scope: Scope
+) -> list[TimelineEntry]:
+    """The timeline as ``scope`` reads it: whole inside its area; a unit that reads the incident
+    only through its order (``Scope.incident_ids``) reads the notes meant for units."""
+    entries = await timeline(session=session, incident_id=incident.id)
+    if scope.covers(division_path=incident.division_path):
+        return entries
+    return [e for e in entries if meant_for_units(e)]
 
 
 async def transition(

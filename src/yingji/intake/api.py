@@ -18,6 +18,7 @@ from yingji.core.files import LocalFileStore
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
+from yingji.dispatch.access import OrderReader
 from yingji.intake import flows, levels, schemas, service
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
@@ -206,8 +207,13 @@ async def list_reports(
     return schemas.ReportPage(items=await flows.as_read(session, me.scope, rows), total=total)
 
 
-@router.get("/reports/{report_id}", response_model=schemas.ReportRead, responses={404: {}})
-async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
+@router.get(
+    "/reports/{report_id}",
+    response_model=schemas.ReportRead,
+    summary="One report of your area, or of an incident your unit holds an order on",
+    responses={404: {}},
+)
+async def get_report(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
     report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return (await flows.as_read(session, me.scope, [report]))[0]
 
@@ -305,8 +311,12 @@ async def add_attachment(
     return attachment
 
 
-@router.get("/reports/{report_id}/attachments", response_model=list[schemas.AttachmentRead])
-async def list_attachments(report_id: uuid.UUID, session: Session, me: Reader) -> Any:
+@router.get(
+    "/reports/{report_id}/attachments",
+    response_model=list[schemas.AttachmentRead],
+    summary="A report's photos and recordings (as for the report itself)",
+)
+async def list_attachments(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return await service.attachments_of(session=session, report_id=report_id)
 
@@ -317,7 +327,11 @@ async def list_attachments(report_id: uuid.UUID, session: Session, me: Reader) -
     summary="The attachment's bytes",
 )
 async def get_attachment(
-    report_id: uuid.UUID, attachment_id: uuid.UUID, request: Request, session: Session, me: Reader
+    report_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    me: OrderReader,
 ) -> Response:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     found = [

@@ -6,10 +6,10 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from importlib import resources
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,7 +191,7 @@ async def division_path_of(*, session: AsyncSession, adcode: str | None) -> str 
 
 
 def report_query(scope: Scope) -> Select[Report]:
-    return select(Report).where(scope.clause(Report.division_path, None))
+    return select(Report).where(scope.clause(Report.division_path, None, Report.incident_id))
 
 
 async def find_report(*, session: AsyncSession, channel: str, external_id: str) -> Report | None:
@@ -231,6 +231,38 @@ async def list_reports(
         stmt.order_by(Report.received_at.desc(), Report.id).offset(offset).limit(limit)
     )
     return list(rows.all()), total
+
+
+class FirstReport(NamedTuple):
+    """What the first report of an incident says: the call a responding unit reads first."""
+
+    incident_id: uuid.UUID
+    text: str
+    reporter_name: str | None
+    reporter_phone: str | None
+
+
+async def first_reports(
+    *, session: AsyncSession, incident_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, FirstReport]:
+    """The earliest report of each of ``incident_ids``, by incident (no scope: callers pass
+    incidents they may read)."""
+    if not incident_ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(partition_by=Report.incident_id, order_by=(Report.received_at, Report.id))
+        .label("rank")
+    )
+    ranked = (
+        select(*(getattr(Report, name) for name in FirstReport._fields), rank)
+        .where(Report.incident_id.in_(in_list(list(incident_ids))))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(*(ranked.c[name] for name in FirstReport._fields)).where(ranked.c.rank == 1)
+    )
+    return {row.incident_id: FirstReport(*row) for row in rows}
 
 
 _REPORT = cast(Table, Report.__table__)

@@ -2,7 +2,7 @@
  * The incident page's calls: one incident, its timeline, reports, orders, the dispatch plan and
  * every action on it. Types come from the generated OpenAPI schema.
  */
-import { api } from '@/api/client'
+import { api, buildUrl } from '@/api/client'
 import type { components } from '@/api/schema'
 
 type S = components['schemas']
@@ -10,6 +10,9 @@ export type Incident = S['IncidentRead']
 export type TimelineEntry = S['TimelineRead']
 export type Report = S['ReportRead']
 export type Order = S['OrderRead']
+/** An order on the incident's list, with the names of its units. */
+export type IncidentOrder = S['InboxOrder']
+export type Attachment = S['AttachmentRead']
 export type OrderDetail = S['OrderDetail']
 export type DispatchPlan = S['DispatchPlan']
 export type PlannedUnit = S['PlannedUnit']
@@ -38,7 +41,12 @@ export const incidentApi = {
   reports: (id: string, signal?: AbortSignal) =>
     api.get<S['ReportPage']>(`${base(id)}/reports`, undefined, { signal }),
   orders: (id: string, signal?: AbortSignal) =>
-    api.get<Order[]>(`${base(id)}/orders`, undefined, { signal }),
+    api.get<IncidentOrder[]>(`${base(id)}/orders`, undefined, { signal }),
+  /** A report's photos and recordings. */
+  attachments: (reportId: string, signal?: AbortSignal) =>
+    api.get<Attachment[]>(`/intake/reports/${encodeURIComponent(reportId)}/attachments`, undefined, {
+      signal,
+    }),
   order: (orderId: string, signal?: AbortSignal) =>
     api.get<OrderDetail>(`/orders/${encodeURIComponent(orderId)}`, undefined, { signal }),
   dispatchPlan: (id: string, signal?: AbortSignal) =>
@@ -63,7 +71,9 @@ export const incidentApi = {
     api.post<Incident>(`${base(id)}/cancel`, { kind, reason }),
   changeLevel: (id: string, level: Level, reason: string) =>
     api.post<Incident>(`${base(id)}/level`, { level, reason }),
-  note: (id: string, text: string) => api.post<Incident>(`${base(id)}/notes`, { text }),
+  /** A note on the timeline; `forUnits`: the units holding orders on the incident read it too. */
+  note: (id: string, text: string, forUnits = false) =>
+    api.post<Incident>(`${base(id)}/notes`, { text, for_units: forUnits }),
   firstReport: (id: string, text: string) =>
     api.post<Incident>(`${base(id)}/first-report`, { text }),
   merge: (id: string, into: string, reason?: string) =>
@@ -75,4 +85,11 @@ export const incidentApi = {
     api.post<Order[]>(`${base(id)}/dispatch`, units ? { units } : undefined),
   callback: (id: string, body: CallbackBody) =>
     api.post<Callback>(`${base(id)}/callback`, body),
+}
+
+/** Where a report's attachment is served (same origin: the session cookie signs the request). */
+export function attachmentUrl(reportId: string, attachmentId: string): string {
+  return buildUrl(
+    `/intake/reports/${encodeURIComponent(reportId)}/attachments/${encodeURIComponent(attachmentId)}`,
+  )
 }

@@ -291,7 +291,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Incident */
+        /** One incident of your area, or one your unit holds an order on (open, or ended less than YINGJI_ORDER_READ_DAYS ago) */
         get: operations["get_incident_api_v1_incidents__incident_id__get"];
         put?: never;
         post?: never;
@@ -480,7 +480,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a note to the timeline */
+        /** Add a note to the timeline (for_units: the units holding orders read it too) */
         post: operations["add_note_api_v1_incidents__incident_id__notes_post"];
         delete?: never;
         options?: never;
@@ -495,7 +495,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The incident's orders with their stages and deadlines */
+        /** The incident's orders with their stages, deadlines and units (a unit holding an order on it reads the others' too) */
         get: operations["incident_orders_api_v1_incidents__incident_id__orders_get"];
         put?: never;
         post?: never;
@@ -512,7 +512,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Reports */
+        /** The incident's reports (texts, callers, places), for its area and the units holding orders on it */
         get: operations["get_reports_api_v1_incidents__incident_id__reports_get"];
         put?: never;
         post?: never;
@@ -546,7 +546,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Everything that happened to the incident, in order (痕迹化) */
+        /** Everything that happened to the incident, in order (痕迹化); a unit reading it through its order reads the notes meant for units */
         get: operations["get_timeline_api_v1_incidents__incident_id__timeline_get"];
         put?: never;
         post?: never;
@@ -683,7 +683,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Report */
+        /** One report of your area, or of an incident your unit holds an order on */
         get: operations["get_report_api_v1_intake_reports__report_id__get"];
         put?: never;
         post?: never;
@@ -717,7 +717,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Attachments */
+        /** A report's photos and recordings (as for the report itself) */
         get: operations["list_attachments_api_v1_intake_reports__report_id__attachments_get"];
         put?: never;
         /** Add a photo or recording to a report (multipart) */
@@ -908,7 +908,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Order */
+        /** An order with its feedback and escalations (a unit reads the other units' orders on the incidents it holds orders on) */
         get: operations["get_order_api_v1_orders__order_id__get"];
         put?: never;
         post?: never;
@@ -2151,7 +2151,8 @@ export interface components {
         };
         /**
          * InboxOrder
-         * @description 单位待办: an order with the incident it is for and the names of its units.
+         * @description 单位待办: an order with the incident it is for and the names of its units (on an
+         *     incident's own list of orders, the incident is left out).
          */
         InboxOrder: {
             /** Arrive Due At */
@@ -2509,8 +2510,10 @@ export interface components {
         };
         /**
          * OrderIncident
-         * @description What a unit needs to know of the incident it is ordered to (its title and place), even
-         *     when the incident lies outside the unit's own area.
+         * @description What a unit needs to know of the incident it is ordered to (its title, place and
+         *     casualties), even when the incident lies outside the unit's own area; and, while the reader
+         *     may read the incident, what the first call said and who made it (to respond, and to call
+         *     back).
          */
         OrderIncident: {
             /** Address */
@@ -2518,22 +2521,57 @@ export interface components {
             /** Category Code */
             category_code: string | null;
             /**
+             * Dead
+             * @default 0
+             */
+            dead: number;
+            /**
+             * Description
+             * @description the first report's text; null when not readable
+             */
+            description?: string | null;
+            /**
              * Id
              * Format: uuid
              */
             id: string;
+            /**
+             * Injured
+             * @default 0
+             */
+            injured: number;
             /** Lat */
             lat: number | null;
             /** Level */
             level: string;
             /** Lon */
             lon: number | null;
+            /**
+             * Missing
+             * @default 0
+             */
+            missing: number;
             /** Number */
             number: string;
+            /**
+             * Reporter Name
+             * @description who made the first call
+             */
+            reporter_name?: string | null;
+            /**
+             * Reporter Phone
+             * @description the first caller's number
+             */
+            reporter_phone?: string | null;
             /** State */
             state: string;
             /** Title */
             title: string;
+            /**
+             * Trapped
+             * @default 0
+             */
+            trapped: number;
         };
         /** OrderPage */
         OrderPage: {
@@ -3518,6 +3556,12 @@ export interface components {
         };
         /** NoteRequest */
         yingji__incidents__schemas__NoteRequest: {
+            /**
+             * For Units
+             * @description meant for the units on the incident: they read it on the incident page (the rest of the timeline is the centre's)
+             * @default false
+             */
+            for_units: boolean;
             /** Text */
             text: string;
         };
@@ -4550,7 +4594,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OrderRead"][];
+                    "application/json": components["schemas"]["InboxOrder"][];
                 };
             };
             /** @description incident_not_found */

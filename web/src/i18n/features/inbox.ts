@@ -29,6 +29,9 @@ export default {
       },
       transferredToUs: '移交来的派单',
       incidentUnknown: '（无法查看事件详情）',
+      caller: '报警人',
+      casualties: '人员情况：{list}',
+      viewIncident: '查看事件详情',
       role: { lead: '主办', co: '协办' } as Record<string, string>,
       owes: '{stage}剩余',
       overdueBy: '{stage}已超时',
@@ -102,6 +105,9 @@ export default {
   en: {
     inbox: {
       title: 'Unit inbox',
+      caller: 'Caller',
+      casualties: 'People: {list}',
+      viewIncident: 'Open the incident',
       subtitle: "Your unit's orders, by the next stage's deadline",
       open: 'Open',
       all: 'All',

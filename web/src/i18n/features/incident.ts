@@ -46,6 +46,7 @@ export default {
         textRequired: '请填写内容',
         cancelKind: '撤销类型',
         noteText: '备注内容',
+        noteForUnits: '通知派单单位（各联动单位可在事件页看到此备注）',
         firstReportText: '首报（书面）内容',
         mergeInto: '并入事件编号',
         mergePlaceholder: '例如 SJ20260101-0001',
@@ -134,6 +135,7 @@ export default {
         matched: '归并依据',
         split: '拆分为新事件',
         claimedTime: '来源系统报称时间 {time}，超出允许范围，已按服务器时间校正',
+        attachments: '附件',
       },
       map: { title: '事发地点', noLocation: '该事件尚无坐标' },
       callback: {
@@ -213,6 +215,7 @@ export default {
         textRequired: 'Please fill this in',
         cancelKind: 'Kind',
         noteText: 'Note',
+        noteForUnits: 'For the units on this incident (they read it on the incident page)',
         firstReportText: 'The written first report',
         mergeInto: 'Number of the incident to merge into',
         mergePlaceholder: 'e.g. SJ20260101-0001',
@@ -302,6 +305,7 @@ export default {
         matched: 'Joined because',
         split: 'Split into a new incident',
         claimedTime: 'The source claimed {time}, outside the allowed window; corrected to server time',
+        attachments: 'Attachments',
       },
       map: { title: 'Where', noLocation: 'The incident has no position yet' },
       callback: {
