@@ -48,6 +48,7 @@ class OrderRead(BaseModel):
     completed_at: datetime | None
     returned_at: datetime | None
     return_reason: str | None
+    ended_at: datetime | None = None  # closed_with_incident: when the incident ended it
     transferred_from_id: uuid.UUID | None
     sign_late: bool | None
     arrive_late: bool | None

@@ -42,6 +42,7 @@ ORDER_FIELDS = (
     "completed_at",
     "feedback_count",
     "return_reason",
+    "ended_at",
 )
 
 
