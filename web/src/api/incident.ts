@@ -57,10 +57,18 @@ export const incidentApi = {
     api.post<Incident>(`${base(id)}/verify`, reason ? { reason } : undefined),
   control: (id: string, reason?: string) =>
     api.post<Incident>(`${base(id)}/control`, reason ? { reason } : undefined),
-  close: (id: string, reason?: string) =>
-    api.post<Incident>(`${base(id)}/close`, reason ? { reason } : undefined),
-  cancel: (id: string, kind: CancelKind, reason: string) =>
-    api.post<Incident>(`${base(id)}/cancel`, { kind, reason }),
+  /** `confirmEndOrders`: end the incident's open orders with it (else 409 incident_has_live_orders). */
+  close: (id: string, reason?: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/close`, {
+      ...(reason ? { reason } : {}),
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
+  cancel: (id: string, kind: CancelKind, reason: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/cancel`, {
+      kind,
+      reason,
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
   changeLevel: (id: string, level: Level, reason: string) =>
     api.post<Incident>(`${base(id)}/level`, { level, reason }),
   note: (id: string, text: string) => api.post<Incident>(`${base(id)}/notes`, { text }),
