@@ -148,3 +148,66 @@ def test_officer_takes_a_fire_from_verification_to_callback_live(
     assert width <= 390, f"the page is {width}px wide on a 390px phone"
     shot(page, "incident-phone")
     phone.close()
+
+
+def test_closing_with_an_open_order_lists_it_and_ends_it_once_confirmed(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    created = httpx.post(
+        f"{server}/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_119",
+            "external_id": "e2e-incident-page-close-open",
+            "text": "半源村一柴房冒烟，已自行扑灭",
+            "category_code": "accident.fire",
+            "lon": SPOT["lon"] + 0.004,
+            "lat": SPOT["lat"] + 0.004,
+        },
+    )
+    assert created.status_code == 201, created.text
+    incident = created.json()["incident_id"]
+    base = f"{server}/api/v1/incidents/{incident}"
+    httpx.post(f"{base}/verify", headers=officer).raise_for_status()
+    units = {
+        u["code"]: u["id"]
+        for u in httpx.get(f"{server}/api/v1/units?limit=1000", headers=officer).json()["items"]
+    }
+    dispatched = httpx.post(
+        f"{base}/dispatch",
+        headers=officer,
+        json={"units": [{"unit_id": units["D003"], "role": "lead"}]},
+    )
+    assert dispatched.status_code == 201, dispatched.text
+    order = dispatched.json()[0]["id"]
+
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "duty_officer")
+    page.goto(f"{server}/incidents/{incident}")
+    expect(page.get_by_test_id(f"order-{order}")).to_have_attribute("data-stage", "issued")
+
+    # the first 确定 is refused by the server: the dialog lists the open order, nothing changes
+    page.get_by_test_id("action-close").click()
+    page.get_by_test_id("dialog-submit").click()
+    listed = page.get_by_test_id("live-order")
+    expect(listed).to_have_count(1)
+    expect(listed).to_have_text("庆元县消防救援大队：待签收")
+    expect(page.get_by_test_id("dialog-error")).to_have_count(0)
+    expect(page.get_by_test_id("incident-state")).to_have_text("处置中")
+    shot(page, "incident-close-open-orders")
+
+    # confirmed: the incident closes and the order ends with it
+    expect(page.get_by_test_id("dialog-submit")).to_have_text("结束派单并办结")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("incident-state")).to_have_text("已办结")
+    row = page.get_by_test_id(f"order-{order}")
+    expect(row).to_have_attribute("data-stage", "closed_with_incident", timeout=5000)
+    expect(row.get_by_test_id("order-stage")).to_have_text("随事件结束")
+    expect(page.locator("[data-kind=order_closed_with_incident]")).to_be_visible()
+    ended = httpx.get(f"{server}/api/v1/orders/{order}", headers=officer).json()
+    assert ended["stage"] == "closed_with_incident" and ended["next_deadline"] is None
+    context.close()
