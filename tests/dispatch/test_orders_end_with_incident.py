@@ -152,6 +152,39 @@ async def test_cancelling_a_dispatched_incident_ends_its_orders_once_confirmed(
     assert (await client.get("/api/v1/supervision", headers=officer)).json() == []
 
 
+async def test_merging_a_dispatched_incident_away_ends_its_orders_once_confirmed(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    incident, orders = await dispatched(client, world, "f-merge-1")
+    other_report = await client.post(
+        "/api/v1/intake/reports",
+        headers=world["officer"],
+        json={
+            "channel": "hotline_119",
+            "external_id": "f-merge-2",
+            "text": "乙镇粮站起火",
+            "lon": 119.15,
+            "lat": 27.55,
+            "category_code": "accident.fire",
+        },
+    )
+    other = other_report.json()["incident_id"]
+    assert other != incident
+    officer, ids = world["officer"], [o["id"] for o in orders.values()]
+    body = {"into_incident_id": other}
+    refused = await incident_action(client, officer, incident, "merge", body)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "incident_has_live_orders"
+    state = (await client.get(f"/api/v1/incidents/{incident}", headers=officer)).json()["state"]
+    assert state == "responding"
+    merged = await incident_action(
+        client, officer, incident, "merge", {**body, "confirm_end_orders": True}
+    )
+    assert merged.status_code == 200, merged.text
+    assert {(await order(client, officer, i))["stage"] for i in ids} == {ENDED}
+    assert await open_timers(db, ids) == []
+
+
 async def test_completed_orders_stay_completed_and_need_no_confirmation(
     client: httpx.AsyncClient, world: dict
 ) -> None:

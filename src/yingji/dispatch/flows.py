@@ -894,6 +894,32 @@ async def cancel_incident(
     return incident
 
 
+async def merge_incident(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    into_id: uuid.UUID,
+    reason: str | None,
+    confirm_end_orders: bool,
+) -> Incident:
+    """合并: the merged-away incident is cancelled, and its open orders end with it (the officer
+    dispatches on the incident that remains if a unit is still needed there)."""
+    await _orders_to_end(session, principal, incident_id, confirm_end_orders)
+    target = await incident_flows.merge(
+        session=session,
+        principal=principal,
+        incident_id=incident_id,
+        into_id=into_id,
+        reason=reason,
+    )
+    source = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    await _end_orders_with(session, source)
+    return target
+
+
 # --- callback ------------------------------------------------------------------------------------
 
 

@@ -285,17 +285,20 @@ async def add_note(
 @router.post(
     "/incidents/{incident_id}/merge",
     response_model=schemas.IncidentRead,
-    summary="合并: move this incident's reports into another; this one is cancelled",
+    summary="合并: move this incident's reports into another; this one is cancelled, ending its "
+    "open orders once confirmed",
+    responses={409: {"description": "incident_has_live_orders, incident_not_open"}},
 )
 async def merge(
     incident_id: uuid.UUID, body: schemas.MergeRequest, session: Session, me: Writer
 ) -> Any:
-    return await flows.merge(
+    return await dispatch_flows.merge_incident(
         session=session,
         principal=me,
         incident_id=incident_id,
         into_id=body.into_incident_id,
         reason=body.reason,
+        confirm_end_orders=body.confirm_end_orders,
     )
 
 

@@ -91,6 +91,7 @@ class LevelRequest(BaseModel):
 class MergeRequest(BaseModel):
     into_incident_id: uuid.UUID = Field(description="the incident that remains")
     reason: str | None = Field(default=None, max_length=300)
+    confirm_end_orders: bool = Field(default=False, description=CONFIRM_END_ORDERS)
 
 
 class SplitRequest(BaseModel):

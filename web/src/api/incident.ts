@@ -74,8 +74,12 @@ export const incidentApi = {
   note: (id: string, text: string) => api.post<Incident>(`${base(id)}/notes`, { text }),
   firstReport: (id: string, text: string) =>
     api.post<Incident>(`${base(id)}/first-report`, { text }),
-  merge: (id: string, into: string, reason?: string) =>
-    api.post<Incident>(`${base(id)}/merge`, { into_incident_id: into, reason: reason || null }),
+  merge: (id: string, into: string, reason?: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/merge`, {
+      into_incident_id: into,
+      reason: reason || null,
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
   split: (id: string, reportId: string) =>
     api.post<Incident>(`${base(id)}/split`, { report_id: reportId }),
   /** 派单: by the routing table (no units) or to the chosen units. */

@@ -463,7 +463,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 合并: move this incident's reports into another; this one is cancelled */
+        /** 合并: move this incident's reports into another; this one is cancelled, ending its open orders once confirmed */
         post: operations["merge_api_v1_incidents__incident_id__merge_post"];
         delete?: never;
         options?: never;
@@ -2393,6 +2393,12 @@ export interface components {
         };
         /** MergeRequest */
         MergeRequest: {
+            /**
+             * Confirm End Orders
+             * @description End the incident's open orders with it (closed_with_incident). Without it, an incident with open orders is refused: 409 incident_has_live_orders, the orders in details.orders.
+             * @default false
+             */
+            confirm_end_orders: boolean;
             /**
              * Into Incident Id
              * Format: uuid
@@ -4525,6 +4531,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
                 };
+            };
+            /** @description incident_has_live_orders, incident_not_open */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
