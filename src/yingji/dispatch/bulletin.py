@@ -137,7 +137,7 @@ async def build_bulletin(*, session: AsyncSession, month: str, scope: Scope) -> 
     since, until = month_bounds(month)
     now = clock.now()
     end = max(since, min(until, now))  # what has happened of the month so far
-    units = await kpi.unit_kpis(session=session, since=since, until=end, scope=scope)
+    units = await kpi.unit_kpis(session=session, since=since, until=until, scope=scope)
     return Bulletin(
         month=f"{since.astimezone(LOCAL_TZ):%Y-%m}",
         since=since,
@@ -145,9 +145,11 @@ async def build_bulletin(*, session: AsyncSession, month: str, scope: Scope) -> 
         generated_at=now,
         as_of=end if end < until else None,
         ranking=rank_units(units),
-        tiers=await kpi.tier_kpis(session=session, since=since, until=end, scope=scope),
-        total=await kpi.total_kpis(session=session, since=since, until=end, scope=scope),
-        overdue=await kpi.overdue_orders(session=session, since=since, until=end, scope=scope),
+        tiers=await kpi.tier_kpis(session=session, since=since, until=until, scope=scope),
+        total=await kpi.total_kpis(session=session, since=since, until=until, scope=scope),
+        overdue=await kpi.overdue_orders(
+            session=session, since=since, until=until, scope=scope, at=end
+        ),
     )
 
 

@@ -481,13 +481,20 @@ async def total_kpis(
 
 
 async def overdue_orders(
-    *, session: AsyncSession, since: datetime, until: datetime, scope: Scope
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    at: datetime | None = None,
 ) -> list[OverdueOrder]:
     """Every stage of an order issued in ``[since, until)`` that was done after its deadline or
-    is still open past it at ``until``; sorted by unit name, deadline, incident number, stage."""
+    is still open past it at ``at`` (default ``until``; a period still running is judged at
+    now); sorted by unit name, deadline, incident number, stage."""
+    at = until if at is None else at
     late_or_open = or_(
         *(stage_done_late(s) for s in TIMED_STAGES),
-        *(stage_open_overdue(s, until) for s in TIMED_STAGES),
+        *(stage_open_overdue(s, at) for s in TIMED_STAGES),
     )
     stage_columns = [column for columns in _STAGE_COLUMNS.values() for column in columns]
     rows = await session.execute(
@@ -512,7 +519,7 @@ async def overdue_orders(
     found: list[OverdueOrder] = []
     for row in (r._asdict() for r in rows):
         found.extend(
-            late for stage in TIMED_STAGES if (late := _lateness(row, stage, until)) is not None
+            late for stage in TIMED_STAGES if (late := _lateness(row, stage, at)) is not None
         )
     order_of_stage = {stage: index for index, stage in enumerate(TIMED_STAGES)}
     return sorted(
