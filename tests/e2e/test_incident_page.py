@@ -4,6 +4,8 @@ dispatches; the liaisons sign and complete through the API and the page follows 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from playwright.sync_api import Browser, expect
 
@@ -11,6 +13,26 @@ from tests.e2e.conftest import bearer, phone_context, shot, sign_in
 
 # 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
 SPOT = {"lon": 118.8513, "lat": 27.7538}
+
+
+def report_fire(
+    base: str, headers: dict[str, str], external_id: str, text: str, **extra: object
+) -> dict[str, Any]:
+    """A 119 fire call as the desk files it; the answer (``incident_id``, ``duplicate``)."""
+    created = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=headers,
+        json={
+            "channel": "hotline_119",
+            "external_id": external_id,
+            "text": text,
+            "category_code": "accident.fire",
+            **extra,
+        },
+    )
+    assert created.status_code == 201, created.text
+    answer: dict[str, Any] = created.json()
+    return answer
 
 
 def order_act(base: str, headers: dict[str, str], order_id: str, action: str) -> None:
@@ -21,22 +43,17 @@ def test_officer_takes_a_fire_from_verification_to_callback_live(
     server: str, browser: Browser
 ) -> None:
     officer = bearer(server, "duty_officer")
-    created = httpx.post(
-        f"{server}/api/v1/intake/reports",
-        headers=officer,
-        json={
-            "channel": "hotline_119",
-            "external_id": "e2e-incident-page-1",
-            "text": "半源村一民房着火，火势较大，有人员被困",
-            "reporter_name": "李先生",
-            "reporter_phone": "13900001111",
-            "category_code": "accident.fire",
-            **SPOT,
-        },
+    created = report_fire(
+        server,
+        officer,
+        "e2e-incident-page-1",
+        "半源村一民房着火，火势较大，有人员被困",
+        reporter_name="李先生",
+        reporter_phone="13900001111",
+        **SPOT,
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["duplicate"] is False
-    incident = created.json()["incident_id"]
+    assert created["duplicate"] is False
+    incident = created["incident_id"]
 
     context = browser.new_context(
         viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
@@ -154,20 +171,14 @@ def test_closing_with_an_open_order_lists_it_and_ends_it_once_confirmed(
     server: str, browser: Browser
 ) -> None:
     officer = bearer(server, "duty_officer")
-    created = httpx.post(
-        f"{server}/api/v1/intake/reports",
-        headers=officer,
-        json={
-            "channel": "hotline_119",
-            "external_id": "e2e-incident-page-close-open",
-            "text": "半源村一柴房冒烟，已自行扑灭",
-            "category_code": "accident.fire",
-            "lon": SPOT["lon"] + 0.004,
-            "lat": SPOT["lat"] + 0.004,
-        },
-    )
-    assert created.status_code == 201, created.text
-    incident = created.json()["incident_id"]
+    incident = report_fire(
+        server,
+        officer,
+        "e2e-incident-page-close-open",
+        "半源村一柴房冒烟，已自行扑灭",
+        lon=SPOT["lon"] + 0.004,
+        lat=SPOT["lat"] + 0.004,
+    )["incident_id"]
     base = f"{server}/api/v1/incidents/{incident}"
     httpx.post(f"{base}/verify", headers=officer).raise_for_status()
     units = {
