@@ -43,6 +43,13 @@ RANKING = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def july_has_ended(clock: ManualClock) -> None:
+    """The scenario's month is over when its bulletin is made (a running month is measured up to
+    now: ``test_bulletin_running_month``)."""
+    clock.set(datetime(2026, 8, 3, 1, 0, tzinfo=UTC))
+
+
 async def july(db: Database, scope: Scope = EVERYTHING) -> Bulletin:
     async with db.unit_of_work(readonly=True) as session:
         return await bulletins.build_bulletin(session=session, month="2026-07", scope=scope)

@@ -4,6 +4,8 @@ dispatches; the liaisons sign and complete through the API and the page follows 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from playwright.sync_api import Browser, expect
 
@@ -11,6 +13,26 @@ from tests.e2e.conftest import bearer, phone_context, shot, sign_in
 
 # 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
 SPOT = {"lon": 118.8513, "lat": 27.7538}
+
+
+def report_fire(
+    base: str, headers: dict[str, str], external_id: str, text: str, **extra: object
+) -> dict[str, Any]:
+    """A 119 fire call as the desk files it; the answer (``incident_id``, ``duplicate``)."""
+    created = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=headers,
+        json={
+            "channel": "hotline_119",
+            "external_id": external_id,
+            "text": text,
+            "category_code": "accident.fire",
+            **extra,
+        },
+    )
+    assert created.status_code == 201, created.text
+    answer: dict[str, Any] = created.json()
+    return answer
 
 
 def order_act(base: str, headers: dict[str, str], order_id: str, action: str) -> None:
@@ -21,22 +43,17 @@ def test_officer_takes_a_fire_from_verification_to_callback_live(
     server: str, browser: Browser
 ) -> None:
     officer = bearer(server, "duty_officer")
-    created = httpx.post(
-        f"{server}/api/v1/intake/reports",
-        headers=officer,
-        json={
-            "channel": "hotline_119",
-            "external_id": "e2e-incident-page-1",
-            "text": "半源村一民房着火，火势较大，有人员被困",
-            "reporter_name": "李先生",
-            "reporter_phone": "13900001111",
-            "category_code": "accident.fire",
-            **SPOT,
-        },
+    created = report_fire(
+        server,
+        officer,
+        "e2e-incident-page-1",
+        "半源村一民房着火，火势较大，有人员被困",
+        reporter_name="李先生",
+        reporter_phone="13900001111",
+        **SPOT,
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["duplicate"] is False
-    incident = created.json()["incident_id"]
+    assert created["duplicate"] is False
+    incident = created["incident_id"]
 
     context = browser.new_context(
         viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
@@ -148,3 +165,60 @@ def test_officer_takes_a_fire_from_verification_to_callback_live(
     assert width <= 390, f"the page is {width}px wide on a 390px phone"
     shot(page, "incident-phone")
     phone.close()
+
+
+def test_closing_with_an_open_order_lists_it_and_ends_it_once_confirmed(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    incident = report_fire(
+        server,
+        officer,
+        "e2e-incident-page-close-open",
+        "半源村一柴房冒烟，已自行扑灭",
+        lon=SPOT["lon"] + 0.004,
+        lat=SPOT["lat"] + 0.004,
+    )["incident_id"]
+    base = f"{server}/api/v1/incidents/{incident}"
+    httpx.post(f"{base}/verify", headers=officer).raise_for_status()
+    units = {
+        u["code"]: u["id"]
+        for u in httpx.get(f"{server}/api/v1/units?limit=1000", headers=officer).json()["items"]
+    }
+    dispatched = httpx.post(
+        f"{base}/dispatch",
+        headers=officer,
+        json={"units": [{"unit_id": units["D003"], "role": "lead"}]},
+    )
+    assert dispatched.status_code == 201, dispatched.text
+    order = dispatched.json()[0]["id"]
+
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "duty_officer")
+    page.goto(f"{server}/incidents/{incident}")
+    expect(page.get_by_test_id(f"order-{order}")).to_have_attribute("data-stage", "issued")
+
+    # the first 确定 is refused by the server: the dialog lists the open order, nothing changes
+    page.get_by_test_id("action-close").click()
+    page.get_by_test_id("dialog-submit").click()
+    listed = page.get_by_test_id("live-order")
+    expect(listed).to_have_count(1)
+    expect(listed).to_have_text("庆元县消防救援大队：待签收")
+    expect(page.get_by_test_id("dialog-error")).to_have_count(0)
+    expect(page.get_by_test_id("incident-state")).to_have_text("处置中")
+    shot(page, "incident-close-open-orders")
+
+    # confirmed: the incident closes and the order ends with it
+    expect(page.get_by_test_id("dialog-submit")).to_have_text("结束派单并办结")
+    page.get_by_test_id("dialog-submit").click()
+    expect(page.get_by_test_id("incident-state")).to_have_text("已办结")
+    row = page.get_by_test_id(f"order-{order}")
+    expect(row).to_have_attribute("data-stage", "closed_with_incident", timeout=5000)
+    expect(row.get_by_test_id("order-stage")).to_have_text("随事件结束")
+    expect(page.locator("[data-kind=order_closed_with_incident]")).to_be_visible()
+    ended = httpx.get(f"{server}/api/v1/orders/{order}", headers=officer).json()
+    assert ended["stage"] == "closed_with_incident" and ended["next_deadline"] is None
+    context.close()

@@ -77,7 +77,7 @@ function json(status: number, body: unknown) {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
 }
 
-type Handler = (method: string) => Response
+type Handler = (method: string, init?: RequestInit) => Response
 let routes: Record<string, Handler>
 let calls: string[]
 
@@ -90,7 +90,7 @@ function installFetch() {
       const path = new URL(String(url), 'http://x').pathname.replace('/api/v1', '')
       calls.push(`${method} ${path}`)
       const handler = routes[`${method} ${path}`]
-      return handler ? handler(method) : json(404, { error: { code: 'not_found', message: 'x' } })
+      return handler ? handler(method, init) : json(404, { error: { code: 'not_found', message: 'x' } })
     }),
   )
 }
@@ -210,5 +210,37 @@ describe('incident page', () => {
     const input = document.body.querySelector<HTMLInputElement>('input[data-testid="level-reason"], [data-testid="level-reason"] input')!
     const label = document.body.querySelector(`label[for="${input.id}"]`)
     expect(label?.textContent).toContain('原因')
+  })
+
+  it('asks before closing an incident with open orders, lists them, then ends them with it', async () => {
+    const bodies: unknown[] = []
+    routes[`POST /incidents/${ID}/close`] = (_method, init) => {
+      const body = JSON.parse(String(init?.body ?? '{}'))
+      bodies.push(body)
+      if (!body.confirm_end_orders)
+        return json(409, {
+          error: {
+            code: 'incident_has_live_orders',
+            message: '1 orders of this incident are still open',
+            details: { orders: [{ order_id: 'o-1', unit_id: 'u-1', unit_name: '县消防救援大队', stage: 'issued' }] },
+          },
+        })
+      return json(200, { ...INCIDENT, state: 'closed', closed_at: '2026-12-01T11:00:00Z' })
+    }
+    const w = await mountPage()
+    await w.get('[data-testid="action-close"]').trigger('click')
+    await flushPromises()
+    const submit = () => document.body.querySelector<HTMLButtonElement>('[data-testid="dialog-submit"]')!
+    submit().click()
+    await flushPromises()
+    const listed = [...document.body.querySelectorAll('[data-testid="live-order"]')].map((e) => e.textContent?.trim())
+    expect(listed).toEqual(['县消防救援大队：待签收'])
+    expect(document.body.querySelector('[data-testid="dialog-error"]')).toBeNull()
+    expect(w.get('[data-testid="incident-state"]').text()).toContain('处置中')
+    expect(submit().textContent).toContain('结束派单并办结')
+    submit().click()
+    await flushPromises()
+    expect(bodies).toEqual([{}, { confirm_end_orders: true }])
+    expect(w.get('[data-testid="incident-state"]').text()).toContain('已办结')
   })
 })

@@ -12,6 +12,7 @@ import {
   needsFirstReport,
   newEvents,
   nextDeadline,
+  ordersToEnd,
   planRows,
   refreshRows,
   selectionIsPlan,
@@ -100,6 +101,18 @@ describe('allowed actions', () => {
     const a = allowedActions(incident({ state: 'verified', verified_at: '2026-12-01T10:01:00Z' }), everything)
     expect(a.dispatch && a.control && a.close && a.cancel).toBe(true)
     expect(a.verify).toBe(false)
+  })
+
+  it('offers cancelling a dispatched incident (a false report found on arrival)', () => {
+    expect(allowedActions(incident({ state: 'responding' }), everything).cancel).toBe(true)
+    expect(allowedActions(incident({ state: 'closed' }), everything).cancel).toBe(false)
+  })
+
+  it('reads the open orders a refused close names, and nothing from another shape', () => {
+    const named = { order_id: 'o-1', unit_id: 'u-1', unit_name: '县消防救援大队', stage: 'issued' }
+    expect(ordersToEnd({ orders: [named, { stage: 1 }, null] })).toEqual([named])
+    expect(ordersToEnd(null)).toEqual([])
+    expect(ordersToEnd({ orders: 'x' })).toEqual([])
   })
 
   it('offers nothing that writes to a user who may only read', () => {

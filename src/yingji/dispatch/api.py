@@ -94,7 +94,7 @@ async def list_orders(
     session: Session,
     me: Reader,
     open: bool = False,
-    stage: Annotated[str | None, Query(max_length=12)] = None,
+    stage: Annotated[str | None, Query(max_length=24)] = None,
     unit_id: uuid.UUID | None = None,
     mine: Annotated[bool, Query(description="only my unit's inbox")] = False,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -1,6 +1,8 @@
 """通报 — the monthly bulletin: units ranked by the five KPIs (五个100%), naming overdue orders.
 
-A month is a calendar month in Beijing time (Asia/Shanghai). :func:`build_bulletin` gathers the
+A month is a calendar month in Beijing time (Asia/Shanghai). A month that has not ended yet is
+measured up to now (the clock): only deadlines already passed are overdue, by the time up to
+now, and the bulletin says 截至 when. :func:`build_bulletin` gathers the
 figures (``dispatch.kpi``, one set of aggregate queries) into a :class:`Bulletin`;
 :func:`render_docx` and :func:`render_html` lay the same rows out as a Word document and a
 self-contained HTML page.
@@ -57,7 +59,10 @@ RULES = (
     "退回、移交、撤销的派单只在结束前已完成相应环节时计入该项比率；"
     "回访按事件办结时间计入当月，经回访确认无法联系报警人的事件不计入。"
     "“—”表示该项无可统计的派单。超时：已超过时限才完成的环节，"
-    "以及至月末仍未完成且已过时限的环节（超时时长计至月末）。"
+    "以及至统计截止时仍未完成且已过时限的环节（超时时长计至统计截止时；"
+    "当月已结束的截至月末，未结束的截至生成时，尚未到期的时限不计）。"
+    "事件先于派单办结或撤销的，派单随事件结束：结束前已超过的时限仍计为超时"
+    "（超时时长计至事件结束时），并计入相应比率；结束时尚未到期的时限不计。"
 )
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -97,6 +102,7 @@ class Bulletin:
     since: datetime  # UTC, the month's first instant in Beijing time
     until: datetime  # UTC, exclusive
     generated_at: datetime
+    as_of: datetime | None  # the month is still running: measured up to this moment (now)
     ranking: list[RankedUnit]
     tiers: list[TierKpi]
     total: KpiFigures
@@ -126,18 +132,24 @@ def rank_units(units: Iterable[UnitKpi]) -> list[RankedUnit]:
 
 
 async def build_bulletin(*, session: AsyncSession, month: str, scope: Scope) -> Bulletin:
-    """The bulletin of ``month`` (``YYYY-MM``, Beijing time) over the orders ``scope`` covers."""
+    """The bulletin of ``month`` (``YYYY-MM``, Beijing time) over the orders ``scope`` covers;
+    a month still running is measured up to now."""
     since, until = month_bounds(month)
+    now = clock.now()
+    end = max(since, min(until, now))  # what has happened of the month so far
     units = await kpi.unit_kpis(session=session, since=since, until=until, scope=scope)
     return Bulletin(
         month=f"{since.astimezone(LOCAL_TZ):%Y-%m}",
         since=since,
         until=until,
-        generated_at=clock.now(),
+        generated_at=now,
+        as_of=end if end < until else None,
         ranking=rank_units(units),
         tiers=await kpi.tier_kpis(session=session, since=since, until=until, scope=scope),
         total=await kpi.total_kpis(session=session, since=since, until=until, scope=scope),
-        overdue=await kpi.overdue_orders(session=session, since=since, until=until, scope=scope),
+        overdue=await kpi.overdue_orders(
+            session=session, since=since, until=until, scope=scope, at=end
+        ),
     )
 
 
@@ -188,6 +200,14 @@ def tier_rows(bulletin: Bulletin) -> list[list[str]]:
     return rows
 
 
+def _done_text(late: OverdueOrder) -> str:
+    if late.done_at is not None:
+        return local_time(late.done_at)
+    if late.ended_at is not None:
+        return f"{NOT_DONE}（{local_time(late.ended_at)}随事件结束）"
+    return NOT_DONE
+
+
 def overdue_rows(bulletin: Bulletin) -> list[list[str]]:
     return [
         [
@@ -195,29 +215,40 @@ def overdue_rows(bulletin: Bulletin) -> list[list[str]]:
             f"{o.incident_number} {o.incident_title}",
             STAGE_NAMES.get(o.stage, o.stage),
             local_time(o.due_at),
-            NOT_DONE if o.done_at is None else local_time(o.done_at),
+            _done_text(o),
             duration(o.minutes_late),
         ]
         for o in bulletin.overdue
     ]
 
 
+def as_of_line(bulletin: Bulletin) -> str | None:
+    """截至 … for a month still running (its figures are those up to that moment)."""
+    if bulletin.as_of is None:
+        return None
+    return f"截至{local_time(bulletin.as_of)}（北京时间），本月尚未结束，数据统计至此时。"
+
+
 def intro(bulletin: Bulletin) -> str:
     total = bulletin.total
     first = bulletin.since.astimezone(LOCAL_TZ)
     last = (bulletin.until - timedelta(days=1)).astimezone(LOCAL_TZ)
+    if bulletin.as_of is not None:
+        last = bulletin.as_of.astimezone(LOCAL_TZ)
+    until_word = "至月末" if bulletin.as_of is None else "截至统计时"
     still_open = sum(1 for o in bulletin.overdue if o.done_at is None)
     late_units = len({o.unit_id for o in bulletin.overdue})
+    ended = f"、随事件结束{total.closed_with_incident}件" if total.closed_with_incident else ""
     return (
         f"{first.year}年{first.month}月{first.day}日至{last.month}月{last.day}日（北京时间），"
         f"联动单位共接收派单{total.orders}件（其中退回{total.returned}件、"
-        f"移交{total.transferred}件、撤销{total.cancelled}件），"
+        f"移交{total.transferred}件、撤销{total.cancelled}件{ended}），"
         f"涉及联动单位{len(bulletin.ranking)}个。"
         f"总体受理率{percent(total.acceptance)}，出勤率{percent(total.turnout)}，"
         f"准点率{percent(total.punctuality)}，反馈率{percent(total.feedback)}，"
         f"回访率{percent(total.callback)}。"
         f"超时环节{len(bulletin.overdue)}项（超时后完成{len(bulletin.overdue) - still_open}项，"
-        f"至月末仍未完成{still_open}项），涉及单位{late_units}个。"
+        f"{until_word}仍未完成{still_open}项），涉及单位{late_units}个。"
         "现将各单位“五个100%”完成情况通报如下。排名按受理率、出勤率、准点率、反馈率、"
         "回访率五项的平均值由高到低排列（无数据的项目不计入平均），"
         "得分相同的单位并列，按单位名称排序。"
@@ -225,11 +256,17 @@ def intro(bulletin: Bulletin) -> str:
 
 
 def ended_note(bulletin: Bulletin) -> str | None:
-    """Units whose orders ended by return, transfer or cancellation, so habits stay visible."""
+    """Units whose orders ended by return, transfer or cancellation, so habits stay visible (and
+    those that ended with their incident)."""
     parts = []
     for ranked in bulletin.ranking:
         unit = ranked.unit
-        counts = (("退回", unit.returned), ("移交", unit.transferred), ("撤销", unit.cancelled))
+        counts = (
+            ("退回", unit.returned),
+            ("移交", unit.transferred),
+            ("撤销", unit.cancelled),
+            ("随事件结束", unit.closed_with_incident),
+        )
         named = "、".join(f"{word}{n}件" for word, n in counts if n)
         if named:
             parts.append(f"{unit.name}{named}")
@@ -313,6 +350,9 @@ def render_docx(bulletin: Bulletin) -> bytes:
     document = _new_document()
     _paragraph(document, TITLE, size=20, bold=True, center=True)
     _paragraph(document, f"（{bulletin.label}）", size=14, center=True)
+    as_of = as_of_line(bulletin)
+    if as_of:
+        _paragraph(document, as_of, center=True)
     _paragraph(document, intro(bulletin))
     _paragraph(document, SECTIONS[0], size=12, bold=True)
     _table(document, RANKING_HEADER, ranking_rows(bulletin))
@@ -360,6 +400,7 @@ def render_html(bulletin: Bulletin) -> str:
     """The bulletin as one self-contained zh-CN HTML page (no external resources)."""
     e = html.escape
     note = ended_note(bulletin)
+    as_of = as_of_line(bulletin)
     overdue = (
         _html_table(OVERDUE_HEADER, overdue_rows(bulletin))
         if bulletin.overdue
@@ -371,6 +412,7 @@ def render_html(bulletin: Bulletin) -> str:
         f"<style>{_CSS}</style>\n</head>\n<body>",
         f"<h1>{e(TITLE)}</h1>",
         f'<p class="month">（{e(bulletin.label)}）</p>',
+        f'<p class="month">{e(as_of)}</p>' if as_of else "",
         f"<p>{e(intro(bulletin))}</p>",
         f"<h2>{e(SECTIONS[0])}</h2>",
         _html_table(RANKING_HEADER, ranking_rows(bulletin)),

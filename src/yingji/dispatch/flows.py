@@ -16,6 +16,7 @@ from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, schemas, service
 from yingji.dispatch.models import (
+    CLOSED_WITH_INCIDENT,
     OPEN_STAGES,
     Callback,
     Order,
@@ -23,6 +24,7 @@ from yingji.dispatch.models import (
     RoutingRule,
     StageDeadline,
 )
+from yingji.incidents import flows as incident_flows
 from yingji.incidents import service as incidents
 from yingji.incidents.models import Incident
 from yingji.notify import service as notify
@@ -531,7 +533,8 @@ async def complete(
 
 async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> None:
     orders = await service.orders_of_incident(session=session, incident_id=incident.id)
-    live = [o for o in orders if o.stage not in ("returned", "transferred", "cancelled")]
+    ended = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
+    live = [o for o in orders if o.stage not in ended]
     if live and all(o.stage == "completed" for o in live):
         await incidents.trace(
             session=session,
@@ -771,6 +774,148 @@ async def escalate(
         summary=what + ("（已超时）" if step != "remind" else ""),
         data={"stage": stage, "step": step, "notified": len(told)},
     )
+
+
+# --- the incident ends before its orders ---------------------------------------------------------
+
+INCIDENT_ENDINGS = {"closed": "办结", "cancelled": "撤销"}
+
+
+async def _orders_to_end(
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID, confirmed: bool
+) -> None:
+    """Closing or cancelling an incident with open orders ends them; the officer must say so
+    (``confirm_end_orders``). Unconfirmed, the answer is 409 ``incident_has_live_orders`` naming
+    each order (unit and stage) and nothing changes."""
+    incident = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    if confirmed:
+        return
+    live = [
+        o
+        for o in await service.orders_of_incident(session=session, incident_id=incident.id)
+        if o.stage in OPEN_STAGES
+    ]
+    if not live:
+        return
+    names = await service.unit_names(session=session, unit_ids={o.unit_id for o in live})
+    raise Conflict(
+        "incident_has_live_orders",
+        f"{len(live)} orders of this incident are still open; confirm to end them with it",
+        {
+            "orders": [
+                {
+                    "order_id": str(o.id),
+                    "unit_id": str(o.unit_id),
+                    "unit_name": names.get(o.unit_id, ""),
+                    "stage": o.stage,
+                }
+                for o in live
+            ]
+        },
+    )
+
+
+async def _end_orders_with(session: AsyncSession, incident: Incident) -> list[Order]:
+    """随事件结束: each open order of an incident just closed or cancelled ends in the stage
+    ``closed_with_incident`` at this moment, its deadline timers cancelled in the same
+    transaction; the unit is told it need not go on. See :mod:`yingji.dispatch.kpi` for how
+    such an order counts."""
+    ending = INCIDENT_ENDINGS.get(incident.state, incident.state)
+    ended = []
+    for order in await service.orders_of_incident(session=session, incident_id=incident.id):
+        if order.stage not in OPEN_STAGES:
+            continue
+        unit = await org.get_unit_or_raise(session=session, unit_id=order.unit_id)
+        before = audit.snapshot(order, service.ORDER_FIELDS)
+        was = await service.advance(
+            session=session,
+            order=order,
+            allowed=OPEN_STAGES,
+            to=CLOSED_WITH_INCIDENT,
+        )
+        await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
+        await _trace(
+            session,
+            order,
+            incident,
+            action="dispatch.order_closed_with_incident",
+            before=before,
+            summary=f"派单随事件{ending}结束：{unit.name}",
+            data={"unit": unit.name, "from_stage": was, "incident_state": incident.state},
+        )
+        await notify_unit(
+            session,
+            order,
+            kind="order_closed_with_incident",
+            title=f"派单已结束 {incident.number}",
+            body=f"{incident.title}：事件已{ending}，无需继续处置",
+            key=f"ended:{order.id}",
+        )
+        ended.append(order)
+    return ended
+
+
+async def close_incident(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    note: str | None,
+    confirm_end_orders: bool,
+) -> Incident:
+    """办结, ending the incident's open orders with it (once the officer confirmed that)."""
+    await _orders_to_end(session, principal, incident_id, confirm_end_orders)
+    incident = await incident_flows.close(
+        session=session, principal=principal, incident_id=incident_id, note=note
+    )
+    await _end_orders_with(session, incident)
+    return incident
+
+
+async def cancel_incident(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    kind: str,
+    reason: str,
+    confirm_end_orders: bool,
+) -> Incident:
+    """撤销 (误报 found after dispatch too), ending the incident's open orders with it."""
+    await _orders_to_end(session, principal, incident_id, confirm_end_orders)
+    incident = await incident_flows.cancel(
+        session=session, principal=principal, incident_id=incident_id, kind=kind, reason=reason
+    )
+    await _end_orders_with(session, incident)
+    return incident
+
+
+async def merge_incident(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: uuid.UUID,
+    into_id: uuid.UUID,
+    reason: str | None,
+    confirm_end_orders: bool,
+) -> Incident:
+    """合并: the merged-away incident is cancelled, and its open orders end with it (the officer
+    dispatches on the incident that remains if a unit is still needed there)."""
+    await _orders_to_end(session, principal, incident_id, confirm_end_orders)
+    target = await incident_flows.merge(
+        session=session,
+        principal=principal,
+        incident_id=incident_id,
+        into_id=into_id,
+        reason=reason,
+    )
+    source = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    await _end_orders_with(session, source)
+    return target
 
 
 # --- callback ------------------------------------------------------------------------------------

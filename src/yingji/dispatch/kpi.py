@@ -10,24 +10,36 @@ read as they are recorded when the figures are computed.
 What counts, order by order (the bulletin is used for accountability, so the rules are explicit):
 
 - An order is **live** when its stage is issued, signed, arrived or completed, and **ended** when
-  it was returned (退回), transferred (移交) or cancelled (撤销).
+  it was returned (退回), transferred (移交) or cancelled (撤销), or ended with its incident
+  (``closed_with_incident``, 随事件结束: the incident was closed or cancelled while the order was
+  still open, at ``ended_at``).
+- **An order that ended with its incident is judged as of ``ended_at``**: it was not late for any
+  deadline that had not passed at that moment — that stage is not owed and enters no rate nor
+  the overdue list — but a deadline already missed before the incident ended still counts as
+  missed: the stage is *missed* (:func:`stage_missed`). A missed stage counts as a stage done
+  late in 准点率 and is listed by :func:`overdue_orders` as late up to ``ended_at``; a missed
+  sign keeps the order in the denominator of 受理率, a missed arrival in that of 出勤率, a missed
+  feedback deadline in that of 反馈率 (each without the numerator, since it was never done).
 - 受理率 acceptance = signed ÷ accountable orders. A live order is always accountable. An ended
-  order is accountable only if it was signed before it ended (then it is also signed): a unit
+  order is accountable only if it was signed before it ended (then it is also signed), or its
+  sign deadline was missed before its incident ended: a unit
   that returns a misrouted order, hands it on unsigned, or whose order the centre withdraws
   before signing is neither credited nor blamed. Ended orders are reported as counts
   (``returned``, ``transferred``, ``cancelled``) next to the rates, so a habit of returning
   orders stays visible.
 - 出勤率 turnout = orders with a recorded arrival ÷ orders needing presence (``needs_presence``)
-  that are live or recorded an arrival before they ended.
+  that are live or recorded an arrival before they ended (or missed it before their incident
+  ended).
 - 准点率 punctuality = stages done by their deadline ÷ stages done, over the sign, arrive and
   complete stages of every order issued in the period, whatever became of the order later (a
   stage that was done is a fact). A stage is done when its ``*_at`` is set and it had a deadline;
   it is late when its ``*_late`` flag says so (or, if the flag is missing, when it was done after
   its ``*_due_at``). Stages not yet done do not enter this rate — as the glossary defines it — but
   every stage still open past its deadline is listed by :func:`overdue_orders` and counted in
-  the bulletin.
+  the bulletin. The stages an order ending with its incident had missed are the exception: they
+  will never be done, so each counts here as done late.
 - 反馈率 feedback = orders with at least one feedback ÷ orders that are live or gave feedback
-  before they ended.
+  before they ended (or whose feedback deadline passed before their incident ended).
 - 回访率 callback = closed incidents called back ÷ closed incidents with a reachable reporter.
   An incident counts when it was closed (state closed or archived) in the period. Its reporter is
   presumed reachable until a callback records ``reachable = false`` (the reporter left no way to
@@ -67,14 +79,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core.clock import as_utc
 from yingji.core.security import Scope
-from yingji.dispatch.models import OPEN_STAGES, Callback, Order
+from yingji.dispatch.models import CLOSED_WITH_INCIDENT, OPEN_STAGES, Callback, Order
 from yingji.incidents.models import Incident
 from yingji.org.models import LinkageUnit
 
 AnySelect = Select[*tuple[Any, ...]]
 
 LIVE_STAGES = ("issued", "signed", "arrived", "completed")
-ENDED_STAGES = ("returned", "transferred", "cancelled")
+ENDED_STAGES = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
 CLOSED_STATES = ("closed", "archived")
 KPI_NAMES = ("acceptance", "turnout", "punctuality", "feedback", "callback")
 TIMED_STAGES = ("sign", "arrive", "complete")  # the stages 准点率 counts
@@ -85,13 +97,29 @@ _LIVE = Order.stage.in_(LIVE_STAGES)
 _SIGNED = Order.signed_at.is_not(None)
 _ARRIVED = Order.arrived_at.is_not(None)
 _FED_BACK = Order.feedback_count > 0
-ACCOUNTABLE: ColumnElement[bool] = or_(_LIVE, _SIGNED)
+_WITH_INCIDENT = Order.stage == CLOSED_WITH_INCIDENT
 
 _STAGE_COLUMNS: dict[str, tuple[Any, Any, Any]] = {
     "sign": (Order.signed_at, Order.sign_due_at, Order.sign_late),
     "arrive": (Order.arrived_at, Order.arrive_due_at, Order.arrive_late),
     "complete": (Order.completed_at, Order.complete_due_at, Order.complete_late),
 }
+
+
+def stage_missed(stage: str) -> ColumnElement[bool]:
+    """The order ended with its incident, the stage not done and its deadline already passed
+    when it ended (a deadline still ahead then is not owed)."""
+    done_at, due_at, _late = _STAGE_COLUMNS[stage]
+    condition = and_(
+        _WITH_INCIDENT, done_at.is_(None), due_at.is_not(None), due_at < Order.ended_at
+    )
+    return and_(condition, Order.needs_presence) if stage == "arrive" else condition
+
+
+_FEEDBACK_MISSED = and_(
+    _WITH_INCIDENT, Order.feedback_due_at.is_not(None), Order.feedback_due_at < Order.ended_at
+)
+ACCOUNTABLE: ColumnElement[bool] = or_(_LIVE, _SIGNED, stage_missed("sign"))
 
 
 def stage_done(stage: str) -> ColumnElement[bool]:
@@ -117,12 +145,15 @@ def stage_done_late(stage: str) -> ColumnElement[bool]:
 
 
 def stage_open_overdue(stage: str, at: datetime) -> ColumnElement[bool]:
-    """The order is still open, the stage is not done and its deadline passed before ``at``."""
+    """The stage is not done and its deadline passed before ``at``, the order being still open
+    (or having ended with its incident after the deadline: :func:`stage_missed`)."""
     done_at, due_at, _late = _STAGE_COLUMNS[stage]
     condition = and_(
         Order.stage.in_(OPEN_STAGES), done_at.is_(None), due_at.is_not(None), due_at < at
     )
-    return and_(condition, Order.needs_presence) if stage == "arrive" else condition
+    if stage == "arrive":
+        condition = and_(condition, Order.needs_presence)
+    return or_(condition, and_(stage_missed(stage), due_at < at))
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -144,18 +175,23 @@ def order_sums() -> list[Any]:
         _count(Order.stage == "returned").label("returned"),
         _count(Order.stage == "transferred").label("transferred"),
         _count(Order.stage == "cancelled").label("cancelled"),
+        _count(_WITH_INCIDENT).label("closed_with_incident"),
         _count(ACCOUNTABLE).label("acceptance_den"),
         _count(_SIGNED).label("acceptance_num"),
-        _count(and_(Order.needs_presence, or_(_LIVE, _ARRIVED))).label("turnout_den"),
+        _count(and_(Order.needs_presence, or_(_LIVE, _ARRIVED, stage_missed("arrive")))).label(
+            "turnout_den"
+        ),
         _count(and_(Order.needs_presence, _ARRIVED)).label("turnout_num"),
-        _count_stages(stage_done(s) for s in TIMED_STAGES).label("punctuality_den"),
+        _count_stages(or_(stage_done(s), stage_missed(s)) for s in TIMED_STAGES).label(
+            "punctuality_den"
+        ),
         _count_stages(stage_on_time(s) for s in TIMED_STAGES).label("punctuality_num"),
-        _count(or_(_LIVE, _FED_BACK)).label("feedback_den"),
+        _count(or_(_LIVE, _FED_BACK, _FEEDBACK_MISSED)).label("feedback_den"),
         _count(_FED_BACK).label("feedback_num"),
     ]
 
 
-ORDER_COUNT_NAMES = ("orders", "returned", "transferred", "cancelled")
+ORDER_COUNT_NAMES = ("orders", "returned", "transferred", "cancelled", "closed_with_incident")
 ORDER_RATIO_NAMES = ("acceptance", "turnout", "punctuality", "feedback")
 
 # --- result shapes -------------------------------------------------------------------------------
@@ -190,6 +226,7 @@ class KpiFigures:
     returned: int = 0
     transferred: int = 0
     cancelled: int = 0
+    closed_with_incident: int = 0  # ended because the incident was closed or cancelled first
     acceptance: Ratio = NO_DATA  # 受理率
     turnout: Ratio = NO_DATA  # 出勤率
     punctuality: Ratio = NO_DATA  # 准点率
@@ -229,7 +266,8 @@ class OverdueOrder:
     """One stage of one order done after its deadline, or still open past it at ``until``.
 
     An order late at two stages appears twice. ``done_at`` is None for a stage still open;
-    ``minutes_late`` is then counted to ``until``. ``order_stage`` is the order's current stage.
+    ``minutes_late`` is then counted to ``until``, or to ``ended_at`` for an order that ended
+    with its incident first. ``order_stage`` is the order's current stage.
     """
 
     order_id: uuid.UUID
@@ -245,6 +283,7 @@ class OverdueOrder:
     minutes_late: int
     issued_at: datetime
     order_stage: str = field(default="")
+    ended_at: datetime | None = None  # the order ended with its incident then
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -442,13 +481,20 @@ async def total_kpis(
 
 
 async def overdue_orders(
-    *, session: AsyncSession, since: datetime, until: datetime, scope: Scope
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    at: datetime | None = None,
 ) -> list[OverdueOrder]:
     """Every stage of an order issued in ``[since, until)`` that was done after its deadline or
-    is still open past it at ``until``; sorted by unit name, deadline, incident number, stage."""
+    is still open past it at ``at`` (default ``until``; a period still running is judged at
+    now); sorted by unit name, deadline, incident number, stage."""
+    at = until if at is None else at
     late_or_open = or_(
         *(stage_done_late(s) for s in TIMED_STAGES),
-        *(stage_open_overdue(s, until) for s in TIMED_STAGES),
+        *(stage_open_overdue(s, at) for s in TIMED_STAGES),
     )
     stage_columns = [column for columns in _STAGE_COLUMNS.values() for column in columns]
     rows = await session.execute(
@@ -459,6 +505,7 @@ async def overdue_orders(
             Order.stage,
             Order.needs_presence,
             Order.issued_at,
+            Order.ended_at,
             *stage_columns,
             LinkageUnit.name.label("unit_name"),
             LinkageUnit.tier.label("tier"),
@@ -472,7 +519,7 @@ async def overdue_orders(
     found: list[OverdueOrder] = []
     for row in (r._asdict() for r in rows):
         found.extend(
-            late for stage in TIMED_STAGES if (late := _lateness(row, stage, until)) is not None
+            late for stage in TIMED_STAGES if (late := _lateness(row, stage, at)) is not None
         )
     order_of_stage = {stage: index for index, stage in enumerate(TIMED_STAGES)}
     return sorted(
@@ -508,10 +555,14 @@ def _lateness(row: dict[str, Any], stage: str, until: datetime) -> OverdueOrder 
             return None
         minutes = _minutes(done_at, due_at)
     else:
-        open_stage = row["stage"] in OPEN_STAGES and (stage != "arrive" or row["needs_presence"])
-        if not open_stage or due_at >= until:
+        ended_at = as_utc(row["ended_at"]) if row["ended_at"] is not None else None
+        judged = row["stage"] in OPEN_STAGES or (
+            row["stage"] == CLOSED_WITH_INCIDENT and ended_at is not None
+        )
+        end = min(until, ended_at) if ended_at is not None else until
+        if not judged or (stage == "arrive" and not row["needs_presence"]) or due_at >= end:
             return None
-        minutes = _minutes(until, due_at)
+        minutes = _minutes(end, due_at)
     return OverdueOrder(
         order_id=row["id"],
         unit_id=row["unit_id"],
@@ -526,6 +577,11 @@ def _lateness(row: dict[str, Any], stage: str, until: datetime) -> OverdueOrder 
         minutes_late=minutes,
         issued_at=as_utc(row["issued_at"]),
         order_stage=row["stage"],
+        ended_at=(
+            as_utc(row["ended_at"])
+            if row["stage"] == CLOSED_WITH_INCIDENT and row["ended_at"] is not None
+            else None
+        ),
     )
 
 

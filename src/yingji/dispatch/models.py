@@ -25,7 +25,19 @@ from yingji.core.ids import new_id
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-STAGES = ("issued", "signed", "arrived", "completed", "returned", "transferred", "cancelled")
+# closed_with_incident: the incident was closed or cancelled while the order was still open; the
+# order ended with it at ``ended_at`` (随事件结束), its deadlines cancelled.
+CLOSED_WITH_INCIDENT = "closed_with_incident"
+STAGES = (
+    "issued",
+    "signed",
+    "arrived",
+    "completed",
+    "returned",
+    "transferred",
+    "cancelled",
+    CLOSED_WITH_INCIDENT,
+)
 OPEN_STAGES = ("issued", "signed", "arrived")
 DEADLINE_STAGES = ("sign", "arrive", "feedback", "complete")
 SELECTORS = ("unit", "town", "village")  # a named unit, or the incident's town / village unit
@@ -84,7 +96,7 @@ class Order(Base):
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
     responsible_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
     role: Mapped[str] = mapped_column(String(8))
-    stage: Mapped[str] = mapped_column(String(12), index=True)
+    stage: Mapped[str] = mapped_column(String(24), index=True)
     chosen_by: Mapped[str] = mapped_column(String(300))
     needs_presence: Mapped[bool] = mapped_column(Boolean, default=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -102,7 +114,8 @@ class Order(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_reason: Mapped[str | None] = mapped_column(String(300))
-    #: when the order left the open stages (completed, returned, transferred, …): its unit
+    #: when the order left the open stages (completed, returned, transferred, closed_with_incident,
+    #: …): its unit
     #: reads the incident until ``order_read_days`` after it (``service.advance`` sets it)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transferred_from_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -48,6 +48,7 @@ class OrderRead(BaseModel):
     completed_at: datetime | None
     returned_at: datetime | None
     return_reason: str | None
+    ended_at: datetime | None = None  # when the order left the open stages
     transferred_from_id: uuid.UUID | None
     sign_late: bool | None
     arrive_late: bool | None

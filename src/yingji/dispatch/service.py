@@ -42,6 +42,7 @@ ORDER_FIELDS = (
     "completed_at",
     "feedback_count",
     "return_reason",
+    "ended_at",
 )
 
 
@@ -162,7 +163,7 @@ async def advance(
     result = await session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stage.in_(allowed))
-        .values(stage=to, updated_at=now, **ended, **(values or {}))
+        .values(stage=to, updated_at=now, **(ended | (values or {})))
         .execution_options(synchronize_session=False)
     )
     if not rows_affected(result):

@@ -16,6 +16,7 @@ from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings
+from yingji.dispatch import flows as dispatch_flows
 from yingji.dispatch.access import OrderReader
 from yingji.incidents import flows, schemas, service
 from yingji.intake import flows as intake_flows
@@ -217,13 +218,18 @@ async def control(
 @router.post(
     "/incidents/{incident_id}/close",
     response_model=schemas.IncidentRead,
-    summary="办结: verified|responding|controlled → closed",
+    summary="办结: verified|responding|controlled → closed, ending its open orders once confirmed",
+    responses={409: {"description": "incident_has_live_orders, invalid_transition"}},
 )
 async def close(
-    incident_id: uuid.UUID, session: Session, me: Writer, body: schemas.ReasonRequest | None = None
+    incident_id: uuid.UUID, session: Session, me: Writer, body: schemas.CloseRequest | None = None
 ) -> Any:
-    return await flows.close(
-        session=session, principal=me, incident_id=incident_id, note=body.reason if body else None
+    return await dispatch_flows.close_incident(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        note=body.reason if body else None,
+        confirm_end_orders=body.confirm_end_orders if body else False,
     )
 
 
@@ -239,13 +245,20 @@ async def archive(incident_id: uuid.UUID, session: Session, me: Writer) -> Any:
 @router.post(
     "/incidents/{incident_id}/cancel",
     response_model=schemas.IncidentRead,
-    summary="撤销 (误报/重复): reported|verified → cancelled, with the reason",
+    summary="撤销 (误报/重复): reported|verified|responding|controlled → cancelled, with the "
+    "reason, ending its open orders once confirmed",
+    responses={409: {"description": "incident_has_live_orders, invalid_transition"}},
 )
 async def cancel(
     incident_id: uuid.UUID, body: schemas.CancelRequest, session: Session, me: Writer
 ) -> Any:
-    return await flows.cancel(
-        session=session, principal=me, incident_id=incident_id, kind=body.kind, reason=body.reason
+    return await dispatch_flows.cancel_incident(
+        session=session,
+        principal=me,
+        incident_id=incident_id,
+        kind=body.kind,
+        reason=body.reason,
+        confirm_end_orders=body.confirm_end_orders,
     )
 
 
@@ -291,17 +304,20 @@ async def add_note(
 @router.post(
     "/incidents/{incident_id}/merge",
     response_model=schemas.IncidentRead,
-    summary="合并: move this incident's reports into another; this one is cancelled",
+    summary="合并: move this incident's reports into another; this one is cancelled, ending its "
+    "open orders once confirmed",
+    responses={409: {"description": "incident_has_live_orders, incident_not_open"}},
 )
 async def merge(
     incident_id: uuid.UUID, body: schemas.MergeRequest, session: Session, me: Writer
 ) -> Any:
-    return await flows.merge(
+    return await dispatch_flows.merge_incident(
         session=session,
         principal=me,
         incident_id=incident_id,
         into_id=body.into_incident_id,
         reason=body.reason,
+        confirm_end_orders=body.confirm_end_orders,
     )
 
 

@@ -183,6 +183,9 @@ async def archive(
 
 
 CANCEL_KINDS = {"false_report": "误报", "duplicate": "重复", "other": "其他"}
+# a false report may be found out after dispatch (the unit arrives to nothing): its open orders
+# then end with it (``dispatch.flows.cancel_incident``)
+CANCELLABLE = ("reported", "verified", "responding", "controlled")
 
 
 async def cancel(
@@ -194,7 +197,7 @@ async def cancel(
     await service.transition(
         session=session,
         incident=incident,
-        allowed_from=("reported", "verified"),
+        allowed_from=CANCELLABLE,
         to="cancelled",
         values={"cancel_reason": text[:300]},
     )

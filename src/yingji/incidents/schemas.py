@@ -70,11 +70,22 @@ class ReasonRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=300)
 
 
+CONFIRM_END_ORDERS = (
+    "End the incident's open orders with it (closed_with_incident). Without it, an incident with "
+    "open orders is refused: 409 incident_has_live_orders, the orders in details.orders."
+)
+
+
+class CloseRequest(ReasonRequest):
+    confirm_end_orders: bool = Field(default=False, description=CONFIRM_END_ORDERS)
+
+
 class CancelRequest(BaseModel):
     kind: Literal["false_report", "duplicate", "other"] = Field(
         description="误报 false report, 重复 duplicate, or other"
     )
     reason: str = Field(min_length=1, max_length=300)
+    confirm_end_orders: bool = Field(default=False, description=CONFIRM_END_ORDERS)
 
 
 class LevelRequest(BaseModel):
@@ -85,6 +96,7 @@ class LevelRequest(BaseModel):
 class MergeRequest(BaseModel):
     into_incident_id: uuid.UUID = Field(description="the incident that remains")
     reason: str | None = Field(default=None, max_length=300)
+    confirm_end_orders: bool = Field(default=False, description=CONFIRM_END_ORDERS)
 
 
 class SplitRequest(BaseModel):

@@ -65,10 +65,18 @@ export const incidentApi = {
     api.post<Incident>(`${base(id)}/verify`, reason ? { reason } : undefined),
   control: (id: string, reason?: string) =>
     api.post<Incident>(`${base(id)}/control`, reason ? { reason } : undefined),
-  close: (id: string, reason?: string) =>
-    api.post<Incident>(`${base(id)}/close`, reason ? { reason } : undefined),
-  cancel: (id: string, kind: CancelKind, reason: string) =>
-    api.post<Incident>(`${base(id)}/cancel`, { kind, reason }),
+  /** `confirmEndOrders`: end the incident's open orders with it (else 409 incident_has_live_orders). */
+  close: (id: string, reason?: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/close`, {
+      ...(reason ? { reason } : {}),
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
+  cancel: (id: string, kind: CancelKind, reason: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/cancel`, {
+      kind,
+      reason,
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
   changeLevel: (id: string, level: Level, reason: string) =>
     api.post<Incident>(`${base(id)}/level`, { level, reason }),
   /** A note on the timeline; `forUnits`: the units holding orders on the incident read it too. */
@@ -76,8 +84,12 @@ export const incidentApi = {
     api.post<Incident>(`${base(id)}/notes`, { text, for_units: forUnits }),
   firstReport: (id: string, text: string) =>
     api.post<Incident>(`${base(id)}/first-report`, { text }),
-  merge: (id: string, into: string, reason?: string) =>
-    api.post<Incident>(`${base(id)}/merge`, { into_incident_id: into, reason: reason || null }),
+  merge: (id: string, into: string, reason?: string, confirmEndOrders = false) =>
+    api.post<Incident>(`${base(id)}/merge`, {
+      into_incident_id: into,
+      reason: reason || null,
+      ...(confirmEndOrders ? { confirm_end_orders: true } : {}),
+    }),
   split: (id: string, reportId: string) =>
     api.post<Incident>(`${base(id)}/split`, { report_id: reportId }),
   /** 派单: by the routing table (no units) or to the chosen units. */

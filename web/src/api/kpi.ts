@@ -16,6 +16,8 @@ export interface KpiFigures extends Record<RateName, Ratio> {
   returned: number
   transferred: number
   cancelled: number
+  /** ended because the incident was closed or cancelled first */
+  closed_with_incident: number
   score: number | null
 }
 

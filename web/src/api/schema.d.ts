@@ -344,7 +344,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 撤销 (误报/重复): reported|verified → cancelled, with the reason */
+        /** 撤销 (误报/重复): reported|verified|responding|controlled → cancelled, with the reason, ending its open orders once confirmed */
         post: operations["cancel_api_v1_incidents__incident_id__cancel_post"];
         delete?: never;
         options?: never;
@@ -361,7 +361,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 办结: verified|responding|controlled → closed */
+        /** 办结: verified|responding|controlled → closed, ending its open orders once confirmed */
         post: operations["close_api_v1_incidents__incident_id__close_post"];
         delete?: never;
         options?: never;
@@ -463,7 +463,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 合并: move this incident's reports into another; this one is cancelled */
+        /** 合并: move this incident's reports into another; this one is cancelled, ending its open orders once confirmed */
         post: operations["merge_api_v1_incidents__incident_id__merge_post"];
         delete?: never;
         options?: never;
@@ -1711,6 +1711,12 @@ export interface components {
         /** CancelRequest */
         CancelRequest: {
             /**
+             * Confirm End Orders
+             * @description End the incident's open orders with it (closed_with_incident). Without it, an incident with open orders is refused: 409 incident_has_live_orders, the orders in details.orders.
+             * @default false
+             */
+            confirm_end_orders: boolean;
+            /**
              * Kind
              * @description 误报 false report, 重复 duplicate, or other
              * @enum {string}
@@ -1919,6 +1925,17 @@ export interface components {
             suggested_level: string;
             /** Words */
             words: components["schemas"]["DecidingWord"][];
+        };
+        /** CloseRequest */
+        CloseRequest: {
+            /**
+             * Confirm End Orders
+             * @description End the incident's open orders with it (closed_with_incident). Without it, an incident with open orders is refused: 409 incident_has_live_orders, the orders in details.orders.
+             * @default false
+             */
+            confirm_end_orders: boolean;
+            /** Reason */
+            reason?: string | null;
         };
         /**
          * DecidingWord
@@ -2176,6 +2193,8 @@ export interface components {
             complete_late: boolean | null;
             /** Completed At */
             completed_at: string | null;
+            /** Ended At */
+            ended_at?: string | null;
             /** Feedback Count */
             feedback_count: number;
             /** Feedback Due At */
@@ -2376,6 +2395,12 @@ export interface components {
         /** MergeRequest */
         MergeRequest: {
             /**
+             * Confirm End Orders
+             * @description End the incident's open orders with it (closed_with_incident). Without it, an incident with open orders is refused: 409 incident_has_live_orders, the orders in details.orders.
+             * @default false
+             */
+            confirm_end_orders: boolean;
+            /**
              * Into Incident Id
              * Format: uuid
              * @description the incident that remains
@@ -2444,6 +2469,8 @@ export interface components {
             complete_late: boolean | null;
             /** Completed At */
             completed_at: string | null;
+            /** Ended At */
+            ended_at?: string | null;
             /** Escalations */
             escalations: components["schemas"]["EscalationRead"][];
             /** Feedback */
@@ -2603,6 +2630,8 @@ export interface components {
             complete_late: boolean | null;
             /** Completed At */
             completed_at: string | null;
+            /** Ended At */
+            ended_at?: string | null;
             /** Feedback Count */
             feedback_count: number;
             /** Feedback Due At */
@@ -3226,6 +3255,8 @@ export interface components {
             complete_late: boolean | null;
             /** Completed At */
             completed_at: string | null;
+            /** Ended At */
+            ended_at?: string | null;
             /** Escalations */
             escalations?: components["schemas"]["EscalationRead"][];
             /** Feedback Count */
@@ -4283,6 +4314,13 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentRead"];
                 };
             };
+            /** @description incident_has_live_orders, invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4305,7 +4343,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["ReasonRequest"] | null;
+                "application/json": components["schemas"]["CloseRequest"] | null;
             };
         };
         responses: {
@@ -4317,6 +4355,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
                 };
+            };
+            /** @description incident_has_live_orders, invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -4530,6 +4575,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
                 };
+            };
+            /** @description incident_has_live_orders, incident_not_open */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -68,7 +68,7 @@ export function allowedActions(
     verify: write && s === 'reported',
     control: write && (s === 'verified' || s === 'responding'),
     close: write && has(DISPATCHABLE, s),
-    cancel: write && (s === 'reported' || s === 'verified'),
+    cancel: write && open,
     level: write && open,
     note: write && s !== 'archived',
     dispatch: dispatch && has(DISPATCHABLE, s),
@@ -93,9 +93,30 @@ export function nextDeadline(order: Order): NextDeadline | null {
   return null
 }
 
-/** Orders that still count: not returned, transferred or cancelled. */
+/** Orders that still count: not returned, transferred, cancelled or ended with the incident. */
 export function liveOrders(orders: readonly Order[]): Order[] {
-  return orders.filter((o) => !['returned', 'transferred', 'cancelled'].includes(o.stage))
+  return orders.filter(
+    (o) => !['returned', 'transferred', 'cancelled', 'closed_with_incident'].includes(o.stage),
+  )
+}
+
+/** An open order named by the server when it refuses to end an incident unconfirmed. */
+export interface OrderToEnd {
+  order_id: string
+  unit_id: string
+  unit_name: string
+  stage: string
+}
+
+/** The orders of a 409 `incident_has_live_orders` (an empty list for anything else). */
+export function ordersToEnd(details: unknown): OrderToEnd[] {
+  if (!details || typeof details !== 'object') return []
+  const orders = (details as { orders?: unknown }).orders
+  if (!Array.isArray(orders)) return []
+  return orders.filter(
+    (o): o is OrderToEnd =>
+      !!o && typeof o === 'object' && typeof o.order_id === 'string' && typeof o.stage === 'string',
+  )
 }
 
 /** Every live order is completed (and there is at least one): time to close the incident. */

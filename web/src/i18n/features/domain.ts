@@ -27,6 +27,7 @@ export default {
       returned: '已退回',
       transferred: '已移交',
       cancelled: '已撤销',
+      closed_with_incident: '随事件结束',
     } as Record<string, string>,
     deadlineStage: {
       sign: '签收',
@@ -78,6 +79,7 @@ export default {
       returned: 'Returned',
       transferred: 'Transferred',
       cancelled: 'Cancelled',
+      closed_with_incident: 'Ended with the incident',
     } as Record<string, string>,
     deadlineStage: {
       sign: 'Sign',
