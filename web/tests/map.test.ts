@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildStyle, styleUrls, tileTemplate } from '@/map/style'
+import { buildStyle, chosenBaseLayer, styleUrls, tileTemplate } from '@/map/style'
 import { bboxOf, labelPoint } from '@/map/geometry'
 import { clusterExtent, pointExtent } from '@/map/incidents'
 import { LABEL_GAP, labelOffset } from '@/map/labels'
@@ -23,6 +23,17 @@ describe('map style', () => {
     const ids = style.layers.map((l) => l.id)
     expect(ids.indexOf('base-0')).toBeLessThan(ids.indexOf('towns-fill'))
     expect(tileTemplate({ name: 'x', type: 'xyz', url: 'http://h/{z}/{x}/{y}.png' })).toBe('http://h/{z}/{x}/{y}.png')
+  })
+})
+
+describe('the base layer shown', () => {
+  it('is the one chosen on the board, none if none was, else the first', () => {
+    expect(chosenBaseLayer(2, '1')).toBe(1)
+    expect(chosenBaseLayer(2, '-1')).toBe(-1)
+    expect(chosenBaseLayer(2, null)).toBe(0)
+    expect(chosenBaseLayer(2, '5')).toBe(0) // a layer since removed from the configuration
+    expect(chosenBaseLayer(2, 'x')).toBe(0)
+    expect(chosenBaseLayer(0, '1')).toBe(-1)
   })
 })
 
