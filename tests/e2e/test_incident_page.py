@@ -13,6 +13,7 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import Tiles, bearer, phone_context, shot, sign_in
+from tests.factories import report
 
 # 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
 SPOT = {"lon": 118.8513, "lat": 27.7538}
@@ -189,13 +190,7 @@ def village_incident(base: str, headers: dict[str, str]) -> tuple[str, dict[str,
     created = httpx.post(
         f"{base}/api/v1/intake/reports",
         headers=headers,
-        json={
-            "channel": "hotline_110",
-            "external_id": "e2e-incident-map-1",
-            "text": "村口山体滑坡，道路被堵",
-            "lon": lon,
-            "lat": lat,
-        },
+        json=report("e2e-incident-map-1", "村口山体滑坡，道路被堵", lon=lon, lat=lat),
     )
     assert created.status_code in (200, 201), created.text
     incident = httpx.get(
