@@ -8,10 +8,11 @@ WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/packag
 
 .PHONY: run test e2e install web web-test api-types lint check-migrations lock clean
 
-run: install $(WEB_DIST)  ## install, build the web app, migrate, seed the demo, serve
+run: install $(WEB_DIST)  ## install, build the web app, check the port is free, migrate, seed the demo, serve (warnings only)
+	$(YINGJI) serve --check-port
 	$(YINGJI) db upgrade
 	$(YINGJI) seed demo
-	$(YINGJI) serve
+	YINGJI_LOG_LEVEL=$${YINGJI_LOG_LEVEL:-WARNING} $(YINGJI) serve
 
 test: install web-test  ## install and pass the whole suite (browser tests: make e2e)
 	$(BIN)/python -m pytest -q -m "not e2e"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -167,33 +170,128 @@ def _warn_if_exposed(settings: Settings, host: str) -> None:
     logging.getLogger("yingji").warning(message)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Before anything else: the address is free to listen on, or a clear message (in Chinese
+    and English) and exit 2. Bound as uvicorn binds it, so a port left in TIME_WAIT is free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+            return
+        except OSError as exc:
+            problem = exc
+    if problem.errno == errno.EADDRINUSE:
+        message = (
+            f"port {port} on {host} is taken: another program listens there (an earlier "
+            f"`make run` or `yingji serve`?). Stop it, or choose another port: "
+            f"YINGJI_PORT={port + 1} make run\n"
+            f"端口 {port}（{host}）已被占用：另一个程序正在监听（之前的 make run 或 yingji serve "
+            f"还在运行？）。请先停止它，或换一个端口：YINGJI_PORT={port + 1} make run"
+        )
+    else:
+        reason = problem.strerror or str(problem)
+        message = (
+            f"cannot listen on {host} port {port}: {reason}. Check YINGJI_HOST and YINGJI_PORT "
+            f"(or --host and --port)\n"
+            f"无法在 {host} 的端口 {port} 上监听：{reason}。请检查 YINGJI_HOST 和 YINGJI_PORT"
+            f"（或 --host、--port）"
+        )
+    err.print(f"[red]{escape(message)}[/red]", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server listening on ``host``."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - naming the wildcard, not binding to it
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _serving_line(settings: Settings, url: str) -> str:
+    """The one plain line ``serve`` prints once it listens; on a machine that is not exposed
+    and holds the demo, with the account to sign in with."""
+    line = f"Yingji is serving {url}"
+    if settings.exposed:
+        return line
+
+    async def front_desk() -> tuple[str, str] | None:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                return await seed.demo_sign_in(session=session)
+        finally:
+            await db.dispose()
+
+    account = asyncio.run(front_desk())
+    return f"{line} — sign in as {account[0]} / {account[1]}" if account else line
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, saying one plain line once it listens."""
+
+    def __init__(self, config: uvicorn.Config, line: str) -> None:
+        super().__init__(config)
+        self.line = line
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            typer.echo(self.line)
+            sys.stdout.flush()
+
+
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (YINGJI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (YINGJI_PORT).")] = None,
     no_worker: Annotated[
         bool,
         typer.Option(
             "--no-worker", help="Serve HTTP and /ws only; run relay and timers in `yingji worker`."
         ),
     ] = False,
+    check_port: Annotated[
+        bool,
+        typer.Option(
+            "--check-port",
+            help="Only check that the port is free to listen on: exit 0, or 2 with the reason.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the API, the web app and /ws (and, unless --no-worker, the relay and timers)."""
+    """Serve the API, the web app and /ws (and, unless --no-worker, the relay and timers).
+
+    Says "Yingji is serving URL" once it listens (with the demo's account to sign in with, on a
+    machine that is not exposed and holds the demo)."""
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
     bind = host or settings.host
+    listen = port or settings.port
+    _check_port(bind, listen)
+    if check_port:
+        return
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     _check_database(settings)
     _warn_if_exposed(settings, bind)
+    line = _serving_line(settings, _url(bind, listen))
     application = create_app(settings, run_worker=not no_worker)
-    uvicorn.run(
-        application,
-        host=bind,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=",".join(settings.trusted_proxies),
-        ws="websockets-sansio",
+    server = _AnnouncingServer(
+        uvicorn.Config(
+            application,
+            host=bind,
+            port=listen,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips=",".join(settings.trusted_proxies),
+            ws="websockets-sansio",
+        ),
+        line,
     )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -281,7 +379,8 @@ def db_check() -> None:
 def seed_demo(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = seed.DEMO_SEED,
 ) -> None:
-    """Build the demo jurisdiction (庆元县: 19 towns, 353 villages, 92 departments, users)."""
+    """Build the demo jurisdiction (庆元县: 19 towns, 353 villages, 92 departments, users) and
+    say which demo account plays which part, for which unit."""
     settings = _settings()
 
     async def run() -> seed.SeedReport:
@@ -311,17 +410,18 @@ def seed_demo(
             f"seeded {report.divisions} divisions, {report.units} linkage units, "
             f"{report.people} people, {len(report.users)} users"
         )
-    table = Table(title="demo accounts 演示账号")
-    for column in ("username", "password", "roles", "scope"):
-        table.add_column(column)
-    for user in report.users:
-        table.add_row(
-            user.username,
-            user.password,
-            ", ".join(user.roles),
-            user.division_adcode or user.unit_code or "全部 all",
-        )
-    console.print(table)
+    _print_demo_accounts(report.accounts)
+
+
+def _print_demo_accounts(accounts: list[seed.DemoAccount]) -> None:
+    """Which demo account plays which part, for whom: plain lines (no table that a narrow
+    terminal would wrap inside a unit's name)."""
+    passwords = ", ".join(sorted({a.password for a in accounts}))
+    typer.echo(f"demo accounts 演示账号 — password 密码: {passwords}")
+    width = max((len(a.username) for a in accounts), default=0)
+    for a in accounts:
+        typer.echo(f"  {a.username:<{width}}  {a.part_zh} — {a.serves}")
+        typer.echo(f"  {'':<{width}}  {a.part_en}")
 
 
 def _new_password(from_stdin: bool) -> str:

@@ -4,15 +4,18 @@ Chromium by Playwright (never a browser Playwright downloads itself)."""
 from __future__ import annotations
 
 import base64
+import json
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.conftest import served_demo
+from tests.conftest import free_port, served_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -47,6 +50,48 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (ROOT / "src/yingji/web_dist/index.html").is_file():
         pytest.fail("the web app is not built: run `make web` (make e2e does)")
     with served_demo(tmp_path_factory.mktemp("e2e")) as base:
+        yield base
+
+
+class Tiles(BaseHTTPRequestHandler):
+    """Map tiles (each a 1×1 PNG); the paths asked for are kept in ``requested``."""
+
+    requested: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        Tiles.requested.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", str(len(PNG)))
+        self.end_headers()
+        self.wfile.write(PNG)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def tile_server() -> Iterator[str]:
+    """A tile server on another origin, as 天地图 or an on-premise one would be."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Tiles)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server_with_base_layer(
+    tmp_path_factory: pytest.TempPathFactory, tile_server: str
+) -> Iterator[str]:
+    """Another demo server, with a base layer (测试底图) from ``tile_server``."""
+    layers = [
+        {"name": "测试底图", "type": "xyz", "url": f"{tile_server}/tiles/{{z}}/{{x}}/{{y}}.png"}
+    ]
+    with served_demo(
+        tmp_path_factory.mktemp("e2e-base-layer"), YINGJI_MAP_BASE_LAYERS=json.dumps(layers)
+    ) as base:
         yield base
 
 

@@ -3,24 +3,13 @@ no page of the console is blocked by it, and configured map base layers still lo
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.conftest import free_port, served_demo
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import Tiles, sign_in
 
-# a 1×1 PNG tile
-TILE = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
-)
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', (e) =>
@@ -71,45 +60,6 @@ def test_no_page_of_the_console_breaks_the_policy(server: str, browser: Browser)
         found = violations(context, reported)
         context.close()
         assert found == [], f"{username}: {found}"
-
-
-class Tiles(BaseHTTPRequestHandler):
-    requested: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        Tiles.requested.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Content-Length", str(len(TILE)))
-        self.end_headers()
-        self.wfile.write(TILE)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def tile_server() -> Iterator[str]:
-    """A tile server on another origin, as 天地图 or an on-premise one would be."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Tiles)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def server_with_base_layer(
-    tmp_path_factory: pytest.TempPathFactory, tile_server: str
-) -> Iterator[str]:
-    layers = [
-        {"name": "测试底图", "type": "xyz", "url": f"{tile_server}/tiles/{{z}}/{{x}}/{{y}}.png"}
-    ]
-    with served_demo(
-        tmp_path_factory.mktemp("e2e-base-layer"), YINGJI_MAP_BASE_LAYERS=json.dumps(layers)
-    ) as base:
-        yield base
 
 
 def test_a_configured_base_layer_loads_its_tiles_under_the_policy(

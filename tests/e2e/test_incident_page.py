@@ -1,15 +1,19 @@
 """The incident page drives a fire from verification to the callback: the officer verifies,
 raises the level with a reason, sees the dispatch plan with each unit's reason, unticks one and
-dispatches; the liaisons sign and complete through the API and the page follows live."""
+dispatches; the liaisons sign and complete through the API and the page follows live. The
+page's map outlines the incident's division around its point, over the base map when one is
+configured."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import bearer, phone_context, shot, sign_in
+from tests.e2e.conftest import Tiles, bearer, phone_context, shot, sign_in
+from tests.factories import report
 
 # 半源村, 竹口镇: far from the demo's own incidents, so the report opens a new incident
 SPOT = {"lon": 118.8513, "lat": 27.7538}
@@ -221,4 +225,115 @@ def test_closing_with_an_open_order_lists_it_and_ends_it_once_confirmed(
     expect(page.locator("[data-kind=order_closed_with_incident]")).to_be_visible()
     ended = httpx.get(f"{server}/api/v1/orders/{order}", headers=officer).json()
     assert ended["stage"] == "closed_with_incident" and ended["next_deadline"] is None
+
+
+# 举水乡: no other test reports there
+JUSHUI = "331126201000"
+# What the incident page's map shows once it is still: its bounds, the divisions its outline
+# layer draws, its base layer (if any) and whether the incident's pin is on it.
+INCIDENT_MAP = """() => {
+  const el = document.querySelector('[data-testid=incident-map]')
+  const map = el && el.yjMap
+  if (!map || !map.loaded() || map.isMoving()) return null
+  const b = map.getBounds()
+  const outline = map.getLayer('incident-division')
+    ? map.queryRenderedFeatures({ layers: ['incident-division'] }).map((f) => f.properties.adcode)
+    : []
+  const base = map.getLayer('base-0') && {
+    shown: map.getLayoutProperty('base-0', 'visibility') !== 'none',
+    loaded: map.isSourceLoaded('base-0'),
+  }
+  return {
+    bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
+    outline: [...new Set(outline)],
+    base: base || null,
+    pin: el.querySelectorAll('.incident-pin').length,
+  }
+}"""
+
+
+def village_incident(base: str, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """An incident reported at the centre of a village of 举水乡, and that village."""
+    villages = httpx.get(
+        f"{base}/api/v1/divisions.geojson?level=village&parent={JUSHUI}", headers=headers
+    ).json()["features"]
+    lon, lat = villages[0]["properties"]["centroid"]
+    created = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=headers,
+        json=report("e2e-incident-map-1", "村口山体滑坡，道路被堵", lon=lon, lat=lat),
+    )
+    assert created.status_code in (200, 201), created.text
+    incident = httpx.get(
+        f"{base}/api/v1/incidents/{created.json()['incident_id']}", headers=headers
+    ).json()
+    division = httpx.get(
+        f"{base}/api/v1/divisions/{incident['division_adcode']}", headers=headers
+    ).json()
+    return incident["id"], division
+
+
+def settled_incident_map(page: Page) -> dict[str, Any]:
+    """The incident map's state once it has drawn an outline (or, after 10 s, as it is)."""
+    state: dict[str, Any] | None = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = page.evaluate(INCIDENT_MAP) or state
+        if state and state["outline"] and (state["base"] is None or state["base"]["loaded"]):
+            break
+        page.wait_for_timeout(250)
+    assert state is not None, "the incident map never settled"
+    return state
+
+
+def assert_division_outlined(state: dict[str, Any], division: dict[str, Any]) -> None:
+    west, south, east, north = state["bounds"]
+    xs, ys = [], []
+    for ring in division["boundary"]["coordinates"]:
+        for x, y in ring if division["boundary"]["type"] == "Polygon" else ring[0]:
+            xs.append(x)
+            ys.append(y)
+    assert state["outline"] == [division["adcode"]], state
+    assert west <= min(xs) and east >= max(xs) and south <= min(ys) and north >= max(ys), (
+        f"the outline of {division['name']} is not all in view: {state['bounds']}"
+    )
+    assert state["pin"] == 1
+
+
+def open_incident_map(browser: Browser, base: str, incident: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, base, "duty_officer")
+    page.goto(f"{base}/incidents/{incident}")
+    expect(page.get_by_test_id("incident-map")).to_be_visible()
+    return context, page
+
+
+def test_incident_map_outlines_the_incidents_village_without_a_base_map(
+    server: str, browser: Browser
+) -> None:
+    incident, division = village_incident(server, bearer(server, "duty_officer"))
+    assert division["level"] == "village"
+    context, page = open_incident_map(browser, server, incident)
+    state = settled_incident_map(page)
+    shot(page, "incident-map-offline")
+    assert state["base"] is None
+    assert_division_outlined(state, division)
+    context.close()
+
+
+def test_incident_map_draws_outline_and_point_over_the_configured_base_map(
+    server_with_base_layer: str, browser: Browser
+) -> None:
+    base = server_with_base_layer
+    incident, division = village_incident(base, bearer(base, "duty_officer"))
+    Tiles.requested.clear()
+    context, page = open_incident_map(browser, base, incident)
+    state = settled_incident_map(page)
+    shot(page, "incident-map-base")
+    assert state["base"] == {"shown": True, "loaded": True}, state
+    assert Tiles.requested, "the incident map asked the tile server for nothing"
+    assert_division_outlined(state, division)
     context.close()

@@ -5,6 +5,9 @@ is highlighted; the level filter narrows map and list; a list item opens the inc
 from __future__ import annotations
 
 import re
+import time
+from collections import Counter
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -132,4 +135,107 @@ def test_board_on_a_phone_shows_map_and_list(server: str, browser: Browser) -> N
     expect(page.get_by_test_id("board-list")).to_be_visible()
     page.wait_for_timeout(500)
     shot(page, "board-phone")
+    context.close()
+
+
+# towns far from the other tests' incidents, so their centres stay apart at the county's zoom
+OUTLYING_TOWNS = ("官塘乡", "张村乡", "江根乡", "安南乡", "百山祖镇")
+
+# What the board has drawn once it is still: for each incident (id, lon, lat), whether the map
+# drew it as a point of its own and which HTML overlays (town or village labels, cluster counts)
+# lie over it; and the cluster counts shown beside the clusters the map drew.
+BOARD_STATE = """(spots) => {
+  const el = document.querySelector('[data-testid=board-map]')
+  const map = el && el.yjMap
+  if (!map || !map.loaded() || map.isMoving()) return null
+  const box = el.getBoundingClientRect()
+  const shown = (e) => {
+    const s = getComputedStyle(e)
+    const r = e.getBoundingClientRect()
+    return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0
+  }
+  const overlays = [...el.querySelectorAll('.yj-map-label, .yj-cluster-count')].filter(shown)
+  const incidents = {}
+  for (const [id, lon, lat] of spots) {
+    const p = map.project([lon, lat])
+    const hits = map.queryRenderedFeatures(
+      [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]], { layers: ['incident-points'] })
+    const x = box.left + p.x, y = box.top + p.y, r = 7
+    incidents[id] = {
+      drawn: hits.some((f) => f.properties.id === id),
+      under: overlays.filter((o) => {
+        const b = o.getBoundingClientRect()
+        return b.left < x + r && b.right > x - r && b.top < y + r && b.bottom > y - r
+      }).map((o) => o.textContent),
+    }
+  }
+  const clusters = new Map()
+  for (const f of map.queryRenderedFeatures({ layers: ['incident-clusters'] })) {
+    clusters.set(f.properties.cluster_id, String(f.properties.point_count))
+  }
+  const counts = [...el.querySelectorAll('.yj-cluster-count')]
+    .filter(shown)
+    .map((e) => e.textContent)
+  return { incidents, clusters: [...clusters.values()], counts }
+}"""
+
+
+def still_board_state(page: Page, spots: list[tuple[str, float, float]]) -> dict[str, Any]:
+    """The board's state once every incident is drawn and uncovered and every count has its
+    cluster — or, if that never comes within 10 s, the last state seen (for the message)."""
+    state: dict[str, Any] | None = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = page.evaluate(BOARD_STATE, [list(s) for s in spots]) or state
+        if state and board_is_clear(state):
+            break
+        page.wait_for_timeout(250)
+    assert state is not None, "the board's map never settled"
+    return state
+
+
+def board_is_clear(state: dict[str, Any]) -> bool:
+    incidents_clear = all(i["drawn"] and not i["under"] for i in state["incidents"].values())
+    return incidents_clear and not stray_counts(state)
+
+
+def stray_counts(state: dict[str, Any]) -> Counter[str]:
+    """The cluster counts shown with no cluster drawn beneath them."""
+    return Counter(state["counts"]) - Counter(state["clusters"])
+
+
+def test_incidents_at_town_centres_are_drawn_above_the_labels_and_no_stray_cluster_count(
+    server: str, browser: Browser
+) -> None:
+    officer = bearer(server, "duty_officer")
+    towns = httpx.get(f"{server}/api/v1/divisions?level=town&limit=50", headers=officer).json()
+    centres = {
+        t["name"]: (t["centroid_lon"], t["centroid_lat"])
+        for t in towns["items"]
+        if t["name"] in OUTLYING_TOWNS
+    }
+    assert len(centres) == len(OUTLYING_TOWNS)
+    spots = [
+        (report(server, officer, f"centre-{i}", f"{name}政府门口一辆车起火", *centres[name]),)
+        + centres[name]
+        for i, name in enumerate(OUTLYING_TOWNS)
+    ]
+
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+    page.wait_for_url("**/map")
+    expect(page.get_by_test_id("board-map")).to_have_attribute(
+        "data-incidents-rendered", "true", timeout=15_000
+    )
+    state = still_board_state(page, spots)
+    shot(page, "board-town-centres")
+    for incident_id, lon, lat in spots:
+        seen = state["incidents"][incident_id]
+        assert seen["drawn"], f"the incident at {lon},{lat} is not drawn as a point: {state}"
+        assert not seen["under"], f"the incident at {lon},{lat} lies under {seen['under']}"
+    # every count shown belongs to a cluster the map drew (none over N incidents apart)
+    assert not stray_counts(state), state
     context.close()

@@ -43,7 +43,9 @@ __all__ = [
     "COUNTY_ADCODE",
     "DEFAULT_SEED",
     "DEMO_PASSWORD",
+    "FRONT_DESK_USER",
     "PROVINCE_ADCODE",
+    "ROLE_PARTS",
     "DemoJurisdiction",
     "DivisionSeed",
     "PersonSeed",
@@ -122,6 +124,40 @@ class PersonSeed:
     mobile: str
     office_phone: str
     is_leader: bool
+
+
+#: The account a newcomer signs in with first (``make run`` names it).
+FRONT_DESK_USER = "duty_officer"
+
+#: The part each demo account's role plays, for the people trying the demo: (Chinese, English).
+ROLE_PARTS: dict[str, tuple[str, str]] = {
+    "admin": (
+        "系统管理员：区划、单位、用户、派单规则",
+        "administrator: divisions, units, users, routing",
+    ),
+    "commander": (
+        "指挥长：一张图、事件、督办、考核",
+        "commander: situation board, incidents, KPIs",
+    ),
+    "duty_leader": (
+        "带班领导：首报超时提醒发给他，也可派单",
+        "duty leader: gets overdue alerts, may dispatch",
+    ),
+    "duty_officer": (
+        "值班员：接警台接警、核实、派单",
+        "duty officer: takes calls, verifies, dispatches",
+    ),
+    "unit_liaison": (
+        "联络员：在手机上签收、到场、反馈本单位的派单",
+        "liaison: signs and answers the unit's orders",
+    ),
+    "field_worker": (
+        "网格员：现场上报，处理本村的派单",
+        "field worker: reports from the spot, acts for the village",
+    ),
+    "expert": ("专家：查看事件和考核", "expert: reads incidents and KPIs"),
+    "viewer": ("观察员：只读", "viewer: reads only"),
+}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,17 @@ DEMO_SEED = 20190320
 DEMO_COUNTY = "331126"
 
 
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo login as the people trying the demo read it: the part it plays and for whom."""
+
+    username: str
+    password: str
+    part_zh: str
+    part_en: str
+    serves: str  # the unit's name, else the division's, else "全部 all"
+
+
 @dataclass
 class SeedReport:
     already: bool = False
@@ -23,12 +34,41 @@ class SeedReport:
     units: int = 0
     people: int = 0
     users: list[demo_data.UserSeed] = field(default_factory=list)
+    accounts: list[DemoAccount] = field(default_factory=list)
+
+
+def demo_accounts(demo: demo_data.DemoJurisdiction) -> list[DemoAccount]:
+    """Each demo login with its part (in Chinese and English) and the unit or area it serves."""
+    units = {u.code: u.name for u in demo.units}
+    divisions = {d.adcode: d.name for d in demo.divisions}
+    accounts = []
+    for user in demo.users:
+        zh, en = demo_data.ROLE_PARTS[user.roles[0]]
+        if user.unit_code:
+            serves = units[user.unit_code]
+        elif user.division_adcode:
+            serves = divisions[user.division_adcode]
+        else:
+            serves = "全部 all"
+        accounts.append(DemoAccount(user.username, user.password, zh, en, serves))
+    return accounts
+
+
+async def demo_sign_in(*, session: AsyncSession) -> tuple[str, str] | None:
+    """The demo's front-desk account and its password, while that account is there, active and
+    still has the demo's published password; else None (never a hint to a changed password)."""
+    user = await service.get_user_by_username(session=session, username=demo_data.FRONT_DESK_USER)
+    if user is None or not user.active:
+        return None
+    if not await security.verify_password(user.password_hash, demo_data.DEMO_PASSWORD):
+        return None
+    return user.username, demo_data.DEMO_PASSWORD
 
 
 async def seed_demo(*, session: AsyncSession, seed: int = DEMO_SEED) -> SeedReport:
     """Write the demo jurisdiction; a second run changes nothing."""
     demo = demo_data.build_demo(seed)
-    report = SeedReport(users=list(demo.users))
+    report = SeedReport(users=list(demo.users), accounts=demo_accounts(demo))
     if await session.get(Division, DEMO_COUNTY) is not None:
         report.already = True
         return report

@@ -55,11 +55,7 @@ export const incidentApi = {
     api.get<S['UnitPage']>('/units', { limit: 1000 }, { signal }),
   categories: (signal?: AbortSignal) => api.get<Category[]>('/intake/categories', undefined, { signal }),
   division: (adcode: string, signal?: AbortSignal) =>
-    api.get<{ adcode: string; name: string; path: string }>(
-      `/divisions/${encodeURIComponent(adcode)}`,
-      undefined,
-      { signal },
-    ),
+    api.get<S['DivisionDetail']>(`/divisions/${encodeURIComponent(adcode)}`, undefined, { signal }),
 
   verify: (id: string, reason?: string) =>
     api.post<Incident>(`${base(id)}/verify`, reason ? { reason } : undefined),

@@ -45,6 +45,32 @@ export function levelColor(level: string | null | undefined): string {
   return (level && LEVEL_COLORS[level]) || UNKNOWN_COLOR
 }
 
+/** A cluster's radius in pixels by its count: from each count on, this radius. */
+const CLUSTER_RADII: [number, number][] = [
+  [0, 13],
+  [10, 16],
+  [50, 20],
+  [200, 25],
+  [1000, 30],
+]
+const CLUSTER_STROKE = 2
+/** A point's radius in pixels by its level (others: the last). */
+const POINT_RADII: Record<string, number> = { I: 9, II: 8, III: 7 }
+const POINT_RADIUS = 6
+const POINT_STROKE = 1.5
+
+/** How far from its centre a cluster of `count` incidents is drawn (stroke included). */
+export function clusterExtent(count: number): number {
+  let radius = CLUSTER_RADII[0][1]
+  for (const [from, r] of CLUSTER_RADII) if (count >= from) radius = r
+  return radius + CLUSTER_STROKE
+}
+
+/** How far from its centre an incident of `level` is drawn (stroke included). */
+export function pointExtent(level: string | null | undefined): number {
+  return ((level && POINT_RADII[level]) || POINT_RADIUS) + POINT_STROKE
+}
+
 const SEVERITY_EXPR = ['match', ['get', 'level'], 'I', 4, 'II', 3, 'III', 2, 'IV', 1, 0]
 
 export function incidentSource(): GeoJSONSourceSpecification {
@@ -81,9 +107,14 @@ export function incidentLayers(): CircleLayerSpecification[] {
           UNKNOWN_COLOR,
         ],
         'circle-opacity': 0.85,
-        'circle-radius': ['step', ['get', 'point_count'], 13, 10, 16, 50, 20, 200, 25, 1000, 30],
+        'circle-radius': [
+          'step',
+          ['get', 'point_count'],
+          CLUSTER_RADII[0][1],
+          ...CLUSTER_RADII.slice(1).flat(),
+        ] as unknown as number,
         'circle-stroke-color': '#ffffff',
-        'circle-stroke-width': 2,
+        'circle-stroke-width': CLUSTER_STROKE,
       },
     } as CircleLayerSpecification,
     {
@@ -105,9 +136,14 @@ export function incidentLayers(): CircleLayerSpecification[] {
           LEVEL_COLORS.IV,
           UNKNOWN_COLOR,
         ],
-        'circle-radius': ['match', ['get', 'level'], 'I', 9, 'II', 8, 'III', 7, 6],
+        'circle-radius': [
+          'match',
+          ['get', 'level'],
+          ...Object.entries(POINT_RADII).flat(),
+          POINT_RADIUS,
+        ] as unknown as number,
         'circle-stroke-color': '#ffffff',
-        'circle-stroke-width': 1.5,
+        'circle-stroke-width': POINT_STROKE,
       },
     } as CircleLayerSpecification,
   ]

@@ -34,6 +34,19 @@ function rasterSource(layer: BaseLayer): SourceSpecification {
   }
 }
 
+/** Where the base layer chosen on the board is kept (the incident page's map follows it). */
+export const BASE_CHOICE_KEY = 'yingji.board.base'
+
+/**
+ * The base layer to show of `count` configured: the one chosen on the board (`stored`, -1 for
+ * none: boundaries only), else the first; -1 when none is configured.
+ */
+export function chosenBaseLayer(count: number, stored: string | null): number {
+  if (!count) return -1
+  const index = Number(stored ?? '0')
+  return Number.isInteger(index) && index >= -1 && index < count ? index : 0
+}
+
 /** Minimal surface of a map that {@link addBaseLayers} touches. */
 export interface LayerTarget {
   addSource(id: string, source: SourceSpecification): unknown
