@@ -175,6 +175,7 @@ export function wordsOf({ t, te, locale }: Translator) {
     if (typeof value === 'boolean') return t(value ? 'words.yes' : 'words.no')
     if (Array.isArray(value)) return value.map((v) => valueText(field, v)).join(t('words.nameSep'))
     const text = str(value)
+    if (te(`words.value.${field}.${text}`)) return t(`words.value.${field}.${text}`)
     if (field === 'state' && te(`incidentState.${text}`)) return t(`incidentState.${text}`)
     if (field === 'state' && te(`orderStage.${text}`)) return t(`orderStage.${text}`)
     if (field === 'stage' && te(`orderStage.${text}`)) return t(`orderStage.${text}`)

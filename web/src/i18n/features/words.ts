@@ -61,9 +61,9 @@ export default {
       lateReport: '（迟报）',
       timeline: {
         incidents: {
-          opened: '立案（{channel}，编号 {external_id}）',
+          opened: '立案（{channel}）',
           opened_by_split: '由事件 {number} 拆分立案',
-          report_added: '新增报警（{channel}，编号 {external_id}）{why}',
+          report_added: '新增报警（{channel}）{why}',
           report_split: '拆分一条报警，另立事件 {number}',
           verified: '核实{note}',
           responding: '已派出首个派单，转入处置',
@@ -243,6 +243,12 @@ export default {
       yes: '是',
       no: '否',
       nothingChanged: '无字段变更',
+      value: {
+        status: { accepted: '已受理', rejected: '不予受理', pending_verification: '待核实' },
+        location_source: { point: '定位坐标', manual: '值班员标注', place: '地名', division: '行政区划', county: '县' },
+        kind: { session: '网页登录', bearer: '接口令牌' },
+        selector: { unit: '指定单位', town: '属地乡镇', village: '属地村' },
+      } as Record<string, Record<string, string>>,
       mapUi: {
         AttributionControl_ToggleAttribution: '显示或隐藏版权信息',
         AttributionControl_MapFeedback: '地图反馈',
@@ -332,9 +338,9 @@ export default {
       lateReport: ' (late)',
       timeline: {
         incidents: {
-          opened: 'Opened ({channel}, no. {external_id})',
+          opened: 'Opened ({channel})',
           opened_by_split: 'Opened by a split from incident {number}',
-          report_added: 'Report added ({channel}, no. {external_id}){why}',
+          report_added: 'Report added ({channel}){why}',
           report_split: 'A report split out to incident {number}',
           verified: 'Verified{note}',
           responding: 'First order issued: responding',
@@ -520,6 +526,12 @@ export default {
       yes: 'yes',
       no: 'no',
       nothingChanged: 'no field changed',
+      value: {
+        status: { accepted: 'accepted', rejected: 'refused', pending_verification: 'awaiting verification' },
+        location_source: { point: 'GPS point', manual: 'placed by hand', place: 'named place', division: 'division', county: 'county' },
+        kind: { session: 'web sign-in', bearer: 'API token' },
+        selector: { unit: 'a named unit', town: 'the town', village: 'the village' },
+      } as Record<string, Record<string, string>>,
       mapUi: {
         AttributionControl_ToggleAttribution: 'Toggle attribution',
         AttributionControl_MapFeedback: 'Map feedback',
