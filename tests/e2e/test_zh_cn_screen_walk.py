@@ -57,7 +57,8 @@ VISIBLE_TEXT = """() => {
   for (const el of document.querySelectorAll('[title], [placeholder], [aria-label]')) {
     const box = el.getBoundingClientRect();
     const style = getComputedStyle(el);
-    if (!box.width || !box.height || style.visibility === 'hidden' || style.display === 'none') continue;
+    const hidden = style.visibility === 'hidden' || style.display === 'none';
+    if (!box.width || !box.height || hidden) continue;
     for (const name of ['title', 'placeholder', 'aria-label']) {
       const value = el.getAttribute(name);
       if (value) parts.push(value);

@@ -242,3 +242,30 @@ describe('reasons in the user language', () => {
     )
   })
 })
+
+describe('live events in words', () => {
+  const words = () => {
+    i18n.global.locale.value = 'zh-CN'
+    return wordsOf(i18n.global as unknown as Translator)
+  }
+
+  it('names the incident by its number and the unit by its name, never by an id', () => {
+    const payload = {
+      order: { id: '01a24d9b-3e7a-7de0-b947-4db9ca055bb6' },
+      incident: { id: '01a24d9b-0000-7de0-b947-4db9ca055bb6', number: '20261207-4D8D3D' },
+      params: { unit: '庆元县消防救援大队' },
+    }
+    expect(words().eventText('dispatch.order_signed', payload)).toBe('签收 · 事件 20261207-4D8D3D · 庆元县消防救援大队')
+    expect(words().eventText('org.unit.updated', { before: { name: '竹口镇' }, after: { name: '竹口镇' } })).toBe(
+      '修改联动单位 · 竹口镇',
+    )
+    expect(words().eventText('something.unknown', {})).toBe('其他动态')
+  })
+
+  it('says what changed in the audit log in words', () => {
+    expect(words().changesText({ state: 'verified', level: 'IV' }, { state: 'responding', level: 'III' })).toEqual([
+      '状态：已核实 → 处置中',
+      '级别：Ⅳ级 一般 → Ⅲ级 较大',
+    ])
+  })
+})

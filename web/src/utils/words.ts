@@ -213,7 +213,9 @@ export function wordsOf({ t, te, locale }: Translator) {
     const incident = (p.incident && typeof p.incident === 'object' ? p.incident : {}) as Params
     const number = str(incident.number ?? p.number)
     const params = (p.params && typeof p.params === 'object' ? p.params : {}) as Params
-    const unit = str(params.unit ?? p.unit ?? p.unit_name)
+    const changed = (p.after && typeof p.after === 'object' ? p.after : p.before ?? {}) as Params
+    // an order's unit, or the name of what an administration change touched (a unit, an account)
+    const unit = str(params.unit ?? p.unit ?? p.unit_name ?? changed.name ?? changed.display_name)
     if (number && unit) return t('words.event.withBoth', { what, number, unit })
     if (number) return t('words.event.withNumber', { what, number })
     if (unit) return t('words.event.withUnit', { what, unit })
