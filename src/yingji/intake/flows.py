@@ -312,9 +312,9 @@ def _title(know: Knowledge, report: Report) -> str:
 
 
 async def _trace_opened(session: AsyncSession, incident: Incident, report: Report) -> None:
-    await _trace(
-        session,
-        incident,
+    await incidents.trace(
+        session=session,
+        incident=incident,
         action="incidents.opened",
         before=None,
         summary=f"立案（{report.channel} {report.external_id}）",
@@ -334,37 +334,14 @@ async def _join_incident(
     )
     incidents.refine_place(incident, report)
     await session.flush()
-    await _trace(
-        session,
-        incident,
+    await incidents.trace(
+        session=session,
+        incident=incident,
         action="incidents.report_added",
         before=before,
         summary=f"接警并入（{report.channel} {report.external_id}）",
         data={"report_id": str(report.id), "reason": report.match_reason},
         params={"channel": report.channel, "external_id": report.external_id, "why": why},
-    )
-
-
-async def _trace(
-    session: AsyncSession,
-    incident: Incident,
-    *,
-    action: str,
-    summary: str,
-    before: dict[str, Any] | None,
-    data: dict[str, Any],
-    params: dict[str, Any] | None = None,
-    code: str | None = None,
-) -> None:
-    await incidents.trace(
-        session=session,
-        incident=incident,
-        action=action,
-        summary=summary,
-        before=before,
-        data=data,
-        params=params,
-        code=code,
     )
 
 
@@ -792,9 +769,9 @@ async def join_report(
                     "cancel_reason": f"重复：接警并入 {target.number}",
                 },
             )
-            await _trace(
-                session,
-                previous,
+            await incidents.trace(
+                session=session,
+                incident=previous,
                 action="incidents.cancelled",
                 before=before,
                 summary=f"重复：接警并入 {target.number}",
