@@ -82,11 +82,13 @@ async def make_user(
     division: str | None = None,
     unit: str | None = None,
     password: str = PASSWORD,
+    display_name: str | None = None,
 ) -> UserAccount:
     async with db.unit_of_work() as session:
         return await service.create_user(
             session=session,
             username=username,
+            display_name=display_name,
             password=password,
             roles=roles,
             division_adcode=division,

@@ -35,6 +35,7 @@ function inc(id: string, over: Partial<Incident> = {}): Incident {
     category_code: 'accident.fire',
     level: 'IV',
     level_reason: null,
+    level_why: null,
     state: 'reported',
     division_adcode: '331126101201',
     lon: 119.05,

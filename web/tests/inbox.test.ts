@@ -26,6 +26,7 @@ function order(over: Partial<InboxOrder> = {}): InboxOrder {
     role: 'lead',
     stage: 'issued',
     chosen_by: 'rule',
+    chosen_why: null,
     needs_presence: true,
     issued_at: '2026-12-01T08:00:00Z',
     sign_due_at: '2026-12-01T08:03:00Z',

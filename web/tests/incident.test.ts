@@ -28,6 +28,7 @@ function incident(over: Partial<Incident> = {}): Incident {
     category_code: 'accident.fire',
     level: 'IV',
     level_reason: null,
+    level_why: null,
     state: 'reported',
     division_adcode: null,
     lon: 118.8,
@@ -59,6 +60,7 @@ function order(over: Partial<Order> = {}): Order {
     role: 'lead',
     stage: 'issued',
     chosen_by: 'routing rule 1',
+    chosen_why: null,
     needs_presence: true,
     issued_at: '2026-12-01T10:00:00Z',
     sign_due_at: '2026-12-01T10:03:00Z',
@@ -125,7 +127,7 @@ describe('allowed actions', () => {
     expect(allowedActions(closed, everything).callback).toBe(true)
     expect(allowedActions(closed, everything).level).toBe(false)
     const done: TimelineEntry[] = [
-      { id: 9, at: '2026-12-01T11:05:00Z', kind: 'callback_done', actor_name: 'x', summary: '回访', data: null },
+      { id: 9, at: '2026-12-01T11:05:00Z', kind: 'callback_done', actor_name: 'x', code: 'legacy', params: null, summary: '回访', data: null },
     ]
     expect(allowedActions(closed, everything, done).callback).toBe(false)
   })
@@ -220,9 +222,9 @@ describe('live events', () => {
 
 describe('dispatch selection', () => {
   const plan: PlannedUnit[] = [
-    { unit_id: 'f', unit_code: 'D003', unit_name: '消防', kind: 'department', tier: 1, role: 'lead', reason: 'rule 1', has_open_order: false },
-    { unit_id: 't', unit_code: 'T101', unit_name: '竹口镇', kind: 'town', tier: 1, role: 'co', reason: 'rule 2', has_open_order: false },
-    { unit_id: 'b', unit_code: 'D001', unit_name: '应急局', kind: 'department', tier: 1, role: 'co', reason: 'rule 9', has_open_order: true },
+    { unit_id: 'f', unit_code: 'D003', unit_name: '消防', kind: 'department', tier: 1, role: 'lead', reason: 'rule 1', why: { code: 'routing.rule', params: {} }, has_open_order: false },
+    { unit_id: 't', unit_code: 'T101', unit_name: '竹口镇', kind: 'town', tier: 1, role: 'co', reason: 'rule 2', why: { code: 'routing.rule', params: {} }, has_open_order: false },
+    { unit_id: 'b', unit_code: 'D001', unit_name: '应急局', kind: 'department', tier: 1, role: 'co', reason: 'rule 9', why: { code: 'routing.rule', params: {} }, has_open_order: true },
   ]
 
   it('selects every suggested unit except those already holding an order', () => {

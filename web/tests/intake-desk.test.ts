@@ -138,7 +138,7 @@ describe('intake desk', () => {
       'POST /intake/reports': () => [201, receipt({})],
       'POST /intake/reports/rep-1/join': () => [
         200,
-        receipt({ incident_id: 'inc-A', created: false, duplicate: true, reason: 'joined by duty_officer' }),
+        receipt({ incident_id: 'inc-A', created: false, duplicate: true, reason: 'joined by duty_officer', why: { code: 'match.joined_by', params: { person: '王芳' } } }),
       ],
     })
     const w = await mountDesk()
@@ -157,7 +157,7 @@ describe('intake desk', () => {
     const shown = w.get('[data-testid="intake-receipt"]')
     expect(shown.get('[data-testid="receipt-incident"]').text()).toBe('20261201-AAAAAA')
     expect(shown.get('[data-testid="receipt-judgement"]').text()).toBe('重复来电，已并入已有事件')
-    expect(shown.get('[data-testid="receipt-reason"]').text()).toBe('由 duty_officer 并入')
+    expect(shown.get('[data-testid="receipt-reason"]').text()).toBe('由 王芳 并入')
     expect((w.get('textarea').element as HTMLTextAreaElement).value).toBe('')
   })
 

@@ -14,7 +14,8 @@ import {
 } from '@/views/intake/draft'
 import type { ReportReceipt } from '@/api/intake'
 import intake from '@/i18n/features/intake'
-import { explainReason } from '@/views/intake/reasons'
+import { i18n } from '@/i18n'
+import { wordsOf, type Translator } from '@/utils/words'
 
 function filled() {
   const form = emptyForm('hotline_119')
@@ -171,40 +172,106 @@ describe('latestOnly', () => {
 })
 
 describe('reasons in the user language', () => {
-  const names = (code: string) => ({ 'accident.fire': '火灾' })[code] ?? code
+  const zh = () => {
+    i18n.global.locale.value = 'zh-CN'
+    return wordsOf(i18n.global as unknown as Translator)
+  }
+  const en = () => {
+    i18n.global.locale.value = 'en'
+    return wordsOf(i18n.global as unknown as Translator)
+  }
+  const evidence = {
+    code: 'match.evidence',
+    params: {
+      affinity: 'same',
+      distance_m: 12,
+      named_place: false,
+      minutes: 7,
+      text: 0.67,
+      names: [{ kind: 'both_name', names: ['官塘中心学校'] }],
+      evidence: { text: 6.2, place: 7.0, time: 6.9, names: 0.9, category: 0, prior: -15 },
+    },
+  }
 
-  it('rewrites the matcher reason of a duplicate in Chinese, without the place keys', () => {
-    expect(
-      explainReason(
-        'same category within 12 m and 7 min; text 0.67 (both name 331126209000/官塘中心学校)',
-        'zh-CN',
-        names,
-      ),
-    ).toBe('同类别，相距 12 米，相差 7 分钟，文本相似度 0.67（均提及 官塘中心学校）')
-    expect(explainReason('possible duplicate: related category same town (no point) and 3 min; text 0.40', 'zh-CN')).toBe(
-      '疑似重复：相关类别，同镇（无坐标），相差 3 分钟，文本相似度 0.40',
+  it('words the matcher evidence of a join in Chinese', () => {
+    expect(zh().reasonText({ code: 'match.join', params: { score: 0.93, evidence } })).toBe(
+      '并入已有事件（相似度 0.93）：同类别；相距 12 米；相差 7 分钟；文本相似度 0.67；均提及 官塘中心学校；' +
+        '证据权重：文本 +6.2，地点 +7.0，时间 +6.9，地名 +0.9，类别 0.0，基准 -15.0',
     )
-    expect(explainReason('no open incident of a related category in the window', 'zh-CN')).toBe(
-      '时空窗口内没有相关类别的在办事件',
-    )
-    expect(explainReason('joined by duty_officer', 'zh-CN')).toBe('由 duty_officer 并入')
+    expect(zh().reasonText({ code: 'match.none', params: {} })).toBe('时空范围内没有相关类别的在办事件，新立一案')
+    expect(zh().reasonText({ code: 'match.joined_by', params: { person: '王芳' } })).toBe('由 王芳 并入')
   })
 
-  it('rewrites the level reason with the category name', () => {
-    expect(
-      explainReason(
-        'no threshold reached (dead+missing 0 < 3, injured 0 < 10) → IV (一般), default of accident.fire',
-        'zh-CN',
-        names,
-      ),
-    ).toBe('未达到分级阈值 (死亡+失联 0 < 3, 受伤 0 < 10) → IV (一般)，「火灾」的默认等级')
+  it('words the level reason with the measure and the level', () => {
+    const reason = {
+      code: 'level.default',
+      params: {
+        level: 'IV',
+        category: 'accident.fire',
+        below: [
+          { measure: ['dead', 'missing'], value: 0, minimum: 3 },
+          { measure: ['injured'], value: 0, minimum: 10 },
+        ],
+      },
+    }
+    expect(zh().reasonText(reason)).toBe(
+      '未达到分级标准（死亡+失联 0 人（标准 3 人）；重伤 0 人（标准 10 人）），按该类事件的默认等级定为 Ⅳ级 一般',
+    )
+    expect(en().reasonText(reason)).toBe(
+      'no threshold reached (dead+missing 0 (threshold 3); seriously injured 0 (threshold 10)): ' +
+        'the category’s default, Level IV (general)',
+    )
   })
 
-  it('keeps the English wording in English, only naming the category and dropping place keys', () => {
-    expect(explainReason('same category within 0 m and 0 min; text 0.67 (both name 331126209000/X)', 'en')).toBe(
-      'same category within 0 m and 0 min; text 0.67 (both name X)',
+  it('falls back to the text for a reason stored before codes, and to nothing without one', () => {
+    expect(zh().reasonText(null, 'old words')).toBe('old words')
+    expect(zh().reasonText({ code: 'legacy', params: { text: '旧原因' } })).toBe('旧原因')
+    expect(zh().reasonText(undefined)).toBe('')
+  })
+
+  it('words a timeline entry from its code, and shows the summary of a legacy one', () => {
+    const issued = {
+      code: 'dispatch.order_issued',
+      params: { unit: '庆元县消防救援大队', role: 'lead', why: { code: 'routing.rule', params: { note: '火灾：消防主办' } } },
+      summary: 'x',
+    }
+    expect(zh().timelineText(issued)).toBe('派单 庆元县消防救援大队（主办）：派单规则：火灾：消防主办')
+    expect(zh().timelineText({ code: 'legacy', params: null, summary: '处置中 responding' })).toBe('处置中 responding')
+    expect(zh().timelineText({ code: 'incidents.level_changed', params: { from: 'IV', to: 'III', reason: '3人被困' }, summary: '' })).toBe(
+      'Ⅳ级 一般 → Ⅲ级 较大：3人被困',
     )
-    expect(explainReason('default of accident.fire', 'en', names)).toBe('default of 火灾')
-    expect(explainReason(null, 'zh-CN')).toBe('')
+    const ended = {
+      code: 'dispatch.order_closed_with_incident',
+      params: { unit: '庆元县消防救援大队', from_stage: 'issued', incident_state: 'closed' },
+      summary: 'x',
+    }
+    expect(zh().timelineText(ended)).toBe('庆元县消防救援大队 的派单随事件结束（事件已办结）')
+  })
+})
+
+describe('live events in words', () => {
+  const words = () => {
+    i18n.global.locale.value = 'zh-CN'
+    return wordsOf(i18n.global as unknown as Translator)
+  }
+
+  it('names the incident by its number and the unit by its name, never by an id', () => {
+    const payload = {
+      order: { id: '01a24d9b-3e7a-7de0-b947-4db9ca055bb6' },
+      incident: { id: '01a24d9b-0000-7de0-b947-4db9ca055bb6', number: '20261207-4D8D3D' },
+      params: { unit: '庆元县消防救援大队' },
+    }
+    expect(words().eventText('dispatch.order_signed', payload)).toBe('签收 · 事件 20261207-4D8D3D · 庆元县消防救援大队')
+    expect(words().eventText('org.unit.updated', { before: { name: '竹口镇' }, after: { name: '竹口镇' } })).toBe(
+      '修改联动单位 · 竹口镇',
+    )
+    expect(words().eventText('something.unknown', {})).toBe('其他动态')
+  })
+
+  it('says what changed in the audit log in words', () => {
+    expect(words().changesText({ state: 'verified', level: 'IV' }, { state: 'responding', level: 'III' })).toEqual([
+      '状态：已核实 → 处置中',
+      '级别：Ⅳ级 一般 → Ⅲ级 较大',
+    ])
   })
 })

@@ -14,6 +14,7 @@ function order(id: string, over: Partial<SupervisedOrder>): SupervisedOrder {
     role: 'lead',
     stage: 'issued',
     chosen_by: 'rule',
+    chosen_why: null,
     needs_presence: true,
     issued_at: '2026-12-01T08:00:00Z',
     sign_due_at: '2026-12-01T08:03:00Z',

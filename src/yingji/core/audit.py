@@ -63,6 +63,8 @@ class RequestContext:
 
     actor_id: str | None = None
     actor_name: str | None = None
+    #: the person's name as people read it (the account's display name), for the timeline
+    actor_display: str | None = None
     ip: str | None = None
     request_id: str | None = None
 

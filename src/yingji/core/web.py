@@ -125,6 +125,7 @@ async def current_principal(request: Request, session: Session) -> Principal:
         audit.RequestContext(
             actor_id=str(principal.user_id),
             actor_name=principal.username,
+            actor_display=principal.display_name,
             ip=client_ip(request, settings),
             request_id=request.state.request_id if hasattr(request.state, "request_id") else None,
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, files, security, timers
+from yingji.core import audit, clock, events, files, reasons, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
@@ -54,17 +54,23 @@ async def _trace(
     summary: str,
     before: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> None:
     """Timeline of the incident, audit of the order, event to the area and both units. The
     event carries the incident's number and title, so a screen can tell the unit what the order
-    is about in its own language without a fetch (``summary`` is the Chinese timeline line)."""
+    is about in its own language without a fetch (``summary`` is the Chinese timeline line).
+    The timeline row's code is ``action``; its words take ``data`` and ``params`` (the unit's
+    name, …), which the event carries too."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
+    words = {**(data or {}), **(params or {})}
     await incidents.add_timeline(
         session=session,
         incident_id=incident.id,
         kind=action.rsplit(".", 1)[-1],
         summary=summary,
         data={"order_id": str(order.id), **(data or {})},
+        code=action,
+        params=words,
     )
     await audit.record(
         session,
@@ -90,6 +96,7 @@ async def _trace(
                 "title": incident.title,
             },
             "summary": summary,
+            "params": words,
             **(data or {}),
         },
         scope=EventScope(division_path=order.division_path, unit_ids=units),
@@ -183,6 +190,7 @@ async def _issue(
     *,
     responsible: uuid.UUID | None = None,
     transferred_from: uuid.UUID | None = None,
+    why: dict[str, Any] | None = None,
 ) -> Order:
     now = clock.now()
     limits = await _limits(session, incident, unit)
@@ -195,6 +203,7 @@ async def _issue(
         role=role,
         stage="issued",
         chosen_by=reason,
+        chosen_why=why,
         needs_presence=presence,
         issued_at=now,
         sign_due_at=now + limits.sign,
@@ -262,7 +271,8 @@ async def dispatch(
         choices = []
         for unit_id, role in units:
             unit = _active(await org.get_unit_or_raise(session=session, unit_id=unit_id))
-            choices.append(service.Choice(unit, role, f"chosen by {principal.username}"))
+            chosen = reasons.reason("routing.chosen_by", person=principal.display_name)
+            choices.append(service.Choice(unit, role, f"chosen by {principal.username}", chosen))
     busy = {
         o.unit_id
         for o in await service.orders_of_incident(session=session, incident_id=incident.id)
@@ -272,7 +282,9 @@ async def dispatch(
     for choice in choices:
         if choice.unit.id in busy:
             continue
-        order = await _issue(session, incident, choice.unit, choice.role, choice.reason)
+        order = await _issue(
+            session, incident, choice.unit, choice.role, choice.reason, why=choice.why
+        )
         await _trace(
             session,
             order,
@@ -285,6 +297,7 @@ async def dispatch(
                 "role": choice.role,
                 "sign_due_at": clock.as_utc(order.sign_due_at).isoformat(),
             },
+            params={"why": choice.why},
         )
         issued.append(order)
     if not issued:
@@ -304,7 +317,7 @@ async def _mark_responding(session: AsyncSession, incident: Incident) -> None:
         session=session,
         incident=incident,
         action="incidents.responding",
-        summary="处置中 responding: first order issued",
+        summary="处置中：已派出首个派单",
         before=before,
     )
 
@@ -342,6 +355,7 @@ async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UU
         action="dispatch.order_signed",
         before=before,
         summary=f"签收 {unit.name}" + ("（超时）" if order.sign_late else ""),
+        params={"unit": unit.name, "late": bool(order.sign_late)},
     )
     if order.transferred_from_id is not None:
         await _finish_transfer(session, order, incident, unit)
@@ -365,6 +379,7 @@ async def _finish_transfer(
         before=before,
         summary=f"移交完成：{unit.name} 已签收",
         data={"to_order_id": str(new.id)},
+        params={"unit": unit.name},
     )
 
 
@@ -402,6 +417,7 @@ async def arrive(
         before=before,
         summary=f"到场 {unit.name}" + ("（超时）" if order.arrive_late else ""),
         data={"lon": lon, "lat": lat},
+        params={"unit": unit.name, "late": bool(order.arrive_late)},
     )
     return order
 
@@ -453,6 +469,7 @@ async def feedback(
         action="dispatch.order_feedback",
         summary=f"反馈 {unit.name}：{text}",
         data={"text": text},
+        params={"unit": unit.name},
     )
     return order
 
@@ -526,6 +543,7 @@ async def complete(
         before=before,
         summary=f"办结 {unit.name}" + (f"：{note}" if note else ""),
         data={"note": note},
+        params={"unit": unit.name},
     )
     await _prompt_close_if_done(session, incident)
     return order
@@ -541,7 +559,7 @@ async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> No
             incident=incident,
             action="dispatch.ready_to_close",
             before=None,
-            summary="全部派单已办结，请值班员确认办结 all orders completed",
+            summary="全部派单已办结，请值班员确认办结",
         )
         for user in await org.users_covering(
             session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
@@ -581,6 +599,7 @@ async def return_order(
         before=before,
         summary=f"退回 {unit.name}：{reason}",
         data={"reason": reason},
+        params={"unit": unit.name},
     )
     for user in await org.users_covering(
         session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
@@ -624,6 +643,7 @@ async def transfer(
         target,
         order.role,
         f"移交自 {unit.name}：{reason}",
+        why=reasons.reason("routing.transfer", unit=unit.name, text=reason),
         responsible=order.unit_id,
         transferred_from=order.id,
     )
@@ -639,6 +659,7 @@ async def transfer(
             "reason": reason,
             "sign_due_at": clock.as_utc(new.sign_due_at).isoformat(),
         },
+        params={"unit": target.name},
     )
     return new
 
@@ -671,7 +692,8 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
         order,
         incident,
         action="dispatch.reminded",
-        summary=f"催办 {unit.name}（{STAGE_NAMES[stage]}，{principal.username} 手动）",
+        summary=f"催办 {unit.name}（{STAGE_NAMES[stage]}，{principal.display_name} 手动）",
+        params={"unit": unit.name, "stage": stage},
     )
     return order
 
@@ -773,6 +795,7 @@ async def escalate(
         action=f"dispatch.{step}",
         summary=what + ("（已超时）" if step != "remind" else ""),
         data={"stage": stage, "step": step, "notified": len(told)},
+        params={"unit": unit.name},
     )
 
 

@@ -98,6 +98,8 @@ class Order(Base):
     role: Mapped[str] = mapped_column(String(8))
     stage: Mapped[str] = mapped_column(String(24), index=True)
     chosen_by: Mapped[str] = mapped_column(String(300))
+    #: why this unit, as ``{code, params}`` (``core.reasons``), for the screens
+    chosen_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     needs_presence: Mapped[bool] = mapped_column(Boolean, default=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sign_due_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from yingji.core.reasons import Reason
 from yingji.core.security import Permission, Principal
 from yingji.core.web import Require, Session
 from yingji.dispatch import flows, service
@@ -28,7 +29,8 @@ class PlannedUnit(BaseModel):
     kind: str
     tier: int
     role: str = Field(description="lead (主办) or co (协办)")
-    reason: str = Field(description="why the routing table chose this unit")
+    reason: str = Field(description="why the routing table chose this unit, in English for logs")
+    why: Reason = Field(description="the same as a code and parameters (`routing.rule`)")
     has_open_order: bool = Field(
         description="the unit already holds an open order for this incident (it is skipped)"
     )
@@ -75,6 +77,7 @@ async def dispatch_plan(incident_id: uuid.UUID, session: Session, me: Reader) ->
                 tier=c.unit.tier,
                 role=c.role,
                 reason=c.reason,
+                why=Reason.model_validate(c.why),
                 has_open_order=c.unit.id in busy,
             )
             for c in choices

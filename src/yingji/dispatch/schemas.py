@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from yingji.core import clock
+from yingji.core.reasons import Reason
 
 
 class UnitChoice(BaseModel):
@@ -32,7 +33,8 @@ class OrderRead(BaseModel):
     responsible_unit_id: uuid.UUID
     role: str
     stage: str
-    chosen_by: str
+    chosen_by: str = Field(description="why this unit, as text for logs; screens word `chosen_why`")
+    chosen_why: Reason | None = Field(description="why this unit, as a code and parameters")
     needs_presence: bool
     issued_at: datetime
     sign_due_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select, true, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import clock
+from yingji.core import clock, reasons
 from yingji.core.db import rows_affected, savepoint
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.security import Scope
@@ -184,7 +184,10 @@ async def advance(
 class Choice:
     unit: LinkageUnit
     role: str
-    reason: str
+    reason: str  # in English, for logs
+    #: the same as ``{code, params}`` (``core.reasons``): ``routing.rule`` (its id and note) or
+    #: ``routing.chosen_by`` (the person who chose the unit)
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 async def _unit_for(
@@ -236,7 +239,9 @@ async def route(
             continue
         role = rule.role if rule.role == "co" or not any(c.role == "lead" for c in chosen) else "co"
         seen.add(unit.id)
-        chosen.append(Choice(unit, role, f"routing rule {rule.id}: {rule.note or prefix or '*'}"))
+        text = f"routing rule {rule.id}: {rule.note or prefix or '*'}"
+        why = reasons.reason("routing.rule", rule=rule.id, note=rule.note, category=prefix or None)
+        chosen.append(Choice(unit, role, text, why))
     return chosen
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, timers
+from yingji.core import audit, clock, events, reasons, timers
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal
@@ -33,10 +33,20 @@ async def record(
     summary: str,
     before: dict[str, Any] | None,
     data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    code: str | None = None,
 ) -> None:
-    """The three traces of every change: timeline, audit, event."""
+    """The three traces of every change: timeline, audit, event (``params``: the timeline
+    words' values when ``data`` does not hold them; ``code``: when not ``action``)."""
     await service.trace(
-        session=session, incident=incident, action=action, summary=summary, before=before, data=data
+        session=session,
+        incident=incident,
+        action=action,
+        summary=summary,
+        before=before,
+        data=data,
+        params=params,
+        code=code,
     )
 
 
@@ -104,7 +114,7 @@ async def verify(
         incident,
         action="incidents.verified",
         before=before,
-        summary=f"核实 verified{'：' + note if note else ''}",
+        summary=f"核实{'：' + note if note else ''}",
         data={"note": note, "first_report_due_at": incident.first_report_due_at},
     )
     return incident
@@ -149,7 +159,7 @@ async def control(
         incident_id,
         allowed_from=("verified", "responding"),
         to="controlled",
-        summary="得到控制 controlled",
+        summary="得到控制",
         note=note,
     )
 
@@ -163,7 +173,7 @@ async def close(
         incident_id,
         allowed_from=("verified", "responding", "controlled"),
         to="closed",
-        summary="办结 closed",
+        summary="办结",
         note=note,
         values={"closed_at": clock.now()},
     )
@@ -178,7 +188,7 @@ async def archive(
         incident_id,
         allowed_from=("closed",),
         to="archived",
-        summary="归档 archived",
+        summary="归档",
     )
 
 
@@ -193,7 +203,7 @@ async def cancel(
 ) -> Incident:
     incident = await _load(session, principal, incident_id)
     before = snapshot(incident)
-    text = f"{CANCEL_KINDS.get(kind, kind)} {kind}: {reason}"
+    text = f"{CANCEL_KINDS.get(kind, kind)}：{reason}"
     await service.transition(
         session=session,
         incident=incident,
@@ -207,7 +217,7 @@ async def cancel(
         incident,
         action="incidents.cancelled",
         before=before,
-        summary=f"撤销 cancelled — {text}",
+        summary=f"撤销：{text}",
         data={"kind": kind, "reason": reason},
     )
     return incident
@@ -231,10 +241,11 @@ async def change_level(
     was = incident.level
     raised = service.level_at_least(level, was)
     incident.level, incident.level_reason = level, reason
+    incident.level_why = reasons.reason("level.manual", text=reason)
     incident.updated_at = clock.now()
     await session.flush()
     await _sync_first_report_timer(session, incident, first_report_minutes)
-    word = "升级 raised" if raised else "降级 lowered"
+    word = "升级" if raised else "降级"
     await record(
         session,
         incident,
@@ -280,7 +291,7 @@ async def record_first_report(
         incident,
         action="incidents.first_reported",
         before=before,
-        summary=f"首报 first report sent{'（迟报 late）' if late else ''}",
+        summary=f"首报已报送{'（迟报）' if late else ''}",
         data={"text": text, "late": late},
     )
     return incident
@@ -317,7 +328,7 @@ async def merge(
         to="cancelled",
         values={
             "merged_into_id": target.id,
-            "cancel_reason": f"重复 duplicate: merged into {target.number}",
+            "cancel_reason": f"重复：并入 {target.number}",
         },
     )
     await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=source.id)
@@ -327,16 +338,18 @@ async def merge(
         source,
         action="incidents.merged_away",
         before=source_before,
-        summary=f"并入 merged into {target.number}{note}",
+        summary=f"并入 {target.number}{note}",
         data={"into": str(target.id), "reports": moved},
+        params={"number": target.number, "reports": moved, "reason": reason},
     )
     await record(
         session,
         target,
         action="incidents.merged",
         before=target_before,
-        summary=f"合并 {source.number} 的 {moved} 条接警 merged in{note}",
+        summary=f"合并 {source.number} 的 {moved} 条接警{note}",
         data={"from": str(source.id), "reports": moved},
+        params={"number": source.number, "reports": moved, "reason": reason},
     )
     return target
 
@@ -368,16 +381,19 @@ async def split(
         incident,
         action="incidents.report_split",
         before=before,
-        summary=f"拆分 split a report out to {created.number}",
+        summary=f"拆分一条接警至 {created.number}",
         data={"report_id": str(report.id), "to": str(created.id)},
+        params={"number": created.number},
     )
     await record(
         session,
         created,
         action="incidents.opened",
         before=None,
-        summary=f"由 {incident.number} 拆分 opened from a report split out",
+        summary=f"由 {incident.number} 拆分立案",
         data={"report_id": str(report.id), "from": str(incident.id)},
+        params={"number": incident.number},
+        code="incidents.opened_by_split",
     )
     return created
 
@@ -390,7 +406,7 @@ async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident
         incident,
         action="incidents.first_report_overdue",
         before=None,
-        summary=f"首报超时 first report overdue (due {due.isoformat() if due else '?'})",
+        summary=f"首报超时（时限 {due.isoformat() if due else '?'}）",
         data={
             "due_at": due,
             "level": incident.level,

@@ -34,6 +34,8 @@ class Incident(Base):
     category_code: Mapped[str | None] = mapped_column(String(64), index=True)
     level: Mapped[str] = mapped_column(String(4))
     level_reason: Mapped[str | None] = mapped_column(String(300))
+    #: the level's reason as ``{code, params}`` (``core.reasons``), for the screens
+    level_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     state: Mapped[str] = mapped_column(String(16), index=True)
     division_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -75,7 +77,11 @@ class TimelineEntry(Base):
     kind: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[str | None] = mapped_column(String(64))
     actor_name: Mapped[str | None] = mapped_column(String(100))
-    summary: Mapped[str] = mapped_column(Text)
+    #: what happened as ``{code, params}`` (``core.reasons``): the screens word it; rows
+    #: written before codes existed have ``legacy``, and their ``summary`` is the text
+    code: Mapped[str] = mapped_column(String(60), server_default="legacy")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    summary: Mapped[str] = mapped_column(Text)  # Chinese, for the bulletin and old readers
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 

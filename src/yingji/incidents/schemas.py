@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from yingji.core.reasons import Reason
+
 Level = Literal["I", "II", "III", "IV"]
 State = Literal[
     "reported", "verified", "responding", "controlled", "closed", "archived", "cancelled"
@@ -21,7 +23,11 @@ class IncidentRead(BaseModel):
     title: str
     category_code: str | None
     level: str
-    level_reason: str | None
+    level_reason: str | None = Field(
+        description="the level's reason as text (typed, or in English for logs); screens word "
+        "`level_why`"
+    )
+    level_why: Reason | None = Field(description="the level's reason as a code and parameters")
     state: str
     division_adcode: str | None
     lon: float | None
@@ -52,8 +58,13 @@ class TimelineRead(BaseModel):
     id: int
     at: datetime
     kind: str
-    actor_name: str | None
-    summary: str
+    actor_name: str | None = Field(description="the person's name (the account's display name)")
+    code: str = Field(
+        description="what happened, e.g. `incidents.verified`; `legacy` for entries written "
+        "before codes, whose words are `summary`"
+    )
+    params: dict[str, Any] | None = Field(description="the values the words of `code` need")
+    summary: str = Field(description="the entry in Chinese, for the bulletin and old readers")
     data: dict[str, Any] | None
 
 

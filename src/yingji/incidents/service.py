@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, geo
+from yingji.core import audit, clock, events, geo, reasons
 from yingji.core.db import InsertUnlessTaken, blank_row, in_list, rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
@@ -218,14 +218,21 @@ async def add_timeline(
     kind: str,
     summary: str,
     data: dict[str, Any] | None = None,
+    code: str = reasons.LEGACY,
+    params: dict[str, Any] | None = None,
 ) -> TimelineEntry:
+    """A timeline row: ``code`` and ``params`` say what happened for the screens (see
+    ``core.reasons``; the words are in ``web/src/i18n``), ``summary`` in Chinese for the
+    bulletin. The actor is named as people know them (the account's display name)."""
     ctx = audit.current_context.get()
     entry = TimelineEntry(
         incident_id=incident_id,
         at=clock.now(),
         kind=kind,
         actor_id=ctx.actor_id,
-        actor_name=ctx.actor_name,
+        actor_name=ctx.actor_display or ctx.actor_name,
+        code=code,
+        params=None if params is None else audit.jsonable(params),
         summary=summary,
         data=None if data is None else audit.jsonable(data),
     )
@@ -468,6 +475,7 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
         "category_code": report.category_code,
         "level": report.suggested_level or "IV",
         "level_reason": report.level_reason,
+        "level_why": getattr(report, "level_why", None),
         "division_adcode": report.division_adcode,
         "division_path": report.division_path,
         "lon": report.lon,
@@ -584,8 +592,13 @@ async def trace(
     summary: str,
     before: dict[str, Any] | None,
     data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    code: str | None = None,
 ) -> None:
     """The three traces of every change to an incident: timeline row, audit row, event.
+
+    The timeline row's code is ``code`` or else ``action``, with ``params`` (else ``data``)
+    for its words.
 
     The one place they are written, for the incident flows and for intake (which opens and
     joins incidents); what the change was is the caller's, how it is recorded is here.
@@ -597,6 +610,8 @@ async def trace(
         kind=action.rsplit(".", 1)[-1],
         summary=summary,
         data=data,
+        code=code or action,
+        params=params if params is not None else (data or {}),
     )
     await audit.record(
         session,

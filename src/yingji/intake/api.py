@@ -15,6 +15,7 @@ from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, NotFound, ValidationFailed
 from yingji.core.file_serving import file_response
 from yingji.core.files import LocalFileStore
+from yingji.core.reasons import Reason
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
@@ -48,6 +49,7 @@ def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
         created=result.created,
         duplicate=result.duplicate,
         reason=result.reason,
+        why=Reason.model_validate(result.why) if result.why else None,
         status=result.report.status,
         suggestions=[schemas.Suggestion.model_validate(s) for s in result.suggestions],
     )
@@ -366,6 +368,7 @@ async def classify_text(
         runner_up=found.runner_up if found else None,
         suggested_level=level.level,
         level_reason=level.reason,
+        level_why=Reason.model_validate(level.why),
     )
 
 

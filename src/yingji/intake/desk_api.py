@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from yingji.core import clock, geo
 from yingji.core.errors import ValidationFailed
+from yingji.core.reasons import Reason
 from yingji.core.security import Permission, Principal
 from yingji.core.web import Require, Session
 from yingji.incidents import service as incidents
@@ -72,7 +73,8 @@ class Candidate(BaseModel):
     minutes: float = Field(description="minutes from the draft to the incident's reports")
     text_similarity: float
     suggested: bool = Field(description="at or above the matcher's suggestion threshold")
-    reason: str
+    reason: str = Field(description="the evidence in English, for logs; screens word `why`")
+    why: Reason = Field(description="the evidence as a code and parameters (`match.evidence`)")
 
 
 class CandidateAnswer(BaseModel):
@@ -82,7 +84,8 @@ class CandidateAnswer(BaseModel):
     division_adcode: str | None
     outcome: matching.Outcome = Field(description="what submitting the draft now would do")
     incident_id: uuid.UUID | None = Field(description="the incident it would join (outcome join)")
-    reason: str
+    reason: str = Field(description="in English, for logs; screens word `why`")
+    why: Reason = Field(description="the decision's reason as a code and parameters")
     candidates: list[Candidate]
 
 
@@ -133,6 +136,7 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
         outcome=decision.outcome,
         incident_id=uuid.UUID(decision.incident_id) if decision.incident_id else None,
         reason=decision.reason,
+        why=Reason.model_validate(decision.why),
         candidates=[
             Candidate(
                 incident_id=i.id,
@@ -153,6 +157,7 @@ async def draft_candidates(body: CandidateRequest, session: Session, me: Reader)
                 text_similarity=round(s.text_similarity, 3),
                 suggested=s.score >= know.matcher.suggest_threshold,
                 reason=s.reason,
+                why=Reason.model_validate(s.why),
             )
             for s, i in offered
         ],

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events
+from yingji.core import audit, clock, events, reasons
 from yingji.core.errors import Conflict, Throttled, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.files import FileStore
@@ -41,8 +41,9 @@ class Receipt:
     incident: Incident | None
     created: bool
     duplicate: bool
-    reason: str | None
+    reason: str | None  # in English, for logs and source systems
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    why: dict[str, Any] | None = None  # the reason as ``{code, params}`` (``core.reasons``)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,11 @@ def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, A
     suggestion = levels.suggest_level(
         know.rules.get(code) if code else None, levels.Casualties(**body.casualties.model_dump())
     )
-    return {"suggested_level": suggestion.level, "level_reason": suggestion.reason}
+    return {
+        "suggested_level": suggestion.level,
+        "level_reason": suggestion.reason,
+        "level_why": suggestion.why,
+    }
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -307,18 +312,19 @@ def _title(know: Knowledge, report: Report) -> str:
 
 
 async def _trace_opened(session: AsyncSession, incident: Incident, report: Report) -> None:
-    await _trace(
-        session,
-        incident,
+    await incidents.trace(
+        session=session,
+        incident=incident,
         action="incidents.opened",
         before=None,
-        summary=f"立案 opened from {report.channel} report {report.external_id}",
+        summary=f"立案（{report.channel} {report.external_id}）",
         data={"report_id": str(report.id)},
+        params={"channel": report.channel, "external_id": report.external_id},
     )
 
 
 async def _join_incident(
-    session: AsyncSession, incident: Incident, report: Report, reason: str
+    session: AsyncSession, incident: Incident, report: Report, why: dict[str, Any] | None
 ) -> None:
     before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
     incidents.absorb_report(
@@ -328,27 +334,14 @@ async def _join_incident(
     )
     incidents.refine_place(incident, report)
     await session.flush()
-    await _trace(
-        session,
-        incident,
+    await incidents.trace(
+        session=session,
+        incident=incident,
         action="incidents.report_added",
         before=before,
-        summary=f"接警 {report.channel} report joined: {reason}",
-        data={"report_id": str(report.id), "reason": reason},
-    )
-
-
-async def _trace(
-    session: AsyncSession,
-    incident: Incident,
-    *,
-    action: str,
-    summary: str,
-    before: dict[str, Any] | None,
-    data: dict[str, Any],
-) -> None:
-    await incidents.trace(
-        session=session, incident=incident, action=action, summary=summary, before=before, data=data
+        summary=f"接警并入（{report.channel} {report.external_id}）",
+        data={"report_id": str(report.id), "reason": report.match_reason},
+        params={"channel": report.channel, "external_id": report.external_id, "why": why},
     )
 
 
@@ -362,6 +355,7 @@ class Assignment:
     reason: str
     suggestions: list[dict[str, Any]]
     report_values: dict[str, Any]
+    why: dict[str, Any] | None = None
 
 
 async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
@@ -377,7 +371,11 @@ async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Ass
         }
         for s in decision.suggestions
     ]
-    matched = {"match_score": decision.score, "match_reason": decision.reason[:300]}
+    matched = {
+        "match_score": decision.score,
+        "match_reason": decision.reason[:300],
+        "match_why": decision.why,
+    }
     if decision.outcome == "join" and decision.incident_id is not None:
         # locked, and read afresh: reports joining one incident at once each add their count
         incident = await session.get(
@@ -385,7 +383,7 @@ async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Ass
         )
         if incident is not None and incident.state in OPEN_STATES:
             values = {"incident_id": incident.id, "match_outcome": "joined", **matched}
-            return Assignment(incident, True, decision.reason, suggestions, values)
+            return Assignment(incident, True, decision.reason, suggestions, values, decision.why)
     incident = incidents.incident_from_report(report, title=_title(know, report))
     values = {
         "incident_id": incident.id,
@@ -393,17 +391,17 @@ async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Ass
         "suggestions": suggestions or None,
         **matched,
     }
-    return Assignment(incident, False, decision.reason, suggestions, values)
+    return Assignment(incident, False, decision.reason, suggestions, values, decision.why)
 
 
 async def _carry_out(session: AsyncSession, report: Report, plan: Assignment) -> Receipt:
     """Write what ``_decide`` decided, once the report is stored with ``report_values`` (and
     the incident it opens before it)."""
     if plan.joined:
-        await _join_incident(session, plan.incident, report, plan.reason)
-        return Receipt(report, plan.incident, True, True, plan.reason, plan.suggestions)
+        await _join_incident(session, plan.incident, report, plan.why)
+        return Receipt(report, plan.incident, True, True, plan.reason, plan.suggestions, plan.why)
     await _trace_opened(session, plan.incident, report)
-    return Receipt(report, plan.incident, True, False, plan.reason, plan.suggestions)
+    return Receipt(report, plan.incident, True, False, plan.reason, plan.suggestions, plan.why)
 
 
 async def _settle(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:
@@ -515,7 +513,10 @@ async def _receive(
     )
     if plan is None:
         await _announce(session, report)
-        return Receipt(report, None, True, False, "public report waits for verification")
+        waiting = reasons.reason("match.pending_verification")
+        return Receipt(
+            report, None, True, False, "public report waits for verification", [], waiting
+        )
     receipt = await _carry_out(session, report, plan)
     await _announce(session, report)
     return receipt
@@ -653,6 +654,7 @@ async def _receipt_of_existing(session: AsyncSession, report: Report) -> Receipt
         report.match_outcome == "joined",
         report.match_reason,
         list(report.suggestions or []),
+        report.match_why or reasons.legacy(report.match_reason),
     )
 
 
@@ -689,6 +691,7 @@ async def reject_public_report(
         raise Conflict("report_not_pending", f"the report is {report.status}")
     report.status = "rejected"
     report.match_reason = reason[:300]
+    report.match_why = reasons.reason("match.rejected", text=reason)
     await session.flush()
     await audit.record(
         session,
@@ -749,7 +752,8 @@ async def join_report(
     previous = await session.get(Incident, report.incident_id) if report.incident_id else None
     report.incident_id, report.match_outcome = target.id, "joined"
     report.match_reason = f"joined by {principal.username}"
-    await _join_incident(session, target, report, report.match_reason)
+    report.match_why = reasons.reason("match.joined_by", person=principal.display_name)
+    await _join_incident(session, target, report, report.match_why)
     if previous is not None:
         remaining = previous.report_count - 1
         incidents.recount(previous, report_count=remaining)
@@ -762,19 +766,23 @@ async def join_report(
                 to="cancelled",
                 values={
                     "merged_into_id": target.id,
-                    "cancel_reason": f"重复 duplicate of {target.number}",
+                    "cancel_reason": f"重复：接警并入 {target.number}",
                 },
             )
-            await _trace(
-                session,
-                previous,
+            await incidents.trace(
+                session=session,
+                incident=previous,
                 action="incidents.cancelled",
                 before=before,
-                summary=f"重复 duplicate: its report joined {target.number}",
+                summary=f"重复：接警并入 {target.number}",
                 data={"into": str(target.id)},
+                params={"number": target.number},
+                code="incidents.cancelled_by_join",
             )
     return await told(
-        session, principal.scope, Receipt(report, target, False, True, report.match_reason)
+        session,
+        principal.scope,
+        Receipt(report, target, False, True, report.match_reason, [], report.match_why),
     )
 
 

@@ -9,8 +9,10 @@ that the duty officer may always change; the reason names the threshold that dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from yingji.core.reasons import reason as coded
 from yingji.intake.classify import LEVELS, CategoryRule, LevelRule
 
 LEVEL_NAMES_ZH = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
@@ -37,7 +39,10 @@ class Casualties:
 @dataclass(frozen=True)
 class LevelSuggestion:
     level: str  # 'I' | 'II' | 'III' | 'IV'
-    reason: str
+    reason: str  # in English, for logs and other systems
+    #: the same as ``{code, params}`` for the screens: ``level.reached``, ``level.below_default``
+    #: (a threshold reached, but the category's default is higher), ``level.default``
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 def _label(level: str) -> str:
@@ -67,17 +72,35 @@ def suggest_level(rule: CategoryRule | None, casualties: Casualties) -> LevelSug
         if best is None or rank < best[0]:
             best = (rank, level_rule, value, minimum)
     source = f"default of {rule.code}" if rule is not None else "default"
+    category = rule.code if rule is not None else None
     if best is not None:
         rank, level_rule, value, minimum = best
         reached = f"{level_rule.label} {value} ≥ {minimum}"
+        measured = {"measure": list(level_rule.measure), "value": value, "minimum": minimum}
         if rank <= LEVELS.index(default):
-            return LevelSuggestion(level=LEVELS[rank], reason=f"{reached} → {_label(LEVELS[rank])}")
+            return LevelSuggestion(
+                level=LEVELS[rank],
+                reason=f"{reached} → {_label(LEVELS[rank])}",
+                why=coded("level.reached", level=LEVELS[rank], **measured),
+            )
         return LevelSuggestion(
-            level=default, reason=f"{reached} is below the {source} → {_label(default)}"
+            level=default,
+            reason=f"{reached} is below the {source} → {_label(default)}",
+            why=coded("level.below_default", level=default, category=category, **measured),
         )
     below = ", ".join(
         f"{r.label} {casualties.total(r.measure)} < {r.thresholds[-1][1]}" for r in rules
     )
+    short = [
+        {
+            "measure": list(r.measure),
+            "value": casualties.total(r.measure),
+            "minimum": r.thresholds[-1][1],
+        }
+        for r in rules
+    ]
     return LevelSuggestion(
-        level=default, reason=f"no threshold reached ({below}) → {_label(default)}, {source}"
+        level=default,
+        reason=f"no threshold reached ({below}) → {_label(default)}, {source}",
+        why=coded("level.default", level=default, category=category, below=short),
     )

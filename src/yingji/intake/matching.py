@@ -27,9 +27,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from yingji.core.geo import haversine_m
+from yingji.core.reasons import reason as coded
 from yingji.intake.classify import CategoryRule
 from yingji.intake.textsim import (
     NUMBERED_SUFFIXES,
@@ -119,8 +120,11 @@ class MatchScore:
     distance_m: float | None
     minutes: float
     text_similarity: float
-    reason: str
+    reason: str  # in English, for logs and tests
     eligible: bool = True
+    #: the evidence as data (``match.evidence``): category affinity, place, minutes, text,
+    #: the places and numbers both name or contradict, and each piece's log-odds
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,11 @@ class MatchDecision:
     outcome: Outcome
     incident_id: str | None
     score: float
-    reason: str
+    reason: str  # in English, for logs and other systems
     suggestions: list[Suggestion]
+    #: the same as ``{code, params}``: ``match.join``, ``match.suggest``, ``match.ambiguous``
+    #: (each with the best candidate's ``evidence``), ``match.below`` or ``match.none``
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 def _logistic(logit: float) -> float:
@@ -299,8 +306,8 @@ class Matcher:
         candidate: CandidateIncident,
         max_distance: float,
         profiles: tuple[TextProfile, Sequence[TextProfile]],
-    ) -> tuple[float, float | None, str] | None:
-        """(log-odds, distance_m, phrase) or None when outside the window."""
+    ) -> tuple[float, float | None, str, dict[str, Any]] | None:
+        """(log-odds, distance_m, phrase, the same as data) or None when outside the window."""
         mine, own = self._points(report.lon, report.lat, [profiles[0]])
         theirs, their_own = self._points(candidate.lon, candidate.lat, profiles[1])
         closeness = division_closeness(report.division_adcode, candidate.division_adcode)
@@ -310,14 +317,16 @@ class Matcher:
                 return None
             beyond = max(distance - POINT_ALLOWANCE_M, 0.0)
             near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
-            named = "" if own and their_own else " of a named place"
-            return W_NEAR * near, distance, f"within {distance:.0f} m{named}"
+            measured = own and their_own
+            named = "" if measured else " of a named place"
+            where: dict[str, Any] = {"distance_m": round(distance), "named_place": not measured}
+            return W_NEAR * near, distance, f"within {distance:.0f} m{named}", where
         if closeness is None:
             return None
-        phrase = {SAME_VILLAGE: "same village", SAME_TOWN: "same town"}.get(
-            closeness, "no common place"
-        )
-        return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)"
+        division = {SAME_VILLAGE: "village", SAME_TOWN: "town"}.get(closeness, "none")
+        phrase = {"village": "same village", "town": "same town"}.get(division, "no common place")
+        where = {"division": division}
+        return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)", where
 
     def beyond_reach(self, report: ReportFacts, candidate: CandidateIncident) -> bool:
         """Whether no text could make ``candidate`` even a suggestion for ``report``, judged
@@ -353,22 +362,27 @@ class Matcher:
         )
         affinity = self.category_affinity(report.category_code, candidate.category_code)
         if affinity is None:
-            return MatchScore(0.0, None, minutes, 0.0, "unrelated category", eligible=False)
+            why = coded("match.unrelated")
+            return MatchScore(0.0, None, minutes, 0.0, "unrelated category", False, why)
         max_distance, max_minutes = self._pair_window(report.category_code, candidate.category_code)
         if minutes > max_minutes:
-            return MatchScore(0.0, None, minutes, 0.0, f"{minutes:.0f} min apart", eligible=False)
+            why = coded("match.too_late", minutes=round(minutes))
+            return MatchScore(0.0, None, minutes, 0.0, f"{minutes:.0f} min apart", False, why)
         mine = self.report_profile(report)
         theirs = self._candidate_profiles(candidate)
         place = self._place(report, candidate, max_distance, (mine, theirs))
         if place is None:
-            return MatchScore(0.0, None, minutes, 0.0, "outside the distance window", False)
-        where_odds, distance, where = place
+            why = coded("match.too_far")
+            return MatchScore(0.0, None, minutes, 0.0, "outside the distance window", False, why)
+        where_odds, distance, where, place_facts = place
         kind = _affinity_kind(affinity)
         time_odds = W_TIME * (1.0 - minutes / max_minutes if max_minutes else 0.0)
         bound = PRIOR + where_odds + time_odds + W_CATEGORY[kind] + MAX_TEXT_AND_NAMES
+        facts = {"affinity": kind.split()[0], **place_facts, "minutes": round(minutes)}
         if bound < self._suggest_logit:  # no text could lift it to a suggestion: skip the text
             reason = f"{kind} {where} and {minutes:.0f} min: too far or too late (≤ {bound:+.1f})"
-            return MatchScore(round(_logistic(bound), 4), distance, minutes, 0.0, reason)
+            why = coded("match.out_of_reach", **facts)
+            return MatchScore(round(_logistic(bound), 4), distance, minutes, 0.0, reason, True, why)
         text = self._best_text(mine, candidate)
         bigram = unigram = concept = 0.0
         for other in theirs:
@@ -379,25 +393,40 @@ class Matcher:
         logit = PRIOR + text_odds + where_odds + time_odds + names_odds + W_CATEGORY[kind]
         total = _logistic(logit)
         reason = f"{kind} {where} and {minutes:.0f} min; text {text.score:.2f}"
+        if not names and text.shared_places:
+            shared = [self.profiler.label(p) for p in text.shared_places]
+            names = [{"kind": "both_name", "names": shared}]
         if names:
-            reason += f" ({names})"
-        elif text.shared_places:
-            shared = "、".join(self.profiler.label(p) for p in text.shared_places)
-            reason += f" (both name {shared})"
+            reason += f" ({'; '.join(_phrase(n) for n in names)})"
+        evidence = {
+            "text": round(text_odds, 1),
+            "place": round(where_odds, 1),
+            "time": round(time_odds, 1),
+            "names": round(names_odds, 1),
+            "category": W_CATEGORY[kind],
+            "prior": PRIOR,
+        }
         reason += (
             f" [evidence: text {text_odds:+.1f}, place {where_odds:+.1f}, time {time_odds:+.1f}"
             f"{f', names {names_odds:+.1f}' if names_odds else ''}"
             f", category {W_CATEGORY[kind]:+.1f}, prior {PRIOR:+.1f}]"
         )
-        return MatchScore(round(total, 4), distance, minutes, round(text.score, 4), reason)
+        why = coded(
+            "match.evidence", **facts, text=round(text.score, 2), names=names, evidence=evidence
+        )
+        return MatchScore(
+            round(total, 4), distance, minutes, round(text.score, 4), reason, True, why
+        )
 
-    def _names(self, mine: TextProfile, theirs: Sequence[TextProfile]) -> tuple[float, str]:
-        """Log-odds and phrase from the places and numbers both texts name (or contradict)."""
-        odds, phrases = _place_names(mine, theirs, self.profiler)
+    def _names(
+        self, mine: TextProfile, theirs: Sequence[TextProfile]
+    ) -> tuple[float, list[dict[str, Any]]]:
+        """Log-odds and findings from the places and numbers both texts name (or contradict)."""
+        odds, findings = _place_names(mine, theirs, self.profiler)
         numbers_odds, numbers = _numbers(mine, frozenset().union(*(p.numbered for p in theirs)))
         if numbers:
-            phrases.append(numbers)
-        return odds + numbers_odds, "; ".join(phrases)
+            findings.append(numbers)
+        return odds + numbers_odds, findings
 
     # ----------------------------------------------------------------------------- decision
 
@@ -415,22 +444,27 @@ class Matcher:
         ]
         if not ranked or ranked[0][0].score < self.suggest_threshold:
             best = ranked[0][0].score if ranked else 0.0
-            why = (
-                f"best candidate {best:.2f} < {self.suggest_threshold:.2f}"
-                if ranked
-                else ("no open incident of a related category in the window")
-            )
-            return MatchDecision("new", None, best, why, [])
+            if ranked:
+                why = coded("match.below", score=round(best, 2), threshold=self.suggest_threshold)
+                text = f"best candidate {best:.2f} < {self.suggest_threshold:.2f}"
+            else:
+                why = coded("match.none")
+                text = "no open incident of a related category in the window"
+            return MatchDecision("new", None, best, text, [], why)
         top, incident = ranked[0]
+        top_facts: dict[str, Any] = {"score": round(top.score, 2), "evidence": top.why}
         if top.score < self.join_threshold:
+            reason = f"possible duplicate: {top.reason}"
             return MatchDecision(
-                "suggest", None, top.score, f"possible duplicate: {top.reason}", suggestions
+                "suggest", None, top.score, reason, suggestions, coded("match.suggest", **top_facts)
             )
         runner = ranked[1][0].score if len(ranked) > 1 else 0.0
         if runner >= self.join_threshold and top.score - runner < self.ambiguity_margin:
             reason = f"two incidents score alike ({top.score:.2f} vs {runner:.2f}): {top.reason}"
-            return MatchDecision("suggest", None, top.score, reason, suggestions)
-        return MatchDecision("join", incident.id, top.score, top.reason, suggestions)
+            why = coded("match.ambiguous", runner=round(runner, 2), **top_facts)
+            return MatchDecision("suggest", None, top.score, reason, suggestions, why)
+        why = coded("match.join", **top_facts)
+        return MatchDecision("join", incident.id, top.score, top.reason, suggestions, why)
 
 
 def _affinity_kind(affinity: float) -> str:
@@ -451,9 +485,17 @@ def _short(places: Iterable[str], names: TextProfiler) -> str:
     return "/".join(sorted(names.label(p) for p in places))
 
 
+def _phrase(finding: dict[str, Any]) -> str:
+    """A finding of :func:`_place_names` or :func:`_numbers` in English (for the log reason)."""
+    kind = finding["kind"]
+    if kind == "both_name":
+        return f"both name {'、'.join(finding['names'])}"
+    return f"{kind.replace('_', ' ')}: {finding['ours']}≠{finding['theirs']}"
+
+
 def _place_names(
     mine: TextProfile, theirs: Sequence[TextProfile], names: TextProfiler
-) -> tuple[float, list[str]]:
+) -> tuple[float, list[dict[str, Any]]]:
     """Two different villages; the same or two different spots (a 自然村, a bridge …).
 
     Spots are compared over all the incident's texts: a report naming 下洋自然村 meets an
@@ -461,40 +503,37 @@ def _place_names(
     name only other spots."""
     places = frozenset().union(*(p.places for p in theirs))
     scope = frozenset().union(*(p.place_scope for p in theirs))
-    odds, phrases = 0.0, []
+    odds, phrases = 0.0, list[dict[str, Any]]()
     if mine.places and places and not (mine.places & scope or places & mine.place_scope):
         odds += W_PLACE_CONFLICT
         ours, other = _short(mine.places, names), _short(places, names)
         if ours == other:  # 村委会 of two villages: say which
             ours = "/".join(sorted(names.label(p, within=True) for p in mine.places))
             other = "/".join(sorted(names.label(p, within=True) for p in places))
-        phrases.append(f"places differ: {ours}≠{other}")
+        phrases.append({"kind": "places_differ", "ours": ours, "theirs": other})
     mine_spots, their_spots = _spots(mine.places), _spots(places)
     if mine_spots & their_spots:
         odds += W_SPOT_SHARED
     elif mine_spots and their_spots:
         odds += W_SPOT_CONFLICT
         if not phrases:
-            phrases.append(
-                f"spots differ: {_short(mine_spots, names)}≠{_short(their_spots, names)}"
-            )
+            ours, other = _short(mine_spots, names), _short(their_spots, names)
+            phrases.append({"kind": "spots_differ", "ours": ours, "theirs": other})
     if mine.places & places:
         shared = sorted(names.label(p) for p in mine.places & places)
-        phrases.append(f"both name {'、'.join(shared)}")
+        phrases.append({"kind": "both_name", "names": shared})
     return odds, phrases
 
 
-def _numbers(mine: TextProfile, numbered: frozenset[str]) -> tuple[float, str]:
+def _numbers(mine: TextProfile, numbered: frozenset[str]) -> tuple[float, dict[str, Any] | None]:
     """3号楼 and 3号楼 agree; 3号楼 vs 5号楼 differ; 5号 vs 1栋 say nothing."""
     shared = sorted(mine.numbered & numbered)
     if shared:
-        return W_NUMBER_SHARED, f"both name {'、'.join(shared)}"
+        return W_NUMBER_SHARED, {"kind": "both_name", "names": shared}
     for suffix in NUMBERED_SUFFIXES:
         left = {n for n in mine.numbered if n.endswith(suffix)}
         right = {n for n in numbered if n.endswith(suffix)}
         if left and right:
-            return (
-                W_NUMBER_CONFLICT,
-                f"numbers differ: {'/'.join(sorted(left))}≠{'/'.join(sorted(right))}",
-            )
-    return 0.0, ""
+            ours, theirs = "/".join(sorted(left)), "/".join(sorted(right))
+            return W_NUMBER_CONFLICT, {"kind": "numbers_differ", "ours": ours, "theirs": theirs}
+    return 0.0, None

@@ -58,7 +58,9 @@ class Report(Base):
     category_source: Mapped[str | None] = mapped_column(String(20))
     category_words: Mapped[list[Any] | None] = mapped_column(JSONType)
     suggested_level: Mapped[str | None] = mapped_column(String(4))
-    level_reason: Mapped[str | None] = mapped_column(String(300))
+    level_reason: Mapped[str | None] = mapped_column(String(300))  # English, for logs
+    #: the level's reason as ``{code, params}`` (``core.reasons``), for the screens
+    level_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     dead: Mapped[int] = mapped_column(Integer, default=0)
     injured: Mapped[int] = mapped_column(Integer, default=0)
     missing: Mapped[int] = mapped_column(Integer, default=0)
@@ -69,7 +71,8 @@ class Report(Base):
     )
     match_outcome: Mapped[str | None] = mapped_column(String(16))
     match_score: Mapped[float | None] = mapped_column(Float)
-    match_reason: Mapped[str | None] = mapped_column(String(300))
+    match_reason: Mapped[str | None] = mapped_column(String(300))  # English, for logs
+    match_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     suggestions: Mapped[list[Any] | None] = mapped_column(JSONType)
     source_ip: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(64))

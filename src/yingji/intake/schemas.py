@@ -19,6 +19,7 @@ from pydantic import (
 
 from yingji.core import geo
 from yingji.core.instant import Instant
+from yingji.core.reasons import Reason
 
 Channel = Literal[
     "hotline_110",
@@ -153,7 +154,12 @@ class ReportReceipt(BaseModel):
     )
     created: bool
     duplicate: bool
-    reason: str | None
+    reason: str | None = Field(description="why, in English for logs; screens word `why`")
+    why: Reason | None = Field(
+        default=None,
+        description="why the report joined, opened or waits: `match.join`, `match.suggest`, "
+        "`match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` …",
+    )
     status: str
     suggestions: list[Suggestion] = Field(default_factory=list)
 
@@ -206,7 +212,8 @@ class ReportRead(BaseModel):
     category_source: str | None
     category_words: list[Any] | None
     suggested_level: str | None
-    level_reason: str | None
+    level_reason: str | None = Field(description="in English, for logs; screens word `level_why`")
+    level_why: Reason | None = Field(description="the suggested level's reason, as a code")
     dead: int
     injured: int
     missing: int
@@ -215,7 +222,8 @@ class ReportRead(BaseModel):
     incident_id: uuid.UUID | None
     match_outcome: str | None
     match_score: float | None
-    match_reason: str | None
+    match_reason: str | None = Field(description="in English, for logs; screens word `match_why`")
+    match_why: Reason | None = Field(description="the match's reason, as a code")
     suggestions: list[Any] | None
 
 
@@ -257,7 +265,11 @@ class ClassifyResult(BaseModel):
     words: list[DecidingWord]
     runner_up: str | None
     suggested_level: str
-    level_reason: str
+    level_reason: str = Field(description="in English, for logs; screens word `level_why`")
+    level_why: Reason = Field(
+        description="`level.reached`, `level.below_default` or `level.default`, with the "
+        "measure, value and threshold"
+    )
 
 
 class CategoryRead(BaseModel):

@@ -1767,7 +1767,10 @@ export interface components {
             minutes: number;
             /** Number */
             number: string;
-            /** Reason */
+            /**
+             * Reason
+             * @description the evidence in English, for logs; screens word `why`
+             */
             reason: string;
             /** Report Count */
             report_count: number;
@@ -1784,6 +1787,8 @@ export interface components {
             text_similarity: number;
             /** Title */
             title: string;
+            /** @description the evidence as a code and parameters (`match.evidence`) */
+            why: components["schemas"]["Reason"];
         };
         /** CandidateAnswer */
         CandidateAnswer: {
@@ -1814,8 +1819,13 @@ export interface components {
              * @enum {string}
              */
             outcome: "join" | "suggest" | "new";
-            /** Reason */
+            /**
+             * Reason
+             * @description in English, for logs; screens word `why`
+             */
             reason: string;
+            /** @description the decision's reason as a code and parameters */
+            why: components["schemas"]["Reason"];
         };
         /**
          * CandidateRequest
@@ -1913,8 +1923,13 @@ export interface components {
         ClassifyResult: {
             /** Category Code */
             category_code: string | null;
-            /** Level Reason */
+            /**
+             * Level Reason
+             * @description in English, for logs; screens word `level_why`
+             */
             level_reason: string;
+            /** @description `level.reached`, `level.below_default` or `level.default`, with the measure, value and threshold */
+            level_why: components["schemas"]["Reason"];
             /** Name Zh */
             name_zh: string | null;
             /** Runner Up */
@@ -2182,8 +2197,13 @@ export interface components {
             arrive_lon: number | null;
             /** Arrived At */
             arrived_at: string | null;
-            /** Chosen By */
+            /**
+             * Chosen By
+             * @description why this unit, as text for logs; screens word `chosen_why`
+             */
             chosen_by: string;
+            /** @description why this unit, as a code and parameters */
+            chosen_why: components["schemas"]["Reason"] | null;
             /**
              * Complete Due At
              * Format: date-time
@@ -2306,8 +2326,13 @@ export interface components {
             lat: number | null;
             /** Level */
             level: string;
-            /** Level Reason */
+            /**
+             * Level Reason
+             * @description the level's reason as text (typed, or in English for logs); screens word `level_why`
+             */
             level_reason: string | null;
+            /** @description the level's reason as a code and parameters */
+            level_why: components["schemas"]["Reason"] | null;
             /** Lon */
             lon: number | null;
             /** Merged Into Id */
@@ -2458,8 +2483,13 @@ export interface components {
             arrive_lon: number | null;
             /** Arrived At */
             arrived_at: string | null;
-            /** Chosen By */
+            /**
+             * Chosen By
+             * @description why this unit, as text for logs; screens word `chosen_why`
+             */
             chosen_by: string;
+            /** @description why this unit, as a code and parameters */
+            chosen_why: components["schemas"]["Reason"] | null;
             /**
              * Complete Due At
              * Format: date-time
@@ -2619,8 +2649,13 @@ export interface components {
             arrive_lon: number | null;
             /** Arrived At */
             arrived_at: string | null;
-            /** Chosen By */
+            /**
+             * Chosen By
+             * @description why this unit, as text for logs; screens word `chosen_why`
+             */
             chosen_by: string;
+            /** @description why this unit, as a code and parameters */
+            chosen_why: components["schemas"]["Reason"] | null;
             /**
              * Complete Due At
              * Format: date-time
@@ -2780,7 +2815,7 @@ export interface components {
             kind: string;
             /**
              * Reason
-             * @description why the routing table chose this unit
+             * @description why the routing table chose this unit, in English for logs
              */
             reason: string;
             /**
@@ -2799,6 +2834,26 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name: string;
+            /** @description the same as a code and parameters (`routing.rule`) */
+            why: components["schemas"]["Reason"];
+        };
+        /**
+         * Reason
+         * @description A reason or an event in words the reader's screen chooses: a code and its parameters.
+         */
+        Reason: {
+            /**
+             * Code
+             * @description what happened or why, e.g. `level.reached`; see web/src/i18n
+             */
+            code: string;
+            /**
+             * Params
+             * @description the values the words need (numbers, names, codes)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
         };
         /** ReasonRequest */
         ReasonRequest: {
@@ -2893,8 +2948,13 @@ export interface components {
             injured: number;
             /** Lat */
             lat: number | null;
-            /** Level Reason */
+            /**
+             * Level Reason
+             * @description in English, for logs; screens word `level_why`
+             */
             level_reason: string | null;
+            /** @description the suggested level's reason, as a code */
+            level_why: components["schemas"]["Reason"] | null;
             /** Located */
             located: boolean;
             /** Location Source */
@@ -2903,10 +2963,15 @@ export interface components {
             lon: number | null;
             /** Match Outcome */
             match_outcome: string | null;
-            /** Match Reason */
+            /**
+             * Match Reason
+             * @description in English, for logs; screens word `match_why`
+             */
             match_reason: string | null;
             /** Match Score */
             match_score: number | null;
+            /** @description the match's reason, as a code */
+            match_why: components["schemas"]["Reason"] | null;
             /** Missing */
             missing: number;
             /**
@@ -2952,7 +3017,10 @@ export interface components {
              * @description the incident the report joined or opened; null while it waits for verification, and when the sender may not read that incident
              */
             incident_id: string | null;
-            /** Reason */
+            /**
+             * Reason
+             * @description why, in English for logs; screens word `why`
+             */
             reason: string | null;
             /**
              * Report Id
@@ -2963,6 +3031,8 @@ export interface components {
             status: string;
             /** Suggestions */
             suggestions?: components["schemas"]["Suggestion"][];
+            /** @description why the report joined, opened or waits: `match.join`, `match.suggest`, `match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` … */
+            why?: components["schemas"]["Reason"] | null;
         };
         /** ReportingDeadlineIn */
         ReportingDeadlineIn: {
@@ -3244,8 +3314,13 @@ export interface components {
             arrive_lon: number | null;
             /** Arrived At */
             arrived_at: string | null;
-            /** Chosen By */
+            /**
+             * Chosen By
+             * @description why this unit, as text for logs; screens word `chosen_why`
+             */
             chosen_by: string;
+            /** @description why this unit, as a code and parameters */
+            chosen_why: components["schemas"]["Reason"] | null;
             /**
              * Complete Due At
              * Format: date-time
@@ -3326,13 +3401,21 @@ export interface components {
         };
         /** TimelineRead */
         TimelineRead: {
-            /** Actor Name */
+            /**
+             * Actor Name
+             * @description the person's name (the account's display name)
+             */
             actor_name: string | null;
             /**
              * At
              * Format: date-time
              */
             at: string;
+            /**
+             * Code
+             * @description what happened, e.g. `incidents.verified`; `legacy` for entries written before codes, whose words are `summary`
+             */
+            code: string;
             /** Data */
             data: {
                 [key: string]: unknown;
@@ -3341,7 +3424,17 @@ export interface components {
             id: number;
             /** Kind */
             kind: string;
-            /** Summary */
+            /**
+             * Params
+             * @description the values the words of `code` need
+             */
+            params: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Summary
+             * @description the entry in Chinese, for the bulletin and old readers
+             */
             summary: string;
         };
         /** TimerPage */

@@ -153,6 +153,7 @@ const en: MessageSchema = {
     subject: 'Subject',
     before: 'Before',
     after: 'After',
+    changes: 'What changed',
   },
   errors: {
     invalid_credentials: 'Wrong username or password',

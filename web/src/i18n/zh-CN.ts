@@ -150,6 +150,7 @@ const zhCN = {
     subject: '对象',
     before: '变更前',
     after: '变更后',
+    changes: '变更内容',
   },
   errors: {
     invalid_credentials: '用户名或密码错误',

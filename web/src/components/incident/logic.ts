@@ -169,6 +169,8 @@ export interface PlanRow {
   name: string
   role: 'lead' | 'co'
   reason: string | null
+  /** Why the routing table chose it, as `{code, params}` (words: `@/utils/words`). */
+  why: { code: string; params?: Record<string, unknown> | null } | null
   /** Already holds an open order for this incident: dispatching skips it. */
   busy: boolean
   selected: boolean
@@ -182,6 +184,7 @@ export function planRows(units: readonly PlannedUnit[]): PlanRow[] {
     name: u.unit_name,
     role: u.role === 'lead' ? 'lead' : 'co',
     reason: u.reason,
+    why: u.why ?? null,
     busy: u.has_open_order,
     selected: !u.has_open_order,
     added: false,
@@ -211,7 +214,7 @@ export function addUnit(rows: readonly PlanRow[], unit: { id: string; name: stri
   const lead = rows.some((r) => r.selected && r.role === 'lead')
   return [
     ...rows,
-    { unit_id: unit.id, name: unit.name, role: lead ? 'co' : 'lead', reason: null, busy: false, selected: true, added: true },
+    { unit_id: unit.id, name: unit.name, role: lead ? 'co' : 'lead', reason: null, why: null, busy: false, selected: true, added: true },
   ]
 }
 

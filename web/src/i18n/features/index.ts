@@ -11,6 +11,7 @@ import kpi from './kpi'
 import intake from './intake'
 import admin from './admin'
 import board from './board'
+import words from './words'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -18,7 +19,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, words]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
