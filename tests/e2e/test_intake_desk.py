@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.conftest import DEMO_PASSWORD, bearer, shot, sign_in
 
@@ -231,4 +231,57 @@ def test_intake_map_column_takes_a_third_of_a_1366_desk(server: str, browser: Br
     assert desk is not None and drawn is not None and form is not None
     assert drawn["width"] >= desk["width"] / 3, (drawn["width"], desk["width"])
     assert not boxes_overlap(form, drawn)
+    context.close()
+
+
+def test_half_typed_call_survives_a_reload_stays_with_its_officer_and_leaving_asks_first(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    dialogs: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    sign_in(page, server, "duty_officer")
+    page.wait_for_url("**/intake")
+    page.get_by_label("报警人").fill("钱女士")
+    page.get_by_label("警情描述").fill("菜市场后面的仓库冒烟了")
+    page.wait_for_timeout(400)  # the draft is kept as it is typed
+
+    page.reload()
+    expect(page.get_by_label("警情描述")).to_have_value("菜市场后面的仓库冒烟了")
+    expect(page.get_by_label("报警人")).to_have_value("钱女士")
+    assert "beforeunload" in dialogs  # the browser asked before the reload
+
+    # a sidebar click asks first; staying keeps the form as it is
+    page.get_by_role("navigation").get_by_role("link", name="一张图").click()
+    warning = page.get_by_role("dialog").filter(has_text="尚未提交")
+    expect(warning).to_be_visible()
+    warning.get_by_role("button", name="留在接警台").click()
+    expect(page).to_have_url(re.compile(r"/intake$"))
+    expect(page.get_by_label("警情描述")).to_have_value("菜市场后面的仓库冒烟了")
+
+    # another officer at the same browser does not see it
+    context.clear_cookies()
+    sign_in(page, server, "duty_leader")
+    page.goto(f"{server}/intake")
+    expect(page.get_by_test_id("intake-form")).to_be_visible()
+    page.wait_for_timeout(300)
+    expect(page.get_by_label("警情描述")).to_have_value("")
+    expect(page.get_by_label("报警人")).to_have_value("")
+
+    # back to the first officer: the draft waited; signing out forgets it
+    context.clear_cookies()
+    sign_in(page, server, "duty_officer", home="intake")
+    expect(page.get_by_label("警情描述")).to_have_value("菜市场后面的仓库冒烟了")
+    page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url("**/login**")
+    sign_in(page, server, "duty_officer", home="intake")
+    expect(page.get_by_test_id("intake-form")).to_be_visible()
+    page.wait_for_timeout(300)
+    expect(page.get_by_label("警情描述")).to_have_value("")
     context.close()

@@ -90,6 +90,12 @@ export default {
       accepted: '已受理',
       rejected: '已不予受理',
       loadFailed: '加载失败',
+      leave: {
+        title: '接警登记尚未提交',
+        message: '本次接警尚未提交。草稿已保存在本机，回到接警台可继续填写。确定离开吗？',
+        go: '离开',
+        stay: '留在接警台',
+      },
       placeLevel: {
         province: '省',
         city: '市',
@@ -200,6 +206,12 @@ export default {
       accepted: 'Accepted',
       rejected: 'Rejected',
       loadFailed: 'Could not load',
+      leave: {
+        title: 'This call is not submitted',
+        message: 'This call is not submitted yet. The draft is kept on this computer: come back to the desk to go on. Leave anyway?',
+        go: 'Leave',
+        stay: 'Stay at the desk',
+      },
       placeLevel: {
         province: 'province',
         city: 'city',

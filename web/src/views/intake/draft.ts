@@ -2,6 +2,7 @@
  * The intake desk's form logic, without Vue: the draft a duty officer types during a call, the
  * bodies sent for it, the per-fill idempotency key, and the small formatting rules.
  */
+import { forgetKind, readUserItem, removeUserItem, writeUserItem } from '@/utils/userStorage'
 import type {
   CandidateRequest,
   Casualties,
@@ -126,6 +127,81 @@ export function classifyKey(form: DraftForm): string {
 
 export function candidatesKey(form: DraftForm): string {
   return JSON.stringify(toCandidateRequest(form))
+}
+
+/** Whether the officer has typed or set anything (the channel and category alone do not count). */
+export function isBlank(form: DraftForm): boolean {
+  const c = form.casualties
+  return (
+    !form.text.trim() &&
+    !form.reporterName.trim() &&
+    !form.reporterPhone.trim() &&
+    !form.address.trim() &&
+    !hasPoint(form) &&
+    !(c.dead || c.injured || c.missing || c.trapped)
+  )
+}
+
+// ---- the draft kept in the browser, per user -----------------------------------------------------
+
+/** The storage kind of the desk's draft (`yingji.intake-draft.<user id>`); forgotten at sign-out. */
+export const DRAFT_KIND = 'intake-draft'
+
+export interface KeptDraft {
+  form: DraftForm
+  /** The fill's idempotency key: a submit after a reload is still the same report. */
+  externalId: string
+}
+
+function str(v: unknown, max: number): string {
+  return typeof v === 'string' ? v.slice(0, max) : ''
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null
+}
+
+function count(v: unknown): number {
+  const n = num(v)
+  return n !== null && n >= 0 && n <= 100000 ? Math.floor(n) : 0
+}
+
+/** A kept draft read back, field by field (anything else in storage is ignored). */
+export function parseKeptDraft(raw: unknown): KeptDraft | null {
+  if (!raw || typeof raw !== 'object') return null
+  const { form: f, externalId } = raw as { form?: Record<string, unknown>; externalId?: unknown }
+  if (!f || typeof f !== 'object' || typeof externalId !== 'string' || !externalId.startsWith('desk-')) return null
+  const channel = DESK_CHANNELS.includes(f.channel as Channel) ? (f.channel as Channel) : 'manual'
+  const cas = (f.casualties ?? {}) as Record<string, unknown>
+  const lon = num(f.lon)
+  const lat = num(f.lat)
+  const form: DraftForm = {
+    channel,
+    reporterName: str(f.reporterName, 100),
+    reporterPhone: str(f.reporterPhone, 40),
+    text: str(f.text, 4000),
+    address: str(f.address, 300),
+    lon: lon !== null && lat !== null ? lon : null,
+    lat: lon !== null && lat !== null ? lat : null,
+    categoryCode: typeof f.categoryCode === 'string' && f.categoryCode ? f.categoryCode : null,
+    casualties: { dead: count(cas.dead), injured: count(cas.injured), missing: count(cas.missing), trapped: count(cas.trapped) },
+  }
+  return isBlank(form) ? null : { form, externalId: externalId.slice(0, 128) }
+}
+
+export function readDraft(userId: string): KeptDraft | null {
+  return parseKeptDraft(readUserItem(DRAFT_KIND, userId))
+}
+
+/** Keep the draft as it stands (a blank form removes it). */
+export function keepDraft(userId: string, form: DraftForm, externalId: string): void {
+  if (isBlank(form)) removeUserItem(DRAFT_KIND, userId)
+  else writeUserItem(DRAFT_KIND, userId, { form, externalId })
+}
+
+/** Every draft kept in this browser goes (at sign-out: a shared desk keeps no caller's details). */
+export function forgetDrafts(): void {
+  forgetKind(DRAFT_KIND)
 }
 
 /** What the form still lacks before it may be sent (message keys under `intake.invalid`). */
