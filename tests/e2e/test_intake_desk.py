@@ -285,3 +285,25 @@ def test_half_typed_call_survives_a_reload_stays_with_its_officer_and_leaving_as
     page.wait_for_timeout(300)
     expect(page.get_by_label("警情描述")).to_have_value("")
     context.close()
+
+
+def test_nonsense_asks_the_officer_before_it_opens_an_incident(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, server, "duty_officer", home="intake")
+    page.get_by_label("警情描述").fill("asdfgh 哈哈哈 ？？？ 123")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/intake/reports")) as asked:
+        page.get_by_test_id("intake-submit").click()
+    assert asked.value.status == 409
+    question = page.get_by_role("dialog").filter(has_text="未能识别事件类别")
+    expect(question).to_be_visible()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/intake/reports")) as filed:
+        question.get_by_role("button", name="仅登记接报，不立案").click()
+    assert filed.value.status == 201
+    receipt = page.get_by_test_id("intake-receipt")
+    expect(receipt.get_by_test_id("receipt-judgement")).to_have_text("已登记接报，未立案")
+    expect(receipt.get_by_test_id("receipt-incident")).to_have_count(0)
+    assert filed.value.json()["incident_id"] is None
+    context.close()

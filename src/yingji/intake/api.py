@@ -48,6 +48,7 @@ def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
         duplicate=result.duplicate,
         reason=result.reason,
         status=result.report.status,
+        outcome=result.report.match_outcome,
         suggestions=[schemas.Suggestion.model_validate(s) for s in result.suggestions],
     )
 
@@ -61,6 +62,10 @@ def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
         200: {
             "model": schemas.ReportReceipt,
             "description": "the same channel + external_id was received before",
+        },
+        409: {
+            "description": "report_needs_confirmation: no category and no place, and "
+            "if_unclear is ask (nothing stored)"
         },
         429: {"description": "too_many_reports (public_web)"},
     },

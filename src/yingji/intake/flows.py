@@ -491,6 +491,11 @@ async def _receive(
         "source_ip": ip,
         "created_by": str(principal.user_id),
     }
+    if body.channel != "public_web" and values["category_code"] is None and not values["located"]:
+        if body.if_unclear == "ask":
+            await _refuse_unclear(session, body)
+        elif body.if_unclear == "file_only":
+            values["match_outcome"] = "filed"
     report = service.new_report(values)
     stored, created, plan = await _store(session, know, report)
     if not created:
@@ -513,12 +518,30 @@ async def _receive(
         area=report.division_path,
         after=_report_snapshot(report),
     )
-    if plan is None:
+    if plan is None:  # waits for verification, or filed without an incident
         await _announce(session, report)
-        return Receipt(report, None, True, False, "public report waits for verification")
+        waits = report.status == "pending_verification"
+        return Receipt(
+            report, None, True, False, "public report waits for verification" if waits else None
+        )
     receipt = await _carry_out(session, report, plan)
     await _announce(session, report)
     return receipt
+
+
+async def _refuse_unclear(session: AsyncSession, body: ReportCreate) -> None:
+    """A report in no category that names no place may be nonsense: the officer confirms
+    before it opens an incident (``if_unclear``). A retry of one already stored is answered."""
+    if await service.find_report(
+        session=session, channel=body.channel, external_id=body.external_id
+    ):
+        return
+    raise Conflict(
+        "report_needs_confirmation",
+        "the report names no category and no place: send it again with if_unclear "
+        "open_incident or file_only",
+        {"missing": ["category", "place"]},
+    )
 
 
 async def _public_report_sent_before(
@@ -556,7 +579,8 @@ async def _store(
 
     Returns the stored report, whether it is new, and the assignment to carry out. A retry
     found by the insert removes the incident it was about to open (nothing else was written)."""
-    plan = await _settle(session, know, report) if report.status == "accepted" else None
+    matched = report.status == "accepted" and report.match_outcome != "filed"
+    plan = await _settle(session, know, report) if matched else None
     stored, created = await service.insert_report(session=session, report=report)
     if not created and plan is not None and not plan.joined:
         await session.delete(plan.incident)

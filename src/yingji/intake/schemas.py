@@ -109,6 +109,14 @@ class ReportCreate(BaseModel):
     crs: Literal["wgs84", "gcj02"] = "wgs84"
     category_code: str | None = Field(default=None, max_length=64)
     casualties: Casualties = Field(default_factory=Casualties)
+    if_unclear: Literal["ask", "open_incident", "file_only"] = Field(
+        default="ask",
+        description="a report the classifier places in no category and that names no place "
+        "(no point, no gazetteer name): `ask` answers 409 report_needs_confirmation and stores "
+        "nothing; `open_incident` opens an incident as for any report; `file_only` stores the "
+        "report without an incident (outcome `filed`). Public reports wait for verification "
+        "either way.",
+    )
     attachments: list[AttachmentIn] = Field(
         default_factory=list,
         max_length=5,
@@ -155,6 +163,12 @@ class ReportReceipt(BaseModel):
     duplicate: bool
     reason: str | None
     status: str
+    outcome: str | None = Field(
+        default=None,
+        description="joined, opened, suggested (opened, with possible duplicates), filed "
+        "(stored without an incident: if_unclear=file_only); null while it waits for "
+        "verification",
+    )
     suggestions: list[Suggestion] = Field(default_factory=list)
 
 

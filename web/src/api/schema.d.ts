@@ -2774,6 +2774,13 @@ export interface components {
              * @description the source system's id; a retry with the same id returns the report already stored
              */
             external_id: string;
+            /**
+             * If Unclear
+             * @description a report the classifier places in no category and that names no place (no point, no gazetteer name): `ask` answers 409 report_needs_confirmation and stores nothing; `open_incident` opens an incident as for any report; `file_only` stores the report without an incident (outcome `filed`). Public reports wait for verification either way.
+             * @default ask
+             * @enum {string}
+             */
+            if_unclear: "ask" | "open_incident" | "file_only";
             /** Lat */
             lat?: number | null;
             /** Lon */
@@ -2885,6 +2892,11 @@ export interface components {
              * @description the incident the report joined or opened; null while it waits for verification, and when the sender may not read that incident
              */
             incident_id: string | null;
+            /**
+             * Outcome
+             * @description joined, opened, suggested (opened, with possible duplicates), filed (stored without an incident: if_unclear=file_only); null while it waits for verification
+             */
+            outcome?: string | null;
             /** Reason */
             reason: string | null;
             /**
@@ -4925,6 +4937,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReportReceipt"];
                 };
+            };
+            /** @description report_needs_confirmation: no category and no place, and if_unclear is ask (nothing stored) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

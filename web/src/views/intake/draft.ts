@@ -79,10 +79,14 @@ function hasPoint(form: DraftForm): boolean {
   return form.lon !== null && form.lat !== null
 }
 
+/** What the server does with a report in no category that names no place (see ReportCreate). */
+export type IfUnclear = ReportCreate['if_unclear']
+
 /** The body of `POST /intake/reports` for the form as it stands. */
-export function toReportBody(form: DraftForm, externalId: string): ReportCreate {
+export function toReportBody(form: DraftForm, externalId: string, ifUnclear: IfUnclear = 'ask'): ReportCreate {
   const body: ReportCreate = {
     channel: form.channel,
+    if_unclear: ifUnclear,
     external_id: externalId,
     text: form.text.trim(),
     reporter_name: clean(form.reporterName),
@@ -212,11 +216,12 @@ export function problems(form: DraftForm): string[] {
   return out
 }
 
-export type Judgement = 'joined' | 'suggested' | 'new' | 'pending'
+export type Judgement = 'joined' | 'suggested' | 'new' | 'pending' | 'filed'
 
 /** How the server judged a submitted report: joined an incident, opened one (maybe a duplicate). */
 export function judgementOf(receipt: ReportReceipt): Judgement {
   if (receipt.status === 'pending_verification') return 'pending'
+  if (receipt.outcome === 'filed') return 'filed'
   if (receipt.duplicate) return 'joined'
   if ((receipt.suggestions ?? []).length > 0) return 'suggested'
   return 'new'
