@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -19,6 +20,7 @@ from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
 from yingji.intake import flows, levels, schemas, service
+from yingji.intake.casualties import casualties_in
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 log = logging.getLogger(__name__)
@@ -349,7 +351,15 @@ async def classify_text(
     found = know.classifier.classify(body.text)
     rule = know.rules.get(found.code) if found else None
     level = levels.suggest_level(rule, levels.Casualties(**body.casualties.model_dump()))
+    hit = (await service.gazetteer(session=session)).locate(body.text)
+    named = hit.entry if hit is not None and hit.entry.level != "county" else None
     return schemas.ClassifyResult(
+        casualties=schemas.Casualties(**dataclasses.asdict(casualties_in(body.text))),
+        place=schemas.PlaceRead(
+            name=named.name, adcode=named.adcode, level=named.level, lon=named.lon, lat=named.lat
+        )
+        if named is not None
+        else None,
         category_code=found.code if found else None,
         name_zh=rule.name_zh if rule else None,
         score=found.score if found else 0.0,

@@ -20,6 +20,7 @@ from yingji.gis import service as gis
 from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
 from yingji.intake import classify, gazetteer, levels, matching, service, textsim
+from yingji.intake.casualties import casualties_in
 from yingji.intake.models import Report
 from yingji.intake.schemas import ReportCreate, ReportRead
 
@@ -186,11 +187,22 @@ async def _locate(
     }
 
 
+def stated_casualties(body: ReportCreate) -> levels.Casualties:
+    """The casualties the sender gave; a report sent without any takes those its text states
+    ("有人被困", "3人受伤"; the desk always sends the fields the officer saw)."""
+    if "casualties" in body.model_fields_set:
+        return levels.Casualties(**body.casualties.model_dump())
+    return casualties_in(body.text)
+
+
 def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, Any]:
-    suggestion = levels.suggest_level(
-        know.rules.get(code) if code else None, levels.Casualties(**body.casualties.model_dump())
-    )
-    return {"suggested_level": suggestion.level, "level_reason": suggestion.reason}
+    casualties = stated_casualties(body)
+    suggestion = levels.suggest_level(know.rules.get(code) if code else None, casualties)
+    return {
+        "suggested_level": suggestion.level,
+        "level_reason": suggestion.reason,
+        **dataclasses.asdict(casualties),
+    }
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -486,7 +498,6 @@ async def _receive(
         **category,
         **await _locate(session, body, principal),
         **_level(know, category["category_code"], body),
-        **body.casualties.model_dump(),
         "status": "pending_verification" if body.channel == "public_web" else "accepted",
         "source_ip": ip,
         "created_by": str(principal.user_id),

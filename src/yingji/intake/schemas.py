@@ -272,6 +272,14 @@ class ClassifyResult(BaseModel):
     runner_up: str | None
     suggested_level: str
     level_reason: str
+    casualties: Casualties = Field(
+        default_factory=Casualties,
+        description='casualties the text states ("有人被困", "3人受伤"; denials count '
+        "nothing): a suggestion for the casualty fields",
+    )
+    place: PlaceRead | None = Field(
+        default=None, description="the gazetteer's place the text names, if any"
+    )
 
 
 class CategoryRead(BaseModel):
@@ -297,3 +305,6 @@ class PlaceRead(BaseModel):
     level: str
     lon: float | None
     lat: float | None
+
+
+ClassifyResult.model_rebuild()
