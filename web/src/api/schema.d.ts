@@ -1905,12 +1905,16 @@ export interface components {
         };
         /** ClassifyResult */
         ClassifyResult: {
+            /** @description casualties the text states ("有人被困", "3人受伤"; denials count nothing): a suggestion for the casualty fields */
+            casualties?: components["schemas"]["Casualties"];
             /** Category Code */
             category_code: string | null;
             /** Level Reason */
             level_reason: string;
             /** Name Zh */
             name_zh: string | null;
+            /** @description the gazetteer's place the text names, if any */
+            place?: components["schemas"]["PlaceRead"] | null;
             /** Runner Up */
             runner_up: string | null;
             /** Score */
@@ -2997,6 +3001,12 @@ export interface components {
             selector: "unit" | "town" | "village";
             /** Unit Id */
             unit_id?: string | null;
+            /**
+             * When Trapped
+             * @description the rule applies only to an incident with people trapped
+             * @default false
+             */
+            when_trapped: boolean;
         };
         /** RoutingRuleRead */
         RoutingRuleRead: {
@@ -3036,6 +3046,12 @@ export interface components {
             selector: "unit" | "town" | "village";
             /** Unit Id */
             unit_id?: string | null;
+            /**
+             * When Trapped
+             * @description the rule applies only to an incident with people trapped
+             * @default false
+             */
+            when_trapped: boolean;
         };
         /**
          * RoutingRuleUpdate
@@ -3061,6 +3077,8 @@ export interface components {
             selector?: ("unit" | "town" | "village") | null;
             /** Unit Id */
             unit_id?: string | null;
+            /** When Trapped */
+            when_trapped?: boolean | null;
         };
         /** ScopeRead */
         ScopeRead: {
