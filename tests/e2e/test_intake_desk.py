@@ -307,3 +307,17 @@ def test_nonsense_asks_the_officer_before_it_opens_an_incident(
     expect(receipt.get_by_test_id("receipt-incident")).to_have_count(0)
     assert filed.value.json()["incident_id"] is None
     context.close()
+
+
+def test_the_channel_takes_one_key_and_is_remembered_for_the_officer(
+    server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, server, "duty_officer", home="intake")
+    expect(page.get_by_label("警情描述")).to_be_focused()
+    page.keyboard.press("Alt+3")
+    expect(page.get_by_test_id("intake-channel")).to_contain_text("119 火警")
+    page.reload()
+    expect(page.get_by_test_id("intake-channel")).to_contain_text("119 火警")
+    context.close()
