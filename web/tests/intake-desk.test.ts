@@ -186,7 +186,7 @@ describe('intake desk', () => {
     await settle()
     const trappedField = () => w.get('input[aria-label="被困"]').element as HTMLInputElement
     expect(trappedField().value).toBe('1')
-    expect(w.get('[data-testid="casualties-from-words"]').exists()).toBe(true)
+    expect(w.find('[data-testid="casualties-from-words"]').exists()).toBe(true)
     expect(w.get('[data-testid="intake-point"]').text()).toContain('119.21000, 27.76000')
 
     await w.get('input[aria-label="被困"]').setValue('0') // the officer knows better
