@@ -148,3 +148,42 @@ async def test_an_inactive_unit_gets_no_order_by_choice_by_transfer_or_by_the_ta
     assert moved.status_code == 422 and moved.json()["error"]["code"] == "unit_inactive"
     held = await client.get(f"/api/v1/incidents/{incident}/orders", headers=world["officer"])
     assert [o["unit_id"] for o in held.json()] == [units["TA"]]
+
+
+async def test_a_rule_when_trapped_names_its_unit_only_when_people_are_trapped(
+    client: httpx.AsyncClient, world: dict
+) -> None:
+    admin = await bearer(client, "admin")
+    units = world["units"]
+    rule = {
+        "category_prefix": "accident.fire",
+        "role": "co",
+        "unit_id": units["WATER"],
+        "when_trapped": True,
+        "note": "火灾有人被困",
+    }
+    added = await client.post("/api/v1/routing-rules", headers=admin, json=rule)
+    assert added.status_code == 201 and added.json()["when_trapped"] is True
+
+    async def planned(eid: str, trapped: int) -> list[str]:
+        answer = await client.post(
+            "/api/v1/intake/reports",
+            headers=world["officer"],
+            json={
+                "channel": "hotline_119",
+                "external_id": eid,
+                "text": "甲镇一仓库着火了",
+                "lon": 119.05 + trapped / 100,
+                "lat": 27.55,
+                "category_code": "accident.fire",
+                "casualties": {"trapped": trapped},
+            },
+        )
+        incident = answer.json()["incident_id"]
+        plan = await client.get(
+            f"/api/v1/incidents/{incident}/dispatch-plan", headers=world["officer"]
+        )
+        return [u["unit_id"] for u in plan.json()["units"]]
+
+    assert await planned("trap-0", 0) == [units["FIRE"], units["TA"]]
+    assert await planned("trap-2", 2) == [units["FIRE"], units["TA"], units["WATER"]]

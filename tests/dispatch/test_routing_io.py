@@ -9,7 +9,10 @@ from tests.factories import bearer, make_county_with_two_towns, make_user
 from yingji.core.db import Database
 from yingji.dispatch.models import RoutingRule
 
-HEADER = "category_prefix,levels,division_adcode,role,selector,unit_code,priority,note,active\n"
+HEADER = (
+    "category_prefix,levels,division_adcode,role,selector,unit_code,priority,note,active,"
+    "when_trapped\n"
+)
 
 
 async def rule_count(db: Database) -> int:
@@ -57,7 +60,7 @@ async def test_import_then_export_gives_back_the_same_rows_and_reimport_updates(
     text = (
         HEADER
         + "accident.fire,II|I,331126101000,lead,unit,TA,10,甲镇主办,true\n"
-        + "accident,,,co,town,,50,,no\n"
+        + "accident,,,co,town,,50,,no,yes\n"
     )
     response = await client.post("/api/v1/routing-rules:import", headers=admin, files=upload(text))
     assert response.status_code == 200, response.text
@@ -65,14 +68,17 @@ async def test_import_then_export_gives_back_the_same_rows_and_reimport_updates(
     listed = (await client.get("/api/v1/routing-rules", headers=admin)).json()
     fire = next(r for r in listed if r["category_prefix"] == "accident.fire")
     assert fire["levels"] == ["I", "II"] and fire["division_path"].endswith("331126101000/")
-    assert next(r for r in listed if r["category_prefix"] == "accident")["active"] is False
+    accident = next(r for r in listed if r["category_prefix"] == "accident")
+    assert accident["active"] is False and accident["when_trapped"] is True
+    assert fire["when_trapped"] is False  # a blank cell: the rule applies to every incident
 
     exported = await client.get("/api/v1/routing-rules.csv", headers=admin)
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     body = exported.content.decode("utf-8-sig")
     assert body.splitlines()[0] + "\n" == HEADER
-    assert "accident.fire,I|II,331126101000,lead,unit,TA,10,甲镇主办,true" in body
+    assert "accident.fire,I|II,331126101000,lead,unit,TA,10,甲镇主办,true,false" in body
+    assert "accident,,,co,town,,50,,false,true" in body
 
     again = await client.post(
         "/api/v1/routing-rules:import", headers=admin, files=upload(body.replace(",50,", ",60,"))
@@ -148,7 +154,7 @@ async def test_a_town_admin_replaces_only_its_towns_rules_and_imports_only_insid
     assert errors[0]["message"].startswith("permission_denied")
     assert await rule_count(db) == 3
 
-    mine = HEADER + "natural,,331126101000,lead,unit,TA,5,甲镇防汛,true\n"
+    mine = HEADER + "natural,,331126101000,lead,unit,TA,5,甲镇防汛,true,false\n"
     replaced = await client.post(
         "/api/v1/routing-rules:import?replace=true", headers=town, files=upload(mine)
     )

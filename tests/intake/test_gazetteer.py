@@ -56,3 +56,20 @@ def test_a_unique_place_name_places_the_report_on_its_own() -> None:
 def test_a_name_inside_a_longer_one_is_not_counted_again() -> None:
     hit = county().locate("林川下村村口")
     assert hit is not None and hit.entry.adcode == LINCHUAN  # not 川下村
+
+
+def test_suggestions_put_towns_and_villages_before_schools_and_shops() -> None:
+    gazetteer = Gazetteer(
+        [
+            Entry("官塘中心学校", "331126103201", "place", 119.2, 27.7, "331126103201"),
+            Entry("官塘超市", "331126103201", "place", 119.2, 27.7, "331126103201"),
+            Entry("官塘村", "331126103201", "village", 119.2, 27.7, "331126103000"),
+            Entry("官塘乡", "331126103000", "town", 119.2, 27.7, "331126"),
+        ]
+    )
+    assert [e.name for e in gazetteer.suggest("官塘")] == [
+        "官塘乡",
+        "官塘村",
+        "官塘超市",
+        "官塘中心学校",
+    ]

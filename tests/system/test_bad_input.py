@@ -132,7 +132,10 @@ async def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(
 ) -> None:
     await make_county_with_two_towns(db)
     officer = await bearer(client, "county")
-    body = json.dumps(report("119-backslash", text="路径 C:\\u0000 是文本"))
+    # no category and no place: confirmed as an incident (if_unclear), the text is the point
+    body = json.dumps(
+        report("119-backslash", text="路径 C:\\u0000 是文本", if_unclear="open_incident")
+    )
     assert "\\\\u0000" in body
     response = await client.post(
         "/api/v1/intake/reports",

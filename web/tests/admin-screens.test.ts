@@ -154,6 +154,7 @@ const RULE: RoutingRule = {
   priority: 100,
   note: '甲镇主办',
   active: true,
+  when_trapped: false,
 }
 
 async function openRuleDialog(rule: RoutingRule | null) {

@@ -28,6 +28,7 @@ const rule = (over: Partial<RoutingRule>): RoutingRule => ({
   priority: 100,
   note: null,
   active: true,
+  when_trapped: false,
   ...over,
 })
 

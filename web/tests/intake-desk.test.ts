@@ -161,6 +161,51 @@ describe('intake desk', () => {
     expect((w.get('textarea').element as HTMLTextAreaElement).value).toBe('')
   })
 
+  it('fills the casualties and the place from the words, and leaves a field the officer changed', async () => {
+    let trapped = 1
+    const calls = backend({
+      'POST /intake/classify': () => [
+        200,
+        {
+          category_code: 'accident.fire',
+          name_zh: '火灾',
+          score: 5,
+          words: [{ word: '着火', weight: 3.5 }],
+          runner_up: null,
+          suggested_level: 'IV',
+          level_reason: 'default',
+          casualties: { dead: 0, injured: 0, missing: 0, trapped },
+          place: { name: '官塘中心学校', adcode: '331126', level: 'place', lon: 119.21, lat: 27.76 },
+        },
+      ],
+      'POST /intake/reports': () => [201, receipt({})],
+    })
+    const w = await mountDesk()
+    await w.get('textarea').setValue('官塘中心学校旁民房着火，有人被困')
+    await settle()
+    await settle()
+    const trappedField = () => w.get('input[aria-label="被困"]').element as HTMLInputElement
+    expect(trappedField().value).toBe('1')
+    expect(w.find('[data-testid="casualties-from-words"]').exists()).toBe(true)
+    expect(w.get('[data-testid="intake-point"]').text()).toContain('119.21000, 27.76000')
+
+    await w.get('input[aria-label="被困"]').setValue('0') // the officer knows better
+    await w.get('input[aria-label="被困"]').trigger('change')
+    trapped = 2
+    await w.get('textarea').setValue('官塘中心学校旁民房着火，有人被困，两人被困在二楼')
+    await settle()
+    await settle()
+    expect(trappedField().value).toBe('0')
+    await w.get('[data-testid="intake-form"]').trigger('submit')
+    await flushPromises()
+    const sent = calls.find((c) => c.key === 'POST /intake/reports')?.body as {
+      casualties: { trapped: number }
+      address: string
+    }
+    expect(sent.casualties.trapped).toBe(0)
+    expect(sent.address).toBe('官塘中心学校')
+  })
+
   it('does not join again when the server already filed the call into the chosen incident', async () => {
     const calls = backend({
       'POST /intake/reports': () => [201, receipt({ incident_id: 'inc-A', duplicate: true, reason: 'same category' })],

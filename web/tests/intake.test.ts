@@ -1,14 +1,19 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   candidatesKey,
   classifyKey,
   distanceParts,
   emptyForm,
+  forgetDrafts,
+  isBlank,
   judgementOf,
+  keepDraft,
   latestOnly,
   minutesParts,
   newExternalId,
+  parseKeptDraft,
   problems,
+  readDraft,
   toCandidateRequest,
   toReportBody,
 } from '@/views/intake/draft'
@@ -273,5 +278,47 @@ describe('live events in words', () => {
       '状态：已核实 → 处置中',
       '级别：Ⅳ级 一般 → Ⅲ级 较大',
     ])
+  })
+})
+
+describe('the draft kept in the browser', () => {
+  beforeEach(() => localStorage.clear())
+
+  it('comes back for the same officer with its idempotency key, and for no one else', () => {
+    keepDraft('user-a', filled(), 'desk-abc-12345678')
+    expect(readDraft('user-a')).toEqual({ form: filled(), externalId: 'desk-abc-12345678' })
+    expect(readDraft('user-b')).toBeNull()
+  })
+
+  it('a blank form removes it, and sign-out forgets every officer\'s draft', () => {
+    keepDraft('user-a', filled(), 'desk-1')
+    keepDraft('user-a', emptyForm('hotline_119'), 'desk-1')
+    expect(readDraft('user-a')).toBeNull()
+    keepDraft('user-a', filled(), 'desk-1')
+    keepDraft('user-b', filled(), 'desk-2')
+    localStorage.setItem('yingji.locale', 'en')
+    forgetDrafts()
+    expect(readDraft('user-a')).toBeNull()
+    expect(readDraft('user-b')).toBeNull()
+    expect(localStorage.getItem('yingji.locale')).toBe('en')
+  })
+
+  it('reads back only well-formed fields', () => {
+    expect(parseKeptDraft('nonsense')).toBeNull()
+    expect(parseKeptDraft({ form: { text: '着火' }, externalId: 'not-ours' })).toBeNull()
+    const read = parseKeptDraft({
+      form: { channel: 'evil', text: '着火', lon: 119, lat: 'x', casualties: { trapped: -3, injured: 2 } },
+      externalId: 'desk-1',
+    })
+    expect(read?.form.channel).toBe('manual')
+    expect(read?.form.lon).toBeNull()
+    expect(read?.form.casualties).toEqual({ dead: 0, injured: 2, missing: 0, trapped: 0 })
+  })
+
+  it('the channel alone is not a draft', () => {
+    expect(isBlank(emptyForm('hotline_119'))).toBe(true)
+    const f = emptyForm()
+    f.casualties.trapped = 1
+    expect(isBlank(f)).toBe(false)
   })
 })

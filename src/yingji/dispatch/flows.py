@@ -262,6 +262,7 @@ async def dispatch(
             category_code=incident.category_code,
             level=incident.level,
             division_path=incident.division_path,
+            trapped=incident.trapped,
         )
         if not choices:
             raise ValidationFailed(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +61,8 @@ class RoutingRule(Base):
     priority: Mapped[int] = mapped_column(Integer, default=100)
     note: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # only for an incident with people trapped (被困): 120 beside the fire brigade, say
+    when_trapped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StageDeadline(Base):

@@ -58,6 +58,7 @@ async def dispatch_plan(incident_id: uuid.UUID, session: Session, me: Reader) ->
         category_code=incident.category_code,
         level=incident.level,
         division_path=incident.division_path,
+        trapped=incident.trapped,
     )
     busy = {
         o.unit_id

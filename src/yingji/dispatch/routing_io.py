@@ -2,9 +2,10 @@
 
 Columns: category_prefix, levels (``I|II``, blank for every level), division_adcode (blank for
 everywhere), role (lead | co), selector (unit | town | village), unit_code, priority, note,
-active. Units and divisions are named by code, not database id, so a file moves between
-installations. An import writes all rows or none, with every problem reported by line (the header
-is line 1), in the same shape as the division and unit imports.
+active, when_trapped (blank: false; true: the rule applies only when people are trapped). Units
+and divisions are named by code, not database id, so a file moves between installations. An
+import writes all rows or none, with every problem reported by line (the header is line 1), in
+the same shape as the division and unit imports.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ COLUMNS = [
     "priority",
     "note",
     "active",
+    "when_trapped",
 ]
 LEVELS = ("I", "II", "III", "IV")
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "启用"}
@@ -55,6 +57,7 @@ class RuleRow(BaseModel):
     priority: int = Field(default=100, ge=0, le=10_000)
     note: str | None = Field(default=None, max_length=300)
     active: bool = True
+    when_trapped: bool = False
 
     @field_validator("levels", mode="before")
     @classmethod
@@ -66,11 +69,11 @@ class RuleRow(BaseModel):
             return sorted({p for p in parts if p}, key=_level_order)
         return value
 
-    @field_validator("active", mode="before")
+    @field_validator("active", "when_trapped", mode="before")
     @classmethod
-    def _word_to_bool(cls, value: Any) -> Any:
+    def _word_to_bool(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
-            return True
+            return info.field_name == "active"
         if isinstance(value, str):
             word = value.strip().lower()
             if word in TRUE_WORDS:
@@ -225,8 +228,8 @@ def _key(
 
 def rule_key(rule: RoutingRule) -> tuple[Any, ...]:
     """What makes a rule the rule it is: category, levels, area, role, selector and unit. Two
-    rules with the same key would route the same incidents to the same unit twice; priority, note
-    and active are settings of the one rule."""
+    rules with the same key would route the same incidents to the same unit twice; priority, note,
+    active and when_trapped are settings of the one rule."""
     return _key(
         rule.category_prefix,
         list(rule.levels or []),
@@ -255,9 +258,9 @@ async def import_rules(
     *, session: AsyncSession, parsed: ParsedRules, replace: bool, scope: Scope
 ) -> tuple[int, int]:
     """Write every row or none. A row whose category, levels, area, role, selector and unit match
-    an existing rule updates its priority, note and active flag; ``replace`` first deletes the
-    rules inside ``scope``'s area (every rule for a scope of everything). Every row must lie in
-    that area. Returns (created, updated)."""
+    an existing rule updates its priority, note, active and when_trapped; ``replace`` first
+    deletes the rules inside ``scope``'s area (every rule for a scope of everything). Every row
+    must lie in that area. Returns (created, updated)."""
     resolved, errors = await _resolve(session, parsed, scope)
     if errors:
         errors.sort(key=lambda e: e.line)
@@ -279,6 +282,7 @@ async def import_rules(
         found = existing.get(key)
         if found is not None:
             found.priority, found.note, found.active = row.priority, row.note, row.active
+            found.when_trapped = row.when_trapped
             updated += 1
             continue
         rule = RoutingRule(
@@ -291,6 +295,7 @@ async def import_rules(
             priority=row.priority,
             note=row.note,
             active=row.active,
+            when_trapped=row.when_trapped,
         )
         session.add(rule)
         existing[key] = rule
@@ -330,6 +335,7 @@ async def export_rules(*, session: AsyncSession, scope: Scope) -> str:
                     rule.priority,
                     rule.note or "",
                     "true" if rule.active else "false",
+                    "true" if rule.when_trapped else "false",
                 )
             ]
         )

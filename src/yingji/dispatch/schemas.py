@@ -223,6 +223,9 @@ class RoutingRuleIn(BaseModel):
     priority: int = Field(default=100, ge=0, le=10_000)
     note: str | None = Field(default=None, max_length=300)
     active: bool = True
+    when_trapped: bool = Field(
+        default=False, description="the rule applies only to an incident with people trapped"
+    )
 
 
 class RoutingRuleUpdate(BaseModel):
@@ -238,10 +241,12 @@ class RoutingRuleUpdate(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=10_000)
     note: str | None = Field(default=None, max_length=300)
     active: bool | None = None
+    when_trapped: bool | None = None
 
     @model_validator(mode="after")
     def _null_only_where_allowed(self) -> RoutingRuleUpdate:
-        for name in ("category_prefix", "levels", "role", "selector", "priority", "active"):
+        fields = ("category_prefix", "levels", "role", "selector", "priority", "active")
+        for name in (*fields, "when_trapped"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self

@@ -213,9 +213,15 @@ async def _unit_for(
 
 
 async def route(
-    *, session: AsyncSession, category_code: str | None, level: str, division_path: str | None
+    *,
+    session: AsyncSession,
+    category_code: str | None,
+    level: str,
+    division_path: str | None,
+    trapped: int = 0,
 ) -> list[Choice]:
-    """The units the routing table names for an incident: one lead, then co-handling units."""
+    """The units the routing table names for an incident: one lead, then co-handling units.
+    A rule ``when_trapped`` names its unit only when people are trapped (``trapped`` > 0)."""
     rules = (
         await session.scalars(
             select(RoutingRule)
@@ -231,6 +237,8 @@ async def route(
         if prefix and not (code == prefix or code.startswith(f"{prefix}.")):
             continue
         if rule.levels and level not in rule.levels:
+            continue
+        if rule.when_trapped and trapped <= 0:
             continue
         if rule.division_path and not (division_path or "").startswith(rule.division_path):
             continue
@@ -301,6 +309,7 @@ RULE_FIELDS = (
     "priority",
     "note",
     "active",
+    "when_trapped",
 )
 
 
@@ -693,6 +702,7 @@ async def add_routing_rules(*, session: AsyncSession, rules: list[dict[str, Any]
                 priority=raw.get("priority", 100),
                 note=raw.get("note"),
                 active=True,
+                when_trapped=bool(raw.get("when_trapped", False)),
             )
         )
         added += 1

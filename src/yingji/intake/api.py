@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -21,6 +22,7 @@ from yingji.core.security import Principal
 from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
 from yingji.dispatch.access import OrderReader
 from yingji.intake import flows, levels, schemas, service
+from yingji.intake.casualties import casualties_in
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
         reason=result.reason,
         why=Reason.model_validate(result.why) if result.why else None,
         status=result.report.status,
+        outcome=result.report.match_outcome,
         suggestions=[schemas.Suggestion.model_validate(s) for s in result.suggestions],
     )
 
@@ -64,6 +67,10 @@ def receipt_of(result: flows.Receipt) -> schemas.ReportReceipt:
         200: {
             "model": schemas.ReportReceipt,
             "description": "the same channel + external_id was received before",
+        },
+        409: {
+            "description": "report_needs_confirmation: no category and no place, and "
+            "if_unclear is ask (nothing stored)"
         },
         429: {"description": "too_many_reports (public_web)"},
     },
@@ -360,7 +367,15 @@ async def classify_text(
     found = know.classifier.classify(body.text)
     rule = know.rules.get(found.code) if found else None
     level = levels.suggest_level(rule, levels.Casualties(**body.casualties.model_dump()))
+    hit = (await service.gazetteer(session=session)).locate(body.text)
+    named = hit.entry if hit is not None and hit.entry.level != "county" else None
     return schemas.ClassifyResult(
+        casualties=schemas.Casualties(**dataclasses.asdict(casualties_in(body.text))),
+        place=schemas.PlaceRead(
+            name=named.name, adcode=named.adcode, level=named.level, lon=named.lon, lat=named.lat
+        )
+        if named is not None
+        else None,
         category_code=found.code if found else None,
         name_zh=rule.name_zh if rule else None,
         score=found.score if found else 0.0,

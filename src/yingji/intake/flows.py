@@ -20,6 +20,7 @@ from yingji.gis import service as gis
 from yingji.incidents import service as incidents
 from yingji.incidents.models import OPEN_STATES, Incident
 from yingji.intake import classify, gazetteer, levels, matching, service, textsim
+from yingji.intake.casualties import casualties_in
 from yingji.intake.models import Report
 from yingji.intake.schemas import ReportCreate, ReportRead
 
@@ -187,14 +188,22 @@ async def _locate(
     }
 
 
+def stated_casualties(body: ReportCreate) -> levels.Casualties:
+    """The casualties the sender gave; a report sent without any takes those its text states
+    ("有人被困", "3人受伤"; the desk always sends the fields the officer saw)."""
+    if "casualties" in body.model_fields_set:
+        return levels.Casualties(**body.casualties.model_dump())
+    return casualties_in(body.text)
+
+
 def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, Any]:
-    suggestion = levels.suggest_level(
-        know.rules.get(code) if code else None, levels.Casualties(**body.casualties.model_dump())
-    )
+    casualties = stated_casualties(body)
+    suggestion = levels.suggest_level(know.rules.get(code) if code else None, casualties)
     return {
         "suggested_level": suggestion.level,
         "level_reason": suggestion.reason,
         "level_why": suggestion.why,
+        **dataclasses.asdict(casualties),
     }
 
 
@@ -484,11 +493,15 @@ async def _receive(
         **category,
         **await _locate(session, body, principal),
         **_level(know, category["category_code"], body),
-        **body.casualties.model_dump(),
         "status": "pending_verification" if body.channel == "public_web" else "accepted",
         "source_ip": ip,
         "created_by": str(principal.user_id),
     }
+    if body.channel != "public_web" and values["category_code"] is None and not values["located"]:
+        if body.if_unclear == "ask":
+            await _refuse_unclear(session, body)
+        elif body.if_unclear == "file_only":
+            values["match_outcome"] = "filed"
     report = service.new_report(values)
     stored, created, plan = await _store(session, know, report)
     if not created:
@@ -511,15 +524,36 @@ async def _receive(
         area=report.division_path,
         after=_report_snapshot(report),
     )
-    if plan is None:
+    if plan is None:  # waits for verification, or filed without an incident
         await _announce(session, report)
-        waiting = reasons.reason("match.pending_verification")
+        waits = report.status == "pending_verification"
         return Receipt(
-            report, None, True, False, "public report waits for verification", [], waiting
+            report,
+            None,
+            True,
+            False,
+            "public report waits for verification" if waits else None,
+            [],
+            reasons.reason("match.pending_verification") if waits else None,
         )
     receipt = await _carry_out(session, report, plan)
     await _announce(session, report)
     return receipt
+
+
+async def _refuse_unclear(session: AsyncSession, body: ReportCreate) -> None:
+    """A report in no category that names no place may be nonsense: the officer confirms
+    before it opens an incident (``if_unclear``). A retry of one already stored is answered."""
+    if await service.find_report(
+        session=session, channel=body.channel, external_id=body.external_id
+    ):
+        return
+    raise Conflict(
+        "report_needs_confirmation",
+        "the report names no category and no place: send it again with if_unclear "
+        "open_incident or file_only",
+        {"missing": ["category", "place"]},
+    )
 
 
 async def _public_report_sent_before(
@@ -557,7 +591,8 @@ async def _store(
 
     Returns the stored report, whether it is new, and the assignment to carry out. A retry
     found by the insert removes the incident it was about to open (nothing else was written)."""
-    plan = await _settle(session, know, report) if report.status == "accepted" else None
+    matched = report.status == "accepted" and report.match_outcome != "filed"
+    plan = await _settle(session, know, report) if matched else None
     stored, created = await service.insert_report(session=session, report=report)
     if not created and plan is not None and not plan.joined:
         await session.delete(plan.incident)

@@ -16,6 +16,7 @@ from importlib import resources
 
 SUFFIXES = ("便民服务中心", "居委会", "街道", "社区", "村委会", "镇", "乡", "村", "县", "区", "市")
 LEVEL_DEPTH = {"province": 1, "city": 2, "county": 3, "town": 4, "village": 5, "place": 6}
+SUGGEST_ORDER = {"town": 0, "village": 1, "place": 2, "county": 3, "city": 4, "province": 5}
 
 
 @dataclass(frozen=True)
@@ -127,11 +128,15 @@ class Gazetteer:
         return Hit(entry, alias)
 
     def suggest(self, prefix: str, limit: int = 10) -> list[Entry]:
-        """Entries whose name contains ``prefix``, deepest and shortest first (for typing)."""
+        """Entries whose name contains ``prefix`` (for typing): towns and villages first (a
+        caller names where they are), then named places (schools, shops), then the wider
+        divisions; shortest first within each."""
         if not prefix:
             return []
         hits = [e for e in self.entries if prefix in e.name]
-        hits.sort(key=lambda e: (-LEVEL_DEPTH.get(e.level, 0), len(e.name), e.name))
+        hits.sort(
+            key=lambda e: (SUGGEST_ORDER.get(e.level, len(SUGGEST_ORDER)), len(e.name), e.name)
+        )
         return hits[:limit]
 
 

@@ -110,6 +110,14 @@ class ReportCreate(BaseModel):
     crs: Literal["wgs84", "gcj02"] = "wgs84"
     category_code: str | None = Field(default=None, max_length=64)
     casualties: Casualties = Field(default_factory=Casualties)
+    if_unclear: Literal["ask", "open_incident", "file_only"] = Field(
+        default="ask",
+        description="a report the classifier places in no category and that names no place "
+        "(no point, no gazetteer name): `ask` answers 409 report_needs_confirmation and stores "
+        "nothing; `open_incident` opens an incident as for any report; `file_only` stores the "
+        "report without an incident (outcome `filed`). Public reports wait for verification "
+        "either way.",
+    )
     attachments: list[AttachmentIn] = Field(
         default_factory=list,
         max_length=5,
@@ -161,6 +169,12 @@ class ReportReceipt(BaseModel):
         "`match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` …",
     )
     status: str
+    outcome: str | None = Field(
+        default=None,
+        description="joined, opened, suggested (opened, with possible duplicates), filed "
+        "(stored without an incident: if_unclear=file_only); null while it waits for "
+        "verification",
+    )
     suggestions: list[Suggestion] = Field(default_factory=list)
 
 
@@ -270,6 +284,14 @@ class ClassifyResult(BaseModel):
         description="`level.reached`, `level.below_default` or `level.default`, with the "
         "measure, value and threshold"
     )
+    casualties: Casualties = Field(
+        default_factory=Casualties,
+        description='casualties the text states ("有人被困", "3人受伤"; denials count '
+        "nothing): a suggestion for the casualty fields",
+    )
+    place: PlaceRead | None = Field(
+        default=None, description="the gazetteer's place the text names, if any"
+    )
 
 
 class CategoryRead(BaseModel):
@@ -295,3 +317,6 @@ class PlaceRead(BaseModel):
     level: str
     lon: float | None
     lat: float | None
+
+
+ClassifyResult.model_rebuild()

@@ -1921,6 +1921,8 @@ export interface components {
         };
         /** ClassifyResult */
         ClassifyResult: {
+            /** @description casualties the text states ("有人被困", "3人受伤"; denials count nothing): a suggestion for the casualty fields */
+            casualties?: components["schemas"]["Casualties"];
             /** Category Code */
             category_code: string | null;
             /**
@@ -1932,6 +1934,8 @@ export interface components {
             level_why: components["schemas"]["Reason"];
             /** Name Zh */
             name_zh: string | null;
+            /** @description the gazetteer's place the text names, if any */
+            place?: components["schemas"]["PlaceRead"] | null;
             /** Runner Up */
             runner_up: string | null;
             /** Score */
@@ -2896,6 +2900,13 @@ export interface components {
              * @description the source system's id; a retry with the same id returns the report already stored
              */
             external_id: string;
+            /**
+             * If Unclear
+             * @description a report the classifier places in no category and that names no place (no point, no gazetteer name): `ask` answers 409 report_needs_confirmation and stores nothing; `open_incident` opens an incident as for any report; `file_only` stores the report without an incident (outcome `filed`). Public reports wait for verification either way.
+             * @default ask
+             * @enum {string}
+             */
+            if_unclear: "ask" | "open_incident" | "file_only";
             /** Lat */
             lat?: number | null;
             /** Lon */
@@ -3018,6 +3029,11 @@ export interface components {
              */
             incident_id: string | null;
             /**
+             * Outcome
+             * @description joined, opened, suggested (opened, with possible duplicates), filed (stored without an incident: if_unclear=file_only); null while it waits for verification
+             */
+            outcome?: string | null;
+            /**
              * Reason
              * @description why, in English for logs; screens word `why`
              */
@@ -3122,6 +3138,12 @@ export interface components {
             selector: "unit" | "town" | "village";
             /** Unit Id */
             unit_id?: string | null;
+            /**
+             * When Trapped
+             * @description the rule applies only to an incident with people trapped
+             * @default false
+             */
+            when_trapped: boolean;
         };
         /** RoutingRuleRead */
         RoutingRuleRead: {
@@ -3161,6 +3183,12 @@ export interface components {
             selector: "unit" | "town" | "village";
             /** Unit Id */
             unit_id?: string | null;
+            /**
+             * When Trapped
+             * @description the rule applies only to an incident with people trapped
+             * @default false
+             */
+            when_trapped: boolean;
         };
         /**
          * RoutingRuleUpdate
@@ -3186,6 +3214,8 @@ export interface components {
             selector?: ("unit" | "town" | "village") | null;
             /** Unit Id */
             unit_id?: string | null;
+            /** When Trapped */
+            when_trapped?: boolean | null;
         };
         /** ScopeRead */
         ScopeRead: {
@@ -5114,6 +5144,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReportReceipt"];
                 };
+            };
+            /** @description report_needs_confirmation: no category and no place, and if_unclear is ask (nothing stored) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -4,6 +4,7 @@ import { computed, ref } from 'vue'
 import * as endpoints from '@/api/endpoints'
 import { isApiError } from '@/api/client'
 import type { Me } from '@/api/types'
+import { forgetDrafts } from '@/views/intake/draft'
 
 export const ADMIN_ROLE = 'admin'
 
@@ -62,12 +63,14 @@ export const useAuthStore = defineStore('auth', () => {
     } catch {
       // signed out locally either way
     }
+    forgetDrafts() // a shared desk keeps no caller's details past a sign-out
     forget()
   }
 
   /** Sign out on every device: ends all sessions and tokens of the account (退出所有设备). */
   async function logoutEverywhere(): Promise<void> {
     await endpoints.logoutAll()
+    forgetDrafts()
     forget()
   }
 

@@ -2,6 +2,7 @@
  * The intake desk's form logic, without Vue: the draft a duty officer types during a call, the
  * bodies sent for it, the per-fill idempotency key, and the small formatting rules.
  */
+import { forgetKind, readUserItem, removeUserItem, writeUserItem } from '@/utils/userStorage'
 import type {
   CandidateRequest,
   Casualties,
@@ -78,10 +79,14 @@ function hasPoint(form: DraftForm): boolean {
   return form.lon !== null && form.lat !== null
 }
 
+/** What the server does with a report in no category that names no place (see ReportCreate). */
+export type IfUnclear = ReportCreate['if_unclear']
+
 /** The body of `POST /intake/reports` for the form as it stands. */
-export function toReportBody(form: DraftForm, externalId: string): ReportCreate {
+export function toReportBody(form: DraftForm, externalId: string, ifUnclear: IfUnclear = 'ask'): ReportCreate {
   const body: ReportCreate = {
     channel: form.channel,
+    if_unclear: ifUnclear,
     external_id: externalId,
     text: form.text.trim(),
     reporter_name: clean(form.reporterName),
@@ -128,6 +133,81 @@ export function candidatesKey(form: DraftForm): string {
   return JSON.stringify(toCandidateRequest(form))
 }
 
+/** Whether the officer has typed or set anything (the channel and category alone do not count). */
+export function isBlank(form: DraftForm): boolean {
+  const c = form.casualties
+  return (
+    !form.text.trim() &&
+    !form.reporterName.trim() &&
+    !form.reporterPhone.trim() &&
+    !form.address.trim() &&
+    !hasPoint(form) &&
+    !(c.dead || c.injured || c.missing || c.trapped)
+  )
+}
+
+// ---- the draft kept in the browser, per user -----------------------------------------------------
+
+/** The storage kind of the desk's draft (`yingji.intake-draft.<user id>`); forgotten at sign-out. */
+export const DRAFT_KIND = 'intake-draft'
+
+export interface KeptDraft {
+  form: DraftForm
+  /** The fill's idempotency key: a submit after a reload is still the same report. */
+  externalId: string
+}
+
+function str(v: unknown, max: number): string {
+  return typeof v === 'string' ? v.slice(0, max) : ''
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null
+}
+
+function count(v: unknown): number {
+  const n = num(v)
+  return n !== null && n >= 0 && n <= 100000 ? Math.floor(n) : 0
+}
+
+/** A kept draft read back, field by field (anything else in storage is ignored). */
+export function parseKeptDraft(raw: unknown): KeptDraft | null {
+  if (!raw || typeof raw !== 'object') return null
+  const { form: f, externalId } = raw as { form?: Record<string, unknown>; externalId?: unknown }
+  if (!f || typeof f !== 'object' || typeof externalId !== 'string' || !externalId.startsWith('desk-')) return null
+  const channel = DESK_CHANNELS.includes(f.channel as Channel) ? (f.channel as Channel) : 'manual'
+  const cas = (f.casualties ?? {}) as Record<string, unknown>
+  const lon = num(f.lon)
+  const lat = num(f.lat)
+  const form: DraftForm = {
+    channel,
+    reporterName: str(f.reporterName, 100),
+    reporterPhone: str(f.reporterPhone, 40),
+    text: str(f.text, 4000),
+    address: str(f.address, 300),
+    lon: lon !== null && lat !== null ? lon : null,
+    lat: lon !== null && lat !== null ? lat : null,
+    categoryCode: typeof f.categoryCode === 'string' && f.categoryCode ? f.categoryCode : null,
+    casualties: { dead: count(cas.dead), injured: count(cas.injured), missing: count(cas.missing), trapped: count(cas.trapped) },
+  }
+  return isBlank(form) ? null : { form, externalId: externalId.slice(0, 128) }
+}
+
+export function readDraft(userId: string): KeptDraft | null {
+  return parseKeptDraft(readUserItem(DRAFT_KIND, userId))
+}
+
+/** Keep the draft as it stands (a blank form removes it). */
+export function keepDraft(userId: string, form: DraftForm, externalId: string): void {
+  if (isBlank(form)) removeUserItem(DRAFT_KIND, userId)
+  else writeUserItem(DRAFT_KIND, userId, { form, externalId })
+}
+
+/** Every draft kept in this browser goes (at sign-out: a shared desk keeps no caller's details). */
+export function forgetDrafts(): void {
+  forgetKind(DRAFT_KIND)
+}
+
 /** What the form still lacks before it may be sent (message keys under `intake.invalid`). */
 export function problems(form: DraftForm): string[] {
   const out: string[] = []
@@ -136,11 +216,12 @@ export function problems(form: DraftForm): string[] {
   return out
 }
 
-export type Judgement = 'joined' | 'suggested' | 'new' | 'pending'
+export type Judgement = 'joined' | 'suggested' | 'new' | 'pending' | 'filed'
 
 /** How the server judged a submitted report: joined an incident, opened one (maybe a duplicate). */
 export function judgementOf(receipt: ReportReceipt): Judgement {
   if (receipt.status === 'pending_verification') return 'pending'
+  if (receipt.outcome === 'filed') return 'filed'
   if (receipt.duplicate) return 'joined'
   if ((receipt.suggestions ?? []).length > 0) return 'suggested'
   return 'new'
