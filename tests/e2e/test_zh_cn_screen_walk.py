@@ -38,6 +38,7 @@ ALLOWED = {
     "OpenStreetMap",
     "English",  # the language switch names English in English
     "Ctrl",  # keys as printed on the keyboard
+    "Alt",
     "Enter",
     "Esc",
 }
