@@ -127,11 +127,11 @@ def test_every_package_that_looks_like_a_domain_is_listed() -> None:
 
 
 def test_a_new_package_left_out_of_the_list_is_found(tmp_path: Path) -> None:
-    (tmp_path / "warning").mkdir()
-    (tmp_path / "warning" / "__init__.py").touch()
-    (tmp_path / "warning" / "service.py").touch()
+    (tmp_path / "example").mkdir()
+    (tmp_path / "example" / "__init__.py").touch()
+    (tmp_path / "example" / "service.py").touch()
     (tmp_path / "data").mkdir()  # shipped files, no domain
-    assert unlisted_domains(tmp_path, LISTED) == ["warning"]
+    assert unlisted_domains(tmp_path, LISTED) == ["example"]
 
 
 def test_every_contract_that_lists_domains_names_every_listed_domain() -> None:
@@ -139,12 +139,10 @@ def test_every_contract_that_lists_domains_names_every_listed_domain() -> None:
 
 
 def test_a_domain_left_out_of_a_contract_is_found() -> None:
-    assert contract_gaps(contracts(), [*LISTED, "warning"], SRC) == [
-        "core imports no domain: forbidden_modules lacks yingji.warning",
-        "domain layers: api → jobs → flows → service → models: containers lacks yingji.warning",
-        "a domain's declaration is read only by the list of domains: "
-        "source_modules lacks yingji.warning",
-    ]
+    gaps = contract_gaps(contracts(), [*LISTED, "example"], SRC)
+    assert "core imports no domain: forbidden_modules lacks yingji.example" in gaps
+    assert any(gap.endswith("containers lacks yingji.example") for gap in gaps)
+    assert all(gap.endswith("lacks yingji.example") for gap in gaps)
 
 
 def test_no_two_domains_declare_the_same_permission_or_timer_kind() -> None:
