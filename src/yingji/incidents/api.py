@@ -15,9 +15,8 @@ from yingji.core import clock
 from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session, get_settings
+from yingji.core.web import IncidentReader, Require, Session, get_settings
 from yingji.dispatch import flows as dispatch_flows
-from yingji.dispatch.access import OrderReader
 from yingji.incidents import flows, schemas, service
 from yingji.intake import flows as intake_flows
 from yingji.intake import schemas as intake_schemas
@@ -142,7 +141,7 @@ def _feature_collection(points: Sequence[Any]) -> bytes:
     "less than YINGJI_ORDER_READ_DAYS ago)",
     responses={404: {}},
 )
-async def get_incident(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_incident(incident_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     return await service.get_incident_or_raise(
         session=session, incident_id=incident_id, scope=me.scope
     )
@@ -154,7 +153,7 @@ async def get_incident(incident_id: uuid.UUID, session: Session, me: OrderReader
     summary="Everything that happened to the incident, in order (痕迹化); a unit reading it "
     "through its order reads the notes meant for units",
 )
-async def get_timeline(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_timeline(incident_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     incident = await service.get_incident_or_raise(
         session=session, incident_id=incident_id, scope=me.scope
     )
@@ -167,7 +166,7 @@ async def get_timeline(incident_id: uuid.UUID, session: Session, me: OrderReader
     summary="The incident's reports (texts, callers, places), for its area and the units "
     "holding orders on it",
 )
-async def get_reports(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_reports(incident_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
     rows, total = await intake.list_reports(
         session=session, scope=me.scope, incident_id=incident_id, limit=500

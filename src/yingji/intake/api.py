@@ -19,8 +19,15 @@ from yingji.core.files import LocalFileStore
 from yingji.core.reasons import Reason
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
-from yingji.dispatch.access import OrderReader
+from yingji.core.web import (
+    IncidentReader,
+    Require,
+    Session,
+    client_ip,
+    current_principal,
+    get_db,
+    get_settings,
+)
 from yingji.intake import flows, levels, schemas, service
 from yingji.intake.casualties import casualties_in
 
@@ -222,7 +229,7 @@ async def list_reports(
     summary="One report of your area, or of an incident your unit holds an order on",
     responses={404: {}},
 )
-async def get_report(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_report(report_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return (await flows.as_read(session, me.scope, [report]))[0]
 
@@ -325,7 +332,7 @@ async def add_attachment(
     response_model=list[schemas.AttachmentRead],
     summary="A report's photos and recordings (as for the report itself)",
 )
-async def list_attachments(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def list_attachments(report_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return await service.attachments_of(session=session, report_id=report_id)
 
@@ -340,7 +347,7 @@ async def get_attachment(
     attachment_id: uuid.UUID,
     request: Request,
     session: Session,
-    me: OrderReader,
+    me: IncidentReader,
 ) -> Response:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     found = [
