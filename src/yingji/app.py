@@ -31,6 +31,7 @@ from yingji.core.logs import redact_secrets_in_logs, request_id_var
 from yingji.core.timers import TimerWorker
 from yingji.core.web import client_ip, credentials_hold
 from yingji.dispatch import api as dispatch_api
+from yingji.dispatch import incident_api as dispatch_incident_api
 from yingji.dispatch import jobs as dispatch_jobs
 from yingji.dispatch import plan_api as dispatch_plan_api
 from yingji.dispatch import service as dispatch_service
@@ -41,6 +42,7 @@ from yingji.incidents import service as incidents_service
 from yingji.intake import api as intake_api
 from yingji.intake import desk_api as intake_desk_api
 from yingji.intake import flows as intake_flows
+from yingji.intake import incident_api as intake_incident_api
 from yingji.intake import service as intake_service
 from yingji.notify import api as notify_api
 from yingji.notify import jobs as notify_jobs
@@ -453,6 +455,8 @@ def create_app(
         intake_api.router,
         intake_desk_api.router,
         incidents_api.router,
+        intake_incident_api.router,
+        dispatch_incident_api.router,
         dispatch_api.router,
         dispatch_plan_api.router,
         notify_api.router,
