@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
 Writer = Annotated[Principal, Require(P.INCIDENT_WRITE)]
-States = Annotated[list[schemas.State] | None, Query(description="repeat for several")]
+States = Annotated[list[schemas.IncidentState] | None, Query(description="repeat for several")]
 Levels = Annotated[list[schemas.Level] | None, Query(description="repeat for several")]
 
 

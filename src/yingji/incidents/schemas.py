@@ -12,9 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from yingji.core.reasons import Reason
 
 Level = Literal["I", "II", "III", "IV"]
-State = Literal[
-    "reported", "verified", "responding", "controlled", "closed", "archived", "cancelled"
-]
 
 
 class IncidentState(StrEnum):
@@ -57,7 +54,7 @@ class IncidentRead(BaseModel):
         "`level_why`"
     )
     level_why: Reason | None = Field(description="the level's reason as a code and parameters")
-    state: str
+    state: str  # IncidentState
     division_adcode: str | None
     lon: float | None
     lat: float | None

@@ -23,7 +23,7 @@ from yingji.incidents import service as incidents
 from yingji.incidents.schemas import IncidentState
 from yingji.intake import classify, gazetteer, levels, matching, service, textsim
 from yingji.intake.casualties import casualties_in
-from yingji.intake.models import Category, Report
+from yingji.intake.models import Attachment, Category, Report
 from yingji.intake.schemas import (
     PUBLIC_WEB,
     Candidate,
@@ -766,6 +766,49 @@ async def _record(
         audience=EventScope(division_path=report.division_path),
         previous_audience=EventScope(division_path=previous_path) if previous_path else None,
     )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent to a report on its own (multipart)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def add_attachment(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    report_id: uuid.UUID,
+    upload: Upload,
+    policy: IntakePolicy,
+) -> Attachment:
+    """A photo or recording added to a report of ``principal``'s scope, audited and told to
+    the screens of the report's area."""
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    attachment = await service.store_attachment(
+        session=session,
+        store=policy.store,
+        report_id=report.id,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        data=upload.data,
+        max_bytes=policy.attachment_max_bytes,
+    )
+    await record_change(
+        session,
+        action="intake.attachment_added",
+        subject_type="report",
+        subject_id=report.id,
+        before=None,
+        after={"sha256": attachment.sha256, "size": attachment.size},
+        audience=EventScope(division_path=report.division_path),
+    )
+    return attachment
 
 
 async def locate_report(

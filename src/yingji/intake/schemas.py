@@ -192,7 +192,7 @@ class ReportReceipt(BaseModel):
         description="why the report joined, opened or waits: `match.join`, `match.suggest`, "
         "`match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` …",
     )
-    status: str
+    status: str  # ReportStatus
     outcome: str | None = Field(
         default=None,
         description="joined, opened, suggested (opened, with possible duplicates), filed "
@@ -229,7 +229,7 @@ class AttachmentRead(BaseModel):
 class ReportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
-    channel: str
+    channel: str  # Channel
     external_id: str
     received_at: datetime
     received_at_claimed: datetime | None = Field(
@@ -256,7 +256,7 @@ class ReportRead(BaseModel):
     injured: int
     missing: int
     trapped: int
-    status: str
+    status: str  # ReportStatus
     incident_id: uuid.UUID | None
     match_outcome: str | None
     match_score: float | None
