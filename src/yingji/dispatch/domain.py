@@ -2,11 +2,11 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.dispatch import access, api, flows, jobs, models, plan_api, service
+from yingji.dispatch import access, api, flows, incident_api, jobs, models, plan_api, service
 
 DOMAIN = Domain(
     name="dispatch",
-    routers=(api.router, plan_api.router),
+    routers=(incident_api.router, api.router, plan_api.router),
     models=(models,),
     timer_handlers={flows.DEADLINE_TIMER: jobs.stage_deadline},
     subscribers=(jobs.CallbackOnClose,),
