@@ -157,13 +157,6 @@ export function affectedParts(event: LiveEvent, incidentId: string): Set<Part> {
   return parts
 }
 
-/** Events newer than `since` (the store keeps the newest first). */
-export function newEvents(events: readonly LiveEvent[], lastSeenId: string | null): LiveEvent[] {
-  if (lastSeenId === null) return [...events]
-  const i = events.findIndex((e) => String(e.id) === lastSeenId)
-  return i < 0 ? [...events] : events.slice(0, i)
-}
-
 export interface PlanRow {
   unit_id: string
   name: string
