@@ -4,7 +4,7 @@
  * Types come from the backend's OpenAPI document (`schema.d.ts`).
  */
 import type { components } from '@/api/schema'
-import type { Me } from '@/api/types'
+import type { Me, Page } from '@/api/types'
 import { api, ApiError, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken, isApiError } from '@/api/client'
 
 type S = components['schemas']
@@ -32,11 +32,6 @@ export type ReportingDeadlineIn = S['ReportingDeadlineIn']
 export type ImportReport = S['ImportReport']
 export type ImportProblem = S['ImportProblem']
 export type Category = S['CategoryRead']
-
-interface Page<T> {
-  items: T[]
-  total: number
-}
 
 export const ROLES = [
   'admin',

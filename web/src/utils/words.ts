@@ -5,11 +5,10 @@
  * text the caller passes (the server's Chinese summary, or a person's own words).
  */
 import { useI18n } from 'vue-i18n'
+import type { components } from '@/api/schema'
 
-export interface Coded {
-  code: string
-  params?: Record<string, unknown> | null
-}
+/** A reason or an event as the server sends it (`yingji.core.reasons.Reason`). */
+export type Coded = components['schemas']['Reason']
 
 type Params = Record<string, unknown>
 

@@ -4,7 +4,7 @@
  * parts of the page a live event touches, and the dispatch selection.
  */
 import type { LiveEvent } from '@/api/types'
-import type { DispatchChoice, Incident, Order, PlannedUnit, TimelineEntry } from '@/api/incident'
+import type { DispatchChoice, Incident, Order, PlannedUnit, Reason, TimelineEntry } from '@/api/incident'
 
 export const OPEN_STATES = ['reported', 'verified', 'responding', 'controlled'] as const
 export const DISPATCHABLE = ['verified', 'responding', 'controlled'] as const
@@ -163,7 +163,7 @@ export interface PlanRow {
   role: 'lead' | 'co'
   reason: string | null
   /** Why the routing table chose it, as `{code, params}` (words: `@/utils/words`). */
-  why: { code: string; params?: Record<string, unknown> | null } | null
+  why: Reason | null
   /** Already holds an open order for this incident: dispatching skips it. */
   busy: boolean
   selected: boolean
