@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from yingji.core.geo import haversine_m
+from yingji.core.reasons import Why
 from yingji.core.reasons import reason as coded
 from yingji.intake.classify import CategoryRule
 from yingji.intake.textsim import (
@@ -124,7 +125,7 @@ class MatchScore:
     eligible: bool = True
     #: the evidence as data (``match.evidence``): category affinity, place, minutes, text,
     #: the places and numbers both name or contradict, and each piece's log-odds
-    why: dict[str, Any] = field(default_factory=dict)
+    why: Why | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class MatchDecision:
     suggestions: list[Suggestion]
     #: the same as ``{code, params}``: ``match.join``, ``match.suggest``, ``match.ambiguous``
     #: (each with the best candidate's ``evidence``), ``match.below`` or ``match.none``
-    why: dict[str, Any] = field(default_factory=dict)
+    why: Why | None = None
 
 
 def _logistic(logit: float) -> float:

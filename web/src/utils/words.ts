@@ -117,7 +117,7 @@ export function wordsOf({ t, te, locale }: Translator) {
       case 'match.evidence':
         return evidence(p)
       case 'match.out_of_reach':
-        return [evidence(p), t('words.match.outOfReach')].filter(Boolean).join(t('words.listSep'))
+        return [evidence(p), t('words.match.out_of_reach')].filter(Boolean).join(t('words.listSep'))
       case 'routing.rule':
         return t('words.routing.rule', { note: str(p.note) || str(p.category) || '*' })
       default:
