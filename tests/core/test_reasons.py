@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from yingji.core import reasons
+from yingji.intake import matching
 
 WORDS_TS = Path(__file__).resolve().parents[2] / "web/src/i18n/features/words.ts"
 LOCALES = ("zh-CN", "en")
@@ -74,3 +76,15 @@ def test_a_reason_is_its_code_and_params() -> None:
     }
     assert reasons.legacy("typed") == {"code": "legacy", "params": {"text": "typed"}}
     assert reasons.legacy(None) is None
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_part_of_the_matchers_evidence_has_words(locale: str) -> None:
+    keys = message_keys(WORDS_TS.read_text(encoding="utf-8"))
+    wanted = (
+        [f"match.affinity.{a}" for a in get_args(matching.Affinity)]
+        + [f"match.division.{d}" for d in get_args(matching.Closeness)]
+        + [f"match.{kind}" for kind in get_args(matching.Finding)]
+    )
+    missing = [key for key in wanted if f"{locale}.words.{key}" not in keys]
+    assert not missing, f"no {locale} words in {WORDS_TS.name} for {missing}"
