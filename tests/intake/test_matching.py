@@ -345,3 +345,14 @@ def test_a_candidate_beyond_reach_could_not_have_been_suggested(matcher: Matcher
     assert reached and skipped  # both kinds occur on this grid
     no_point = _report(best_text, "accident.fire", metres=4000, minutes=400, point=False)
     assert not matcher.beyond_reach(no_point, _incident(best_text, "accident.fire"))
+
+
+def test_evidence_says_how_the_categories_relate_in_a_word_the_screens_know(
+    matcher: Matcher,
+) -> None:
+    incident = _incident("竹口镇黄坑村老街一户民房着火了", "accident.fire")
+    words = {"same", "parent", "unknown", "related"}  # words.match.affinity.* in the web app
+    for code, affinity in (("accident.fire", "same"), (None, "unknown")):
+        why = matcher.score(_report("黄坑村老街民房着火", code, metres=100), incident).why
+        assert why is not None and why["code"] == "match.evidence"
+        assert why["params"]["affinity"] == affinity and affinity in words

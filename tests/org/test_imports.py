@@ -155,3 +155,31 @@ async def test_reimporting_a_unit_with_another_kind_changes_its_kind(
     async with db.unit_of_work(readonly=True) as session:
         unit = await session.scalar(select(LinkageUnit).where(LinkageUnit.code == "TA"))
     assert unit is not None and (unit.kind, unit.name) == ("rescue_team", "甲镇救援队")
+
+
+async def test_import_problems_carry_a_code_and_params_that_the_screens_word(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    body = (
+        "adcode,name,level,parent_adcode\n"
+        "331126101201,甲村,village,331126101000\n"
+        "331126101201,乙村,village,331126101000\n"
+        "33112610120,丙村,village,331126101000\n"
+        "331126101203,丁村,hamlet,331126101000\n"
+        "331126101204,戊村,village,331126999000\n"
+    ).encode()
+    refused = await client.post(
+        "/api/v1/divisions:import", headers=admin, files={"file": ("villages.csv", body)}
+    )
+    assert refused.status_code == 422
+    problems = {
+        (e["line"], e["field"]): (e["code"], e["params"])
+        for e in refused.json()["error"]["details"]["errors"]
+    }
+    assert problems[(3, "adcode")] == ("repeats", {"value": "331126101201", "line": 2})
+    assert problems[(4, "adcode")] == ("pattern", {})
+    code, params = problems[(5, "level")]
+    assert code == "one_of" and "'village'" in params["value"]
+    assert problems[(6, None)][0] == "parent_not_found"

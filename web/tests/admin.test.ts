@@ -6,10 +6,10 @@ import {
   changedFields,
   checkReporting,
   checkStage,
-  explainProblem,
   filenameOf,
   filterRules,
   importProblems,
+  problemText,
   uploadFile,
   type RoutingRule,
 } from '@/api/admin'
@@ -105,16 +105,16 @@ describe('import problems', () => {
   it('reads the problems by line out of an import_failed error', () => {
     const error = new ApiError(422, 'import_failed', '2 problem(s) found', {
       errors: [
-        { line: 3, field: 'adcode', message: "String should match pattern '^\\d{6}$'" },
-        { line: 0, field: null, message: 'the file has no rows' },
+        { line: 3, field: 'adcode', message: "String should match pattern '^\\d{6}$'", code: 'pattern', params: {} },
+        { line: 0, field: null, message: 'the file has no rows', code: 'empty' },
       ],
       error_count: 2,
     })
     expect(importProblems(error)).toEqual({
       count: 2,
       problems: [
-        { line: 3, field: 'adcode', message: "String should match pattern '^\\d{6}$'" },
-        { line: 0, field: null, message: 'the file has no rows' },
+        { line: 3, field: 'adcode', message: "String should match pattern '^\\d{6}$'", code: 'pattern', params: {} },
+        { line: 0, field: null, message: 'the file has no rows', code: 'empty', params: {} },
       ],
     })
   })
@@ -124,22 +124,21 @@ describe('import problems', () => {
     expect(importProblems(new Error('x'))).toBeNull()
   })
 
-  it('explains the server wording in the user language', () => {
-    const say = (m: string) => {
-      const found = explainProblem(m)
-      return found ? i18n.global.t(found.key, found.params) : m
-    }
+  it('words each problem by its code, and shows the server wording for a code without words', () => {
+    const say = (code: string, params: Record<string, unknown> = {}, message = 'server words') =>
+      problemText({ line: 2, field: 'x', message, code, params }, i18n.global)
     i18n.global.locale.value = 'zh-CN'
-    expect(say("String should match pattern '^\\d{6}$'")).toBe('格式不正确')
-    expect(say('parent_not_found: no parent division 999999')).toBe('未找到上级')
-    expect(say('331126101000 repeats line 2')).toBe('331126101000 与第 2 行重复')
-    expect(say("Input should be 'province', 'city', 'county', 'town' or 'village'")).toContain("'province'")
-    expect(say('something new')).toBe('something new')
-    expect(say('boundary_overlaps_sibling: the boundary reaches more than 10 m into 331126101201')).toBe(
+    expect(say('pattern')).toBe('格式不正确')
+    expect(say('parent_not_found')).toBe('未找到上级')
+    expect(say('repeats', { value: '331126101000', line: 2 })).toBe('331126101000 与第 2 行重复')
+    expect(say('max_length', { value: 50 })).toBe('最多 50 个字符')
+    expect(say('one_of', { value: "'province', 'city' or 'town'" })).toContain("'province'")
+    expect(say('something_new')).toBe('server words')
+    expect(say('boundary_overlaps_sibling', { sibling_adcode: '331126101201', tolerance_m: 10 })).toBe(
       '边界伸入了同级区划 331126101201（重叠部分多于容差）',
     )
     i18n.global.locale.value = 'en'
-    expect(say('Field required')).toBe('A value is required')
+    expect(say('required')).toBe('A value is required')
     i18n.global.locale.value = 'zh-CN'
   })
 
@@ -215,7 +214,7 @@ describe('uploadFile', () => {
     })
     const error = await pending.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ApiError)
-    expect(importProblems(error)?.problems[0]).toEqual({ line: 2, field: 'level', message: 'bad' })
+    expect(importProblems(error)?.problems[0]).toEqual({ line: 2, field: 'level', message: 'bad', code: '', params: {} })
   })
 })
 

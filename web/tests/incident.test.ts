@@ -10,7 +10,6 @@ import {
   elapsed,
   levelDirection,
   needsFirstReport,
-  newEvents,
   nextDeadline,
   ordersToEnd,
   planRows,
@@ -210,13 +209,6 @@ describe('live events', () => {
     expect(
       affectedParts(event({ type: 'notify.created', subject_type: 'incident', subject_id: ID }), ID).size,
     ).toBe(0)
-  })
-
-  it('takes only the events newer than the last one seen', () => {
-    const list = [event({ id: '3' }), event({ id: '2' }), event({ id: '1' })]
-    expect(newEvents(list, '2').map((e) => e.id)).toEqual(['3'])
-    expect(newEvents(list, '3')).toEqual([])
-    expect(newEvents(list, null).length).toBe(3)
   })
 })
 

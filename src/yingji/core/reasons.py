@@ -8,12 +8,51 @@ Text a person typed (a note, a reason for a level change) travels as a parameter
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 from pydantic import BaseModel, Field
 
+#: Every reason the server gives. ``web/src/i18n/features/words.ts`` words each one in zh-CN and
+#: en under ``words.<code>`` (``tests/core/test_reasons.py`` fails when one is missing).
+ReasonCode = Literal[
+    # a reason typed by a person, or stored before codes existed: ``params.text`` is it
+    "legacy",
+    # level rules (``intake.levels``) and the duty officer's own choice
+    "level.reached",
+    "level.below_default",
+    "level.default",
+    "level.manual",
+    # the matcher (``intake.matching``): a decision, and one candidate's evidence
+    "match.join",
+    "match.suggest",
+    "match.ambiguous",
+    "match.below",
+    "match.none",
+    "match.evidence",
+    "match.out_of_reach",
+    "match.unrelated",
+    "match.too_late",
+    "match.too_far",
+    # what became of a report afterwards (``intake.flows``)
+    "match.pending_verification",
+    "match.rejected",
+    "match.joined_by",
+    # routing (``dispatch.service.route``) and the units a person chose or transferred to
+    "routing.rule",
+    "routing.chosen_by",
+    "routing.transfer",
+]
+REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)
+
 #: The code of a reason or timeline entry stored before codes existed: ``params.text`` is it.
-LEGACY = "legacy"
+LEGACY: ReasonCode = "legacy"
+
+
+class Why(TypedDict):
+    """A reason as it is stored in a JSON column (``*_why``) and sent in events."""
+
+    code: str  # a ReasonCode when written now; rows read back may be older
+    params: dict[str, Any]
 
 
 class Reason(BaseModel):
@@ -25,11 +64,11 @@ class Reason(BaseModel):
     )
 
 
-def reason(code: str, **params: Any) -> dict[str, Any]:
+def reason(code: ReasonCode, **params: Any) -> Why:
     """A reason as it is stored in a JSON column and sent in events."""
     return {"code": code, "params": params}
 
 
-def legacy(text: str | None) -> dict[str, Any] | None:
+def legacy(text: str | None) -> Why | None:
     """A reason that exists only as text (typed by a person, or stored before codes)."""
     return None if text is None else reason(LEGACY, text=text)

@@ -191,7 +191,7 @@ async def _issue(
     *,
     responsible: uuid.UUID | None = None,
     transferred_from: uuid.UUID | None = None,
-    why: dict[str, Any] | None = None,
+    why: reasons.Why | None = None,
 ) -> Order:
     now = clock.now()
     limits = await _limits(session, incident, unit)

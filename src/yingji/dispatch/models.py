@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core.db import Base, JSONType, UTCDateTime
 from yingji.core.ids import new_id
+from yingji.core.reasons import Why
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -102,7 +103,7 @@ class Order(Base):
     stage: Mapped[str] = mapped_column(String(24), index=True)
     chosen_by: Mapped[str] = mapped_column(String(300))
     #: why this unit, as ``{code, params}`` (``core.reasons``), for the screens
-    chosen_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    chosen_why: Mapped[Why | None] = mapped_column(JSONType)
     needs_presence: Mapped[bool] = mapped_column(Boolean, default=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sign_due_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -23,6 +23,7 @@ from yingji.core.errors import ValidationFailed
 from yingji.core.security import Scope
 from yingji.dispatch import service
 from yingji.dispatch.models import RoutingRule
+from yingji.org import imports
 from yingji.org import service as org
 from yingji.org.imports import MAX_BYTES, LineError, csv_cell, csv_record
 from yingji.org.models import Division, LinkageUnit
@@ -108,16 +109,16 @@ def _read_records(
     """The file's lines as (line number, blank-to-None record), its header, or the one problem
     that stops reading."""
     if len(raw) > MAX_BYTES:
-        return [], [], LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+        return [], [], imports.too_large()
     text = _decode(raw)
     if text is None:
-        return [], [], LineError(0, None, "the file is neither UTF-8 nor GB18030 text")
+        return [], [], LineError(0, None, imports.ENCODING, "encoding")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     records: list[tuple[int, dict[str, Any]]] = []
     try:
         records.extend((reader.line_num, csv_record(row)) for row in reader)
     except csv.Error as exc:
-        return [], [], LineError(reader.line_num, None, f"not a readable CSV file: {exc}")
+        return [], [], imports.not_csv(reader.line_num, exc)
     return records, [f.strip() for f in reader.fieldnames or []], None
 
 
@@ -129,25 +130,23 @@ def parse_rules(raw: bytes) -> ParsedRules:
         parsed.errors.append(problem)
         return parsed
     if "role" not in header:
-        parsed.errors.append(LineError(1, "role", "the header has no role column"))
+        message = "the header has no role column"
+        parsed.errors.append(LineError(1, "role", message, "no_role_column"))
         return parsed
     for line, record in records:
         record["category_prefix"] = record.get("category_prefix") or ""
         try:
             row = RuleRow.model_validate(record)
         except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(part) for part in err["loc"]) or None
-                parsed.errors.append(LineError(line, where, err["msg"]))
+            parsed.errors.extend(imports.check_failed(line, err) for err in exc.errors())
             continue
         if row.selector == "unit" and not row.unit_code:
-            parsed.errors.append(
-                LineError(line, "unit_code", "a rule with selector 'unit' names its unit")
-            )
+            message = "a rule with selector 'unit' names its unit"
+            parsed.errors.append(LineError(line, "unit_code", message, "unit_needed"))
             continue
         parsed.rows.append((line, row))
     if not records:
-        parsed.errors.append(LineError(0, None, "the file has no rows"))
+        parsed.errors.append(imports.empty())
     return parsed
 
 
@@ -196,6 +195,7 @@ async def _resolve(
                     "division_adcode",
                     "permission_denied: a rule for everywhere is set by an administrator of "
                     "everything; name a division of your area",
+                    "permission_denied",
                 )
             )
             ok = False
@@ -205,12 +205,20 @@ async def _resolve(
                     line,
                     "division_adcode",
                     f"division_not_found: no division {row.division_adcode}",
+                    "division_not_found",
+                    {"adcode": row.division_adcode},
                 )
             )
             ok = False
         if row.unit_code and row.unit_code not in units:
             errors.append(
-                LineError(line, "unit_code", f"unit_not_found: no linkage unit {row.unit_code}")
+                LineError(
+                    line,
+                    "unit_code",
+                    f"unit_not_found: no linkage unit {row.unit_code}",
+                    "unit_not_found",
+                    {"code": row.unit_code},
+                )
             )
             ok = False
         if ok:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -187,7 +187,7 @@ class Choice:
     reason: str  # in English, for logs
     #: the same as ``{code, params}`` (``core.reasons``): ``routing.rule`` (its id and note) or
     #: ``routing.chosen_by`` (the person who chose the unit)
-    why: dict[str, Any] = field(default_factory=dict)
+    why: reasons.Why | None = None
 
 
 async def _unit_for(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core.db import Base, JSONType, UTCDateTime
 from yingji.core.ids import new_id
+from yingji.core.reasons import Why
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -33,7 +34,7 @@ class Incident(Base):
     level: Mapped[str] = mapped_column(String(4))
     level_reason: Mapped[str | None] = mapped_column(String(300))
     #: the level's reason as ``{code, params}`` (``core.reasons``), for the screens
-    level_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    level_why: Mapped[Why | None] = mapped_column(JSONType)
     state: Mapped[str] = mapped_column(String(16), index=True)  # schemas.IncidentState
     division_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)

@@ -55,7 +55,7 @@ class Receipt:
     duplicate: bool
     reason: str | None  # in English, for logs and source systems
     suggestions: list[dict[str, Any]] = field(default_factory=list)
-    why: dict[str, Any] | None = None  # the reason as ``{code, params}`` (``core.reasons``)
+    why: reasons.Why | None = None  # the reason as ``{code, params}`` (``core.reasons``)
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ def _title(know: Knowledge, report: Report) -> str:
 
 
 async def _join_incident(
-    session: AsyncSession, incident: incidents.Incident, report: Report, why: dict[str, Any] | None
+    session: AsyncSession, incident: incidents.Incident, report: Report, why: reasons.Why | None
 ) -> None:
     before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
     incidents.absorb_report(
@@ -366,7 +366,7 @@ class Assignment:
     reason: str
     suggestions: list[dict[str, Any]]
     report_values: dict[str, Any]
-    why: dict[str, Any] | None = None
+    why: reasons.Why | None = None
 
 
 async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Assignment:

@@ -9,9 +9,9 @@ that the duty officer may always change; the reason names the threshold that dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from yingji.core.reasons import Why
 from yingji.core.reasons import reason as coded
 from yingji.intake.classify import LEVELS, CategoryRule, LevelRule
 
@@ -42,7 +42,7 @@ class LevelSuggestion:
     reason: str  # in English, for logs and other systems
     #: the same as ``{code, params}`` for the screens: ``level.reached``, ``level.below_default``
     #: (a threshold reached, but the category's default is higher), ``level.default``
-    why: dict[str, Any] = field(default_factory=dict)
+    why: Why | None = None
 
 
 def _label(level: str) -> str:

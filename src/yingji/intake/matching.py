@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from yingji.core.geo import haversine_m
+from yingji.core.reasons import Why
 from yingji.core.reasons import reason as coded
 from yingji.intake.classify import CategoryRule
 from yingji.intake.textsim import (
@@ -66,6 +67,19 @@ W_CATEGORY = {
     "category unknown": -0.5,
     "related category": -4.4,
 }
+#: How the two categories relate, as ``match.evidence`` says it (``affinity``; the web app's
+#: words are ``words.match.affinity.<it>``)
+Affinity = Literal["same", "parent", "unknown", "related"]
+AFFINITY: dict[str, Affinity] = {
+    "same category": "same",
+    "parent category": "parent",
+    "category unknown": "unknown",
+    "related category": "related",
+}
+#: The common place of two sides without a point (``division``; ``words.match.division.<it>``)
+Closeness = Literal["village", "town", "none"]
+#: What the places and numbers both texts name say (each of ``names``; ``words.match.<kind>``)
+Finding = Literal["both_name", "places_differ", "spots_differ", "numbers_differ"]
 #: The most text and shared names can add (to skip comparing texts that cannot matter).
 MAX_TEXT_AND_NAMES = W_BIGRAM + W_UNIGRAM + W_CONCEPT + W_NUMBER_SHARED + W_SPOT_SHARED
 #: Distances up to this say nothing: phone GPS in the hills and the spread of one incident.
@@ -124,7 +138,7 @@ class MatchScore:
     eligible: bool = True
     #: the evidence as data (``match.evidence``): category affinity, place, minutes, text,
     #: the places and numbers both name or contradict, and each piece's log-odds
-    why: dict[str, Any] = field(default_factory=dict)
+    why: Why | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,7 @@ class MatchDecision:
     suggestions: list[Suggestion]
     #: the same as ``{code, params}``: ``match.join``, ``match.suggest``, ``match.ambiguous``
     #: (each with the best candidate's ``evidence``), ``match.below`` or ``match.none``
-    why: dict[str, Any] = field(default_factory=dict)
+    why: Why | None = None
 
 
 def _logistic(logit: float) -> float:
@@ -323,7 +337,8 @@ class Matcher:
             return W_NEAR * near, distance, f"within {distance:.0f} m{named}", where
         if closeness is None:
             return None
-        division = {SAME_VILLAGE: "village", SAME_TOWN: "town"}.get(closeness, "none")
+        shared: dict[float, Closeness] = {SAME_VILLAGE: "village", SAME_TOWN: "town"}
+        division = shared.get(closeness, "none")
         phrase = {"village": "same village", "town": "same town"}.get(division, "no common place")
         where = {"division": division}
         return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)", where
@@ -378,7 +393,7 @@ class Matcher:
         kind = _affinity_kind(affinity)
         time_odds = W_TIME * (1.0 - minutes / max_minutes if max_minutes else 0.0)
         bound = PRIOR + where_odds + time_odds + W_CATEGORY[kind] + MAX_TEXT_AND_NAMES
-        facts = {"affinity": kind.split()[0], **place_facts, "minutes": round(minutes)}
+        facts = {"affinity": AFFINITY[kind], **place_facts, "minutes": round(minutes)}
         if bound < self._suggest_logit:  # no text could lift it to a suggestion: skip the text
             reason = f"{kind} {where} and {minutes:.0f} min: too far or too late (≤ {bound:+.1f})"
             why = coded("match.out_of_reach", **facts)
@@ -395,7 +410,7 @@ class Matcher:
         reason = f"{kind} {where} and {minutes:.0f} min; text {text.score:.2f}"
         if not names and text.shared_places:
             shared = [self.profiler.label(p) for p in text.shared_places]
-            names = [{"kind": "both_name", "names": shared}]
+            names = [_finding("both_name", names=shared)]
         if names:
             reason += f" ({'; '.join(_phrase(n) for n in names)})"
         evidence = {
@@ -485,6 +500,11 @@ def _short(places: Iterable[str], names: TextProfiler) -> str:
     return "/".join(sorted(names.label(p) for p in places))
 
 
+def _finding(kind: Finding, **facts: Any) -> dict[str, Any]:
+    """One finding of :func:`_place_names` or :func:`_numbers`, as ``match.evidence`` lists it."""
+    return {"kind": kind, **facts}
+
+
 def _phrase(finding: dict[str, Any]) -> str:
     """A finding of :func:`_place_names` or :func:`_numbers` in English (for the log reason)."""
     kind = finding["kind"]
@@ -510,7 +530,7 @@ def _place_names(
         if ours == other:  # 村委会 of two villages: say which
             ours = "/".join(sorted(names.label(p, within=True) for p in mine.places))
             other = "/".join(sorted(names.label(p, within=True) for p in places))
-        phrases.append({"kind": "places_differ", "ours": ours, "theirs": other})
+        phrases.append(_finding("places_differ", ours=ours, theirs=other))
     mine_spots, their_spots = _spots(mine.places), _spots(places)
     if mine_spots & their_spots:
         odds += W_SPOT_SHARED
@@ -518,10 +538,10 @@ def _place_names(
         odds += W_SPOT_CONFLICT
         if not phrases:
             ours, other = _short(mine_spots, names), _short(their_spots, names)
-            phrases.append({"kind": "spots_differ", "ours": ours, "theirs": other})
+            phrases.append(_finding("spots_differ", ours=ours, theirs=other))
     if mine.places & places:
         shared = sorted(names.label(p) for p in mine.places & places)
-        phrases.append({"kind": "both_name", "names": shared})
+        phrases.append(_finding("both_name", names=shared))
     return odds, phrases
 
 
@@ -529,11 +549,11 @@ def _numbers(mine: TextProfile, numbered: frozenset[str]) -> tuple[float, dict[s
     """3号楼 and 3号楼 agree; 3号楼 vs 5号楼 differ; 5号 vs 1栋 say nothing."""
     shared = sorted(mine.numbered & numbered)
     if shared:
-        return W_NUMBER_SHARED, {"kind": "both_name", "names": shared}
+        return W_NUMBER_SHARED, _finding("both_name", names=shared)
     for suffix in NUMBERED_SUFFIXES:
         left = {n for n in mine.numbered if n.endswith(suffix)}
         right = {n for n in numbered if n.endswith(suffix)}
         if left and right:
             ours, theirs = "/".join(sorted(left)), "/".join(sorted(right))
-            return W_NUMBER_CONFLICT, {"kind": "numbers_differ", "ours": ours, "theirs": theirs}
+            return W_NUMBER_CONFLICT, _finding("numbers_differ", ours=ours, theirs=theirs)
     return 0.0, None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from yingji.core.db import Base, JSONType, UTCDateTime
 from yingji.core.ids import new_id
+from yingji.core.reasons import Why
 
 
 class Report(Base):
@@ -46,7 +47,7 @@ class Report(Base):
     suggested_level: Mapped[str | None] = mapped_column(String(4))
     level_reason: Mapped[str | None] = mapped_column(String(300))  # English, for logs
     #: the level's reason as ``{code, params}`` (``core.reasons``), for the screens
-    level_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    level_why: Mapped[Why | None] = mapped_column(JSONType)
     dead: Mapped[int] = mapped_column(Integer, default=0)
     injured: Mapped[int] = mapped_column(Integer, default=0)
     missing: Mapped[int] = mapped_column(Integer, default=0)
@@ -58,7 +59,7 @@ class Report(Base):
     match_outcome: Mapped[str | None] = mapped_column(String(16))
     match_score: Mapped[float | None] = mapped_column(Float)
     match_reason: Mapped[str | None] = mapped_column(String(300))  # English, for logs
-    match_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    match_why: Mapped[Why | None] = mapped_column(JSONType)
     suggestions: Mapped[list[Any] | None] = mapped_column(JSONType)
     source_ip: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(64))

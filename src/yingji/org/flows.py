@@ -710,7 +710,7 @@ async def _import_rows(
                 else:
                     updated += 1
         except DomainError as exc:
-            errors.append(imports.LineError(line, None, f"{exc.code}: {exc.message}"))
+            errors.append(imports.refused(line, None, exc))
         progress(done, total)
     if finish is not None and not errors:
         errors.extend(await finish())
@@ -762,7 +762,7 @@ async def import_divisions(
             try:
                 await service.check_children_held(session=session, division=division)
             except DomainError as exc:
-                errors.append(imports.LineError(line, "boundary", f"{exc.code}: {exc.message}"))
+                errors.append(imports.refused(line, "boundary", exc))
         return errors
 
     return await _import_rows(session, parsed, write, progress, children_held)

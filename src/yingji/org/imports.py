@@ -8,13 +8,16 @@ import flow then writes all rows or none.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
+from yingji.core.errors import DomainError
 from yingji.org.models import DIVISION_LEVELS
 from yingji.org.schemas import DivisionCreate, UnitCreate
 
@@ -50,12 +53,75 @@ def csv_value(text: str) -> str:
 
 @dataclass
 class LineError:
+    """One problem of an imported file: where, what as a ``code`` and its ``params`` (worded by
+    the web app: ``admin.import.msg.<code>``, or ``errors.<code>`` for a domain error), and the
+    same in English (``message``) for logs and other systems."""
+
     line: int
     field: str | None
     message: str
+    code: str = "invalid"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
+        return {
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+            "code": self.code,
+            "params": self.params,
+        }
+
+
+#: pydantic's error types as the codes of import problems, with the context value each words
+_CHECKS: dict[str, tuple[str, str | None]] = {
+    "missing": ("required", None),
+    "string_pattern_mismatch": ("pattern", None),
+    "string_too_long": ("max_length", "max_length"),
+    "string_too_short": ("min_length", "min_length"),
+    "int_parsing": ("number", None),
+    "int_type": ("number", None),
+    "int_from_float": ("number", None),
+    "float_parsing": ("number", None),
+    "float_type": ("number", None),
+    "bool_parsing": ("boolean", None),
+    "bool_type": ("boolean", None),
+    "greater_than_equal": ("min", "ge"),
+    "less_than_equal": ("max", "le"),
+    "literal_error": ("one_of", "expected"),
+    "enum": ("one_of", "expected"),
+}
+
+
+def check_failed(line: int, err: ErrorDetails) -> LineError:
+    """A value that failed the row's schema (one of pydantic's errors) as a problem."""
+    where = ".".join(str(part) for part in err["loc"]) or None
+    code, context = _CHECKS.get(err["type"], ("invalid", None))
+    value = (err.get("ctx") or {}).get(context) if context else None
+    params = {} if value is None else {"value": str(value)}
+    return LineError(line, where, err["msg"], code, params)
+
+
+def refused(line: int, field_name: str | None, exc: DomainError) -> LineError:
+    """A row the domain refused: its error's code and details."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return LineError(line, field_name, f"{exc.code}: {exc.message}", exc.code, details)
+
+
+def too_large() -> LineError:
+    mib = MAX_BYTES // 2**20
+    return LineError(0, None, f"the file is larger than {mib} MiB", "too_large", {"value": mib})
+
+
+def not_csv(line: int, exc: csv.Error) -> LineError:
+    return LineError(line, None, f"not a readable CSV file: {exc}", "not_csv")
+
+
+ENCODING = "the file is neither UTF-8 nor GB18030 text"
+
+
+def empty() -> LineError:
+    return LineError(0, None, "the file has no rows", "empty")
 
 
 @dataclass
@@ -70,7 +136,7 @@ def _decode(raw: bytes) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ValueError("the file is neither UTF-8 nor GB18030 text")
+    raise ValueError(ENCODING)
 
 
 def _blank_to_none(record: dict[str, Any]) -> dict[str, Any]:
@@ -86,11 +152,11 @@ def csv_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
     if len(raw) > MAX_BYTES:
-        return [], [LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")]
+        return [], [too_large()]
     try:
         text = _decode(raw)
-    except ValueError as exc:
-        return [], [LineError(0, None, str(exc))]
+    except ValueError:
+        return [], [LineError(0, None, ENCODING, "encoding")]
     stripped = text.lstrip()
     if filename.lower().endswith((".geojson", ".json")) or stripped.startswith("{"):
         return _geojson_records(text)
@@ -99,7 +165,7 @@ def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]
     try:
         records.extend((reader.line_num, csv_record(row)) for row in reader)
     except csv.Error as exc:
-        return [], [LineError(reader.line_num, None, f"not a readable CSV file: {exc}")]
+        return [], [not_csv(reader.line_num, exc)]
     return records, []
 
 
@@ -107,9 +173,10 @@ def _geojson_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [], [LineError(exc.lineno, None, f"not valid JSON: {exc.msg}")]
+        return [], [LineError(exc.lineno, None, f"not valid JSON: {exc.msg}", "not_json")]
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        return [], [LineError(1, None, "expected a GeoJSON FeatureCollection")]
+        expected = "expected a GeoJSON FeatureCollection"
+        return [], [LineError(1, None, expected, "not_feature_collection")]
     records: list[tuple[int, dict[str, Any]]] = []
     for number, feature in enumerate(document.get("features") or [], start=1):
         if not isinstance(feature, dict):
@@ -137,28 +204,30 @@ def _check(
     seen: dict[str, int] = {}
     for line, record in records:
         if "__error__" in record:
-            parsed.errors.append(LineError(line, None, str(record["__error__"])))
+            message = str(record["__error__"])
+            parsed.errors.append(LineError(line, None, message, "not_a_feature"))
             continue
         if isinstance(record.get("boundary"), str):
             try:
                 record["boundary"] = json.loads(record["boundary"])
             except json.JSONDecodeError:
-                parsed.errors.append(LineError(line, "boundary", "boundary is not GeoJSON"))
+                message = "boundary is not GeoJSON"
+                parsed.errors.append(LineError(line, "boundary", message, "not_geojson"))
                 continue
         try:
             row = model.model_validate(record).model_dump()
         except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(part) for part in err["loc"]) or None
-                parsed.errors.append(LineError(line, where, err["msg"]))
+            parsed.errors.extend(check_failed(line, err) for err in exc.errors())
             continue
         if row[key] in seen:
-            parsed.errors.append(LineError(line, key, f"{row[key]} repeats line {seen[row[key]]}"))
+            message = f"{row[key]} repeats line {seen[row[key]]}"
+            facts = {"value": str(row[key]), "line": seen[row[key]]}
+            parsed.errors.append(LineError(line, key, message, "repeats", facts))
             continue
         seen[row[key]] = line
         parsed.rows.append((line, row))
     if not records and not errors:
-        parsed.errors.append(LineError(0, None, "the file has no rows"))
+        parsed.errors.append(empty())
     return parsed
 
 
@@ -185,7 +254,8 @@ def parse_units(raw: bytes, filename: str = "units.csv") -> Parsed:
         line, row = by_code[code]
         parent = row.get("parent_code")
         if parent in trail:
-            parsed.errors.append(LineError(line, "parent_code", "parent chain loops back"))
+            message = "parent chain loops back"
+            parsed.errors.append(LineError(line, "parent_code", message, "parent_loop"))
             return
         if parent:
             place(parent, (*trail, code))

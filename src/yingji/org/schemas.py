@@ -234,7 +234,14 @@ class TokenResponse(BaseModel):
 class ImportProblem(BaseModel):
     line: int
     field: str | None
-    message: str
+    message: str = Field(description="in English, for logs; screens word `code` and `params`")
+    code: str = Field(
+        default="invalid",
+        description="what is wrong, e.g. `required`, `repeats` or a domain error's code",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the values the words need (a limit, a line)"
+    )
 
 
 class ImportReport(BaseModel):

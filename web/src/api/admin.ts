@@ -4,7 +4,7 @@
  * Types come from the backend's OpenAPI document (`schema.d.ts`).
  */
 import type { components } from '@/api/schema'
-import type { Me } from '@/api/types'
+import type { Me, Page } from '@/api/types'
 import { api, ApiError, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken, isApiError } from '@/api/client'
 
 type S = components['schemas']
@@ -32,11 +32,6 @@ export type ReportingDeadlineIn = S['ReportingDeadlineIn']
 export type ImportReport = S['ImportReport']
 export type ImportProblem = S['ImportProblem']
 export type Category = S['CategoryRead']
-
-interface Page<T> {
-  items: T[]
-  total: number
-}
 
 export const ROLES = [
   'admin',
@@ -170,6 +165,8 @@ export function importProblems(error: unknown): { problems: ImportProblem[]; cou
       line: Number(p.line) || 0,
       field: typeof p.field === 'string' ? p.field : null,
       message: typeof p.message === 'string' ? p.message : String(p.message ?? ''),
+      code: typeof p.code === 'string' ? p.code : '',
+      params: p.params && typeof p.params === 'object' ? (p.params as Record<string, unknown>) : {},
     }))
   const count = Number(details?.error_count)
   return { problems, count: Number.isFinite(count) && count > 0 ? count : problems.length }
@@ -318,31 +315,22 @@ export function changedFields<T extends Record<string, unknown>>(before: T, afte
 }
 
 /**
- * A translatable reading of one import problem's server message (pydantic's English wording or
- * `code: message` of a domain error): the i18n key under `admin.import.msg` or `errors`, with its
- * parameters; null when the message is not one we know (then it is shown as the server wrote it).
+ * One import problem in the reader's language: its `code` under `admin.import.msg` (a value
+ * that fails a column's rule, a repeated key, an unreadable file) or `errors` (a row the server
+ * refused, e.g. a boundary reaching into a neighbour), with its `params`; the server's English
+ * `message` for a code without words.
  */
-export function explainProblem(message: string): { key: string; params: Record<string, string> } | null {
-  const m = message.trim()
-  const rules: [RegExp, (x: RegExpMatchArray) => { key: string; params: Record<string, string> }][] = [
-    // a code the server put first; the division it names (boundary checks) as {adcode}
-    [/^([a-z][a-z_]+): /, (x) => ({ key: `errors.${x[1]}`, params: { adcode: m.match(/\b(\d{6}(?:\d{6})?)\b/)?.[1] ?? '' } })],
-    [/^Field required/, () => ({ key: 'admin.import.msg.required', params: {} })],
-    [/^String should match pattern/, () => ({ key: 'admin.import.msg.pattern', params: {} })],
-    [/^String should have at most (\d+)/, (x) => ({ key: 'admin.import.msg.maxLength', params: { n: x[1]! } })],
-    [/^String should have at least (\d+)/, (x) => ({ key: 'admin.import.msg.minLength', params: { n: x[1]! } })],
-    [/^Input should be a valid (number|integer)/, () => ({ key: 'admin.import.msg.number', params: {} })],
-    [/^Input should be a valid boolean/, () => ({ key: 'admin.import.msg.boolean', params: {} })],
-    [/^Input should be greater than or equal to (\S+)/, (x) => ({ key: 'admin.import.msg.min', params: { n: x[1]! } })],
-    [/^Input should be less than or equal to (\S+)/, (x) => ({ key: 'admin.import.msg.max', params: { n: x[1]! } })],
-    [/^Input should be (.+)$/, (x) => ({ key: 'admin.import.msg.oneOf', params: { options: x[1]! } })],
-    [/^(\S+) repeats line (\d+)$/, (x) => ({ key: 'admin.import.msg.repeats', params: { value: x[1]!, line: x[2]! } })],
-    [/^the file has no rows/, () => ({ key: 'admin.import.msg.empty', params: {} })],
-    [/^the file is neither UTF-8 nor GB18030/, () => ({ key: 'admin.import.msg.encoding', params: {} })],
-  ]
-  for (const [pattern, make] of rules) {
-    const x = m.match(pattern)
-    if (x) return make(x)
+export function problemText(
+  problem: ImportProblem,
+  { t, te }: { t: (key: string, named?: Record<string, unknown>) => string; te: (key: string) => boolean },
+): string {
+  const code = problem.code ?? ''
+  const params = Object.fromEntries(Object.entries(problem.params ?? {}).map(([k, v]) => [k, String(v ?? '')]))
+  if (code && te(`admin.import.msg.${code}`)) return t(`admin.import.msg.${code}`, params)
+  if (code && te(`errors.${code}`)) {
+    // the division a boundary check names, whichever side of it
+    const adcode = params.parent_adcode ?? params.sibling_adcode ?? params.child_adcode ?? params.adcode ?? ''
+    return t(`errors.${code}`, { ...params, adcode })
   }
-  return null
+  return problem.message
 }

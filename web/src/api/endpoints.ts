@@ -5,12 +5,10 @@ import type {
   Division,
   DivisionLevel,
   GeoFeatureCollection,
-  LinkageUnit,
   LoginResponse,
   MapConfig,
   Me,
   Page,
-  UserAccount,
 } from './types'
 
 export async function login(username: string, password: string): Promise<LoginResponse> {
@@ -63,17 +61,6 @@ export function divisionsGeojson(
 
 export function mapConfig(signal?: AbortSignal) {
   return api.get<MapConfig>('/config/map', undefined, { signal })
-}
-
-export function listUnits(
-  query: { division?: string; tier?: number; q?: string } & PageQuery = {},
-  signal?: AbortSignal,
-) {
-  return api.get<Page<LinkageUnit>>('/units', query, { signal })
-}
-
-export function listUsers(query: PageQuery = {}, signal?: AbortSignal) {
-  return api.get<Page<UserAccount>>('/users', query, { signal })
 }
 
 export function listAudit(query: PageQuery = {}, signal?: AbortSignal) {

@@ -19,18 +19,12 @@ export type PlannedUnit = S['PlannedUnit']
 export type Unit = S['UnitRead']
 export type Category = S['CategoryRead']
 export type Callback = S['CallbackRead']
+/** Why, as data: a code and its parameters, worded by `@/utils/words`. */
+export type Reason = S['Reason']
 export type Level = 'I' | 'II' | 'III' | 'IV'
 export type CancelKind = 'false_report' | 'duplicate' | 'other'
-export interface DispatchChoice {
-  unit_id: string
-  role: 'lead' | 'co'
-}
-export interface CallbackBody {
-  reachable: boolean
-  reached: boolean
-  satisfied: boolean | null
-  note: string | null
-}
+export type DispatchChoice = S['UnitChoice']
+export type CallbackBody = S['CallbackRequest']
 
 const base = (id: string) => `/incidents/${encodeURIComponent(id)}`
 

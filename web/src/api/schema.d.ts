@@ -2169,12 +2169,28 @@ export interface components {
         };
         /** ImportProblem */
         ImportProblem: {
+            /**
+             * Code
+             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
+             * @default invalid
+             */
+            code: string;
             /** Field */
             field: string | null;
             /** Line */
             line: number;
-            /** Message */
+            /**
+             * Message
+             * @description in English, for logs; screens word `code` and `params`
+             */
             message: string;
+            /**
+             * Params
+             * @description the values the words need (a limit, a line)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
         };
         /** ImportReport */
         ImportReport: {

@@ -1,26 +1,18 @@
-/** Shapes of the backend's JSON (see /openapi.json). Kept by hand until we generate them. */
+/**
+ * Shapes of the backend's JSON that the OpenAPI document does not describe (the live events on
+ * `/ws`, GeoJSON, the map configuration) and the API's own shapes under the names the app uses.
+ * Everything the OpenAPI document describes comes from `schema.d.ts` (`make api-types`).
+ */
+import type { components } from './schema'
 
-export interface Scope {
-  everything: boolean
-  division_path: string | null
-  unit_id: string | null
-}
+type S = components['schemas']
 
-export interface Me {
-  id: string
-  username: string
-  display_name: string
-  roles: string[]
-  permissions: string[]
-  scope: Scope
-  unit_id: string | null
-  csrf_token?: string
-}
-
-export interface LoginResponse {
-  user: Me
-  csrf_token: string
-}
+export type Me = S['Me']
+export type LoginResponse = S['LoginResponse']
+/** 行政区划 */
+export type Division = S['DivisionRead']
+/** 痕迹化管理: one audit record. */
+export type AuditEntry = S['AuditEntryRead']
 
 export interface Page<T> {
   items: T[]
@@ -28,17 +20,6 @@ export interface Page<T> {
 }
 
 export type DivisionLevel = 'province' | 'city' | 'county' | 'town' | 'village'
-
-/** 行政区划 */
-export interface Division {
-  adcode: string
-  name: string
-  level: DivisionLevel
-  parent_adcode: string | null
-  path: string
-  centroid_lon: number | null
-  centroid_lat: number | null
-}
 
 export interface BaseLayer {
   name: string
@@ -51,43 +32,6 @@ export interface MapConfig {
   base_layers: BaseLayer[]
   center: [number, number] | null
   zoom: number | null
-}
-
-export type UnitKind = 'department' | 'town' | 'village' | 'rescue_team'
-
-/** 联动单位 */
-export interface LinkageUnit {
-  id: string
-  code: string
-  name: string
-  kind: UnitKind
-  tier: 1 | 2 | 3
-  division_adcode: string | null
-  parent_id: string | null
-  phone: string | null
-}
-
-export interface UserAccount {
-  id: string
-  username: string
-  display_name: string
-  roles: string[]
-  division_adcode: string | null
-  unit_id: string | null
-  active: boolean
-}
-
-/** 痕迹化管理: one audit record. */
-export interface AuditEntry {
-  id: string | number
-  at: string
-  actor_name: string | null
-  ip: string | null
-  action: string
-  subject_type: string | null
-  subject_id: string | null
-  before: unknown
-  after: unknown
 }
 
 export interface LiveEvent {

@@ -4,12 +4,12 @@
  * thousand rows reloads once, not a thousand times — and at the latest `maxWaitMs` after the
  * first one, so a steady stream cannot hold the screen stale. `reload` reads the screen's own
  * page and filters, so they are kept. Events already received when the screen opened are
- * skipped (its first load includes them).
+ * skipped (its first load includes them); when events may have been missed (a reconnect), it
+ * reloads with no events.
  */
-import { onBeforeUnmount, watch } from 'vue'
+import { onBeforeUnmount } from 'vue'
 import type { LiveEvent } from '@/api/types'
-import { useEventsStore } from '@/stores/events'
-import { eventsAfter } from '@/stores/inbox'
+import { useLiveEvents } from '@/composables/useLiveEvents'
 
 export const LIVE_RELOAD_MS = 400
 export const LIVE_RELOAD_MAX_WAIT_MS = 3000
@@ -29,8 +29,6 @@ export function useLiveReload(
   reload: (events: LiveEvent[]) => unknown,
   { delayMs = LIVE_RELOAD_MS, maxWaitMs = LIVE_RELOAD_MAX_WAIT_MS }: LiveReloadOptions = {},
 ) {
-  const store = useEventsStore()
-  let lastSeen: string | null = store.events.length ? String(store.events[0]!.id) : null
   let timer: ReturnType<typeof setTimeout> | null = null
   let pendingSince: number | null = null
   let pending: LiveEvent[] = []
@@ -43,24 +41,24 @@ export function useLiveReload(
     void reload(batch)
   }
 
-  const stop = watch(
-    () => store.events,
-    (list) => {
-      const fresh = eventsAfter(list, lastSeen)
-      if (!fresh.length) return
-      lastSeen = String(list[0]!.id)
+  function schedule(events: LiveEvent[]) {
+    pending.push(...events)
+    const now = Date.now()
+    pendingSince ??= now
+    if (timer) clearTimeout(timer)
+    timer = setTimeout(fire, Math.max(0, Math.min(delayMs, pendingSince + maxWaitMs - now)))
+  }
+
+  const live = useLiveEvents(
+    (fresh) => {
       const wanted = fresh.filter((e) => matchesType(e.type, types))
-      if (!wanted.length) return
-      pending.push(...wanted)
-      const now = Date.now()
-      pendingSince ??= now
-      if (timer) clearTimeout(timer)
-      timer = setTimeout(fire, Math.max(0, Math.min(delayMs, pendingSince + maxWaitMs - now)))
+      if (wanted.length) schedule(wanted)
     },
+    { onGap: () => schedule([]) },
   )
 
   onBeforeUnmount(() => {
-    stop()
+    live.stop()
     if (timer) clearTimeout(timer)
     timer = null
   })

@@ -67,16 +67,6 @@ export function sortInbox<T extends Order>(list: T[]): T[] {
   })
 }
 
-/** The events in `list` (newest first) that came after the one with id `lastSeen`. */
-export function eventsAfter(list: LiveEvent[], lastSeen: string | null): LiveEvent[] {
-  const fresh: LiveEvent[] = []
-  for (const event of list) {
-    if (lastSeen !== null && String(event.id) === lastSeen) break
-    fresh.push(event)
-  }
-  return fresh.reverse()
-}
-
 function eventOrder(event: LiveEvent): Record<string, unknown> | null {
   const payload = event.payload
   if (!payload || typeof payload !== 'object') return null
@@ -101,7 +91,6 @@ export const useInboxStore = defineStore('inbox', () => {
   const loading = ref(false)
   const loaded = ref(false)
   const error = ref<unknown>(null)
-  let lastSeen: string | null = null
   let reloadTimer: ReturnType<typeof setTimeout> | null = null
   let generation = 0
 
@@ -132,19 +121,11 @@ export const useInboxStore = defineStore('inbox', () => {
     }
   }
 
-  /** Start from the events already received (they are in the first load). */
-  function markSeen(list: LiveEvent[]) {
-    lastSeen = list.length ? String(list[0]!.id) : null
-  }
-
   /**
-   * Take in the live events received since the last call: reload (once per burst) when an order
+   * Take in newly received live events (`useLiveEvents`): reload (once per burst) when an order
    * changed, and return the events that bring this unit a new order (to notify the user).
    */
-  function takeEvents(list: LiveEvent[]): LiveEvent[] {
-    const fresh = eventsAfter(list, lastSeen)
-    if (!fresh.length) return []
-    markSeen(list)
+  function takeEvents(fresh: LiveEvent[]): LiveEvent[] {
     if (fresh.some(isOrderEvent)) scheduleReload()
     const known = new Set(items.value.map((o) => o.id))
     return fresh.filter((e) => isNewOrderFor(e, unitId.value) && !known.has(String(e.subject_id)))
@@ -208,7 +189,6 @@ export const useInboxStore = defineStore('inbox', () => {
     items.value = []
     loaded.value = false
     error.value = null
-    lastSeen = null
   }
 
   return {
@@ -221,7 +201,6 @@ export const useInboxStore = defineStore('inbox', () => {
     openCount,
     pendingTransfers,
     load,
-    markSeen,
     takeEvents,
     stop,
     reset,

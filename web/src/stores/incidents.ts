@@ -5,7 +5,7 @@
  * nothing is reloaded wholesale.
  */
 import { defineStore } from 'pinia'
-import { ref, shallowRef, watch, type WatchStopHandle } from 'vue'
+import { ref, shallowRef } from 'vue'
 import type { LiveEvent } from '@/api/types'
 import { isApiError } from '@/api/client'
 import {
@@ -18,7 +18,7 @@ import {
   type IncidentPoint,
 } from '@/api/incidents'
 import { isAlerting, severity } from '@/map/incidents'
-import { useEventsStore } from './events'
+import { useLiveEvents, type LiveEvents } from '@/composables/useLiveEvents'
 
 export const PAGE_SIZE = 50
 export const HIGHLIGHT_MS = 12_000
@@ -155,8 +155,7 @@ export const useIncidentsStore = defineStore('incidents', () => {
   let listAbort: AbortController | null = null
   let mapAbort: AbortController | null = null
   const inFlight = new Map<string, boolean>() // id → refetch again when done
-  let stopWatch: WatchStopHandle | null = null
-  let lastSeen: LiveEvent | null = null
+  let live: LiveEvents | null = null
 
   function notify(change: PointChange | 'reset') {
     for (const fn of listeners) fn(change)
@@ -351,16 +350,10 @@ export const useIncidentsStore = defineStore('incidents', () => {
     }
   }
 
-  /** Handle the events that arrived since the last call (the events store is newest first). */
-  function consume(list: LiveEvent[]) {
-    const fresh: LiveEvent[] = []
-    for (const ev of list) {
-      if (ev === lastSeen) break
-      fresh.push(ev)
-    }
-    lastSeen = list[0] ?? lastSeen
+  /** Handle the events that arrived since the last call, oldest first. */
+  function consume(fresh: LiveEvent[]) {
     const ids = new Set<string>()
-    for (const ev of fresh.reverse()) {
+    for (const ev of fresh) {
       const id = incidentIdOfEvent(ev)
       if (!id) continue
       if (ev.subject_type === 'incident') patchFromEvent(id, ev)
@@ -371,19 +364,14 @@ export const useIncidentsStore = defineStore('incidents', () => {
 
   /** Start following the live events (call once the board is shown). */
   function startLive() {
-    const events = useEventsStore()
-    lastSeen = events.events[0] ?? null
-    stopWatch?.()
-    stopWatch = watch(
-      () => events.events,
-      (list) => consume(list),
-      { flush: 'sync' },
-    )
+    live?.stop()
+    // events may have been missed (a reconnect): the list and the map are fetched again
+    live = useLiveEvents(consume, { flush: 'sync', onGap: () => void load() })
   }
 
   function stopLive() {
-    stopWatch?.()
-    stopWatch = null
+    live?.stop()
+    live = null
     lastLoad = null // what was loaded is no longer followed: the next load fetches again
     listAbort?.abort()
     mapAbort?.abort()

@@ -5,11 +5,10 @@
  * text the caller passes (the server's Chinese summary, or a person's own words).
  */
 import { useI18n } from 'vue-i18n'
+import type { components } from '@/api/schema'
 
-export interface Coded {
-  code: string
-  params?: Record<string, unknown> | null
-}
+/** A reason or an event as the server sends it (`yingji.core.reasons.Reason`). */
+export type Coded = components['schemas']['Reason']
 
 type Params = Record<string, unknown>
 
@@ -118,7 +117,7 @@ export function wordsOf({ t, te, locale }: Translator) {
       case 'match.evidence':
         return evidence(p)
       case 'match.out_of_reach':
-        return [evidence(p), t('words.match.outOfReach')].filter(Boolean).join(t('words.listSep'))
+        return [evidence(p), t('words.match.out_of_reach')].filter(Boolean).join(t('words.listSep'))
       case 'routing.rule':
         return t('words.routing.rule', { note: str(p.note) || str(p.category) || '*' })
       default:

@@ -4,7 +4,7 @@
  * parts of the page a live event touches, and the dispatch selection.
  */
 import type { LiveEvent } from '@/api/types'
-import type { DispatchChoice, Incident, Order, PlannedUnit, TimelineEntry } from '@/api/incident'
+import type { DispatchChoice, Incident, Order, PlannedUnit, Reason, TimelineEntry } from '@/api/incident'
 
 export const OPEN_STATES = ['reported', 'verified', 'responding', 'controlled'] as const
 export const DISPATCHABLE = ['verified', 'responding', 'controlled'] as const
@@ -157,20 +157,13 @@ export function affectedParts(event: LiveEvent, incidentId: string): Set<Part> {
   return parts
 }
 
-/** Events newer than `since` (the store keeps the newest first). */
-export function newEvents(events: readonly LiveEvent[], lastSeenId: string | null): LiveEvent[] {
-  if (lastSeenId === null) return [...events]
-  const i = events.findIndex((e) => String(e.id) === lastSeenId)
-  return i < 0 ? [...events] : events.slice(0, i)
-}
-
 export interface PlanRow {
   unit_id: string
   name: string
   role: 'lead' | 'co'
   reason: string | null
   /** Why the routing table chose it, as `{code, params}` (words: `@/utils/words`). */
-  why: { code: string; params?: Record<string, unknown> | null } | null
+  why: Reason | null
   /** Already holds an open order for this incident: dispatching skips it. */
   busy: boolean
   selected: boolean
