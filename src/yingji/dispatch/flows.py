@@ -26,10 +26,8 @@ from yingji.dispatch.models import (
 )
 from yingji.incidents import flows as incident_flows
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
 from yingji.notify import service as notify
 from yingji.org import service as org
-from yingji.org.models import LinkageUnit
 
 DEADLINE_TIMER = "dispatch.deadline"
 STEPS = ("remind", "supervise_unit", "supervise_center")
@@ -48,7 +46,7 @@ DISPATCHABLE = ("verified", "responding", "controlled")
 async def _trace(
     session: AsyncSession,
     order: Order,
-    incident: Incident,
+    incident: incidents.Incident,
     *,
     action: str,
     summary: str,
@@ -106,7 +104,7 @@ async def _trace(
 
 async def _load(
     session: AsyncSession, principal: Principal, order_id: uuid.UUID
-) -> tuple[Order, Incident, LinkageUnit]:
+) -> tuple[Order, incidents.Incident, org.LinkageUnit]:
     order = await service.get_order_or_raise(
         session=session, order_id=order_id, scope=principal.scope
     )
@@ -172,7 +170,9 @@ async def _cancel_stage(session: AsyncSession, order: Order, stage: str) -> None
         await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id, key=f"{stage}:{step}")
 
 
-async def _limits(session: AsyncSession, incident: Incident, unit: LinkageUnit) -> service.Limits:
+async def _limits(
+    session: AsyncSession, incident: incidents.Incident, unit: org.LinkageUnit
+) -> service.Limits:
     return await service.stage_limits(
         session=session, category_code=incident.category_code, level=incident.level, tier=unit.tier
     )
@@ -183,8 +183,8 @@ async def _limits(session: AsyncSession, incident: Incident, unit: LinkageUnit) 
 
 async def _issue(
     session: AsyncSession,
-    incident: Incident,
-    unit: LinkageUnit,
+    incident: incidents.Incident,
+    unit: org.LinkageUnit,
     role: str,
     reason: str,
     *,
@@ -228,7 +228,7 @@ async def _issue(
     return order
 
 
-def _active(unit: LinkageUnit) -> LinkageUnit:
+def _active(unit: org.LinkageUnit) -> org.LinkageUnit:
     """An order goes only to a unit in service (the routing table skips the others too)."""
     if not unit.active:
         raise ValidationFailed(
@@ -307,7 +307,7 @@ async def dispatch(
     return issued
 
 
-async def _mark_responding(session: AsyncSession, incident: Incident) -> None:
+async def _mark_responding(session: AsyncSession, incident: incidents.Incident) -> None:
     if incident.state != "verified":
         return
     before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
@@ -364,7 +364,7 @@ async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UU
 
 
 async def _finish_transfer(
-    session: AsyncSession, new: Order, incident: Incident, unit: LinkageUnit
+    session: AsyncSession, new: Order, incident: incidents.Incident, unit: org.LinkageUnit
 ) -> None:
     first = await session.get(Order, new.transferred_from_id)
     if first is None or first.stage not in OPEN_STAGES:
@@ -550,7 +550,7 @@ async def complete(
     return order
 
 
-async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> None:
+async def _prompt_close_if_done(session: AsyncSession, incident: incidents.Incident) -> None:
     orders = await service.orders_of_incident(session=session, incident_id=incident.id)
     ended = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
     live = [o for o in orders if o.stage not in ended]
@@ -751,8 +751,10 @@ async def escalate(
     order = await session.get(Order, order_id)
     if order is None or not stage_still_open(order, stage, due_at):
         return
-    incident = await session.get(Incident, order.incident_id)
-    unit = await session.get(LinkageUnit, order.unit_id)
+    incident = await incidents.get_incident(
+        session=session, incident_id=order.incident_id, scope=security.SYSTEM.scope
+    )
+    unit = await org.get_unit(session=session, unit_id=order.unit_id)
     if incident is None or unit is None:
         return
     what = f"{STEP_NAMES[step]}：{unit.name} {STAGE_NAMES[stage]}"
@@ -841,7 +843,7 @@ async def _orders_to_end(
     )
 
 
-async def _end_orders_with(session: AsyncSession, incident: Incident) -> list[Order]:
+async def _end_orders_with(session: AsyncSession, incident: incidents.Incident) -> list[Order]:
     """随事件结束: each open order of an incident just closed or cancelled ends in the stage
     ``closed_with_incident`` at this moment, its deadline timers cancelled in the same
     transaction; the unit is told it need not go on. See :mod:`yingji.dispatch.kpi` for how
@@ -888,7 +890,7 @@ async def close_incident(
     incident_id: uuid.UUID,
     note: str | None,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """办结, ending the incident's open orders with it (once the officer confirmed that)."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
     incident = await incident_flows.close(
@@ -906,7 +908,7 @@ async def cancel_incident(
     kind: str,
     reason: str,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """撤销 (误报 found after dispatch too), ending the incident's open orders with it."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
     incident = await incident_flows.cancel(
@@ -924,7 +926,7 @@ async def merge_incident(
     into_id: uuid.UUID,
     reason: str | None,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """合并: the merged-away incident is cancelled, and its open orders end with it (the officer
     dispatches on the incident that remains if a unit is still needed there)."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
@@ -947,7 +949,9 @@ async def merge_incident(
 
 async def open_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Callback | None:
     """回访 task for the duty officer once an incident is closed (from the closing event)."""
-    incident = await session.get(Incident, incident_id)
+    incident = await incidents.get_incident(
+        session=session, incident_id=incident_id, scope=security.SYSTEM.scope
+    )
     if incident is None:
         return None
     return await service.open_callback(

@@ -28,8 +28,7 @@ from yingji.dispatch.models import (
     StageDeadline,
 )
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
-from yingji.org.models import LinkageUnit
+from yingji.org import service as org
 
 ORDER_FIELDS = (
     "incident_id",
@@ -182,7 +181,7 @@ async def advance(
 
 @dataclass(frozen=True)
 class Choice:
-    unit: LinkageUnit
+    unit: org.LinkageUnit
     role: str
     reason: str  # in English, for logs
     #: the same as ``{code, params}`` (``core.reasons``): ``routing.rule`` (its id and note) or
@@ -192,24 +191,14 @@ class Choice:
 
 async def _unit_for(
     session: AsyncSession, rule: RoutingRule, division_path: str | None
-) -> LinkageUnit | None:
+) -> org.LinkageUnit | None:
     if rule.selector == "unit":
-        return await session.get(LinkageUnit, rule.unit_id) if rule.unit_id else None
+        return await org.get_unit(session=session, unit_id=rule.unit_id) if rule.unit_id else None
     if not division_path:
         return None
     kind = "town" if rule.selector == "town" else "village"
     # the unit of that kind whose division is on the incident's path (its town or village)
-    prefixes = [division_path[: i + 1] for i, ch in enumerate(division_path) if ch == "/"]
-    return await session.scalar(
-        select(LinkageUnit)
-        .where(
-            LinkageUnit.kind == kind,
-            LinkageUnit.active.is_(True),
-            LinkageUnit.division_path.in_(prefixes),
-        )
-        .order_by(LinkageUnit.code)
-        .limit(1)
-    )
+    return await org.unit_of_kind_above(session=session, kind=kind, division_path=division_path)
 
 
 async def route(
@@ -524,7 +513,7 @@ async def add_escalation(
 
 async def incidents_of_orders(
     *, session: AsyncSession, orders: list[Order]
-) -> dict[uuid.UUID, Incident]:
+) -> dict[uuid.UUID, incidents.Incident]:
     """The incidents the given (already visible) orders are for, by id."""
     return await incidents.incidents_by_id(
         session=session, ids=list({o.incident_id for o in orders})
@@ -533,12 +522,7 @@ async def incidents_of_orders(
 
 async def unit_names(*, session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The names of the given linkage units, by id."""
-    if not unit_ids:
-        return {}
-    rows = await session.execute(
-        select(LinkageUnit.id, LinkageUnit.name).where(LinkageUnit.id.in_(unit_ids))
-    )
-    return {row.id: row.name for row in rows}
+    return await org.unit_names(session=session, unit_ids=unit_ids)
 
 
 async def escalations_of_orders(
@@ -685,7 +669,7 @@ async def add_routing_rules(*, session: AsyncSession, rules: list[dict[str, Any]
     """Add routing rules naming units by code; a table that has rules is left alone."""
     if await session.scalar(select(func.count()).select_from(RoutingRule)):
         return 0
-    codes = {u.code: u.id for u in (await session.scalars(select(LinkageUnit))).all()}
+    codes = await org.unit_ids_by_code(session=session)
     added = 0
     for raw in rules:
         unit_code = raw.get("unit_code")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, metrics, security
+from yingji.core import audit, clock, events, metrics, security, tabular
 from yingji.core.changes import record_change
 from yingji.core.db import savepoint
 from yingji.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
@@ -695,7 +695,7 @@ async def _import_rows(
     parsed: imports.Parsed,
     write: Callable[[int, dict[str, Any]], Awaitable[bool]],
     progress: Progress,
-    finish: Callable[[], Awaitable[list[imports.LineError]]] | None = None,
+    finish: Callable[[], Awaitable[list[tabular.LineError]]] | None = None,
 ) -> tuple[int, int]:
     """Write every row or none: collect each line's error (and those ``finish`` finds once every
     row is written), then fail whole if any."""
@@ -710,7 +710,7 @@ async def _import_rows(
                 else:
                     updated += 1
         except DomainError as exc:
-            errors.append(imports.LineError(line, None, f"{exc.code}: {exc.message}"))
+            errors.append(tabular.LineError(line, None, f"{exc.code}: {exc.message}"))
         progress(done, total)
     if finish is not None and not errors:
         errors.extend(await finish())
@@ -755,14 +755,14 @@ async def import_divisions(
             redrawn.append((line, row["adcode"]))
         return False
 
-    async def children_held() -> list[imports.LineError]:
+    async def children_held() -> list[tabular.LineError]:
         errors = []
         for line, adcode in redrawn:
             division = await service.get_division_or_raise(session=session, adcode=adcode)
             try:
                 await service.check_children_held(session=session, division=division)
             except DomainError as exc:
-                errors.append(imports.LineError(line, "boundary", f"{exc.code}: {exc.message}"))
+                errors.append(tabular.LineError(line, "boundary", f"{exc.code}: {exc.message}"))
         return errors
 
     return await _import_rows(session, parsed, write, progress, children_held)

@@ -7,55 +7,15 @@ import flow then writes all rows or none.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from yingji.core.tabular import LineError, blank_to_none, decode, read_csv_text, too_large
 from yingji.org.models import DIVISION_LEVELS
 from yingji.org.schemas import DivisionCreate, UnitCreate
-
-MAX_BYTES = 200 * 1024 * 1024
-
-# --- cells a spreadsheet would run as a formula -----------------------------------------------
-#
-# A cell that starts with one of these is read by spreadsheet programs as a formula
-# (=HYPERLINK(…), +cmd|…, -2+3, @SUM(…)) or has its first character swallowed (tab, CR). Exports
-# write such a text cell with a leading apostrophe, which spreadsheets show as text; imports take
-# one apostrophe off a cell that starts with apostrophes followed by one of these, so a file
-# exported here imports back unchanged (and a cell that really starts with "'=" survives too).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _looks_escaped(text: str) -> bool:
-    return text.lstrip("'").startswith(FORMULA_STARTS)
-
-
-def csv_cell(value: object) -> object:
-    """A value as an exported CSV cell: text that a spreadsheet would run is neutralised."""
-    if isinstance(value, str) and _looks_escaped(value):
-        return f"'{value}"
-    return value
-
-
-def csv_value(text: str) -> str:
-    """An imported CSV cell as the value it stands for (undoes :func:`csv_cell`)."""
-    if text.startswith("'") and _looks_escaped(text):
-        return text[1:]
-    return text
-
-
-@dataclass
-class LineError:
-    line: int
-    field: str | None
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
 
 
 @dataclass
@@ -64,43 +24,18 @@ class Parsed:
     errors: list[LineError] = field(default_factory=list)
 
 
-def _decode(raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValueError("the file is neither UTF-8 nor GB18030 text")
-
-
-def _blank_to_none(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in record.items() if k
-    }
-
-
-def csv_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A CSV row as values: trimmed, blanks as None, the export's formula guard undone."""
-    return {k: csv_value(v) if isinstance(v, str) else v for k, v in _blank_to_none(record).items()}
-
-
 def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
-    if len(raw) > MAX_BYTES:
-        return [], [LineError(0, None, f"the file is larger than {MAX_BYTES // 2**20} MiB")]
-    try:
-        text = _decode(raw)
-    except ValueError as exc:
-        return [], [LineError(0, None, str(exc))]
+    problem = too_large(raw)
+    if problem is not None:
+        return [], [problem]
+    text = decode(raw)
+    if text is None:
+        return [], [LineError(0, None, "the file is neither UTF-8 nor GB18030 text")]
     stripped = text.lstrip()
     if filename.lower().endswith((".geojson", ".json")) or stripped.startswith("{"):
         return _geojson_records(text)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    records: list[tuple[int, dict[str, Any]]] = []
-    try:
-        records.extend((reader.line_num, csv_record(row)) for row in reader)
-    except csv.Error as exc:
-        return [], [LineError(reader.line_num, None, f"not a readable CSV file: {exc}")]
-    return records, []
+    read = read_csv_text(text)
+    return read.records, [read.problem] if read.problem is not None else []
 
 
 def _geojson_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
@@ -115,7 +50,7 @@ def _geojson_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[
         if not isinstance(feature, dict):
             records.append((number, {"__error__": "feature is not an object"}))
             continue
-        props = _blank_to_none(dict(feature.get("properties") or {}))
+        props = blank_to_none(dict(feature.get("properties") or {}))
         geometry = feature.get("geometry")
         if isinstance(geometry, dict) and geometry.get("type") == "Point":
             coords = geometry.get("coordinates") or [None, None]
