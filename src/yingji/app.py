@@ -66,6 +66,10 @@ def install_jobs(bus: Bus, db: Database) -> None:
     """Subscribe the domains' durable event handlers (they run where the relay runs)."""
     overdue = notify_jobs.FirstReportOverdue(db)
     bus.subscribe(overdue.name, overdue, types=overdue.types)
+    ready = notify_jobs.ReadyToClose(db)
+    bus.subscribe(ready.name, ready, types=ready.types)
+    notices = notify_jobs.Notices(db)
+    bus.subscribe(notices.name, notices, types=notices.types)
     callback = dispatch_jobs.CallbackOnClose(db)
     bus.subscribe(callback.name, callback, types=callback.types)
 

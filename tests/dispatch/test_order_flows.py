@@ -10,7 +10,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.factories import PASSWORD, bearer, make_county_with_two_towns, make_unit, make_user
+from tests.factories import (
+    PASSWORD,
+    bearer,
+    deliver_events,
+    make_county_with_two_towns,
+    make_unit,
+    make_user,
+)
 from yingji.app import install_jobs
 from yingji.core import clock as clock_module
 from yingji.core import security
@@ -172,6 +179,7 @@ async def test_deadlines_remind_then_supervise_up_the_chain_and_stop_when_done(
         "supervise_unit",
         "supervise_center",
     ]
+    await deliver_events(db)  # the notifications go out as the relay hands the events on
     told_unit = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
     assert {"order_issued", "remind", "supervise_unit"} <= {n["kind"] for n in told_unit["items"]}
     told_leader = (await client.get("/api/v1/notifications", headers=world["leader"])).json()
@@ -244,7 +252,7 @@ async def test_two_concurrent_signs_of_one_order_one_wins_one_conflicts(
 
 
 async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_again(
-    client: httpx.AsyncClient, world: dict
+    client: httpx.AsyncClient, world: dict, db: Database
 ) -> None:
     incident, orders = await dispatched(client, world)
     order = orders[world["units"]["TA"]]["id"]
@@ -252,8 +260,13 @@ async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_ag
     assert missing.status_code == 422
     back = await act(client, world["town_a"], order, "return", {"reason": "不属本镇管辖"})
     assert back.json()["stage"] == "returned" and back.json()["return_reason"] == "不属本镇管辖"
+    await deliver_events(db)
     told = (await client.get("/api/v1/notifications", headers=world["officer"])).json()
     assert [n["kind"] for n in told["items"]] == ["order_returned"]
+    assert (
+        told["items"][0]["subject_type"] == "incident"
+        and told["items"][0]["subject_id"] == incident
+    )
     again = await client.post(
         f"/api/v1/incidents/{incident}/dispatch",
         headers=world["officer"],
@@ -280,6 +293,11 @@ async def test_completing_every_order_prompts_closing_and_closing_opens_the_call
             await client.get(f"/api/v1/incidents/{incident}/timeline", headers=world["officer"])
         ).json()
         assert timeline[-1]["kind"] == "ready_to_close"
+        for sub in bus.subscriptions:
+            await bus.deliver_durable(sub)
+        told = (await client.get("/api/v1/notifications", headers=world["officer"])).json()
+        assert [n["kind"] for n in told["items"]] == ["ready_to_close"]
+        assert told["items"][0]["subject_id"] == incident
         early = await client.post(
             f"/api/v1/incidents/{incident}/callback",
             headers=world["officer"],

@@ -4,6 +4,8 @@ deadlines (timer rows), escalate what runs late, and call the reporter back afte
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,17 +18,17 @@ from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, schemas, service
 from yingji.dispatch.models import (
-    CLOSED_WITH_INCIDENT,
+    ENDED_STAGES,
     OPEN_STAGES,
     Callback,
     Order,
     OrderPhoto,
+    OrderStage,
     RoutingRule,
     StageDeadline,
 )
 from yingji.incidents import flows as incident_flows
 from yingji.incidents import service as incidents
-from yingji.notify import service as notify
 from yingji.org import service as org
 
 DEADLINE_TIMER = "dispatch.deadline"
@@ -43,6 +45,31 @@ DISPATCHABLE = ("verified", "responding", "controlled")
 # --- traces --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A notification a change sends to named people. The flow names them (the order's unit's
+    people, the duty officers or leaders over the incident) and the change's event carries it;
+    ``notify.jobs.Notices`` creates one notification per person once the event is relayed."""
+
+    kind: str
+    title: str
+    body: str
+    user_ids: tuple[str, ...]
+    #: what the notification links to; the order by default (the event's subject)
+    subject_type: str = "order"
+    subject_id: str | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "body": self.body,
+            "user_ids": list(self.user_ids),
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+        }
+
+
 async def _trace(
     session: AsyncSession,
     order: Order,
@@ -53,12 +80,14 @@ async def _trace(
     before: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    notices: Sequence[Notice] = (),
 ) -> None:
     """Timeline of the incident, audit of the order, event to the area and both units. The
     event carries the incident's number and title, so a screen can tell the unit what the order
     is about in its own language without a fetch (``summary`` is the Chinese timeline line).
     The timeline row's code is ``action``; its words take ``data`` and ``params`` (the unit's
-    name, …), which the event carries too."""
+    name, …), which the event carries too. ``notices``: the notifications the change sends,
+    which the event carries for ``notify.jobs.Notices`` to create."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
     words = {**(data or {}), **(params or {})}
     await incidents.add_timeline(
@@ -96,6 +125,7 @@ async def _trace(
             "summary": summary,
             "params": words,
             **(data or {}),
+            **({"notices": [n.as_payload() for n in notices]} if notices else {}),
         },
         scope=EventScope(division_path=order.division_path, unit_ids=units),
         actor_id=audit.current_context.get().actor_id,
@@ -201,7 +231,7 @@ async def _issue(
         unit_id=unit.id,
         responsible_unit_id=responsible or unit.id,
         role=role,
-        stage="issued",
+        stage=OrderStage.ISSUED,
         chosen_by=reason,
         chosen_why=why,
         needs_presence=presence,
@@ -217,15 +247,19 @@ async def _issue(
     await session.flush()
     for stage in ("sign", "arrive", "complete"):
         await _schedule_stage(session, order, stage, now, limits.remind_share)
-    await notify_unit(
+    return order
+
+
+async def _issued_notice(
+    session: AsyncSession, order: Order, incident: incidents.Incident, reason: str
+) -> Notice:
+    return await unit_notice(
         session,
         order,
         kind="order_issued",
         title=f"新派单 {incident.number}",
         body=f"{incident.title}（{reason}）",
-        key=f"issued:{order.id}",
     )
-    return order
 
 
 def _active(unit: org.LinkageUnit) -> org.LinkageUnit:
@@ -299,6 +333,7 @@ async def dispatch(
                 "sign_due_at": clock.as_utc(order.sign_due_at).isoformat(),
             },
             params={"why": choice.why},
+            notices=[await _issued_notice(session, order, incident, choice.reason)],
         )
         issued.append(order)
     if not issued:
@@ -338,8 +373,7 @@ async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UU
     await service.advance(
         session=session,
         order=order,
-        allowed=("issued",),
-        to="signed",
+        to=OrderStage.SIGNED,
         values={
             "signed_at": now,
             "sign_late": now > clock.as_utc(order.sign_due_at),
@@ -370,7 +404,7 @@ async def _finish_transfer(
     if first is None or first.stage not in OPEN_STAGES:
         return
     before = audit.snapshot(first, service.ORDER_FIELDS)
-    await service.advance(session=session, order=first, allowed=OPEN_STAGES, to="transferred")
+    await service.advance(session=session, order=first, to=OrderStage.TRANSFERRED)
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=first.id)
     await _trace(
         session,
@@ -400,8 +434,7 @@ async def arrive(
     await service.advance(
         session=session,
         order=order,
-        allowed=("signed",),
-        to="arrived",
+        to=OrderStage.ARRIVED,
         values={
             "arrived_at": now,
             "arrive_lon": lon,
@@ -435,7 +468,7 @@ async def feedback(
     ``upload_photo``); one that was not refuses the whole feedback and changes nothing."""
     order, incident, unit = await _load(session, principal, order_id)
     _acting_unit(principal, order)
-    if order.stage not in ("signed", "arrived"):
+    if order.stage not in (OrderStage.SIGNED, OrderStage.ARRIVED):
         raise ValidationFailed(
             "invalid_stage",
             f"feedback comes after signing; the order is {order.stage}",
@@ -531,8 +564,7 @@ async def complete(
     await service.advance(
         session=session,
         order=order,
-        allowed=("signed", "arrived"),
-        to="completed",
+        to=OrderStage.COMPLETED,
         values={"completed_at": now, "complete_late": now > clock.as_utc(order.complete_due_at)},
     )
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
@@ -552,9 +584,8 @@ async def complete(
 
 async def _prompt_close_if_done(session: AsyncSession, incident: incidents.Incident) -> None:
     orders = await service.orders_of_incident(session=session, incident_id=incident.id)
-    ended = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
-    live = [o for o in orders if o.stage not in ended]
-    if live and all(o.stage == "completed" for o in live):
+    live = [o for o in orders if o.stage not in ENDED_STAGES]
+    if live and all(o.stage == OrderStage.COMPLETED for o in live):
         await incidents.trace(
             session=session,
             incident=incident,
@@ -562,19 +593,6 @@ async def _prompt_close_if_done(session: AsyncSession, incident: incidents.Incid
             before=None,
             summary="全部派单已办结，请值班员确认办结",
         )
-        for user in await org.users_covering(
-            session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
-        ):
-            await notify.create(
-                session=session,
-                user_id=user.id,
-                kind="ready_to_close",
-                title=f"可办结 {incident.number}",
-                body=f"{incident.title}：全部派单已办结",
-                subject_type="incident",
-                subject_id=str(incident.id),
-                dedupe_key=f"ready:{incident.id}:{len(live)}:{user.id}",
-            )
 
 
 async def return_order(
@@ -587,8 +605,7 @@ async def return_order(
     await service.advance(
         session=session,
         order=order,
-        allowed=("issued", "signed"),
-        to="returned",
+        to=OrderStage.RETURNED,
         values={"returned_at": clock.now(), "return_reason": reason},
     )
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
@@ -601,20 +618,17 @@ async def return_order(
         summary=f"退回 {unit.name}：{reason}",
         data={"reason": reason},
         params={"unit": unit.name},
+        notices=[
+            Notice(
+                kind="order_returned",
+                title=f"派单退回 {incident.number}",
+                body=f"{unit.name}：{reason}",
+                user_ids=await _covering(session, Role.DUTY_OFFICER, incident),
+                subject_type="incident",
+                subject_id=str(incident.id),
+            )
+        ],
     )
-    for user in await org.users_covering(
-        session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
-    ):
-        await notify.create(
-            session=session,
-            user_id=user.id,
-            kind="order_returned",
-            title=f"派单退回 {incident.number}",
-            body=f"{unit.name}：{reason}",
-            subject_type="incident",
-            subject_id=str(incident.id),
-            dedupe_key=f"returned:{order.id}:{user.id}",
-        )
     return order
 
 
@@ -638,12 +652,13 @@ async def transfer(
     if await service.pending_transfer(session=session, order=order) is not None:
         raise Conflict("transfer_pending", "a transfer of this order waits to be signed")
     target = _active(await org.get_unit_or_raise(session=session, unit_id=to_unit_id))
+    chosen_by = f"移交自 {unit.name}：{reason}"
     new = await _issue(
         session,
         incident,
         target,
         order.role,
-        f"移交自 {unit.name}：{reason}",
+        chosen_by,
         why=reasons.reason("routing.transfer", unit=unit.name, text=reason),
         responsible=order.unit_id,
         transferred_from=order.id,
@@ -661,6 +676,7 @@ async def transfer(
             "sign_due_at": clock.as_utc(new.sign_due_at).isoformat(),
         },
         params={"unit": target.name},
+        notices=[await _issued_notice(session, new, incident, chosen_by)],
     )
     return new
 
@@ -671,13 +687,12 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
     if order.stage not in OPEN_STAGES:
         raise ValidationFailed("invalid_stage", f"the order is {order.stage}")
     stage = current_stage(order)
-    told = await notify_unit(
+    notice = await unit_notice(
         session,
         order,
         kind="remind",
         title=f"催办 {incident.number}",
         body=f"{unit.name}：请尽快{STAGE_NAMES[stage]}（{incident.title}）",
-        key=f"manual:{order.id}:{clock.now().isoformat()}",
     )
     await service.add_escalation(
         session=session,
@@ -685,7 +700,7 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
         stage=stage,
         kind="remind",
         due_at=due_of(order, stage),
-        notified=told,
+        notified=list(notice.user_ids),
         manual=True,
     )
     await _trace(
@@ -695,36 +710,35 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
         action="dispatch.reminded",
         summary=f"催办 {unit.name}（{STAGE_NAMES[stage]}，{principal.display_name} 手动）",
         params={"unit": unit.name, "stage": stage},
+        notices=[notice],
     )
     return order
 
 
 def current_stage(order: Order) -> str:
-    if order.stage == "issued":
+    if order.stage == OrderStage.ISSUED:
         return "sign"
-    if order.stage == "signed" and order.needs_presence:
+    if order.stage == OrderStage.SIGNED and order.needs_presence:
         return "arrive"
     return "complete"
 
 
-async def notify_unit(
-    session: AsyncSession, order: Order, *, kind: str, title: str, body: str, key: str
-) -> list[str]:
-    told = []
-    for user in await org.users_of_unit(session=session, unit_id=order.unit_id):
-        created = await notify.create(
-            session=session,
-            user_id=user.id,
-            kind=kind,
-            title=title,
-            body=body,
-            subject_type="order",
-            subject_id=str(order.id),
-            dedupe_key=f"{key}:{user.id}",
-        )
-        if created is not None:
-            told.append(str(user.id))
-    return told
+async def unit_notice(
+    session: AsyncSession, order: Order, *, kind: str, title: str, body: str
+) -> Notice:
+    """A notification to the active people of the order's unit."""
+    people = await org.users_of_unit(session=session, unit_id=order.unit_id)
+    return Notice(kind=kind, title=title, body=body, user_ids=tuple(str(u.id) for u in people))
+
+
+async def _covering(
+    session: AsyncSession, role: Role, incident: incidents.Incident
+) -> tuple[str, ...]:
+    """The active people with ``role`` whose jurisdiction holds the incident."""
+    people = await org.users_covering(
+        session=session, role=role, division_path=incident.division_path
+    )
+    return tuple(str(u.id) for u in people)
 
 
 # --- escalation (the timer handler's flow) -------------------------------------------------------
@@ -758,31 +772,22 @@ async def escalate(
     if incident is None or unit is None:
         return
     what = f"{STEP_NAMES[step]}：{unit.name} {STAGE_NAMES[stage]}"
-    key = f"{order.id}:{stage}:{step}:{due_at}"
-    told = await notify_unit(
-        session,
-        order,
-        kind=step,
-        title=f"{what} {incident.number}",
-        body=f"{incident.title}",
-        key=key,
-    )
+    notices = [
+        await unit_notice(
+            session, order, kind=step, title=f"{what} {incident.number}", body=f"{incident.title}"
+        )
+    ]
     if step == "supervise_center":
-        for user in await org.users_covering(
-            session=session, role=Role.DUTY_LEADER, division_path=incident.division_path
-        ):
-            created = await notify.create(
-                session=session,
-                user_id=user.id,
+        leaders = await _covering(session, Role.DUTY_LEADER, incident)
+        notices.append(
+            Notice(
                 kind=step,
                 title=f"{what} {incident.number}",
                 body=f"{incident.title}：已超时，请督办",
-                subject_type="order",
-                subject_id=str(order.id),
-                dedupe_key=f"{key}:{user.id}",
+                user_ids=leaders,
             )
-            if created is not None:
-                told.append(str(user.id))
+        )
+    told = [user_id for notice in notices for user_id in notice.user_ids]
     await service.add_escalation(
         session=session,
         order=order,
@@ -799,6 +804,7 @@ async def escalate(
         summary=what + ("（已超时）" if step != "remind" else ""),
         data={"stage": stage, "step": step, "notified": len(told)},
         params={"unit": unit.name},
+        notices=notices,
     )
 
 
@@ -858,8 +864,7 @@ async def _end_orders_with(session: AsyncSession, incident: incidents.Incident) 
         was = await service.advance(
             session=session,
             order=order,
-            allowed=OPEN_STAGES,
-            to=CLOSED_WITH_INCIDENT,
+            to=OrderStage.CLOSED_WITH_INCIDENT,
         )
         await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
         await _trace(
@@ -870,14 +875,15 @@ async def _end_orders_with(session: AsyncSession, incident: incidents.Incident) 
             before=before,
             summary=f"派单随事件{ending}结束：{unit.name}",
             data={"unit": unit.name, "from_stage": was, "incident_state": incident.state},
-        )
-        await notify_unit(
-            session,
-            order,
-            kind="order_closed_with_incident",
-            title=f"派单已结束 {incident.number}",
-            body=f"{incident.title}：事件已{ending}，无需继续处置",
-            key=f"ended:{order.id}",
+            notices=[
+                await unit_notice(
+                    session,
+                    order,
+                    kind="order_closed_with_incident",
+                    title=f"派单已结束 {incident.number}",
+                    body=f"{incident.title}：事件已{ending}，无需继续处置",
+                )
+            ],
         )
         ended.append(order)
     return ended
@@ -1168,17 +1174,16 @@ async def import_routing_rules(
     return created, updated
 
 
-async def set_stage_deadline(*, session: AsyncSession, data: dict[str, Any]) -> StageDeadline:
+async def set_stage_deadline(
+    *, session: AsyncSession, data: schemas.StageDeadlineIn
+) -> StageDeadline:
     """限时: the minutes of each stage for one category prefix, level and tier (a new row or the
     one already there)."""
     row = await service.get_stage_deadline(
-        session=session,
-        category_prefix=data["category_prefix"],
-        level=data["level"],
-        tier=data["tier"],
+        session=session, category_prefix=data.category_prefix, level=data.level, tier=data.tier
     )
     before = audit.snapshot(row, service.STAGE_DEADLINE_FIELDS) if row is not None else None
-    row = await service.put_stage_deadline(session=session, row=row, data=data)
+    row = await service.put_stage_deadline(session=session, row=row, data=data.model_dump())
     await record_change(
         session,
         action="dispatch.stage_deadline_set",

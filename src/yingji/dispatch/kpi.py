@@ -79,14 +79,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core.clock import as_utc
 from yingji.core.security import Scope
-from yingji.dispatch.models import CLOSED_WITH_INCIDENT, OPEN_STAGES, Callback, Order
+from yingji.dispatch.models import (
+    CLOSED_WITH_INCIDENT,
+    OPEN_STAGES,
+    Callback,
+    Order,
+    OrderStage,
+)
 from yingji.incidents import service as incidents
 from yingji.org import service as org
 
 AnySelect = Select[*tuple[Any, ...]]
 
-LIVE_STAGES = ("issued", "signed", "arrived", "completed")
-ENDED_STAGES = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
+LIVE_STAGES = (*OPEN_STAGES, OrderStage.COMPLETED)
 CLOSED_STATES = ("closed", "archived")
 KPI_NAMES = ("acceptance", "turnout", "punctuality", "feedback", "callback")
 TIMED_STAGES = ("sign", "arrive", "complete")  # the stages 准点率 counts
@@ -172,9 +177,9 @@ def order_sums() -> list[Any]:
     """The labelled conditional sums of one group of orders (see the module docstring)."""
     return [
         func.count().label("orders"),
-        _count(Order.stage == "returned").label("returned"),
-        _count(Order.stage == "transferred").label("transferred"),
-        _count(Order.stage == "cancelled").label("cancelled"),
+        _count(Order.stage == OrderStage.RETURNED).label("returned"),
+        _count(Order.stage == OrderStage.TRANSFERRED).label("transferred"),
+        _count(Order.stage == OrderStage.CANCELLED).label("cancelled"),
         _count(_WITH_INCIDENT).label("closed_with_incident"),
         _count(ACCOUNTABLE).label("acceptance_den"),
         _count(_SIGNED).label("acceptance_num"),

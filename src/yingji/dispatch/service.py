@@ -24,8 +24,10 @@ from yingji.dispatch.models import (
     Feedback,
     Order,
     OrderPhoto,
+    OrderStage,
     RoutingRule,
     StageDeadline,
+    stages_before,
 )
 from yingji.incidents import service as incidents
 from yingji.org import service as org
@@ -142,7 +144,7 @@ async def orders_of_incident(*, session: AsyncSession, incident_id: uuid.UUID) -
 
 async def pending_transfer(*, session: AsyncSession, order: Order) -> Order | None:
     return await session.scalar(
-        select(Order).where(Order.transferred_from_id == order.id, Order.stage == "issued")
+        select(Order).where(Order.transferred_from_id == order.id, Order.stage == OrderStage.ISSUED)
     )
 
 
@@ -150,19 +152,21 @@ async def advance(
     *,
     session: AsyncSession,
     order: Order,
-    allowed: tuple[str, ...],
-    to: str,
+    to: OrderStage,
     values: dict[str, Any] | None = None,
 ) -> str:
-    """Compare-and-set the stage; returns the stage left. Two concurrent signs: one wins.
-    An order leaving the open stages records when it ended (``ended_at``)."""
+    """Move the order to stage ``to`` with a compare-and-set from the stages that may precede it
+    (``ORDER_TRANSITIONS``); returns the stage left. Two concurrent signs: one wins, the other is
+    refused (``invalid_stage``). An order leaving the open stages records when it ended
+    (``ended_at``)."""
+    allowed = stages_before(to)
     before = order.stage
     now = clock.now()
     ended = {} if to in OPEN_STAGES else {"ended_at": now}
     result = await session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stage.in_(allowed))
-        .values(stage=to, updated_at=now, **(ended | (values or {})))
+        .values(stage=to.value, updated_at=now, **(ended | (values or {})))
         .execution_options(synchronize_session=False)
     )
     if not rows_affected(result):
@@ -170,7 +174,7 @@ async def advance(
         raise InvalidTransition(
             "invalid_stage",
             f"an order that is {order.stage} cannot be {to}",
-            {"stage": order.stage, "to": to, "allowed_from": list(allowed)},
+            {"stage": order.stage, "to": to.value, "allowed_from": [s.value for s in allowed]},
         )
     await session.refresh(order)
     return before
@@ -651,8 +655,8 @@ async def open_and_soon_due(
         .where(Order.stage.in_(OPEN_STAGES))
         .where(
             or_(
-                (Order.stage == "issued") & (Order.sign_due_at <= soon),
-                (Order.stage == "signed")
+                (Order.stage == OrderStage.ISSUED) & (Order.sign_due_at <= soon),
+                (Order.stage == OrderStage.SIGNED)
                 & Order.arrive_due_at.is_not(None)
                 & (Order.arrive_due_at <= soon),
                 Order.complete_due_at <= soon,
