@@ -23,8 +23,9 @@ from yingji.core import clock as clock_module
 from yingji.core import security
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
-from yingji.core.events import Bus, OutboxEvent
+from yingji.core.events import Bus, DomainEvent, OutboxEvent
 from yingji.core.timers import TimerWorker, handlers
+from yingji.notify import jobs as notify_jobs
 from yingji.org.models import UserAccount
 
 
@@ -479,3 +480,24 @@ async def test_the_centre_still_acts_for_a_unit_that_cannot(
     assert signed.status_code == 200, signed.text
     fed = await act(client, centre, town_order, "feedback", {"text": "电话告知已到场"})
     assert fed.status_code == 200, fed.text
+
+
+async def test_an_order_event_delivered_twice_tells_the_unit_once(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    _, orders = await dispatched(client, world)
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    async with db.unit_of_work(readonly=True) as session:
+        row = await session.scalar(
+            select(OutboxEvent).where(
+                OutboxEvent.type == "dispatch.order_issued", OutboxEvent.subject_id == fire_order
+            )
+        )
+    assert row is not None
+    event = DomainEvent.from_row(row)
+    notices = notify_jobs.Notices(db)
+    await notices(event)
+    await notices(event)  # the relay delivers at least once: a crash may hand it on again
+    told = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
+    assert [(n["kind"], n["subject_id"]) for n in told["items"]] == [("order_issued", fire_order)]
+    assert told["items"][0]["title"].startswith("新派单 ")
