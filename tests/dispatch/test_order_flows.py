@@ -501,3 +501,40 @@ async def test_an_order_event_delivered_twice_tells_the_unit_once(
     told = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
     assert [(n["kind"], n["subject_id"]) for n in told["items"]] == [("order_issued", fire_order)]
     assert told["items"][0]["title"].startswith("新派单 ")
+
+
+async def test_two_concurrent_callbacks_of_one_incident_one_is_recorded_one_conflicts(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    incident, orders = await dispatched(client, world)
+    for unit, headers in (
+        (world["units"]["FIRE"], world["fire"]),
+        (world["units"]["TA"], world["town_a"]),
+    ):
+        await act(client, headers, orders[unit]["id"], "sign")
+        await act(client, headers, orders[unit]["id"], "complete")
+    closed = await client.post(f"/api/v1/incidents/{incident}/close", headers=world["officer"])
+    assert closed.status_code == 200, closed.text
+    await deliver_events(db)  # the closing opens the callback task
+
+    async def call_back(note: str) -> httpx.Response:
+        return await client.post(
+            f"/api/v1/incidents/{incident}/callback",
+            headers=world["officer"],
+            json={"reachable": True, "reached": True, "satisfied": True, "note": note},
+        )
+
+    first, second = await asyncio.gather(call_back("甲"), call_back("乙"))
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["error"]["code"] == "callback_done"
+    winner = first if first.status_code == 200 else second
+    async with db.unit_of_work(readonly=True) as session:
+        audited = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == "dispatch.callback_done")
+            )
+        ).all()
+    assert [e.payload["summary"] for e in audited] == [
+        f"回访：已联系，满意（{winner.json()['note']}）"
+    ]

@@ -988,12 +988,17 @@ async def record_callback(
         callback = await service.get_callback(session=session, incident_id=incident.id)
     if callback is None:
         raise Conflict("callback_missing", "the callback task could not be opened")
-    if callback.done_at is not None:
+    recorded = await service.record_callback(
+        session=session,
+        callback=callback,
+        reachable=reachable,
+        reached=reached and reachable,
+        satisfied=satisfied if reached else None,
+        note=note,
+        by_user=principal.username,
+    )
+    if not recorded:
         raise Conflict("callback_done", "the callback was already recorded")
-    callback.reachable, callback.reached = reachable, reached and reachable
-    callback.satisfied = satisfied if reached else None
-    callback.note, callback.by_user, callback.done_at = note, principal.username, clock.now()
-    await session.flush()
     verdict = "满意" if satisfied else ("不满意" if satisfied is False else "未评价")
     summary = f"回访：{'已联系，' + verdict if callback.reached else '未能联系报警人'}"
     await incidents.trace(

@@ -645,6 +645,35 @@ async def get_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Call
     return await session.scalar(select(Callback).where(Callback.incident_id == incident_id))
 
 
+async def record_callback(
+    *,
+    session: AsyncSession,
+    callback: Callback,
+    reachable: bool,
+    reached: bool,
+    satisfied: bool | None,
+    note: str | None,
+    by_user: str,
+) -> bool:
+    """Record the call with a compare-and-set on the task still pending (``done_at`` unset):
+    of two officers recording the same callback at once, one wins. False if it was done."""
+    result = await session.execute(
+        update(Callback)
+        .where(Callback.id == callback.id, Callback.done_at.is_(None))
+        .values(
+            reachable=reachable,
+            reached=reached,
+            satisfied=satisfied,
+            note=note,
+            by_user=by_user,
+            done_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(callback)
+    return rows_affected(result) > 0
+
+
 async def open_and_soon_due(
     *, session: AsyncSession, scope: Scope, horizon: timedelta, limit: int = 500
 ) -> list[Order]:
