@@ -28,7 +28,7 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from yingji import registry
+from yingji import domains, registry
 from yingji.app import create_app, ensure_reference_data
 from yingji.core import audit, migrate, security
 from yingji.core import clock as clock_module
@@ -38,6 +38,8 @@ from yingji.settings import Settings, get_settings
 
 PG_URL = os.environ.get("YINGJI_TEST_DATABASE_URL")
 security.configure_hasher(cheap=True)
+# what building an app or a worker does first: tests that call services without an app too
+domains.install()
 
 
 @pytest.fixture(scope="session")

@@ -22,64 +22,42 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from yingji import __version__, registry
-from yingji.core import audit, clock, edge, metrics, migrate, security
+from yingji import __version__, domains
+from yingji.core import audit, clock, domain, edge, metrics, migrate, security
 from yingji.core.db import Database, database_unavailable, refused_nul_character
 from yingji.core.errors import DomainError, PermissionDenied, Unauthenticated
 from yingji.core.events import Bus, make_bus
 from yingji.core.logs import redact_secrets_in_logs, request_id_var
 from yingji.core.timers import TimerWorker
 from yingji.core.web import client_ip, credentials_hold
-from yingji.dispatch import api as dispatch_api
-from yingji.dispatch import jobs as dispatch_jobs
-from yingji.dispatch import plan_api as dispatch_plan_api
-from yingji.dispatch import service as dispatch_service
-from yingji.gis import api as gis_api
-from yingji.incidents import api as incidents_api
-from yingji.incidents import jobs as incident_jobs
-from yingji.incidents import service as incidents_service
-from yingji.intake import api as intake_api
-from yingji.intake import desk_api as intake_desk_api
-from yingji.intake import flows as intake_flows
-from yingji.intake import service as intake_service
-from yingji.notify import api as notify_api
-from yingji.notify import jobs as notify_jobs
-from yingji.org import api as org_api
-from yingji.org import export_api as org_export_api
-from yingji.org import service as org_service
-from yingji.realtime import api as realtime_api
 from yingji.realtime.hub import Hub
 from yingji.settings import Settings, get_settings
-from yingji.system import api as system_api
 
 log = logging.getLogger("yingji")
 WEB_DIST = Path(__file__).parent / "web_dist"
 
-_ = (
-    registry,
-    incident_jobs,
-    dispatch_jobs,
-)  # every domain's tables and timer handlers are registered
-
 
 def install_jobs(bus: Bus, db: Database) -> None:
     """Subscribe the domains' durable event handlers (they run where the relay runs)."""
-    overdue = notify_jobs.FirstReportOverdue(db)
-    bus.subscribe(overdue.name, overdue, types=overdue.types)
-    ready = notify_jobs.ReadyToClose(db)
-    bus.subscribe(ready.name, ready, types=ready.types)
-    notices = notify_jobs.Notices(db)
-    bus.subscribe(notices.name, notices, types=notices.types)
-    callback = dispatch_jobs.CallbackOnClose(db)
-    bus.subscribe(callback.name, callback, types=callback.types)
+    domain.subscribe(bus, db, domains.EVERYTHING)
+
+
+def timer_worker(db: Database, settings: Settings) -> TimerWorker:
+    """The timer worker of ``yingji serve`` and ``yingji worker``, with every domain's handlers."""
+    return TimerWorker(
+        db,
+        batch=settings.timer_batch,
+        concurrency=settings.timer_concurrency,
+        lease_seconds=settings.timer_lease_seconds,
+        max_attempts=settings.timer_max_attempts,
+        poll_seconds=settings.timer_poll_seconds,
+        handler_map=domain.timer_handlers(domains.EVERYTHING),
+    )
 
 
 async def ensure_reference_data(db: Database) -> None:
     """Shipped reference data the schema needs (the category table), added if missing."""
-    async with db.unit_of_work() as session:
-        await intake_service.ensure_categories(session=session)
-        await incidents_service.ensure_reporting_deadlines(session=session)
-        await dispatch_service.ensure_stage_deadlines(session=session)
+    await domain.ensure_reference_data(db, domains.EVERYTHING)
 
 
 class RequestContextMiddleware:
@@ -313,8 +291,7 @@ async def warm_caches(db: Database) -> None:
     that cannot give it yet (unreachable, not migrated) does not stop the start: ``/readyz``
     says what is wrong, and the first report builds it."""
     try:
-        async with db.unit_of_work(readonly=True) as session:
-            await intake_flows.knowledge(session)
+        await domain.warm(db, domains.EVERYTHING)
     except (DBAPIError, OSError) as exc:
         log.warning("reference data not built at start", extra={"error": str(exc)[:200]})
 
@@ -381,7 +358,7 @@ def create_app(
         clock.set_clock(clock_override)
     elif settings.clock_rate != 1.0:
         clock.set_clock(clock.SystemClock(settings.clock_rate))
-    security.set_authenticator(org_service.principal_for_token)
+    domains.install()
     redact_secrets_in_logs()
     if settings.env == "test":
         security.configure_hasher(cheap=True)
@@ -401,14 +378,7 @@ def create_app(
         app.state.db, app.state.bus, app.state.hub = db, the_bus, hub
         worker = None
         if run_worker:
-            worker = TimerWorker(
-                db,
-                batch=settings.timer_batch,
-                concurrency=settings.timer_concurrency,
-                lease_seconds=settings.timer_lease_seconds,
-                max_attempts=settings.timer_max_attempts,
-                poll_seconds=settings.timer_poll_seconds,
-            )
+            worker = timer_worker(db, settings)
             worker.start()
             await schedule_audit_anchor(db)
         await the_bus.start(db, run_relay=run_worker)
@@ -449,20 +419,8 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_operations(app)
-    for router in (
-        org_api.auth_router,
-        org_api.router,
-        org_export_api.router,
-        gis_api.router,
-        intake_api.router,
-        intake_desk_api.router,
-        incidents_api.router,
-        dispatch_api.router,
-        dispatch_plan_api.router,
-        notify_api.router,
-        system_api.router,
-        realtime_api.router,
-    ):
-        app.include_router(router)
+    for declared in domains.EVERYTHING:
+        for router in declared.routers:
+            app.include_router(router)
     install_web_app(app, settings.web_dist or WEB_DIST)
     return app

@@ -22,14 +22,19 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from yingji import drill, registry
-from yingji.app import create_app, ensure_reference_data, install_jobs, schedule_audit_anchor
+from yingji import domains, drill
+from yingji.app import (
+    create_app,
+    ensure_reference_data,
+    install_jobs,
+    schedule_audit_anchor,
+    timer_worker,
+)
 from yingji.core import audit, clock, migrate, security
 from yingji.core.db import Database, sqlite_file
 from yingji.core.errors import DomainError
 from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
-from yingji.core.timers import TimerWorker
 from yingji.dispatch import bulletin
 from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
@@ -65,7 +70,6 @@ app.add_typer(drill_app, name="drill")
 
 console = Console()
 err = Console(stderr=True)
-_ = registry
 
 
 def _settings() -> Settings:
@@ -322,17 +326,11 @@ def worker() -> None:
         clock.set_clock(clock.SystemClock(settings.clock_rate))
 
     async def run() -> None:
+        domains.install()  # what the domains hand the kernel, as create_app does
         db = _database(settings)
         bus = make_bus(settings.nats_url, settings.nats_stream)
         install_jobs(bus, db)
-        timers = TimerWorker(
-            db,
-            batch=settings.timer_batch,
-            concurrency=settings.timer_concurrency,
-            lease_seconds=settings.timer_lease_seconds,
-            max_attempts=settings.timer_max_attempts,
-            poll_seconds=settings.timer_poll_seconds,
-        )
+        timers = timer_worker(db, settings)
         timers.start()
         await schedule_audit_anchor(db)
         await bus.start(db, run_relay=True)

@@ -1,23 +1,11 @@
-"""Every domain's tables, imported once so metadata (migrations, tests) sees them all."""
+"""Every table of the kernel and the domains, for the metadata migrations and tests use: the
+models modules each domain declares (``yingji.domains``) are imported by that list."""
 
-from yingji.core import audit, events, timers
 from yingji.core.db import Base
-from yingji.dispatch import models as dispatch_models
-from yingji.incidents import models as incident_models
-from yingji.intake import models as intake_models
-from yingji.notify import models as notify_models
-from yingji.org import models as org_models
+from yingji.domains import EVERYTHING
 
 metadata = Base.metadata
+#: the modules holding the tables, in the order of the list
+MODELS = tuple(module for domain in EVERYTHING for module in domain.models)
 
-__all__ = [
-    "audit",
-    "dispatch_models",
-    "events",
-    "incident_models",
-    "intake_models",
-    "metadata",
-    "notify_models",
-    "org_models",
-    "timers",
-]
+__all__ = ["MODELS", "metadata"]

@@ -375,7 +375,6 @@ async def _schedule_anchor(session: AsyncSession, *, slot: int, due_at: datetime
         log.debug("audit anchor timer of slot %s is already open", slot)
 
 
-@timers.handler(ANCHOR_TIMER)
 async def publish_on_time(session: AsyncSession, _firing: timers.TimerFiring) -> None:
     """Publish the head, then schedule the next publication (at the next whole interval)."""
     config = configuration()

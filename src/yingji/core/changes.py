@@ -1,18 +1,28 @@
-"""A change to reference data, recorded twice in the caller's transaction: one audit row (who
-changed what, before and after) and one event (so every screen showing the data updates live).
+"""A change, recorded in the caller's transaction: one audit row (who changed what, before and
+after), one timeline entry where the subject has a timeline (an incident), and one event (so
+every screen showing the subject updates live).
 
-The administration flows of several domains (divisions, units, accounts, the routing and
-deadline tables) record their changes this way; only the audience and the actor differ.
+Every flow records its changes this way (the administration flows of the reference tables,
+the incident lifecycle, intake); only the audience, the payload and the timeline differ. The
+timeline is the subject's domain's: it hands a bound entry (``Timeline``), so this module
+knows no domain.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, events
 from yingji.core.events import EventScope
+
+
+class Timeline(Protocol):
+    """One entry of a subject's timeline, bound to its subject by the domain that keeps it
+    (``incidents.service.timeline_entry``); written with the change's audit row and event."""
+
+    async def write(self, session: AsyncSession) -> None: ...
 
 
 async def record_change(
@@ -25,6 +35,8 @@ async def record_change(
     after: dict[str, Any] | None,
     audience: EventScope,
     previous_audience: EventScope | None = None,
+    timeline: Timeline | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> None:
     """Audit ``action`` on the subject and emit it as an event of the same name to ``audience``;
     the event's payload carries the subject ``before`` and ``after`` the change, and names the
@@ -36,7 +48,13 @@ async def record_change(
 
     The audit row belongs to the audience's area (the area the subject is in now); a change
     to a table the whole platform shares has none, and only administrators of everything
-    read it in the audit log."""
+    read it in the audit log.
+
+    ``timeline``: the subject's timeline entry, written first. ``payload``: the event's
+    payload when it carries more than the subject before and after (an incident's event
+    carries what a screen needs to draw it)."""
+    if timeline is not None:
+        await timeline.write(session)
     await audit.record(
         session,
         action=action,
@@ -55,7 +73,7 @@ async def record_change(
             type=action,
             subject_type=subject_type,
             subject_id="" if subject_id is None else subject_id,
-            payload={"before": before, "after": after},
+            payload={"before": before, "after": after} if payload is None else payload,
             scope=scope,
             actor_id=audit.current_context.get().actor_id,
         )

@@ -13,7 +13,7 @@ import hmac
 import secrets
 import string
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -39,6 +39,10 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
+    """The names of the permissions, which routes, events and the web app share. Which domain
+    adds each one, and which roles hold it, the domain declares (``Domain.permissions``, handed
+    over by :func:`declare_permissions` when the app or worker is built)."""
+
     ORG_READ = "org.read"
     ORG_WRITE = "org.write"
     USER_MANAGE = "user.manage"
@@ -58,23 +62,27 @@ class Permission(StrEnum):
 
 
 P = Permission
-_READ = {P.ORG_READ, P.EVENTS_READ, P.INCIDENT_READ, P.KPI_READ}
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.COMMANDER: frozenset(
-        _READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE, P.AUDIT_READ}
-    ),
-    Role.DUTY_LEADER: frozenset(
-        _READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE, P.AUDIT_READ}
-    ),
-    Role.DUTY_OFFICER: frozenset(_READ | {P.INCIDENT_WRITE, P.DISPATCH_WRITE, P.REPORT_CREATE}),
-    Role.UNIT_LIAISON: frozenset(_READ | {P.ORDER_ACT, P.REPORT_CREATE}),
-    Role.FIELD_WORKER: frozenset(
-        {P.ORG_READ, P.EVENTS_READ, P.INCIDENT_READ, P.REPORT_CREATE, P.ORDER_ACT}
-    ),
-    Role.EXPERT: frozenset(_READ),
-    Role.VIEWER: frozenset(_READ),
-}
+#: permission → (the domain that declared it, the roles that hold it)
+_DECLARED: dict[Permission, tuple[str, frozenset[Role]]] = {}
+
+
+def declare_permissions(owner: str, grants: Mapping[Permission, frozenset[Role]]) -> None:
+    """The permissions domain ``owner`` adds, each with the roles that hold it. Declaring the
+    same again is harmless; a permission declared by two domains is an error."""
+    for permission, roles in grants.items():
+        known = _DECLARED.get(permission)
+        if known is not None and known != (owner, roles):
+            raise ValueError(f"permission {permission.value!r} is already declared by {known[0]}")
+        _DECLARED[permission] = (owner, frozenset(roles))
+
+
+def role_permissions() -> dict[Role, frozenset[Permission]]:
+    """What each role holds, from the declarations; an administrator holds every permission."""
+    held: dict[Role, set[Permission]] = {role: set() for role in Role}
+    for permission, (_, roles) in _DECLARED.items():
+        for role in roles | {Role.ADMIN}:
+            held[role].add(permission)
+    return {role: frozenset(permissions) for role, permissions in held.items()}
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class Scope:
     area_path: str | None = None
     # Incidents outside the area that the principal reads all the same: those its unit holds an
     # order on (live, or ended lately). Only the routes that read an incident add them
-    # (``dispatch.access``); every other scope leaves this empty.
+    # (``core.web.IncidentReader``); every other scope leaves this empty.
     incident_ids: frozenset[uuid.UUID] = frozenset()
 
     def covers(self, *, division_path: str | None = None, unit_id: object = None) -> bool:
@@ -171,9 +179,12 @@ def permissions_for(
 ) -> frozenset[Permission]:
     """The permissions of ``roles``; those of :data:`EVERYTHING_ONLY` only when the principal's
     scope is everything."""
+    if not _DECLARED:
+        raise RuntimeError("no permissions declared: build the app or worker from yingji.domains")
     granted: set[Permission] = set()
-    for role in roles:
-        granted |= ROLE_PERMISSIONS[role]
+    for permission, (_, holders) in _DECLARED.items():
+        if Role.ADMIN in roles or holders & roles:
+            granted.add(permission)
     if not everything:
         granted -= EVERYTHING_ONLY
     return frozenset(granted)

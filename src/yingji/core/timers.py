@@ -110,16 +110,13 @@ TimerHandler = Callable[[AsyncSession, TimerFiring], Awaitable[None]]
 _HANDLERS: dict[str, TimerHandler] = {}
 
 
-def handler(kind: str) -> Callable[[TimerHandler], TimerHandler]:
-    """Register the handler of a timer kind (in a domain's ``jobs.py``)."""
-
-    def register(fn: TimerHandler) -> TimerHandler:
-        if kind in _HANDLERS and _HANDLERS[kind] is not fn:
-            raise ValueError(f"timer kind {kind!r} already has a handler")
-        _HANDLERS[kind] = fn
-        return fn
-
-    return register
+def register(kind: str, fn: TimerHandler) -> None:
+    """Register the handler of a timer kind (``core.domain.install``, from each domain's
+    declaration, when an app or a worker is built). Registering the same handler again is
+    harmless; another handler for a kind already taken is an error."""
+    if kind in _HANDLERS and _HANDLERS[kind] is not fn:
+        raise ValueError(f"timer kind {kind!r} already has a handler")
+    _HANDLERS[kind] = fn
 
 
 def handlers() -> dict[str, TimerHandler]:
@@ -506,8 +503,8 @@ __all__ = [
     "TimerHandler",
     "TimerWorker",
     "cancel",
-    "handler",
     "handlers",
+    "register",
     "retry_parked",
     "schedule",
 ]

@@ -7,8 +7,9 @@ Routes declare what they need with typed dependencies::
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket
@@ -146,3 +147,40 @@ def Require(permission: Permission) -> Any:  # noqa: N802 - reads as a type in s
 
     dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
     return Depends(dependency)
+
+
+#: Widens the scope of a principal who reads an incident (and its reports, attachments and
+#: orders): the dispatch domain adds the incidents its unit holds orders on. Reading only.
+ScopeWidener = Callable[[Request, AsyncSession, security.Scope], Awaitable[security.Scope]]
+_incident_reading: list[ScopeWidener] = []
+
+
+def widen_incident_reading(widener: ScopeWidener) -> None:
+    """Add ``widener`` to the reading scope of :data:`IncidentReader` (once; from a domain's
+    declaration, ``Domain.incident_reading``)."""
+    if widener not in _incident_reading:
+        _incident_reading.append(widener)
+
+
+async def incident_reading_scope(
+    request: Request, session: AsyncSession, me: Principal
+) -> security.Scope:
+    """``me``'s scope, widened by every registered widener (the same object when none widens)."""
+    scope = me.scope
+    for widen in _incident_reading:
+        scope = await widen(request, session, scope)
+    return scope
+
+
+async def incident_reader(
+    request: Request,
+    session: Session,
+    me: Annotated[Principal, Require(Permission.INCIDENT_READ)],
+) -> Principal:
+    """The reader of an incident, with the scope the domains widen it by."""
+    scope = await incident_reading_scope(request, session, me)
+    return me if scope is me.scope else dataclasses.replace(me, scope=scope)
+
+
+#: ``incident.read``, with the scope widened for reading an incident (reading routes only)
+IncidentReader = Annotated[Principal, Depends(incident_reader)]

@@ -1,5 +1,6 @@
-"""Who reads an incident through an order (联动单位查看所派事件): the dependency of the routes
-that read an incident, its reports, attachments and orders.
+"""Who reads an incident through an order (联动单位查看所派事件): the dispatch domain's widener of
+the scope of the routes that read an incident, its reports, attachments and orders
+(``core.web.IncidentReader``; declared in ``dispatch/domain.py``).
 
 A linkage unit's scope is its unit (and, for a town's unit, its town). A unit that holds an
 order on an incident reads that incident, its reports and the other units' orders, while the
@@ -9,33 +10,26 @@ Only reading routes take this principal: every change still goes by the principa
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core.security import Permission, Principal, Scope
-from yingji.core.web import Require, Session, get_settings
+from yingji.core.security import Principal, Scope
+from yingji.core.web import IncidentReader, get_settings, incident_reading_scope
 from yingji.dispatch import service
 
 
-async def reading_scope(request: Request, session: AsyncSession, me: Principal) -> Scope:
-    """``me``'s scope, also reading the incidents its unit holds orders on."""
+async def with_order_incidents(request: Request, session: AsyncSession, scope: Scope) -> Scope:
+    """``scope``, also reading the incidents its unit holds orders on."""
     read_for = timedelta(days=get_settings(request).order_read_days)
-    return await service.responder_scope(session=session, scope=me.scope, read_for=read_for)
+    return await service.responder_scope(session=session, scope=scope, read_for=read_for)
 
 
-async def reader_with_orders(
-    request: Request,
-    session: Session,
-    me: Annotated[Principal, Require(Permission.INCIDENT_READ)],
-) -> Principal:
-    """The reader, whose scope also reads the incidents its unit holds orders on."""
-    scope = await reading_scope(request, session, me)
-    return me if scope is me.scope else dataclasses.replace(me, scope=scope)
+async def reading_scope(request: Request, session: AsyncSession, me: Principal) -> Scope:
+    """``me``'s scope for reading an incident (with the incidents of its unit's orders)."""
+    return await incident_reading_scope(request, session, me)
 
 
 #: ``incident.read``, with the incidents of the unit's orders in the scope (reading only)
-OrderReader = Annotated[Principal, Depends(reader_with_orders)]
+OrderReader = IncidentReader

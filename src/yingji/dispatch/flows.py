@@ -29,6 +29,7 @@ from yingji.dispatch.models import (
 )
 from yingji.incidents import flows as incident_flows
 from yingji.incidents import service as incidents
+from yingji.intake import service as intake
 from yingji.org import service as org
 
 DEADLINE_TIMER = "dispatch.deadline"
@@ -933,18 +934,18 @@ async def merge_incident(
     reason: str | None,
     confirm_end_orders: bool,
 ) -> incidents.Incident:
-    """合并: the merged-away incident is cancelled, and its open orders end with it (the officer
-    dispatches on the incident that remains if a unit is still needed there)."""
+    """合并: the reports of ``incident_id`` move to ``into_id`` (intake), the merged-away
+    incident is cancelled (incidents), and its open orders end with it (the officer dispatches
+    on the incident that remains if a unit is still needed there)."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
-    target = await incident_flows.merge(
-        session=session,
-        principal=principal,
-        incident_id=incident_id,
-        into_id=into_id,
-        reason=reason,
+    source, target = await incident_flows.mergeable(
+        session=session, principal=principal, incident_id=incident_id, into_id=into_id
     )
-    source = await incidents.get_incident_or_raise(
-        session=session, incident_id=incident_id, scope=principal.scope
+    moved = await intake.move_reports(
+        session=session, from_incident=source.id, to_incident=target.id
+    )
+    await incident_flows.merge(
+        session=session, source=source, target=target, reports=moved, reason=reason
     )
     await _end_orders_with(session, source)
     return target

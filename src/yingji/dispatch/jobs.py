@@ -12,7 +12,6 @@ from yingji.core.events import DomainEvent
 from yingji.dispatch import flows
 
 
-@timers.handler(flows.DEADLINE_TIMER)
 async def stage_deadline(session: AsyncSession, firing: timers.TimerFiring) -> None:
     await flows.escalate(
         session=session,

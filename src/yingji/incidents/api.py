@@ -1,4 +1,7 @@
-"""HTTP routes of incidents: list, map, detail, timeline and every lifecycle transition."""
+"""HTTP routes of incidents: list, map, detail, timeline and the lifecycle transitions of the
+incident alone. Those that end its orders too (close, cancel, merge) are dispatch's
+(``dispatch.incident_api``); its reports and splitting one off are intake's
+(``intake.incident_api``)."""
 
 from __future__ import annotations
 
@@ -15,20 +18,15 @@ from yingji.core import clock
 from yingji.core.instant import Instant
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session, get_settings
-from yingji.dispatch import flows as dispatch_flows
-from yingji.dispatch.access import OrderReader
+from yingji.core.web import IncidentReader, Require, Session, get_settings
 from yingji.incidents import flows, schemas, service
-from yingji.intake import flows as intake_flows
-from yingji.intake import schemas as intake_schemas
-from yingji.intake import service as intake
 from yingji.org import service as org
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
 Writer = Annotated[Principal, Require(P.INCIDENT_WRITE)]
-States = Annotated[list[schemas.State] | None, Query(description="repeat for several")]
+States = Annotated[list[schemas.IncidentState] | None, Query(description="repeat for several")]
 Levels = Annotated[list[schemas.Level] | None, Query(description="repeat for several")]
 
 
@@ -142,7 +140,7 @@ def _feature_collection(points: Sequence[Any]) -> bytes:
     "less than YINGJI_ORDER_READ_DAYS ago)",
     responses={404: {}},
 )
-async def get_incident(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_incident(incident_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     return await service.get_incident_or_raise(
         session=session, incident_id=incident_id, scope=me.scope
     )
@@ -154,27 +152,11 @@ async def get_incident(incident_id: uuid.UUID, session: Session, me: OrderReader
     summary="Everything that happened to the incident, in order (痕迹化); a unit reading it "
     "through its order reads the notes meant for units",
 )
-async def get_timeline(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_timeline(incident_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     incident = await service.get_incident_or_raise(
         session=session, incident_id=incident_id, scope=me.scope
     )
     return await service.readable_timeline(session=session, incident=incident, scope=me.scope)
-
-
-@router.get(
-    "/incidents/{incident_id}/reports",
-    response_model=intake_schemas.ReportPage,
-    summary="The incident's reports (texts, callers, places), for its area and the units "
-    "holding orders on it",
-)
-async def get_reports(incident_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
-    await service.get_incident_or_raise(session=session, incident_id=incident_id, scope=me.scope)
-    rows, total = await intake.list_reports(
-        session=session, scope=me.scope, incident_id=incident_id, limit=500
-    )
-    return intake_schemas.ReportPage(
-        items=await intake_flows.as_read(session, me.scope, rows), total=total
-    )
 
 
 def _minutes(request: Request) -> int:
@@ -216,50 +198,12 @@ async def control(
 
 
 @router.post(
-    "/incidents/{incident_id}/close",
-    response_model=schemas.IncidentRead,
-    summary="办结: verified|responding|controlled → closed, ending its open orders once confirmed",
-    responses={409: {"description": "incident_has_live_orders, invalid_transition"}},
-)
-async def close(
-    incident_id: uuid.UUID, session: Session, me: Writer, body: schemas.CloseRequest | None = None
-) -> Any:
-    return await dispatch_flows.close_incident(
-        session=session,
-        principal=me,
-        incident_id=incident_id,
-        note=body.reason if body else None,
-        confirm_end_orders=body.confirm_end_orders if body else False,
-    )
-
-
-@router.post(
     "/incidents/{incident_id}/archive",
     response_model=schemas.IncidentRead,
     summary="归档: closed → archived",
 )
 async def archive(incident_id: uuid.UUID, session: Session, me: Writer) -> Any:
     return await flows.archive(session=session, principal=me, incident_id=incident_id)
-
-
-@router.post(
-    "/incidents/{incident_id}/cancel",
-    response_model=schemas.IncidentRead,
-    summary="撤销 (误报/重复): reported|verified|responding|controlled → cancelled, with the "
-    "reason, ending its open orders once confirmed",
-    responses={409: {"description": "incident_has_live_orders, invalid_transition"}},
-)
-async def cancel(
-    incident_id: uuid.UUID, body: schemas.CancelRequest, session: Session, me: Writer
-) -> Any:
-    return await dispatch_flows.cancel_incident(
-        session=session,
-        principal=me,
-        incident_id=incident_id,
-        kind=body.kind,
-        reason=body.reason,
-        confirm_end_orders=body.confirm_end_orders,
-    )
 
 
 @router.post(
@@ -302,40 +246,6 @@ async def add_note(
 
 
 @router.post(
-    "/incidents/{incident_id}/merge",
-    response_model=schemas.IncidentRead,
-    summary="合并: move this incident's reports into another; this one is cancelled, ending its "
-    "open orders once confirmed",
-    responses={409: {"description": "incident_has_live_orders, incident_not_open"}},
-)
-async def merge(
-    incident_id: uuid.UUID, body: schemas.MergeRequest, session: Session, me: Writer
-) -> Any:
-    return await dispatch_flows.merge_incident(
-        session=session,
-        principal=me,
-        incident_id=incident_id,
-        into_id=body.into_incident_id,
-        reason=body.reason,
-        confirm_end_orders=body.confirm_end_orders,
-    )
-
-
-@router.post(
-    "/incidents/{incident_id}/split",
-    response_model=schemas.IncidentRead,
-    status_code=201,
-    summary="拆分: a report leaves and opens an incident of its own",
-)
-async def split(
-    incident_id: uuid.UUID, body: schemas.SplitRequest, session: Session, me: Writer
-) -> Any:
-    return await flows.split(
-        session=session, principal=me, incident_id=incident_id, report_id=body.report_id
-    )
-
-
-@router.post(
     "/incidents/{incident_id}/first-report",
     response_model=schemas.IncidentRead,
     summary="首报: record that the written first report went up (stops the deadline)",
@@ -370,4 +280,4 @@ async def set_reporting_deadline(
     session: Session,
     _me: Annotated[Principal, Require(P.REFERENCE_WRITE)],
 ) -> Any:
-    return await flows.set_reporting_deadline(session=session, data=body.model_dump())
+    return await flows.set_reporting_deadline(session=session, deadline=body)

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, reasons, timers
+from yingji.core import audit, clock, reasons, timers
+from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal
 from yingji.incidents import service
-from yingji.incidents.models import OPEN_STATES, Incident, ReportingDeadline
-from yingji.intake import service as intake
+from yingji.incidents.models import Incident, ReportingDeadline
+from yingji.incidents.schemas import OPEN_STATES, IncidentState, ReportingDeadlineIn
 
 FIRST_REPORT_TIMER = "incidents.first_report_due"
 LEVEL_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
@@ -23,31 +24,6 @@ LEVEL_NAMES = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一�
 
 def snapshot(incident: Incident) -> dict[str, Any]:
     return audit.snapshot(incident, service.INCIDENT_FIELDS)
-
-
-async def record(
-    session: AsyncSession,
-    incident: Incident,
-    *,
-    action: str,
-    summary: str,
-    before: dict[str, Any] | None,
-    data: dict[str, Any] | None = None,
-    params: dict[str, Any] | None = None,
-    code: str | None = None,
-) -> None:
-    """The three traces of every change: timeline, audit, event (``params``: the timeline
-    words' values when ``data`` does not hold them; ``code``: when not ``action``)."""
-    await service.trace(
-        session=session,
-        incident=incident,
-        action=action,
-        summary=summary,
-        before=before,
-        data=data,
-        params=params,
-        code=code,
-    )
 
 
 async def _load(session: AsyncSession, principal: Principal, incident_id: uuid.UUID) -> Incident:
@@ -104,14 +80,14 @@ async def verify(
     await service.transition(
         session=session,
         incident=incident,
-        allowed_from=("reported",),
-        to="verified",
+        allowed_from=(IncidentState.REPORTED,),
+        to=IncidentState.VERIFIED,
         values={"verified_at": clock.now()},
     )
     await _sync_first_report_timer(session, incident, first_report_minutes)
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action="incidents.verified",
         before=before,
         summary=f"核实{'：' + note if note else ''}",
@@ -125,8 +101,8 @@ async def _move(
     principal: Principal,
     incident_id: uuid.UUID,
     *,
-    allowed_from: tuple[str, ...],
-    to: str,
+    allowed_from: tuple[IncidentState, ...],
+    to: IncidentState,
     summary: str,
     note: str | None = None,
     values: dict[str, Any] | None = None,
@@ -137,11 +113,11 @@ async def _move(
     await service.transition(
         session=session, incident=incident, allowed_from=allowed_from, to=to, values=values
     )
-    if to in ("closed", "cancelled"):
+    if to in (IncidentState.CLOSED, IncidentState.CANCELLED):
         await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action=f"incidents.{to}",
         before=before,
         summary=f"{summary}{'：' + note if note else ''}",
@@ -157,8 +133,8 @@ async def control(
         session,
         principal,
         incident_id,
-        allowed_from=("verified", "responding"),
-        to="controlled",
+        allowed_from=(IncidentState.VERIFIED, IncidentState.RESPONDING),
+        to=IncidentState.CONTROLLED,
         summary="得到控制",
         note=note,
     )
@@ -171,8 +147,8 @@ async def close(
         session,
         principal,
         incident_id,
-        allowed_from=("verified", "responding", "controlled"),
-        to="closed",
+        allowed_from=(IncidentState.VERIFIED, IncidentState.RESPONDING, IncidentState.CONTROLLED),
+        to=IncidentState.CLOSED,
         summary="办结",
         note=note,
         values={"closed_at": clock.now()},
@@ -186,8 +162,8 @@ async def archive(
         session,
         principal,
         incident_id,
-        allowed_from=("closed",),
-        to="archived",
+        allowed_from=(IncidentState.CLOSED,),
+        to=IncidentState.ARCHIVED,
         summary="归档",
     )
 
@@ -195,7 +171,7 @@ async def archive(
 CANCEL_KINDS = {"false_report": "误报", "duplicate": "重复", "other": "其他"}
 # a false report may be found out after dispatch (the unit arrives to nothing): its open orders
 # then end with it (``dispatch.flows.cancel_incident``)
-CANCELLABLE = ("reported", "verified", "responding", "controlled")
+CANCELLABLE = OPEN_STATES
 
 
 async def cancel(
@@ -208,13 +184,13 @@ async def cancel(
         session=session,
         incident=incident,
         allowed_from=CANCELLABLE,
-        to="cancelled",
+        to=IncidentState.CANCELLED,
         values={"cancel_reason": text[:300]},
     )
     await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action="incidents.cancelled",
         before=before,
         summary=f"撤销：{text}",
@@ -246,9 +222,9 @@ async def change_level(
     await session.flush()
     await _sync_first_report_timer(session, incident, first_report_minutes)
     word = "升级" if raised else "降级"
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action="incidents.level_changed",
         before=before,
         summary=f"{word} {was} → {level} ({LEVEL_NAMES[level]})：{reason}",
@@ -270,7 +246,14 @@ async def add_note(
     data: dict[str, Any] = {"text": text}
     if for_units:
         data["for_units"] = True
-    await record(session, incident, action="incidents.noted", before=None, summary=text, data=data)
+    await service.trace(
+        session=session,
+        incident=incident,
+        action="incidents.noted",
+        before=None,
+        summary=text,
+        data=data,
+    )
     return incident
 
 
@@ -286,9 +269,9 @@ async def record_first_report(
     await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=incident.id)
     due = incident.first_report_due_at
     late = due is not None and incident.first_report_at > clock.as_utc(due)
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action="incidents.first_reported",
         before=before,
         summary=f"首报已报送{'（迟报）' if late else ''}",
@@ -297,15 +280,10 @@ async def record_first_report(
     return incident
 
 
-async def merge(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    incident_id: uuid.UUID,
-    into_id: uuid.UUID,
-    reason: str | None,
-) -> Incident:
-    """合并: the reports of ``incident_id`` move to ``into_id``; the first is cancelled."""
+async def mergeable(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, into_id: uuid.UUID
+) -> tuple[Incident, Incident]:
+    """The two incidents of a merge (合并), both open and in ``principal``'s scope."""
     if incident_id == into_id:
         raise ValidationFailed("merge_into_itself", "an incident cannot be merged into itself")
     source = await _load(session, principal, incident_id)
@@ -316,16 +294,27 @@ async def merge(
                 "incident_not_open",
                 f"incident {incident.number} is {incident.state}; merge open ones",
             )
+    return source, target
+
+
+async def merge(
+    *,
+    session: AsyncSession,
+    source: Incident,
+    target: Incident,
+    reports: int,
+    reason: str | None,
+) -> Incident:
+    """合并: ``source`` (whose ``reports`` reports moved to ``target``) is cancelled; its
+    counts go to ``target``. The incidents come from :func:`mergeable`; the reports were moved
+    by intake (``dispatch.flows.merge_incident`` orchestrates)."""
     source_before, target_before = snapshot(source), snapshot(target)
-    moved = await intake.move_reports(
-        session=session, from_incident=source.id, to_incident=target.id
-    )
     service.absorb_counts(target, source)
     await service.transition(
         session=session,
         incident=source,
         allowed_from=OPEN_STATES,
-        to="cancelled",
+        to=IncidentState.CANCELLED,
         values={
             "merged_into_id": target.id,
             "cancel_reason": f"重复：并入 {target.number}",
@@ -333,77 +322,33 @@ async def merge(
     )
     await timers.cancel(session, kind=FIRST_REPORT_TIMER, subject=source.id)
     note = f"：{reason}" if reason else ""
-    await record(
-        session,
-        source,
+    await service.trace(
+        session=session,
+        incident=source,
         action="incidents.merged_away",
         before=source_before,
         summary=f"并入 {target.number}{note}",
-        data={"into": str(target.id), "reports": moved},
-        params={"number": target.number, "reports": moved, "reason": reason},
+        data={"into": str(target.id), "reports": reports},
+        params={"number": target.number, "reports": reports, "reason": reason},
     )
-    await record(
-        session,
-        target,
+    await service.trace(
+        session=session,
+        incident=target,
         action="incidents.merged",
         before=target_before,
-        summary=f"合并 {source.number} 的 {moved} 条接警{note}",
-        data={"from": str(source.id), "reports": moved},
-        params={"number": source.number, "reports": moved, "reason": reason},
+        summary=f"合并 {source.number} 的 {reports} 条接警{note}",
+        data={"from": str(source.id), "reports": reports},
+        params={"number": source.number, "reports": reports, "reason": reason},
     )
     return target
-
-
-async def split(
-    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, report_id: uuid.UUID
-) -> Incident:
-    """拆分: a report that is about something else leaves and opens an incident of its own."""
-    incident = await _load(session, principal, incident_id)
-    if incident.state not in OPEN_STATES:
-        raise Conflict("incident_not_open", f"incident {incident.number} is {incident.state}")
-    report = await intake.get_report_or_raise(
-        session=session, report_id=report_id, scope=principal.scope
-    )
-    if report.incident_id != incident.id:
-        raise ValidationFailed(
-            "report_not_in_incident", "that report does not belong to this incident"
-        )
-    if incident.report_count <= 1:
-        raise ValidationFailed("last_report", "an incident keeps at least one report")
-    before = snapshot(incident)
-    created = await service.open_from_report(session=session, report=report)
-    report.incident_id = created.id
-    report.match_outcome = "split"
-    service.recount(incident, report_count=incident.report_count - 1)
-    await session.flush()
-    await record(
-        session,
-        incident,
-        action="incidents.report_split",
-        before=before,
-        summary=f"拆分一条接警至 {created.number}",
-        data={"report_id": str(report.id), "to": str(created.id)},
-        params={"number": created.number},
-    )
-    await record(
-        session,
-        created,
-        action="incidents.opened",
-        before=None,
-        summary=f"由 {incident.number} 拆分立案",
-        data={"report_id": str(report.id), "from": str(incident.id)},
-        params={"number": incident.number},
-        code="incidents.opened_by_split",
-    )
-    return created
 
 
 async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident) -> None:
     """迟报: the deadline passed with no first report; the duty leaders are alerted."""
     due = incident.first_report_due_at
-    await record(
-        session,
-        incident,
+    await service.trace(
+        session=session,
+        incident=incident,
         action="incidents.first_report_overdue",
         before=None,
         summary=f"首报超时（时限 {due.isoformat() if due else '?'}）",
@@ -420,39 +365,30 @@ async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident
 
 
 async def set_reporting_deadline(
-    *, session: AsyncSession, data: dict[str, Any]
+    *, session: AsyncSession, deadline: ReportingDeadlineIn
 ) -> ReportingDeadline:
     """信息报送时限 of one category prefix and level, added or replaced. The table is shared by
     the whole platform: the change goes to everyone who reads incidents."""
     row = await service.get_reporting_deadline(
-        session=session, category_prefix=data["category_prefix"], level=data["level"]
+        session=session, category_prefix=deadline.category_prefix, level=deadline.level
     )
     before = audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS) if row is not None else None
     row = await service.set_reporting_deadline(
         session=session,
-        category_prefix=data["category_prefix"],
-        level=data["level"],
-        phone_minutes=data["phone_minutes"],
-        written_minutes=data["written_minutes"],
-        basis=data["basis"],
+        category_prefix=deadline.category_prefix,
+        level=deadline.level,
+        phone_minutes=deadline.phone_minutes,
+        written_minutes=deadline.written_minutes,
+        basis=deadline.basis,
     )
-    after = audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS)
-    await audit.record(
+    await record_change(
         session,
         action="incidents.reporting_deadline_set",
         subject_type="reporting_deadline",
         subject_id=row.id,
-        area=None,  # a table the whole platform shares
         before=before,
-        after=after,
-    )
-    await events.emit(
-        session,
-        type="incidents.reporting_deadline_set",
-        subject_type="reporting_deadline",
-        subject_id=row.id,
-        payload={"before": before, "after": after},
-        scope=EventScope(everywhere=True, permission=Permission.INCIDENT_READ),
-        actor_id=audit.current_context.get().actor_id,
+        after=audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS),
+        # a table the whole platform shares: no area
+        audience=EventScope(everywhere=True, permission=Permission.INCIDENT_READ),
     )
     return row

@@ -10,7 +10,6 @@ from yingji.core import security, timers
 from yingji.incidents import flows, service
 
 
-@timers.handler(flows.FIRST_REPORT_TIMER)
 async def first_report_due(session: AsyncSession, firing: timers.TimerFiring) -> None:
     incident = await service.get_incident(
         session=session, incident_id=uuid.UUID(firing.subject), scope=security.SYSTEM.scope

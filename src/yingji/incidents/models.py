@@ -15,8 +15,6 @@ from yingji.core.ids import new_id
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 LEVELS = ("I", "II", "III", "IV")  # 特别重大, 重大, 较大, 一般
-STATES = ("reported", "verified", "responding", "controlled", "closed", "archived", "cancelled")
-OPEN_STATES = ("reported", "verified", "responding", "controlled")
 
 
 class Incident(Base):
@@ -36,7 +34,7 @@ class Incident(Base):
     level_reason: Mapped[str | None] = mapped_column(String(300))
     #: the level's reason as ``{code, params}`` (``core.reasons``), for the screens
     level_why: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # schemas.IncidentState
     division_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
     lon: Mapped[float | None] = mapped_column(Float)

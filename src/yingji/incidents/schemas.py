@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,9 +12,34 @@ from pydantic import BaseModel, ConfigDict, Field
 from yingji.core.reasons import Reason
 
 Level = Literal["I", "II", "III", "IV"]
-State = Literal[
-    "reported", "verified", "responding", "controlled", "closed", "archived", "cancelled"
-]
+
+
+class IncidentState(StrEnum):
+    """An incident's lifecycle; ``INCIDENT_TRANSITIONS`` says which step may follow which."""
+
+    REPORTED = "reported"  # 接报
+    VERIFIED = "verified"  # 核实
+    RESPONDING = "responding"  # 处置中 (its first order went out)
+    CONTROLLED = "controlled"  # 得到控制
+    CLOSED = "closed"  # 办结
+    ARCHIVED = "archived"  # 归档
+    CANCELLED = "cancelled"  # 撤销 (误报, 重复, merged away)
+
+
+S = IncidentState
+#: the states each state may become; every transition is checked against it and made with a
+#: compare-and-set (``incidents.service.transition``)
+INCIDENT_TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
+    S.REPORTED: frozenset({S.VERIFIED, S.CANCELLED}),
+    S.VERIFIED: frozenset({S.RESPONDING, S.CONTROLLED, S.CLOSED, S.CANCELLED}),
+    S.RESPONDING: frozenset({S.CONTROLLED, S.CLOSED, S.CANCELLED}),
+    S.CONTROLLED: frozenset({S.CLOSED, S.CANCELLED}),
+    S.CLOSED: frozenset({S.ARCHIVED}),
+    S.ARCHIVED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+OPEN_STATES: tuple[IncidentState, ...] = (S.REPORTED, S.VERIFIED, S.RESPONDING, S.CONTROLLED)
+del S
 
 
 class IncidentRead(BaseModel):
@@ -28,7 +54,7 @@ class IncidentRead(BaseModel):
         "`level_why`"
     )
     level_why: Reason | None = Field(description="the level's reason as a code and parameters")
-    state: str
+    state: str  # IncidentState
     division_adcode: str | None
     lon: float | None
     lat: float | None

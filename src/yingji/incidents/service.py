@@ -9,24 +9,21 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import Row, Select, Subquery, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, geo, reasons
+from yingji.core import audit, clock, geo, reasons
+from yingji.core.changes import record_change
 from yingji.core.db import InsertUnlessTaken, blank_row, in_list, rows_affected
 from yingji.core.errors import InvalidTransition, NotFound
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
 from yingji.core.security import Scope
-from yingji.incidents.models import (
-    LEVELS,
-    OPEN_STATES,
-    ReportingDeadline,
-    TimelineEntry,
-)
+from yingji.incidents.models import LEVELS, ReportingDeadline, TimelineEntry
 from yingji.incidents.models import Incident as Incident
+from yingji.incidents.schemas import INCIDENT_TRANSITIONS, OPEN_STATES, IncidentState
 
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
 #: Location sources of a measured point (GPS, or set by the duty officer on the map); the others
@@ -48,6 +45,48 @@ INCIDENT_FIELDS = (
 )
 
 
+class IncomingReport(Protocol):
+    """What the incidents domain reads of a report that opens, joins or refines an incident
+    (intake's ``Report`` is one): the incident side never imports intake."""
+
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def category_code(self) -> str | None: ...
+    @property
+    def suggested_level(self) -> str | None: ...
+    @property
+    def level_reason(self) -> str | None: ...
+    @property
+    def level_why(self) -> dict[str, Any] | None: ...
+    @property
+    def division_adcode(self) -> str | None: ...
+    @property
+    def division_path(self) -> str | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def location_source(self) -> str | None: ...
+    @property
+    def dead(self) -> int: ...
+    @property
+    def injured(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+    @property
+    def trapped(self) -> int: ...
+
+
+def is_open(incident: Incident) -> bool:
+    return incident.state in OPEN_STATES
+
+
 def incident_query(scope: Scope) -> Select[Incident]:
     return select(Incident).where(scope.clause(Incident.division_path, None, Incident.id))
 
@@ -67,6 +106,17 @@ async def get_incident_or_raise(
             "incident_not_found", f"no incident {incident_id}", {"incident_id": str(incident_id)}
         )
     return incident
+
+
+async def find_incident(*, session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
+    """The incident, whatever its area (for a caller that holds its id from a row it read)."""
+    return await session.get(Incident, incident_id)
+
+
+async def lock_incident(*, session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
+    """The incident read afresh and locked until the transaction ends (reports joining one
+    incident at once each add their count)."""
+    return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
 
 
 @dataclass(frozen=True)
@@ -265,20 +315,33 @@ async def readable_timeline(
     return [e for e in entries if meant_for_units(e)]
 
 
+def reachable_from(to: str) -> tuple[IncidentState, ...]:
+    """The states from which an incident may become ``to`` (``INCIDENT_TRANSITIONS``)."""
+    target = IncidentState(to)
+    return tuple(state for state, nexts in INCIDENT_TRANSITIONS.items() if target in nexts)
+
+
 async def transition(
     *,
     session: AsyncSession,
     incident: Incident,
-    allowed_from: tuple[str, ...],
     to: str,
+    allowed_from: Collection[str] | None = None,
     values: dict[str, Any] | None = None,
 ) -> str:
-    """Compare-and-set the state; returns the state it left. Raises if it was not allowed."""
+    """Compare-and-set the state; returns the state it left. Raises if it was not allowed.
+
+    The step must be one of ``INCIDENT_TRANSITIONS``; ``allowed_from`` narrows the states it
+    may start from (default: every state the table allows it from)."""
+    possible = reachable_from(to)
+    starts = possible if allowed_from is None else tuple(IncidentState(s) for s in allowed_from)
+    if not set(starts) <= set(possible):
+        raise ValueError(f"no transition to {to} from {sorted(set(starts) - set(possible))}")
     before = incident.state
     result = await session.execute(
         update(Incident)
-        .where(Incident.id == incident.id, Incident.state.in_(allowed_from))
-        .values(state=to, updated_at=clock.now(), **(values or {}))
+        .where(Incident.id == incident.id, Incident.state.in_(starts))
+        .values(state=IncidentState(to), updated_at=clock.now(), **(values or {}))
         .execution_options(synchronize_session=False)
     )
     if not rows_affected(result):
@@ -286,7 +349,7 @@ async def transition(
         raise InvalidTransition(
             "invalid_transition",
             f"an incident that is {incident.state} cannot become {to}",
-            {"state": incident.state, "to": to, "allowed_from": list(allowed_from)},
+            {"state": incident.state, "to": str(to), "allowed_from": [str(s) for s in starts]},
         )
     await session.refresh(incident)
     return before
@@ -326,12 +389,14 @@ async def candidates(
     lat: float | None,
     distance_m: float,
     division_path: str | None,
+    scope: Scope | None = None,
     limit: int = 200,
 ) -> list[CandidateRow]:
     """Open incidents a report might be about: related category, in the time window, nearby:
     with a measured point inside the bounding box around (``lon``, ``lat``), or without one
     inside ``division_path``, or placed nowhere by a centre whose area holds it. The newest
-    ``limit`` (a typhoon day in one town stays well below it)."""
+    ``limit`` (a typhoon day in one town stays well below it). With ``scope``, only those it
+    may read (a duty officer's draft is shown the incidents of the officer's area)."""
     params: dict[str, Any] = {"since": received_at - window, "until": received_at + window}
     if categories is not None:
         params["categories"] = list(categories)
@@ -349,8 +414,10 @@ async def candidates(
         by_path=bool(division_path),
         limit=limit,
     )
-    rows = await session.execute(stmt, params)
-    return [CandidateRow(*row) for row in rows]
+    rows = [CandidateRow(*row) for row in await session.execute(stmt, params)]
+    if scope is not None:
+        rows = [r for r in rows if scope.covers(division_path=r.division_path)]
+    return rows
 
 
 async def incidents_by_id(
@@ -382,7 +449,7 @@ def measured(source: str | None) -> bool:
     return source in MEASURED_SOURCES
 
 
-def refine_place(incident: Incident, report: Any) -> None:
+def refine_place(incident: Incident, report: IncomingReport) -> None:
     """Place the incident better from a report that joined it (an intake Report).
 
     The report's point is taken when the incident has none, or when it is measured and the
@@ -462,11 +529,11 @@ def recount(incident: Incident, *, report_count: int) -> None:
     incident.updated_at = clock.now()
 
 
-def casualties_of(report: Any) -> dict[str, int]:
+def casualties_of(report: IncomingReport) -> dict[str, int]:
     return {name: int(getattr(report, name) or 0) for name in CASUALTY_FIELDS}
 
 
-def values_from_report(report: Any, *, title: str | None = None) -> dict[str, Any]:
+def values_from_report(report: IncomingReport, *, title: str | None = None) -> dict[str, Any]:
     """The first values of an incident opened by ``report`` (an intake Report)."""
     received = clock.as_utc(report.received_at)
     place = report.address or ""
@@ -475,7 +542,7 @@ def values_from_report(report: Any, *, title: str | None = None) -> dict[str, An
         "category_code": report.category_code,
         "level": report.suggested_level or "IV",
         "level_reason": report.level_reason,
-        "level_why": getattr(report, "level_why", None),
+        "level_why": report.level_why,
         "division_adcode": report.division_adcode,
         "division_path": report.division_path,
         "lon": report.lon,
@@ -584,6 +651,50 @@ def _display(incident: Incident) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class IncidentTimelineEntry:
+    """One line for an incident's timeline, written by ``core.changes.record_change``."""
+
+    incident_id: uuid.UUID
+    kind: str
+    summary: str
+    code: str
+    params: dict[str, Any] | None
+    data: dict[str, Any] | None
+
+    async def write(self, session: AsyncSession) -> None:
+        await add_timeline(
+            session=session,
+            incident_id=self.incident_id,
+            kind=self.kind,
+            summary=self.summary,
+            data=self.data,
+            code=self.code,
+            params=self.params,
+        )
+
+
+def timeline_entry(
+    incident: Incident,
+    *,
+    code: str,
+    summary: str,
+    params: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    kind: str | None = None,
+) -> IncidentTimelineEntry:
+    """The timeline line of a change to ``incident``: ``code`` and ``params`` for the screens,
+    ``summary`` in Chinese, ``kind`` (default: the code's last word)."""
+    return IncidentTimelineEntry(
+        incident_id=incident.id,
+        kind=kind or code.rsplit(".", 1)[-1],
+        summary=summary,
+        code=code,
+        params=params,
+        data=data,
+    )
+
+
 async def trace(
     *,
     session: AsyncSession,
@@ -595,45 +706,35 @@ async def trace(
     params: dict[str, Any] | None = None,
     code: str | None = None,
 ) -> None:
-    """The three traces of every change to an incident: timeline row, audit row, event.
+    """A change to an incident, recorded (``core.changes.record_change``) with what is the
+    incident's own: its timeline line and an event a screen can draw the incident from.
 
     The timeline row's code is ``code`` or else ``action``, with ``params`` (else ``data``)
-    for its words.
-
-    The one place they are written, for the incident flows and for intake (which opens and
-    joins incidents); what the change was is the caller's, how it is recorded is here.
+    for its words; the event's payload is the incident after the change, the summary and
+    ``data``. What the change was is the caller's, how it is recorded is here.
     """
     after = audit.snapshot(incident, INCIDENT_FIELDS)
-    await add_timeline(
-        session=session,
-        incident_id=incident.id,
-        kind=action.rsplit(".", 1)[-1],
-        summary=summary,
-        data=data,
-        code=code or action,
-        params=params if params is not None else (data or {}),
-    )
-    await audit.record(
+    await record_change(
         session,
         action=action,
         subject_type="incident",
         subject_id=incident.id,
-        area=incident.division_path,
         before=before,
         after=after,
-    )
-    await events.emit(
-        session,
-        type=action,
-        subject_type="incident",
-        subject_id=incident.id,
+        audience=EventScope(division_path=incident.division_path),
+        timeline=timeline_entry(
+            incident,
+            code=code or action,
+            kind=action.rsplit(".", 1)[-1],
+            summary=summary,
+            params=params if params is not None else (data or {}),
+            data=data,
+        ),
         payload={"incident": {**after, **_display(incident)}, "summary": summary, **(data or {})},
-        scope=EventScope(division_path=incident.division_path),
-        actor_id=audit.current_context.get().actor_id,
     )
 
 
-def incident_from_report(report: Any, *, title: str | None = None) -> Incident:
+def incident_from_report(report: IncomingReport, *, title: str | None = None) -> Incident:
     """A new incident whose first report is ``report`` (an intake Report), with its id and
     counts, not yet added to a session."""
     incident = new_incident(values_from_report(report, title=title))
@@ -644,7 +745,7 @@ def incident_from_report(report: Any, *, title: str | None = None) -> Incident:
 
 
 async def open_from_report(
-    *, session: AsyncSession, report: Any, title: str | None = None
+    *, session: AsyncSession, report: IncomingReport, title: str | None = None
 ) -> Incident:
     """A new incident whose first report is ``report`` (an intake Report), stored."""
     incident = incident_from_report(report, title=title)

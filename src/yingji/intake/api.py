@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, geo
+from yingji.core import geo
 from yingji.core.db import savepoint
 from yingji.core.errors import DomainError, NotFound, ValidationFailed
 from yingji.core.file_serving import file_response
@@ -19,8 +19,15 @@ from yingji.core.files import LocalFileStore
 from yingji.core.reasons import Reason
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
-from yingji.core.web import Require, Session, client_ip, current_principal, get_db, get_settings
-from yingji.dispatch.access import OrderReader
+from yingji.core.web import (
+    IncidentReader,
+    Require,
+    Session,
+    client_ip,
+    current_principal,
+    get_db,
+    get_settings,
+)
 from yingji.intake import flows, levels, schemas, service
 from yingji.intake.casualties import casualties_in
 
@@ -222,7 +229,7 @@ async def list_reports(
     summary="One report of your area, or of an incident your unit holds an order on",
     responses={404: {}},
 )
-async def get_report(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def get_report(report_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return (await flows.as_read(session, me.scope, [report]))[0]
 
@@ -297,25 +304,16 @@ async def add_attachment(
     me: Reporter,
     file: Annotated[UploadFile, File()],
 ) -> Any:
-    report = await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     rules = policy(request)
     data = await file.read(rules.attachment_max_bytes + 1)
-    attachment = await service.store_attachment(
+    attachment = await flows.add_attachment(
         session=session,
-        store=rules.store,
-        report_id=report.id,
-        filename=file.filename or "upload",
-        content_type=file.content_type or "",
-        data=data,
-        max_bytes=rules.attachment_max_bytes,
-    )
-    await audit.record(
-        session,
-        action="intake.attachment_added",
-        subject_type="report",
-        subject_id=report.id,
-        area=report.division_path,
-        after={"sha256": attachment.sha256, "size": attachment.size},
+        principal=me,
+        report_id=report_id,
+        upload=flows.Upload(
+            filename=file.filename or "upload", content_type=file.content_type or "", data=data
+        ),
+        policy=rules,
     )
     return attachment
 
@@ -325,7 +323,7 @@ async def add_attachment(
     response_model=list[schemas.AttachmentRead],
     summary="A report's photos and recordings (as for the report itself)",
 )
-async def list_attachments(report_id: uuid.UUID, session: Session, me: OrderReader) -> Any:
+async def list_attachments(report_id: uuid.UUID, session: Session, me: IncidentReader) -> Any:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     return await service.attachments_of(session=session, report_id=report_id)
 
@@ -340,7 +338,7 @@ async def get_attachment(
     attachment_id: uuid.UUID,
     request: Request,
     session: Session,
-    me: OrderReader,
+    me: IncidentReader,
 ) -> Response:
     await service.get_report_or_raise(session=session, report_id=report_id, scope=me.scope)
     found = [
@@ -411,31 +409,7 @@ async def update_category(
     session: Session,
     _me: Annotated[Principal, Require(P.REFERENCE_WRITE)],
 ) -> Any:
-    category = await service.get_category_or_raise(session=session, code=code)
-    before = dict(category.rule)
-    rule = dict(category.rule)
-    for name in ("keywords", "match", "level_rules"):
-        value = getattr(body, name)
-        if value is not None:
-            rule[name] = value
-    others = [c.rule for c in await service.list_categories(session=session) if c.code != code]
-    flows.check_rules([*others, rule])
-    category.rule = rule
-    if body.active is not None:
-        category.active = body.active
-    category.updated_at = clock.now()
-    await session.flush()
-    service.forget(session, service.KNOWLEDGE)
-    await audit.record(
-        session,
-        action="intake.category_updated",
-        subject_type="category",
-        subject_id=code,
-        area=None,  # a table the whole platform shares
-        before=before,
-        after=rule,
-    )
-    return category
+    return await flows.update_category(session=session, code=code, change=body)
 
 
 @router.get(

@@ -11,18 +11,29 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, reasons
+from yingji.core import audit, clock, reasons
+from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, Throttled, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.files import FileStore
-from yingji.core.security import Principal, Scope
+from yingji.core.reasons import Reason
+from yingji.core.security import Permission, Principal, Scope
 from yingji.gis import service as gis
 from yingji.incidents import service as incidents
-from yingji.incidents.models import OPEN_STATES, Incident
+from yingji.incidents.schemas import IncidentState
 from yingji.intake import classify, gazetteer, levels, matching, service, textsim
 from yingji.intake.casualties import casualties_in
-from yingji.intake.models import Report
-from yingji.intake.schemas import ReportCreate, ReportRead
+from yingji.intake.models import Attachment, Category, Report
+from yingji.intake.schemas import (
+    PUBLIC_WEB,
+    Candidate,
+    CandidateAnswer,
+    CandidateRequest,
+    CategoryUpdate,
+    ReportCreate,
+    ReportRead,
+    ReportStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class IntakePolicy:
 @dataclass
 class Receipt:
     report: Report
-    incident: Incident | None
+    incident: incidents.Incident | None
     created: bool
     duplicate: bool
     reason: str | None  # in English, for logs and source systems
@@ -254,11 +265,13 @@ async def candidate_pool(
     division_path: str | None,
     *,
     prune: bool = False,
+    scope: Scope | None = None,
 ) -> tuple[list[incidents.CandidateRow], list[matching.CandidateIncident]]:
     """Open incidents of the report's event family inside its window, as the matcher reads
     them: those with a measured point inside the bounding box, and those without one in
     ``division_path`` (see ``search_path``). ``prune`` drops, before their texts are read, the
-    ones no text could make a suggestion (``Matcher.beyond_reach``): the decision is the same."""
+    ones no text could make a suggestion (``Matcher.beyond_reach``): the decision is the same.
+    ``scope``: only the incidents it may read (a draft's, shown to its officer)."""
     distance_m, window = know.matcher.window(facts.category_code)
     found = await incidents.candidates(
         session=session,
@@ -269,6 +282,7 @@ async def candidate_pool(
         lat=facts.lat,
         distance_m=distance_m,
         division_path=division_path,
+        scope=scope,
     )
     shells = []
     for i in found:
@@ -320,20 +334,8 @@ def _title(know: Knowledge, report: Report) -> str:
     return f"{rule.name_zh if rule else '未分类'} · {place}".strip(" ·")
 
 
-async def _trace_opened(session: AsyncSession, incident: Incident, report: Report) -> None:
-    await incidents.trace(
-        session=session,
-        incident=incident,
-        action="incidents.opened",
-        before=None,
-        summary=f"立案（{report.channel} {report.external_id}）",
-        data={"report_id": str(report.id)},
-        params={"channel": report.channel, "external_id": report.external_id},
-    )
-
-
 async def _join_incident(
-    session: AsyncSession, incident: Incident, report: Report, why: dict[str, Any] | None
+    session: AsyncSession, incident: incidents.Incident, report: Report, why: dict[str, Any] | None
 ) -> None:
     before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
     incidents.absorb_report(
@@ -359,7 +361,7 @@ class Assignment:
     """Where a report goes, decided before anything is written: the incident it joins (read
     with a lock) or the one it opens (not yet stored), and the report's match columns."""
 
-    incident: Incident
+    incident: incidents.Incident
     joined: bool
     reason: str
     suggestions: list[dict[str, Any]]
@@ -387,10 +389,10 @@ async def _decide(session: AsyncSession, know: Knowledge, report: Report) -> Ass
     }
     if decision.outcome == "join" and decision.incident_id is not None:
         # locked, and read afresh: reports joining one incident at once each add their count
-        incident = await session.get(
-            Incident, uuid.UUID(decision.incident_id), with_for_update=True, populate_existing=True
+        incident = await incidents.lock_incident(
+            session=session, incident_id=uuid.UUID(decision.incident_id)
         )
-        if incident is not None and incident.state in OPEN_STATES:
+        if incident is not None and incidents.is_open(incident):
             values = {"incident_id": incident.id, "match_outcome": "joined", **matched}
             return Assignment(incident, True, decision.reason, suggestions, values, decision.why)
     incident = incidents.incident_from_report(report, title=_title(know, report))
@@ -409,7 +411,15 @@ async def _carry_out(session: AsyncSession, report: Report, plan: Assignment) ->
     if plan.joined:
         await _join_incident(session, plan.incident, report, plan.why)
         return Receipt(report, plan.incident, True, True, plan.reason, plan.suggestions, plan.why)
-    await _trace_opened(session, plan.incident, report)
+    await incidents.trace(
+        session=session,
+        incident=plan.incident,
+        action="incidents.opened",
+        before=None,
+        summary=f"立案（{report.channel} {report.external_id}）",
+        data={"report_id": str(report.id)},
+        params={"channel": report.channel, "external_id": report.external_id},
+    )
     return Receipt(report, plan.incident, True, False, plan.reason, plan.suggestions, plan.why)
 
 
@@ -474,7 +484,7 @@ async def _receive(
     policy: IntakePolicy,
 ) -> Receipt:
     _check_attachment_budget(body, policy)
-    if body.channel == "public_web":
+    if body.channel == PUBLIC_WEB:
         existing = await _public_report_sent_before(session, body, ip, policy)
         if existing is not None:
             return await _receipt_of_existing(session, existing)
@@ -493,11 +503,13 @@ async def _receive(
         **category,
         **await _locate(session, body, principal),
         **_level(know, category["category_code"], body),
-        "status": "pending_verification" if body.channel == "public_web" else "accepted",
+        "status": ReportStatus.PENDING_VERIFICATION
+        if body.channel == PUBLIC_WEB
+        else ReportStatus.ACCEPTED,
         "source_ip": ip,
         "created_by": str(principal.user_id),
     }
-    if body.channel != "public_web" and values["category_code"] is None and not values["located"]:
+    if body.channel != PUBLIC_WEB and values["category_code"] is None and not values["located"]:
         if body.if_unclear == "ask":
             await _refuse_unclear(session, body)
         elif body.if_unclear == "file_only":
@@ -516,17 +528,9 @@ async def _receive(
             data=item.data(),
             max_bytes=policy.attachment_max_bytes,
         )
-    await audit.record(
-        session,
-        action="intake.report_received",
-        subject_type="report",
-        subject_id=report.id,
-        area=report.division_path,
-        after=_report_snapshot(report),
-    )
     if plan is None:  # waits for verification, or filed without an incident
         await _announce(session, report)
-        waits = report.status == "pending_verification"
+        waits = report.status == ReportStatus.PENDING_VERIFICATION
         return Receipt(
             report,
             None,
@@ -617,13 +621,17 @@ def _report_snapshot(report: Report) -> dict[str, Any]:
 
 
 async def _announce(session: AsyncSession, report: Report) -> None:
-    await events.emit(
+    """A report received: its audit row, and its event to the screens of its area."""
+    snapshot = _report_snapshot(report)
+    await record_change(
         session,
-        type="intake.report_received",
+        action="intake.report_received",
         subject_type="report",
         subject_id=report.id,
-        payload=_report_snapshot(report),
-        scope=EventScope(division_path=report.division_path),
+        before=None,
+        after=snapshot,
+        audience=EventScope(division_path=report.division_path),
+        payload=snapshot,
     )
 
 
@@ -681,7 +689,11 @@ async def told(session: AsyncSession, scope: Scope, receipt: Receipt) -> Receipt
 
 
 async def _receipt_of_existing(session: AsyncSession, report: Report) -> Receipt:
-    incident = await session.get(Incident, report.incident_id) if report.incident_id else None
+    incident = (
+        await incidents.find_incident(session=session, incident_id=report.incident_id)
+        if report.incident_id
+        else None
+    )
     return Receipt(
         report,
         incident,
@@ -696,47 +708,107 @@ async def _receipt_of_existing(session: AsyncSession, report: Report) -> Receipt
 async def accept_public_report(
     *, session: AsyncSession, principal: Principal, report_id: uuid.UUID
 ) -> Receipt:
-    """A duty officer verifies a report from the public; then it is matched like any other."""
+    """A duty officer verifies a report from the public; then it is matched like any other.
+    Two officers verifying it at once: one wins, the other is told 409 ``report_not_pending``."""
     report = await service.get_report_or_raise(
         session=session, report_id=report_id, scope=principal.scope
     )
-    if report.status != "pending_verification":
-        raise Conflict("report_not_pending", f"the report is {report.status}")
-    report.status = "accepted"
-    await session.flush()
+    before = _report_snapshot(report)
+    await service.change_status(session=session, report=report, to=ReportStatus.ACCEPTED)
     receipt = await assign(session, await knowledge(session), report)
-    await audit.record(
-        session,
-        action="intake.report_accepted",
-        subject_type="report",
-        subject_id=report.id,
-        area=report.division_path,
-        after=_report_snapshot(report),
-    )
+    await _record(session, report, "intake.report_accepted", before)
     return await told(session, principal.scope, receipt)
 
 
 async def reject_public_report(
     *, session: AsyncSession, principal: Principal, report_id: uuid.UUID, reason: str
 ) -> Report:
+    """A duty officer refuses a report from the public, with the reason (compare-and-set, as
+    for accepting it)."""
     report = await service.get_report_or_raise(
         session=session, report_id=report_id, scope=principal.scope
     )
-    if report.status != "pending_verification":
-        raise Conflict("report_not_pending", f"the report is {report.status}")
-    report.status = "rejected"
-    report.match_reason = reason[:300]
-    report.match_why = reasons.reason("match.rejected", text=reason)
-    await session.flush()
-    await audit.record(
+    before = _report_snapshot(report)
+    await service.change_status(
+        session=session,
+        report=report,
+        to=ReportStatus.REJECTED,
+        values={
+            "match_reason": reason[:300],
+            "match_why": reasons.reason("match.rejected", text=reason),
+        },
+    )
+    await _record(session, report, "intake.report_rejected", before, reason=reason)
+    return report
+
+
+async def _record(
+    session: AsyncSession,
+    report: Report,
+    action: str,
+    before: dict[str, Any],
+    *,
+    reason: str | None = None,
+    previous_path: str | None = None,
+) -> None:
+    """A change to a report: its audit row and its event, to the screens of its area (and of
+    the area it left, ``previous_path``)."""
+    after = _report_snapshot(report)
+    if reason is not None:
+        after["reason"] = reason
+    await record_change(
         session,
-        action="intake.report_rejected",
+        action=action,
         subject_type="report",
         subject_id=report.id,
-        area=report.division_path,
-        after={"reason": reason},
+        before=before,
+        after=after,
+        audience=EventScope(division_path=report.division_path),
+        previous_audience=EventScope(division_path=previous_path) if previous_path else None,
     )
-    return report
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent to a report on its own (multipart)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def add_attachment(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    report_id: uuid.UUID,
+    upload: Upload,
+    policy: IntakePolicy,
+) -> Attachment:
+    """A photo or recording added to a report of ``principal``'s scope, audited and told to
+    the screens of the report's area."""
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    attachment = await service.store_attachment(
+        session=session,
+        store=policy.store,
+        report_id=report.id,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        data=upload.data,
+        max_bytes=policy.attachment_max_bytes,
+    )
+    await record_change(
+        session,
+        action="intake.attachment_added",
+        subject_type="report",
+        subject_id=report.id,
+        before=None,
+        after={"sha256": attachment.sha256, "size": attachment.size},
+        audience=EventScope(division_path=report.division_path),
+    )
+    return attachment
 
 
 async def locate_report(
@@ -746,7 +818,7 @@ async def locate_report(
     report = await service.get_report_or_raise(
         session=session, report_id=report_id, scope=principal.scope
     )
-    before = _report_snapshot(report)
+    before, previous_path = _report_snapshot(report), report.division_path
     adcode = await gis.division_at(session, lon=lon, lat=lat)
     path = await service.division_path_of(session=session, adcode=adcode)
     report.lon, report.lat, report.located, report.location_source = lon, lat, True, "manual"
@@ -754,19 +826,11 @@ async def locate_report(
     report.division_path = path or report.division_path
     await session.flush()
     if report.incident_id is not None:
-        incident = await session.get(Incident, report.incident_id)
+        incident = await incidents.find_incident(session=session, incident_id=report.incident_id)
         if incident is not None:
             incidents.refine_place(incident, report)
             await session.flush()
-    await audit.record(
-        session,
-        action="intake.report_located",
-        subject_type="report",
-        subject_id=report.id,
-        area=report.division_path,
-        before=before,
-        after=_report_snapshot(report),
-    )
+    await _record(session, report, "intake.report_located", before, previous_path=previous_path)
     return report
 
 
@@ -782,9 +846,13 @@ async def join_report(
     )
     if report.incident_id == target.id:
         raise Conflict("already_joined", "the report already belongs to that incident")
-    if target.state not in OPEN_STATES:
+    if not incidents.is_open(target):
         raise Conflict("incident_not_open", f"incident {target.number} is {target.state}")
-    previous = await session.get(Incident, report.incident_id) if report.incident_id else None
+    previous = (
+        await incidents.find_incident(session=session, incident_id=report.incident_id)
+        if report.incident_id
+        else None
+    )
     report.incident_id, report.match_outcome = target.id, "joined"
     report.match_reason = f"joined by {principal.username}"
     report.match_why = reasons.reason("match.joined_by", person=principal.display_name)
@@ -792,13 +860,14 @@ async def join_report(
     if previous is not None:
         remaining = previous.report_count - 1
         incidents.recount(previous, report_count=remaining)
-        if remaining == 0 and previous.state in ("reported", "verified"):
+        unverified = (IncidentState.REPORTED, IncidentState.VERIFIED)
+        if remaining == 0 and previous.state in unverified:
             before = audit.snapshot(previous, incidents.INCIDENT_FIELDS)
             await incidents.transition(
                 session=session,
                 incident=previous,
-                allowed_from=("reported", "verified"),
-                to="cancelled",
+                allowed_from=unverified,
+                to=IncidentState.CANCELLED,
                 values={
                     "merged_into_id": target.id,
                     "cancel_reason": f"重复：接警并入 {target.number}",
@@ -827,3 +896,170 @@ def check_rules(rules: list[dict[str, Any]]) -> None:
         classify.parse_categories({"subtypes": rules})
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationFailed("invalid_category_rule", f"the rule is not usable: {exc}") from exc
+
+
+async def update_category(*, session: AsyncSession, code: str, change: CategoryUpdate) -> Category:
+    """Tune a category (keywords, match window, level rules, active). The table is shared by
+    the whole platform: the change is audited and goes to everyone who reads incidents, so
+    every screen showing the table updates."""
+    category = await service.get_category_or_raise(session=session, code=code)
+    before = dict(category.rule)
+    rule = dict(category.rule)
+    for name in ("keywords", "match", "level_rules"):
+        value = getattr(change, name)
+        if value is not None:
+            rule[name] = value
+    others = [c.rule for c in await service.list_categories(session=session) if c.code != code]
+    check_rules([*others, rule])
+    was_active = category.active
+    await service.update_category(
+        session=session, category=category, rule=rule, active=change.active
+    )
+    await record_change(
+        session,
+        action="intake.category_updated",
+        subject_type="category",
+        subject_id=code,
+        before={"rule": before, "active": was_active},
+        after={"rule": rule, "active": category.active},
+        # a table the whole platform shares: no area
+        audience=EventScope(everywhere=True, permission=Permission.INCIDENT_READ),
+    )
+    return category
+
+
+# --- an incident's reports -----------------------------------------------------------------------
+
+
+async def reports_of_incident(
+    *, session: AsyncSession, scope: Scope, incident_id: uuid.UUID
+) -> tuple[list[ReportRead], int]:
+    """The reports of an incident ``scope`` may read (its area, or a unit's order on it)."""
+    await incidents.get_incident_or_raise(session=session, incident_id=incident_id, scope=scope)
+    rows, total = await service.list_reports(
+        session=session, scope=scope, incident_id=incident_id, limit=500
+    )
+    return await as_read(session, scope, rows), total
+
+
+async def split_report(
+    *, session: AsyncSession, principal: Principal, incident_id: uuid.UUID, report_id: uuid.UUID
+) -> incidents.Incident:
+    """拆分: a report that is about something else leaves and opens an incident of its own."""
+    incident = await incidents.get_incident_or_raise(
+        session=session, incident_id=incident_id, scope=principal.scope
+    )
+    if not incidents.is_open(incident):
+        raise Conflict("incident_not_open", f"incident {incident.number} is {incident.state}")
+    report = await service.get_report_or_raise(
+        session=session, report_id=report_id, scope=principal.scope
+    )
+    if report.incident_id != incident.id:
+        raise ValidationFailed(
+            "report_not_in_incident", "that report does not belong to this incident"
+        )
+    if incident.report_count <= 1:
+        raise ValidationFailed("last_report", "an incident keeps at least one report")
+    before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
+    created = await incidents.open_from_report(session=session, report=report)
+    report.incident_id = created.id
+    report.match_outcome = "split"
+    incidents.recount(incident, report_count=incident.report_count - 1)
+    await session.flush()
+    await incidents.trace(
+        session=session,
+        incident=incident,
+        action="incidents.report_split",
+        before=before,
+        summary=f"拆分一条接警至 {created.number}",
+        data={"report_id": str(report.id), "to": str(created.id)},
+        params={"number": created.number},
+    )
+    await incidents.trace(
+        session=session,
+        incident=created,
+        action="incidents.opened",
+        before=None,
+        summary=f"由 {incident.number} 拆分立案",
+        data={"report_id": str(report.id), "from": str(incident.id)},
+        params={"number": incident.number},
+        code="incidents.opened_by_split",
+    )
+    return created
+
+
+# --- the intake desk's draft ---------------------------------------------------------------------
+
+
+async def draft_candidates(
+    *, session: AsyncSession, principal: Principal, draft: CandidateRequest
+) -> CandidateAnswer:
+    """The open incidents a draft report might be about, among those the officer may read,
+    and what submitting it would do. Nothing is stored: the draft is placed, classified and
+    scored as ``receive_report`` would."""
+    know = await knowledge(session)
+    code = draft.category_code
+    if code is not None and code not in know.rules:
+        raise ValidationFailed("unknown_category", f"no category {code}", {"category_code": code})
+    if code is None:
+        classified = know.classifier.classify(draft.text)
+        code = classified.code if classified else None
+    received = clock.as_utc(draft.received_at) if draft.received_at else clock.now()
+    where = await place(
+        session, lon=draft.lon, lat=draft.lat, address=draft.address, text=draft.text
+    )
+    facts = match_facts(
+        text=draft.text,
+        category_code=code,
+        where=where,
+        received_at=received,
+        address=draft.address,
+    )
+    # only the incidents the officer may see are offered (and scored)
+    _, pool = await candidate_pool(
+        session,
+        know,
+        facts,
+        search_path(where, principal.scope.area_path),
+        scope=principal.scope,
+    )
+    decision = know.matcher.decide(facts, pool)
+    scored = [(know.matcher.score(facts, c), c.id) for c in pool]
+    ranked = sorted(((s, i) for s, i in scored if s.eligible), key=lambda si: (-si[0].score, si[1]))
+    ranked = ranked[: draft.limit]
+    shown = await incidents.incidents_by_id(session=session, ids=[uuid.UUID(i) for _, i in ranked])
+    offered = [(s, shown[uuid.UUID(i)]) for s, i in ranked if uuid.UUID(i) in shown]
+    return CandidateAnswer(
+        category_code=code,
+        lon=where.lon,
+        lat=where.lat,
+        division_adcode=where.division_adcode,
+        outcome=decision.outcome,
+        incident_id=uuid.UUID(decision.incident_id) if decision.incident_id else None,
+        reason=decision.reason,
+        why=Reason.model_validate(decision.why),
+        candidates=[
+            Candidate(
+                incident_id=i.id,
+                number=i.number,
+                title=i.title,
+                category_code=i.category_code,
+                level=i.level,
+                state=i.state,
+                address=i.address,
+                lon=i.lon,
+                lat=i.lat,
+                first_reported_at=i.first_reported_at,
+                last_reported_at=i.last_reported_at,
+                report_count=i.report_count,
+                score=round(s.score, 3),
+                distance_m=None if s.distance_m is None else round(s.distance_m, 1),
+                minutes=round(s.minutes, 1),
+                text_similarity=round(s.text_similarity, 3),
+                suggested=s.score >= know.matcher.suggest_threshold,
+                reason=s.reason,
+                why=Reason.model_validate(s.why),
+            )
+            for s, i in offered
+        ],
+    )

@@ -12,20 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from yingji.core.db import Base, JSONType, UTCDateTime
 from yingji.core.ids import new_id
 
-CHANNELS = (
-    "hotline_110",
-    "hotline_119",
-    "hotline_120",
-    "hotline_12122",
-    "hotline_12345",
-    "hotline_96345",
-    "grid",
-    "public_web",
-    "sensor",
-    "upper_level",
-    "manual",
-)
-
 
 class Report(Base):
     """接警 — one report from one channel; joins or opens an incident."""
@@ -39,7 +25,7 @@ class Report(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))  # schemas.Channel
     external_id: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # the time the source claimed, when received_at was moved into the window the server allows
@@ -65,7 +51,7 @@ class Report(Base):
     injured: Mapped[int] = mapped_column(Integer, default=0)
     missing: Mapped[int] = mapped_column(Integer, default=0)
     trapped: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)  # schemas.ReportStatus
     incident_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("incident.id", ondelete="SET NULL")
     )

@@ -6,9 +6,11 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +22,7 @@ from pydantic import (
 from yingji.core import geo
 from yingji.core.instant import Instant
 from yingji.core.reasons import Reason
+from yingji.intake.matching import Outcome
 
 Channel = Literal[
     "hotline_110",
@@ -34,6 +37,27 @@ Channel = Literal[
     "upper_level",
     "manual",
 ]
+"""The channels a report comes by: defined here once (the API's enum, the web app's types)."""
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+#: the public's own reports wait for a duty officer's verification, and are throttled
+PUBLIC_WEB: Final[Channel] = "public_web"
+
+
+class ReportStatus(StrEnum):
+    """Whether a report is believed; ``REPORT_TRANSITIONS`` says which may follow which."""
+
+    PENDING_VERIFICATION = "pending_verification"  # from the public: a duty officer verifies
+    ACCEPTED = "accepted"  # matched to an incident (or filed)
+    REJECTED = "rejected"  # refused by a duty officer, with the reason
+
+
+#: the statuses each status may become; each change is a compare-and-set
+#: (``intake.service.change_status``)
+REPORT_TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
+    ReportStatus.PENDING_VERIFICATION: frozenset({ReportStatus.ACCEPTED, ReportStatus.REJECTED}),
+    ReportStatus.ACCEPTED: frozenset(),
+    ReportStatus.REJECTED: frozenset(),
+}
 
 MAX_TEXT = 4000
 
@@ -168,7 +192,7 @@ class ReportReceipt(BaseModel):
         description="why the report joined, opened or waits: `match.join`, `match.suggest`, "
         "`match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` …",
     )
-    status: str
+    status: str  # ReportStatus
     outcome: str | None = Field(
         default=None,
         description="joined, opened, suggested (opened, with possible duplicates), filed "
@@ -205,7 +229,7 @@ class AttachmentRead(BaseModel):
 class ReportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
-    channel: str
+    channel: str  # Channel
     external_id: str
     received_at: datetime
     received_at_claimed: datetime | None = Field(
@@ -232,7 +256,7 @@ class ReportRead(BaseModel):
     injured: int
     missing: int
     trapped: int
-    status: str
+    status: str  # ReportStatus
     incident_id: uuid.UUID | None
     match_outcome: str | None
     match_score: float | None
@@ -317,6 +341,69 @@ class PlaceRead(BaseModel):
     level: str
     lon: float | None
     lat: float | None
+
+
+# --- the intake desk's draft (nothing is stored) --------------------------------------------------
+
+
+class CandidateRequest(BaseModel):
+    """A report as typed so far (nothing is stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    address: str | None = Field(default=None, max_length=300)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    category_code: str | None = Field(
+        default=None, max_length=64, description="default: classified from the text"
+    )
+    received_at: AwareDatetime | None = Field(default=None, description="default: now")
+    limit: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _point(self) -> CandidateRequest:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        if self.lon is not None and self.lat is not None and not geo.in_china(self.lon, self.lat):
+            raise ValueError("the point lies outside China's bounding box (lon/lat order?)")
+        return self
+
+
+class Candidate(BaseModel):
+    """One open incident the draft may describe, with how alike they are and why."""
+
+    incident_id: uuid.UUID
+    number: str
+    title: str
+    category_code: str | None
+    level: str
+    state: str
+    address: str | None
+    lon: float | None
+    lat: float | None
+    first_reported_at: datetime
+    last_reported_at: datetime
+    report_count: int
+    score: float
+    distance_m: float | None = Field(description="metres between the points; null without both")
+    minutes: float = Field(description="minutes from the draft to the incident's reports")
+    text_similarity: float
+    suggested: bool = Field(description="at or above the matcher's suggestion threshold")
+    reason: str = Field(description="the evidence in English, for logs; screens word `why`")
+    why: Reason = Field(description="the evidence as a code and parameters (`match.evidence`)")
+
+
+class CandidateAnswer(BaseModel):
+    category_code: str | None = Field(description="the category used (given or classified)")
+    lon: float | None = Field(description="the point used (given or from the gazetteer)")
+    lat: float | None
+    division_adcode: str | None
+    outcome: Outcome = Field(description="what submitting the draft now would do")
+    incident_id: uuid.UUID | None = Field(description="the incident it would join (outcome join)")
+    reason: str = Field(description="in English, for logs; screens word `why`")
+    why: Reason = Field(description="the decision's reason as a code and parameters")
+    candidates: list[Candidate]
 
 
 ClassifyResult.model_rebuild()

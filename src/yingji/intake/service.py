@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, files
 from yingji.core.db import InsertUnlessTaken, blank_row, database_of, in_list, rows_affected
-from yingji.core.errors import NotFound, ValidationFailed
+from yingji.core.errors import Conflict, NotFound, ValidationFailed
 from yingji.core.files import FileStore
 from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.intake import gazetteer as gz
 from yingji.intake.models import Attachment, Category, Place, Report
-from yingji.org.models import Division
+from yingji.intake.schemas import PUBLIC_WEB, REPORT_TRANSITIONS, ReportStatus
+from yingji.org import service as org
 
 T = TypeVar("T")
 CACHE_SECONDS = 30.0
@@ -37,8 +38,7 @@ async def reference_version(session: AsyncSession) -> tuple[object, ...]:
             select(
                 select(func.count()).select_from(Category).scalar_subquery(),
                 select(func.max(Category.updated_at)).scalar_subquery(),
-                select(func.count()).select_from(Division).scalar_subquery(),
-                select(func.max(Division.updated_at)).scalar_subquery(),
+                *org.divisions_version(),
                 select(func.count()).select_from(Place).scalar_subquery(),
             )
         )
@@ -121,6 +121,23 @@ async def get_category_or_raise(*, session: AsyncSession, code: str) -> Category
     return category
 
 
+async def update_category(
+    *,
+    session: AsyncSession,
+    category: Category,
+    rule: dict[str, Any],
+    active: bool | None,
+) -> Category:
+    """Give the category its edited rule (and active flag); the category table's cache goes."""
+    category.rule = rule
+    if active is not None:
+        category.active = active
+    category.updated_at = clock.now()
+    await session.flush()
+    forget(session, KNOWLEDGE)
+    return category
+
+
 async def category_rules(*, session: AsyncSession) -> list[tuple[dict[str, Any], bool]]:
     """Every category's rule and whether it is active (inactive ones are never suggested), in
     the shipped table's order, then the administrator's own by code: the classifier breaks a
@@ -136,18 +153,7 @@ async def category_rules(*, session: AsyncSession) -> list[tuple[dict[str, Any],
 
 async def gazetteer(*, session: AsyncSession) -> gz.Gazetteer:
     async def build() -> gz.Gazetteer:
-        divisions = (
-            await session.execute(
-                select(
-                    Division.name,
-                    Division.adcode,
-                    Division.level,
-                    Division.centroid_lon,
-                    Division.centroid_lat,
-                    Division.parent_adcode,
-                )
-            )
-        ).all()
+        divisions = await org.division_place_names(session=session)
         entries = [
             gz.Entry(name, code, level, lon, lat, parent)
             for name, code, level, lon, lat, parent in divisions
@@ -181,7 +187,7 @@ async def division_path_of(*, session: AsyncSession, adcode: str | None) -> str 
     known: dict[str, str] = database_of(session).cache.setdefault("division_paths", (0.0, {}))[1]
     path = known.get(adcode)
     if path is None:
-        path = await session.scalar(select(Division.path).where(Division.adcode == adcode))
+        path = await org.path_of_division(session=session, adcode=adcode)
         if path is not None:
             known[adcode] = path
     return path
@@ -302,7 +308,7 @@ async def public_quota_left(
     base = (
         select(func.count())
         .select_from(Report)
-        .where(Report.channel == "public_web", Report.created_at >= since)
+        .where(Report.channel == PUBLIC_WEB, Report.created_at >= since)
     )
     if ip and int(await session.scalar(base.where(Report.source_ip == ip)) or 0) >= per_address:
         return "address"
@@ -350,6 +356,32 @@ async def texts_of_incidents(
     for incident_id, text, address in rows:
         texts.setdefault(incident_id, []).append(f"{address or ''} {text}".strip())
     return texts
+
+
+async def change_status(
+    *,
+    session: AsyncSession,
+    report: Report,
+    to: ReportStatus,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Compare-and-set the report's status (``REPORT_TRANSITIONS``): two officers verifying
+    one public report at once, one wins and the other is told it is no longer pending (409
+    ``report_not_pending``), whatever state it read."""
+    starts = [state for state, nexts in REPORT_TRANSITIONS.items() if to in nexts]
+    result = await session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.status.in_(starts))
+        .values(status=to, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(report)
+    if not rows_affected(result):
+        raise Conflict(
+            "report_not_pending",
+            f"the report is {report.status}",
+            {"status": report.status, "to": str(to)},
+        )
 
 
 async def move_reports(

@@ -14,13 +14,23 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, Subquery, Table, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo, security
@@ -87,6 +97,47 @@ async def list_divisions(
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = (await session.scalars(stmt.order_by(Division.adcode).offset(offset).limit(limit))).all()
     return list(rows), total
+
+
+class PlaceName(NamedTuple):
+    """A division as a gazetteer reads it: its name, code, level, centroid and parent."""
+
+    name: str
+    adcode: str
+    level: str
+    lon: float | None
+    lat: float | None
+    parent_adcode: str | None
+
+
+async def division_place_names(*, session: AsyncSession) -> list[PlaceName]:
+    """Every division as a gazetteer reads it (only the columns it needs)."""
+    rows = await session.execute(
+        select(
+            Division.name,
+            Division.adcode,
+            Division.level,
+            Division.centroid_lon,
+            Division.centroid_lat,
+            Division.parent_adcode,
+        )
+    )
+    return [PlaceName(*row) for row in rows]
+
+
+def divisions_version() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """How many divisions there are and when one was last edited, as two scalar subqueries:
+    another domain reads them in its own one query to see whether its cache is stale."""
+    return (
+        select(func.count()).select_from(Division).scalar_subquery(),
+        select(func.max(Division.updated_at)).scalar_subquery(),
+    )
+
+
+async def path_of_division(*, session: AsyncSession, adcode: str) -> str | None:
+    """The path of the division ``adcode`` (a division's path never changes), if it exists."""
+    path: str | None = await session.scalar(select(Division.path).where(Division.adcode == adcode))
+    return path
 
 
 def normalise_boundary(

@@ -2356,6 +2356,12 @@ export interface components {
             /** Verified At */
             verified_at: string | null;
         };
+        /**
+         * IncidentState
+         * @description An incident's lifecycle; ``INCIDENT_TRANSITIONS`` says which step may follow which.
+         * @enum {string}
+         */
+        IncidentState: "reported" | "verified" | "responding" | "controlled" | "closed" | "archived" | "cancelled";
         /** JoinRequest */
         JoinRequest: {
             /**
@@ -4233,7 +4239,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description repeat for several */
-                state?: ("reported" | "verified" | "responding" | "controlled" | "closed" | "archived" | "cancelled")[] | null;
+                state?: components["schemas"]["IncidentState"][] | null;
                 category?: string | null;
                 /** @description repeat for several */
                 level?: ("I" | "II" | "III" | "IV")[] | null;
@@ -4274,7 +4280,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description repeat for several */
-                state?: ("reported" | "verified" | "responding" | "controlled" | "closed" | "archived" | "cancelled")[] | null;
+                state?: components["schemas"]["IncidentState"][] | null;
                 category?: string | null;
                 /** @description repeat for several */
                 level?: ("I" | "II" | "III" | "IV")[] | null;
