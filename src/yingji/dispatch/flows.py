@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, files, reasons, security, timers
+from yingji.core import audit, clock, files, reasons, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
@@ -83,7 +83,8 @@ async def _trace(
     params: dict[str, Any] | None = None,
     notices: Sequence[Notice] = (),
 ) -> None:
-    """Timeline of the incident, audit of the order, event to the area and both units. The
+    """A change to an order, recorded (``core.changes.record_change``): the incident's timeline
+    line, the order's audit row, and an event to the area and both units. The
     event carries the incident's number and title, so a screen can tell the unit what the order
     is about in its own language without a fetch (``summary`` is the Chinese timeline line).
     The timeline row's code is ``action``; its words take ``data`` and ``params`` (the unit's
@@ -91,30 +92,22 @@ async def _trace(
     which the event carries for ``notify.jobs.Notices`` to create."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
     words = {**(data or {}), **(params or {})}
-    await incidents.add_timeline(
-        session=session,
-        incident_id=incident.id,
-        kind=action.rsplit(".", 1)[-1],
-        summary=summary,
-        data={"order_id": str(order.id), **(data or {})},
-        code=action,
-        params=words,
-    )
-    await audit.record(
+    units = tuple(sorted({str(order.unit_id), str(order.responsible_unit_id)}))
+    await record_change(
         session,
         action=action,
         subject_type="order",
         subject_id=order.id,
-        area=order.division_path,
         before=before,
         after=after,
-    )
-    units = tuple(sorted({str(order.unit_id), str(order.responsible_unit_id)}))
-    await events.emit(
-        session,
-        type=action,
-        subject_type="order",
-        subject_id=order.id,
+        audience=EventScope(division_path=order.division_path, unit_ids=units),
+        timeline=incidents.timeline_entry(
+            incident,
+            code=action,
+            summary=summary,
+            params=words,
+            data={"order_id": str(order.id), **(data or {})},
+        ),
         payload={
             "order": after,
             "incident_id": str(incident.id),
@@ -128,8 +121,6 @@ async def _trace(
             **(data or {}),
             **({"notices": [n.as_payload() for n in notices]} if notices else {}),
         },
-        scope=EventScope(division_path=order.division_path, unit_ids=units),
-        actor_id=audit.current_context.get().actor_id,
     )
 
 
