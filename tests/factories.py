@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from yingji.app import install_jobs
 from yingji.core.db import Database
+from yingji.core.events import Bus
 from yingji.incidents.models import Incident
 from yingji.intake.models import Report
 from yingji.org import service
@@ -152,3 +154,16 @@ async def counts(db: Database) -> tuple[int, int]:
         reports = await session.scalar(select(func.count()).select_from(Report))
         incidents = await session.scalar(select(func.count()).select_from(Incident))
     return int(reports or 0), int(incidents or 0)
+
+
+async def deliver_events(db: Database) -> None:
+    """Hand every event committed so far to the durable subscribers, as the relay does: the
+    notifications a change sends (``notify.jobs``) are created then."""
+    bus = Bus()
+    install_jobs(bus, db)
+    await bus.start(db, run_relay=False)
+    try:
+        for sub in bus.subscriptions:
+            await bus.deliver_durable(sub)
+    finally:
+        await bus.stop()

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 import uvicorn
@@ -40,6 +40,7 @@ from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
+from yingji.org import schemas as org_schemas
 from yingji.settings import DEFAULT_SECRET, Settings, get_settings
 
 app = typer.Typer(
@@ -480,14 +481,16 @@ def user_create(
                 await org_flows.create_user(
                     session=session,
                     principal=None,
-                    data={
-                        "username": username,
-                        "password": password,
-                        "roles": role,
-                        "division_adcode": division,
-                        "unit_code": unit,
-                        "display_name": display_name,
-                    },
+                    # unchecked here: the service checks each field (a bad role is
+                    # ``invalid_role``), as it always did for the command line
+                    data=org_schemas.UserCreate.model_construct(
+                        username=username,
+                        password=password,
+                        roles=cast(list[security.Role], role),
+                        division_adcode=division,
+                        unit_code=unit,
+                        display_name=display_name,
+                    ),
                 )
         finally:
             await db.dispose()

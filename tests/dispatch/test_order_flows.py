@@ -10,14 +10,22 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.factories import PASSWORD, bearer, make_county_with_two_towns, make_unit, make_user
+from tests.factories import (
+    PASSWORD,
+    bearer,
+    deliver_events,
+    make_county_with_two_towns,
+    make_unit,
+    make_user,
+)
 from yingji.app import install_jobs
 from yingji.core import clock as clock_module
 from yingji.core import security
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
-from yingji.core.events import Bus, OutboxEvent
+from yingji.core.events import Bus, DomainEvent, OutboxEvent
 from yingji.core.timers import TimerWorker, handlers
+from yingji.notify import jobs as notify_jobs
 from yingji.org.models import UserAccount
 
 
@@ -172,6 +180,7 @@ async def test_deadlines_remind_then_supervise_up_the_chain_and_stop_when_done(
         "supervise_unit",
         "supervise_center",
     ]
+    await deliver_events(db)  # the notifications go out as the relay hands the events on
     told_unit = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
     assert {"order_issued", "remind", "supervise_unit"} <= {n["kind"] for n in told_unit["items"]}
     told_leader = (await client.get("/api/v1/notifications", headers=world["leader"])).json()
@@ -244,7 +253,7 @@ async def test_two_concurrent_signs_of_one_order_one_wins_one_conflicts(
 
 
 async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_again(
-    client: httpx.AsyncClient, world: dict
+    client: httpx.AsyncClient, world: dict, db: Database
 ) -> None:
     incident, orders = await dispatched(client, world)
     order = orders[world["units"]["TA"]]["id"]
@@ -252,8 +261,13 @@ async def test_returned_order_tells_the_centre_and_the_unit_can_be_dispatched_ag
     assert missing.status_code == 422
     back = await act(client, world["town_a"], order, "return", {"reason": "不属本镇管辖"})
     assert back.json()["stage"] == "returned" and back.json()["return_reason"] == "不属本镇管辖"
+    await deliver_events(db)
     told = (await client.get("/api/v1/notifications", headers=world["officer"])).json()
     assert [n["kind"] for n in told["items"]] == ["order_returned"]
+    assert (
+        told["items"][0]["subject_type"] == "incident"
+        and told["items"][0]["subject_id"] == incident
+    )
     again = await client.post(
         f"/api/v1/incidents/{incident}/dispatch",
         headers=world["officer"],
@@ -280,6 +294,11 @@ async def test_completing_every_order_prompts_closing_and_closing_opens_the_call
             await client.get(f"/api/v1/incidents/{incident}/timeline", headers=world["officer"])
         ).json()
         assert timeline[-1]["kind"] == "ready_to_close"
+        for sub in bus.subscriptions:
+            await bus.deliver_durable(sub)
+        told = (await client.get("/api/v1/notifications", headers=world["officer"])).json()
+        assert [n["kind"] for n in told["items"]] == ["ready_to_close"]
+        assert told["items"][0]["subject_id"] == incident
         early = await client.post(
             f"/api/v1/incidents/{incident}/callback",
             headers=world["officer"],
@@ -461,3 +480,61 @@ async def test_the_centre_still_acts_for_a_unit_that_cannot(
     assert signed.status_code == 200, signed.text
     fed = await act(client, centre, town_order, "feedback", {"text": "电话告知已到场"})
     assert fed.status_code == 200, fed.text
+
+
+async def test_an_order_event_delivered_twice_tells_the_unit_once(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    _, orders = await dispatched(client, world)
+    fire_order = orders[world["units"]["FIRE"]]["id"]
+    async with db.unit_of_work(readonly=True) as session:
+        row = await session.scalar(
+            select(OutboxEvent).where(
+                OutboxEvent.type == "dispatch.order_issued", OutboxEvent.subject_id == fire_order
+            )
+        )
+    assert row is not None
+    event = DomainEvent.from_row(row)
+    notices = notify_jobs.Notices(db)
+    await notices(event)
+    await notices(event)  # the relay delivers at least once: a crash may hand it on again
+    told = (await client.get("/api/v1/notifications", headers=world["fire"])).json()
+    assert [(n["kind"], n["subject_id"]) for n in told["items"]] == [("order_issued", fire_order)]
+    assert told["items"][0]["title"].startswith("新派单 ")
+
+
+async def test_two_concurrent_callbacks_of_one_incident_one_is_recorded_one_conflicts(
+    client: httpx.AsyncClient, world: dict, db: Database
+) -> None:
+    incident, orders = await dispatched(client, world)
+    for unit, headers in (
+        (world["units"]["FIRE"], world["fire"]),
+        (world["units"]["TA"], world["town_a"]),
+    ):
+        await act(client, headers, orders[unit]["id"], "sign")
+        await act(client, headers, orders[unit]["id"], "complete")
+    closed = await client.post(f"/api/v1/incidents/{incident}/close", headers=world["officer"])
+    assert closed.status_code == 200, closed.text
+    await deliver_events(db)  # the closing opens the callback task
+
+    async def call_back(note: str) -> httpx.Response:
+        return await client.post(
+            f"/api/v1/incidents/{incident}/callback",
+            headers=world["officer"],
+            json={"reachable": True, "reached": True, "satisfied": True, "note": note},
+        )
+
+    first, second = await asyncio.gather(call_back("甲"), call_back("乙"))
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["error"]["code"] == "callback_done"
+    winner = first if first.status_code == 200 else second
+    async with db.unit_of_work(readonly=True) as session:
+        audited = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == "dispatch.callback_done")
+            )
+        ).all()
+    assert [e.payload["summary"] for e in audited] == [
+        f"回访：已联系，满意（{winner.json()['note']}）"
+    ]

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from tests.dispatch.test_order_flows import act, dispatched, world
-from tests.factories import bearer, make_user
+from tests.factories import bearer, deliver_events, make_user
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.events import OutboxEvent
@@ -98,6 +98,7 @@ async def test_closing_with_an_unsigned_order_ends_it_and_no_supervision_follows
     officer = await bearer(client, "county")  # signed in again: a day has passed
     for order_id in ids:
         assert (await order(client, officer, order_id))["escalations"] == []
+    await deliver_events(db)
     told_leader = await client.get("/api/v1/notifications", headers=await bearer(client, "leader"))
     assert told_leader.json()["items"] == []
     fire = await bearer(client, "fire_liaison")

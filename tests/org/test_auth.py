@@ -8,7 +8,14 @@ import pytest
 from argon2 import PasswordHasher, extract_parameters
 from sqlalchemy import select
 
-from tests.factories import PASSWORD, bearer, login, make_county_with_two_towns, make_user
+from tests.factories import (
+    PASSWORD,
+    bearer,
+    deliver_events,
+    login,
+    make_county_with_two_towns,
+    make_user,
+)
 from yingji.core import metrics, security
 from yingji.core.audit import AuditEntry
 from yingji.core.clock import ManualClock
@@ -222,6 +229,7 @@ async def test_many_failures_of_one_name_alert_the_administrators_of_its_account
             for _ in range(5):
                 assert (await sign_in(attacker, "town_a", "guess")).status_code == 401
     assert (await sign_in(client, "town_a", PASSWORD)).status_code == 200  # not locked
+    await deliver_events(db)  # the alert's event notifies the administrators
 
     async def notifications(username: str) -> list[dict[str, Any]]:
         headers = await bearer(client, username)

@@ -443,7 +443,7 @@ async def list_stage_deadlines(session: Session, _me: Reader) -> Any:
 async def set_stage_deadline(
     body: schemas.StageDeadlineIn, session: Session, _me: SharedTables
 ) -> Any:
-    return await flows.set_stage_deadline(session=session, data=body.model_dump())
+    return await flows.set_stage_deadline(session=session, data=body)
 
 
 # --- KPIs and the monthly bulletin ---------------------------------------------------------------

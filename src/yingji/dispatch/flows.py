@@ -4,33 +4,33 @@ deadlines (timer rows), escalate what runs late, and call the reporter back afte
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, files, reasons, security, timers
+from yingji.core import audit, clock, files, reasons, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, schemas, service
 from yingji.dispatch.models import (
-    CLOSED_WITH_INCIDENT,
+    ENDED_STAGES,
     OPEN_STAGES,
     Callback,
     Order,
     OrderPhoto,
+    OrderStage,
     RoutingRule,
     StageDeadline,
 )
 from yingji.incidents import flows as incident_flows
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
 from yingji.intake import service as intake
-from yingji.notify import service as notify
 from yingji.org import service as org
-from yingji.org.models import LinkageUnit
 
 DEADLINE_TIMER = "dispatch.deadline"
 STEPS = ("remind", "supervise_unit", "supervise_center")
@@ -46,48 +46,68 @@ DISPATCHABLE = ("verified", "responding", "controlled")
 # --- traces --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A notification a change sends to named people. The flow names them (the order's unit's
+    people, the duty officers or leaders over the incident) and the change's event carries it;
+    ``notify.jobs.Notices`` creates one notification per person once the event is relayed."""
+
+    kind: str
+    title: str
+    body: str
+    user_ids: tuple[str, ...]
+    #: what the notification links to; the order by default (the event's subject)
+    subject_type: str = "order"
+    subject_id: str | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "body": self.body,
+            "user_ids": list(self.user_ids),
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+        }
+
+
 async def _trace(
     session: AsyncSession,
     order: Order,
-    incident: Incident,
+    incident: incidents.Incident,
     *,
     action: str,
     summary: str,
     before: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    notices: Sequence[Notice] = (),
 ) -> None:
-    """Timeline of the incident, audit of the order, event to the area and both units. The
+    """A change to an order, recorded (``core.changes.record_change``): the incident's timeline
+    line, the order's audit row, and an event to the area and both units. The
     event carries the incident's number and title, so a screen can tell the unit what the order
     is about in its own language without a fetch (``summary`` is the Chinese timeline line).
     The timeline row's code is ``action``; its words take ``data`` and ``params`` (the unit's
-    name, …), which the event carries too."""
+    name, …), which the event carries too. ``notices``: the notifications the change sends,
+    which the event carries for ``notify.jobs.Notices`` to create."""
     after = audit.snapshot(order, service.ORDER_FIELDS)
     words = {**(data or {}), **(params or {})}
-    await incidents.add_timeline(
-        session=session,
-        incident_id=incident.id,
-        kind=action.rsplit(".", 1)[-1],
-        summary=summary,
-        data={"order_id": str(order.id), **(data or {})},
-        code=action,
-        params=words,
-    )
-    await audit.record(
+    units = tuple(sorted({str(order.unit_id), str(order.responsible_unit_id)}))
+    await record_change(
         session,
         action=action,
         subject_type="order",
         subject_id=order.id,
-        area=order.division_path,
         before=before,
         after=after,
-    )
-    units = tuple(sorted({str(order.unit_id), str(order.responsible_unit_id)}))
-    await events.emit(
-        session,
-        type=action,
-        subject_type="order",
-        subject_id=order.id,
+        audience=EventScope(division_path=order.division_path, unit_ids=units),
+        timeline=incidents.timeline_entry(
+            incident,
+            code=action,
+            summary=summary,
+            params=words,
+            data={"order_id": str(order.id), **(data or {})},
+        ),
         payload={
             "order": after,
             "incident_id": str(incident.id),
@@ -99,15 +119,14 @@ async def _trace(
             "summary": summary,
             "params": words,
             **(data or {}),
+            **({"notices": [n.as_payload() for n in notices]} if notices else {}),
         },
-        scope=EventScope(division_path=order.division_path, unit_ids=units),
-        actor_id=audit.current_context.get().actor_id,
     )
 
 
 async def _load(
     session: AsyncSession, principal: Principal, order_id: uuid.UUID
-) -> tuple[Order, Incident, LinkageUnit]:
+) -> tuple[Order, incidents.Incident, org.LinkageUnit]:
     order = await service.get_order_or_raise(
         session=session, order_id=order_id, scope=principal.scope
     )
@@ -173,7 +192,9 @@ async def _cancel_stage(session: AsyncSession, order: Order, stage: str) -> None
         await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id, key=f"{stage}:{step}")
 
 
-async def _limits(session: AsyncSession, incident: Incident, unit: LinkageUnit) -> service.Limits:
+async def _limits(
+    session: AsyncSession, incident: incidents.Incident, unit: org.LinkageUnit
+) -> service.Limits:
     return await service.stage_limits(
         session=session, category_code=incident.category_code, level=incident.level, tier=unit.tier
     )
@@ -184,8 +205,8 @@ async def _limits(session: AsyncSession, incident: Incident, unit: LinkageUnit) 
 
 async def _issue(
     session: AsyncSession,
-    incident: Incident,
-    unit: LinkageUnit,
+    incident: incidents.Incident,
+    unit: org.LinkageUnit,
     role: str,
     reason: str,
     *,
@@ -202,7 +223,7 @@ async def _issue(
         unit_id=unit.id,
         responsible_unit_id=responsible or unit.id,
         role=role,
-        stage="issued",
+        stage=OrderStage.ISSUED,
         chosen_by=reason,
         chosen_why=why,
         needs_presence=presence,
@@ -218,18 +239,22 @@ async def _issue(
     await session.flush()
     for stage in ("sign", "arrive", "complete"):
         await _schedule_stage(session, order, stage, now, limits.remind_share)
-    await notify_unit(
+    return order
+
+
+async def _issued_notice(
+    session: AsyncSession, order: Order, incident: incidents.Incident, reason: str
+) -> Notice:
+    return await unit_notice(
         session,
         order,
         kind="order_issued",
         title=f"新派单 {incident.number}",
         body=f"{incident.title}（{reason}）",
-        key=f"issued:{order.id}",
     )
-    return order
 
 
-def _active(unit: LinkageUnit) -> LinkageUnit:
+def _active(unit: org.LinkageUnit) -> org.LinkageUnit:
     """An order goes only to a unit in service (the routing table skips the others too)."""
     if not unit.active:
         raise ValidationFailed(
@@ -300,6 +325,7 @@ async def dispatch(
                 "sign_due_at": clock.as_utc(order.sign_due_at).isoformat(),
             },
             params={"why": choice.why},
+            notices=[await _issued_notice(session, order, incident, choice.reason)],
         )
         issued.append(order)
     if not issued:
@@ -308,7 +334,7 @@ async def dispatch(
     return issued
 
 
-async def _mark_responding(session: AsyncSession, incident: Incident) -> None:
+async def _mark_responding(session: AsyncSession, incident: incidents.Incident) -> None:
     if incident.state != "verified":
         return
     before = audit.snapshot(incident, incidents.INCIDENT_FIELDS)
@@ -339,8 +365,7 @@ async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UU
     await service.advance(
         session=session,
         order=order,
-        allowed=("issued",),
-        to="signed",
+        to=OrderStage.SIGNED,
         values={
             "signed_at": now,
             "sign_late": now > clock.as_utc(order.sign_due_at),
@@ -365,13 +390,13 @@ async def sign(*, session: AsyncSession, principal: Principal, order_id: uuid.UU
 
 
 async def _finish_transfer(
-    session: AsyncSession, new: Order, incident: Incident, unit: LinkageUnit
+    session: AsyncSession, new: Order, incident: incidents.Incident, unit: org.LinkageUnit
 ) -> None:
     first = await session.get(Order, new.transferred_from_id)
     if first is None or first.stage not in OPEN_STAGES:
         return
     before = audit.snapshot(first, service.ORDER_FIELDS)
-    await service.advance(session=session, order=first, allowed=OPEN_STAGES, to="transferred")
+    await service.advance(session=session, order=first, to=OrderStage.TRANSFERRED)
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=first.id)
     await _trace(
         session,
@@ -401,8 +426,7 @@ async def arrive(
     await service.advance(
         session=session,
         order=order,
-        allowed=("signed",),
-        to="arrived",
+        to=OrderStage.ARRIVED,
         values={
             "arrived_at": now,
             "arrive_lon": lon,
@@ -436,7 +460,7 @@ async def feedback(
     ``upload_photo``); one that was not refuses the whole feedback and changes nothing."""
     order, incident, unit = await _load(session, principal, order_id)
     _acting_unit(principal, order)
-    if order.stage not in ("signed", "arrived"):
+    if order.stage not in (OrderStage.SIGNED, OrderStage.ARRIVED):
         raise ValidationFailed(
             "invalid_stage",
             f"feedback comes after signing; the order is {order.stage}",
@@ -532,8 +556,7 @@ async def complete(
     await service.advance(
         session=session,
         order=order,
-        allowed=("signed", "arrived"),
-        to="completed",
+        to=OrderStage.COMPLETED,
         values={"completed_at": now, "complete_late": now > clock.as_utc(order.complete_due_at)},
     )
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
@@ -551,11 +574,10 @@ async def complete(
     return order
 
 
-async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> None:
+async def _prompt_close_if_done(session: AsyncSession, incident: incidents.Incident) -> None:
     orders = await service.orders_of_incident(session=session, incident_id=incident.id)
-    ended = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
-    live = [o for o in orders if o.stage not in ended]
-    if live and all(o.stage == "completed" for o in live):
+    live = [o for o in orders if o.stage not in ENDED_STAGES]
+    if live and all(o.stage == OrderStage.COMPLETED for o in live):
         await incidents.trace(
             session=session,
             incident=incident,
@@ -563,19 +585,6 @@ async def _prompt_close_if_done(session: AsyncSession, incident: Incident) -> No
             before=None,
             summary="全部派单已办结，请值班员确认办结",
         )
-        for user in await org.users_covering(
-            session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
-        ):
-            await notify.create(
-                session=session,
-                user_id=user.id,
-                kind="ready_to_close",
-                title=f"可办结 {incident.number}",
-                body=f"{incident.title}：全部派单已办结",
-                subject_type="incident",
-                subject_id=str(incident.id),
-                dedupe_key=f"ready:{incident.id}:{len(live)}:{user.id}",
-            )
 
 
 async def return_order(
@@ -588,8 +597,7 @@ async def return_order(
     await service.advance(
         session=session,
         order=order,
-        allowed=("issued", "signed"),
-        to="returned",
+        to=OrderStage.RETURNED,
         values={"returned_at": clock.now(), "return_reason": reason},
     )
     await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
@@ -602,20 +610,17 @@ async def return_order(
         summary=f"退回 {unit.name}：{reason}",
         data={"reason": reason},
         params={"unit": unit.name},
+        notices=[
+            Notice(
+                kind="order_returned",
+                title=f"派单退回 {incident.number}",
+                body=f"{unit.name}：{reason}",
+                user_ids=await _covering(session, Role.DUTY_OFFICER, incident),
+                subject_type="incident",
+                subject_id=str(incident.id),
+            )
+        ],
     )
-    for user in await org.users_covering(
-        session=session, role=Role.DUTY_OFFICER, division_path=incident.division_path
-    ):
-        await notify.create(
-            session=session,
-            user_id=user.id,
-            kind="order_returned",
-            title=f"派单退回 {incident.number}",
-            body=f"{unit.name}：{reason}",
-            subject_type="incident",
-            subject_id=str(incident.id),
-            dedupe_key=f"returned:{order.id}:{user.id}",
-        )
     return order
 
 
@@ -639,12 +644,13 @@ async def transfer(
     if await service.pending_transfer(session=session, order=order) is not None:
         raise Conflict("transfer_pending", "a transfer of this order waits to be signed")
     target = _active(await org.get_unit_or_raise(session=session, unit_id=to_unit_id))
+    chosen_by = f"移交自 {unit.name}：{reason}"
     new = await _issue(
         session,
         incident,
         target,
         order.role,
-        f"移交自 {unit.name}：{reason}",
+        chosen_by,
         why=reasons.reason("routing.transfer", unit=unit.name, text=reason),
         responsible=order.unit_id,
         transferred_from=order.id,
@@ -662,6 +668,7 @@ async def transfer(
             "sign_due_at": clock.as_utc(new.sign_due_at).isoformat(),
         },
         params={"unit": target.name},
+        notices=[await _issued_notice(session, new, incident, chosen_by)],
     )
     return new
 
@@ -672,13 +679,12 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
     if order.stage not in OPEN_STAGES:
         raise ValidationFailed("invalid_stage", f"the order is {order.stage}")
     stage = current_stage(order)
-    told = await notify_unit(
+    notice = await unit_notice(
         session,
         order,
         kind="remind",
         title=f"催办 {incident.number}",
         body=f"{unit.name}：请尽快{STAGE_NAMES[stage]}（{incident.title}）",
-        key=f"manual:{order.id}:{clock.now().isoformat()}",
     )
     await service.add_escalation(
         session=session,
@@ -686,7 +692,7 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
         stage=stage,
         kind="remind",
         due_at=due_of(order, stage),
-        notified=told,
+        notified=list(notice.user_ids),
         manual=True,
     )
     await _trace(
@@ -696,36 +702,35 @@ async def remind(*, session: AsyncSession, principal: Principal, order_id: uuid.
         action="dispatch.reminded",
         summary=f"催办 {unit.name}（{STAGE_NAMES[stage]}，{principal.display_name} 手动）",
         params={"unit": unit.name, "stage": stage},
+        notices=[notice],
     )
     return order
 
 
 def current_stage(order: Order) -> str:
-    if order.stage == "issued":
+    if order.stage == OrderStage.ISSUED:
         return "sign"
-    if order.stage == "signed" and order.needs_presence:
+    if order.stage == OrderStage.SIGNED and order.needs_presence:
         return "arrive"
     return "complete"
 
 
-async def notify_unit(
-    session: AsyncSession, order: Order, *, kind: str, title: str, body: str, key: str
-) -> list[str]:
-    told = []
-    for user in await org.users_of_unit(session=session, unit_id=order.unit_id):
-        created = await notify.create(
-            session=session,
-            user_id=user.id,
-            kind=kind,
-            title=title,
-            body=body,
-            subject_type="order",
-            subject_id=str(order.id),
-            dedupe_key=f"{key}:{user.id}",
-        )
-        if created is not None:
-            told.append(str(user.id))
-    return told
+async def unit_notice(
+    session: AsyncSession, order: Order, *, kind: str, title: str, body: str
+) -> Notice:
+    """A notification to the active people of the order's unit."""
+    people = await org.users_of_unit(session=session, unit_id=order.unit_id)
+    return Notice(kind=kind, title=title, body=body, user_ids=tuple(str(u.id) for u in people))
+
+
+async def _covering(
+    session: AsyncSession, role: Role, incident: incidents.Incident
+) -> tuple[str, ...]:
+    """The active people with ``role`` whose jurisdiction holds the incident."""
+    people = await org.users_covering(
+        session=session, role=role, division_path=incident.division_path
+    )
+    return tuple(str(u.id) for u in people)
 
 
 # --- escalation (the timer handler's flow) -------------------------------------------------------
@@ -752,36 +757,29 @@ async def escalate(
     order = await session.get(Order, order_id)
     if order is None or not stage_still_open(order, stage, due_at):
         return
-    incident = await session.get(Incident, order.incident_id)
-    unit = await session.get(LinkageUnit, order.unit_id)
+    incident = await incidents.get_incident(
+        session=session, incident_id=order.incident_id, scope=security.SYSTEM.scope
+    )
+    unit = await org.get_unit(session=session, unit_id=order.unit_id)
     if incident is None or unit is None:
         return
     what = f"{STEP_NAMES[step]}：{unit.name} {STAGE_NAMES[stage]}"
-    key = f"{order.id}:{stage}:{step}:{due_at}"
-    told = await notify_unit(
-        session,
-        order,
-        kind=step,
-        title=f"{what} {incident.number}",
-        body=f"{incident.title}",
-        key=key,
-    )
+    notices = [
+        await unit_notice(
+            session, order, kind=step, title=f"{what} {incident.number}", body=f"{incident.title}"
+        )
+    ]
     if step == "supervise_center":
-        for user in await org.users_covering(
-            session=session, role=Role.DUTY_LEADER, division_path=incident.division_path
-        ):
-            created = await notify.create(
-                session=session,
-                user_id=user.id,
+        leaders = await _covering(session, Role.DUTY_LEADER, incident)
+        notices.append(
+            Notice(
                 kind=step,
                 title=f"{what} {incident.number}",
                 body=f"{incident.title}：已超时，请督办",
-                subject_type="order",
-                subject_id=str(order.id),
-                dedupe_key=f"{key}:{user.id}",
+                user_ids=leaders,
             )
-            if created is not None:
-                told.append(str(user.id))
+        )
+    told = [user_id for notice in notices for user_id in notice.user_ids]
     await service.add_escalation(
         session=session,
         order=order,
@@ -798,6 +796,7 @@ async def escalate(
         summary=what + ("（已超时）" if step != "remind" else ""),
         data={"stage": stage, "step": step, "notified": len(told)},
         params={"unit": unit.name},
+        notices=notices,
     )
 
 
@@ -842,7 +841,7 @@ async def _orders_to_end(
     )
 
 
-async def _end_orders_with(session: AsyncSession, incident: Incident) -> list[Order]:
+async def _end_orders_with(session: AsyncSession, incident: incidents.Incident) -> list[Order]:
     """随事件结束: each open order of an incident just closed or cancelled ends in the stage
     ``closed_with_incident`` at this moment, its deadline timers cancelled in the same
     transaction; the unit is told it need not go on. See :mod:`yingji.dispatch.kpi` for how
@@ -857,8 +856,7 @@ async def _end_orders_with(session: AsyncSession, incident: Incident) -> list[Or
         was = await service.advance(
             session=session,
             order=order,
-            allowed=OPEN_STAGES,
-            to=CLOSED_WITH_INCIDENT,
+            to=OrderStage.CLOSED_WITH_INCIDENT,
         )
         await timers.cancel(session, kind=DEADLINE_TIMER, subject=order.id)
         await _trace(
@@ -869,14 +867,15 @@ async def _end_orders_with(session: AsyncSession, incident: Incident) -> list[Or
             before=before,
             summary=f"派单随事件{ending}结束：{unit.name}",
             data={"unit": unit.name, "from_stage": was, "incident_state": incident.state},
-        )
-        await notify_unit(
-            session,
-            order,
-            kind="order_closed_with_incident",
-            title=f"派单已结束 {incident.number}",
-            body=f"{incident.title}：事件已{ending}，无需继续处置",
-            key=f"ended:{order.id}",
+            notices=[
+                await unit_notice(
+                    session,
+                    order,
+                    kind="order_closed_with_incident",
+                    title=f"派单已结束 {incident.number}",
+                    body=f"{incident.title}：事件已{ending}，无需继续处置",
+                )
+            ],
         )
         ended.append(order)
     return ended
@@ -889,7 +888,7 @@ async def close_incident(
     incident_id: uuid.UUID,
     note: str | None,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """办结, ending the incident's open orders with it (once the officer confirmed that)."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
     incident = await incident_flows.close(
@@ -907,7 +906,7 @@ async def cancel_incident(
     kind: str,
     reason: str,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """撤销 (误报 found after dispatch too), ending the incident's open orders with it."""
     await _orders_to_end(session, principal, incident_id, confirm_end_orders)
     incident = await incident_flows.cancel(
@@ -925,7 +924,7 @@ async def merge_incident(
     into_id: uuid.UUID,
     reason: str | None,
     confirm_end_orders: bool,
-) -> Incident:
+) -> incidents.Incident:
     """合并: the reports of ``incident_id`` move to ``into_id`` (intake), the merged-away
     incident is cancelled (incidents), and its open orders end with it (the officer dispatches
     on the incident that remains if a unit is still needed there)."""
@@ -948,7 +947,9 @@ async def merge_incident(
 
 async def open_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Callback | None:
     """回访 task for the duty officer once an incident is closed (from the closing event)."""
-    incident = await session.get(Incident, incident_id)
+    incident = await incidents.get_incident(
+        session=session, incident_id=incident_id, scope=security.SYSTEM.scope
+    )
     if incident is None:
         return None
     return await service.open_callback(
@@ -979,12 +980,17 @@ async def record_callback(
         callback = await service.get_callback(session=session, incident_id=incident.id)
     if callback is None:
         raise Conflict("callback_missing", "the callback task could not be opened")
-    if callback.done_at is not None:
+    recorded = await service.record_callback(
+        session=session,
+        callback=callback,
+        reachable=reachable,
+        reached=reached and reachable,
+        satisfied=satisfied if reached else None,
+        note=note,
+        by_user=principal.username,
+    )
+    if not recorded:
         raise Conflict("callback_done", "the callback was already recorded")
-    callback.reachable, callback.reached = reachable, reached and reachable
-    callback.satisfied = satisfied if reached else None
-    callback.note, callback.by_user, callback.done_at = note, principal.username, clock.now()
-    await session.flush()
     verdict = "满意" if satisfied else ("不满意" if satisfied is False else "未评价")
     summary = f"回访：{'已联系，' + verdict if callback.reached else '未能联系报警人'}"
     await incidents.trace(
@@ -1165,17 +1171,16 @@ async def import_routing_rules(
     return created, updated
 
 
-async def set_stage_deadline(*, session: AsyncSession, data: dict[str, Any]) -> StageDeadline:
+async def set_stage_deadline(
+    *, session: AsyncSession, data: schemas.StageDeadlineIn
+) -> StageDeadline:
     """限时: the minutes of each stage for one category prefix, level and tier (a new row or the
     one already there)."""
     row = await service.get_stage_deadline(
-        session=session,
-        category_prefix=data["category_prefix"],
-        level=data["level"],
-        tier=data["tier"],
+        session=session, category_prefix=data.category_prefix, level=data.level, tier=data.tier
     )
     before = audit.snapshot(row, service.STAGE_DEADLINE_FIELDS) if row is not None else None
-    row = await service.put_stage_deadline(session=session, row=row, data=data)
+    row = await service.put_stage_deadline(session=session, row=row, data=data.model_dump())
     await record_change(
         session,
         action="dispatch.stage_deadline_set",

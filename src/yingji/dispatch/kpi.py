@@ -79,14 +79,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core.clock import as_utc
 from yingji.core.security import Scope
-from yingji.dispatch.models import CLOSED_WITH_INCIDENT, OPEN_STAGES, Callback, Order
-from yingji.incidents.models import Incident
-from yingji.org.models import LinkageUnit
+from yingji.dispatch.models import (
+    CLOSED_WITH_INCIDENT,
+    OPEN_STAGES,
+    Callback,
+    Order,
+    OrderStage,
+)
+from yingji.incidents import service as incidents
+from yingji.org import service as org
 
 AnySelect = Select[*tuple[Any, ...]]
 
-LIVE_STAGES = ("issued", "signed", "arrived", "completed")
-ENDED_STAGES = ("returned", "transferred", "cancelled", CLOSED_WITH_INCIDENT)
+LIVE_STAGES = (*OPEN_STAGES, OrderStage.COMPLETED)
 CLOSED_STATES = ("closed", "archived")
 KPI_NAMES = ("acceptance", "turnout", "punctuality", "feedback", "callback")
 TIMED_STAGES = ("sign", "arrive", "complete")  # the stages 准点率 counts
@@ -172,9 +177,9 @@ def order_sums() -> list[Any]:
     """The labelled conditional sums of one group of orders (see the module docstring)."""
     return [
         func.count().label("orders"),
-        _count(Order.stage == "returned").label("returned"),
-        _count(Order.stage == "transferred").label("transferred"),
-        _count(Order.stage == "cancelled").label("cancelled"),
+        _count(Order.stage == OrderStage.RETURNED).label("returned"),
+        _count(Order.stage == OrderStage.TRANSFERRED).label("transferred"),
+        _count(Order.stage == OrderStage.CANCELLED).label("cancelled"),
         _count(_WITH_INCIDENT).label("closed_with_incident"),
         _count(ACCOUNTABLE).label("acceptance_den"),
         _count(_SIGNED).label("acceptance_num"),
@@ -298,7 +303,7 @@ def _order_conditions(
         scope.clause(Order.division_path, Order.unit_id),
     ]
     if tier is not None:
-        conditions.append(Order.unit_id.in_(select(LinkageUnit.id).where(LinkageUnit.tier == tier)))
+        conditions.append(Order.unit_id.in_(org.units_of_tier(tier)))
     return conditions
 
 
@@ -306,20 +311,21 @@ def _closed_incident_orders(
     since: datetime, until: datetime, scope: Scope, tier: int | None
 ) -> AnySelect:
     """Distinct (unit, incident) of accountable in-scope orders whose incident closed in period."""
+    incident = incidents.incident_facts()
     stmt = (
         select(Order.unit_id, Order.incident_id)
-        .join(Incident, Incident.id == Order.incident_id)
+        .join(incident, incident.c.id == Order.incident_id)
         .where(
-            Incident.closed_at >= since,
-            Incident.closed_at < until,
-            Incident.state.in_(CLOSED_STATES),
+            incident.c.closed_at >= since,
+            incident.c.closed_at < until,
+            incident.c.state.in_(CLOSED_STATES),
             ACCOUNTABLE,
             scope.clause(Order.division_path, Order.unit_id),
         )
         .distinct()
     )
     if tier is not None:
-        stmt = stmt.where(Order.unit_id.in_(select(LinkageUnit.id).where(LinkageUnit.tier == tier)))
+        stmt = stmt.where(Order.unit_id.in_(org.units_of_tier(tier)))
     return stmt
 
 
@@ -383,11 +389,8 @@ async def unit_kpis(
     ids = set(order_rows) | set(callback_rows)
     if not ids:
         return []
-    units = await session.execute(
-        select(LinkageUnit.id, LinkageUnit.code, LinkageUnit.name, LinkageUnit.tier).where(
-            LinkageUnit.id.in_(ids)
-        )
-    )
+    facts = org.unit_facts()
+    units = await session.execute(select(facts).where(facts.c.id.in_(ids)))
     result = [
         UnitKpi(
             unit_id=unit.id,
@@ -415,21 +418,22 @@ async def tier_kpis(
     once per tier however many of the tier's units it involved. ``units`` counts the tier's units
     that :func:`unit_kpis` lists.
     """
+    unit = org.unit_facts()
     order_rows = {
         row["tier"]: row
         for row in (
             await session.execute(
-                select(LinkageUnit.tier, *order_sums())
-                .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
+                select(unit.c.tier, *order_sums())
+                .join(unit, unit.c.id == Order.unit_id)
                 .where(*_order_conditions(since, until, scope, tier))
-                .group_by(LinkageUnit.tier)
+                .group_by(unit.c.tier)
             )
         ).mappings()
     }
     pairs = (
         _closed_incident_orders(since, until, scope, tier)
-        .add_columns(LinkageUnit.tier)
-        .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
+        .add_columns(unit.c.tier)
+        .join(unit, unit.c.id == Order.unit_id)
         .subquery()
     )
     callback_rows = {
@@ -454,10 +458,11 @@ async def _units_per_tier(
     issued = select(Order.unit_id).where(*_order_conditions(since, until, scope, tier))
     closed = _closed_incident_orders(since, until, scope, tier).with_only_columns(Order.unit_id)
     active = issued.union(closed).subquery()
+    unit = org.unit_facts()
     rows = await session.execute(
-        select(LinkageUnit.tier, func.count())
-        .join(active, active.c.unit_id == LinkageUnit.id)
-        .group_by(LinkageUnit.tier)
+        select(unit.c.tier, func.count())
+        .join(active, active.c.unit_id == unit.c.id)
+        .group_by(unit.c.tier)
     )
     return {int(key): int(count) for key, count in rows}
 
@@ -497,6 +502,7 @@ async def overdue_orders(
         *(stage_open_overdue(s, at) for s in TIMED_STAGES),
     )
     stage_columns = [column for columns in _STAGE_COLUMNS.values() for column in columns]
+    unit, incident = org.unit_facts(), incidents.incident_facts()
     rows = await session.execute(
         select(
             Order.id,
@@ -507,13 +513,13 @@ async def overdue_orders(
             Order.issued_at,
             Order.ended_at,
             *stage_columns,
-            LinkageUnit.name.label("unit_name"),
-            LinkageUnit.tier.label("tier"),
-            Incident.number.label("incident_number"),
-            Incident.title.label("incident_title"),
+            unit.c.name.label("unit_name"),
+            unit.c.tier.label("tier"),
+            incident.c.number.label("incident_number"),
+            incident.c.title.label("incident_title"),
         )
-        .join(LinkageUnit, LinkageUnit.id == Order.unit_id)
-        .join(Incident, Incident.id == Order.incident_id)
+        .join(unit, unit.c.id == Order.unit_id)
+        .join(incident, incident.c.id == Order.incident_id)
         .where(*_order_conditions(since, until, scope, None), late_or_open)
     )
     found: list[OverdueOrder] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,20 +28,59 @@ from yingji.core.reasons import Why
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-# closed_with_incident: the incident was closed or cancelled while the order was still open; the
-# order ended with it at ``ended_at`` (随事件结束), its deadlines cancelled.
-CLOSED_WITH_INCIDENT = "closed_with_incident"
-STAGES = (
-    "issued",
-    "signed",
-    "arrived",
-    "completed",
-    "returned",
-    "transferred",
-    "cancelled",
-    CLOSED_WITH_INCIDENT,
-)
-OPEN_STAGES = ("issued", "signed", "arrived")
+
+class OrderStage(StrEnum):
+    """The stage of an order (派单); ``ORDER_TRANSITIONS`` says which may follow which."""
+
+    ISSUED = "issued"  # 已派, waiting for the unit to sign
+    SIGNED = "signed"  # 签收
+    ARRIVED = "arrived"  # 到场
+    COMPLETED = "completed"  # 办结 (by the unit)
+    RETURNED = "returned"  # 退回: the unit refused it with a reason
+    TRANSFERRED = "transferred"  # 移交: ended once the new unit signed
+    CANCELLED = "cancelled"  # 撤销 by the centre
+    # the incident was closed or cancelled while the order was still open; the order ended with
+    # it at ``ended_at`` (随事件结束), its deadlines cancelled
+    CLOSED_WITH_INCIDENT = "closed_with_incident"
+
+
+_S = OrderStage
+#: the stages each stage may become; every change of stage is checked against it and made with
+#: a compare-and-set (``dispatch.service.advance``)
+ORDER_TRANSITIONS: dict[OrderStage, frozenset[OrderStage]] = {
+    _S.ISSUED: frozenset(
+        {_S.SIGNED, _S.RETURNED, _S.TRANSFERRED, _S.CANCELLED, _S.CLOSED_WITH_INCIDENT}
+    ),
+    _S.SIGNED: frozenset(
+        {
+            _S.ARRIVED,
+            _S.COMPLETED,
+            _S.RETURNED,
+            _S.TRANSFERRED,
+            _S.CANCELLED,
+            _S.CLOSED_WITH_INCIDENT,
+        }
+    ),
+    _S.ARRIVED: frozenset({_S.COMPLETED, _S.TRANSFERRED, _S.CANCELLED, _S.CLOSED_WITH_INCIDENT}),
+    _S.COMPLETED: frozenset(),
+    _S.RETURNED: frozenset(),
+    _S.TRANSFERRED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.CLOSED_WITH_INCIDENT: frozenset(),
+}
+
+
+def stages_before(stage: OrderStage) -> tuple[OrderStage, ...]:
+    """The stages an order may be in to move to ``stage``."""
+    return tuple(s for s, nexts in ORDER_TRANSITIONS.items() if stage in nexts)
+
+
+CLOSED_WITH_INCIDENT = OrderStage.CLOSED_WITH_INCIDENT
+STAGES = tuple(OrderStage)
+OPEN_STAGES = (_S.ISSUED, _S.SIGNED, _S.ARRIVED)
+#: an order in one of these ended without being done (it counts apart in the KPIs)
+ENDED_STAGES = (_S.RETURNED, _S.TRANSFERRED, _S.CANCELLED, _S.CLOSED_WITH_INCIDENT)
+del _S
 DEADLINE_STAGES = ("sign", "arrive", "feedback", "complete")
 SELECTORS = ("unit", "town", "village")  # a named unit, or the incident's town / village unit
 
@@ -100,7 +140,7 @@ class Order(Base):
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
     responsible_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linkage_unit.id"))
     role: Mapped[str] = mapped_column(String(8))
-    stage: Mapped[str] = mapped_column(String(24), index=True)
+    stage: Mapped[str] = mapped_column(String(24), index=True)  # OrderStage
     chosen_by: Mapped[str] = mapped_column(String(300))
     #: why this unit, as ``{code, params}`` (``core.reasons``), for the screens
     chosen_why: Mapped[Why | None] = mapped_column(JSONType)

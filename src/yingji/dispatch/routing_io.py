@@ -13,21 +13,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yingji.core import tabular
 from yingji.core.errors import ValidationFailed
 from yingji.core.security import Scope
-from yingji.dispatch import service
+from yingji.core.tabular import LineError, csv_cell
+from yingji.dispatch import schemas, service
 from yingji.dispatch.models import RoutingRule
-from yingji.org import imports
 from yingji.org import service as org
-from yingji.org.imports import MAX_BYTES, LineError, csv_cell, csv_record
-from yingji.org.models import Division, LinkageUnit
-from yingji.org.schemas import ADCODE_PATTERN
 
 COLUMNS = [
     "category_prefix",
@@ -41,104 +39,32 @@ COLUMNS = [
     "active",
     "when_trapped",
 ]
-LEVELS = ("I", "II", "III", "IV")
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "启用"}
-FALSE_WORDS = {"0", "false", "no", "n", "否", "停用"}
-
-
-class RuleRow(BaseModel):
-    """One line of the file, as written by a person."""
-
-    category_prefix: str = Field(default="", max_length=64, pattern=r"^[a-z_.]*$")
-    levels: list[Literal["I", "II", "III", "IV"]] = Field(default_factory=list)
-    division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
-    role: Literal["lead", "co"]
-    selector: Literal["unit", "town", "village"] = "unit"
-    unit_code: str | None = Field(default=None, max_length=50)
-    priority: int = Field(default=100, ge=0, le=10_000)
-    note: str | None = Field(default=None, max_length=300)
-    active: bool = True
-    when_trapped: bool = False
-
-    @field_validator("levels", mode="before")
-    @classmethod
-    def _split_levels(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        if isinstance(value, str):
-            parts = [p.strip().upper() for p in value.replace(",", "|").split("|")]
-            return sorted({p for p in parts if p}, key=_level_order)
-        return value
-
-    @field_validator("active", "when_trapped", mode="before")
-    @classmethod
-    def _word_to_bool(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None:
-            return info.field_name == "active"
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word in TRUE_WORDS:
-                return True
-            if word in FALSE_WORDS:
-                return False
-        return value
-
-
-def _level_order(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
 @dataclass
 class ParsedRules:
-    rows: list[tuple[int, RuleRow]] = field(default_factory=list)
+    rows: list[tuple[int, schemas.RuleRow]] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
-
-
-def _decode(raw: bytes) -> str | None:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
-def _read_records(
-    raw: bytes,
-) -> tuple[list[tuple[int, dict[str, Any]]], list[str], LineError | None]:
-    """The file's lines as (line number, blank-to-None record), its header, or the one problem
-    that stops reading."""
-    if len(raw) > MAX_BYTES:
-        return [], [], imports.too_large()
-    text = _decode(raw)
-    if text is None:
-        return [], [], LineError(0, None, imports.ENCODING, "encoding")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    records: list[tuple[int, dict[str, Any]]] = []
-    try:
-        records.extend((reader.line_num, csv_record(row)) for row in reader)
-    except csv.Error as exc:
-        return [], [], imports.not_csv(reader.line_num, exc)
-    return records, [f.strip() for f in reader.fieldnames or []], None
 
 
 def parse_rules(raw: bytes) -> ParsedRules:
     """Read and check every line; never touches the database."""
     parsed = ParsedRules()
-    records, header, problem = _read_records(raw)
-    if problem is not None:
-        parsed.errors.append(problem)
+    read = tabular.read_csv(raw)
+    if read.problem is not None:
+        parsed.errors.append(read.problem)
         return parsed
-    if "role" not in header:
+    records = read.records
+    if "role" not in read.header:
         message = "the header has no role column"
         parsed.errors.append(LineError(1, "role", message, "no_role_column"))
         return parsed
     for line, record in records:
         record["category_prefix"] = record.get("category_prefix") or ""
         try:
-            row = RuleRow.model_validate(record)
+            row = schemas.RuleRow.model_validate(record)
         except ValidationError as exc:
-            parsed.errors.extend(imports.check_failed(line, err) for err in exc.errors())
+            parsed.errors.extend(tabular.check_failed(line, err) for err in exc.errors())
             continue
         if row.selector == "unit" and not row.unit_code:
             message = "a rule with selector 'unit' names its unit"
@@ -146,46 +72,22 @@ def parse_rules(raw: bytes) -> ParsedRules:
             continue
         parsed.rows.append((line, row))
     if not records:
-        parsed.errors.append(imports.empty())
+        parsed.errors.append(tabular.empty())
     return parsed
 
 
 async def _resolve(
     session: AsyncSession, parsed: ParsedRules, scope: Scope
-) -> tuple[list[tuple[RuleRow, str | None, Any]], list[LineError]]:
+) -> tuple[list[tuple[schemas.RuleRow, str | None, Any]], list[LineError]]:
     """Division codes to paths and unit codes to ids, each looked up in ``scope`` (a division or
     unit the principal does not see is not found); a rule for everywhere needs a scope of
     everything."""
     errors = list(parsed.errors)
     adcodes = {r.division_adcode for _, r in parsed.rows if r.division_adcode}
     codes = {r.unit_code for _, r in parsed.rows if r.unit_code}
-    paths = (
-        dict(
-            (
-                await session.execute(
-                    org.division_query(scope)
-                    .with_only_columns(Division.adcode, Division.path)
-                    .where(Division.adcode.in_(adcodes))
-                )
-            ).all()
-        )
-        if adcodes
-        else {}
-    )
-    units = (
-        dict(
-            (
-                await session.execute(
-                    org.unit_query(scope)
-                    .with_only_columns(LinkageUnit.code, LinkageUnit.id)
-                    .where(LinkageUnit.code.in_(codes))
-                )
-            ).all()
-        )
-        if codes
-        else {}
-    )
-    resolved: list[tuple[RuleRow, str | None, Any]] = []
+    paths = await org.division_paths(session=session, adcodes=adcodes, scope=scope)
+    units = await org.unit_ids_by_code(session=session, codes=codes, scope=scope)
+    resolved: list[tuple[schemas.RuleRow, str | None, Any]] = []
     for line, row in parsed.rows:
         ok = True
         if not row.division_adcode and not scope.everything:
@@ -231,7 +133,14 @@ async def _resolve(
 def _key(
     category_prefix: str, levels: list[str], path: str | None, role: str, selector: str, unit: Any
 ) -> tuple[Any, ...]:
-    return (category_prefix, tuple(sorted(levels, key=_level_order)), path, role, selector, unit)
+    return (
+        category_prefix,
+        tuple(sorted(levels, key=schemas.level_order)),
+        path,
+        role,
+        selector,
+        unit,
+    )
 
 
 def rule_key(rule: RoutingRule) -> tuple[Any, ...]:
@@ -316,7 +225,7 @@ async def export_rules(*, session: AsyncSession, scope: Scope) -> str:
     """The rules the principal may import back as CSV text (UTF-8 with a BOM, so spreadsheet
     programs read Chinese): the whole table for a scope of everything, else the rules inside its
     area. A text cell a spreadsheet would run as a formula is neutralised (see
-    :func:`yingji.org.imports.csv_cell`; the import undoes it)."""
+    :func:`yingji.core.tabular.csv_cell`; the import undoes it)."""
     rules = (
         await session.scalars(
             select(RoutingRule)
@@ -324,7 +233,7 @@ async def export_rules(*, session: AsyncSession, scope: Scope) -> str:
             .order_by(RoutingRule.priority, RoutingRule.id)
         )
     ).all()
-    codes = dict((await session.execute(select(LinkageUnit.id, LinkageUnit.code))).all())
+    codes = await org.unit_codes(session=session)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -335,7 +244,7 @@ async def export_rules(*, session: AsyncSession, scope: Scope) -> str:
                 csv_cell(cell)
                 for cell in (
                     rule.category_prefix,
-                    "|".join(sorted(rule.levels or [], key=_level_order)),
+                    "|".join(sorted(rule.levels or [], key=schemas.level_order)),
                     adcode,
                     rule.role,
                     rule.selector,

@@ -6,10 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from yingji.core import clock
 from yingji.core.reasons import Reason
+from yingji.org.schemas import ADCODE_PATTERN
 
 
 class UnitChoice(BaseModel):
@@ -271,3 +280,52 @@ class StageDeadlineIn(BaseModel):
 class StageDeadlineRead(StageDeadlineIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
+
+
+# --- the routing table as a file ----------------------------------------------------------------
+
+LEVELS = ("I", "II", "III", "IV")
+TRUE_WORDS = {"1", "true", "yes", "y", "是", "启用"}
+FALSE_WORDS = {"0", "false", "no", "n", "否", "停用"}
+
+
+class RuleRow(BaseModel):
+    """One line of the routing table's CSV file (``routing_io``), as written by a person."""
+
+    category_prefix: str = Field(default="", max_length=64, pattern=r"^[a-z_.]*$")
+    levels: list[Literal["I", "II", "III", "IV"]] = Field(default_factory=list)
+    division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)
+    role: Literal["lead", "co"]
+    selector: Literal["unit", "town", "village"] = "unit"
+    unit_code: str | None = Field(default=None, max_length=50)
+    priority: int = Field(default=100, ge=0, le=10_000)
+    note: str | None = Field(default=None, max_length=300)
+    active: bool = True
+    when_trapped: bool = False
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _split_levels(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            parts = [p.strip().upper() for p in value.replace(",", "|").split("|")]
+            return sorted({p for p in parts if p}, key=level_order)
+        return value
+
+    @field_validator("active", "when_trapped", mode="before")
+    @classmethod
+    def _word_to_bool(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return info.field_name == "active"
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+        return value
+
+
+def level_order(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS)

@@ -24,12 +24,13 @@ from yingji.dispatch.models import (
     Feedback,
     Order,
     OrderPhoto,
+    OrderStage,
     RoutingRule,
     StageDeadline,
+    stages_before,
 )
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
-from yingji.org.models import LinkageUnit
+from yingji.org import service as org
 
 ORDER_FIELDS = (
     "incident_id",
@@ -143,7 +144,7 @@ async def orders_of_incident(*, session: AsyncSession, incident_id: uuid.UUID) -
 
 async def pending_transfer(*, session: AsyncSession, order: Order) -> Order | None:
     return await session.scalar(
-        select(Order).where(Order.transferred_from_id == order.id, Order.stage == "issued")
+        select(Order).where(Order.transferred_from_id == order.id, Order.stage == OrderStage.ISSUED)
     )
 
 
@@ -151,19 +152,21 @@ async def advance(
     *,
     session: AsyncSession,
     order: Order,
-    allowed: tuple[str, ...],
-    to: str,
+    to: OrderStage,
     values: dict[str, Any] | None = None,
 ) -> str:
-    """Compare-and-set the stage; returns the stage left. Two concurrent signs: one wins.
-    An order leaving the open stages records when it ended (``ended_at``)."""
+    """Move the order to stage ``to`` with a compare-and-set from the stages that may precede it
+    (``ORDER_TRANSITIONS``); returns the stage left. Two concurrent signs: one wins, the other is
+    refused (``invalid_stage``). An order leaving the open stages records when it ended
+    (``ended_at``)."""
+    allowed = stages_before(to)
     before = order.stage
     now = clock.now()
     ended = {} if to in OPEN_STAGES else {"ended_at": now}
     result = await session.execute(
         update(Order)
         .where(Order.id == order.id, Order.stage.in_(allowed))
-        .values(stage=to, updated_at=now, **(ended | (values or {})))
+        .values(stage=to.value, updated_at=now, **(ended | (values or {})))
         .execution_options(synchronize_session=False)
     )
     if not rows_affected(result):
@@ -171,7 +174,7 @@ async def advance(
         raise InvalidTransition(
             "invalid_stage",
             f"an order that is {order.stage} cannot be {to}",
-            {"stage": order.stage, "to": to, "allowed_from": list(allowed)},
+            {"stage": order.stage, "to": to.value, "allowed_from": [s.value for s in allowed]},
         )
     await session.refresh(order)
     return before
@@ -182,7 +185,7 @@ async def advance(
 
 @dataclass(frozen=True)
 class Choice:
-    unit: LinkageUnit
+    unit: org.LinkageUnit
     role: str
     reason: str  # in English, for logs
     #: the same as ``{code, params}`` (``core.reasons``): ``routing.rule`` (its id and note) or
@@ -192,24 +195,14 @@ class Choice:
 
 async def _unit_for(
     session: AsyncSession, rule: RoutingRule, division_path: str | None
-) -> LinkageUnit | None:
+) -> org.LinkageUnit | None:
     if rule.selector == "unit":
-        return await session.get(LinkageUnit, rule.unit_id) if rule.unit_id else None
+        return await org.get_unit(session=session, unit_id=rule.unit_id) if rule.unit_id else None
     if not division_path:
         return None
     kind = "town" if rule.selector == "town" else "village"
     # the unit of that kind whose division is on the incident's path (its town or village)
-    prefixes = [division_path[: i + 1] for i, ch in enumerate(division_path) if ch == "/"]
-    return await session.scalar(
-        select(LinkageUnit)
-        .where(
-            LinkageUnit.kind == kind,
-            LinkageUnit.active.is_(True),
-            LinkageUnit.division_path.in_(prefixes),
-        )
-        .order_by(LinkageUnit.code)
-        .limit(1)
-    )
+    return await org.unit_of_kind_above(session=session, kind=kind, division_path=division_path)
 
 
 async def route(
@@ -524,7 +517,7 @@ async def add_escalation(
 
 async def incidents_of_orders(
     *, session: AsyncSession, orders: list[Order]
-) -> dict[uuid.UUID, Incident]:
+) -> dict[uuid.UUID, incidents.Incident]:
     """The incidents the given (already visible) orders are for, by id."""
     return await incidents.incidents_by_id(
         session=session, ids=list({o.incident_id for o in orders})
@@ -533,12 +526,7 @@ async def incidents_of_orders(
 
 async def unit_names(*, session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The names of the given linkage units, by id."""
-    if not unit_ids:
-        return {}
-    rows = await session.execute(
-        select(LinkageUnit.id, LinkageUnit.name).where(LinkageUnit.id.in_(unit_ids))
-    )
-    return {row.id: row.name for row in rows}
+    return await org.unit_names(session=session, unit_ids=unit_ids)
 
 
 async def escalations_of_orders(
@@ -657,6 +645,35 @@ async def get_callback(*, session: AsyncSession, incident_id: uuid.UUID) -> Call
     return await session.scalar(select(Callback).where(Callback.incident_id == incident_id))
 
 
+async def record_callback(
+    *,
+    session: AsyncSession,
+    callback: Callback,
+    reachable: bool,
+    reached: bool,
+    satisfied: bool | None,
+    note: str | None,
+    by_user: str,
+) -> bool:
+    """Record the call with a compare-and-set on the task still pending (``done_at`` unset):
+    of two officers recording the same callback at once, one wins. False if it was done."""
+    result = await session.execute(
+        update(Callback)
+        .where(Callback.id == callback.id, Callback.done_at.is_(None))
+        .values(
+            reachable=reachable,
+            reached=reached,
+            satisfied=satisfied,
+            note=note,
+            by_user=by_user,
+            done_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(callback)
+    return rows_affected(result) > 0
+
+
 async def open_and_soon_due(
     *, session: AsyncSession, scope: Scope, horizon: timedelta, limit: int = 500
 ) -> list[Order]:
@@ -667,8 +684,8 @@ async def open_and_soon_due(
         .where(Order.stage.in_(OPEN_STAGES))
         .where(
             or_(
-                (Order.stage == "issued") & (Order.sign_due_at <= soon),
-                (Order.stage == "signed")
+                (Order.stage == OrderStage.ISSUED) & (Order.sign_due_at <= soon),
+                (Order.stage == OrderStage.SIGNED)
                 & Order.arrive_due_at.is_not(None)
                 & (Order.arrive_due_at <= soon),
                 Order.complete_due_at <= soon,
@@ -685,7 +702,7 @@ async def add_routing_rules(*, session: AsyncSession, rules: list[dict[str, Any]
     """Add routing rules naming units by code; a table that has rules is left alone."""
     if await session.scalar(select(func.count()).select_from(RoutingRule)):
         return 0
-    codes = {u.code: u.id for u in (await session.scalars(select(LinkageUnit))).all()}
+    codes = await org.unit_ids_by_code(session=session)
     added = 0
     for raw in rules:
         unit_code = raw.get("unit_code")

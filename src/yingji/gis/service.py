@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import shapely
 from shapely import STRtree
 from shapely.geometry import Point
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import geo
 from yingji.core.db import database_of, dialect_of
-from yingji.org.models import Division, LinkageUnit
+from yingji.org import service as org
 
 
 @dataclass(frozen=True)
@@ -66,25 +66,13 @@ class _DivisionIndex:
 
 async def _division_index(session: AsyncSession) -> _DivisionIndex:
     """Every boundary parsed once per process into an STRtree; rebuilt when divisions change."""
-    version = tuple(
-        (
-            await session.execute(
-                select(func.count(Division.adcode), func.max(Division.updated_at))
-            )
-        ).one()
-    )
+    version = await org.boundaries_version(session=session)
     cache = database_of(session).cache
     hit = cache.get("gis.divisions")
     if hit is not None and hit[1].version == version:
         index: _DivisionIndex = hit[1]
         return index
-    rows = (
-        await session.execute(
-            select(Division.adcode, Division.path, Division.level, Division.boundary).where(
-                Division.boundary.is_not(None)
-            )
-        )
-    ).all()
+    rows = await org.division_boundaries(session=session)
     shapes = [geo.geometry(boundary) for _, _, _, boundary in rows]
     for shape in shapes:
         shapely.prepare(shape)
@@ -122,15 +110,9 @@ async def units_near(
         )
         return [Hit(code, float(d)) for code, d in rows]
     min_lon, min_lat, max_lon, max_lat = geo.radius_bbox(lon, lat, radius_m)
-    rows2 = (
-        await session.execute(
-            select(LinkageUnit.code, LinkageUnit.lon, LinkageUnit.lat).where(
-                LinkageUnit.active.is_(True),
-                LinkageUnit.lon.between(min_lon, max_lon),
-                LinkageUnit.lat.between(min_lat, max_lat),
-            )
-        )
-    ).all()
+    rows2 = await org.active_unit_points(
+        session=session, min_lon=min_lon, min_lat=min_lat, max_lon=max_lon, max_lat=max_lat
+    )
     hits = [
         Hit(code, geo.haversine_m(lon, lat, ulon, ulat))
         for code, ulon, ulat in rows2

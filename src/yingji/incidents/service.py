@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, func, select, update
+from sqlalchemy import Row, Select, Subquery, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, geo, reasons
@@ -751,3 +751,14 @@ async def open_from_report(
     incident = incident_from_report(report, title=title)
     await store_incident(session, incident)  # one INSERT, counts included
     return incident
+
+
+# --- read for other domains (dispatch) -----------------------------------------------------------
+
+
+def incident_facts() -> Subquery:
+    """SQL: every incident's ``id``, ``number``, ``title``, ``state`` and ``closed_at``, to join in
+    other domains' set-based queries (the dispatch KPIs and bulletin)."""
+    return select(
+        Incident.id, Incident.number, Incident.title, Incident.state, Incident.closed_at
+    ).subquery("incident_facts")

@@ -7,5 +7,5 @@ DOMAIN = Domain(
     name="notify",
     routers=(api.router,),
     models=(models,),
-    subscribers=(jobs.FirstReportOverdue,),
+    subscribers=(jobs.FirstReportOverdue, jobs.ReadyToClose, jobs.Notices),
 )

@@ -1,6 +1,20 @@
-"""Who is told about what: event subscribers that turn domain events into notifications."""
+"""Who is told about what: event subscribers that turn domain events into notifications.
+
+Flows never create notifications themselves: they record their change, whose event either names
+the notifications it sends (``payload["notices"]``, see :class:`Notices`) or is one a subscriber
+here knows whom to tell about (:class:`FirstReportOverdue`, :class:`ReadyToClose`). Each
+subscriber is idempotent: a notification's key is the event and the person, so an event
+delivered twice tells nobody twice.
+"""
 
 from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import events
 from yingji.core.db import Database
@@ -10,43 +24,148 @@ from yingji.notify import service
 from yingji.org import service as org
 
 
-class FirstReportOverdue:
+async def _tell(
+    session: AsyncSession,
+    event: DomainEvent,
+    user_ids: Iterable[uuid.UUID],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    subject_type: str,
+    subject_id: str,
+    said: dict[str, Any],
+) -> None:
+    """One notification per person (none twice for the same event), dated when the event
+    occurred, then one ``notify.created`` event to those newly told, carrying ``said``."""
+    told = []
+    for user_id in dict.fromkeys(user_ids):
+        created = await service.create(
+            session=session,
+            user_id=user_id,
+            kind=kind,
+            title=title,
+            body=body,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            dedupe_key=f"{event.event_id}:{user_id}",
+            at=datetime.fromisoformat(event.occurred_at),
+        )
+        if created is not None:
+            told.append(str(user_id))
+    if told:
+        await events.emit(
+            session,
+            type="notify.created",
+            subject_type=subject_type,
+            subject_id=subject_id,
+            payload={"kind": kind, **said},
+            scope=EventScope(user_ids=tuple(told)),
+        )
+
+
+def _number_and_title(event: DomainEvent) -> tuple[str, str]:
+    incident = event.payload.get("incident") or {}
+    number = event.payload.get("number") or incident.get("number", "")
+    title = event.payload.get("title") or incident.get("title") or ""
+    return str(number), str(title)
+
+
+class _CoveringAlert:
+    """An incident's event → everyone with ``role`` whose jurisdiction covers the incident."""
+
+    name: str
+    types: tuple[str, ...]
+    role: Role
+    kind: str
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def words(self, number: str, title: str) -> tuple[str, str]:
+        """The notification's title and body."""
+        raise NotImplementedError
+
+    async def __call__(self, event: DomainEvent) -> None:
+        number, title = _number_and_title(event)
+        heading, body = self.words(number, title)
+        async with self.db.unit_of_work() as session:
+            people = await org.users_covering(
+                session=session, role=self.role, division_path=event.scope.division_path
+            )
+            await _tell(
+                session,
+                event,
+                [user.id for user in people],
+                kind=self.kind,
+                title=heading,
+                body=body,
+                subject_type="incident",
+                subject_id=event.subject_id,
+                said={"number": number, "title": title},
+            )
+
+
+class FirstReportOverdue(_CoveringAlert):
     """首报超时 → every duty leader whose jurisdiction covers the incident."""
 
     name = "notify.first_report_overdue"
     types = ("incidents.first_report_overdue",)
+    role = Role.DUTY_LEADER
+    kind = "first_report_overdue"
+
+    def words(self, number: str, title: str) -> tuple[str, str]:
+        return f"首报超时 {number}", f"{title}：首报（书面）已超过时限，请督促报送。"
+
+
+class ReadyToClose(_CoveringAlert):
+    """全部派单已办结 → every duty officer whose jurisdiction covers the incident (可办结)."""
+
+    name = "notify.ready_to_close"
+    types = ("dispatch.ready_to_close",)
+    role = Role.DUTY_OFFICER
+    kind = "ready_to_close"
+
+    def words(self, number: str, title: str) -> tuple[str, str]:
+        return f"可办结 {number}", f"{title}：全部派单已办结"
+
+
+class Notices:
+    """The notifications a change names in its event (``payload["notices"]``: kind, title, body,
+    the people, what it links to, the event's subject unless named, and what the ``notify.created``
+    event says besides the title): a dispatch order issued, returned, reminded, escalated or ended
+    with its incident; repeated failed sign-ins. A person named twice in one event is told once."""
+
+    name = "notify.notices"
+    types = (
+        "dispatch.order_issued",
+        "dispatch.order_transfer_requested",
+        "dispatch.order_returned",
+        "dispatch.reminded",
+        "dispatch.remind",
+        "dispatch.supervise_unit",
+        "dispatch.supervise_center",
+        "dispatch.order_closed_with_incident",
+        "auth.repeated_failures",
+    )
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def __call__(self, event: DomainEvent) -> None:
-        incident = event.payload.get("incident") or {}
-        number = event.payload.get("number") or incident.get("number", "")
-        title = event.payload.get("title") or ""
+        notices = [n for n in event.payload.get("notices") or [] if n.get("user_ids")]
+        if not notices:
+            return
         async with self.db.unit_of_work() as session:
-            leaders = await org.users_covering(
-                session=session, role=Role.DUTY_LEADER, division_path=event.scope.division_path
-            )
-            told = []
-            for user in leaders:
-                created = await service.create(
-                    session=session,
-                    user_id=user.id,
-                    kind="first_report_overdue",
-                    title=f"首报超时 {number}",
-                    body=f"{title}：首报（书面）已超过时限，请督促报送。",
-                    subject_type="incident",
-                    subject_id=event.subject_id,
-                    dedupe_key=f"{event.event_id}:{user.id}",
-                )
-                if created is not None:
-                    told.append(str(user.id))
-            if told:
-                await events.emit(
+            for notice in notices:
+                await _tell(
                     session,
-                    type="notify.created",
-                    subject_type="incident",
-                    subject_id=event.subject_id,
-                    payload={"kind": "first_report_overdue", "number": number, "title": title},
-                    scope=EventScope(user_ids=tuple(told)),
+                    event,
+                    [uuid.UUID(user_id) for user_id in notice["user_ids"]],
+                    kind=str(notice["kind"]),
+                    title=str(notice["title"]),
+                    body=str(notice["body"]),
+                    subject_type=str(notice.get("subject_type") or event.subject_type),
+                    subject_id=str(notice.get("subject_id") or event.subject_id),
+                    said={"title": str(notice["title"]), **(notice.get("said") or {})},
                 )

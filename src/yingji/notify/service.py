@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,10 @@ async def create(
     subject_type: str | None,
     subject_id: str | None,
     dedupe_key: str,
+    at: datetime | None = None,
 ) -> Notification | None:
-    """A notification, unless one with ``dedupe_key`` exists (handlers run at least once)."""
+    """A notification, unless one with ``dedupe_key`` exists (handlers run at least once);
+    ``at``: when what it tells of happened (default now)."""
     if await session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)):
         return None
     notification = Notification(
@@ -34,7 +37,7 @@ async def create(
         subject_type=subject_type,
         subject_id=subject_id,
         dedupe_key=dedupe_key,
-        created_at=clock.now(),
+        created_at=at or clock.now(),
     )
     session.add(notification)
     await session.flush()

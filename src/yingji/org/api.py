@@ -292,7 +292,7 @@ async def get_division(
 async def create_division(
     body: schemas.DivisionCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
 ) -> Any:
-    return await flows.create_division(session=session, principal=me, data=body.model_dump())
+    return await flows.create_division(session=session, principal=me, data=body)
 
 
 @router.patch(
@@ -307,9 +307,7 @@ async def update_division(
     session: Session,
     me: Annotated[Principal, Require(P.ORG_WRITE)],
 ) -> Any:
-    return await flows.update_division(
-        session=session, principal=me, adcode=adcode, data=body.model_dump(exclude_unset=True)
-    )
+    return await flows.update_division(session=session, principal=me, adcode=adcode, data=body)
 
 
 # --- units ---------------------------------------------------------------------------------------
@@ -357,7 +355,7 @@ async def get_unit(
 async def create_unit(
     body: schemas.UnitCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
 ) -> Any:
-    return await flows.create_unit(session=session, principal=me, data=body.model_dump())
+    return await flows.create_unit(session=session, principal=me, data=body)
 
 
 @router.patch("/units/{unit_id}", response_model=schemas.UnitRead, tags=["units"])
@@ -367,9 +365,7 @@ async def update_unit(
     session: Session,
     me: Annotated[Principal, Require(P.ORG_WRITE)],
 ) -> Any:
-    return await flows.update_unit(
-        session=session, principal=me, unit_id=unit_id, data=body.model_dump(exclude_unset=True)
-    )
+    return await flows.update_unit(session=session, principal=me, unit_id=unit_id, data=body)
 
 
 # --- people --------------------------------------------------------------------------------------
@@ -404,7 +400,7 @@ async def get_person(
 async def create_person(
     body: schemas.PersonCreate, session: Session, me: Annotated[Principal, Require(P.ORG_WRITE)]
 ) -> Any:
-    return await flows.create_person(session=session, principal=me, data=body.model_dump())
+    return await flows.create_person(session=session, principal=me, data=body)
 
 
 @router.patch("/people/{person_id}", response_model=schemas.PersonRead, tags=["people"])
@@ -414,9 +410,7 @@ async def update_person(
     session: Session,
     me: Annotated[Principal, Require(P.ORG_WRITE)],
 ) -> Any:
-    return await flows.update_person(
-        session=session, principal=me, person_id=person_id, data=body.model_dump(exclude_unset=True)
-    )
+    return await flows.update_person(session=session, principal=me, person_id=person_id, data=body)
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -457,7 +451,7 @@ async def get_user(
 async def create_user(
     body: schemas.UserCreate, session: Session, me: Annotated[Principal, Require(P.USER_MANAGE)]
 ) -> Any:
-    return await flows.create_user(session=session, principal=me, data=body.model_dump())
+    return await flows.create_user(session=session, principal=me, data=body)
 
 
 @router.patch(

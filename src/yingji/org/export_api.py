@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yingji.core import tabular
 from yingji.core.security import Permission, Principal, Scope
 from yingji.core.web import Require, Session
-from yingji.org import imports, service
+from yingji.org import service
 from yingji.org.models import Division, LinkageUnit
 
 router = APIRouter(prefix="/api/v1", tags=["organisation"])
@@ -48,13 +49,13 @@ Reader = Annotated[Principal, Require(Permission.ORG_READ)]
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     """CSV text; a text cell a spreadsheet would run as a formula is neutralised
-    (:func:`imports.csv_cell`, undone by the import)."""
+    (:func:`tabular.csv_cell`, undone by the import)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {k: "" if row.get(k) is None else imports.csv_cell(row[k]) for k in columns}
+            {k: "" if row.get(k) is None else tabular.csv_cell(row[k]) for k in columns}
         )
     return "\ufeff" + out.getvalue()  # a BOM, so spreadsheet programs read Chinese
 

@@ -8,17 +8,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, events, metrics, security
+from yingji.core import audit, clock, events, metrics, security, tabular
 from yingji.core.changes import record_change
 from yingji.core.db import savepoint
 from yingji.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.security import Permission, Principal, Role
-from yingji.notify import service as notify
 from yingji.org import imports, schemas, service
 from yingji.org.models import Division, LinkageUnit, Person, UserAccount
 
@@ -52,22 +52,20 @@ async def _check_drawing(
 
 
 async def create_division(
-    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, data: schemas.DivisionCreate
 ) -> Division:
-    if data.get("parent_adcode"):
+    if data.parent_adcode:
         parent = await service.get_division(
-            session=session, adcode=data["parent_adcode"], scope=principal.scope
+            session=session, adcode=data.parent_adcode, scope=principal.scope
         )
         if parent is None:
-            raise ValidationFailed(
-                "parent_not_found", f"no parent division {data['parent_adcode']}"
-            )
+            raise ValidationFailed("parent_not_found", f"no parent division {data.parent_adcode}")
         _require_area(principal, parent.path)
     elif not principal.scope.everything:
         raise PermissionDenied("outside_scope", "only a national administrator adds a root")
-    if data.get("boundary") is not None:
-        await _check_drawing(session, principal, data.get("parent_adcode"))
-    division = await service.create_division(session=session, data=data)
+    if data.boundary is not None:
+        await _check_drawing(session, principal, data.parent_adcode)
+    division = await service.create_division(session=session, data=data.model_dump())
     await record_change(
         session,
         action="org.division.created",
@@ -85,7 +83,7 @@ async def update_division(
     session: AsyncSession,
     principal: Principal,
     adcode: str,
-    data: dict[str, Any],
+    data: schemas.DivisionUpdate,
     with_children: bool = True,
 ) -> Division:
     """Rename or redraw a division of one's area. The boundary of the area itself is drawn by
@@ -93,7 +91,7 @@ async def update_division(
     division = await service.get_division_or_raise(
         session=session, adcode=adcode, scope=principal.scope
     )
-    if data.get("boundary") is not None and not principal.scope.everything:
+    if data.boundary is not None and not principal.scope.everything:
         parent = (
             await service.get_division(session=session, adcode=division.parent_adcode)
             if division.parent_adcode
@@ -108,7 +106,10 @@ async def update_division(
         await _check_drawing(session, principal, division.parent_adcode)
     before = audit.snapshot(division, service.DIVISION_FIELDS)
     await service.update_division(
-        session=session, division=division, data=data, with_children=with_children
+        session=session,
+        division=division,
+        data=data.model_dump(exclude_unset=True),
+        with_children=with_children,
     )
     await record_change(
         session,
@@ -126,14 +127,14 @@ async def update_division(
 
 
 async def create_unit(
-    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, data: schemas.UnitCreate
 ) -> LinkageUnit:
     division = await service.get_division(
-        session=session, adcode=data["division_adcode"], scope=principal.scope
+        session=session, adcode=data.division_adcode, scope=principal.scope
     )
     if division is None:
-        raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
-    unit = await service.create_unit(session=session, data=data)
+        raise ValidationFailed("division_not_found", f"no division {data.division_adcode}")
+    unit = await service.create_unit(session=session, data=data.model_dump())
     await record_change(
         session,
         action="org.unit.created",
@@ -151,18 +152,18 @@ def _unit_audience(unit: LinkageUnit) -> EventScope:
 
 
 async def update_unit(
-    *, session: AsyncSession, principal: Principal, unit_id: uuid.UUID, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, unit_id: uuid.UUID, data: schemas.UnitUpdate
 ) -> LinkageUnit:
     unit = await service.get_unit_or_raise(session=session, unit_id=unit_id, scope=principal.scope)
-    if data.get("division_adcode"):
+    if data.division_adcode:
         target = await service.get_division(
-            session=session, adcode=data["division_adcode"], scope=principal.scope
+            session=session, adcode=data.division_adcode, scope=principal.scope
         )
         if target is None:
-            raise ValidationFailed("division_not_found", f"no division {data['division_adcode']}")
+            raise ValidationFailed("division_not_found", f"no division {data.division_adcode}")
     before = audit.snapshot(unit, service.UNIT_FIELDS)
     was_in = _unit_audience(unit)
-    await service.update_unit(session=session, unit=unit, data=data)
+    await service.update_unit(session=session, unit=unit, data=data.model_dump(exclude_unset=True))
     await record_change(
         session,
         action="org.unit.updated",
@@ -180,12 +181,12 @@ async def update_unit(
 
 
 async def create_person(
-    *, session: AsyncSession, principal: Principal, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal, data: schemas.PersonCreate
 ) -> Person:
     unit = await service.get_unit_or_raise(
-        session=session, unit_id=data["unit_id"], scope=principal.scope
+        session=session, unit_id=data.unit_id, scope=principal.scope
     )
-    person = await service.create_person(session=session, data=data)
+    person = await service.create_person(session=session, data=data.model_dump())
     await record_change(
         session,
         action="org.person.created",
@@ -199,14 +200,20 @@ async def create_person(
 
 
 async def update_person(
-    *, session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: dict[str, Any]
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: schemas.PersonUpdate,
 ) -> Person:
     person = await service.get_person_or_raise(
         session=session, person_id=person_id, scope=principal.scope
     )
     unit = await service.get_unit_or_raise(session=session, unit_id=person.unit_id)
     before = audit.snapshot(person, service.PERSON_FIELDS)
-    await service.update_person(session=session, person=person, data=data)
+    await service.update_person(
+        session=session, person=person, data=data.model_dump(exclude_unset=True)
+    )
     await record_change(
         session,
         action="org.person.updated",
@@ -264,22 +271,20 @@ async def _check_grant(
 
 
 async def create_user(
-    *, session: AsyncSession, principal: Principal | None, data: dict[str, Any]
+    *, session: AsyncSession, principal: Principal | None, data: schemas.UserCreate
 ) -> UserAccount:
     """Create an account; ``principal`` None is the command line on the server itself."""
-    roles = [str(role) for role in data["roles"]]
+    roles = [str(role) for role in data.roles]
     if principal is not None:
-        await _check_grant(
-            session, principal, roles, data.get("division_adcode"), data.get("unit_code")
-        )
+        await _check_grant(session, principal, roles, data.division_adcode, data.unit_code)
     user = await service.create_user(
         session=session,
-        username=data["username"],
-        password=data["password"],
+        username=data.username,
+        password=data.password,
         roles=roles,
-        display_name=data.get("display_name"),
-        division_adcode=data.get("division_adcode"),
-        unit_code=data.get("unit_code"),
+        display_name=data.display_name,
+        division_adcode=data.division_adcode,
+        unit_code=data.unit_code,
     )
     await record_change(
         session,
@@ -620,7 +625,7 @@ async def _alert_repeated_failures(
     policy: SignInPolicy,
 ) -> None:
     """Many failed sign-ins of one name (from any addresses): an audit row, a log warning, and
-    a notification to each administrator whose scope holds the account."""
+    an event to each administrator whose scope holds the account, which notifies them."""
     minutes = int(policy.window.total_seconds() // 60)
     log.warning(
         "repeated failed sign-ins",
@@ -637,32 +642,31 @@ async def _alert_repeated_failures(
     )
     if user is None:
         return
-    told: list[str] = []
-    for admin in await service.administrators_of(session=session, user=user):
-        created = await notify.create(
-            session=session,
-            user_id=admin.id,
-            kind="repeated_sign_in_failures",
-            title=f"登录失败告警 {user.username}",
-            body=(
-                f"账号 {user.username}（{user.display_name}）已连续登录失败 {failures} 次"
-                f"（最近来自 {ip or '未知地址'}），可能有人在猜测密码。"
-            ),
-            subject_type="user",
-            subject_id=str(user.id),
-            dedupe_key=f"auth.repeated_failures:{user.id}:{clock.now().isoformat()}:{admin.id}",
-        )
-        if created is not None:
-            told.append(str(admin.id))
-    if told:
-        await events.emit(
-            session,
-            type="notify.created",
-            subject_type="user",
-            subject_id=user.id,
-            payload={"kind": "repeated_sign_in_failures", "username": user.username},
-            scope=EventScope(user_ids=tuple(told)),
-        )
+    admins = tuple(
+        str(admin.id) for admin in await service.administrators_of(session=session, user=user)
+    )
+    if not admins:
+        return
+    title = f"登录失败告警 {user.username}"
+    notice = {
+        "kind": "repeated_sign_in_failures",
+        "title": title,
+        "body": (
+            f"账号 {user.username}（{user.display_name}）已连续登录失败 {failures} 次"
+            f"（最近来自 {ip or '未知地址'}），可能有人在猜测密码。"
+        ),
+        "user_ids": list(admins),
+        "said": {"username": user.username},
+    }
+    # to the account's administrators only; notify.jobs.Notices tells each of them
+    await events.emit(
+        session,
+        type="auth.repeated_failures",
+        subject_type="user",
+        subject_id=user.id,
+        payload={"username": user.username, "failures": failures, "notices": [notice]},
+        scope=EventScope(user_ids=admins),
+    )
 
 
 def _seconds_until(moment: datetime) -> int:
@@ -670,18 +674,32 @@ def _seconds_until(moment: datetime) -> int:
 
 
 async def sign_out(*, session: AsyncSession, principal: Principal, token: str) -> None:
+    """End this session; the account's own open pages hear of it (their ``/ws`` checks)."""
     await service.revoke_auth_session(session=session, token=token)
-    await audit.record(
+    await record_change(
         session,
         action="auth.signed_out",
         subject_type="user",
         subject_id=principal.user_id,
-        area=principal.scope.area_path,
+        before=None,
+        after=None,
+        audience=EventScope(
+            division_path=principal.scope.area_path, user_ids=(str(principal.user_id),)
+        ),
     )
-    await _announce_session_end(session, "auth.signed_out", principal.user_id)
 
 
 # --- imports -------------------------------------------------------------------------------------
+
+_Change = TypeVar("_Change", bound=BaseModel)
+
+
+def _given(change: type[_Change], row: dict[str, Any]) -> _Change:
+    """A file's row (checked when parsed) as a change of the fields the row fills: a blank cell
+    changes nothing."""
+    given = {k: v for k, v in row.items() if v is not None and k in change.model_fields}
+    return change.model_construct(_fields_set=set(given), **given)
+
 
 Progress = Callable[[int, int], None]
 
@@ -695,7 +713,7 @@ async def _import_rows(
     parsed: imports.Parsed,
     write: Callable[[int, dict[str, Any]], Awaitable[bool]],
     progress: Progress,
-    finish: Callable[[], Awaitable[list[imports.LineError]]] | None = None,
+    finish: Callable[[], Awaitable[list[tabular.LineError]]] | None = None,
 ) -> tuple[int, int]:
     """Write every row or none: collect each line's error (and those ``finish`` finds once every
     row is written), then fail whole if any."""
@@ -710,7 +728,7 @@ async def _import_rows(
                 else:
                     updated += 1
         except DomainError as exc:
-            errors.append(imports.refused(line, None, exc))
+            errors.append(tabular.refused(line, None, exc))
         progress(done, total)
     if finish is not None and not errors:
         errors.extend(await finish())
@@ -742,27 +760,28 @@ async def import_divisions(
     async def write(line: int, row: dict[str, Any]) -> bool:
         existing = await service.get_division(session=session, adcode=row["adcode"])
         if existing is None:
-            await create_division(session=session, principal=actor, data=row)
+            created = schemas.DivisionCreate.model_construct(**row)  # checked when parsed
+            await create_division(session=session, principal=actor, data=created)
             return True
         await update_division(
             session=session,
             principal=actor,
             adcode=row["adcode"],
-            data={k: v for k, v in row.items() if v is not None},
+            data=_given(schemas.DivisionUpdate, row),
             with_children=False,
         )
         if row.get("boundary") is not None:
             redrawn.append((line, row["adcode"]))
         return False
 
-    async def children_held() -> list[imports.LineError]:
+    async def children_held() -> list[tabular.LineError]:
         errors = []
         for line, adcode in redrawn:
             division = await service.get_division_or_raise(session=session, adcode=adcode)
             try:
                 await service.check_children_held(session=session, division=division)
             except DomainError as exc:
-                errors.append(imports.refused(line, "boundary", exc))
+                errors.append(tabular.refused(line, "boundary", exc))
         return errors
 
     return await _import_rows(session, parsed, write, progress, children_held)
@@ -781,15 +800,14 @@ async def import_units(
     async def write(_line: int, row: dict[str, Any]) -> bool:
         existing = await service.get_unit_by_code(session=session, code=row["code"])
         if existing is None:
-            await create_unit(session=session, principal=actor, data=row)
+            created = schemas.UnitCreate.model_construct(**row)  # checked when parsed
+            await create_unit(session=session, principal=actor, data=created)
             return True
         await update_unit(
             session=session,
             principal=actor,
             unit_id=existing.id,
-            data={
-                k: v for k, v in row.items() if v is not None and k not in ("code", "parent_code")
-            },
+            data=_given(schemas.UnitUpdate, row),
         )
         return False
 

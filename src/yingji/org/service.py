@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
@@ -19,7 +20,17 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo, security
@@ -30,12 +41,12 @@ from yingji.org.models import (
     DIVISION_LEVELS,
     AuthSession,
     Division,
-    LinkageUnit,
     LoginThrottle,
     Person,
     UserAccount,
     username_key,
 )
+from yingji.org.models import LinkageUnit as LinkageUnit  # other domains name the type
 
 # --- divisions -----------------------------------------------------------------------------------
 
@@ -1116,3 +1127,118 @@ async def users_of_unit(*, session: AsyncSession, unit_id: uuid.UUID) -> list[Us
         select(UserAccount).where(UserAccount.unit_id == unit_id, UserAccount.active.is_(True))
     )
     return list(rows.all())
+
+
+# --- what other domains read of divisions and units ----------------------------------------------
+
+
+async def division_paths(
+    *, session: AsyncSession, adcodes: Collection[str], scope: Scope
+) -> dict[str, str]:
+    """The paths of the given divisions that ``scope`` sees, by adcode (the others absent)."""
+    if not adcodes:
+        return {}
+    rows = await session.execute(
+        division_query(scope)
+        .with_only_columns(Division.adcode, Division.path)
+        .where(Division.adcode.in_(set(adcodes)))
+    )
+    return {row.adcode: row.path for row in rows}
+
+
+async def unit_ids_by_code(
+    *,
+    session: AsyncSession,
+    codes: Collection[str] | None = None,
+    scope: Scope = security.SYSTEM.scope,
+) -> dict[str, uuid.UUID]:
+    """The ids of the given units (every unit for ``codes`` None) that ``scope`` sees, by code."""
+    if codes is not None and not codes:
+        return {}
+    stmt = unit_query(scope).with_only_columns(LinkageUnit.code, LinkageUnit.id)
+    if codes is not None:
+        stmt = stmt.where(LinkageUnit.code.in_(set(codes)))
+    return {row.code: row.id for row in await session.execute(stmt)}
+
+
+async def unit_codes(*, session: AsyncSession) -> dict[uuid.UUID, str]:
+    """The code of every unit, by id."""
+    rows = await session.execute(select(LinkageUnit.id, LinkageUnit.code))
+    return {row.id: row.code for row in rows}
+
+
+async def unit_names(
+    *, session: AsyncSession, unit_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The names of the given linkage units, by id."""
+    if not unit_ids:
+        return {}
+    rows = await session.execute(
+        select(LinkageUnit.id, LinkageUnit.name).where(LinkageUnit.id.in_(set(unit_ids)))
+    )
+    return {row.id: row.name for row in rows}
+
+
+async def unit_of_kind_above(
+    *, session: AsyncSession, kind: str, division_path: str
+) -> LinkageUnit | None:
+    """The active unit of ``kind`` (town, village) whose division is on ``division_path`` (the
+    incident's town or village), the first by code."""
+    prefixes = [division_path[: i + 1] for i, ch in enumerate(division_path) if ch == "/"]
+    return await session.scalar(
+        select(LinkageUnit)
+        .where(
+            LinkageUnit.kind == kind,
+            LinkageUnit.active.is_(True),
+            LinkageUnit.division_path.in_(prefixes),
+        )
+        .order_by(LinkageUnit.code)
+        .limit(1)
+    )
+
+
+def units_of_tier(tier: int) -> Select[uuid.UUID]:
+    """SQL: the ids of the units of ``tier`` (for ``IN``, in other domains' set-based queries)."""
+    return select(LinkageUnit.id).where(LinkageUnit.tier == tier)
+
+
+def unit_facts() -> Subquery:
+    """SQL: every unit's ``id``, ``code``, ``name`` and ``tier``, to join in other domains'
+    set-based queries (the dispatch KPIs)."""
+    return select(LinkageUnit.id, LinkageUnit.code, LinkageUnit.name, LinkageUnit.tier).subquery(
+        "unit_facts"
+    )
+
+
+async def active_unit_points(
+    *, session: AsyncSession, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+) -> list[tuple[str, float | None, float | None]]:
+    """The code and point of every active unit inside the box."""
+    rows = await session.execute(
+        select(LinkageUnit.code, LinkageUnit.lon, LinkageUnit.lat).where(
+            LinkageUnit.active.is_(True),
+            LinkageUnit.lon.between(min_lon, max_lon),
+            LinkageUnit.lat.between(min_lat, max_lat),
+        )
+    )
+    return [(code, lon, lat) for code, lon, lat in rows]
+
+
+async def boundaries_version(*, session: AsyncSession) -> tuple[object, ...]:
+    """What changes when any division changes: how many there are, and the last update."""
+    row = (
+        await session.execute(select(func.count(Division.adcode), func.max(Division.updated_at)))
+    ).one()
+    return tuple(row)
+
+
+async def division_boundaries(
+    *, session: AsyncSession
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Every division that has a boundary: adcode, path, level and boundary (GeoJSON)."""
+    rows = await session.execute(
+        select(Division.adcode, Division.path, Division.level, Division.boundary).where(
+            Division.boundary.is_not(None)
+        )
+    )
+    return [(adcode, path, level, boundary) for adcode, path, level, boundary in rows]
