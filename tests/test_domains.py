@@ -69,6 +69,30 @@ def contract_gaps(contracts: list[dict[str, Any]], names: Iterable[str], src: Pa
     return gaps
 
 
+def unguarded(contracts: list[dict[str, Any]], names: Iterable[str], src: Path) -> list[str]:
+    """What the layering contracts leave unchecked: a listed domain with tables whose ``models``
+    no ``protected`` contract keeps to that domain, and the domains' cycles when no
+    ``acyclic_siblings`` contract covers ``yingji``."""
+    protected = {
+        module
+        for contract in contracts
+        if contract.get("type") == "protected"
+        for module in contract.get("protected_modules", [])
+        if contract.get("allowed_importers") == [module.rsplit(".", 1)[0]]
+    }
+    gaps = [
+        f"yingji.{name}.models is not protected"
+        for name in sorted(names)
+        if (src / name / "models.py").is_file() and f"yingji.{name}.models" not in protected
+    ]
+    if not any(
+        c.get("type") == "acyclic_siblings" and "yingji" in c.get("ancestors", [])
+        for c in contracts
+    ):
+        gaps.append("no acyclic_siblings contract covers yingji")
+    return gaps
+
+
 def declared_twice(listed: Iterable[Domain]) -> list[str]:
     """Permissions and timer kinds that more than one declaration names."""
     counts = Counter(
@@ -143,6 +167,22 @@ def test_a_domain_left_out_of_a_contract_is_found() -> None:
     assert "core imports no domain: forbidden_modules lacks yingji.example" in gaps
     assert any(gap.endswith("containers lacks yingji.example") for gap in gaps)
     assert all(gap.endswith("lacks yingji.example") for gap in gaps)
+
+
+def test_every_domain_keeps_its_models_to_itself_and_no_domains_form_a_cycle() -> None:
+    assert unguarded(contracts(), LISTED, SRC) == []
+
+
+def test_a_domain_whose_models_no_contract_protects_is_found(tmp_path: Path) -> None:
+    (tmp_path / "example").mkdir()
+    (tmp_path / "example" / "models.py").write_text("")
+    assert unguarded(contracts(), ["example"], tmp_path) == [
+        "yingji.example.models is not protected"
+    ]
+    no_cycles_checked = [c for c in contracts() if c.get("type") != "acyclic_siblings"]
+    assert unguarded(no_cycles_checked, [], tmp_path) == [
+        "no acyclic_siblings contract covers yingji"
+    ]
 
 
 def test_no_two_domains_declare_the_same_permission_or_timer_kind() -> None:
