@@ -34,6 +34,11 @@ SESSION_ENDED = 4401
 
 Recheck = Callable[[], Awaitable[Principal | None]]
 
+#: Parts of an event's payload that are for a subscriber, not for screens: ``notices`` names the
+#: people a change notifies (``notify.jobs.Notices`` delivers them to those people only), and
+#: every reader of the area would otherwise receive the list with the event.
+SUBSCRIBERS_ONLY = frozenset({"notices"})
+
 
 def may_see(principal: Principal, event: DomainEvent) -> bool:
     if not principal.can(Permission.EVENTS_READ):
@@ -77,7 +82,7 @@ class Hub:
                 "type": event.type,
                 "subject_type": event.subject_type,
                 "subject_id": event.subject_id,
-                "payload": event.payload,
+                "payload": {k: v for k, v in event.payload.items() if k not in SUBSCRIBERS_ONLY},
                 "occurred_at": event.occurred_at,
             },
         }
