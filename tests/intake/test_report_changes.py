@@ -145,3 +145,38 @@ async def test_editing_a_category_tells_every_screen_that_reads_incidents(
     assert event.payload["before"]["active"] is True
     assert event.payload["after"]["active"] is False
     assert event.payload["after"]["rule"]["keywords"] == {"电梯困人": 3.0}
+
+
+async def test_a_category_edit_takes_typed_rules_and_refuses_free_fields_changing_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_county_with_two_towns(db)
+    admin = await bearer(client, "admin")
+    url = "/api/v1/intake/categories/accident.elevator"
+    for bad in (
+        {"level_rules": [{"measure": ["dead"], "I": 3, "note": "<img src=x onerror=alert(1)>"}]},
+        {"level_rules": [{"measure": ["<b>dead</b>"], "I": 3}]},
+        {"match": {"distance_m": 500, "window_minutes": 60, "html": "<script>"}},
+        {"match": {"distance_m": -1, "window_minutes": 60}},
+    ):
+        refused = await client.patch(url, headers=admin, json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    assert await events_of(db, "intake.category_updated") == []
+    edited = await client.patch(
+        url,
+        headers=admin,
+        json={
+            "match": {"distance_m": 800, "window_minutes": 90},
+            "level_rules": [{"measure": ["dead", "missing"], "I": 30, "II": 10, "III": 3}],
+        },
+    )
+    assert edited.status_code == 200, edited.text
+    [event] = await events_of(db, "intake.category_updated")
+    assert event.payload["after"]["rule"]["match"] == {
+        "distance_m": 800,
+        "window_minutes": 90,
+        "related": [],
+    }
+    assert event.payload["after"]["rule"]["level_rules"] == [
+        {"measure": ["dead", "missing"], "I": 30, "II": 10, "III": 3}
+    ]

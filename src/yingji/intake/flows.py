@@ -905,10 +905,14 @@ async def update_category(*, session: AsyncSession, code: str, change: CategoryU
     category = await service.get_category_or_raise(session=session, code=code)
     before = dict(category.rule)
     rule = dict(category.rule)
-    for name in ("keywords", "match", "level_rules"):
-        value = getattr(change, name)
-        if value is not None:
-            rule[name] = value
+    if change.keywords is not None:
+        rule["keywords"] = change.keywords
+    if change.match is not None:
+        rule["match"] = change.match.model_dump()
+    if change.level_rules is not None:
+        rule["level_rules"] = [
+            r.model_dump(by_alias=True, exclude_none=True) for r in change.level_rules
+        ]
     others = [c.rule for c in await service.list_categories(session=session) if c.code != code]
     check_rules([*others, rule])
     was_active = category.active

@@ -328,10 +328,42 @@ class CategoryRead(BaseModel):
     active: bool
 
 
+class MatchWindow(BaseModel):
+    """How near in space and time a report must be to join an incident of the category, and
+    which other sub-types it may join."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    distance_m: float = Field(gt=0, le=100_000)
+    window_minutes: float = Field(gt=0, le=60 * 24 * 30)
+    related: list[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
+class LevelThresholds(BaseModel):
+    """One level rule: the casualty counts it sums and the least sum for each level (most severe
+    first, as ``I``, ``II``, ``III``, ``IV``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    measure: list[Literal["dead", "injured", "missing", "trapped"]] = Field(
+        min_length=1, max_length=4
+    )
+    level_i: int | None = Field(default=None, alias="I", ge=0, le=1_000_000)
+    level_ii: int | None = Field(default=None, alias="II", ge=0, le=1_000_000)
+    level_iii: int | None = Field(default=None, alias="III", ge=0, le=1_000_000)
+    level_iv: int | None = Field(default=None, alias="IV", ge=0, le=1_000_000)
+
+
 class CategoryUpdate(BaseModel):
-    keywords: dict[str, float] | None = Field(default=None, max_length=500)
-    match: dict[str, Any] | None = None
-    level_rules: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: dict[Annotated[str, Field(min_length=1, max_length=32)], float] | None = Field(
+        default=None, max_length=500
+    )
+    match: MatchWindow | None = None
+    level_rules: list[LevelThresholds] | None = Field(default=None, max_length=50)
     active: bool | None = None
 
 

@@ -9,6 +9,7 @@ delivered twice tells nobody twice.
 
 from __future__ import annotations
 
+import abc
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -71,7 +72,7 @@ def _number_and_title(event: DomainEvent) -> tuple[str, str]:
     return str(number), str(title)
 
 
-class _CoveringAlert:
+class _CoveringAlert(abc.ABC):
     """An incident's event → everyone with ``role`` whose jurisdiction covers the incident."""
 
     name: str
@@ -82,9 +83,9 @@ class _CoveringAlert:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @abc.abstractmethod
     def words(self, number: str, title: str) -> tuple[str, str]:
         """The notification's title and body."""
-        raise NotImplementedError
 
     async def __call__(self, event: DomainEvent) -> None:
         number, title = _number_and_title(event)

@@ -1905,13 +1905,8 @@ export interface components {
                 [key: string]: number;
             } | null;
             /** Level Rules */
-            level_rules?: {
-                [key: string]: unknown;
-            }[] | null;
-            /** Match */
-            match?: {
-                [key: string]: unknown;
-            } | null;
+            level_rules?: components["schemas"]["LevelThresholds"][] | null;
+            match?: components["schemas"]["MatchWindow"] | null;
         };
         /** ClassifyRequest */
         ClassifyRequest: {
@@ -2396,6 +2391,23 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /**
+         * LevelThresholds
+         * @description One level rule: the casualty counts it sums and the least sum for each level (most severe
+         *     first, as ``I``, ``II``, ``III``, ``IV``).
+         */
+        LevelThresholds: {
+            /** I */
+            I?: number | null;
+            /** Ii */
+            II?: number | null;
+            /** Iii */
+            III?: number | null;
+            /** Iv */
+            IV?: number | null;
+            /** Measure */
+            measure: ("dead" | "injured" | "missing" | "trapped")[];
+        };
         /** LocateRequest */
         LocateRequest: {
             /**
@@ -2421,6 +2433,19 @@ export interface components {
             /** Csrf Token */
             csrf_token: string;
             user: components["schemas"]["Me"];
+        };
+        /**
+         * MatchWindow
+         * @description How near in space and time a report must be to join an incident of the category, and
+         *     which other sub-types it may join.
+         */
+        MatchWindow: {
+            /** Distance M */
+            distance_m: number;
+            /** Related */
+            related?: string[];
+            /** Window Minutes */
+            window_minutes: number;
         };
         /** Me */
         Me: {
