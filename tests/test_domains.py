@@ -229,27 +229,34 @@ async def test_a_worker_built_from_the_list_handles_every_timer_kind_the_code_sc
     assert scheduled - set(handlers) == set()
 
 
-#: what each role held when the grants were one table in core.security (2026-12-06)
+#: what each role held when the grants were one table in core.security (2026-12-06), with the
+#: resources domain's grants since (issue 18)
 ROLE_PERMISSIONS_BEFORE = {
     Role.ADMIN: set(Permission),
     Role.COMMANDER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create", "audit.read",
+        "resource.read", "resource.write", "resource.request", "resource.approve",
     },
     Role.DUTY_LEADER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create", "audit.read",
+        "resource.read", "resource.write", "resource.request", "resource.approve",
     },
     Role.DUTY_OFFICER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create",
+        "resource.read", "resource.request",
     },
     Role.UNIT_LIAISON: {
         "org.read", "events.read", "incident.read", "kpi.read", "order.act", "report.create",
+        "resource.read",
     },
-    Role.FIELD_WORKER: {"org.read", "events.read", "incident.read", "report.create", "order.act"},
-    Role.EXPERT: {"org.read", "events.read", "incident.read", "kpi.read"},
-    Role.VIEWER: {"org.read", "events.read", "incident.read", "kpi.read"},
+    Role.FIELD_WORKER: {
+        "org.read", "events.read", "incident.read", "report.create", "order.act", "resource.read",
+    },
+    Role.EXPERT: {"org.read", "events.read", "incident.read", "kpi.read", "resource.read"},
+    Role.VIEWER: {"org.read", "events.read", "incident.read", "kpi.read", "resource.read"},
 }  # fmt: skip
 
 

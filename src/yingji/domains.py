@@ -11,6 +11,7 @@ from yingji.intake import domain as intake
 from yingji.notify import domain as notify
 from yingji.org import domain as org
 from yingji.realtime import domain as realtime
+from yingji.resources import domain as resources
 from yingji.system import domain as system
 
 DOMAINS: tuple[Domain, ...] = (
@@ -20,6 +21,7 @@ DOMAINS: tuple[Domain, ...] = (
     incidents.DOMAIN,
     dispatch.DOMAIN,
     notify.DOMAIN,
+    resources.DOMAIN,
     system.DOMAIN,
     realtime.DOMAIN,
 )

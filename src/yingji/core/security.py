@@ -59,6 +59,10 @@ class Permission(StrEnum):
     DISPATCH_WRITE = "dispatch.write"
     ORDER_ACT = "order.act"
     KPI_READ = "kpi.read"
+    RESOURCE_READ = "resource.read"
+    RESOURCE_WRITE = "resource.write"
+    RESOURCE_REQUEST = "resource.request"
+    RESOURCE_APPROVE = "resource.approve"
 
 
 P = Permission

@@ -1,0 +1,22 @@
+"""The resources domain: the ten databases, what is near, requests and allocations."""
+
+from yingji.core.domain import Domain
+from yingji.core.security import Permission, Role
+from yingji.resources import models
+
+_DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
+
+DOMAIN = Domain(
+    name="resources",
+    routers=(),
+    models=(models,),
+    permissions={
+        Permission.RESOURCE_READ: frozenset(Role),
+        # keeping the databases (and importing them): the command desk of a division
+        Permission.RESOURCE_WRITE: _DESK,
+        # asking for teams, equipment, experts and supplies (申请)
+        Permission.RESOURCE_REQUEST: _DESK | {Role.DUTY_OFFICER},
+        # deciding on requests to one's division (审批) and moving what was promised
+        Permission.RESOURCE_APPROVE: _DESK,
+    },
+)
