@@ -5,7 +5,7 @@
  * (`allocations`). Words are never sent by the server: states and reasons are codes, worded by
  * `@/i18n/features/allocation`.
  */
-import { api } from '@/api/client'
+import { api, isApiError } from '@/api/client'
 
 /** The ten kinds, in the order of the layer switcher (`yingji.resources.models.ResourceKind`). */
 export const RESOURCE_KINDS = [
@@ -139,7 +139,7 @@ export type Direction = 'incoming' | 'outgoing'
 /** A reason as data (`yingji.core.reasons`). */
 export interface Coded {
   code: string
-  params?: Record<string, unknown> | null
+  params?: Record<string, unknown>
 }
 
 export interface ResourceRequest {
@@ -189,6 +189,19 @@ export interface RequestCreate {
   lon?: number
   lat?: number
 }
+
+/** What the incident page asks for: a whole resource, or an item of a warehouse. */
+export type RequestSubject =
+  | { target: 'unit'; resourceId: string; name: string }
+  | {
+      target: 'supply'
+      itemId: string
+      item: string
+      unit: string
+      warehouseId: string
+      warehouse: string
+      available: number
+    }
 
 /** What is promised to or out for an incident, with where it is. */
 export interface IncidentAllocation {
@@ -288,4 +301,12 @@ export const requestsApi = {
       bbox ? { bbox: bbox.map((n) => n.toFixed(5)).join(',') } : undefined,
       { signal },
     ).then((answer) => ('counts' in answer && typeof answer.counts === 'object' ? answer.counts : answer) as Record<string, number>),
+}
+
+/** The quantity still available that a refused request names (409 `insufficient_stock`), if any. */
+export function availableOf(error: unknown): number | null {
+  if (!isApiError(error) || error.code !== 'insufficient_stock') return null
+  const d = error.details as { available?: unknown; params?: { available?: unknown } } | null
+  const n = Number(d?.params?.available ?? d?.available)
+  return d && Number.isFinite(n) ? n : null
 }

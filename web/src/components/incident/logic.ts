@@ -157,6 +157,11 @@ export function affectedParts(event: LiveEvent, incidentId: string): Set<Part> {
   return parts
 }
 
+/** A live event of a resource request (`resource.request.*`) made for this incident. */
+export function isRequestOf(event: LiveEvent, incidentId: string): boolean {
+  return event.type.startsWith('resource.request') && payloadOf(event).incident_id === incidentId
+}
+
 export interface PlanRow {
   unit_id: string
   name: string
