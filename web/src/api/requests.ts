@@ -153,10 +153,11 @@ export interface ResourceRequest {
   resource_name?: string | null
   item_id: string | null
   item_name?: string | null
-  item_unit?: string | null
+  unit_of_measure?: string | null
   warehouse_id?: string | null
   warehouse_name?: string | null
   quantity: number
+  incident_number?: string | null
   state: RequestState
   from_division_adcode: string
   from_division_name?: string | null
@@ -171,6 +172,8 @@ export interface ResourceRequest {
   version?: number
   created_at: string
   updated_at: string
+  /** The steps the reader may take on it now (the server's word; the buttons follow it). */
+  actions?: RequestAction[]
 }
 
 export interface RequestPage {
@@ -203,28 +206,37 @@ export type RequestSubject =
       available: number
     }
 
-/** What is promised to or out for an incident, with where it is. */
+/** A resource named with its place. */
+export interface Place {
+  id: string
+  kind: string
+  name: string
+  lon: number | null
+  lat: number | null
+}
+
+/** What is promised to or out for an incident: the team or the warehouse it comes from. */
 export interface IncidentAllocation {
   id: string
   request_id: string
   request_number?: string | null
   request_state?: string | null
+  target?: string
   state: string
   quantity: number
-  resource_id?: string | null
-  resource_name?: string | null
-  kind?: string | null
+  resource?: Place | null
+  warehouse?: Place | null
   item_name?: string | null
-  item_unit?: string | null
-  warehouse_name?: string | null
+  unit_of_measure?: string | null
+  /** the place of need */
   lon?: number | null
   lat?: number | null
 }
 
-/** Request an action with a body only when there is something to say. */
-function stepBody(note?: string): Record<string, string> | undefined {
+/** A step's body: the version read (409 `stale_version` if it moved on) and the words, if any. */
+function stepBody(version?: number, note?: string): Record<string, string | number> {
   const text = note?.trim()
-  return text ? { note: text } : undefined
+  return { ...(version ? { version } : {}), ...(text ? { note: text } : {}) }
 }
 
 /**
@@ -248,8 +260,15 @@ export const STEPS: Record<RequestState, RequestAction[]> = {
 const DECIDER_STEPS = new Set<RequestAction>(['approve', 'reject', 'forward', 'dispatch', 'issue', 'return'])
 const REQUESTER_STEPS = new Set<RequestAction>(['cancel', 'arrive', 'receive', 'close', 'return'])
 
-/** The steps a side may take on a request now: units are dispatched, supplies issued. */
-export function stepsFor(request: Pick<ResourceRequest, 'state' | 'target'>, direction: Direction): RequestAction[] {
+/**
+ * The steps to offer on a request: the server's `actions` when it sent them, else those of the
+ * side by its state (units are dispatched, supplies issued).
+ */
+export function stepsFor(
+  request: Pick<ResourceRequest, 'state' | 'target' | 'actions'>,
+  direction: Direction,
+): RequestAction[] {
+  if (request.actions) return request.actions
   const side = direction === 'incoming' ? DECIDER_STEPS : REQUESTER_STEPS
   return (STEPS[request.state] ?? []).filter((action) => {
     if (!side.has(action)) return false
@@ -271,8 +290,8 @@ export const requestsApi = {
   ) => api.get<RequestPage>('/resource-requests', query, { signal }),
   get: (id: string, signal?: AbortSignal) => api.get<ResourceRequest>(req(id), undefined, { signal }),
   create: (body: RequestCreate) => api.post<ResourceRequest>('/resource-requests', body),
-  step: (id: string, action: RequestAction, note?: string) =>
-    api.post<ResourceRequest>(`${req(id)}/${action}`, stepBody(note)),
+  step: (id: string, action: RequestAction, version?: number, note?: string) =>
+    api.post<ResourceRequest>(`${req(id)}/${action}`, stepBody(version, note)),
   allocations: (incidentId: string, signal?: AbortSignal) =>
     api.get<IncidentAllocation[] | { items: IncidentAllocation[] }>(
       `/incidents/${encodeURIComponent(incidentId)}/allocations`,

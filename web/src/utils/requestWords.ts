@@ -39,7 +39,7 @@ export function useRequestWords() {
   /** What a request asks for: the resource by name, or the item with its quantity. */
   function subject(r: ResourceRequest): string {
     if (r.target === 'supply') {
-      return t('allocation.requests.quantity', { item: r.item_name ?? '', n: r.quantity, unit: r.item_unit ?? '' })
+      return t('allocation.requests.quantity', { item: r.item_name ?? '', n: r.quantity, unit: r.unit_of_measure ?? '' })
     }
     return [r.resource_name ?? '', kindName(r.kind)].filter(Boolean).join(' · ')
   }
