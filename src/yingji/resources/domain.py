@@ -2,14 +2,20 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import models
+from yingji.resources import allocation_api, jobs, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(),
+    routers=(allocation_api.router,),
     models=(models,),
+    timer_handlers={
+        jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
+        jobs.EXPIRY_TIMER: jobs.alert_expiring,
+        jobs.STOCK_CHECK_TIMER: jobs.check_stock,
+    },
+    reference_data=(jobs.ensure_stock_watch,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division
