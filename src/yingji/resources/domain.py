@@ -2,16 +2,21 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import api, flows, models
+from yingji.resources import allocation_api, api, flows, jobs, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(api.router,),
+    routers=(api.router, allocation_api.router),
     models=(models,),
     subscribers=(flows.TeamUnitMirror,),
-    reference_data=(flows.ensure_team_rows,),
+    timer_handlers={
+        jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
+        jobs.EXPIRY_TIMER: jobs.alert_expiring,
+        jobs.STOCK_CHECK_TIMER: jobs.check_stock,
+    },
+    reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division
