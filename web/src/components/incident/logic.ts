@@ -159,7 +159,9 @@ export function affectedParts(event: LiveEvent, incidentId: string): Set<Part> {
 
 /** A live event of a resource request (`resource.request.*`) made for this incident. */
 export function isRequestOf(event: LiveEvent, incidentId: string): boolean {
-  return event.type.startsWith('resource.request') && payloadOf(event).incident_id === incidentId
+  if (!event.type.startsWith('resource.request')) return false
+  const incident = payloadOf(event).incident as { id?: unknown } | undefined
+  return incident?.id === incidentId
 }
 
 export interface PlanRow {
