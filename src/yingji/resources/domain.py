@@ -2,13 +2,13 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import models
+from yingji.resources import models, near_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(),
+    routers=(near_api.router,),
     models=(models,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
