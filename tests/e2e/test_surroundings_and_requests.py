@@ -129,7 +129,7 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
     team_row = teams.locator("li").first
     team = team_row.locator(".name").inner_text()
     team_row.get_by_test_id("request-unit").click()
-    page.get_by_test_id("request-note").locator("textarea").fill("城东路低洼处转移群众")
+    page.get_by_test_id("request-dialog").locator("textarea").fill("城东路低洼处转移群众")
     page.get_by_test_id("request-submit").click()
     expect(around.get_by_test_id("request-created")).to_contain_text("已提交申请")
     requests = page.get_by_test_id("incident-requests")
@@ -139,7 +139,7 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
 
     # and 20 tents from the county's warehouse
     county.locator("li[data-item=救灾帐篷]").get_by_test_id("request-item").click()
-    page.get_by_test_id("request-quantity").locator("input").fill("20")
+    page.get_by_test_id("request-dialog").locator(".el-input-number input").fill("20")
     page.get_by_test_id("request-submit").click()
     expect(requests.locator("li", has_text="救灾帐篷")).to_contain_text("待审批")
     shot(page, "incident-surroundings")
