@@ -6,6 +6,7 @@
  * `@/i18n/features/allocation`.
  */
 import { api, isApiError } from '@/api/client'
+import type { components } from '@/api/schema'
 
 /** The ten kinds, in the order of the layer switcher (`yingji.resources.models.ResourceKind`). */
 export const RESOURCE_KINDS = [
@@ -22,93 +23,23 @@ export const RESOURCE_KINDS = [
 ] as const
 export type ResourceKind = (typeof RESOURCE_KINDS)[number]
 
-/** A resource as the lists and the surroundings name it. */
-export interface ResourceBrief {
-  id: string
-  kind: string
-  code: string
-  name: string
-  status: string
-  division_adcode?: string | null
-  division_name?: string | null
-  owner_unit_name?: string | null
-  address?: string | null
-  lon: number | null
-  lat: number | null
-  contact_name?: string | null
-  contact_phone?: string | null
-  attrs?: Record<string, unknown>
-}
+type S = components['schemas']
 
-export interface Nearby {
-  resource: ResourceBrief
-  distance_m: number
-  travel_minutes?: number | null
-  available_quantity?: number | null
-}
-
-export interface Travel {
-  method: string
-  speed_kmh?: number | null
-}
-
-export interface NearestPage {
-  items: Nearby[]
-  travel: Travel
-}
-
+/** A resource as the surroundings and the nearest name it. */
+export type ResourceBrief = S['ResourceBrief']
+/** A resource with its distance and straight-line travel time. */
+export type Nearby = S['Nearby']
+export type Travel = S['Travel']
+export type NearestPage = S['NearestPage']
 /** A supply item a warehouse holds, with what is free of it (quantity − reserved). */
-export interface HeldItem {
-  item_id: string
-  code?: string | null
-  name: string
-  unit?: string | null
-  available: number
-  quantity?: number | null
-}
-
-export interface NearbyWarehouse extends Nearby {
-  items: HeldItem[]
-}
-
-export interface NearbyShelter extends Nearby {
-  capacity?: number | null
-  occupancy?: number | null
-  free_capacity?: number | null
-}
-
+export type HeldItem = S['HeldItem']
+export type NearbyWarehouse = S['NearbyWarehouse']
+export type NearbyShelter = S['NearbyShelter']
 /** `GET /incidents/{id}/surroundings`: each group nearest first. */
-export interface Surroundings {
-  radius_m: number
-  hazard_sources: Nearby[]
-  protection_targets: Nearby[]
-  teams: Nearby[]
-  warehouses: NearbyWarehouse[]
-  shelters: NearbyShelter[]
-  video_points: Nearby[]
-  medical_facilities: Nearby[]
-  travel?: Travel
-}
-
+export type Surroundings = S['SurroundingsRead']
 /** A feature of `:layer`: one resource, or a grid cluster of `count` of them. */
-export interface LayerProperties {
-  id?: string
-  kind?: string
-  name?: string
-  status?: string
-  code?: string
-  cluster?: boolean
-  count?: number
-}
-
-export interface LayerCollection {
-  type: 'FeatureCollection'
-  features: {
-    type: 'Feature'
-    geometry: { type: 'Point'; coordinates: [number, number] }
-    properties: LayerProperties
-  }[]
-}
+export type LayerProperties = S['LayerProperties']
+export type LayerCollection = S['LayerCollection']
 
 export type RequestTarget = 'unit' | 'supply'
 export type RequestState =
@@ -136,62 +67,10 @@ export type RequestAction =
   | 'cancel'
 export type Direction = 'incoming' | 'outgoing'
 
-/** A reason as data (`yingji.core.reasons`). */
-export interface Coded {
-  code: string
-  params?: Record<string, unknown>
-}
-
-export interface ResourceRequest {
-  id: string
-  number: string
-  incident_id: string | null
-  incident_title?: string | null
-  target: RequestTarget
-  kind?: string | null
-  resource_id: string | null
-  resource_name?: string | null
-  item_id: string | null
-  item_name?: string | null
-  unit_of_measure?: string | null
-  warehouse_id?: string | null
-  warehouse_name?: string | null
-  quantity: number
-  incident_number?: string | null
-  state: RequestState
-  from_division_adcode: string
-  from_division_name?: string | null
-  to_division_adcode: string
-  to_division_name?: string | null
-  forwarded_from_id?: string | null
-  forwarded_to_id?: string | null
-  lon?: number | null
-  lat?: number | null
-  note?: string | null
-  why?: Coded | null
-  version?: number
-  created_at: string
-  updated_at: string
-  /** The steps the reader may take on it now (the server's word; the buttons follow it). */
-  actions?: RequestAction[]
-}
-
-export interface RequestPage {
-  items: ResourceRequest[]
-  total?: number
-}
-
-export interface RequestCreate {
-  incident_id?: string | null
-  target: RequestTarget
-  resource_id?: string
-  item_id?: string
-  quantity?: number
-  warehouse_id?: string
-  note?: string
-  lon?: number
-  lat?: number
-}
+/** A request with the steps the reader may take on it now (`actions`: the buttons follow it). */
+export type ResourceRequest = S['RequestRead']
+export type RequestPage = S['RequestPage']
+export type RequestCreate = S['RequestCreate']
 
 /** What the incident page asks for: a whole resource, or an item of a warehouse. */
 export type RequestSubject =
@@ -206,32 +85,8 @@ export type RequestSubject =
       available: number
     }
 
-/** A resource named with its place. */
-export interface Place {
-  id: string
-  kind: string
-  name: string
-  lon: number | null
-  lat: number | null
-}
-
 /** What is promised to or out for an incident: the team or the warehouse it comes from. */
-export interface IncidentAllocation {
-  id: string
-  request_id: string
-  request_number?: string | null
-  request_state?: string | null
-  target?: string
-  state: string
-  quantity: number
-  resource?: Place | null
-  warehouse?: Place | null
-  item_name?: string | null
-  unit_of_measure?: string | null
-  /** the place of need */
-  lon?: number | null
-  lat?: number | null
-}
+export type IncidentAllocation = S['IncidentAllocation']
 
 /** A step's body: the version read (409 `stale_version` if it moved on) and the words, if any. */
 function stepBody(version?: number, note?: string): Record<string, string | number> {
@@ -265,12 +120,12 @@ const REQUESTER_STEPS = new Set<RequestAction>(['cancel', 'arrive', 'receive', '
  * side by its state (units are dispatched, supplies issued).
  */
 export function stepsFor(
-  request: Pick<ResourceRequest, 'state' | 'target' | 'actions'>,
+  request: { state: string; target: string; actions?: RequestAction[] },
   direction: Direction,
 ): RequestAction[] {
   if (request.actions) return request.actions
   const side = direction === 'incoming' ? DECIDER_STEPS : REQUESTER_STEPS
-  return (STEPS[request.state] ?? []).filter((action) => {
+  return (STEPS[request.state as RequestState] ?? []).filter((action) => {
     if (!side.has(action)) return false
     if (action === 'dispatch') return request.target === 'unit'
     if (action === 'issue') return request.target === 'supply'
@@ -293,11 +148,7 @@ export const requestsApi = {
   step: (id: string, action: RequestAction, version?: number, note?: string) =>
     api.post<ResourceRequest>(`${req(id)}/${action}`, stepBody(version, note)),
   allocations: (incidentId: string, signal?: AbortSignal) =>
-    api.get<IncidentAllocation[] | { items: IncidentAllocation[] }>(
-      `/incidents/${encodeURIComponent(incidentId)}/allocations`,
-      undefined,
-      { signal },
-    ).then((answer) => (Array.isArray(answer) ? answer : answer.items)),
+    api.get<IncidentAllocation[]>(`/incidents/${encodeURIComponent(incidentId)}/allocations`, undefined, { signal }),
   surroundings: (incidentId: string, radiusM: number, signal?: AbortSignal) =>
     api.get<Surroundings>(
       `/incidents/${encodeURIComponent(incidentId)}/surroundings`,
@@ -315,11 +166,11 @@ export const requestsApi = {
       { signal },
     ),
   counts: (bbox: [number, number, number, number] | null, signal?: AbortSignal) =>
-    api.get<Record<string, number> | { counts: Record<string, number> }>(
-      '/resources:counts',
-      bbox ? { bbox: bbox.map((n) => n.toFixed(5)).join(',') } : undefined,
-      { signal },
-    ).then((answer) => ('counts' in answer && typeof answer.counts === 'object' ? answer.counts : answer) as Record<string, number>),
+    api
+      .get<S['KindCounts']>('/resources:counts', bbox ? { bbox: bbox.map((n) => n.toFixed(5)).join(',') } : undefined, {
+        signal,
+      })
+      .then((answer) => answer.counts),
 }
 
 /** The quantity still available that a refused request names (409 `insufficient_stock`), if any. */
