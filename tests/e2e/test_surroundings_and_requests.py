@@ -14,6 +14,7 @@ import httpx
 from playwright.sync_api import Browser, Page, Request, expect
 
 from tests.e2e.conftest import bearer, shot, sign_in
+from tests.e2e.test_zh_cn_screen_walk import Walk, known_names
 
 COUNTY_WAREHOUSE = "庆元县应急物资储备库"
 
@@ -96,6 +97,9 @@ def test_board_draws_a_resource_layer_only_once_it_is_switched_on(
     )
     assert drawn > 0
     shot(page, "board-resource-layer")
+    walk = Walk(known_names(server, bearer(server, "admin")))
+    walk.read(page, "board with the layer switcher")
+    assert walk.found == {}
 
     switcher.get_by_test_id("layer-warehouse").click()
     expect(board).to_have_attribute("data-resource-layers", "")
@@ -175,4 +179,18 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
     )
     expect(page.locator('[data-code="resource.request.arrived"]')).to_contain_text(team)
     expect(page.get_by_test_id("allocation-pin")).to_have_count(2)  # the team and the tents
+
+    # every word of the new screens is Chinese (request numbers are codes)
+    numbers = {
+        r["number"]
+        for r in httpx.get(
+            f"{server}/api/v1/resource-requests", params={"incident_id": incident}, headers=officer
+        ).json()["items"]
+    }
+    walk = Walk(known_names(server, bearer(server, "admin")) | numbers)
+    walk.read(page, "incident page with surroundings and requests")
+    walk.visit(page, server, "/resources/requests", "requests (sent)")
+    page.get_by_test_id("requests-state").select_option("")
+    walk.read(page, "requests (all states)")
+    assert walk.found == {}
     page.context.close()

@@ -84,6 +84,7 @@ export default {
       },
       requests: {
         title: '资源申请',
+        direction: '申请方向',
         incoming: '待我处理',
         outgoing: '我发出的',
         allStates: '全部状态',
@@ -255,6 +256,7 @@ export default {
       },
       requests: {
         title: 'Resource requests',
+        direction: 'Direction',
         incoming: 'To handle',
         outgoing: 'Sent',
         allStates: 'All states',
