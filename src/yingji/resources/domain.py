@@ -2,13 +2,13 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import api, flows, models
+from yingji.resources import api, flows, models, stock_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(api.router,),
+    routers=(api.router, stock_api.router),
     models=(models,),
     subscribers=(flows.TeamUnitMirror,),
     reference_data=(flows.ensure_team_rows,),
