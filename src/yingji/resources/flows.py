@@ -317,17 +317,21 @@ async def ensure_team_rows(session: AsyncSession) -> None:
 
 
 class TeamUnitMirror:
-    """A rescue_team unit created or changed through org → its team row follows."""
+    """A rescue_team unit created or changed through org → its team row follows; the demo
+    seeded (its units are written without events of their own) → every team unit its row."""
 
     name = "resources.team_unit_mirror"
-    types = ("org.unit.created", "org.unit.updated")
+    types = ("org.unit.created", "org.unit.updated", "org.demo_seeded")
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def __call__(self, event: DomainEvent) -> None:
         async with self.db.unit_of_work() as session:
-            await mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
+            if event.type == "org.demo_seeded":
+                await ensure_team_rows(session)
+            else:
+                await mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
 
 
 # --- supplies ------------------------------------------------------------------------------------
