@@ -2,13 +2,13 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import allocation_api, api, flows, jobs, models, near_api
+from yingji.resources import allocation_api, api, flows, jobs, models, near_api, stock_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(near_api.router, api.router, allocation_api.router),
+    routers=(near_api.router, api.router, stock_api.router, allocation_api.router),
     models=(models,),
     subscribers=(flows.TeamUnitMirror,),
     timer_handlers={

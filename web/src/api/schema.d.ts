@@ -301,23 +301,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/incidents/{incident_id}/allocations": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** What is promised to and out at an incident, with places (its map, its case record) */
-        get: operations["incident_allocations_api_v1_incidents__incident_id__allocations_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/incidents/{incident_id}/archive": {
         parameters: {
             query?: never;
@@ -550,26 +533,6 @@ export interface paths {
         put?: never;
         /** 拆分: a report leaves and opens an incident of its own */
         post: operations["split_api_v1_incidents__incident_id__split_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/incidents/{incident_id}/surroundings": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * What is around an incident: hazards, targets, teams, supplies, shelters, cameras
-         * @description Hazard sources and protection targets within `radius_m`; the 5 nearest usable rescue teams; the 5 nearest open warehouses holding what the incident's category needs (with what is available); the 5 nearest shelters with room; the video points that see the place (within their range and view cone); the 3 nearest open medical facilities.
-         */
-        get: operations["surroundings_api_v1_incidents__incident_id__surroundings_get"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1196,211 +1159,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Requests asked from or decided in your area, newest first */
-        get: operations["list_requests_api_v1_resource_requests_get"];
-        put?: never;
-        /** 申请: ask for a team, equipment, an expert or a quantity of a supply item */
-        post: operations["create_request_api_v1_resource_requests_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A request with its allocations and the steps you may take */
-        get: operations["get_request_api_v1_resource_requests__request_id__get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/approve": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 审批通过: promise the resource, or reserve the quantity earliest expiry first */
-        post: operations["approve_api_v1_resource_requests__request_id__approve_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/arrive": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 到场: what was sent is at the scene */
-        post: operations["arrive_api_v1_resource_requests__request_id__arrive_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/cancel": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 撤回: the requester takes it back before anything set out; promises are released */
-        post: operations["cancel_api_v1_resource_requests__request_id__cancel_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/close": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 消耗/归还: the supplies were used; what came back unused returns to its batches */
-        post: operations["close_api_v1_resource_requests__request_id__close_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/dispatch": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 出动: the promised team, equipment or expert sets out */
-        post: operations["dispatch_api_v1_resource_requests__request_id__dispatch_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/forward": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 上报上级: a new request to the division above; this one follows its outcome */
-        post: operations["forward_api_v1_resource_requests__request_id__forward_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/issue": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 出库: the reserved quantities leave their batches */
-        post: operations["issue_api_v1_resource_requests__request_id__issue_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/receive": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 签收: the requester received the supplies */
-        post: operations["receive_api_v1_resource_requests__request_id__receive_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/reject": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 驳回, with a reason */
-        post: operations["reject_api_v1_resource_requests__request_id__reject_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/return": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 归队: what was sent is back and free again */
-        post: operations["return__api_v1_resource_requests__request_id__return_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -1455,16 +1213,16 @@ export interface paths {
         patch: operations["update_resource_api_v1_resources__resource_id__patch"];
         trace?: never;
     };
-    "/api/v1/resources:counts": {
+    "/api/v1/resources/{resource_id}/minimums": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** How many resources of each kind you see, in a box or in all */
-        get: operations["counts_api_v1_resources_counts_get"];
-        put?: never;
+        get?: never;
+        /** Set a warehouse's minimum stock per item (replaces the whole set) */
+        put: operations["set_minimums_api_v1_resources__resource_id__minimums_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1472,44 +1230,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resources:layer": {
+    "/api/v1/resources/{resource_id}/stock": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * A kind's resources in a box for the map: points when few, else grid clusters
-         * @description At most 2000 features: every resource while there are no more, else clusters of a grid about 64 screen pixels wide at `zoom` (`cluster: true`, `count`, at the mean point of the cell), counted in the database.
-         */
-        get: operations["layer_api_v1_resources_layer_get"];
+        /** A warehouse's stock: batches (earliest expiry first) and per-item totals */
+        get: operations["get_stock_api_v1_resources__resource_id__stock_get"];
         put?: never;
-        post?: never;
+        /** Receive a batch into a warehouse (入库; 409 batch_exists for a known batch number) */
+        post: operations["receive_batch_api_v1_resources__resource_id__stock_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resources:nearest": {
+    "/api/v1/resources/{resource_id}/stock/{batch_id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * The nearest resources of a kind, with distance and estimated travel time
-         * @description Straight-line distance on the sphere and travel time at the kind's speed (`travel` says which). `status=usable`: the statuses in which the kind can be sent. `capability`: a word of the kind's lists (capabilities, specialties, type). `item` (code or id, warehouses only): those with at least `min_quantity` available (quantity − reserved, unexpired batches).
-         */
-        get: operations["nearest_api_v1_resources_nearest_get"];
+        get?: never;
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
+        patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
         trace?: never;
     };
     "/api/v1/routing-rules": {
@@ -1611,6 +1364,24 @@ export interface paths {
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supply-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The supply catalogue (filter by text, category) */
+        get: operations["list_supply_items_api_v1_supply_items_get"];
+        put?: never;
+        /** Add an item to the catalogue (409 item_exists for a taken code) */
+        post: operations["create_supply_item_api_v1_supply_items_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1846,50 +1617,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AllocationRead */
-        AllocationRead: {
-            /** Batch Id */
-            batch_id: string | null;
-            /** Batch No */
-            batch_no?: string | null;
-            /** Expires On */
-            expires_on?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Quantity */
-            quantity: number;
-            /** Resource Id */
-            resource_id: string | null;
-            /** Resource Name */
-            resource_name?: string | null;
-            /** State */
-            state: string;
-            /** Warehouse Id */
-            warehouse_id?: string | null;
-        };
-        /** ApproveBody */
-        ApproveBody: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Resource Id
-             * @description the team, equipment or expert sent (a request by kind)
-             */
-            resource_id?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
-            /**
-             * Warehouse Id
-             * @description the warehouse that gives (default: the nearest with enough)
-             */
-            warehouse_id?: string | null;
-        };
         /** ArriveRequest */
         ArriveRequest: {
             /**
@@ -2002,6 +1729,31 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /**
+         * BatchCorrection
+         * @description 盘点更正 — the counted quantity, with what the counter read before (compare-and-set).
+         */
+        BatchCorrection: {
+            /**
+             * Expected Quantity
+             * @description the quantity read; 409 stale_quantity if it moved
+             */
+            expected_quantity: number;
+            /**
+             * Expires On
+             * @description set only when given
+             */
+            expires_on?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "stocktake" | "damaged" | "expired" | "lost" | "found" | "entry_error";
+        };
         /** BatchItem */
         BatchItem: {
             /** Error */
@@ -2024,6 +1776,25 @@ export interface components {
             failed: number;
             /** Items */
             items: components["schemas"]["BatchItem"][];
+        };
+        /**
+         * BatchReceive
+         * @description 入库 — a batch received.
+         */
+        BatchReceive: {
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on?: string | null;
         };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
@@ -2337,22 +2108,6 @@ export interface components {
             /** Words */
             words: components["schemas"]["DecidingWord"][];
         };
-        /** CloseBody */
-        CloseBody: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Returned Quantity
-             * @description what came back unused (into its batches)
-             * @default 0
-             */
-            returned_quantity: number;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
-        };
         /** CloseRequest */
         CloseRequest: {
             /**
@@ -2602,27 +2357,6 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /**
-         * HeldItem
-         * @description An item a warehouse holds: available (quantity − reserved) and on hand, unexpired.
-         */
-        HeldItem: {
-            /** Available */
-            available: number;
-            /** Code */
-            code: string;
-            /**
-             * Item Id
-             * Format: uuid
-             */
-            item_id: string;
-            /** Name */
-            name: string;
-            /** Quantity */
-            quantity: number;
-            /** Unit */
-            unit: string;
-        };
         /** ImportProblem */
         ImportProblem: {
             /**
@@ -2756,48 +2490,6 @@ export interface components {
             /** Unit Name */
             unit_name?: string | null;
         };
-        /**
-         * IncidentAllocation
-         * @description One allocation of an incident: what is promised or out, from where, to where.
-         */
-        IncidentAllocation: {
-            /** Batch No */
-            batch_no?: string | null;
-            /** Expires On */
-            expires_on?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Item Id */
-            item_id?: string | null;
-            /** Item Name */
-            item_name?: string | null;
-            /** Lat */
-            lat?: number | null;
-            /** Lon */
-            lon?: number | null;
-            /** Quantity */
-            quantity: number;
-            /**
-             * Request Id
-             * Format: uuid
-             */
-            request_id: string;
-            /** Request Number */
-            request_number: string;
-            /** Request State */
-            request_state: string;
-            resource?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
-            /** State */
-            state: string;
-            /** Target */
-            target: string;
-            /** Unit Of Measure */
-            unit_of_measure?: string | null;
-            warehouse?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
-        };
         /** IncidentPage */
         IncidentPage: {
             /** Items */
@@ -2884,13 +2576,6 @@ export interface components {
              */
             incident_id: string;
         };
-        /** KindCounts */
-        KindCounts: {
-            /** Counts */
-            counts: {
-                [key: string]: number;
-            };
-        };
         /** KindRead */
         KindRead: {
             /** Area */
@@ -2920,58 +2605,6 @@ export interface components {
             common: components["schemas"]["FieldRead"][];
             /** Kinds */
             kinds: components["schemas"]["KindRead"][];
-        };
-        /** LayerCollection */
-        LayerCollection: {
-            /** Cell Deg */
-            cell_deg?: number | null;
-            /** Clustered */
-            clustered: boolean;
-            /** Features */
-            features: components["schemas"]["LayerFeature"][];
-            /**
-             * Type
-             * @default FeatureCollection
-             * @constant
-             */
-            type: "FeatureCollection";
-        };
-        /** LayerFeature */
-        LayerFeature: {
-            geometry: components["schemas"]["PointGeometry"];
-            properties: components["schemas"]["LayerProperties"];
-            /**
-             * Type
-             * @default Feature
-             * @constant
-             */
-            type: "Feature";
-        };
-        /**
-         * LayerProperties
-         * @description One resource (id, code, name, status), or a grid cluster (``cluster``, ``count``).
-         */
-        LayerProperties: {
-            /**
-             * Cluster
-             * @default false
-             */
-            cluster: boolean;
-            /** Code */
-            code?: string | null;
-            /**
-             * Count
-             * @default 1
-             */
-            count: number;
-            /** Id */
-            id?: string | null;
-            /** Kind */
-            kind: string;
-            /** Name */
-            name?: string | null;
-            /** Status */
-            status?: string | null;
         };
         /** LevelRequest */
         LevelRequest: {
@@ -3077,63 +2710,23 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
-        /** Nearby */
-        Nearby: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            resource: components["schemas"]["ResourceBrief"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearbyShelter */
-        NearbyShelter: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Capacity */
-            capacity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            /** Free Capacity */
-            free_capacity?: number | null;
-            /** Occupancy */
-            occupancy?: number | null;
-            resource: components["schemas"]["ResourceBrief"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearbyWarehouse */
-        NearbyWarehouse: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            /** Items */
-            items: components["schemas"]["HeldItem"][];
-            resource: components["schemas"]["ResourceBrief"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearestPage */
-        NearestPage: {
-            /** Items */
-            items: components["schemas"]["Nearby"][];
-            travel: components["schemas"]["Travel"];
-        };
-        /** NeededItem */
-        NeededItem: {
-            /** Code */
-            code: string;
+        /** MinimumSet */
+        MinimumSet: {
             /**
              * Item Id
              * Format: uuid
              */
             item_id: string;
-            /** Name */
-            name: string;
-            /** Unit */
-            unit: string;
+            /** Minimum */
+            minimum: number;
+        };
+        /**
+         * MinimumsSet
+         * @description The warehouse's minimum stock, replaced whole (an item left out has none).
+         */
+        MinimumsSet: {
+            /** Items */
+            items: components["schemas"]["MinimumSet"][];
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3538,20 +3131,6 @@ export interface components {
             /** @description the same as a code and parameters (`routing.rule`) */
             why: components["schemas"]["Reason"];
         };
-        /** PointGeometry */
-        PointGeometry: {
-            /** Coordinates */
-            coordinates: [
-                number,
-                number
-            ];
-            /**
-             * Type
-             * @default Point
-             * @constant
-             */
-            type: "Point";
-        };
         /**
          * Reason
          * @description A reason or an event in words the reader's screen chooses: a code and its parameters.
@@ -3574,18 +3153,6 @@ export interface components {
         ReasonRequest: {
             /** Reason */
             reason?: string | null;
-        };
-        /** RejectBody */
-        RejectBody: {
-            /** Note */
-            note?: string | null;
-            /** Reason */
-            reason?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -3814,189 +3381,6 @@ export interface components {
             phone_minutes: number;
             /** Written Minutes */
             written_minutes: number;
-        };
-        /**
-         * RequestCreate
-         * @description 申请: a whole resource (``target: unit`` with ``resource_id``, or only its ``kind`` for the
-         *     decider to choose) or a quantity of a supply item (``target: supply``).
-         */
-        RequestCreate: {
-            /**
-             * Division Adcode
-             * @description the asking division (default: yours, else the incident's)
-             */
-            division_adcode?: string | null;
-            /** Incident Id */
-            incident_id?: string | null;
-            /** Item Id */
-            item_id?: string | null;
-            /** Kind */
-            kind?: ("rescue_team" | "equipment" | "expert") | null;
-            /** Lat */
-            lat?: number | null;
-            /** Lon */
-            lon?: number | null;
-            /** Note */
-            note?: string | null;
-            /**
-             * Quantity
-             * @default 1
-             */
-            quantity: number;
-            /** Resource Id */
-            resource_id?: string | null;
-            /**
-             * Target
-             * @enum {string}
-             */
-            target: "unit" | "supply";
-            /** Warehouse Id */
-            warehouse_id?: string | null;
-        };
-        /** RequestPage */
-        RequestPage: {
-            /** Items */
-            items: components["schemas"]["RequestRead"][];
-            /** Total */
-            total: number;
-        };
-        /** RequestRead */
-        RequestRead: {
-            /**
-             * Actions
-             * @description the steps you may take on it now (the console's buttons)
-             * @default []
-             */
-            actions: ("approve" | "reject" | "forward" | "dispatch" | "arrive" | "return" | "issue" | "receive" | "close" | "cancel")[];
-            /**
-             * Allocations
-             * @default []
-             */
-            allocations: components["schemas"]["AllocationRead"][];
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Forwarded From Id */
-            forwarded_from_id: string | null;
-            /** Forwarded To Id */
-            forwarded_to_id: string | null;
-            /** From Division Adcode */
-            from_division_adcode: string;
-            /** From Division Name */
-            from_division_name?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Incident Id */
-            incident_id: string | null;
-            /** Incident Number */
-            incident_number?: string | null;
-            /** Incident Title */
-            incident_title?: string | null;
-            /** Item Id */
-            item_id: string | null;
-            /** Item Name */
-            item_name?: string | null;
-            /** Kind */
-            kind: string | null;
-            /** Lat */
-            lat: number | null;
-            /** Lon */
-            lon: number | null;
-            /** Note */
-            note: string | null;
-            /** Number */
-            number: string;
-            /** Quantity */
-            quantity: number;
-            /** Requested By */
-            requested_by: string | null;
-            /** Resource Id */
-            resource_id: string | null;
-            /** Resource Name */
-            resource_name?: string | null;
-            /** State */
-            state: string;
-            /** Target */
-            target: string;
-            /** To Division Adcode */
-            to_division_adcode: string;
-            /** To Division Name */
-            to_division_name?: string | null;
-            /** Unit Of Measure */
-            unit_of_measure?: string | null;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
-            /** Version */
-            version: number;
-            /** Warehouse Id */
-            warehouse_id: string | null;
-            /** Warehouse Name */
-            warehouse_name?: string | null;
-            why: components["schemas"]["Reason"] | null;
-        };
-        /**
-         * RequestState
-         * @description The state of a request (申请); ``REQUEST_TRANSITIONS`` says which may follow which.
-         *
-         *     Teams, equipment and experts: requested → approved → dispatched → arrived → returned.
-         *     Supplies: requested → approved → issued → received → closed (consumed or returned).
-         *     A request its level cannot meet is ``forwarded``: a new request to the level above carries
-         *     it (``forwarded_to_id``), and this one follows that one's outcome.
-         * @enum {string}
-         */
-        RequestState: "requested" | "approved" | "rejected" | "forwarded" | "dispatched" | "arrived" | "returned" | "issued" | "received" | "closed" | "cancelled";
-        /**
-         * ResourceBrief
-         * @description A resource as the nearest-first lists name it.
-         */
-        ResourceBrief: {
-            /** Address */
-            address?: string | null;
-            /** Attrs */
-            attrs: {
-                [key: string]: unknown;
-            };
-            /** Code */
-            code: string;
-            /** Contact Name */
-            contact_name?: string | null;
-            /** Contact Phone */
-            contact_phone?: string | null;
-            /** Division Adcode */
-            division_adcode: string;
-            /** Division Name */
-            division_name?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Lat */
-            lat?: number | null;
-            /** Lon */
-            lon?: number | null;
-            /** Name */
-            name: string;
-            /** Owner Unit Id */
-            owner_unit_id?: string | null;
-            /** Owner Unit Name */
-            owner_unit_name?: string | null;
-            /** Status */
-            status: string;
-            /** Tags */
-            tags: string[];
-            /** Unit Id */
-            unit_id?: string | null;
         };
         /** ResourceCreate */
         ResourceCreate: {
@@ -4363,6 +3747,62 @@ export interface components {
              */
             tier: number;
         };
+        /** StockBatchRead */
+        StockBatchRead: {
+            /** Available */
+            available: number;
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on: string | null;
+            /** Reserved */
+            reserved: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StockRead */
+        StockRead: {
+            /** Batches */
+            batches: components["schemas"]["StockBatchRead"][];
+            /** Totals */
+            totals: components["schemas"]["StockTotalRead"][];
+            /**
+             * Warehouse Id
+             * Format: uuid
+             */
+            warehouse_id: string;
+        };
+        /** StockTotalRead */
+        StockTotalRead: {
+            /** Available */
+            available: number;
+            /** Below Minimum */
+            below_minimum: boolean;
+            item: components["schemas"]["SupplyItemRead"];
+            /** Minimum */
+            minimum: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Reserved */
+            reserved: number;
+        };
         /** SubscriberRead */
         SubscriberRead: {
             /** Failures */
@@ -4492,39 +3932,42 @@ export interface components {
             /** Unit Name */
             unit_name?: string | null;
         };
-        /**
-         * SurroundingsRead
-         * @description What is around an incident's place, each group nearest first. ``center`` is None (and
-         *     every group empty) while the incident has no place.
-         */
-        SurroundingsRead: {
-            /** Category Code */
-            category_code: string | null;
-            center: components["schemas"]["yingji__resources__near_api__Place"] | null;
-            /** Hazard Sources */
-            hazard_sources: components["schemas"]["Nearby"][];
+        /** SupplyItemCreate */
+        SupplyItemCreate: {
+            /** Category */
+            category?: string | null;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
             /**
-             * Incident Id
+             * Unit Of Measure
+             * @description 顶, 件, 箱, 台 …
+             */
+            unit_of_measure: string;
+        };
+        /** SupplyItemPage */
+        SupplyItemPage: {
+            /** Items */
+            items: components["schemas"]["SupplyItemRead"][];
+            /** Total */
+            total: number;
+        };
+        /** SupplyItemRead */
+        SupplyItemRead: {
+            /** Category */
+            category: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Id
              * Format: uuid
              */
-            incident_id: string;
-            /** Medical Facilities */
-            medical_facilities: components["schemas"]["Nearby"][];
-            /** Needed Items */
-            needed_items: components["schemas"]["NeededItem"][];
-            /** Protection Targets */
-            protection_targets: components["schemas"]["Nearby"][];
-            /** Radius M */
-            radius_m: number;
-            /** Shelters */
-            shelters: components["schemas"]["NearbyShelter"][];
-            /** Teams */
-            teams: components["schemas"]["Nearby"][];
-            travel: components["schemas"]["Travel"];
-            /** Video Points */
-            video_points: components["schemas"]["Nearby"][];
-            /** Warehouses */
-            warehouses: components["schemas"]["NearbyWarehouse"][];
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Of Measure */
+            unit_of_measure: string;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -4617,24 +4060,6 @@ export interface components {
              * Format: uuid
              */
             to_unit_id: string;
-        };
-        /**
-         * Travel
-         * @description How travel times are estimated: a straight line at a speed (per kind).
-         */
-        Travel: {
-            /**
-             * Method
-             * @default straight_line
-             * @constant
-             */
-            method: "straight_line";
-            /** Speed Kmh */
-            speed_kmh?: number | null;
-            /** Speeds Kmh */
-            speeds_kmh?: {
-                [key: string]: number;
-            } | null;
         };
         /** UnitChoice */
         UnitChoice: {
@@ -4818,16 +4243,6 @@ export interface components {
             /** Error Type */
             type: string;
         };
-        /** Versioned */
-        Versioned: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
-        };
         /** NoteRequest */
         yingji__dispatch__schemas__NoteRequest: {
             /** Note */
@@ -4843,29 +4258,6 @@ export interface components {
             for_units: boolean;
             /** Text */
             text: string;
-        };
-        /** Place */
-        yingji__resources__allocation_api__Place: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Lat */
-            lat: number | null;
-            /** Lon */
-            lon: number | null;
-            /** Name */
-            name: string;
-        };
-        /** Place */
-        yingji__resources__near_api__Place: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
         };
     };
     responses: never;
@@ -5495,47 +4887,6 @@ export interface operations {
             };
         };
     };
-    incident_allocations_api_v1_incidents__incident_id__allocations_get: {
-        parameters: {
-            query?: {
-                /** @description also what was returned, consumed or cancelled */
-                released?: boolean;
-            };
-            header?: never;
-            path: {
-                incident_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IncidentAllocation"][];
-                };
-            };
-            /** @description incident_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     archive_api_v1_incidents__incident_id__archive_post: {
         parameters: {
             query?: never;
@@ -6032,39 +5383,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    surroundings_api_v1_incidents__incident_id__surroundings_get: {
-        parameters: {
-            query?: {
-                radius_m?: number;
-            };
-            header?: never;
-            path: {
-                incident_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SurroundingsRead"];
                 };
             };
             /** @description Validation Error */
@@ -7477,680 +6795,6 @@ export interface operations {
             };
         };
     };
-    list_requests_api_v1_resource_requests_get: {
-        parameters: {
-            query?: {
-                incident_id?: string | null;
-                state?: components["schemas"]["RequestState"] | null;
-                /** @description incoming: decided in your area; outgoing: asked from it */
-                direction?: ("incoming" | "outgoing") | null;
-                offset?: number;
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestPage"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    create_request_api_v1_resource_requests_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RequestCreate"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description incident_not_found, resource_not_found, item_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    get_request_api_v1_resource_requests__request_id__get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    approve_api_v1_resource_requests__request_id__approve_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["ApproveBody"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    arrive_api_v1_resource_requests__request_id__arrive_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    cancel_api_v1_resource_requests__request_id__cancel_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    close_api_v1_resource_requests__request_id__close_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["CloseBody"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    dispatch_api_v1_resource_requests__request_id__dispatch_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    forward_api_v1_resource_requests__request_id__forward_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    issue_api_v1_resource_requests__request_id__issue_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    receive_api_v1_resource_requests__request_id__receive_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    reject_api_v1_resource_requests__request_id__reject_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["RejectBody"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    return__api_v1_resource_requests__request_id__return_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     list_resources_api_v1_resources_get: {
         parameters: {
             query?: {
@@ -8373,16 +7017,20 @@ export interface operations {
             };
         };
     };
-    counts_api_v1_resources_counts_get: {
+    set_minimums_api_v1_resources__resource_id__minimums_put: {
         parameters: {
-            query?: {
-                bbox?: string | null;
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                resource_id: string;
+            };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinimumsSet"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -8390,31 +7038,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KindCounts"];
+                    "application/json": components["schemas"]["StockRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
-    layer_api_v1_resources_layer_get: {
+    get_stock_api_v1_resources__resource_id__stock_get: {
         parameters: {
-            query: {
-                /** @description one of the ten kinds */
-                kind: string;
-                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
-                bbox: string;
-                zoom: number;
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                resource_id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -8425,40 +7074,87 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LayerCollection"];
+                    "application/json": components["schemas"]["StockRead"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
-    nearest_api_v1_resources_nearest_get: {
+    receive_batch_api_v1_resources__resource_id__stock_post: {
         parameters: {
-            query: {
-                /** @description one of the ten kinds */
-                kind: string;
-                lon: number;
-                lat: number;
-                n?: number;
-                crs?: string;
-                status?: string | null;
-                capability?: string | null;
-                item?: string | null;
-                min_quantity?: number;
-                max_km?: number | null;
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                resource_id: string;
+            };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchReceive"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    correct_batch_api_v1_resources__resource_id__stock__batch_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCorrection"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -8466,8 +7162,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NearestPage"];
+                    "application/json": components["schemas"]["StockBatchRead"];
                 };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -8776,6 +7486,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SupervisedOrder"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_supply_items_api_v1_supply_items_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_supply_item_api_v1_supply_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplyItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
