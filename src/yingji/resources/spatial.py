@@ -33,19 +33,17 @@ from sqlalchemy import (
     Select,
     bindparam,
     cast,
-    false,
     func,
     literal_column,
     or_,
     select,
-    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo
 from yingji.core.db import dialect_of
 from yingji.core.security import Scope
-from yingji.resources import kinds
+from yingji.resources import kinds, service
 from yingji.resources.models import Resource, ResourceKind, StockBatch, SupplyItem
 
 #: the most a nearest-first answer lists
@@ -67,25 +65,6 @@ TRAVEL_METHOD = "straight_line"
 
 
 # --- filters -----------------------------------------------------------------------------------
-
-
-def scope_clause(scope: Scope) -> ColumnElement[bool]:
-    """SQL: the resources ``scope`` sees — everything, its division subtree, or (a unit's
-    principal) the resources its unit owns or is."""
-    if scope.everything:
-        return true()
-    seen: list[ColumnElement[bool]] = []
-    if scope.division_path:
-        seen.append(Resource.division_path.startswith(scope.division_path, autoescape=True))
-    if scope.unit_id is not None:
-        seen.append(Resource.owner_unit_id == scope.unit_id)
-        seen.append(Resource.unit_id == scope.unit_id)
-    return or_(*seen) if seen else false()
-
-
-def tag_clause(tag: str) -> ColumnElement[bool]:
-    """SQL: the resource's tag words (capabilities, specialties, types) include ``tag``."""
-    return Resource.tags.contains(f"|{tag}|", autoescape=True)
 
 
 def free_capacity() -> ColumnElement[int]:
@@ -127,11 +106,12 @@ class NearQuery:
     max_m: float | None = None
 
     def clauses(self, scope: Scope) -> list[ColumnElement[bool]]:
-        found = [Resource.kind == self.kind, scope_clause(scope)]
+        found = [
+            service.scope_clause(scope),
+            *service.filter_clauses(service.ResourceFilter(kind=self.kind, tag=self.tag)),
+        ]
         if self.statuses is not None:
             found.append(Resource.status.in_(sorted(self.statuses)))
-        if self.tag is not None:
-            found.append(tag_clause(self.tag))
         if self.with_room:
             found.append(free_capacity() >= 1)
         return found
@@ -356,8 +336,8 @@ async def item_by_code_or_id(session: AsyncSession, key: str) -> SupplyItem | No
     try:
         item_id = uuid.UUID(key)
     except ValueError:
-        return await session.scalar(select(SupplyItem).where(SupplyItem.code == key))
-    return await session.get(SupplyItem, item_id)
+        return await service.get_supply_item_by_code(session=session, code=key)
+    return await service.get_supply_item(session=session, item_id=item_id)
 
 
 async def available_items(
@@ -495,13 +475,6 @@ async def surroundings(
 BBox = tuple[float, float, float, float]
 
 
-def bbox_clauses(bbox: BBox | None) -> list[ColumnElement[bool]]:
-    if bbox is None:
-        return []
-    min_lon, min_lat, max_lon, max_lat = bbox
-    return [Resource.lon.between(min_lon, max_lon), Resource.lat.between(min_lat, max_lat)]
-
-
 def grid_cell_deg(bbox: BBox, zoom: float) -> float:
     """The side of a cluster cell (degrees): about 64 screen pixels at ``zoom``, widened until
     the box holds at most ``MAX_LAYER_FEATURES`` cells."""
@@ -534,7 +507,10 @@ async def layer(
 ) -> list[LayerPoint] | list[LayerCluster]:
     """The resources of ``kind`` in the box: each one while they are at most
     ``MAX_LAYER_FEATURES``, else grid clusters (count and mean point per cell) counted in SQL."""
-    where = [Resource.kind == kind, scope_clause(scope), *bbox_clauses(bbox)]
+    where = [
+        service.scope_clause(scope),
+        *service.filter_clauses(service.ResourceFilter(kind=kind, bbox=bbox)),
+    ]
     rows = (
         await session.execute(
             select(
@@ -574,7 +550,10 @@ async def counts(session: AsyncSession, *, scope: Scope, bbox: BBox | None) -> d
     """How many resources of each kind (every kind, zero included) the scope sees in the box."""
     rows = await session.execute(
         select(Resource.kind, func.count())
-        .where(scope_clause(scope), *bbox_clauses(bbox))
+        .where(
+            service.scope_clause(scope),
+            *service.filter_clauses(service.ResourceFilter(bbox=bbox)),
+        )
         .group_by(Resource.kind)
     )
     found = {kind.value: 0 for kind in kinds.SPECS}
