@@ -50,8 +50,11 @@ from yingji.resources.models import Resource, ResourceKind, StockBatch, SupplyIt
 MAX_NEAREST = 50
 #: a KNN scan reads this many more than asked and orders them by exact distance
 _KNN_MARGIN = 10
-#: the portable path's first box (half-side, metres); it grows fourfold until it holds enough
+#: the portable path's first box (half-side, metres) for a kind not asked before; it grows (by
+#: the density it found, at least twofold) until it holds enough. Later questions of the kind
+#: start from the radius the last one needed (the answer does not depend on where it starts).
 _FIRST_RADIUS_M = 2_000.0
+_last_radius: dict[str, float] = {}
 #: half the circumference: a box this wide holds the whole sphere
 _WHOLE_EARTH_M = math.pi * geo.EARTH_RADIUS_M
 #: a video point without a range sees this far (metres); without a field of view, this wide
@@ -232,7 +235,7 @@ async def _nearest_portable(
     stmt = _candidates(query, scope)
     stmt = stmt.where(Resource.lon.is_not(None), Resource.lat.is_not(None))
     limit_m = min(query.max_m, _WHOLE_EARTH_M) if query.max_m is not None else _WHOLE_EARTH_M
-    radius = min(_FIRST_RADIUS_M, limit_m)
+    radius = min(_last_radius.get(query.kind, _FIRST_RADIUS_M), limit_m)
     while True:
         rows = (
             await session.execute(stmt.where(*_box_clauses(circle_box(lon, lat, radius))))
@@ -244,7 +247,10 @@ async def _nearest_portable(
         found = [f for f in found if f[2] <= radius]
         if len(found) >= n or radius >= limit_m:
             break
-        radius = min(radius * 4, limit_m)
+        # points thin out evenly on a map: n of them need sqrt(n / found) times the radius
+        grow = 4.0 if not found else min(4.0, max(2.0, 1.25 * math.sqrt(n / len(found))))
+        radius = min(radius * grow, limit_m)
+    _last_radius[query.kind] = max(_FIRST_RADIUS_M / 8, min(radius, 1_000_000.0) * 0.7)
     found.sort(key=lambda f: (f[2], f[1]))
     return found[:n]
 
