@@ -75,6 +75,17 @@ async def test_many_resources_come_as_at_most_2000_grid_clusters(
         assert sum(f["properties"]["count"] for f in features) == 2500
         sizes[zoom] = len(features)
     assert sizes[10] < sizes[14]  # coarser cells when zoomed out
+    # the grid is the map's, not the box's: panning a little moves no cluster
+    panned = [
+        (
+            await client.get(
+                "/api/v1/resources:layer",
+                params={"kind": "video_point", "bbox": box, "zoom": 12},
+            )
+        ).json()["features"]
+        for box in (TOWN_A_BOX, "118.99,27.49,119.11,27.61")
+    ]
+    assert panned[0] == panned[1]
     # even a box of the whole world at the deepest zoom stays within the bound
     response = await client.get(
         "/api/v1/resources:layer",

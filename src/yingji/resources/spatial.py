@@ -483,10 +483,10 @@ BBox = tuple[float, float, float, float]
 
 def grid_cell_deg(bbox: BBox, zoom: float) -> float:
     """The side of a cluster cell (degrees): about 64 screen pixels at ``zoom``, widened until
-    the box holds at most ``MAX_LAYER_FEATURES`` cells."""
+    the box meets at most ``MAX_LAYER_FEATURES`` cells of the global grid."""
     cell = 360.0 / float(2.0 ** max(0.0, zoom)) / 4.0
     width, height = bbox[2] - bbox[0], bbox[3] - bbox[1]
-    while (math.floor(width / cell) + 1) * (math.floor(height / cell) + 1) > MAX_LAYER_FEATURES:
+    while (math.floor(width / cell) + 2) * (math.floor(height / cell) + 2) > MAX_LAYER_FEATURES:
         cell *= 2.0
     return cell
 
@@ -535,14 +535,14 @@ async def layer(
     if len(rows) <= MAX_LAYER_FEATURES:
         return [LayerPoint(r[0], r[1], r[2], r[3], r[4] or 0.0, r[5] or 0.0) for r in rows]
     cell = grid_cell_deg(bbox, zoom)
+    # a grid anchored at (−180°, −90°), not at the box: a cluster stays put as the map pans
+    x, y = (Resource.lon + 180.0) / cell, (Resource.lat + 90.0) / cell
     gx: ColumnElement[Any]
     gy: ColumnElement[Any]
     if dialect_of(session) == "postgresql":
-        gx = func.floor((Resource.lon - bbox[0]) / cell)
-        gy = func.floor((Resource.lat - bbox[1]) / cell)
-    else:  # lon − min_lon ≥ 0 inside the box: truncation is the floor
-        gx = cast((Resource.lon - bbox[0]) / cell, Integer)
-        gy = cast((Resource.lat - bbox[1]) / cell, Integer)
+        gx, gy = func.floor(x), func.floor(y)
+    else:  # both offsets are ≥ 0: truncation is the floor
+        gx, gy = cast(x, Integer), cast(y, Integer)
     cells = await session.execute(
         select(func.count(), func.avg(Resource.lon), func.avg(Resource.lat))
         .where(*where)
