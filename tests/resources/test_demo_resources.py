@@ -10,7 +10,7 @@ from yingji.core import clock as clock_module
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.org import seed
-from yingji.resources import demo
+from yingji.resources import demo, flows
 from yingji.resources.kinds import SPECS
 from yingji.resources.models import Resource, StockBatch, StockMinimum
 
@@ -91,3 +91,21 @@ async def test_seeding_the_demo_resources_twice_changes_nothing(
         again = await demo.seed_demo_resources(session=session)
     assert again.already
     assert await _snapshot(db) == before
+
+
+async def test_team_rows_the_registry_made_for_bare_units_get_the_teams_fields(
+    db: Database, clock: ManualClock
+) -> None:
+    async with db.unit_of_work() as session:
+        await seed.seed_demo(session=session)
+    async with db.unit_of_work() as session:
+        await flows.ensure_team_rows(session)  # what the next start does for a bare unit
+    async with db.unit_of_work() as session:
+        report = await demo.seed_demo_resources(session=session)
+    assert report.resources["rescue_team"] == 25
+    async with db.unit_of_work(readonly=True) as session:
+        teams = (
+            await session.scalars(select(Resource).where(Resource.kind == "rescue_team"))
+        ).all()
+    assert len(teams) == 25 and all(t.attrs.get("capabilities") for t in teams)
+    assert all(t.version == 2 for t in teams)

@@ -46,6 +46,8 @@ async def test_nearest_lists_teams_nearest_first_with_distance_and_travel_time(
     assert first["travel_minutes"] == round(expected / 1000 / 50 * 60, 1)  # teams: 50 km/h
     assert first["resource"]["division_name"] == "甲镇"
     assert body["travel"] == {"method": "straight_line", "speed_kmh": 50.0, "speeds_kmh": None}
+    assert first["resource"]["attrs"] == {"capabilities": ["water_rescue"], "members": 20}
+    assert first["resource"]["tags"] == ["water_rescue"]
 
 
 async def test_nearest_filters_by_capability_status_and_distance(
@@ -155,10 +157,10 @@ async def test_nearest_needs_a_signed_in_reader(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"kind": "spaceship"}, 422, "unknown_kind"),
+        ({"kind": "spaceship"}, 422, "validation_failed"),
         ({"kind": "rescue_team", "status": "asleep"}, 422, "unknown_status"),
         ({"kind": "rescue_team", "item": "tent"}, 422, "item_needs_warehouse"),
-        ({"kind": "warehouse", "item": "unicorn"}, 404, "supply_item_not_found"),
+        ({"kind": "warehouse", "item": "unicorn"}, 404, "item_not_found"),
         ({"kind": "rescue_team", "n": 51}, 422, None),
         ({"kind": "rescue_team", "max_km": 0}, 422, None),
         ({"kind": "rescue_team", "capability": "a|b"}, 422, None),

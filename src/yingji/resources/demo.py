@@ -28,12 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yingji.core import audit, clock, events, security
 from yingji.core.events import EventScope
 from yingji.org import service as org
-from yingji.resources import kinds
+from yingji.resources import kinds, service
 from yingji.resources.models import (
     Resource,
     ResourceKind,
-    StockBatch,
-    StockMinimum,
     SupplyItem,
 )
 
@@ -84,7 +82,8 @@ class _Book:
     now: Any
     today: date
     paths: dict[str, str]
-    rows: list[Resource] = field(default_factory=list)
+    #: column values of the new rows (``service.prepare_resource``), inserted at once
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
         self,
@@ -102,35 +101,24 @@ class _Book:
         contact: tuple[str, str] | None = None,
         area: dict[str, Any] | None = None,
         unit_id: uuid.UUID | None = None,
-    ) -> Resource:
-        spec = kinds.SPECS[kind]
-        checked = kinds.check_attrs(spec, attrs)
-        if status is not None and status not in spec.statuses:
-            raise ValueError(f"{kind} has no status {status}")
-        row = Resource(
-            id=uuid.uuid5(uuid.NAMESPACE_URL, f"yingji-demo:{kind.value}:{code}"),
+    ) -> None:
+        values = service.ResourceValues(
             kind=kind.value,
             code=code,
             name=name,
-            status=status or spec.default_status,
             division_adcode=division,
-            division_path=self.paths[division],
-            owner_unit_id=owner,
-            unit_id=unit_id,
+            status=status,
             address=address,
             lon=None if lon is None else round(lon, 6),
             lat=None if lat is None else round(lat, 6),
             area=area,
             contact_name=contact[0] if contact else None,
             contact_phone=contact[1] if contact else None,
-            attrs=checked,
-            tags=kinds.tags_of(spec, checked),
-            version=1,
-            created_at=self.now,
-            updated_at=self.now,
+            owner_unit_id=owner,
+            unit_id=unit_id,
+            attrs=attrs,
         )
-        self.rows.append(row)
-        return row
+        self.rows.append(service.prepare_resource(values, division_path=self.paths[division]))
 
 
 def _square(lon: float, lat: float, half_m: float) -> dict[str, Any]:
@@ -257,50 +245,41 @@ _TOWN_STOCK: dict[str, tuple[int, int, int | None, int]] = {
 _LOW_TOWN = "100"
 
 
-def _stock(
-    book: _Book, warehouses: list[Resource], items: dict[str, uuid.UUID]
-) -> tuple[list[StockBatch], list[StockMinimum]]:
-    batches: list[StockBatch] = []
-    minimums: list[StockMinimum] = []
+async def _stock(
+    session: AsyncSession, today: date, warehouses: list[Resource], items: dict[str, SupplyItem]
+) -> int:
+    """Batches and minimums of every warehouse, through the registry's stock service."""
+    batches = 0
     for w_no, warehouse in enumerate(warehouses):
         plan = _COUNTY_STOCK if warehouse.code == "QY-WH-000" else _TOWN_STOCK
-        for i_no, (item, (quantity, count, shelf_days, minimum)) in enumerate(plan.items()):
+        for i_no, (item, (quantity, count, shelf_days, _minimum)) in enumerate(plan.items()):
             for b in range(count):
-                received = book.today - timedelta(days=30 + 97 * b + 11 * w_no + 5 * i_no)
+                received = today - timedelta(days=30 + 97 * b + 11 * w_no + 5 * i_no)
                 expires = None
                 if shelf_days is not None:
                     # the oldest batch of water and food in every third warehouse nears expiry
                     age = shelf_days - 12 - (w_no % 5) if b == 0 and w_no % 3 == 0 else 60 * b
-                    received = book.today - timedelta(days=age)
+                    received = today - timedelta(days=age)
                     expires = received + timedelta(days=shelf_days)
                 on_hand = quantity // count + (7 * w_no + 3 * b) % 10
                 if item == "life_jacket" and warehouse.code == f"QY-WH-{_LOW_TOWN}":
                     on_hand = 15
-                batches.append(
-                    StockBatch(
-                        id=uuid.uuid5(warehouse.id, f"{item}:{b}"),
-                        warehouse_id=warehouse.id,
-                        item_id=items[item],
-                        batch_no=f"{received:%Y%m}-{b + 1:02d}",
-                        quantity=on_hand,
-                        reserved=0,
-                        expires_on=expires,
-                        received_on=received,
-                        created_at=book.now,
-                        updated_at=book.now,
-                    )
+                await service.receive_batch(
+                    session=session,
+                    warehouse=warehouse,
+                    item=items[item],
+                    batch_no=f"{received:%Y%m}-{b + 1:02d}",
+                    quantity=on_hand,
+                    expires_on=expires,
+                    received_on=received,
                 )
-            minimums.append(
-                StockMinimum(
-                    id=uuid.uuid5(warehouse.id, f"{item}:minimum"),
-                    warehouse_id=warehouse.id,
-                    item_id=items[item],
-                    minimum=minimum,
-                    created_at=book.now,
-                    updated_at=book.now,
-                )
-            )
-    return batches, minimums
+                batches += 1
+        await service.set_minimums(
+            session=session,
+            warehouse=warehouse,
+            minimums={items[item].id: minimum for item, (*_, minimum) in plan.items()},
+        )
+    return batches
 
 
 def _shelters(book: _Book, towns: list[_Town], seat: _Town) -> None:
@@ -790,29 +769,17 @@ async def _teams(session: AsyncSession, book: _Book) -> list[tuple[Resource, dic
     return fill
 
 
-async def _items(session: AsyncSession, now: Any) -> tuple[dict[str, uuid.UUID], int]:
-    found = {
-        row.code: row.id
-        for row in await session.scalars(
-            select(SupplyItem).where(SupplyItem.code.in_([c for c, *_ in DEMO_ITEMS]))
-        )
-    }
+async def _items(session: AsyncSession) -> tuple[dict[str, SupplyItem], int]:
+    found: dict[str, SupplyItem] = {}
     added = 0
     for code, name, category, unit in DEMO_ITEMS:
-        if code in found:
-            continue
-        item = SupplyItem(
-            id=uuid.uuid5(uuid.NAMESPACE_URL, f"yingji-demo:item:{code}"),
-            code=code,
-            name=name,
-            category=category,
-            unit_of_measure=unit,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(item)
-        found[code] = item.id
-        added += 1
+        item = await service.get_supply_item_by_code(session=session, code=code)
+        if item is None:
+            item = await service.create_supply_item(
+                session=session, code=code, name=name, unit_of_measure=unit, category=category
+            )
+            added += 1
+        found[code] = item
     return found, added
 
 
@@ -852,7 +819,6 @@ async def seed_demo_resources(*, session: AsyncSession) -> DemoResourcesReport:
     book = _Book(now=now, today=now.date(), paths=paths)
 
     _warehouses(book, towns, seat, units)
-    warehouses = list(book.rows)
     _shelters(book, towns, seat)
     _hazards(book, towns, park, units)
     _targets(book, towns, seat)
@@ -862,26 +828,30 @@ async def seed_demo_resources(*, session: AsyncSession) -> DemoResourcesReport:
     _experts(book, seat, units)
     _plans(book, towns)
     fill = await _teams(session, book)
-    for row, attrs in fill:
-        row.attrs = attrs
-        row.tags = kinds.tags_of(kinds.SPECS[ResourceKind.RESCUE_TEAM], attrs)
-        row.version += 1
-        row.updated_at = now
-
-    items, report.items = await _items(session, now)
-    session.add_all(book.rows)
-    await session.flush()
-    batches, minimums = _stock(book, warehouses, items)
-    session.add_all(batches)
-    session.add_all(minimums)
-    await session.flush()
-    report.batches = len(batches)
-    for row in book.rows:
-        report.resources[row.kind] = report.resources.get(row.kind, 0) + 1
+    for team, attrs in fill:
+        await service.update_resource(
+            session=session, resource=team, changes={"attrs": attrs}, version=None
+        )
+    await service.insert_resources(session=session, rows=book.rows)
+    for values in book.rows:
+        report.resources[values["kind"]] = report.resources.get(values["kind"], 0) + 1
     if fill:
         report.resources[ResourceKind.RESCUE_TEAM.value] = report.resources.get(
             ResourceKind.RESCUE_TEAM.value, 0
         ) + len(fill)
+
+    items, report.items = await _items(session)
+    warehouses = list(
+        await session.scalars(
+            select(Resource)
+            .where(
+                Resource.kind == ResourceKind.WAREHOUSE.value,
+                Resource.code.in_([r["code"] for r in book.rows if r["kind"] == "warehouse"]),
+            )
+            .order_by(Resource.code)
+        )
+    )
+    report.batches = await _stock(session, book.today, warehouses, items)
     summary = {
         "resources": report.resources,
         "items": report.items,

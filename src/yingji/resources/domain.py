@@ -8,7 +8,7 @@ _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(near_api.router, api.router, stock_api.router, allocation_api.router),
+    routers=(api.router, stock_api.router, near_api.router, allocation_api.router),
     models=(models,),
     subscribers=(flows.TeamUnitMirror,),
     timer_handlers={

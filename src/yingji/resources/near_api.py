@@ -3,7 +3,6 @@ the map's layer feed and counts (``resources.spatial`` answers them)."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
@@ -17,8 +16,7 @@ from yingji.core.geo import to_wgs84
 from yingji.core.security import Permission, Principal
 from yingji.core.web import IncidentReader, Require, Session, get_settings
 from yingji.incidents import service as incidents
-from yingji.org import service as org
-from yingji.resources import kinds, spatial
+from yingji.resources import api, kinds, schemas, spatial
 from yingji.resources.models import Resource, ResourceKind, SupplyItem
 
 router = APIRouter(prefix="/api/v1", tags=["resources"])
@@ -27,30 +25,8 @@ router = APIRouter(prefix="/api/v1", tags=["resources"])
 # --- shapes -------------------------------------------------------------------------------------
 
 
-class ResourceBrief(BaseModel):
-    """A resource as the nearest-first lists name it."""
-
-    id: uuid.UUID
-    kind: str
-    code: str
-    name: str
-    status: str
-    division_adcode: str
-    division_name: str | None = None
-    owner_unit_id: uuid.UUID | None = None
-    owner_unit_name: str | None = None
-    unit_id: uuid.UUID | None = None
-    address: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    attrs: dict[str, Any]
-    tags: list[str]
-
-
 class Nearby(BaseModel):
-    resource: ResourceBrief
+    resource: schemas.ResourceRead
     #: on the sphere, metres, to the resource's point
     distance_m: float
     #: straight line at the kind's speed
@@ -163,15 +139,6 @@ class KindCounts(BaseModel):
 # --- inputs -------------------------------------------------------------------------------------
 
 
-def _kind(kind: str) -> kinds.KindSpec:
-    try:
-        return kinds.spec(kind)
-    except kinds.FieldProblem as problem:
-        raise ValidationFailed(
-            problem.code, "no such kind of resource", dict(problem.params)
-        ) from None
-
-
 def _statuses(spec: kinds.KindSpec, status: str | None) -> frozenset[str] | None:
     if status is None:
         return None
@@ -186,23 +153,14 @@ def _statuses(spec: kinds.KindSpec, status: str | None) -> frozenset[str] | None
     return frozenset({status})
 
 
-def parse_bbox(text: str) -> spatial.BBox:
-    """``minLon,minLat,maxLon,maxLat`` (WGS-84): four finite numbers, min below max, in range."""
-    parts = text.split(",")
-    try:
-        numbers = [float(p) for p in parts] if len(parts) == 4 else []
-    except ValueError:
-        numbers = []
-    if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers):
-        raise ValidationFailed("bad_bbox", "bbox is minLon,minLat,maxLon,maxLat")
-    min_lon, min_lat, max_lon, max_lat = numbers
-    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
-        raise ValidationFailed("bad_bbox", "bbox corners out of range or out of order")
-    return min_lon, min_lat, max_lon, max_lat
-
-
 BBoxText = Annotated[str, Query(max_length=100, description="minLon,minLat,maxLon,maxLat (WGS-84)")]
-KindName = Annotated[str, Query(max_length=24, description="one of the ten kinds")]
+
+
+def _box(text: str) -> spatial.BBox:
+    box = api.parse_bbox(text)
+    if box is None:  # parse_bbox answers None for None only
+        raise ValidationFailed("invalid_bbox", "bbox is minLon,minLat,maxLon,maxLat")
+    return box
 
 
 # --- answers ------------------------------------------------------------------------------------
@@ -210,42 +168,13 @@ KindName = Annotated[str, Query(max_length=24, description="one of the ten kinds
 
 async def _briefs(
     session: AsyncSession, rows: Iterable[Resource]
-) -> dict[uuid.UUID, ResourceBrief]:
-    rows = list(rows)
-    units = await org.unit_names(
-        session=session, unit_ids={r.owner_unit_id for r in rows if r.owner_unit_id}
-    )
-    divisions: dict[str, str] = {}
-    for adcode in {r.division_adcode for r in rows}:
-        division = await org.get_division(session=session, adcode=adcode)
-        if division is not None:
-            divisions[adcode] = division.name
-    return {
-        r.id: ResourceBrief(
-            id=r.id,
-            kind=r.kind,
-            code=r.code,
-            name=r.name,
-            status=r.status,
-            division_adcode=r.division_adcode,
-            division_name=divisions.get(r.division_adcode),
-            owner_unit_id=r.owner_unit_id,
-            owner_unit_name=units.get(r.owner_unit_id) if r.owner_unit_id else None,
-            unit_id=r.unit_id,
-            address=r.address,
-            lon=r.lon,
-            lat=r.lat,
-            contact_name=r.contact_name,
-            contact_phone=r.contact_phone,
-            attrs=dict(r.attrs or {}),
-            tags=[t for t in (r.tags or "").split("|") if t],
-        )
-        for r in rows
-    }
+) -> dict[uuid.UUID, schemas.ResourceRead]:
+    unique = list({r.id: r for r in rows}.values())
+    return {read.id: read for read in await api.read_all(session, unique)}
 
 
 def _nearby(
-    hit: spatial.NearHit, briefs: dict[uuid.UUID, ResourceBrief], speeds: dict[str, float]
+    hit: spatial.NearHit, briefs: dict[uuid.UUID, schemas.ResourceRead], speeds: dict[str, float]
 ) -> dict[str, Any]:
     return {
         "resource": briefs[hit.resource.id],
@@ -272,7 +201,7 @@ async def nearest(
     request: Request,
     session: Session,
     me: Annotated[Principal, Require(Permission.RESOURCE_READ)],
-    kind: KindName,
+    kind: ResourceKind,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
     n: Annotated[int, Query(ge=1, le=spatial.MAX_NEAREST)] = 10,
@@ -285,7 +214,7 @@ async def nearest(
     min_quantity: Annotated[int, Query(ge=1, le=1_000_000_000)] = 1,
     max_km: Annotated[float | None, Query(gt=0, le=2000)] = None,
 ) -> NearestPage:
-    spec = _kind(kind)
+    spec = kinds.SPECS[kind]
     lon, lat = to_wgs84(lon, lat, crs)
     item_ids: frozenset[uuid.UUID] | None = None
     if item is not None:
@@ -295,7 +224,7 @@ async def nearest(
             )
         found = await spatial.item_by_code_or_id(session, item)
         if found is None:
-            raise NotFound("supply_item_not_found", "no such supply item", {"item": item})
+            raise NotFound("item_not_found", "no such supply item", {"item": item})
         item_ids = frozenset({found.id})
     query = spatial.NearQuery(
         spec.kind.value,
@@ -440,12 +369,12 @@ async def surroundings(
 async def layer(
     session: Session,
     me: Annotated[Principal, Require(Permission.RESOURCE_READ)],
-    kind: KindName,
+    kind: ResourceKind,
     bbox: BBoxText,
     zoom: Annotated[float, Query(ge=0, le=24)],
 ) -> LayerCollection:
-    spec = _kind(kind)
-    box = parse_bbox(bbox)
+    spec = kinds.SPECS[kind]
+    box = _box(bbox)
     found = await spatial.layer(session, scope=me.scope, kind=spec.kind.value, bbox=box, zoom=zoom)
     features = []
     clustered = False
@@ -476,5 +405,5 @@ async def counts(
     me: Annotated[Principal, Require(Permission.RESOURCE_READ)],
     bbox: Annotated[str | None, Query(max_length=100)] = None,
 ) -> KindCounts:
-    box = parse_bbox(bbox) if bbox is not None else None
+    box = api.parse_bbox(bbox)
     return KindCounts(counts=await spatial.counts(session, scope=me.scope, bbox=box))

@@ -33,27 +33,28 @@ from sqlalchemy import (
     Select,
     bindparam,
     cast,
-    false,
     func,
     literal_column,
     or_,
     select,
-    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo
 from yingji.core.db import dialect_of
 from yingji.core.security import Scope
-from yingji.resources import kinds
+from yingji.resources import kinds, service
 from yingji.resources.models import Resource, ResourceKind, StockBatch, SupplyItem
 
 #: the most a nearest-first answer lists
 MAX_NEAREST = 50
 #: a KNN scan reads this many more than asked and orders them by exact distance
 _KNN_MARGIN = 10
-#: the portable path's first box (half-side, metres); it grows fourfold until it holds enough
+#: the portable path's first box (half-side, metres) for a kind not asked before; it grows (by
+#: the density it found, at least twofold) until it holds enough. Later questions of the kind
+#: start from the radius the last one needed (the answer does not depend on where it starts).
 _FIRST_RADIUS_M = 2_000.0
+_last_radius: dict[str, float] = {}
 #: half the circumference: a box this wide holds the whole sphere
 _WHOLE_EARTH_M = math.pi * geo.EARTH_RADIUS_M
 #: a video point without a range sees this far (metres); without a field of view, this wide
@@ -67,25 +68,6 @@ TRAVEL_METHOD = "straight_line"
 
 
 # --- filters -----------------------------------------------------------------------------------
-
-
-def scope_clause(scope: Scope) -> ColumnElement[bool]:
-    """SQL: the resources ``scope`` sees — everything, its division subtree, or (a unit's
-    principal) the resources its unit owns or is."""
-    if scope.everything:
-        return true()
-    seen: list[ColumnElement[bool]] = []
-    if scope.division_path:
-        seen.append(Resource.division_path.startswith(scope.division_path, autoescape=True))
-    if scope.unit_id is not None:
-        seen.append(Resource.owner_unit_id == scope.unit_id)
-        seen.append(Resource.unit_id == scope.unit_id)
-    return or_(*seen) if seen else false()
-
-
-def tag_clause(tag: str) -> ColumnElement[bool]:
-    """SQL: the resource's tag words (capabilities, specialties, types) include ``tag``."""
-    return Resource.tags.contains(f"|{tag}|", autoescape=True)
 
 
 def free_capacity() -> ColumnElement[int]:
@@ -127,11 +109,12 @@ class NearQuery:
     max_m: float | None = None
 
     def clauses(self, scope: Scope) -> list[ColumnElement[bool]]:
-        found = [Resource.kind == self.kind, scope_clause(scope)]
+        found = [
+            service.scope_clause(scope),
+            *service.filter_clauses(service.ResourceFilter(kind=self.kind, tag=self.tag)),
+        ]
         if self.statuses is not None:
             found.append(Resource.status.in_(sorted(self.statuses)))
-        if self.tag is not None:
-            found.append(tag_clause(self.tag))
         if self.with_room:
             found.append(free_capacity() >= 1)
         return found
@@ -252,7 +235,7 @@ async def _nearest_portable(
     stmt = _candidates(query, scope)
     stmt = stmt.where(Resource.lon.is_not(None), Resource.lat.is_not(None))
     limit_m = min(query.max_m, _WHOLE_EARTH_M) if query.max_m is not None else _WHOLE_EARTH_M
-    radius = min(_FIRST_RADIUS_M, limit_m)
+    radius = min(_last_radius.get(query.kind, _FIRST_RADIUS_M), limit_m)
     while True:
         rows = (
             await session.execute(stmt.where(*_box_clauses(circle_box(lon, lat, radius))))
@@ -264,7 +247,10 @@ async def _nearest_portable(
         found = [f for f in found if f[2] <= radius]
         if len(found) >= n or radius >= limit_m:
             break
-        radius = min(radius * 4, limit_m)
+        # points thin out evenly on a map: n of them need sqrt(n / found) times the radius
+        grow = 4.0 if not found else min(4.0, max(2.0, 1.25 * math.sqrt(n / len(found))))
+        radius = min(radius * grow, limit_m)
+    _last_radius[query.kind] = max(_FIRST_RADIUS_M / 8, min(radius, 1_000_000.0) * 0.7)
     found.sort(key=lambda f: (f[2], f[1]))
     return found[:n]
 
@@ -356,8 +342,8 @@ async def item_by_code_or_id(session: AsyncSession, key: str) -> SupplyItem | No
     try:
         item_id = uuid.UUID(key)
     except ValueError:
-        return await session.scalar(select(SupplyItem).where(SupplyItem.code == key))
-    return await session.get(SupplyItem, item_id)
+        return await service.get_supply_item_by_code(session=session, code=key)
+    return await service.get_supply_item(session=session, item_id=item_id)
 
 
 async def available_items(
@@ -495,19 +481,12 @@ async def surroundings(
 BBox = tuple[float, float, float, float]
 
 
-def bbox_clauses(bbox: BBox | None) -> list[ColumnElement[bool]]:
-    if bbox is None:
-        return []
-    min_lon, min_lat, max_lon, max_lat = bbox
-    return [Resource.lon.between(min_lon, max_lon), Resource.lat.between(min_lat, max_lat)]
-
-
 def grid_cell_deg(bbox: BBox, zoom: float) -> float:
     """The side of a cluster cell (degrees): about 64 screen pixels at ``zoom``, widened until
-    the box holds at most ``MAX_LAYER_FEATURES`` cells."""
+    the box meets at most ``MAX_LAYER_FEATURES`` cells of the global grid."""
     cell = 360.0 / float(2.0 ** max(0.0, zoom)) / 4.0
     width, height = bbox[2] - bbox[0], bbox[3] - bbox[1]
-    while (math.floor(width / cell) + 1) * (math.floor(height / cell) + 1) > MAX_LAYER_FEATURES:
+    while (math.floor(width / cell) + 2) * (math.floor(height / cell) + 2) > MAX_LAYER_FEATURES:
         cell *= 2.0
     return cell
 
@@ -534,7 +513,10 @@ async def layer(
 ) -> list[LayerPoint] | list[LayerCluster]:
     """The resources of ``kind`` in the box: each one while they are at most
     ``MAX_LAYER_FEATURES``, else grid clusters (count and mean point per cell) counted in SQL."""
-    where = [Resource.kind == kind, scope_clause(scope), *bbox_clauses(bbox)]
+    where = [
+        service.scope_clause(scope),
+        *service.filter_clauses(service.ResourceFilter(kind=kind, bbox=bbox)),
+    ]
     rows = (
         await session.execute(
             select(
@@ -553,14 +535,14 @@ async def layer(
     if len(rows) <= MAX_LAYER_FEATURES:
         return [LayerPoint(r[0], r[1], r[2], r[3], r[4] or 0.0, r[5] or 0.0) for r in rows]
     cell = grid_cell_deg(bbox, zoom)
+    # a grid anchored at (−180°, −90°), not at the box: a cluster stays put as the map pans
+    x, y = (Resource.lon + 180.0) / cell, (Resource.lat + 90.0) / cell
     gx: ColumnElement[Any]
     gy: ColumnElement[Any]
     if dialect_of(session) == "postgresql":
-        gx = func.floor((Resource.lon - bbox[0]) / cell)
-        gy = func.floor((Resource.lat - bbox[1]) / cell)
-    else:  # lon − min_lon ≥ 0 inside the box: truncation is the floor
-        gx = cast((Resource.lon - bbox[0]) / cell, Integer)
-        gy = cast((Resource.lat - bbox[1]) / cell, Integer)
+        gx, gy = func.floor(x), func.floor(y)
+    else:  # both offsets are ≥ 0: truncation is the floor
+        gx, gy = cast(x, Integer), cast(y, Integer)
     cells = await session.execute(
         select(func.count(), func.avg(Resource.lon), func.avg(Resource.lat))
         .where(*where)
@@ -574,7 +556,10 @@ async def counts(session: AsyncSession, *, scope: Scope, bbox: BBox | None) -> d
     """How many resources of each kind (every kind, zero included) the scope sees in the box."""
     rows = await session.execute(
         select(Resource.kind, func.count())
-        .where(scope_clause(scope), *bbox_clauses(bbox))
+        .where(
+            service.scope_clause(scope),
+            *service.filter_clauses(service.ResourceFilter(bbox=bbox)),
+        )
         .group_by(Resource.kind)
     )
     found = {kind.value: 0 for kind in kinds.SPECS}
