@@ -131,4 +131,3 @@ async def test_two_deciders_sending_the_same_team_at_once_send_it_once(
     refused = next(a for a in answers if a.status_code == 409).json()["error"]
     assert refused["code"] == "resource_unavailable"
     assert await status_of(db, world["team"]) == "deployed"
-
