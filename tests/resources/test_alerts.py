@@ -11,10 +11,18 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from tests.factories import bearer, deliver_events
-from tests.resources.request_factories import make_batch, make_minimum, make_world
+from tests.factories import bearer, deliver_events, make_county_with_two_towns
+from tests.resources.request_factories import (
+    COUNTY,
+    make_batch,
+    make_minimum,
+    make_resource,
+    make_world,
+)
+from yingji.core.changes import record_change
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.core.events import EventScope
 from yingji.core.timers import PENDING, Timer, TimerWorker, handlers
 from yingji.resources import jobs
 from yingji.resources.models import StockBatch
@@ -23,13 +31,15 @@ API = "/api/v1/resource-requests"
 
 
 @pytest.fixture
-async def world(client: httpx.AsyncClient, db: Database, clock: ManualClock) -> dict[str, Any]:
-    clock.set(await next_watch(db) - timedelta(hours=1))  # the evening before a morning watch
-    return await make_world(client, db)
+async def world(client: httpx.AsyncClient, db: Database) -> dict[str, Any]:
+    made = await make_world(client, db)
+    async with db.unit_of_work() as session:  # what a start does once there are warehouses
+        await jobs.ensure_stock_watch(session)
+    return made
 
 
 async def next_watch(db: Database) -> datetime:
-    """When the daily stock watch (scheduled as reference data) next runs."""
+    """When the daily stock watch next runs."""
     async with db.unit_of_work(readonly=True) as session:
         due = await session.scalar(
             select(Timer.due_at).where(Timer.kind == jobs.STOCK_WATCH_TIMER, Timer.state == PENDING)
@@ -129,3 +139,40 @@ async def test_stock_falling_below_its_minimum_alerts_once_per_fall(
     await issue(120)
     await deliver_events(db)
     assert len(await alerts(client, "town_a")) == 2
+
+
+async def test_the_daily_watch_starts_with_the_first_warehouse(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """(``client``: the app is running, so its subscribers read the events from here on.)"""
+
+    async def watches() -> int:
+        async with db.unit_of_work(readonly=True) as session:
+            found = await session.scalars(
+                select(Timer.id).where(Timer.kind == jobs.STOCK_WATCH_TIMER)
+            )
+            return len(found.all())
+
+    await make_county_with_two_towns(db)
+    async with db.unit_of_work() as session:
+        await jobs.ensure_stock_watch(session)  # no warehouse yet: nothing to watch
+    assert await watches() == 0
+    store = await make_resource(
+        db, kind="warehouse", code="W1", division=COUNTY, status="open", name="县储备库"
+    )
+    async with db.unit_of_work() as session:
+        await record_change(
+            session,
+            action="resource.created",
+            subject_type="resource",
+            subject_id=store,
+            before=None,
+            after={"kind": "warehouse", "name": "县储备库"},
+            audience=EventScope(division_path="330000/331126/"),
+        )
+    await deliver_events(db)
+    assert await watches() == 1
+    await deliver_events(db)
+    async with db.unit_of_work() as session:
+        await jobs.ensure_stock_watch(session)
+    assert await watches() == 1  # never two

@@ -15,6 +15,7 @@ DOMAIN = Domain(
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
     },
+    subscribers=(jobs.WatchNewWarehouses,),
     reference_data=(jobs.ensure_stock_watch,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
