@@ -2,21 +2,21 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import allocation_api, jobs, models
+from yingji.resources import allocation_api, api, flows, jobs, models, stock_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(allocation_api.router,),
+    routers=(api.router, stock_api.router, allocation_api.router),
     models=(models,),
     timer_handlers={
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
     },
-    subscribers=(jobs.WatchNewWarehouses,),
-    reference_data=(jobs.ensure_stock_watch,),
+    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses),
+    reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division

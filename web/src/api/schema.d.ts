@@ -301,23 +301,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/incidents/{incident_id}/allocations": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** What is promised to and out at an incident, with places (its map, its case record) */
-        get: operations["incident_allocations_api_v1_incidents__incident_id__allocations_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/incidents/{incident_id}/archive": {
         parameters: {
             query?: never;
@@ -1176,33 +1159,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests": {
+    "/api/v1/resources": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Requests asked from or decided in your area, newest first */
-        get: operations["list_requests_api_v1_resource_requests_get"];
+        /** Resources you may see (filter by kind, division subtree, status, text, tag, bbox) */
+        get: operations["list_resources_api_v1_resources_get"];
         put?: never;
-        /** 申请: ask for a team, equipment, an expert or a quantity of a supply item */
-        post: operations["create_request_api_v1_resource_requests_post"];
+        /** Add a resource (a rescue team creates or links its rescue_team unit) */
+        post: operations["create_resource_api_v1_resources_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests/{request_id}": {
+    "/api/v1/resources/kinds": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A request with its allocations and the steps you may take */
-        get: operations["get_request_api_v1_resource_requests__request_id__get"];
+        /** The ten kinds (statuses, own fields with Chinese headers) and the common columns */
+        get: operations["list_kinds_api_v1_resources_kinds_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1211,7 +1194,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests/{request_id}/approve": {
+    "/api/v1/resources/{resource_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One resource */
+        get: operations["get_resource_api_v1_resources__resource_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a resource (409 resource_in_use while an allocation holds it) */
+        delete: operations["delete_resource_api_v1_resources__resource_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a resource at the version read (409 stale_version otherwise) */
+        patch: operations["update_resource_api_v1_resources__resource_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/minimums": {
         parameters: {
             query?: never;
             header?: never;
@@ -1219,33 +1221,34 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
-        /** 审批通过: promise the resource, or reserve the quantity earliest expiry first */
-        post: operations["approve_api_v1_resource_requests__request_id__approve_post"];
+        /** Set a warehouse's minimum stock per item (replaces the whole set) */
+        put: operations["set_minimums_api_v1_resources__resource_id__minimums_put"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests/{request_id}/arrive": {
+    "/api/v1/resources/{resource_id}/stock": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** A warehouse's stock: batches (earliest expiry first) and per-item totals */
+        get: operations["get_stock_api_v1_resources__resource_id__stock_get"];
         put?: never;
-        /** 到场: what was sent is at the scene */
-        post: operations["arrive_api_v1_resource_requests__request_id__arrive_post"];
+        /** Receive a batch into a warehouse (入库; 409 batch_exists for a known batch number) */
+        post: operations["receive_batch_api_v1_resources__resource_id__stock_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/resource-requests/{request_id}/cancel": {
+    "/api/v1/resources/{resource_id}/stock/{batch_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1254,131 +1257,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 撤回: the requester takes it back before anything set out; promises are released */
-        post: operations["cancel_api_v1_resource_requests__request_id__cancel_post"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/close": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 消耗/归还: the supplies were used; what came back unused returns to its batches */
-        post: operations["close_api_v1_resource_requests__request_id__close_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/dispatch": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 出动: the promised team, equipment or expert sets out */
-        post: operations["dispatch_api_v1_resource_requests__request_id__dispatch_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/forward": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 上报上级: a new request to the division above; this one follows its outcome */
-        post: operations["forward_api_v1_resource_requests__request_id__forward_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/issue": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 出库: the reserved quantities leave their batches */
-        post: operations["issue_api_v1_resource_requests__request_id__issue_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/receive": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 签收: the requester received the supplies */
-        post: operations["receive_api_v1_resource_requests__request_id__receive_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/reject": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 驳回, with a reason */
-        post: operations["reject_api_v1_resource_requests__request_id__reject_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resource-requests/{request_id}/return": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** 归队: what was sent is back and free again */
-        post: operations["return__api_v1_resource_requests__request_id__return_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
+        /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
+        patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
         trace?: never;
     };
     "/api/v1/routing-rules": {
@@ -1480,6 +1364,24 @@ export interface paths {
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supply-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The supply catalogue (filter by text, category) */
+        get: operations["list_supply_items_api_v1_supply_items_get"];
+        put?: never;
+        /** Add an item to the catalogue (409 item_exists for a taken code) */
+        post: operations["create_supply_item_api_v1_supply_items_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1715,50 +1617,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AllocationRead */
-        AllocationRead: {
-            /** Batch Id */
-            batch_id: string | null;
-            /** Batch No */
-            batch_no?: string | null;
-            /** Expires On */
-            expires_on?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Quantity */
-            quantity: number;
-            /** Resource Id */
-            resource_id: string | null;
-            /** Resource Name */
-            resource_name?: string | null;
-            /** State */
-            state: string;
-            /** Warehouse Id */
-            warehouse_id?: string | null;
-        };
-        /** ApproveBody */
-        ApproveBody: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Resource Id
-             * @description the team, equipment or expert sent (a request by kind)
-             */
-            resource_id?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
-            /**
-             * Warehouse Id
-             * @description the warehouse that gives (default: the nearest with enough)
-             */
-            warehouse_id?: string | null;
-        };
         /** ArriveRequest */
         ArriveRequest: {
             /**
@@ -1871,6 +1729,31 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /**
+         * BatchCorrection
+         * @description 盘点更正 — the counted quantity, with what the counter read before (compare-and-set).
+         */
+        BatchCorrection: {
+            /**
+             * Expected Quantity
+             * @description the quantity read; 409 stale_quantity if it moved
+             */
+            expected_quantity: number;
+            /**
+             * Expires On
+             * @description set only when given
+             */
+            expires_on?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "stocktake" | "damaged" | "expired" | "lost" | "found" | "entry_error";
+        };
         /** BatchItem */
         BatchItem: {
             /** Error */
@@ -1893,6 +1776,25 @@ export interface components {
             failed: number;
             /** Items */
             items: components["schemas"]["BatchItem"][];
+        };
+        /**
+         * BatchReceive
+         * @description 入库 — a batch received.
+         */
+        BatchReceive: {
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on?: string | null;
         };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
@@ -2206,22 +2108,6 @@ export interface components {
             /** Words */
             words: components["schemas"]["DecidingWord"][];
         };
-        /** CloseBody */
-        CloseBody: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Returned Quantity
-             * @description what came back unused (into its batches)
-             * @default 0
-             */
-            returned_quantity: number;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
-        };
         /** CloseRequest */
         CloseRequest: {
             /**
@@ -2431,6 +2317,33 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** FieldRead */
+        FieldRead: {
+            /** Choices */
+            choices: {
+                [key: string]: string;
+            } | null;
+            /** En */
+            en: string;
+            /** Key */
+            key: string;
+            /** Max Length */
+            max_length: number;
+            /** Maximum */
+            maximum: number | null;
+            /** Minimum */
+            minimum: number | null;
+            /** Pattern */
+            pattern: string | null;
+            /** Required */
+            required: boolean;
+            /** Tag */
+            tag: boolean;
+            /** Type */
+            type: string;
+            /** Zh */
+            zh: string;
+        };
         /** FirstReportRequest */
         FirstReportRequest: {
             /**
@@ -2577,48 +2490,6 @@ export interface components {
             /** Unit Name */
             unit_name?: string | null;
         };
-        /**
-         * IncidentAllocation
-         * @description One allocation of an incident: what is promised or out, from where, to where.
-         */
-        IncidentAllocation: {
-            /** Batch No */
-            batch_no?: string | null;
-            /** Expires On */
-            expires_on?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Item Id */
-            item_id?: string | null;
-            /** Item Name */
-            item_name?: string | null;
-            /** Lat */
-            lat?: number | null;
-            /** Lon */
-            lon?: number | null;
-            /** Quantity */
-            quantity: number;
-            /**
-             * Request Id
-             * Format: uuid
-             */
-            request_id: string;
-            /** Request Number */
-            request_number: string;
-            /** Request State */
-            request_state: string;
-            resource?: components["schemas"]["Place"] | null;
-            /** State */
-            state: string;
-            /** Target */
-            target: string;
-            /** Unit Of Measure */
-            unit_of_measure?: string | null;
-            warehouse?: components["schemas"]["Place"] | null;
-        };
         /** IncidentPage */
         IncidentPage: {
             /** Items */
@@ -2704,6 +2575,36 @@ export interface components {
              * Format: uuid
              */
             incident_id: string;
+        };
+        /** KindRead */
+        KindRead: {
+            /** Area */
+            area: boolean;
+            /** En */
+            en: string;
+            /** Fields */
+            fields: components["schemas"]["FieldRead"][];
+            /** Kind */
+            kind: string;
+            /** Requestable */
+            requestable: boolean;
+            /** Speed Kmh */
+            speed_kmh: number;
+            /** Statuses */
+            statuses: {
+                [key: string]: string;
+            };
+            /** Usable */
+            usable: string[];
+            /** Zh */
+            zh: string;
+        };
+        /** KindsRead */
+        KindsRead: {
+            /** Common */
+            common: components["schemas"]["FieldRead"][];
+            /** Kinds */
+            kinds: components["schemas"]["KindRead"][];
         };
         /** LevelRequest */
         LevelRequest: {
@@ -2808,6 +2709,24 @@ export interface components {
             into_incident_id: string;
             /** Reason */
             reason?: string | null;
+        };
+        /** MinimumSet */
+        MinimumSet: {
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Minimum */
+            minimum: number;
+        };
+        /**
+         * MinimumsSet
+         * @description The warehouse's minimum stock, replaced whole (an item left out has none).
+         */
+        MinimumsSet: {
+            /** Items */
+            items: components["schemas"]["MinimumSet"][];
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3166,22 +3085,6 @@ export interface components {
             /** Position */
             position?: string | null;
         };
-        /** Place */
-        Place: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Lat */
-            lat: number | null;
-            /** Lon */
-            lon: number | null;
-            /** Name */
-            name: string;
-        };
         /** PlaceRead */
         PlaceRead: {
             /** Adcode */
@@ -3250,18 +3153,6 @@ export interface components {
         ReasonRequest: {
             /** Reason */
             reason?: string | null;
-        };
-        /** RejectBody */
-        RejectBody: {
-            /** Note */
-            note?: string | null;
-            /** Reason */
-            reason?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -3491,120 +3382,115 @@ export interface components {
             /** Written Minutes */
             written_minutes: number;
         };
-        /**
-         * RequestCreate
-         * @description 申请: a whole resource (``target: unit`` with ``resource_id``, or only its ``kind`` for the
-         *     decider to choose) or a quantity of a supply item (``target: supply``).
-         */
-        RequestCreate: {
+        /** ResourceCreate */
+        ResourceCreate: {
+            /** Address */
+            address?: string | null;
             /**
-             * Division Adcode
-             * @description the asking division (default: yours, else the incident's)
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
              */
-            division_adcode?: string | null;
-            /** Incident Id */
-            incident_id?: string | null;
-            /** Item Id */
-            item_id?: string | null;
-            /** Kind */
-            kind?: ("rescue_team" | "equipment" | "expert") | null;
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description the kind's own fields (GET /api/v1/resources/kinds); unknown keys and bad values are refused with field_invalid and details {field, problem, params}
+             */
+            attrs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Code
+             * @description the office's own code (编号)
+             */
+            code: string;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            kind: components["schemas"]["ResourceKind"];
             /** Lat */
             lat?: number | null;
             /** Lon */
             lon?: number | null;
-            /** Note */
-            note?: string | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
             /**
-             * Quantity
-             * @default 1
+             * Unit Id
+             * @description rescue_team only: link this existing rescue_team unit (else one is created)
              */
-            quantity: number;
-            /** Resource Id */
-            resource_id?: string | null;
-            /**
-             * Target
-             * @enum {string}
-             */
-            target: "unit" | "supply";
-            /** Warehouse Id */
-            warehouse_id?: string | null;
+            unit_id?: string | null;
         };
-        /** RequestPage */
-        RequestPage: {
+        /**
+         * ResourceKind
+         * @description The ten databases (10大数据库).
+         * @enum {string}
+         */
+        ResourceKind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan";
+        /** ResourcePage */
+        ResourcePage: {
             /** Items */
-            items: components["schemas"]["RequestRead"][];
+            items: components["schemas"]["ResourceRead"][];
             /** Total */
             total: number;
         };
-        /** RequestRead */
-        RequestRead: {
-            /**
-             * Actions
-             * @description the steps you may take on it now (the console's buttons)
-             * @default []
-             */
-            actions: ("approve" | "reject" | "forward" | "dispatch" | "arrive" | "return" | "issue" | "receive" | "close" | "cancel")[];
-            /**
-             * Allocations
-             * @default []
-             */
-            allocations: components["schemas"]["AllocationRead"][];
+        /** ResourceRead */
+        ResourceRead: {
+            /** Address */
+            address: string | null;
+            /** Area */
+            area: {
+                [key: string]: unknown;
+            } | null;
+            /** Attrs */
+            attrs: {
+                [key: string]: unknown;
+            };
+            /** Code */
+            code: string;
+            /** Contact Name */
+            contact_name: string | null;
+            /** Contact Phone */
+            contact_phone: string | null;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
-            /** Forwarded From Id */
-            forwarded_from_id: string | null;
-            /** Forwarded To Id */
-            forwarded_to_id: string | null;
-            /** From Division Adcode */
-            from_division_adcode: string;
-            /** From Division Name */
-            from_division_name?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Division Name */
+            division_name: string | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
-            /** Incident Id */
-            incident_id: string | null;
-            /** Incident Number */
-            incident_number?: string | null;
-            /** Incident Title */
-            incident_title?: string | null;
-            /** Item Id */
-            item_id: string | null;
-            /** Item Name */
-            item_name?: string | null;
             /** Kind */
-            kind: string | null;
+            kind: string;
             /** Lat */
             lat: number | null;
             /** Lon */
             lon: number | null;
-            /** Note */
-            note: string | null;
-            /** Number */
-            number: string;
-            /** Quantity */
-            quantity: number;
-            /** Requested By */
-            requested_by: string | null;
-            /** Resource Id */
-            resource_id: string | null;
-            /** Resource Name */
-            resource_name?: string | null;
-            /** State */
-            state: string;
-            /** Target */
-            target: string;
-            /** To Division Adcode */
-            to_division_adcode: string;
-            /** To Division Name */
-            to_division_name?: string | null;
-            /** Unit Of Measure */
-            unit_of_measure?: string | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id: string | null;
+            /** Owner Unit Name */
+            owner_unit_name: string | null;
+            /** Status */
+            status: string;
+            /** Tags */
+            tags: string[];
+            /** Unit Id */
+            unit_id: string | null;
             /**
              * Updated At
              * Format: date-time
@@ -3612,23 +3498,47 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
-            /** Warehouse Id */
-            warehouse_id: string | null;
-            /** Warehouse Name */
-            warehouse_name?: string | null;
-            why: components["schemas"]["Reason"] | null;
         };
         /**
-         * RequestState
-         * @description The state of a request (申请); ``REQUEST_TRANSITIONS`` says which may follow which.
-         *
-         *     Teams, equipment and experts: requested → approved → dispatched → arrived → returned.
-         *     Supplies: requested → approved → issued → received → closed (consumed or returned).
-         *     A request its level cannot meet is ``forwarded``: a new request to the level above carries
-         *     it (``forwarded_to_id``), and this one follows that one's outcome.
-         * @enum {string}
+         * ResourceUpdate
+         * @description The columns to change, and the ``version`` they were read at (else 409 stale_version).
          */
-        RequestState: "requested" | "approved" | "rejected" | "forwarded" | "dispatched" | "arrived" | "returned" | "issued" | "received" | "closed" | "cancelled";
+        ResourceUpdate: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
+             */
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description replaces the kind's fields whole
+             */
+            attrs?: {
+                [key: string]: unknown;
+            } | null;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
+            /** Version */
+            version: number;
+        };
         /** ReturnRequest */
         ReturnRequest: {
             /** Reason */
@@ -3837,6 +3747,62 @@ export interface components {
              */
             tier: number;
         };
+        /** StockBatchRead */
+        StockBatchRead: {
+            /** Available */
+            available: number;
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on: string | null;
+            /** Reserved */
+            reserved: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StockRead */
+        StockRead: {
+            /** Batches */
+            batches: components["schemas"]["StockBatchRead"][];
+            /** Totals */
+            totals: components["schemas"]["StockTotalRead"][];
+            /**
+             * Warehouse Id
+             * Format: uuid
+             */
+            warehouse_id: string;
+        };
+        /** StockTotalRead */
+        StockTotalRead: {
+            /** Available */
+            available: number;
+            /** Below Minimum */
+            below_minimum: boolean;
+            item: components["schemas"]["SupplyItemRead"];
+            /** Minimum */
+            minimum: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Reserved */
+            reserved: number;
+        };
         /** SubscriberRead */
         SubscriberRead: {
             /** Failures */
@@ -3965,6 +3931,43 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name?: string | null;
+        };
+        /** SupplyItemCreate */
+        SupplyItemCreate: {
+            /** Category */
+            category?: string | null;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Unit Of Measure
+             * @description 顶, 件, 箱, 台 …
+             */
+            unit_of_measure: string;
+        };
+        /** SupplyItemPage */
+        SupplyItemPage: {
+            /** Items */
+            items: components["schemas"]["SupplyItemRead"][];
+            /** Total */
+            total: number;
+        };
+        /** SupplyItemRead */
+        SupplyItemRead: {
+            /** Category */
+            category: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Of Measure */
+            unit_of_measure: string;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -4239,16 +4242,6 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
-        };
-        /** Versioned */
-        Versioned: {
-            /** Note */
-            note?: string | null;
-            /**
-             * Version
-             * @description the version read; 409 stale_version if it moved on
-             */
-            version?: number | null;
         };
         /** NoteRequest */
         yingji__dispatch__schemas__NoteRequest: {
@@ -4877,47 +4870,6 @@ export interface operations {
                 };
             };
             /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    incident_allocations_api_v1_incidents__incident_id__allocations_get: {
-        parameters: {
-            query?: {
-                /** @description also what was returned, consumed or cancelled */
-                released?: boolean;
-            };
-            header?: never;
-            path: {
-                incident_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IncidentAllocation"][];
-                };
-            };
-            /** @description incident_not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6843,13 +6795,16 @@ export interface operations {
             };
         };
     };
-    list_requests_api_v1_resource_requests_get: {
+    list_resources_api_v1_resources_get: {
         parameters: {
             query?: {
-                incident_id?: string | null;
-                state?: components["schemas"]["RequestState"] | null;
-                /** @description incoming: decided in your area; outgoing: asked from it */
-                direction?: ("incoming" | "outgoing") | null;
+                kind?: components["schemas"]["ResourceKind"] | null;
+                division?: string | null;
+                status?: string | null;
+                q?: string | null;
+                tag?: string | null;
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox?: string | null;
                 offset?: number;
                 limit?: number;
             };
@@ -6865,7 +6820,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestPage"];
+                    "application/json": components["schemas"]["ResourcePage"];
                 };
             };
             /** @description Validation Error */
@@ -6879,7 +6834,7 @@ export interface operations {
             };
         };
     };
-    create_request_api_v1_resource_requests_post: {
+    create_resource_api_v1_resources_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -6888,7 +6843,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RequestCreate"];
+                "application/json": components["schemas"]["ResourceCreate"];
             };
         };
         responses: {
@@ -6898,15 +6853,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["ResourceRead"];
                 };
-            };
-            /** @description incident_not_found, resource_not_found, item_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -6919,12 +6867,32 @@ export interface operations {
             };
         };
     };
-    get_request_api_v1_resource_requests__request_id__get: {
+    list_kinds_api_v1_resources_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindsRead"];
+                };
+            };
+        };
+    };
+    get_resource_api_v1_resources__resource_id__get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
@@ -6936,10 +6904,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["ResourceRead"];
                 };
             };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6957,45 +6925,32 @@ export interface operations {
             };
         };
     };
-    approve_api_v1_resource_requests__request_id__approve_post: {
+    delete_resource_api_v1_resources__resource_id__delete: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["ApproveBody"] | null;
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            /** @description Conflict */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7013,18 +6968,18 @@ export interface operations {
             };
         };
     };
-    arrive_api_v1_resource_requests__request_id__arrive_post: {
+    update_resource_api_v1_resources__resource_id__patch: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["Versioned"] | null;
+                "application/json": components["schemas"]["ResourceUpdate"];
             };
         };
         responses: {
@@ -7034,24 +6989,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["ResourceRead"];
                 };
             };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            /** @description Conflict */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7069,18 +7017,18 @@ export interface operations {
             };
         };
     };
-    cancel_api_v1_resource_requests__request_id__cancel_post: {
+    set_minimums_api_v1_resources__resource_id__minimums_put: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["Versioned"] | null;
+                "application/json": components["schemas"]["MinimumsSet"];
             };
         };
         responses: {
@@ -7090,55 +7038,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["StockRead"];
                 };
             };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
         };
     };
-    close_api_v1_resource_requests__request_id__close_post: {
+    get_stock_api_v1_resources__resource_id__stock_get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["CloseBody"] | null;
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {
@@ -7146,109 +7074,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["StockRead"];
                 };
             };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
-    dispatch_api_v1_resource_requests__request_id__dispatch_post: {
+    receive_batch_api_v1_resources__resource_id__stock_post: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    forward_api_v1_resource_requests__request_id__forward_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
+                "application/json": components["schemas"]["BatchReceive"];
             };
         };
         responses: {
@@ -7258,53 +7114,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["StockBatchRead"];
                 };
             };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            /** @description Conflict */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };
-    issue_api_v1_resource_requests__request_id__issue_post: {
+    correct_batch_api_v1_resources__resource_id__stock__batch_id__patch: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                request_id: string;
+                resource_id: string;
+                batch_id: string;
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["Versioned"] | null;
+                "application/json": components["schemas"]["BatchCorrection"];
             };
         };
         responses: {
@@ -7314,192 +7162,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RequestRead"];
+                    "application/json": components["schemas"]["StockBatchRead"];
                 };
             };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    receive_api_v1_resource_requests__request_id__receive_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    reject_api_v1_resource_requests__request_id__reject_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["RejectBody"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    return__api_v1_resource_requests__request_id__return_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                request_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["Versioned"] | null;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RequestRead"];
-                };
-            };
-            /** @description permission_denied, not_the_decider, not_the_requester */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_not_found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            /** @description Conflict */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7813,6 +7486,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SupervisedOrder"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_supply_items_api_v1_supply_items_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_supply_item_api_v1_supply_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplyItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
