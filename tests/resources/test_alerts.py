@@ -176,3 +176,45 @@ async def test_the_daily_watch_starts_with_the_first_warehouse(
     async with db.unit_of_work() as session:
         await jobs.ensure_stock_watch(session)
     assert await watches() == 1  # never two
+
+
+async def test_a_stock_count_corrected_below_the_minimum_alerts_and_a_receipt_rearms_it(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any]
+) -> None:
+    """Through the registry's stock routes: their events are checked against the minimums."""
+    store, tents, desk = world["town_store"], world["tents"], world["county_cmd"]
+    stock = f"/api/v1/resources/{store}/stock"
+    received = await client.post(
+        stock, headers=desk, json={"item_id": tents, "batch_no": "B1", "quantity": 150}
+    )
+    assert received.status_code == 201, received.text
+    minimums = await client.put(
+        f"/api/v1/resources/{store}/minimums",
+        headers=desk,
+        json={"items": [{"item_id": tents, "minimum": 100}]},
+    )
+    assert minimums.status_code == 200, minimums.text
+    await deliver_events(db)
+    assert await alerts(client, "town_a") == []  # 150 on hand, minimum 100
+
+    async def count(batch: str, read: int, counted: int) -> None:
+        answer = await client.patch(
+            f"{stock}/{batch}",
+            headers=desk,
+            json={"quantity": counted, "expected_quantity": read, "reason": "damaged"},
+        )
+        assert answer.status_code == 200, answer.text
+        await deliver_events(db)  # the check, whose alert event …
+        await deliver_events(db)  # … is then delivered as notices
+
+    await count(received.json()["id"], 150, 60)
+    assert [n["kind"] for n in await alerts(client, "town_a")] == ["below_minimum"]
+    await count(received.json()["id"], 60, 50)  # the same fall
+    assert len(await alerts(client, "town_a")) == 1
+    refill = await client.post(
+        stock, headers=desk, json={"item_id": tents, "batch_no": "B2", "quantity": 100}
+    )
+    assert refill.status_code == 201, refill.text
+    await deliver_events(db)
+    await count(refill.json()["id"], 100, 10)  # 60 on hand: a new fall
+    assert len(await alerts(client, "town_a")) == 2

@@ -15,7 +15,7 @@ DOMAIN = Domain(
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
     },
-    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses),
+    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
     reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),

@@ -89,6 +89,33 @@ class WatchNewWarehouses:
             await ensure_stock_watch(session)
 
 
+class CheckStockOnChange:
+    """Stock received or corrected, or minimums set (the registry's events): the items they
+    touch are checked against their minimums at once (a correction down may fall below one; a
+    receipt that refills clears the last alert)."""
+
+    name = "resources.check_stock_on_change"
+    types = ("resource.stock.received", "resource.stock.corrected", "resource.minimums.set")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, event: DomainEvent) -> None:
+        after = event.payload.get("after") or {}
+        pairs: list[tuple[str, str]] = []
+        if event.type == "resource.minimums.set":
+            pairs = [(event.subject_id, item) for item in after.get("minimums") or {}]
+        elif after.get("warehouse_id") and after.get("item_id"):
+            pairs = [(str(after["warehouse_id"]), str(after["item_id"]))]
+        if not pairs:
+            return
+        async with self.db.unit_of_work() as session:
+            for warehouse_id, item_id in pairs:
+                await check_minimum(
+                    session, warehouse_id=uuid.UUID(warehouse_id), item_id=uuid.UUID(item_id)
+                )
+
+
 async def watch_stock(session: AsyncSession, firing: TimerFiring) -> None:
     """The daily watch: below-minimum items alerted, expiring batches given their alert timer,
     and the next watch scheduled."""
