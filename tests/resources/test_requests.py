@@ -109,6 +109,10 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
     await deliver_events(db)
     team_told = [n["kind"] for n in await told(client, world["team_liaison"])]
     assert team_told.count("resource_allocation") == 3  # promised, sent, back
+    # the team's people read the request their notices link to; another town's desk does not
+    url = f"{API}/{asked['id']}"
+    assert (await client.get(url, headers=world["team_liaison"])).json()["state"] == "returned"
+    assert (await client.get(url, headers=world["b_leader"])).status_code == 404
     assert "resource_request" in [n["kind"] for n in await told(client, world["a_officer"])]
 
 
@@ -388,3 +392,20 @@ async def test_an_incidents_allocations_show_what_is_promised_and_out_with_place
     )
     # another town reads neither the incident nor its allocations
     assert (await client.get(url, headers=world["b_leader"])).status_code == 404
+
+
+async def test_a_team_set_back_to_standby_by_hand_is_still_not_promised_twice(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any]
+) -> None:
+    first = await ask(client, world["county"], target="unit", resource_id=world["team"])
+    second = await ask(client, world["county"], target="unit", resource_id=world["team"])
+    await step(client, world["county_cmd"], first, "approve")
+    team = (await client.get(f"/api/v1/resources/{world['team']}", headers=world["admin"])).json()
+    edited = await client.patch(
+        f"/api/v1/resources/{world['team']}",
+        headers=world["admin"],
+        json={"status": "standby", "version": team["version"]},
+    )
+    assert edited.status_code == 200, edited.text
+    refused = await client.post(f"{API}/{second['id']}/approve", headers=world["county_cmd"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "resource_unavailable")

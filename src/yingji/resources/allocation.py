@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, reasons, timers
@@ -117,13 +117,21 @@ async def get_resource_or_raise(*, session: AsyncSession, resource_id: uuid.UUID
 
 def request_query(scope: Scope) -> Select[ResourceRequest]:
     """Requests a principal reads: those asked from its area (its deciders' too, as the
-    deciding division is always the asking one or above it)."""
-    return select(ResourceRequest).where(
-        or_(
-            scope.clause(ResourceRequest.from_division_path),
-            scope.clause(ResourceRequest.to_division_path),
+    deciding division is always the asking one or above it), and a unit's principal those for
+    what its unit owns (a team sent, a warehouse giving) — its notices link to them."""
+    conditions = [
+        scope.clause(ResourceRequest.from_division_path),
+        scope.clause(ResourceRequest.to_division_path),
+    ]
+    if scope.unit_id is not None and not scope.everything:
+        owned = select(Resource.id).where(
+            or_(Resource.owner_unit_id == scope.unit_id, Resource.unit_id == scope.unit_id)
         )
-    )
+        conditions += [
+            ResourceRequest.resource_id.in_(owned),
+            ResourceRequest.warehouse_id.in_(owned),
+        ]
+    return select(ResourceRequest).where(or_(*conditions))
 
 
 async def get_request_or_raise(
@@ -604,7 +612,14 @@ async def _hold_resource(
     usable = kinds.spec(resource.kind).usable
     result = await session.execute(
         update(Resource)
-        .where(Resource.id == resource.id, Resource.status.in_(sorted(usable)))
+        .where(
+            Resource.id == resource.id,
+            Resource.status.in_(sorted(usable)),
+            # a status set back by hand while a promise holds it does not free it
+            ~exists().where(
+                Allocation.resource_id == resource.id, Allocation.state.in_(LIVE_ALLOCATIONS)
+            ),
+        )
         .values(
             status=HOLD_STATUS[resource.kind],
             version=Resource.version + 1,
