@@ -109,6 +109,10 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
     await deliver_events(db)
     team_told = [n["kind"] for n in await told(client, world["team_liaison"])]
     assert team_told.count("resource_allocation") == 3  # promised, sent, back
+    # the team's people read the request their notices link to; another town's desk does not
+    url = f"{API}/{asked['id']}"
+    assert (await client.get(url, headers=world["team_liaison"])).json()["state"] == "returned"
+    assert (await client.get(url, headers=world["b_leader"])).status_code == 404
     assert "resource_request" in [n["kind"] for n in await told(client, world["a_officer"])]
 
 
@@ -136,12 +140,30 @@ async def test_supplies_are_reserved_earliest_expiry_first_and_issued_from_those
 ) -> None:
     store, tents = world["county_store"], world["tents"]
     day = today(clock)
-    await make_batch(db, warehouse=store, item=tents, batch_no="LATE", quantity=60,
-                     expires_on=day + timedelta(days=300))
-    await make_batch(db, warehouse=store, item=tents, batch_no="SOON", quantity=50,
-                     expires_on=day + timedelta(days=40))
-    await make_batch(db, warehouse=store, item=tents, batch_no="GONE", quantity=100,
-                     expires_on=day - timedelta(days=1))
+    await make_batch(
+        db,
+        warehouse=store,
+        item=tents,
+        batch_no="LATE",
+        quantity=60,
+        expires_on=day + timedelta(days=300),
+    )
+    await make_batch(
+        db,
+        warehouse=store,
+        item=tents,
+        batch_no="SOON",
+        quantity=50,
+        expires_on=day + timedelta(days=40),
+    )
+    await make_batch(
+        db,
+        warehouse=store,
+        item=tents,
+        batch_no="GONE",
+        quantity=100,
+        expires_on=day - timedelta(days=1),
+    )
     await make_batch(db, warehouse=store, item=tents, batch_no="UNDATED", quantity=10)
     asked = await ask(client, world["county"], target="supply", item_id=tents, quantity=80)
     approved = await step(client, world["county_cmd"], asked, "approve")
@@ -201,3 +223,189 @@ async def test_a_cancelled_promise_gives_its_reservation_back(
     }
     assert await batches(db, store) == {"B1": (100, 0)}
     await step(client, world["county"], asked, "cancel", expect=409)
+
+
+async def test_a_request_the_town_cannot_meet_goes_to_the_county_and_follows_its_outcome(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any]
+) -> None:
+    store, tents = world["county_store"], world["tents"]
+    await make_batch(db, warehouse=store, item=tents, batch_no="C1", quantity=500)
+    incident = await open_incident(client, world["a_officer"], "flood-2")
+    asked = await ask(
+        client,
+        world["a_officer"],
+        target="supply",
+        item_id=tents,
+        quantity=200,
+        incident_id=incident,
+    )
+    assert asked["to_division_adcode"] == TOWN_A  # the town's own desk decides first
+    # the town holds no tents: its desk cannot promise them
+    refused = await client.post(f"{API}/{asked['id']}/approve", headers=world["a_leader"])
+    assert refused.json()["error"]["code"] == "insufficient_stock"
+    upward = await step(client, world["a_leader"], asked, "forward", expect=201, note="本镇无库存")
+    assert (upward["from_division_adcode"], upward["to_division_adcode"]) == (TOWN_A, COUNTY)
+    assert upward["forwarded_from_id"] == asked["id"]
+    original = (await client.get(f"{API}/{asked['id']}", headers=world["a_officer"])).json()
+    assert (original["state"], original["forwarded_to_id"]) == ("forwarded", upward["id"])
+    assert original["why"]["code"] == "request.forwarded"
+    # the county's desk sees it coming in; the town's desk cannot decide it
+    incoming = (
+        await client.get(API, headers=world["county_cmd"], params={"direction": "incoming"})
+    ).json()
+    assert upward["id"] in [r["id"] for r in incoming["items"]]
+    await step(client, world["a_leader"], upward, "approve", expect=403)
+    await step(client, world["a_leader"], asked, "approve", expect=409)  # forwarded
+
+    await step(client, world["county_cmd"], upward, "approve")
+    original = (await client.get(f"{API}/{asked['id']}", headers=world["a_officer"])).json()
+    assert (original["state"], original["warehouse_id"]) == ("approved", store)
+    await step(client, world["county_cmd"], upward, "issue")
+    # the town receives on its own request; the step lands on the county's, which holds the tents
+    received = await step(client, world["a_officer"], asked, "receive")
+    assert received["state"] == "received"
+    assert (await client.get(f"{API}/{upward['id']}", headers=world["county_cmd"])).json()[
+        "state"
+    ] == "received"
+    assert await batches(db, store) == {"C1": (300, 0)}
+    await deliver_events(db)
+    kinds_told = [n["title"][:4] for n in await told(client, world["a_officer"])]
+    assert any(t.startswith("审批通过") for t in kinds_told)
+
+
+async def test_the_last_level_has_no_one_above_to_forward_to(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    asked = await ask(
+        client, world["prov_cmd"], target="supply", item_id=world["tents"], quantity=5
+    )
+    refused = await client.post(f"{API}/{asked['id']}/forward", headers=world["prov_cmd"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "no_division_above")
+
+
+async def test_who_may_ask_decide_and_read_a_request(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    body = {"target": "supply", "item_id": world["tents"], "quantity": 10}
+    # a unit's liaison holds no resource.request
+    denied = await client.post(API, headers=world["town_a"], json=body)
+    assert (denied.status_code, denied.json()["error"]["code"]) == (403, "permission_denied")
+    asked = await ask(client, world["a_officer"], **body)
+    # a duty officer asks but does not decide
+    await step(client, world["a_officer"], asked, "approve", expect=403)
+    # the town's duty leader decides; the county commander (above) may too
+    assert (
+        "approve"
+        in (await client.get(f"{API}/{asked['id']}", headers=world["a_leader"])).json()["actions"]
+    )
+    # another town's desk neither reads nor decides it
+    assert (await client.get(f"{API}/{asked['id']}", headers=world["b_leader"])).status_code == 404
+    await step(client, world["b_leader"], asked, "reject", expect=404)
+    listed = (await client.get(API, headers=world["b_leader"])).json()
+    assert listed == {"items": [], "total": 0}
+    rejected = await step(client, world["a_leader"], asked, "reject", reason="不需要")
+    assert rejected["why"] == {"code": "request.rejected", "params": {"text": "不需要"}}
+    assert rejected["actions"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"target": "supply", "quantity": 0}, 422, "validation_failed"),
+        ({"target": "supply", "quantity": 1_000_001}, 422, "validation_failed"),
+        ({"target": "unit"}, 422, "resource_required"),
+        ({"target": "unit", "kind": "warehouse"}, 422, "validation_failed"),
+        ({"target": "supply", "quantity": 3}, 422, "item_required"),
+        (
+            {"target": "supply", "item_id": "00000000-0000-0000-0000-000000000001"},
+            404,
+            "item_not_found",
+        ),
+        (
+            {"target": "unit", "resource_id": "00000000-0000-0000-0000-000000000001"},
+            404,
+            "resource_not_found",
+        ),
+        ({"target": "unit", "note": "x" * 2001, "kind": "expert"}, 422, "validation_failed"),
+        ({"target": "unit", "kind": "expert", "lon": 200}, 422, "validation_failed"),
+        ({"target": "unit", "kind": "expert", "surprise": 1}, 422, "validation_failed"),
+    ],
+)
+async def test_a_bad_request_is_refused_with_a_code_and_nothing_is_stored(
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    body: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    answer = await client.post(API, headers=world["county"], json=body)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert (await client.get(API, headers=world["admin"])).json()["total"] == 0
+
+
+async def test_a_warehouse_is_not_requested_whole(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    answer = await client.post(
+        API, headers=world["county"], json={"target": "unit", "resource_id": world["county_store"]}
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "not_requestable")
+
+
+async def test_an_incidents_allocations_show_what_is_promised_and_out_with_places(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any]
+) -> None:
+    store, tents = world["county_store"], world["tents"]
+    await make_batch(db, warehouse=store, item=tents, batch_no="C1", quantity=50)
+    incident = await open_incident(client, world["a_officer"], "flood-3")
+    team = await ask(
+        client, world["a_officer"], target="unit", resource_id=world["team"], incident_id=incident
+    )
+    supplies = await ask(
+        client,
+        world["a_officer"],
+        target="supply",
+        item_id=tents,
+        quantity=20,
+        warehouse_id=store,
+        incident_id=incident,
+    )
+    await ask(client, world["a_officer"], target="unit", kind="expert", incident_id=incident)
+    await step(client, world["county_cmd"], team, "approve")
+    await step(client, world["county_cmd"], team, "dispatch")
+    await step(client, world["county_cmd"], supplies, "approve")
+    url = f"/api/v1/incidents/{incident}/allocations"
+    held = (await client.get(url, headers=world["a_officer"])).json()
+    by_target = {a["target"]: a for a in held}
+    assert set(by_target) == {"unit", "supply"}  # the expert is not promised yet
+    assert by_target["unit"]["state"] == "out"
+    assert by_target["unit"]["resource"]["name"] == "县水上救援队"
+    assert (by_target["unit"]["resource"]["lon"], by_target["unit"]["lat"]) == (119.1, 27.55)
+    assert (by_target["supply"]["state"], by_target["supply"]["quantity"]) == ("held", 20)
+    assert by_target["supply"]["warehouse"]["name"] == "县储备库"
+    assert by_target["supply"]["item_name"] == "帐篷"
+    await step(client, world["a_officer"], team, "return")
+    assert len((await client.get(url, headers=world["a_officer"])).json()) == 1
+    assert (
+        len((await client.get(url, headers=world["a_officer"], params={"released": True})).json())
+        == 2
+    )
+    # another town reads neither the incident nor its allocations
+    assert (await client.get(url, headers=world["b_leader"])).status_code == 404
+
+
+async def test_a_team_set_back_to_standby_by_hand_is_still_not_promised_twice(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any]
+) -> None:
+    first = await ask(client, world["county"], target="unit", resource_id=world["team"])
+    second = await ask(client, world["county"], target="unit", resource_id=world["team"])
+    await step(client, world["county_cmd"], first, "approve")
+    team = (await client.get(f"/api/v1/resources/{world['team']}", headers=world["admin"])).json()
+    edited = await client.patch(
+        f"/api/v1/resources/{world['team']}",
+        headers=world["admin"],
+        json={"status": "standby", "version": team["version"]},
+    )
+    assert edited.status_code == 200, edited.text
+    refused = await client.post(f"{API}/{second['id']}/approve", headers=world["county_cmd"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "resource_unavailable")

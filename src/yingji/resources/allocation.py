@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, reasons, timers
@@ -48,7 +48,7 @@ from yingji.core.events import EventScope
 from yingji.core.security import Principal, Role, Scope
 from yingji.incidents import service as incidents
 from yingji.org import service as org
-from yingji.resources import kinds
+from yingji.resources import kinds, service
 from yingji.resources.models import (
     REQUEST_TRANSITIONS,
     Allocation,
@@ -67,7 +67,7 @@ HOLD_STATUS: dict[str, str] = {
     ResourceKind.EXPERT: "engaged",
 }
 HELD, OUT, RELEASED = "held", "out", "released"
-LIVE_ALLOCATIONS = (HELD, OUT)
+LIVE_ALLOCATIONS = service.HOLDING_STATES  # held, out
 UNIT, SUPPLY = "unit", "supply"
 #: a below-minimum check of one item in one warehouse, due when stock leaves it (``jobs``)
 STOCK_CHECK_TIMER = "resources.stock_check"
@@ -105,34 +105,33 @@ STEP_NAMES = {
 _RETRIES = 5
 
 
-# --- queries (the registry's own service takes these over) --------------------------------------
+# --- queries -------------------------------------------------------------------------------------
 
 
 async def get_resource_or_raise(*, session: AsyncSession, resource_id: uuid.UUID) -> Resource:
-    resource = await session.get(Resource, resource_id, populate_existing=True)
-    if resource is None:
-        raise NotFound(
-            "resource_not_found", f"no resource {resource_id}", {"resource_id": str(resource_id)}
-        )
+    """The resource, whatever its area (a request may name one above the asker's), read afresh."""
+    resource = await service.get_resource_or_raise(session=session, resource_id=resource_id)
+    await session.refresh(resource)
     return resource
-
-
-async def get_item_or_raise(*, session: AsyncSession, item_id: uuid.UUID) -> SupplyItem:
-    item = await session.get(SupplyItem, item_id)
-    if item is None:
-        raise NotFound("item_not_found", f"no supply item {item_id}", {"item_id": str(item_id)})
-    return item
 
 
 def request_query(scope: Scope) -> Select[ResourceRequest]:
     """Requests a principal reads: those asked from its area (its deciders' too, as the
-    deciding division is always the asking one or above it)."""
-    return select(ResourceRequest).where(
-        or_(
-            scope.clause(ResourceRequest.from_division_path),
-            scope.clause(ResourceRequest.to_division_path),
+    deciding division is always the asking one or above it), and a unit's principal those for
+    what its unit owns (a team sent, a warehouse giving) — its notices link to them."""
+    conditions = [
+        scope.clause(ResourceRequest.from_division_path),
+        scope.clause(ResourceRequest.to_division_path),
+    ]
+    if scope.unit_id is not None and not scope.everything:
+        owned = select(Resource.id).where(
+            or_(Resource.owner_unit_id == scope.unit_id, Resource.unit_id == scope.unit_id)
         )
-    )
+        conditions += [
+            ResourceRequest.resource_id.in_(owned),
+            ResourceRequest.warehouse_id.in_(owned),
+        ]
+    return select(ResourceRequest).where(or_(*conditions))
 
 
 async def get_request_or_raise(
@@ -521,7 +520,7 @@ async def _target(
         return (resource.kind if resource else draft.kind), resource, None
     if draft.item_id is None:
         raise ValidationFailed("item_required", "name the supply item and the quantity")
-    await get_item_or_raise(session=session, item_id=draft.item_id)
+    await service.get_supply_item_or_raise(session=session, item_id=draft.item_id)
     warehouse = None
     if draft.warehouse_id is not None:
         warehouse = await _warehouse(session, draft.warehouse_id)
@@ -613,7 +612,14 @@ async def _hold_resource(
     usable = kinds.spec(resource.kind).usable
     result = await session.execute(
         update(Resource)
-        .where(Resource.id == resource.id, Resource.status.in_(sorted(usable)))
+        .where(
+            Resource.id == resource.id,
+            Resource.status.in_(sorted(usable)),
+            # a status set back by hand while a promise holds it does not free it
+            ~exists().where(
+                Allocation.resource_id == resource.id, Allocation.state.in_(LIVE_ALLOCATIONS)
+            ),
+        )
         .values(
             status=HOLD_STATUS[resource.kind],
             version=Resource.version + 1,

@@ -10,12 +10,12 @@ DOMAIN = Domain(
     name="resources",
     routers=(api.router, stock_api.router, near_api.router, allocation_api.router),
     models=(models,),
-    subscribers=(flows.TeamUnitMirror,),
     timer_handlers={
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
     },
+    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
     reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),

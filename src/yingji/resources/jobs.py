@@ -22,11 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, reasons, timers
 from yingji.core.changes import record_change
-from yingji.core.db import rows_affected
-from yingji.core.events import EventScope
+from yingji.core.db import Database, rows_affected
+from yingji.core.events import DomainEvent, EventScope
 from yingji.core.timers import TimerFiring
 from yingji.resources import allocation
-from yingji.resources.models import Resource, StockBatch, StockMinimum, SupplyItem
+from yingji.resources.models import (
+    Resource,
+    ResourceKind,
+    StockBatch,
+    StockMinimum,
+    SupplyItem,
+)
 from yingji.settings import get_settings
 
 STOCK_WATCH_TIMER = "resources.stock_watch"
@@ -45,7 +51,13 @@ def _next_watch(after: datetime) -> datetime:
 
 
 async def ensure_stock_watch(session: AsyncSession) -> None:
-    """Reference data: the daily watch is scheduled (the next morning) unless it already is."""
+    """The daily watch is scheduled (the next morning) once there is a warehouse to watch,
+    unless it already is: at start (reference data) and when a warehouse is added."""
+    warehouse = await session.scalar(
+        select(Resource.id).where(Resource.kind == ResourceKind.WAREHOUSE.value).limit(1)
+    )
+    if warehouse is None:
+        return
     open_one = await session.scalar(
         select(func.count())
         .select_from(timers.Timer)
@@ -56,6 +68,52 @@ async def ensure_stock_watch(session: AsyncSession) -> None:
         await timers.schedule(
             session, kind=STOCK_WATCH_TIMER, subject="stock", key=due.isoformat(), due_at=due
         )
+
+
+class WatchNewWarehouses:
+    """A warehouse added (``resource.created``) starts the daily watch if it is not running;
+    an event that says its resource is of another kind costs nothing."""
+
+    name = "resources.watch_new_warehouses"
+    types = ("resource.created",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, event: DomainEvent) -> None:
+        said = event.payload.get("after") or event.payload.get("resource") or {}
+        kind = said.get("kind") if isinstance(said, dict) else None
+        if kind is not None and kind != ResourceKind.WAREHOUSE.value:
+            return
+        async with self.db.unit_of_work() as session:
+            await ensure_stock_watch(session)
+
+
+class CheckStockOnChange:
+    """Stock received or corrected, or minimums set (the registry's events): the items they
+    touch are checked against their minimums at once (a correction down may fall below one; a
+    receipt that refills clears the last alert)."""
+
+    name = "resources.check_stock_on_change"
+    types = ("resource.stock.received", "resource.stock.corrected", "resource.minimums.set")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, event: DomainEvent) -> None:
+        after = event.payload.get("after") or {}
+        pairs: list[tuple[str, str]] = []
+        if event.type == "resource.minimums.set":
+            pairs = [(event.subject_id, item) for item in after.get("minimums") or {}]
+        elif after.get("warehouse_id") and after.get("item_id"):
+            pairs = [(str(after["warehouse_id"]), str(after["item_id"]))]
+        if not pairs:
+            return
+        async with self.db.unit_of_work() as session:
+            for warehouse_id, item_id in pairs:
+                await check_minimum(
+                    session, warehouse_id=uuid.UUID(warehouse_id), item_id=uuid.UUID(item_id)
+                )
 
 
 async def watch_stock(session: AsyncSession, firing: TimerFiring) -> None:

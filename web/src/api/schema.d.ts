@@ -301,6 +301,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/allocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What is promised to and out at an incident, with places (its map, its case record) */
+        get: operations["incident_allocations_api_v1_incidents__incident_id__allocations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/archive": {
         parameters: {
             query?: never;
@@ -533,26 +550,6 @@ export interface paths {
         put?: never;
         /** 拆分: a report leaves and opens an incident of its own */
         post: operations["split_api_v1_incidents__incident_id__split_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/incidents/{incident_id}/surroundings": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * What is around an incident: hazards, targets, teams, supplies, shelters, cameras
-         * @description Hazard sources and protection targets within `radius_m`; the 5 nearest usable rescue teams; the 5 nearest open warehouses holding what the incident's category needs (with what is available); the 5 nearest shelters with room; the video points that see the place (within their range and view cone); the 3 nearest open medical facilities.
-         */
-        get: operations["surroundings_api_v1_incidents__incident_id__surroundings_get"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1179,6 +1176,211 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resource-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests asked from or decided in your area, newest first */
+        get: operations["list_requests_api_v1_resource_requests_get"];
+        put?: never;
+        /** 申请: ask for a team, equipment, an expert or a quantity of a supply item */
+        post: operations["create_request_api_v1_resource_requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A request with its allocations and the steps you may take */
+        get: operations["get_request_api_v1_resource_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 审批通过: promise the resource, or reserve the quantity earliest expiry first */
+        post: operations["approve_api_v1_resource_requests__request_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/arrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 到场: what was sent is at the scene */
+        post: operations["arrive_api_v1_resource_requests__request_id__arrive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 撤回: the requester takes it back before anything set out; promises are released */
+        post: operations["cancel_api_v1_resource_requests__request_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 消耗/归还: the supplies were used; what came back unused returns to its batches */
+        post: operations["close_api_v1_resource_requests__request_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/dispatch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 出动: the promised team, equipment or expert sets out */
+        post: operations["dispatch_api_v1_resource_requests__request_id__dispatch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 上报上级: a new request to the division above; this one follows its outcome */
+        post: operations["forward_api_v1_resource_requests__request_id__forward_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/issue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 出库: the reserved quantities leave their batches */
+        post: operations["issue_api_v1_resource_requests__request_id__issue_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/receive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签收: the requester received the supplies */
+        post: operations["receive_api_v1_resource_requests__request_id__receive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 驳回, with a reason */
+        post: operations["reject_api_v1_resource_requests__request_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 归队: what was sent is back and free again */
+        post: operations["return__api_v1_resource_requests__request_id__return_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -1283,63 +1485,6 @@ export interface paths {
         head?: never;
         /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
         patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
-        trace?: never;
-    };
-    "/api/v1/resources:counts": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** How many resources of each kind you see, in a box or in all */
-        get: operations["counts_api_v1_resources_counts_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resources:layer": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A kind's resources in a box for the map: points when few, else grid clusters
-         * @description At most 2000 features: every resource while there are no more, else clusters of a grid about 64 screen pixels wide at `zoom` (`cluster: true`, `count`, at the mean point of the cell), counted in the database.
-         */
-        get: operations["layer_api_v1_resources_layer_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/resources:nearest": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The nearest resources of a kind, with distance and estimated travel time
-         * @description Straight-line distance on the sphere and travel time at the kind's speed (`travel` says which). `status=usable`: the statuses in which the kind can be sent. `capability`: a word of the kind's lists (capabilities, specialties, type). `item` (code or id, warehouses only): those with at least `min_quantity` available (quantity − reserved, unexpired batches).
-         */
-        get: operations["nearest_api_v1_resources_nearest_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
         trace?: never;
     };
     "/api/v1/routing-rules": {
@@ -1694,6 +1839,50 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AllocationRead */
+        AllocationRead: {
+            /** Batch Id */
+            batch_id: string | null;
+            /** Batch No */
+            batch_no?: string | null;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Quantity */
+            quantity: number;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Resource Name */
+            resource_name?: string | null;
+            /** State */
+            state: string;
+            /** Warehouse Id */
+            warehouse_id?: string | null;
+        };
+        /** ApproveBody */
+        ApproveBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Resource Id
+             * @description the team, equipment or expert sent (a request by kind)
+             */
+            resource_id?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
+            /**
+             * Warehouse Id
+             * @description the warehouse that gives (default: the nearest with enough)
+             */
+            warehouse_id?: string | null;
+        };
         /** ArriveRequest */
         ArriveRequest: {
             /**
@@ -2185,6 +2374,22 @@ export interface components {
             /** Words */
             words: components["schemas"]["DecidingWord"][];
         };
+        /** CloseBody */
+        CloseBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Returned Quantity
+             * @description what came back unused (into its batches)
+             * @default 0
+             */
+            returned_quantity: number;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
+        };
         /** CloseRequest */
         CloseRequest: {
             /**
@@ -2434,27 +2639,6 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /**
-         * HeldItem
-         * @description An item a warehouse holds: available (quantity − reserved) and on hand, unexpired.
-         */
-        HeldItem: {
-            /** Available */
-            available: number;
-            /** Code */
-            code: string;
-            /**
-             * Item Id
-             * Format: uuid
-             */
-            item_id: string;
-            /** Name */
-            name: string;
-            /** Quantity */
-            quantity: number;
-            /** Unit */
-            unit: string;
-        };
         /** ImportProblem */
         ImportProblem: {
             /**
@@ -2588,6 +2772,48 @@ export interface components {
             /** Unit Name */
             unit_name?: string | null;
         };
+        /**
+         * IncidentAllocation
+         * @description One allocation of an incident: what is promised or out, from where, to where.
+         */
+        IncidentAllocation: {
+            /** Batch No */
+            batch_no?: string | null;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Item Id */
+            item_id?: string | null;
+            /** Item Name */
+            item_name?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /** Request Number */
+            request_number: string;
+            /** Request State */
+            request_state: string;
+            resource?: components["schemas"]["Place"] | null;
+            /** State */
+            state: string;
+            /** Target */
+            target: string;
+            /** Unit Of Measure */
+            unit_of_measure?: string | null;
+            warehouse?: components["schemas"]["Place"] | null;
+        };
         /** IncidentPage */
         IncidentPage: {
             /** Items */
@@ -2674,13 +2900,6 @@ export interface components {
              */
             incident_id: string;
         };
-        /** KindCounts */
-        KindCounts: {
-            /** Counts */
-            counts: {
-                [key: string]: number;
-            };
-        };
         /** KindRead */
         KindRead: {
             /** Area */
@@ -2710,58 +2929,6 @@ export interface components {
             common: components["schemas"]["FieldRead"][];
             /** Kinds */
             kinds: components["schemas"]["KindRead"][];
-        };
-        /** LayerCollection */
-        LayerCollection: {
-            /** Cell Deg */
-            cell_deg?: number | null;
-            /** Clustered */
-            clustered: boolean;
-            /** Features */
-            features: components["schemas"]["LayerFeature"][];
-            /**
-             * Type
-             * @default FeatureCollection
-             * @constant
-             */
-            type: "FeatureCollection";
-        };
-        /** LayerFeature */
-        LayerFeature: {
-            geometry: components["schemas"]["PointGeometry"];
-            properties: components["schemas"]["LayerProperties"];
-            /**
-             * Type
-             * @default Feature
-             * @constant
-             */
-            type: "Feature";
-        };
-        /**
-         * LayerProperties
-         * @description One resource (id, code, name, status), or a grid cluster (``cluster``, ``count``).
-         */
-        LayerProperties: {
-            /**
-             * Cluster
-             * @default false
-             */
-            cluster: boolean;
-            /** Code */
-            code?: string | null;
-            /**
-             * Count
-             * @default 1
-             */
-            count: number;
-            /** Id */
-            id?: string | null;
-            /** Kind */
-            kind: string;
-            /** Name */
-            name?: string | null;
-            /** Status */
-            status?: string | null;
         };
         /** LevelRequest */
         LevelRequest: {
@@ -2884,64 +3051,6 @@ export interface components {
         MinimumsSet: {
             /** Items */
             items: components["schemas"]["MinimumSet"][];
-        };
-        /** Nearby */
-        Nearby: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            resource: components["schemas"]["ResourceRead"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearbyShelter */
-        NearbyShelter: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Capacity */
-            capacity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            /** Free Capacity */
-            free_capacity?: number | null;
-            /** Occupancy */
-            occupancy?: number | null;
-            resource: components["schemas"]["ResourceRead"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearbyWarehouse */
-        NearbyWarehouse: {
-            /** Available Quantity */
-            available_quantity?: number | null;
-            /** Distance M */
-            distance_m: number;
-            /** Items */
-            items: components["schemas"]["HeldItem"][];
-            resource: components["schemas"]["ResourceRead"];
-            /** Travel Minutes */
-            travel_minutes: number;
-        };
-        /** NearestPage */
-        NearestPage: {
-            /** Items */
-            items: components["schemas"]["Nearby"][];
-            travel: components["schemas"]["Travel"];
-        };
-        /** NeededItem */
-        NeededItem: {
-            /** Code */
-            code: string;
-            /**
-             * Item Id
-             * Format: uuid
-             */
-            item_id: string;
-            /** Name */
-            name: string;
-            /** Unit */
-            unit: string;
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3302,10 +3411,19 @@ export interface components {
         };
         /** Place */
         Place: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
             /** Lat */
-            lat: number;
+            lat: number | null;
             /** Lon */
-            lon: number;
+            lon: number | null;
+            /** Name */
+            name: string;
         };
         /** PlaceRead */
         PlaceRead: {
@@ -3353,20 +3471,6 @@ export interface components {
             /** @description the same as a code and parameters (`routing.rule`) */
             why: components["schemas"]["Reason"];
         };
-        /** PointGeometry */
-        PointGeometry: {
-            /** Coordinates */
-            coordinates: [
-                number,
-                number
-            ];
-            /**
-             * Type
-             * @default Point
-             * @constant
-             */
-            type: "Point";
-        };
         /**
          * Reason
          * @description A reason or an event in words the reader's screen chooses: a code and its parameters.
@@ -3389,6 +3493,18 @@ export interface components {
         ReasonRequest: {
             /** Reason */
             reason?: string | null;
+        };
+        /** RejectBody */
+        RejectBody: {
+            /** Note */
+            note?: string | null;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -3618,6 +3734,144 @@ export interface components {
             /** Written Minutes */
             written_minutes: number;
         };
+        /**
+         * RequestCreate
+         * @description 申请: a whole resource (``target: unit`` with ``resource_id``, or only its ``kind`` for the
+         *     decider to choose) or a quantity of a supply item (``target: supply``).
+         */
+        RequestCreate: {
+            /**
+             * Division Adcode
+             * @description the asking division (default: yours, else the incident's)
+             */
+            division_adcode?: string | null;
+            /** Incident Id */
+            incident_id?: string | null;
+            /** Item Id */
+            item_id?: string | null;
+            /** Kind */
+            kind?: ("rescue_team" | "equipment" | "expert") | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Note */
+            note?: string | null;
+            /**
+             * Quantity
+             * @default 1
+             */
+            quantity: number;
+            /** Resource Id */
+            resource_id?: string | null;
+            /**
+             * Target
+             * @enum {string}
+             */
+            target: "unit" | "supply";
+            /** Warehouse Id */
+            warehouse_id?: string | null;
+        };
+        /** RequestPage */
+        RequestPage: {
+            /** Items */
+            items: components["schemas"]["RequestRead"][];
+            /** Total */
+            total: number;
+        };
+        /** RequestRead */
+        RequestRead: {
+            /**
+             * Actions
+             * @description the steps you may take on it now (the console's buttons)
+             * @default []
+             */
+            actions: ("approve" | "reject" | "forward" | "dispatch" | "arrive" | "return" | "issue" | "receive" | "close" | "cancel")[];
+            /**
+             * Allocations
+             * @default []
+             */
+            allocations: components["schemas"]["AllocationRead"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Forwarded From Id */
+            forwarded_from_id: string | null;
+            /** Forwarded To Id */
+            forwarded_to_id: string | null;
+            /** From Division Adcode */
+            from_division_adcode: string;
+            /** From Division Name */
+            from_division_name?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Incident Number */
+            incident_number?: string | null;
+            /** Incident Title */
+            incident_title?: string | null;
+            /** Item Id */
+            item_id: string | null;
+            /** Item Name */
+            item_name?: string | null;
+            /** Kind */
+            kind: string | null;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Note */
+            note: string | null;
+            /** Number */
+            number: string;
+            /** Quantity */
+            quantity: number;
+            /** Requested By */
+            requested_by: string | null;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Resource Name */
+            resource_name?: string | null;
+            /** State */
+            state: string;
+            /** Target */
+            target: string;
+            /** To Division Adcode */
+            to_division_adcode: string;
+            /** To Division Name */
+            to_division_name?: string | null;
+            /** Unit Of Measure */
+            unit_of_measure?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /** Warehouse Id */
+            warehouse_id: string | null;
+            /** Warehouse Name */
+            warehouse_name?: string | null;
+            why: components["schemas"]["Reason"] | null;
+        };
+        /**
+         * RequestState
+         * @description The state of a request (申请); ``REQUEST_TRANSITIONS`` says which may follow which.
+         *
+         *     Teams, equipment and experts: requested → approved → dispatched → arrived → returned.
+         *     Supplies: requested → approved → issued → received → closed (consumed or returned).
+         *     A request its level cannot meet is ``forwarded``: a new request to the level above carries
+         *     it (``forwarded_to_id``), and this one follows that one's outcome.
+         * @enum {string}
+         */
+        RequestState: "requested" | "approved" | "rejected" | "forwarded" | "dispatched" | "arrived" | "returned" | "issued" | "received" | "closed" | "cancelled";
         /** ResourceCreate */
         ResourceCreate: {
             /** Address */
@@ -4205,40 +4459,6 @@ export interface components {
             /** Unit Of Measure */
             unit_of_measure: string;
         };
-        /**
-         * SurroundingsRead
-         * @description What is around an incident's place, each group nearest first. ``center`` is None (and
-         *     every group empty) while the incident has no place.
-         */
-        SurroundingsRead: {
-            /** Category Code */
-            category_code: string | null;
-            center: components["schemas"]["Place"] | null;
-            /** Hazard Sources */
-            hazard_sources: components["schemas"]["Nearby"][];
-            /**
-             * Incident Id
-             * Format: uuid
-             */
-            incident_id: string;
-            /** Medical Facilities */
-            medical_facilities: components["schemas"]["Nearby"][];
-            /** Needed Items */
-            needed_items: components["schemas"]["NeededItem"][];
-            /** Protection Targets */
-            protection_targets: components["schemas"]["Nearby"][];
-            /** Radius M */
-            radius_m: number;
-            /** Shelters */
-            shelters: components["schemas"]["NearbyShelter"][];
-            /** Teams */
-            teams: components["schemas"]["Nearby"][];
-            travel: components["schemas"]["Travel"];
-            /** Video Points */
-            video_points: components["schemas"]["Nearby"][];
-            /** Warehouses */
-            warehouses: components["schemas"]["NearbyWarehouse"][];
-        };
         /** TimelineRead */
         TimelineRead: {
             /**
@@ -4330,24 +4550,6 @@ export interface components {
              * Format: uuid
              */
             to_unit_id: string;
-        };
-        /**
-         * Travel
-         * @description How travel times are estimated: a straight line at a speed (per kind).
-         */
-        Travel: {
-            /**
-             * Method
-             * @default straight_line
-             * @constant
-             */
-            method: "straight_line";
-            /** Speed Kmh */
-            speed_kmh?: number | null;
-            /** Speeds Kmh */
-            speeds_kmh?: {
-                [key: string]: number;
-            } | null;
         };
         /** UnitChoice */
         UnitChoice: {
@@ -4530,6 +4732,16 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** Versioned */
+        Versioned: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
         };
         /** NoteRequest */
         yingji__dispatch__schemas__NoteRequest: {
@@ -5175,6 +5387,47 @@ export interface operations {
             };
         };
     };
+    incident_allocations_api_v1_incidents__incident_id__allocations_get: {
+        parameters: {
+            query?: {
+                /** @description also what was returned, consumed or cancelled */
+                released?: boolean;
+            };
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentAllocation"][];
+                };
+            };
+            /** @description incident_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     archive_api_v1_incidents__incident_id__archive_post: {
         parameters: {
             query?: never;
@@ -5671,39 +5924,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    surroundings_api_v1_incidents__incident_id__surroundings_get: {
-        parameters: {
-            query?: {
-                radius_m?: number;
-            };
-            header?: never;
-            path: {
-                incident_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SurroundingsRead"];
                 };
             };
             /** @description Validation Error */
@@ -7116,6 +7336,680 @@ export interface operations {
             };
         };
     };
+    list_requests_api_v1_resource_requests_get: {
+        parameters: {
+            query?: {
+                incident_id?: string | null;
+                state?: components["schemas"]["RequestState"] | null;
+                /** @description incoming: decided in your area; outgoing: asked from it */
+                direction?: ("incoming" | "outgoing") | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_request_api_v1_resource_requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description incident_not_found, resource_not_found, item_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_request_api_v1_resource_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_resource_requests__request_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApproveBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    arrive_api_v1_resource_requests__request_id__arrive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_resource_requests__request_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_api_v1_resource_requests__request_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CloseBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dispatch_api_v1_resource_requests__request_id__dispatch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    forward_api_v1_resource_requests__request_id__forward_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    issue_api_v1_resource_requests__request_id__issue_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receive_api_v1_resource_requests__request_id__receive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_api_v1_resource_requests__request_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RejectBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    return__api_v1_resource_requests__request_id__return_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_resources_api_v1_resources_get: {
         parameters: {
             query?: {
@@ -7499,111 +8393,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    counts_api_v1_resources_counts_get: {
-        parameters: {
-            query?: {
-                bbox?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["KindCounts"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    layer_api_v1_resources_layer_get: {
-        parameters: {
-            query: {
-                kind: components["schemas"]["ResourceKind"];
-                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
-                bbox: string;
-                zoom: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LayerCollection"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    nearest_api_v1_resources_nearest_get: {
-        parameters: {
-            query: {
-                kind: components["schemas"]["ResourceKind"];
-                lon: number;
-                lat: number;
-                n?: number;
-                crs?: string;
-                status?: string | null;
-                capability?: string | null;
-                item?: string | null;
-                min_quantity?: number;
-                max_km?: number | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NearestPage"];
-                };
             };
             /** @description Validation Error */
             422: {
