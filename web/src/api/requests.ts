@@ -26,7 +26,7 @@ export type ResourceKind = (typeof RESOURCE_KINDS)[number]
 type S = components['schemas']
 
 /** A resource as the surroundings and the nearest name it. */
-export type ResourceBrief = S['ResourceBrief']
+export type ResourceBrief = S['ResourceRead']
 /** A resource with its distance and straight-line travel time. */
 export type Nearby = S['Nearby']
 export type Travel = S['Travel']
