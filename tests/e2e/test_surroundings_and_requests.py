@@ -90,12 +90,12 @@ def test_board_draws_a_resource_layer_only_once_it_is_switched_on(
     switcher.get_by_test_id("layer-warehouse").click()
     expect(board).to_have_attribute("data-resource-layers", re.compile(r"warehouse:[1-9]"))
     assert any(":layer" in url and "kind=warehouse" in url for url in asked)
-    drawn = page.evaluate(
+    page.wait_for_function(  # drawn: the map shows the warehouses (points or clusters)
         """() => document.querySelector('[data-testid=board-map]').yjMap
              .queryRenderedFeatures({layers: ['res-warehouse-points', 'res-warehouse-clusters']})
-             .length"""
+             .length > 0""",
+        timeout=10_000,
     )
-    assert drawn > 0
     shot(page, "board-resource-layer")
     walk = Walk(known_names(server, bearer(server, "admin")))
     walk.read(page, "board with the layer switcher")

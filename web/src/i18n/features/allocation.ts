@@ -150,25 +150,6 @@ export default {
       },
       insufficient: '库存不足，当前可用 {n}',
     },
-    words: {
-      timeline: {
-        resource: {
-          request: {
-            created: '申请调派：{what}（{number}）',
-            approved: '批准资源申请 {number}：{what}，由{resource}提供',
-            rejected: '驳回资源申请 {number}：{what}{reason}',
-            forwarded: '资源申请 {number} 已上报{division}（{to_number}）',
-            dispatched: '{what} 已出动（{number}）',
-            arrived: '{what} 已到场（{number}）',
-            returned: '{what} 已归队（{number}）',
-            issued: '{what} 已从{resource}出库（{number}）',
-            received: '{what} 已签收（{number}）',
-            closed: '资源申请 {number} 已办结：{what}',
-            cancelled: '资源申请 {number} 已撤回：{what}',
-          },
-        },
-      },
-    },
     errors: {
       insufficient_stock: '库存不足',
       resource_unavailable: '该资源当前不可调派',
@@ -321,25 +302,6 @@ export default {
         timeline: 'Resources',
       },
       insufficient: 'Not enough stock: {n} available',
-    },
-    words: {
-      timeline: {
-        resource: {
-          request: {
-            created: 'Requested {what} ({number})',
-            approved: 'Request {number} approved: {what}, from {resource}',
-            rejected: 'Request {number} rejected: {what}{reason}',
-            forwarded: 'Request {number} forwarded to {division} ({to_number})',
-            dispatched: '{what} dispatched ({number})',
-            arrived: '{what} arrived ({number})',
-            returned: '{what} returned ({number})',
-            issued: '{what} issued from {resource} ({number})',
-            received: '{what} received ({number})',
-            closed: 'Request {number} closed: {what}',
-            cancelled: 'Request {number} withdrawn: {what}',
-          },
-        },
-      },
     },
     errors: {
       insufficient_stock: 'Not enough stock',
