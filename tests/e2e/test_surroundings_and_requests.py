@@ -146,6 +146,11 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
     page.get_by_test_id("request-dialog").locator(".el-input-number input").fill("20")
     page.get_by_test_id("request-submit").click()
     expect(requests.locator("li", has_text="救灾帐篷")).to_contain_text("待审批")
+    # and far more tents than the county holds
+    county.locator("li[data-item=救灾帐篷]").get_by_test_id("request-item").click()
+    page.get_by_test_id("request-dialog").locator(".el-input-number input").fill("5000")
+    page.get_by_test_id("request-submit").click()
+    expect(requests.locator("li", has_text="5000")).to_contain_text("待审批")
     shot(page, "incident-surroundings")
 
     # the commander decides: approve and dispatch the team, approve the tents
@@ -156,7 +161,12 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
     expect(row.get_by_test_id("request-state")).to_have_text("已批准")
     row.get_by_test_id("step-dispatch").click()
     expect(row.get_by_test_id("request-state")).to_have_text("已出动")
-    tents = desk.get_by_test_id("requests-table").locator("tr", has_text="救灾帐篷").first
+    too_many = desk.get_by_test_id("requests-table").locator("tr", has_text="× 5000")
+    too_many.get_by_test_id("step-approve").click()
+    short = re.compile(r"库存不足，当前可用 \d+")
+    expect(desk.get_by_test_id("requests-error")).to_have_text(short)
+    expect(too_many.get_by_test_id("request-state")).to_have_text("待审批")
+    tents = desk.get_by_test_id("requests-table").locator("tr", has_text="× 20").first
     tents.get_by_test_id("step-approve").click()
     expect(tents.get_by_test_id("request-state")).to_have_text("已批准")
     shot(desk, "requests-incoming")
