@@ -28,7 +28,7 @@ export const KIND_COLORS: Record<ResourceKind, string> = {
 export const LAYER_KINDS: ResourceKind[] = RESOURCE_KINDS.filter((k) => k !== 'plan')
 
 /** Where the kinds switched on are kept between visits. */
-export const LAYERS_KEY = 'yingji.board.resourceLayers'
+export { LAYERS_KEY } from '@/map/style'
 
 export const sourceId = (kind: string) => `res-${kind}`
 export const clusterLayerId = (kind: string) => `res-${kind}-clusters`
