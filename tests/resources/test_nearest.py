@@ -179,3 +179,9 @@ async def test_bad_questions_are_refused_with_a_code(
     assert response.status_code == status, response.text
     if code is not None:
         assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("speeds", [{"rescue_team": 0}, {"rescue_team": 5000}, {"a-b": 10}])
+def test_travel_speeds_that_make_no_sense_are_refused_at_start(speeds: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="YINGJI_TRAVEL_SPEEDS"):
+        Settings(env="test", travel_speeds=speeds)
