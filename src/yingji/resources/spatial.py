@@ -187,9 +187,8 @@ async def nearest(
     """The ``n`` resources matching ``query`` nearest the point, nearest first (ties by code)."""
     n = max(1, min(n, MAX_NEAREST))
     if _use_postgis(session, portable):
-        found = await _nearest_postgis(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
-    else:
-        found = await _nearest_portable(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
+        return await _nearest_postgis(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
+    found = await _nearest_portable(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
     return await _hits(session, found)
 
 
@@ -197,23 +196,27 @@ async def nearest(
 _Found = tuple[uuid.UUID, str, float, int | None]
 
 
-def _candidates(query: NearQuery, scope: Scope) -> Select[Any]:
-    """The columns a nearest-first scan reads, with the stock join when an item is asked."""
+def _candidates(query: NearQuery, scope: Scope, *, whole: bool = False) -> Select[Any]:
+    """What a nearest-first scan reads — the whole rows, or (id, code, lon, lat) — and what is
+    available, with the stock join when an item is asked."""
+    columns: tuple[Any, ...] = (
+        (Resource,) if whole else (Resource.id, Resource.code, Resource.lon, Resource.lat)
+    )
     if query.item_ids is not None:
         stock = available_by_warehouse(query.item_ids, min_quantity=query.min_quantity).subquery()
-        stmt = select(Resource.id, Resource.code, Resource.lon, Resource.lat, stock.c.available)
+        stmt = select(*columns, stock.c.available)
         stmt = stmt.join(stock, stock.c.warehouse_id == Resource.id)
     else:
-        stmt = select(
-            Resource.id, Resource.code, Resource.lon, Resource.lat, literal_column("NULL")
-        )
+        stmt = select(*columns, literal_column("NULL"))
     return stmt.where(*query.clauses(scope))
 
 
 async def _nearest_postgis(
     session: AsyncSession, *, scope: Scope, lon: float, lat: float, query: NearQuery, n: int
-) -> list[_Found]:
-    stmt = _candidates(query, scope)
+) -> list[NearHit]:
+    """One KNN scan of the GiST index reading whole rows: a few more than asked, ordered by
+    their exact distance on the sphere."""
+    stmt = _candidates(query, scope, whole=True)
     point = _pg_point()
     stmt = stmt.add_columns(func.ST_Distance(_GEOG, point, False).label("d")).where(
         _GEOG.is_not(None)
@@ -222,11 +225,11 @@ async def _nearest_postgis(
         stmt = stmt.where(func.ST_DWithin(_GEOG, point, query.max_m, False))
     stmt = stmt.order_by(_GEOG.op("<->")(point)).limit(n + _KNN_MARGIN)
     rows = (await session.execute(stmt, {"p_lon": lon, "p_lat": lat})).all()
-    found = [(row[0], row[1], float(row[5]), _int(row[4])) for row in rows]
+    hits = [NearHit(row[0], float(row[2]), _int(row[1])) for row in rows]
     if query.max_m is not None:
-        found = [f for f in found if f[2] <= query.max_m]
-    found.sort(key=lambda f: (f[2], f[1]))
-    return found[:n]
+        hits = [h for h in hits if h.distance_m <= query.max_m]
+    hits.sort(key=lambda h: (h.distance_m, h.resource.code))
+    return hits[:n]
 
 
 async def _nearest_portable(
