@@ -185,3 +185,18 @@ async def test_bad_questions_are_refused_with_a_code(
 def test_travel_speeds_that_make_no_sense_are_refused_at_start(speeds: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="YINGJI_TRAVEL_SPEEDS"):
         Settings(env="test", travel_speeds=speeds)
+
+
+async def test_nearest_looks_across_the_antimeridian(
+    county: Database, client: httpx.AsyncClient
+) -> None:
+    await add_resource(county, "expert", "west", (-179.99, 10.0), attrs={"specialties": ["flood"]})
+    await add_resource(county, "expert", "east", (179.97, 10.0), attrs={"specialties": ["flood"]})
+    await add_resource(county, "expert", "far", (170.0, 10.0), attrs={"specialties": ["flood"]})
+    await login(client, "county")
+    response = await client.get(
+        "/api/v1/resources:nearest",
+        params={"kind": "expert", "lon": 179.995, "lat": 10.0, "n": 2},
+    )
+    assert [i["resource"]["code"] for i in response.json()["items"]] == ["west", "east"]
+    assert response.json()["items"][0]["distance_m"] < 2000
