@@ -2,13 +2,14 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import models
+from yingji.resources import imports, io_api, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(),
+    routers=(io_api.router,),
+    timer_handlers={imports.IMPORT_TIMER: imports.run_import_timer},
     models=(models,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
