@@ -2,15 +2,17 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import imports, io_api, models
+from yingji.resources import api, flows, imports, io_api, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(io_api.router,),
+    routers=(io_api.router, api.router),
     timer_handlers={imports.IMPORT_TIMER: imports.run_import_timer},
     models=(models,),
+    subscribers=(flows.TeamUnitMirror,),
+    reference_data=(flows.ensure_team_rows,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division
