@@ -299,3 +299,37 @@ async def test_a_stock_sheet_adds_items_and_batches_and_recounts_a_batch(
         }
         count = await session.scalar(select(func.count()).select_from(StockBatch))
     assert batches == {"B1": (80, "2027-06-30"), "B2": (20, None)} and count == 2
+
+
+async def test_a_team_sheet_makes_each_team_with_its_unit_and_a_refused_row_undoes_all(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    from yingji.org.models import LinkageUnit
+
+    await people(db)
+    chief = await bearer(client, "chief")
+    header = ["编号", "名称", "行政区划代码", "队伍类型", "队员人数", "救援能力"]
+    rows: list[list[object]] = [
+        ["RT1", "甲镇水上救援队", "331126101000", "社会救援力量", 30, "水上救援、山地救援"],
+        ["RT.2", "乙镇救援队", "331126102000", None, 12, None],
+    ]
+
+    async def units() -> set[str]:
+        async with db.unit_of_work(readonly=True) as session:
+            return set(await session.scalars(select(LinkageUnit.code)))
+
+    before = await units()
+    job = await finished(client, db, chief, xlsx(header, *rows), kind="rescue_team")
+    assert [(e["line"], e["field"], e["code"]) for e in job["errors"]] == [
+        (3, "code", "field_invalid")
+    ]
+    assert await units() == before
+    rows[1][0] = "RT2"
+    job = await finished(client, db, chief, xlsx(header, *rows), kind="rescue_team")
+    assert (job["state"], job["created"]) == ("done", 2)
+    assert await units() == before | {"RT1", "RT2"}
+    async with db.unit_of_work(readonly=True) as session:
+        team = await session.scalar(select(Resource).where(Resource.code == "RT1"))
+    assert team is not None and team.unit_id is not None
+    assert team.attrs["capabilities"] == ["water_rescue", "mountain"]
+    assert team.tags == "|water_rescue|mountain|"

@@ -32,15 +32,15 @@ from typing import Any
 from sqlalchemy import insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, clock, tabular, timers
+from yingji.core import audit, clock, security, tabular, timers
 from yingji.core.changes import record_change
-from yingji.core.db import Database, after_commit, database_of, rows_affected
-from yingji.core.errors import NotFound, ValidationFailed
+from yingji.core.db import Database, after_commit, database_of, rows_affected, savepoint
+from yingji.core.errors import DomainError, NotFound, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
-from yingji.core.security import Principal, Scope
+from yingji.core.security import Permission, Principal, Scope
 from yingji.org import service as org
-from yingji.resources import kinds, tabular_io
+from yingji.resources import flows, kinds, service, tabular_io
 from yingji.resources.models import (
     ImportState,
     Resource,
@@ -114,7 +114,8 @@ async def start_import(
         error_count=0,
         requested_by=principal.user_id,
         requested_by_name=principal.username[:100],
-        area_path=None if scope.everything else (scope.area_path or scope.division_path),
+        # rows must lie in the requester's division subtree (a unit's principal has none)
+        area_path=None if scope.everything else scope.division_path,
         everything=scope.everything,
         attempt=0,
         created_at=now,
@@ -131,7 +132,7 @@ def _readable_by(job: ResourceImport, scope: Scope, user_id: uuid.UUID) -> bool:
         return True
     if job.everything or job.area_path is None:
         return False
-    return scope.covers_area(job.area_path)
+    return scope.covers(division_path=job.area_path)
 
 
 async def get_import_or_raise(
@@ -278,14 +279,19 @@ async def _run(db: Database, job: _Job) -> None:
         return
     await _progress(db, job.id, job.token, state=ImportState.WRITING.value, done=0)
     errors: list[CellError] = []
-    async with db.unit_of_work() as session:
-        writer = _Writer(session, job, checked.columns, lambda n: _writing(db, job, n))
-        created, updated = await writer.write(checked.rows, errors)
-        if not errors:
+    try:
+        async with db.unit_of_work() as session:
+            writer = _Writer(session, job, checked.columns, lambda n: _writing(db, job, n))
+            created, updated = await writer.write(checked.rows, errors)
+            if errors:
+                raise _Refused  # what was written so far rolls back with the unit of work
             await _finish_done(session, job, created, updated)
-            return
-        # the rows written so far roll back with this unit of work (the exception below)
-    await _finish_failed(db, job.id, job.token, errors)
+    except _Refused:
+        await _finish_failed(db, job.id, job.token, errors)
+
+
+class _Refused(Exception):
+    """The database refused a row: the import's unit of work rolls back."""
 
 
 async def _writing(db: Database, job: _Job, done: int) -> None:
@@ -446,10 +452,7 @@ class _Writer:
         self, rows: list[SheetRow], errors: list[CellError]
     ) -> tuple[int, int]:
         if self.job.kind == ResourceKind.RESCUE_TEAM.value:
-            errors.append(
-                CellError(0, None, None, "teams_not_importable", {}, "teams come from units")
-            )
-            return 0, 0
+            return await self._write_teams(rows, errors)
         spec = kinds.spec(self.job.kind)
         existing = {
             r.code: r
@@ -549,6 +552,68 @@ class _Writer:
         if owner is not None:
             change["owner_unit_id"] = owner
         return change
+
+    # rescue teams: each row through the registry's flow (its linkage unit comes with it)
+
+    async def _principal(self) -> Principal | None:
+        if self.job.requested_by is None:
+            return None
+        try:
+            user = await org.get_user_or_raise(
+                session=self.session, user_id=self.job.requested_by, scope=security.SYSTEM.scope
+            )
+        except NotFound:
+            return None
+        principal = await org.principal_for_user(session=self.session, user=user)
+        return principal if principal.can(Permission.RESOURCE_WRITE) else None
+
+    async def _write_teams(self, rows: list[SheetRow], errors: list[CellError]) -> tuple[int, int]:
+        principal = await self._principal()
+        if principal is None:
+            errors.append(CellError(0, None, None, "requester_may_not_write", {}, "no longer"))
+            return 0, 0
+        kind = ResourceKind.RESCUE_TEAM.value
+        existing = {
+            r.code: r
+            for r in await self._existing(
+                Resource, Resource.kind == kind, [r.values["code"] for r in rows], Resource.code
+            )
+        }
+        created = updated = 0
+        for row in rows:
+            placed = await self._placed(row, errors)
+            if placed is None:
+                continue
+            old = existing.get(row.values["code"])
+            try:
+                async with savepoint(self.session):
+                    if old is None:
+                        await flows.create_resource(
+                            session=self.session,
+                            principal=principal,
+                            values=_values(kind, row, placed[1]),
+                        )
+                        created += 1
+                    else:
+                        await flows.update_resource(
+                            session=self.session,
+                            principal=principal,
+                            resource_id=old.id,
+                            changes=_changes(old, row, placed[1]),
+                            version=old.version,
+                        )
+                        updated += 1
+            except DomainError as exc:
+                errors.append(self._refused(row, exc))
+            await self.progress(created + updated)
+        return created, updated
+
+    def _refused(self, row: SheetRow, exc: DomainError) -> CellError:
+        details = dict(exc.details) if isinstance(exc.details, dict) else {}
+        key = details.get("field")
+        key = key if isinstance(key, str) else None
+        column = self.columns.get(key) if key else None
+        return CellError(row.line, key, column, exc.code, details, exc.message)
 
     # stock
 
@@ -657,6 +722,40 @@ class _Writer:
             await self.session.flush()
             items[item.code] = item.id
         return items
+
+
+def _values(kind: str, row: SheetRow, owner: uuid.UUID | None) -> service.ResourceValues:
+    v = row.values
+    return service.ResourceValues(
+        kind=kind,
+        code=v["code"],
+        name=v["name"],
+        division_adcode=v["division_adcode"],
+        status=v.get("status"),
+        address=v.get("address"),
+        lon=v.get("lon"),
+        lat=v.get("lat"),
+        contact_name=v.get("contact_name"),
+        contact_phone=v.get("contact_phone"),
+        owner_unit_id=owner,
+        attrs=row.attrs,
+    )
+
+
+def _changes(old: Resource, row: SheetRow, owner: uuid.UUID | None) -> dict[str, Any]:
+    """A row's change to an existing resource: a blank cell changes nothing."""
+    v = row.values
+    changes: dict[str, Any] = {
+        "name": v["name"],
+        "division_adcode": v["division_adcode"],
+        "attrs": {**(old.attrs or {}), **row.attrs},
+    }
+    for key in ("status", "address", "lon", "lat", "contact_name", "contact_phone"):
+        if v.get(key) is not None:
+            changes[key] = v[key]
+    if owner is not None:
+        changes["owner_unit_id"] = owner
+    return changes
 
 
 def _day(value: str | None) -> date | None:
