@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from yingji.core import tabular
 from yingji.core.security import Permission, Principal
 from yingji.core.web import Require, Session
-from yingji.resources import imports, tabular_io
-from yingji.resources.models import ResourceImport
+from yingji.resources import api, exports, imports, schemas, tabular_io
+from yingji.resources.models import ResourceImport, ResourceKind
 
 router = APIRouter(prefix="/api/v1", tags=["resources"])
 
@@ -143,3 +143,37 @@ async def import_resources(
 async def get_import(import_id: uuid.UUID, session: Session, me: Reader) -> Any:
     job = await imports.get_import_or_raise(session=session, principal=me, import_id=import_id)
     return ImportRead.of(job)
+
+
+@router.get(
+    "/resources:export",
+    summary="The resources of a kind you may see, with the list's filters, as .xlsx or CSV "
+    "(the import's layout) or GeoJSON",
+    response_class=Response,
+    responses={
+        200: {"content": {tabular.XLSX_TYPE: {}, "text/csv": {}, "application/geo+json": {}}},
+        422: {"description": "export_too_large (narrow the filters)"},
+    },
+)
+async def export_resources(
+    session: Session,
+    me: Reader,
+    kind: ResourceKind,
+    format: Annotated[Literal["xlsx", "csv", "geojson"], Query()] = "xlsx",  # noqa: A002
+    division: Annotated[str | None, Query(pattern=schemas.ADCODE_PATTERN)] = None,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat (WGS-84)")
+    ] = None,
+) -> Response:
+    filters = await api.resource_filter(
+        session, kind=kind, division=division, status=status, q=q, tag=tag, bbox=bbox
+    )
+    if filters is None:  # an unknown division: an empty file of the kind
+        filters = exports.matching_nothing(kind.value)
+    body = await exports.export_resources(
+        session=session, scope=me.scope, filters=filters, fmt=format
+    )
+    return _attachment(body, format, f"{kind.value}")
