@@ -83,3 +83,18 @@ async def export_resources(
     if fmt == "csv":
         return tabular_io.csv_bytes(tabular_io.header_words(kind), cells)
     return tabular_io.xlsx_bytes(kind, cells)
+
+
+async def export_kind(*, session: AsyncSession, kind: str, division: str | None, fmt: str) -> bytes:
+    """Every resource of ``kind`` (in ``division``'s subtree), for the command line."""
+    path = None
+    if division is not None:
+        path = await service.division_filter_path(session=session, adcode=division)
+        if path is None:
+            raise ValidationFailed(
+                "division_not_found", f"no division {division}", {"division_adcode": division}
+            )
+    filters = service.ResourceFilter(kind=kind, division_path=path)
+    return await export_resources(
+        session=session, scope=Scope(everything=True), filters=filters, fmt=fmt
+    )

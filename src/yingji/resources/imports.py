@@ -62,6 +62,10 @@ WRITE_SLICE = 1000
 #: the largest file accepted (an .xlsx of 100 000 rows of any kind is ~10 MiB)
 MAX_UPLOAD = tabular.XLSX_MAX_BYTES
 FINISHED = (ImportState.DONE.value, ImportState.FAILED.value)
+#: the kinds a sheet may hold (and ``stock``)
+KINDS = tuple(kind.value for kind in ResourceKind)
+#: who a job started from the command line was requested by
+SYSTEM_NAME = security.SYSTEM.username
 
 
 # --- starting and reading ------------------------------------------------------------------------
@@ -93,9 +97,17 @@ def check_upload(content: bytes) -> None:
 
 
 async def start_import(
-    *, session: AsyncSession, principal: Principal, kind: str, filename: str, content: bytes
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    kind: str,
+    filename: str,
+    content: bytes,
+    claim: bool = False,
 ) -> ResourceImport:
-    """A queued import job of ``kind`` (a resource kind or ``stock``) holding ``content``."""
+    """A queued import job of ``kind`` (a resource kind or ``stock``) holding ``content``, for
+    the timer worker; ``claim``: claimed for the caller, who runs it (:func:`run_job` with the
+    job's ``token``) — its watch timer still starts it again should the caller die."""
     kind = _check_kind(kind)
     check_upload(content)
     scope = principal.scope
@@ -112,7 +124,7 @@ async def start_import(
         updated=0,
         errors=[],
         error_count=0,
-        requested_by=principal.user_id,
+        requested_by=None if principal is security.SYSTEM else principal.user_id,
         requested_by_name=principal.username[:100],
         # rows must lie in the requester's division subtree (a unit's principal has none)
         area_path=None if scope.everything else scope.division_path,
@@ -123,7 +135,10 @@ async def start_import(
     )
     session.add(job)
     await session.flush()
-    await timers.schedule(session, kind=IMPORT_TIMER, subject=job.id, due_at=now, key="start")
+    if claim:
+        await _claim(session, job, now, "watch-start")
+    else:
+        await timers.schedule(session, kind=IMPORT_TIMER, subject=job.id, due_at=now, key="start")
     return job
 
 
@@ -143,6 +158,20 @@ async def get_import_or_raise(
     if job is None or not _readable_by(job, principal.scope, principal.user_id):
         raise NotFound("import_not_found", f"no import {import_id}", {"id": str(import_id)})
     return job
+
+
+async def job_summary(*, session: AsyncSession, import_id: uuid.UUID) -> dict[str, Any]:
+    """The job as the command line reports it (state, counts, problems)."""
+    job = await session.get(ResourceImport, import_id)
+    if job is None:
+        raise NotFound("import_not_found", f"no import {import_id}", {"id": str(import_id)})
+    return {
+        "state": job.state,
+        "created": job.created,
+        "updated": job.updated,
+        "errors": job.errors,
+        "error_count": job.error_count,
+    }
 
 
 # --- the timer and the runner --------------------------------------------------------------------
@@ -182,6 +211,16 @@ async def run_import_timer(session: AsyncSession, firing: timers.TimerFiring) ->
         due = beat + STALE
         await timers.schedule(session, kind=IMPORT_TIMER, subject=job.id, due_at=due, key=watch)
         return
+    token = await _claim(session, job, now, watch)
+    db = database_of(session)
+    job_id = job.id
+    after_commit(session, lambda: RUNNER.start(db, job_id, token))
+
+
+async def _claim(
+    session: AsyncSession, job: ResourceImport, now: datetime, watch: str
+) -> uuid.UUID:
+    """A new attempt at ``job`` (its token), watched by a timer due when it would be stale."""
     token = uuid.uuid4()
     job.attempt += 1
     job.token = token
@@ -190,9 +229,7 @@ async def run_import_timer(session: AsyncSession, firing: timers.TimerFiring) ->
     job.heartbeat_at = now
     job.updated_at = now
     await timers.schedule(session, kind=IMPORT_TIMER, subject=job.id, due_at=now + STALE, key=watch)
-    db = database_of(session)
-    job_id = job.id
-    after_commit(session, lambda: RUNNER.start(db, job_id, token))
+    return token
 
 
 class LostJob(Exception):
@@ -223,13 +260,26 @@ class _Job:
     everything: bool
     requested_by: uuid.UUID | None
     requested_by_name: str | None
+    report: Report
+    written: int = 0  # rows written when the job's row last said so
 
     def covers(self, path: str) -> bool:
         return self.everything or (self.area_path is not None and path.startswith(self.area_path))
 
 
-async def run_job(db: Database, job_id: uuid.UUID, token: uuid.UUID) -> None:
-    """Run one attempt of the job; a lost claim ends it quietly, any other error fails it."""
+Report = Callable[[str, int, int], None]
+
+
+def _quiet(_state: str, _done: int, _total: int) -> None:
+    return None
+
+
+async def run_job(
+    db: Database, job_id: uuid.UUID, token: uuid.UUID, report: Report = _quiet
+) -> None:
+    """Run one attempt of the job; a lost claim ends it quietly, any other error fails it.
+    ``report(state, done, total)`` hears the progress in this process (the command line's bar),
+    the writing step's on SQLite too."""
     try:
         async with db.unit_of_work(readonly=True) as session:
             row = await session.get(ResourceImport, job_id)
@@ -246,6 +296,7 @@ async def run_job(db: Database, job_id: uuid.UUID, token: uuid.UUID) -> None:
                 row.everything,
                 row.requested_by,
                 row.requested_by_name,
+                report,
             )
         audit.current_context.set(
             audit.RequestContext(
@@ -272,7 +323,9 @@ async def _run(db: Database, job: _Job) -> None:
     await _progress(db, job.id, job.token, total=total, done=0)
     for start in range(0, total, CHECK_SLICE):
         await asyncio.to_thread(checker.check, start, start + CHECK_SLICE)
-        await _progress(db, job.id, job.token, done=min(total, start + CHECK_SLICE))
+        done = min(total, start + CHECK_SLICE)
+        await _progress(db, job.id, job.token, done=done)
+        job.report(ImportState.CHECKING.value, done, total)
     checked = checker.result
     if checked.errors:
         await _finish_failed(db, job.id, job.token, checked.errors)
@@ -281,7 +334,9 @@ async def _run(db: Database, job: _Job) -> None:
     errors: list[CellError] = []
     try:
         async with db.unit_of_work() as session:
-            writer = _Writer(session, job, checked.columns, lambda n: _writing(db, job, n))
+            writer = _Writer(
+                session, job, checked.columns, lambda n: _writing(db, job, n, len(checked.rows))
+            )
             created, updated = await writer.write(checked.rows, errors)
             if errors:
                 raise _Refused  # what was written so far rolls back with the unit of work
@@ -294,10 +349,12 @@ class _Refused(Exception):
     """The database refused a row: the import's unit of work rolls back."""
 
 
-async def _writing(db: Database, job: _Job, done: int) -> None:
+async def _writing(db: Database, job: _Job, done: int, total: int) -> None:
     """Writing progress, from a connection of its own (PostgreSQL only: SQLite's one writer is
     busy writing the rows; the console shows the writing step without a count there)."""
-    if db.write_lock is None:
+    job.report(ImportState.WRITING.value, done, total)
+    if db.write_lock is None and (done - job.written >= WRITE_SLICE or done == total):
+        job.written = done
         await _progress(db, job.id, job.token, done=done)
 
 
@@ -556,8 +613,9 @@ class _Writer:
     # rescue teams: each row through the registry's flow (its linkage unit comes with it)
 
     async def _principal(self) -> Principal | None:
-        if self.job.requested_by is None:
-            return None
+        if self.job.requested_by is None:  # the command line's, or a user deleted since
+            system = self.job.everything and self.job.requested_by_name == SYSTEM_NAME
+            return security.SYSTEM if system else None
         try:
             user = await org.get_user_or_raise(
                 session=self.session, user_id=self.job.requested_by, scope=security.SYSTEM.scope
