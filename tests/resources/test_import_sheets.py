@@ -333,3 +333,42 @@ async def test_a_team_sheet_makes_each_team_with_its_unit_and_a_refused_row_undo
     assert team is not None and team.unit_id is not None
     assert team.attrs["capabilities"] == ["water_rescue", "mountain"]
     assert team.tags == "|water_rescue|mountain|"
+
+
+async def test_progress_is_told_a_slice_at_a_time_while_checking_then_writing(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yingji.core import security
+
+    await people(db)
+    monkeypatch.setattr(imports, "CHECK_SLICE", 2)
+    rows = [[f"W{i}", f"仓库{i}", "331126101000"] for i in range(5)]
+    async with db.unit_of_work() as session:
+        job = await imports.start_import(
+            session=session,
+            principal=security.SYSTEM,
+            kind="warehouse",
+            filename="w.xlsx",
+            content=xlsx(HEADER[:3], *rows),
+            claim=True,
+        )
+    heard: list[tuple[str, int, int]] = []
+    assert job.token is not None
+    await imports.run_job(db, job.id, job.token, lambda *told: heard.append(told))
+    checking = [told for told in heard if told[0] == "checking"]
+    assert checking == [("checking", 2, 5), ("checking", 4, 5), ("checking", 5, 5)]
+    assert heard[-1] == ("writing", 5, 5)
+    assert len(await warehouses(db)) == 5
+
+
+async def test_a_sheet_beyond_the_row_bound_is_refused_whole(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await people(db)
+    monkeypatch.setattr(tabular, "MAX_ROWS", 3)
+    rows = [[f"W{i}", f"仓库{i}", "331126101000"] for i in range(3)]
+    job = await finished(client, db, await bearer(client, "chief"), xlsx(HEADER[:3], *rows))
+    assert [(e["line"], e["code"], e["params"]) for e in job["errors"]] == [
+        (0, "too_many_rows", {"value": 2})
+    ]
+    assert await warehouses(db) == {}

@@ -317,16 +317,24 @@ async def run_job(
 
 
 async def _run(db: Database, job: _Job) -> None:
-    read = await asyncio.to_thread(tabular.read_table, job.content)
-    checker = tabular_io.SheetChecker(job.kind, read)
-    total = len(checker.records)
+    stream = await asyncio.to_thread(tabular.open_table, job.content)
+    checker = tabular_io.SheetChecker(job.kind, stream.header, stream.problem)
+    total = stream.estimated_rows or 0
     await _progress(db, job.id, job.token, total=total, done=0)
-    for start in range(0, total, CHECK_SLICE):
-        await asyncio.to_thread(checker.check, start, start + CHECK_SLICE)
-        done = min(total, start + CHECK_SLICE)
-        await _progress(db, job.id, job.token, done=done)
-        job.report(ImportState.CHECKING.value, done, total)
-    checked = checker.result
+    try:
+        while checker.readable:
+            records = await asyncio.to_thread(stream.take, CHECK_SLICE)
+            if not records:
+                break
+            checker.check(records)
+            total = max(total, checker.checked)
+            await _progress(db, job.id, job.token, done=checker.checked, total=total)
+            job.report(ImportState.CHECKING.value, checker.checked, total)
+    finally:
+        stream.close()
+    checked = checker.finish(stream.problem if checker.readable else None)
+    if checker.checked != total:  # the sheet declared more (or fewer) rows than it had
+        await _progress(db, job.id, job.token, done=checker.checked, total=checker.checked)
     if checked.errors:
         await _finish_failed(db, job.id, job.token, checked.errors)
         return
