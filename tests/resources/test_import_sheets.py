@@ -372,3 +372,30 @@ async def test_a_sheet_beyond_the_row_bound_is_refused_whole(
         (0, "too_many_rows", {"value": 2})
     ]
     assert await warehouses(db) == {}
+
+
+async def test_an_import_is_audited_once_as_its_requester_with_the_files_hash(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    import hashlib
+
+    from yingji.core.audit import AuditEntry
+    from yingji.core.events import OutboxEvent
+
+    await people(db)
+    body = xlsx(HEADER[:3], ["W1", "甲镇仓库", "331126101000"], ["W2", "乙镇仓库", "331126"])
+    job = await finished(client, db, await bearer(client, "chief"), body)
+    async with db.unit_of_work(readonly=True) as session:
+        entries = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.subject_id == job["id"]))
+        )
+        events = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.subject_id == job["id"]))
+        )
+    [entry] = entries
+    assert (entry.action, entry.actor_name) == ("resource.imported", "chief")
+    assert entry.after is not None
+    assert entry.after["sha256"] == hashlib.sha256(body).hexdigest()
+    assert (entry.after["created"], entry.after["updated"]) == (2, 0)
+    assert entry.division_path is not None and entry.division_path.endswith("/331126/")
+    assert [e.type for e in events] == ["resource.imported"]
