@@ -1159,6 +1159,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Resources you may see (filter by kind, division subtree, status, text, tag, bbox) */
+        get: operations["list_resources_api_v1_resources_get"];
+        put?: never;
+        /** Add a resource (a rescue team creates or links its rescue_team unit) */
+        post: operations["create_resource_api_v1_resources_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The ten kinds (statuses, own fields with Chinese headers) and the common columns */
+        get: operations["list_kinds_api_v1_resources_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One resource */
+        get: operations["get_resource_api_v1_resources__resource_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a resource (409 resource_in_use while an allocation holds it) */
+        delete: operations["delete_resource_api_v1_resources__resource_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a resource at the version read (409 stale_version otherwise) */
+        patch: operations["update_resource_api_v1_resources__resource_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/minimums": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a warehouse's minimum stock per item (replaces the whole set) */
+        put: operations["set_minimums_api_v1_resources__resource_id__minimums_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A warehouse's stock: batches (earliest expiry first) and per-item totals */
+        get: operations["get_stock_api_v1_resources__resource_id__stock_get"];
+        put?: never;
+        /** Receive a batch into a warehouse (入库; 409 batch_exists for a known batch number) */
+        post: operations["receive_batch_api_v1_resources__resource_id__stock_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
+        patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
+        trace?: never;
+    };
     "/api/v1/routing-rules": {
         parameters: {
             query?: never;
@@ -1258,6 +1364,24 @@ export interface paths {
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supply-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The supply catalogue (filter by text, category) */
+        get: operations["list_supply_items_api_v1_supply_items_get"];
+        put?: never;
+        /** Add an item to the catalogue (409 item_exists for a taken code) */
+        post: operations["create_supply_item_api_v1_supply_items_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1605,6 +1729,31 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /**
+         * BatchCorrection
+         * @description 盘点更正 — the counted quantity, with what the counter read before (compare-and-set).
+         */
+        BatchCorrection: {
+            /**
+             * Expected Quantity
+             * @description the quantity read; 409 stale_quantity if it moved
+             */
+            expected_quantity: number;
+            /**
+             * Expires On
+             * @description set only when given
+             */
+            expires_on?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "stocktake" | "damaged" | "expired" | "lost" | "found" | "entry_error";
+        };
         /** BatchItem */
         BatchItem: {
             /** Error */
@@ -1627,6 +1776,25 @@ export interface components {
             failed: number;
             /** Items */
             items: components["schemas"]["BatchItem"][];
+        };
+        /**
+         * BatchReceive
+         * @description 入库 — a batch received.
+         */
+        BatchReceive: {
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on?: string | null;
         };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
@@ -2149,6 +2317,33 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** FieldRead */
+        FieldRead: {
+            /** Choices */
+            choices: {
+                [key: string]: string;
+            } | null;
+            /** En */
+            en: string;
+            /** Key */
+            key: string;
+            /** Max Length */
+            max_length: number;
+            /** Maximum */
+            maximum: number | null;
+            /** Minimum */
+            minimum: number | null;
+            /** Pattern */
+            pattern: string | null;
+            /** Required */
+            required: boolean;
+            /** Tag */
+            tag: boolean;
+            /** Type */
+            type: string;
+            /** Zh */
+            zh: string;
+        };
         /** FirstReportRequest */
         FirstReportRequest: {
             /**
@@ -2381,6 +2576,36 @@ export interface components {
              */
             incident_id: string;
         };
+        /** KindRead */
+        KindRead: {
+            /** Area */
+            area: boolean;
+            /** En */
+            en: string;
+            /** Fields */
+            fields: components["schemas"]["FieldRead"][];
+            /** Kind */
+            kind: string;
+            /** Requestable */
+            requestable: boolean;
+            /** Speed Kmh */
+            speed_kmh: number;
+            /** Statuses */
+            statuses: {
+                [key: string]: string;
+            };
+            /** Usable */
+            usable: string[];
+            /** Zh */
+            zh: string;
+        };
+        /** KindsRead */
+        KindsRead: {
+            /** Common */
+            common: components["schemas"]["FieldRead"][];
+            /** Kinds */
+            kinds: components["schemas"]["KindRead"][];
+        };
         /** LevelRequest */
         LevelRequest: {
             /**
@@ -2484,6 +2709,24 @@ export interface components {
             into_incident_id: string;
             /** Reason */
             reason?: string | null;
+        };
+        /** MinimumSet */
+        MinimumSet: {
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Minimum */
+            minimum: number;
+        };
+        /**
+         * MinimumsSet
+         * @description The warehouse's minimum stock, replaced whole (an item left out has none).
+         */
+        MinimumsSet: {
+            /** Items */
+            items: components["schemas"]["MinimumSet"][];
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3139,6 +3382,163 @@ export interface components {
             /** Written Minutes */
             written_minutes: number;
         };
+        /** ResourceCreate */
+        ResourceCreate: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
+             */
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description the kind's own fields (GET /api/v1/resources/kinds); unknown keys and bad values are refused with field_invalid and details {field, problem, params}
+             */
+            attrs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Code
+             * @description the office's own code (编号)
+             */
+            code: string;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            kind: components["schemas"]["ResourceKind"];
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
+            /**
+             * Unit Id
+             * @description rescue_team only: link this existing rescue_team unit (else one is created)
+             */
+            unit_id?: string | null;
+        };
+        /**
+         * ResourceKind
+         * @description The ten databases (10大数据库).
+         * @enum {string}
+         */
+        ResourceKind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan";
+        /** ResourcePage */
+        ResourcePage: {
+            /** Items */
+            items: components["schemas"]["ResourceRead"][];
+            /** Total */
+            total: number;
+        };
+        /** ResourceRead */
+        ResourceRead: {
+            /** Address */
+            address: string | null;
+            /** Area */
+            area: {
+                [key: string]: unknown;
+            } | null;
+            /** Attrs */
+            attrs: {
+                [key: string]: unknown;
+            };
+            /** Code */
+            code: string;
+            /** Contact Name */
+            contact_name: string | null;
+            /** Contact Phone */
+            contact_phone: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Division Name */
+            division_name: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id: string | null;
+            /** Owner Unit Name */
+            owner_unit_name: string | null;
+            /** Status */
+            status: string;
+            /** Tags */
+            tags: string[];
+            /** Unit Id */
+            unit_id: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * ResourceUpdate
+         * @description The columns to change, and the ``version`` they were read at (else 409 stale_version).
+         */
+        ResourceUpdate: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
+             */
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description replaces the kind's fields whole
+             */
+            attrs?: {
+                [key: string]: unknown;
+            } | null;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
+            /** Version */
+            version: number;
+        };
         /** ReturnRequest */
         ReturnRequest: {
             /** Reason */
@@ -3347,6 +3747,62 @@ export interface components {
              */
             tier: number;
         };
+        /** StockBatchRead */
+        StockBatchRead: {
+            /** Available */
+            available: number;
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on: string | null;
+            /** Reserved */
+            reserved: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StockRead */
+        StockRead: {
+            /** Batches */
+            batches: components["schemas"]["StockBatchRead"][];
+            /** Totals */
+            totals: components["schemas"]["StockTotalRead"][];
+            /**
+             * Warehouse Id
+             * Format: uuid
+             */
+            warehouse_id: string;
+        };
+        /** StockTotalRead */
+        StockTotalRead: {
+            /** Available */
+            available: number;
+            /** Below Minimum */
+            below_minimum: boolean;
+            item: components["schemas"]["SupplyItemRead"];
+            /** Minimum */
+            minimum: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Reserved */
+            reserved: number;
+        };
         /** SubscriberRead */
         SubscriberRead: {
             /** Failures */
@@ -3475,6 +3931,43 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name?: string | null;
+        };
+        /** SupplyItemCreate */
+        SupplyItemCreate: {
+            /** Category */
+            category?: string | null;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Unit Of Measure
+             * @description 顶, 件, 箱, 台 …
+             */
+            unit_of_measure: string;
+        };
+        /** SupplyItemPage */
+        SupplyItemPage: {
+            /** Items */
+            items: components["schemas"]["SupplyItemRead"][];
+            /** Total */
+            total: number;
+        };
+        /** SupplyItemRead */
+        SupplyItemRead: {
+            /** Category */
+            category: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Of Measure */
+            unit_of_measure: string;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -6302,6 +6795,401 @@ export interface operations {
             };
         };
     };
+    list_resources_api_v1_resources_get: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["ResourceKind"] | null;
+                division?: string | null;
+                status?: string | null;
+                q?: string | null;
+                tag?: string | null;
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourcePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_resource_api_v1_resources_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_kinds_api_v1_resources_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindsRead"];
+                };
+            };
+        };
+    };
+    get_resource_api_v1_resources__resource_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_resource_api_v1_resources__resource_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_resource_api_v1_resources__resource_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_minimums_api_v1_resources__resource_id__minimums_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinimumsSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_stock_api_v1_resources__resource_id__stock_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receive_batch_api_v1_resources__resource_id__stock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchReceive"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    correct_batch_api_v1_resources__resource_id__stock__batch_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCorrection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_routing_rules_api_v1_routing_rules_get: {
         parameters: {
             query?: never;
@@ -6598,6 +7486,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SupervisedOrder"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_supply_items_api_v1_supply_items_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_supply_item_api_v1_supply_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplyItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
