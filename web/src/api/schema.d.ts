@@ -1230,6 +1230,58 @@ export interface paths {
         patch: operations["update_resource_api_v1_resources__resource_id__patch"];
         trace?: never;
     };
+    "/api/v1/resources/{resource_id}/minimums": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a warehouse's minimum stock per item (replaces the whole set) */
+        put: operations["set_minimums_api_v1_resources__resource_id__minimums_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A warehouse's stock: batches (earliest expiry first) and per-item totals */
+        get: operations["get_stock_api_v1_resources__resource_id__stock_get"];
+        put?: never;
+        /** Receive a batch into a warehouse (入库; 409 batch_exists for a known batch number) */
+        post: operations["receive_batch_api_v1_resources__resource_id__stock_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
+        patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
+        trace?: never;
+    };
     "/api/v1/resources:export": {
         parameters: {
             query?: never;
@@ -1380,6 +1432,24 @@ export interface paths {
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supply-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The supply catalogue (filter by text, category) */
+        get: operations["list_supply_items_api_v1_supply_items_get"];
+        put?: never;
+        /** Add an item to the catalogue (409 item_exists for a taken code) */
+        post: operations["create_supply_item_api_v1_supply_items_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1727,6 +1797,31 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /**
+         * BatchCorrection
+         * @description 盘点更正 — the counted quantity, with what the counter read before (compare-and-set).
+         */
+        BatchCorrection: {
+            /**
+             * Expected Quantity
+             * @description the quantity read; 409 stale_quantity if it moved
+             */
+            expected_quantity: number;
+            /**
+             * Expires On
+             * @description set only when given
+             */
+            expires_on?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "stocktake" | "damaged" | "expired" | "lost" | "found" | "entry_error";
+        };
         /** BatchItem */
         BatchItem: {
             /** Error */
@@ -1749,6 +1844,25 @@ export interface components {
             failed: number;
             /** Items */
             items: components["schemas"]["BatchItem"][];
+        };
+        /**
+         * BatchReceive
+         * @description 入库 — a batch received.
+         */
+        BatchReceive: {
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on?: string | null;
         };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
@@ -2687,6 +2801,24 @@ export interface components {
             into_incident_id: string;
             /** Reason */
             reason?: string | null;
+        };
+        /** MinimumSet */
+        MinimumSet: {
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Minimum */
+            minimum: number;
+        };
+        /**
+         * MinimumsSet
+         * @description The warehouse's minimum stock, replaced whole (an item left out has none).
+         */
+        MinimumsSet: {
+            /** Items */
+            items: components["schemas"]["MinimumSet"][];
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3707,6 +3839,62 @@ export interface components {
              */
             tier: number;
         };
+        /** StockBatchRead */
+        StockBatchRead: {
+            /** Available */
+            available: number;
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on: string | null;
+            /** Reserved */
+            reserved: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StockRead */
+        StockRead: {
+            /** Batches */
+            batches: components["schemas"]["StockBatchRead"][];
+            /** Totals */
+            totals: components["schemas"]["StockTotalRead"][];
+            /**
+             * Warehouse Id
+             * Format: uuid
+             */
+            warehouse_id: string;
+        };
+        /** StockTotalRead */
+        StockTotalRead: {
+            /** Available */
+            available: number;
+            /** Below Minimum */
+            below_minimum: boolean;
+            item: components["schemas"]["SupplyItemRead"];
+            /** Minimum */
+            minimum: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Reserved */
+            reserved: number;
+        };
         /** SubscriberRead */
         SubscriberRead: {
             /** Failures */
@@ -3835,6 +4023,43 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name?: string | null;
+        };
+        /** SupplyItemCreate */
+        SupplyItemCreate: {
+            /** Category */
+            category?: string | null;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Unit Of Measure
+             * @description 顶, 件, 箱, 台 …
+             */
+            unit_of_measure: string;
+        };
+        /** SupplyItemPage */
+        SupplyItemPage: {
+            /** Items */
+            items: components["schemas"]["SupplyItemRead"][];
+            /** Total */
+            total: number;
+        };
+        /** SupplyItemRead */
+        SupplyItemRead: {
+            /** Category */
+            category: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Of Measure */
+            unit_of_measure: string;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -6961,6 +7186,179 @@ export interface operations {
             };
         };
     };
+    set_minimums_api_v1_resources__resource_id__minimums_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinimumsSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_stock_api_v1_resources__resource_id__stock_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receive_batch_api_v1_resources__resource_id__stock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchReceive"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    correct_batch_api_v1_resources__resource_id__stock__batch_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCorrection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     export_resources_api_v1_resources_export_get: {
         parameters: {
             query: {
@@ -7359,6 +7757,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SupervisedOrder"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_supply_items_api_v1_supply_items_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_supply_item_api_v1_supply_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplyItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
