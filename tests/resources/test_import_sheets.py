@@ -399,3 +399,23 @@ async def test_an_import_is_audited_once_as_its_requester_with_the_files_hash(
     assert (entry.after["created"], entry.after["updated"]) == (2, 0)
     assert entry.division_path is not None and entry.division_path.endswith("/331126/")
     assert [e.type for e in events] == ["resource.imported"]
+
+
+async def test_an_owning_unit_is_named_by_code_and_must_serve_the_importers_area(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await people(db)
+    header = [*HEADER[:3], "所属单位编码"]
+    chief_a = await bearer(client, "chief_a")
+    job = await finished(client, db, chief_a, xlsx(header, ["W1", "甲", "331126101000", "TB"]))
+    assert [(e["line"], e["column"], e["code"]) for e in job["errors"]] == [
+        (2, "所属单位编码", "unit_not_found")
+    ]
+    job = await finished(client, db, chief_a, xlsx(header, ["W1", "甲", "331126101000", "TA"]))
+    assert job["state"] == "done"
+    owner = (await warehouses(db))["W1"].owner_unit_id
+    async with db.unit_of_work(readonly=True) as session:
+        from yingji.org import service as org
+
+        unit = await org.get_unit_by_code(session=session, code="TA")
+    assert unit is not None and owner == unit.id

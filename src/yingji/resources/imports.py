@@ -470,9 +470,11 @@ class _Writer:
         return self.paths[adcode]
 
     async def _unit(self, code: str) -> uuid.UUID | None:
+        """The owning unit of that code, if it serves the requester's area (else None)."""
         if code not in self.units:
             unit = await org.get_unit_by_code(session=self.session, code=code)
-            self.units[code] = None if unit is None else unit.id
+            seen = unit is not None and self.job.covers(unit.division_path)
+            self.units[code] = unit.id if unit is not None and seen else None
         return self.units[code]
 
     async def _existing(self, model: Any, where: Any, keys: list[Any], column: Any) -> list[Any]:
@@ -541,14 +543,21 @@ class _Writer:
                 errors.append(self._error(row, "code", "out_of_scope", value=row.values["code"]))
                 continue
             if old is None:
-                inserts.append(self._new(spec, row, path, owner, now))
+                try:  # the registry's own checks of a new row (place, status, fields)
+                    inserts.append(
+                        service.prepare_resource(
+                            _values(spec.kind.value, row, owner), division_path=path
+                        )
+                    )
+                except DomainError as exc:
+                    errors.append(self._refused(row, exc))
             else:
                 updates.append(self._changed(spec, old, row, path, owner, now))
         if errors:
             return 0, 0
         done = 0
         for chunk in _chunks(inserts, WRITE_SLICE):
-            await self.session.execute(insert(Resource), chunk)
+            await service.insert_resources(session=self.session, rows=chunk)
             done += len(chunk)
             await self.progress(done)
         for chunk in _chunks(updates, WRITE_SLICE):
@@ -556,38 +565,6 @@ class _Writer:
             done += len(chunk)
             await self.progress(done)
         return len(inserts), len(updates)
-
-    def _new(
-        self,
-        spec: kinds.KindSpec,
-        row: SheetRow,
-        path: str,
-        owner: uuid.UUID | None,
-        now: datetime,
-    ) -> dict[str, Any]:
-        v = row.values
-        return {
-            "id": new_id(),
-            "kind": spec.kind.value,
-            "code": v["code"],
-            "name": v["name"],
-            "status": v.get("status") or spec.default_status,
-            "division_adcode": v["division_adcode"],
-            "division_path": path,
-            "owner_unit_id": owner,
-            "unit_id": None,
-            "address": v.get("address"),
-            "lon": v.get("lon"),
-            "lat": v.get("lat"),
-            "area": None,
-            "contact_name": v.get("contact_name"),
-            "contact_phone": v.get("contact_phone"),
-            "attrs": row.attrs,
-            "tags": kinds.tags_of(spec, row.attrs),
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
 
     def _changed(
         self,
