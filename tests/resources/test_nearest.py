@@ -8,11 +8,12 @@ import httpx
 import pytest
 
 from tests.factories import login, make_county_with_two_towns, make_user
-from tests.resources.near_data import SPOT, add_batch, add_item, add_resource, days, east
+from tests.resources.near_data import PATHS, SPOT, add_batch, add_item, add_resource, days, east
 from yingji.app import create_app
 from yingji.core import geo
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
+from yingji.resources import service
 from yingji.settings import Settings
 
 TEAM = {"capabilities": ["water_rescue"], "members": 20}
@@ -179,3 +180,48 @@ async def test_bad_questions_are_refused_with_a_code(
     assert response.status_code == status, response.text
     if code is not None:
         assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("speeds", [{"rescue_team": 0}, {"rescue_team": 5000}, {"a-b": 10}])
+def test_travel_speeds_that_make_no_sense_are_refused_at_start(speeds: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="YINGJI_TRAVEL_SPEEDS"):
+        Settings(env="test", travel_speeds=speeds)
+
+
+async def test_nearest_looks_across_the_antimeridian(
+    county: Database, client: httpx.AsyncClient
+) -> None:
+    await add_resource(county, "expert", "west", (-179.99, 10.0), attrs={"specialties": ["flood"]})
+    await add_resource(county, "expert", "east", (179.97, 10.0), attrs={"specialties": ["flood"]})
+    await add_resource(county, "expert", "far", (170.0, 10.0), attrs={"specialties": ["flood"]})
+    await login(client, "county")
+    response = await client.get(
+        "/api/v1/resources:nearest",
+        params={"kind": "expert", "lon": 179.995, "lat": 10.0, "n": 2},
+    )
+    assert [i["resource"]["code"] for i in response.json()["items"]] == ["west", "east"]
+    assert response.json()["items"][0]["distance_m"] < 2000
+
+
+async def test_a_warehouse_holding_the_item_is_found_beyond_many_that_do_not(
+    county: Database, client: httpx.AsyncClient
+) -> None:
+    rows = []
+    for i in range(100):  # empty warehouses all around the spot, nearer than the one with tents
+        values = service.ResourceValues(
+            kind="warehouse",
+            code=f"empty{i:03d}",
+            name=f"空仓库{i}",
+            division_adcode="331126101000",
+            lon=east(100 + 10 * i)[0],
+            lat=SPOT[1],
+        )
+        rows.append(service.prepare_resource(values, division_path=PATHS["331126101000"]))
+    async with county.unit_of_work() as session:
+        await service.insert_resources(session=session, rows=rows)
+    tents = await add_item(county, "tent", "帐篷", "顶")
+    full = await add_resource(county, "warehouse", "full", east(-5000))
+    await add_batch(county, full, tents, 10)
+    await login(client, "county")
+    response = await _nearest(client, kind="warehouse", item="tent")
+    assert [i["resource"]["code"] for i in response.json()["items"]] == ["full"]

@@ -2,15 +2,26 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import allocation_api, api, flows, jobs, models, near_api, stock_api
+from yingji.resources import (
+    allocation_api,
+    api,
+    flows,
+    imports,
+    io_api,
+    jobs,
+    models,
+    near_api,
+    stock_api,
+)
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(api.router, stock_api.router, near_api.router, allocation_api.router),
+    routers=(io_api.router, api.router, stock_api.router, near_api.router, allocation_api.router),
     models=(models,),
     timer_handlers={
+        imports.IMPORT_TIMER: imports.run_import_timer,
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,

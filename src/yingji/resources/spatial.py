@@ -76,21 +76,20 @@ def free_capacity() -> ColumnElement[int]:
     return capacity - func.coalesce(Resource.attrs["occupancy"].as_integer(), 0)
 
 
-def available_by_warehouse(
-    item_ids: Collection[uuid.UUID], *, min_quantity: int = 1
-) -> Select[uuid.UUID, int]:
-    """SQL: per warehouse, the quantity of ``item_ids`` available (quantity − reserved of the
-    batches not expired), for the warehouses with at least ``min_quantity``."""
-    available = func.sum(StockBatch.quantity - StockBatch.reserved)
+def _unexpired(item_ids: Collection[uuid.UUID]) -> list[ColumnElement[bool]]:
     today = clock.now().date()
+    return [
+        StockBatch.item_id.in_(list(item_ids)),
+        or_(StockBatch.expires_on.is_(None), StockBatch.expires_on >= today),
+    ]
+
+
+def available_here(item_ids: Collection[uuid.UUID]) -> Any:
+    """SQL: what the warehouse of the row (``Resource``) has available of ``item_ids``."""
     return (
-        select(StockBatch.warehouse_id, available.label("available"))
-        .where(
-            StockBatch.item_id.in_(list(item_ids)),
-            or_(StockBatch.expires_on.is_(None), StockBatch.expires_on >= today),
-        )
-        .group_by(StockBatch.warehouse_id)
-        .having(available >= min_quantity)
+        select(func.sum(StockBatch.quantity - StockBatch.reserved))
+        .where(StockBatch.warehouse_id == Resource.id, *_unexpired(item_ids))
+        .scalar_subquery()
     )
 
 
@@ -187,9 +186,8 @@ async def nearest(
     """The ``n`` resources matching ``query`` nearest the point, nearest first (ties by code)."""
     n = max(1, min(n, MAX_NEAREST))
     if _use_postgis(session, portable):
-        found = await _nearest_postgis(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
-    else:
-        found = await _nearest_portable(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
+        return await _nearest_postgis(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
+    found = await _nearest_portable(session, scope=scope, lon=lon, lat=lat, query=query, n=n)
     return await _hits(session, found)
 
 
@@ -197,36 +195,92 @@ async def nearest(
 _Found = tuple[uuid.UUID, str, float, int | None]
 
 
-def _candidates(query: NearQuery, scope: Scope) -> Select[Any]:
-    """The columns a nearest-first scan reads, with the stock join when an item is asked."""
+def _candidates(query: NearQuery, scope: Scope, *, whole: bool = False) -> Select[Any]:
+    """What a nearest-first scan reads — the whole rows, or (id, code, lon, lat) — and what is
+    available, with the stock join when an item is asked."""
+    columns: tuple[Any, ...] = (
+        (Resource,) if whole else (Resource.id, Resource.code, Resource.lon, Resource.lat)
+    )
     if query.item_ids is not None:
-        stock = available_by_warehouse(query.item_ids, min_quantity=query.min_quantity).subquery()
-        stmt = select(Resource.id, Resource.code, Resource.lon, Resource.lat, stock.c.available)
-        stmt = stmt.join(stock, stock.c.warehouse_id == Resource.id)
+        # a per-row condition (not a join the planner could turn the KNN scan into a sort with)
+        available = available_here(query.item_ids)
+        stmt = select(*columns, available).where(available >= query.min_quantity)
     else:
-        stmt = select(
-            Resource.id, Resource.code, Resource.lon, Resource.lat, literal_column("NULL")
-        )
+        stmt = select(*columns, literal_column("NULL"))
     return stmt.where(*query.clauses(scope))
+
+
+#: a stock question reads this many nearest warehouses first, then fourfold more while short
+_STOCK_FIRST_CANDIDATES = 64
+_STOCK_MAX_CANDIDATES = 32_768
 
 
 async def _nearest_postgis(
     session: AsyncSession, *, scope: Scope, lon: float, lat: float, query: NearQuery, n: int
-) -> list[_Found]:
-    stmt = _candidates(query, scope)
+) -> list[NearHit]:
+    """One KNN scan of the GiST index reading whole rows: a few more than asked, ordered by
+    their exact distance on the sphere. A stock question first narrows by the KNN scan alone
+    (see :func:`_stock_candidates`)."""
     point = _pg_point()
-    stmt = stmt.add_columns(func.ST_Distance(_GEOG, point, False).label("d")).where(
-        _GEOG.is_not(None)
+    params = {"p_lon": lon, "p_lat": lat}
+    distance = func.ST_Distance(_GEOG, point, False)
+    where = [*query.clauses(scope), _GEOG.is_not(None)]
+    if query.max_m is not None:
+        where.append(func.ST_DWithin(_GEOG, point, query.max_m, False))
+    if query.item_ids is not None:
+        rows = await _stock_candidates(session, query, where, n, params)
+    else:
+        stmt = select(Resource, literal_column("NULL"), distance.label("d")).where(*where)
+        stmt = stmt.order_by(_GEOG.op("<->")(point)).limit(n + _KNN_MARGIN)
+        rows = list((await session.execute(stmt, params)).all())
+    hits = [NearHit(row[0], float(row[2]), _int(row[1])) for row in rows]
+    if query.max_m is not None:
+        hits = [h for h in hits if h.distance_m <= query.max_m]
+    hits.sort(key=lambda h: (h.distance_m, h.resource.code))
+    return hits[:n]
+
+
+async def _stock_candidates(
+    session: AsyncSession,
+    query: NearQuery,
+    where: list[ColumnElement[bool]],
+    n: int,
+    params: dict[str, float],
+) -> list[Any]:
+    """Warehouses holding enough, nearest first: the ``m`` nearest of the kind (a KNN scan the
+    planner cannot trade for a sort), then the stock condition on those. Enough found among
+    the ``m`` nearest are the nearest of all; else ``m`` grows, and past a bound one query over
+    every warehouse answers."""
+    assert query.item_ids is not None  # noqa: S101 - the caller asks only then
+    point = _pg_point()
+    available = available_here(query.item_ids)
+    m = _STOCK_FIRST_CANDIDATES
+    while m <= _STOCK_MAX_CANDIDATES:
+        nearest_m = (
+            select(Resource.id.label("rid"), func.ST_Distance(_GEOG, point, False).label("d"))
+            .where(*where)
+            .order_by(_GEOG.op("<->")(point))
+            .limit(m)
+            .subquery()
+        )
+        stmt = (
+            select(Resource, available, nearest_m.c.d)
+            .join(nearest_m, nearest_m.c.rid == Resource.id)
+            .where(available >= query.min_quantity)
+            .order_by(nearest_m.c.d)
+            .limit(n + _KNN_MARGIN)
+        )
+        rows = list((await session.execute(stmt, params)).all())
+        if len(rows) >= n:
+            return rows
+        m *= 8
+    stmt = (
+        select(Resource, available, func.ST_Distance(_GEOG, point, False).label("d"))
+        .where(*where, available >= query.min_quantity)
+        .order_by(_GEOG.op("<->")(point))
+        .limit(n + _KNN_MARGIN)
     )
-    if query.max_m is not None:
-        stmt = stmt.where(func.ST_DWithin(_GEOG, point, query.max_m, False))
-    stmt = stmt.order_by(_GEOG.op("<->")(point)).limit(n + _KNN_MARGIN)
-    rows = (await session.execute(stmt, {"p_lon": lon, "p_lat": lat})).all()
-    found = [(row[0], row[1], float(row[5]), _int(row[4])) for row in rows]
-    if query.max_m is not None:
-        found = [f for f in found if f[2] <= query.max_m]
-    found.sort(key=lambda f: (f[2], f[1]))
-    return found[:n]
+    return list((await session.execute(stmt, params)).all())
 
 
 async def _nearest_portable(
