@@ -88,6 +88,11 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
         ("held", world["team"])
     ]
     assert await status_of(db, world["team"]) == "deployed"
+    early = await client.post(f"{API}/{asked['id']}/arrive", headers=world["a_officer"])
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "request_invalid_transition")
+    wrong = await client.post(f"{API}/{asked['id']}/issue", headers=world["county_cmd"])
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (409, "step_not_for_target")
+    await step(client, world["a_officer"], asked, "dispatch", expect=403)  # the asker's desk
     await step(client, world["county_cmd"], asked, "dispatch")
     await step(client, world["a_officer"], asked, "arrive")
     back = await step(client, world["a_officer"], asked, "return")
@@ -109,6 +114,17 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
     await deliver_events(db)
     team_told = [n["kind"] for n in await told(client, world["team_liaison"])]
     assert team_told.count("resource_allocation") == 3  # promised, sent, back
+    audit = (
+        await client.get(
+            "/api/v1/audit",
+            headers=world["a_leader"],  # the asking town's desk reads its request's trail
+            params={"subject_type": "resource_request", "subject_id": asked["id"]},
+        )
+    ).json()
+    assert sorted(e["action"] for e in audit["items"]) == sorted(
+        f"resource.request.{s}"
+        for s in ("created", "approved", "dispatched", "arrived", "returned")
+    )
     # the team's people read the request their notices link to; another town's desk does not
     url = f"{API}/{asked['id']}"
     assert (await client.get(url, headers=world["team_liaison"])).json()["state"] == "returned"
