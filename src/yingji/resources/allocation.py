@@ -681,11 +681,6 @@ def _today() -> date:
     return clock.now().astimezone(clock.LOCAL_TZ).date()
 
 
-async def available(*, session: AsyncSession, warehouse_id: uuid.UUID, item_id: uuid.UUID) -> int:
-    rows = (await session.execute(_promisable(warehouse_id, item_id, _today()))).all()
-    return sum(int(r.free) for r in rows)
-
-
 def _insufficient(request: ResourceRequest, warehouse_id: uuid.UUID | None, left: int) -> Conflict:
     return Conflict(
         "insufficient_stock",
