@@ -206,3 +206,15 @@ async def test_the_demo_county_teams_get_their_rows_once_the_seed_is_delivered(
     assert sorted((r.code, r.name, r.unit_id) for r in rows) == sorted(
         (u.code, u.name, u.id) for u in units
     )
+
+
+async def test_a_team_row_is_not_deleted_while_its_unit_lives(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_desks(db)
+    cmd = await bearer(client, "cmd")
+    created = await create(client, cmd, team())
+    refused = await client.delete(f"/api/v1/resources/{created['id']}", headers=cmd)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "team_follows_unit"
+    assert (await client.get(f"/api/v1/resources/{created['id']}", headers=cmd)).status_code == 200

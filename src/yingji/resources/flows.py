@@ -248,11 +248,18 @@ async def _update_team_unit(session: AsyncSession, team: Resource) -> None:
 async def delete_resource(
     *, session: AsyncSession, principal: Principal, resource_id: uuid.UUID
 ) -> None:
-    """Delete a resource the principal sees (a team's unit stays: org keeps it)."""
+    """Delete a resource the principal sees. A rescue team's row lives as long as its unit
+    (org keeps units, deactivating them): ``team_follows_unit``."""
     resource = await service.get_resource_or_raise(
         session=session, resource_id=resource_id, scope=principal.scope
     )
     _require_area(principal, resource.division_path)
+    if resource.unit_id is not None:
+        raise Conflict(
+            "team_follows_unit",
+            "a rescue team lives as long as its unit; change its status instead",
+            {"unit_id": str(resource.unit_id)},
+        )
     before, audience = snapshot(resource), audience_of(resource)
     await service.delete_resource(session=session, resource=resource)
     await record_change(
