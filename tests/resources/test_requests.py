@@ -276,7 +276,13 @@ async def test_a_request_the_town_cannot_meet_goes_to_the_county_and_follows_its
     await step(client, world["county_cmd"], upward, "approve")
     original = (await client.get(f"{API}/{asked['id']}", headers=world["a_officer"])).json()
     assert (original["state"], original["warehouse_id"]) == ("approved", store)
-    await step(client, world["county_cmd"], upward, "issue")
+    assert original["actions"] == ["cancel"]
+    assert (await client.get(f"{API}/{upward['id']}", headers=world["county_cmd"])).json()[
+        "actions"
+    ] == ["issue", "cancel"]
+    # issued by the county on the town's request: taken on the county's, which holds the tents
+    await step(client, world["a_leader"], asked, "issue", expect=403)  # not the town's to give
+    await step(client, world["county_cmd"], asked, "issue")
     # the town receives on its own request; the step lands on the county's, which holds the tents
     received = await step(client, world["a_officer"], asked, "receive")
     assert received["state"] == "received"

@@ -208,6 +208,8 @@ def _actions(me: Principal, request: ResourceRequest) -> list[Step]:
         move = allocation.MOVES[name]
         if move.target is not None and move.target != request.target:
             continue
+        if move.decider and request.forwarded_to_id is not None:
+            continue  # the division above moves it, on the request it received
         if state == RequestState.FORWARDED and not move.decider:
             # taken on the request at the end of the chain, which the original follows
             ok = name == "cancelled"
