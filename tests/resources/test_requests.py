@@ -350,6 +350,7 @@ async def test_who_may_ask_decide_and_read_a_request(
         ),
         ({"target": "unit", "note": "x" * 2001, "kind": "expert"}, 422, "validation_failed"),
         ({"target": "unit", "kind": "expert", "lon": 200}, 422, "validation_failed"),
+        ({"target": "unit", "kind": "expert", "lon": 119.0}, 422, "validation_failed"),
         ({"target": "unit", "kind": "expert", "surprise": 1}, 422, "validation_failed"),
     ],
 )

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yingji.core.reasons import Reason
 from yingji.core.security import Permission as P  # noqa: N817 - as every api.py
@@ -64,6 +64,12 @@ class RequestCreate(BaseModel):
         pattern=r"^\d{6,12}$",
         description="the asking division (default: yours, else the incident's)",
     )
+
+    @model_validator(mode="after")
+    def _point_whole(self) -> RequestCreate:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        return self
 
 
 class Versioned(BaseModel):
