@@ -88,6 +88,11 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
         ("held", world["team"])
     ]
     assert await status_of(db, world["team"]) == "deployed"
+    early = await client.post(f"{API}/{asked['id']}/arrive", headers=world["a_officer"])
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "request_invalid_transition")
+    wrong = await client.post(f"{API}/{asked['id']}/issue", headers=world["county_cmd"])
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (409, "step_not_for_target")
+    await step(client, world["a_officer"], asked, "dispatch", expect=403)  # the asker's desk
     await step(client, world["county_cmd"], asked, "dispatch")
     await step(client, world["a_officer"], asked, "arrive")
     back = await step(client, world["a_officer"], asked, "return")
@@ -109,6 +114,17 @@ async def test_a_team_goes_out_and_comes_back_on_the_incidents_timeline(
     await deliver_events(db)
     team_told = [n["kind"] for n in await told(client, world["team_liaison"])]
     assert team_told.count("resource_allocation") == 3  # promised, sent, back
+    audit = (
+        await client.get(
+            "/api/v1/audit",
+            headers=world["a_leader"],  # the asking town's desk reads its request's trail
+            params={"subject_type": "resource_request", "subject_id": asked["id"]},
+        )
+    ).json()
+    assert sorted(e["action"] for e in audit["items"]) == sorted(
+        f"resource.request.{s}"
+        for s in ("created", "approved", "dispatched", "arrived", "returned")
+    )
     # the team's people read the request their notices link to; another town's desk does not
     url = f"{API}/{asked['id']}"
     assert (await client.get(url, headers=world["team_liaison"])).json()["state"] == "returned"
@@ -260,7 +276,13 @@ async def test_a_request_the_town_cannot_meet_goes_to_the_county_and_follows_its
     await step(client, world["county_cmd"], upward, "approve")
     original = (await client.get(f"{API}/{asked['id']}", headers=world["a_officer"])).json()
     assert (original["state"], original["warehouse_id"]) == ("approved", store)
-    await step(client, world["county_cmd"], upward, "issue")
+    assert original["actions"] == ["cancel"]
+    assert (await client.get(f"{API}/{upward['id']}", headers=world["county_cmd"])).json()[
+        "actions"
+    ] == ["issue", "cancel"]
+    # issued by the county on the town's request: taken on the county's, which holds the tents
+    await step(client, world["a_leader"], asked, "issue", expect=403)  # not the town's to give
+    await step(client, world["county_cmd"], asked, "issue")
     # the town receives on its own request; the step lands on the county's, which holds the tents
     received = await step(client, world["a_officer"], asked, "receive")
     assert received["state"] == "received"
@@ -328,6 +350,7 @@ async def test_who_may_ask_decide_and_read_a_request(
         ),
         ({"target": "unit", "note": "x" * 2001, "kind": "expert"}, 422, "validation_failed"),
         ({"target": "unit", "kind": "expert", "lon": 200}, 422, "validation_failed"),
+        ({"target": "unit", "kind": "expert", "lon": 119.0}, 422, "validation_failed"),
         ({"target": "unit", "kind": "expert", "surprise": 1}, 422, "validation_failed"),
     ],
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from tests.resources.request_factories import (
     make_world,
     status_of,
 )
+from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.errors import Conflict
 from yingji.org import service as org
@@ -131,3 +133,39 @@ async def test_two_deciders_sending_the_same_team_at_once_send_it_once(
     refused = next(a for a in answers if a.status_code == 409).json()["error"]
     assert refused["code"] == "resource_unavailable"
     assert await status_of(db, world["team"]) == "deployed"
+
+
+async def test_ten_deciders_at_once_for_20_tents_each_from_100_in_three_batches_promise_five(
+    client: httpx.AsyncClient, db: Database, world: dict[str, Any], clock: ManualClock
+) -> None:
+    store, tents = world["county_store"], world["tents"]
+    day = clock.now().date()
+    for number, quantity, days in (("A", 30, 10), ("B", 30, 20), ("C", 40, 30)):
+        await make_batch(
+            db,
+            warehouse=store,
+            item=tents,
+            batch_no=number,
+            quantity=quantity,
+            expires_on=day + timedelta(days=days),
+        )
+    ids = []
+    for _ in range(10):
+        answer = await client.post(
+            API,
+            headers=world["county"],
+            json={"target": "supply", "item_id": tents, "quantity": 20},
+        )
+        ids.append(answer.json()["id"])
+    deciders = [world["county_cmd"], world["county_leader"]]
+    answers = await asyncio.gather(
+        *(
+            client.post(f"{API}/{request_id}/approve", headers=deciders[i % 2])
+            for i, request_id in enumerate(ids)
+        )
+    )
+    codes = sorted(
+        "promised" if a.status_code == 200 else a.json()["error"]["code"] for a in answers
+    )
+    assert codes == ["insufficient_stock"] * 5 + ["promised"] * 5
+    assert await batches(db, store) == {"A": (30, 30), "B": (30, 30), "C": (40, 40)}

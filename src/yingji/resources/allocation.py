@@ -102,7 +102,7 @@ STEP_NAMES = {
     "closed": "办结",
     "cancelled": "撤回",
 }
-_RETRIES = 5
+_RETRIES = 20
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -681,11 +681,6 @@ def _today() -> date:
     return clock.now().astimezone(clock.LOCAL_TZ).date()
 
 
-async def available(*, session: AsyncSession, warehouse_id: uuid.UUID, item_id: uuid.UUID) -> int:
-    rows = (await session.execute(_promisable(warehouse_id, item_id, _today()))).all()
-    return sum(int(r.free) for r in rows)
-
-
 def _insufficient(request: ResourceRequest, warehouse_id: uuid.UUID | None, left: int) -> Conflict:
     return Conflict(
         "insufficient_stock",
@@ -1138,20 +1133,22 @@ async def take_step(
     returned: int = 0,
     note: str | None = None,
 ) -> ResourceRequest:
-    """One step after approval (or a cancellation). The requester's steps named on a request
-    that was forwarded are taken on the request that holds the allocation."""
+    """One step after approval (or a cancellation). A step named on a request that was
+    forwarded is taken on the request at the end of the chain, which holds the allocation
+    (the asker's steps by the original's asker, the deciders' by that request's deciders)."""
     move = MOVES[step]
     named = await get_request_or_raise(
         session=session, request_id=request_id, scope=principal.scope, lock=True
     )
-    _may(principal, named, move)
     if move.target is not None and named.target != move.target:
         raise InvalidTransition(
             "step_not_for_target",
             f"{step} is not a step of a {named.target} request",
             {"target": named.target},
         )
-    request = named if move.decider else await _leaf(session, named)
+    request = await _leaf(session, named)
+    # the deciders' steps are the deciding division's of the request that holds the promise
+    _may(principal, request if move.decider else named, move)
     if request is not named:
         version = None  # the version named was the original's
     before = await _move(session, request, move.to, version=version)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yingji.core.reasons import Reason
 from yingji.core.security import Permission as P  # noqa: N817 - as every api.py
@@ -64,6 +64,12 @@ class RequestCreate(BaseModel):
         pattern=r"^\d{6,12}$",
         description="the asking division (default: yours, else the incident's)",
     )
+
+    @model_validator(mode="after")
+    def _point_whole(self) -> RequestCreate:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        return self
 
 
 class Versioned(BaseModel):
@@ -208,6 +214,8 @@ def _actions(me: Principal, request: ResourceRequest) -> list[Step]:
         move = allocation.MOVES[name]
         if move.target is not None and move.target != request.target:
             continue
+        if move.decider and request.forwarded_to_id is not None:
+            continue  # the division above moves it, on the request it received
         if state == RequestState.FORWARDED and not move.decider:
             # taken on the request at the end of the chain, which the original follows
             ok = name == "cancelled"
