@@ -16,7 +16,7 @@ DOMAIN = Domain(
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
         imports.IMPORT_TIMER: imports.run_import_timer,
     },
-    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
+    subscribers=(jobs.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
     reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
