@@ -21,12 +21,12 @@ DOMAIN = Domain(
     routers=(io_api.router, api.router, stock_api.router, near_api.router, allocation_api.router),
     models=(models,),
     timer_handlers={
-        imports.IMPORT_TIMER: imports.run_import_timer,
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
         jobs.EXPIRY_TIMER: jobs.alert_expiring,
         jobs.STOCK_CHECK_TIMER: jobs.check_stock,
+        imports.IMPORT_TIMER: imports.run_import_timer,
     },
-    subscribers=(flows.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
+    subscribers=(jobs.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
     reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),

@@ -25,7 +25,7 @@ from yingji.core.changes import record_change
 from yingji.core.db import Database, rows_affected
 from yingji.core.events import DomainEvent, EventScope
 from yingji.core.timers import TimerFiring
-from yingji.resources import allocation
+from yingji.resources import allocation, flows
 from yingji.resources.models import (
     Resource,
     ResourceKind,
@@ -316,3 +316,21 @@ async def _alert(
             else [],
         },
     )
+
+
+class TeamUnitMirror:
+    """A rescue_team unit created or changed through org → its team row follows; the demo
+    seeded (its units are written without events of their own) → every team unit its row."""
+
+    name = "resources.team_unit_mirror"
+    types = ("org.unit.created", "org.unit.updated", "org.demo_seeded")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, event: DomainEvent) -> None:
+        async with self.db.unit_of_work() as session:
+            if event.type == "org.demo_seeded":
+                await flows.ensure_team_rows(session)
+            else:
+                await flows.mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
