@@ -121,6 +121,7 @@ def test_officer_requests_a_team_from_the_incident_page_and_follows_it_to_arriva
     first_where = teams.locator("li").first.get_by_test_id("where")
     expect(first_where).to_contain_text("分钟")
     expect(first_where).to_contain_text(re.compile("米|公里"))
+    expect(around.get_by_test_id("surroundings-needed")).to_contain_text("救生衣")
     stores = around.get_by_test_id("surroundings-warehouses")
     county = stores.locator("li.warehouse", has_text=COUNTY_WAREHOUSE)
     expect(county).to_contain_text("救灾帐篷")
