@@ -18,7 +18,7 @@ _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(io_api.router, api.router, stock_api.router, near_api.router, allocation_api.router),
+    routers=(io_api.router, api.router, stock_api.router, allocation_api.router, near_api.router),
     models=(models,),
     timer_handlers={
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
