@@ -34,6 +34,9 @@ function rasterSource(layer: BaseLayer): SourceSpecification {
   }
 }
 
+/** Where the resource layers switched on on the board are kept (`map/resources`). */
+export const LAYERS_KEY = 'yingji.board.resourceLayers'
+
 /** Where the base layer chosen on the board is kept (the incident page's map follows it). */
 export const BASE_CHOICE_KEY = 'yingji.board.base'
 

@@ -84,6 +84,12 @@ export const routes: RouteRecordRaw[] = [
         component: () => import('@/views/kpi/KpiView.vue'),
         meta: { permission: PERMISSIONS.kpiRead, titleKey: 'nav.kpi' },
       },
+      {
+        path: 'resources/requests',
+        name: 'resource-requests',
+        component: () => import('@/views/resources/RequestsView.vue'),
+        meta: { permission: PERMISSIONS.resourceRequest, titleKey: 'nav.requests' },
+      },
       { path: 'admin', redirect: { name: 'admin-units' } },
       {
         path: 'admin/divisions',

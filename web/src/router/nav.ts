@@ -10,6 +10,7 @@ export const PERMISSIONS = {
   dispatchWrite: 'dispatch.write',
   orderAct: 'order.act',
   kpiRead: 'kpi.read',
+  resourceRequest: 'resource.request',
 } as const
 
 export interface NavItem {
@@ -28,6 +29,7 @@ export interface NavItem {
     | 'audit'
     | 'routing'
     | 'deadlines'
+    | 'requests'
 }
 
 export interface NavGroup {
@@ -44,6 +46,7 @@ export const NAV: NavGroup[] = [
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
       { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
+      { path: '/resources/requests', labelKey: 'nav.requests', permission: PERMISSIONS.resourceRequest, icon: 'requests' },
     ],
   },
   {

@@ -157,6 +157,13 @@ export function affectedParts(event: LiveEvent, incidentId: string): Set<Part> {
   return parts
 }
 
+/** A live event of a resource request (`resource.request.*`) made for this incident. */
+export function isRequestOf(event: LiveEvent, incidentId: string): boolean {
+  if (!event.type.startsWith('resource.request')) return false
+  const incident = payloadOf(event).incident as { id?: unknown } | undefined
+  return incident?.id === incidentId
+}
+
 export interface PlanRow {
   unit_id: string
   name: string
