@@ -154,7 +154,7 @@ class RequestPage(BaseModel):
     total: int
 
 
-class Place(BaseModel):
+class AllocationPlace(BaseModel):
     id: uuid.UUID
     kind: str
     name: str
@@ -172,8 +172,8 @@ class IncidentAllocation(BaseModel):
     request_number: str
     request_state: str
     target: str
-    resource: Place | None = None
-    warehouse: Place | None = None
+    resource: AllocationPlace | None = None
+    warehouse: AllocationPlace | None = None
     item_id: uuid.UUID | None = None
     item_name: str | None = None
     unit_of_measure: str | None = None
@@ -560,11 +560,13 @@ async def incident_allocations(
     named = await allocation.names_of(session=session, requests=requests, allocations=allocations)
     by_id = {r.id: r for r in requests}
 
-    def place(resource_id: uuid.UUID | None) -> Place | None:
+    def place(resource_id: uuid.UUID | None) -> AllocationPlace | None:
         found = named.resources.get(resource_id) if resource_id else None
         if found is None:
             return None
-        return Place(id=found.id, kind=found.kind, name=found.name, lon=found.lon, lat=found.lat)
+        return AllocationPlace(
+            id=found.id, kind=found.kind, name=found.name, lon=found.lon, lat=found.lat
+        )
 
     out = []
     for a in allocations:

@@ -40,7 +40,7 @@ MEDIA = {
 }
 
 
-class ImportProblem(BaseModel):
+class ResourceImportProblem(BaseModel):
     """One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
     header as the file wrote it), ``code`` and ``params`` (worded by the console)."""
 
@@ -61,7 +61,7 @@ class ImportRead(BaseModel):
     done: int
     created: int
     updated: int
-    errors: list[ImportProblem]
+    errors: list[ResourceImportProblem]
     error_count: int
     created_at: datetime
     finished_at: datetime | None
@@ -77,7 +77,7 @@ class ImportRead(BaseModel):
             done=job.done,
             created=job.created,
             updated=job.updated,
-            errors=[ImportProblem.model_validate(e) for e in job.errors or []],
+            errors=[ResourceImportProblem.model_validate(e) for e in job.errors or []],
             error_count=job.error_count,
             created_at=job.created_at,
             finished_at=job.finished_at,

@@ -69,7 +69,7 @@ class NearbyShelter(Nearby):
     free_capacity: int | None = None
 
 
-class Place(BaseModel):
+class NearCenter(BaseModel):
     lon: float
     lat: float
 
@@ -86,7 +86,7 @@ class SurroundingsRead(BaseModel):
     every group empty) while the incident has no place."""
 
     incident_id: uuid.UUID
-    center: Place | None
+    center: NearCenter | None
     radius_m: float
     category_code: str | None
     #: the supplies the category needs (``data/category_supplies.json``)
@@ -335,7 +335,7 @@ async def surroundings(
         )
     return empty.model_copy(
         update={
-            "center": Place(lon=incident.lon, lat=incident.lat),
+            "center": NearCenter(lon=incident.lon, lat=incident.lat),
             "needed_items": [
                 NeededItem(item_id=i.id, code=i.code, name=i.name, unit=i.unit_of_measure)
                 for i in found.needed_items

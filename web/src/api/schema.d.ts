@@ -1984,6 +1984,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AllocationPlace */
+        AllocationPlace: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+        };
         /** AllocationRead */
         AllocationRead: {
             /** Batch Id */
@@ -2818,6 +2834,31 @@ export interface components {
             /** Unit */
             unit: string;
         };
+        /** ImportProblem */
+        ImportProblem: {
+            /**
+             * Code
+             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
+             * @default invalid
+             */
+            code: string;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /**
+             * Message
+             * @description in English, for logs; screens word `code` and `params`
+             */
+            message: string;
+            /**
+             * Params
+             * @description the values the words need (a limit, a line)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
         /** ImportRead */
         ImportRead: {
             /** Created */
@@ -2832,7 +2873,7 @@ export interface components {
             /** Error Count */
             error_count: number;
             /** Errors */
-            errors: components["schemas"]["yingji__resources__io_api__ImportProblem"][];
+            errors: components["schemas"]["ResourceImportProblem"][];
             /** Filename */
             filename: string;
             /** Finished At */
@@ -2859,7 +2900,7 @@ export interface components {
             /** Created */
             created: number;
             /** Errors */
-            errors: components["schemas"]["yingji__org__schemas__ImportProblem"][];
+            errors: components["schemas"]["ImportProblem"][];
             /** Updated */
             updated: number;
         };
@@ -2995,14 +3036,14 @@ export interface components {
             request_number: string;
             /** Request State */
             request_state: string;
-            resource?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
+            resource?: components["schemas"]["AllocationPlace"] | null;
             /** State */
             state: string;
             /** Target */
             target: string;
             /** Unit Of Measure */
             unit_of_measure?: string | null;
-            warehouse?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
+            warehouse?: components["schemas"]["AllocationPlace"] | null;
         };
         /** IncidentPage */
         IncidentPage: {
@@ -3300,6 +3341,13 @@ export interface components {
         MinimumsSet: {
             /** Items */
             items: components["schemas"]["MinimumSet"][];
+        };
+        /** NearCenter */
+        NearCenter: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
         };
         /** Nearby */
         Nearby: {
@@ -4224,6 +4272,27 @@ export interface components {
             unit_id?: string | null;
         };
         /**
+         * ResourceImportProblem
+         * @description One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
+         *     header as the file wrote it), ``code`` and ``params`` (worded by the console).
+         */
+        ResourceImportProblem: {
+            /** Code */
+            code: string;
+            /** Column */
+            column: string | null;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /** Message */
+            message: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        /**
          * ResourceKind
          * @description The ten databases (10大数据库).
          * @enum {string}
@@ -4772,7 +4841,7 @@ export interface components {
         SurroundingsRead: {
             /** Category Code */
             category_code: string | null;
-            center: components["schemas"]["yingji__resources__near_api__Place"] | null;
+            center: components["schemas"]["NearCenter"] | null;
             /** Hazard Sources */
             hazard_sources: components["schemas"]["Nearby"][];
             /**
@@ -5115,75 +5184,6 @@ export interface components {
             for_units: boolean;
             /** Text */
             text: string;
-        };
-        /** ImportProblem */
-        yingji__org__schemas__ImportProblem: {
-            /**
-             * Code
-             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
-             * @default invalid
-             */
-            code: string;
-            /** Field */
-            field: string | null;
-            /** Line */
-            line: number;
-            /**
-             * Message
-             * @description in English, for logs; screens word `code` and `params`
-             */
-            message: string;
-            /**
-             * Params
-             * @description the values the words need (a limit, a line)
-             */
-            params?: {
-                [key: string]: unknown;
-            };
-        };
-        /** Place */
-        yingji__resources__allocation_api__Place: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Lat */
-            lat: number | null;
-            /** Lon */
-            lon: number | null;
-            /** Name */
-            name: string;
-        };
-        /**
-         * ImportProblem
-         * @description One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
-         *     header as the file wrote it), ``code`` and ``params`` (worded by the console).
-         */
-        yingji__resources__io_api__ImportProblem: {
-            /** Code */
-            code: string;
-            /** Column */
-            column: string | null;
-            /** Field */
-            field: string | null;
-            /** Line */
-            line: number;
-            /** Message */
-            message: string;
-            /** Params */
-            params: {
-                [key: string]: unknown;
-            };
-        };
-        /** Place */
-        yingji__resources__near_api__Place: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
         };
     };
     responses: never;
