@@ -10,6 +10,7 @@ export const PERMISSIONS = {
   dispatchWrite: 'dispatch.write',
   orderAct: 'order.act',
   kpiRead: 'kpi.read',
+  resourceRead: 'resource.read',
 } as const
 
 export interface NavItem {
@@ -28,6 +29,7 @@ export interface NavItem {
     | 'audit'
     | 'routing'
     | 'deadlines'
+    | 'resources'
 }
 
 export interface NavGroup {
@@ -45,6 +47,10 @@ export const NAV: NavGroup[] = [
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
       { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
     ],
+  },
+  {
+    labelKey: 'nav.resourcesGroup',
+    items: [{ path: '/resources', labelKey: 'nav.resources', permission: PERMISSIONS.resourceRead, icon: 'resources' }],
   },
   {
     labelKey: 'nav.admin',

@@ -12,6 +12,7 @@ import intake from './intake'
 import admin from './admin'
 import board from './board'
 import words from './words'
+import resources from './resources'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -19,7 +20,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, words]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, words, resources]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)

@@ -1,0 +1,275 @@
+/**
+ * The resources databases (资源): the catalogue of the ten kinds, the registry itself, stock of
+ * warehouses, and file imports (a durable job the console polls), templates and exports.
+ */
+import { api, ApiError, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken } from '@/api/client'
+import type { Page } from '@/api/types'
+
+export type FieldType = 'text' | 'int' | 'number' | 'bool' | 'date' | 'choice' | 'list' | 'url'
+
+/** One field of a kind (in `attrs`) or a common column, as `GET /resources/kinds` describes it. */
+export interface ResourceField {
+  key: string
+  zh: string
+  en: string
+  type: FieldType
+  required: boolean
+  choices: Record<string, string> | null
+  max_length: number
+  minimum: number | null
+  maximum: number | null
+  tag: boolean
+  pattern: string | null
+}
+
+export interface KindSpec {
+  kind: string
+  zh: string
+  en: string
+  /** status code → Chinese word; the first is a new resource's status */
+  statuses: Record<string, string>
+  usable: string[]
+  fields: ResourceField[]
+  area: boolean
+  requestable: boolean
+  speed_kmh: number
+}
+
+export interface KindCatalogue {
+  common: ResourceField[]
+  kinds: KindSpec[]
+}
+
+export interface GeoPolygon {
+  type: 'Polygon' | 'MultiPolygon'
+  coordinates: unknown
+}
+
+export interface Resource {
+  id: string
+  kind: string
+  code: string
+  name: string
+  status: string
+  division_adcode: string
+  division_name: string | null
+  owner_unit_id: string | null
+  owner_unit_name: string | null
+  unit_id: string | null
+  address: string | null
+  lon: number | null
+  lat: number | null
+  area: GeoPolygon | null
+  contact_name: string | null
+  contact_phone: string | null
+  attrs: Record<string, unknown>
+  tags: string[]
+  version: number
+  created_at: string
+  updated_at: string
+}
+
+export interface ResourceCreate {
+  kind: string
+  code: string
+  name: string
+  division_adcode: string
+  status?: string | null
+  address?: string | null
+  lon?: number | null
+  lat?: number | null
+  area?: GeoPolygon | null
+  contact_name?: string | null
+  contact_phone?: string | null
+  owner_unit_id?: string | null
+  attrs: Record<string, unknown>
+}
+
+export type ResourceUpdate = Partial<Omit<ResourceCreate, 'kind'>> & { version: number }
+
+export interface ResourceQuery {
+  kind?: string
+  division?: string
+  status?: string
+  q?: string
+  tag?: string
+  bbox?: string
+  offset?: number
+  limit?: number
+}
+
+/** 物资目录: one item of the supplies catalogue. */
+export interface SupplyItem {
+  id: string
+  code: string
+  name: string
+  category: string | null
+  unit_of_measure: string
+}
+
+export interface SupplyItemCreate {
+  code: string
+  name: string
+  category?: string | null
+  unit_of_measure: string
+}
+
+/** One batch (批次) of an item in a warehouse. */
+export interface StockBatch {
+  id: string
+  item_id: string
+  batch_no: string
+  quantity: number
+  reserved: number
+  expires_on: string | null
+  received_on: string | null
+  version?: number
+  updated_at?: string
+}
+
+/** An item's totals in a warehouse. */
+export interface StockTotal {
+  item_id: string
+  item_code?: string
+  item_name?: string
+  unit_of_measure?: string
+  quantity: number
+  reserved: number
+  available: number
+  minimum: number | null
+}
+
+export interface Stock {
+  batches: StockBatch[]
+  totals: StockTotal[]
+  items?: SupplyItem[]
+}
+
+export interface StockReceive {
+  item_id: string
+  batch_no: string
+  quantity: number
+  expires_on?: string | null
+  received_on?: string | null
+}
+
+export interface StockCorrection {
+  quantity: number
+  reason: string
+  version?: number
+}
+
+export type ImportState = 'queued' | 'checking' | 'writing' | 'done' | 'failed'
+
+/** A problem of one cell (or of the whole file, line 0) of an import. */
+export interface ImportError {
+  line: number
+  field: string | null
+  /** the header of the column, as the file has it */
+  column: string | null
+  code: string
+  params: Record<string, unknown>
+  message: string
+}
+
+export interface ImportJob {
+  id: string
+  kind: string
+  state: ImportState
+  total: number
+  done: number
+  created: number
+  updated: number
+  errors: ImportError[]
+}
+
+export const FINISHED: readonly ImportState[] = ['done', 'failed']
+
+export const resources = {
+  kinds: (signal?: AbortSignal) => api.get<KindCatalogue>('/resources/kinds', undefined, { signal }),
+  list: (query: ResourceQuery, signal?: AbortSignal) =>
+    api.get<Page<Resource>>('/resources', { ...query }, { signal }),
+  get: (id: string, signal?: AbortSignal) => api.get<Resource>(`/resources/${id}`, undefined, { signal }),
+  create: (body: ResourceCreate) => api.post<Resource>('/resources', body),
+  update: (id: string, body: ResourceUpdate) => api.patch<Resource>(`/resources/${id}`, body),
+  remove: (id: string) => api.delete<void>(`/resources/${id}`),
+  importJob: (id: string, signal?: AbortSignal) =>
+    api.get<ImportJob>(`/resources/imports/${id}`, undefined, { signal }),
+}
+
+export const supplies = {
+  items: (query: { q?: string; limit?: number } = {}, signal?: AbortSignal) =>
+    api.get<Page<SupplyItem>>('/supply-items', { limit: 500, ...query }, { signal }),
+  addItem: (body: SupplyItemCreate) => api.post<SupplyItem>('/supply-items', body),
+  stock: (warehouseId: string, signal?: AbortSignal) =>
+    api.get<Stock>(`/resources/${warehouseId}/stock`, undefined, { signal }),
+  receive: (warehouseId: string, body: StockReceive) =>
+    api.post<StockBatch>(`/resources/${warehouseId}/stock`, body),
+  correct: (warehouseId: string, batchId: string, body: StockCorrection) =>
+    api.patch<StockBatch>(`/resources/${warehouseId}/stock/${batchId}`, body),
+  setMinimums: (warehouseId: string, minimums: { item_id: string; minimum: number }[]) =>
+    api.put<unknown>(`/resources/${warehouseId}/minimums`, { minimums }),
+}
+
+/**
+ * Upload a sheet to `POST /resources:import` (multipart `kind` + `file`), reporting upload
+ * progress (0–100). Resolves with the queued job; the caller polls {@link resources.importJob}.
+ */
+export function startImport(
+  kind: string,
+  file: File,
+  onProgress: (percent: number) => void = () => {},
+): Promise<ImportJob> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', buildUrl('/resources:import'))
+    xhr.withCredentials = true
+    xhr.setRequestHeader('Accept', 'application/json')
+    const token = getCsrfToken()
+    if (token) xhr.setRequestHeader(CSRF_HEADER, token)
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(Math.round((e.loaded / e.total) * 100))
+    }
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload did not reach the server'))
+    xhr.onload = () => {
+      onProgress(100)
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText) as ImportJob)
+        } catch {
+          reject(new ApiError(xhr.status, 'bad_response', 'the server sent malformed JSON'))
+        }
+        return
+      }
+      const response = new Response(xhr.responseText || null, {
+        status: xhr.status,
+        headers: { 'content-type': xhr.getResponseHeader('content-type') ?? 'application/json' },
+      })
+      void errorFromResponse(response).then(reject)
+    }
+    const form = new FormData()
+    form.append('kind', kind)
+    form.append('file', file, file.name)
+    xhr.send(form)
+  })
+}
+
+/** The share of an import job done, 0–100 (a finished job is 100). */
+export function importPercent(job: Pick<ImportJob, 'state' | 'total' | 'done'>): number {
+  if (job.state === 'done' || job.state === 'failed') return 100
+  if (!job.total) return 0
+  return Math.max(0, Math.min(99, Math.floor((job.done / job.total) * 100)))
+}
+
+/** The query string of the list filters, as the export takes them. */
+export function exportQuery(
+  kind: string,
+  format: 'xlsx' | 'csv' | 'geojson',
+  filters: Omit<ResourceQuery, 'kind' | 'offset' | 'limit'>,
+): Record<string, string> {
+  const out: Record<string, string> = { kind, format }
+  for (const [key, value] of Object.entries(filters)) {
+    if (value !== undefined && value !== null && String(value).trim() !== '') out[key] = String(value).trim()
+  }
+  return out
+}
