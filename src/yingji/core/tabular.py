@@ -1,5 +1,13 @@
-"""Spreadsheet files in and out: CSV text that spreadsheet programs read, and the checked rows an
-import reads from it, each problem with its line number (the header is line 1).
+"""Spreadsheet files in and out: CSV text and .xlsx workbooks that spreadsheet programs read,
+and the records an import reads from them, each problem with its line number (the header is
+line 1).
+
+An uploaded .xlsx file is untrusted: it is opened only if it is a zip archive of bounded size
+whose members inflate to a bounded total (a "zip bomb" is refused before anything is inflated),
+read with openpyxl in read-only mode (rows streamed, formulas read as their cached values, never
+as formula text), and stops at ``MAX_ROWS`` rows and ``MAX_COLUMNS`` columns. Cells keep their
+types (numbers, dates, booleans), so a code typed as a number or a date cell arrives as such and
+the importing domain converts it.
 
 Several domains import and export tables this way (divisions and units, the routing table); each
 checks its own columns. Nothing here touches the database.
@@ -10,14 +18,28 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic_core import ErrorDetails
 
 from yingji.core.errors import DomainError
 
 MAX_BYTES = 200 * 1024 * 1024
+#: an .xlsx upload: at most this many bytes as sent, and this many once its members inflate
+XLSX_MAX_BYTES = 50 * 1024 * 1024
+XLSX_MAX_INFLATED = 500 * 1024 * 1024
+XLSX_MAX_MEMBERS = 10_000
+#: at most this many rows (the header included) and columns in a sheet that is read
+MAX_ROWS = 200_001
+MAX_COLUMNS = 200
 
 # --- cells a spreadsheet would run as a formula -----------------------------------------------
 #
@@ -175,3 +197,152 @@ def read_csv(raw: bytes) -> CsvRead:
     if text is None:
         return CsvRead([], [], not_text())
     return read_csv_text(text)
+
+
+# --- .xlsx ---------------------------------------------------------------------------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ZIP_MAGIC = b"PK\x03\x04"
+# characters XML 1.0 cannot carry (openpyxl refuses them): dropped from exported text
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def is_xlsx(raw: bytes) -> bool:
+    """Whether ``raw`` starts like a zip archive (an .xlsx workbook), whatever its name says."""
+    return raw.startswith(_ZIP_MAGIC)
+
+
+def _sheet_problem(code: str, message: str, **params: Any) -> CsvRead:
+    return CsvRead([], [], LineError(0, None, message, code, params))
+
+
+def _inflation_problem(raw: bytes) -> CsvRead | None:
+    """A problem if ``raw`` is not a workbook archive that inflates within the bounds; read from
+    the zip directory alone (nothing is inflated here)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+            names = {m.filename for m in members}
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
+    if len(members) > XLSX_MAX_MEMBERS:
+        return _sheet_problem("not_xlsx", "the workbook has too many parts")
+    inflated = sum(m.file_size for m in members)
+    if inflated > XLSX_MAX_INFLATED:
+        mib = XLSX_MAX_INFLATED // 2**20
+        message = f"the workbook inflates to more than {mib} MiB"
+        return _sheet_problem("xlsx_too_large", message, value=mib)
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
+    return None
+
+
+def xlsx_value(value: object) -> object:
+    """A cell of a read sheet as its value: text trimmed (blank as None), a date-time at
+    midnight as its date, numbers, dates and booleans as they are."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, datetime) and value.time() == time(0):
+        return value.date()
+    return value
+
+
+def read_xlsx(raw: bytes) -> CsvRead:
+    """The records of the first sheet of an uploaded .xlsx workbook: row 1 names the columns
+    (line 1, as in CSV); each later row that is not blank is a record of typed values (see
+    :func:`xlsx_value`). A file too large, one that inflates too far, one that is not a
+    workbook, or a sheet beyond ``MAX_ROWS``/``MAX_COLUMNS`` is one problem."""
+    if len(raw) > XLSX_MAX_BYTES:
+        mib = XLSX_MAX_BYTES // 2**20
+        return _sheet_problem("too_large", f"the file is larger than {mib} MiB", value=mib)
+    problem = _inflation_problem(raw)
+    if problem is not None:
+        return problem
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
+    try:
+        return _read_sheet(book.worksheets[0].iter_rows(values_only=True))
+    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
+        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
+    finally:
+        book.close()
+
+
+def _read_sheet(rows: Iterable[Sequence[object]]) -> CsvRead:
+    records: list[tuple[int, dict[str, Any]]] = []
+    header: list[str] = []
+    for line, row in enumerate(rows, start=1):
+        if line > MAX_ROWS:
+            message = f"the sheet has more than {MAX_ROWS - 1} rows"
+            return _sheet_problem("too_many_rows", message, value=MAX_ROWS - 1)
+        if len(row) > MAX_COLUMNS and any(v is not None for v in row[MAX_COLUMNS:]):
+            message = f"the sheet has more than {MAX_COLUMNS} columns"
+            return _sheet_problem("too_many_columns", message, value=MAX_COLUMNS)
+        if line == 1:
+            header = [str(v).strip() if v is not None else "" for v in row[:MAX_COLUMNS]]
+            continue
+        values = [xlsx_value(v) for v in row[: len(header)]]
+        if any(v is not None for v in values):
+            records.append((line, {k: v for k, v in zip(header, values, strict=False) if k}))
+    return CsvRead(records, [h for h in header if h])
+
+
+def as_text(value: object) -> object:
+    """A typed cell as the text a CSV file would hold: a whole number without ``.0``, a date in
+    ISO form; None and text as they are (for imports whose rows are checked as text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def read_table(raw: bytes) -> CsvRead:
+    """An uploaded sheet, .xlsx (told by its first bytes, never by its name) or CSV text."""
+    return read_xlsx(raw) if is_xlsx(raw) else read_csv(raw)
+
+
+def xlsx_cell(value: object) -> object:
+    """A value as an exported .xlsx cell's value: text without the characters XML cannot carry;
+    numbers, booleans and dates as they are; anything else as its text."""
+    if value is None or isinstance(value, bool | int | float | date | datetime):
+        return value
+    return _ILLEGAL_XML.sub("", str(value)) or None
+
+
+@dataclass
+class Sheet:
+    """One sheet to write: its title, header row and rows (each a sequence of cell values)."""
+
+    title: str
+    header: Sequence[str]
+    rows: Iterable[Sequence[object]]
+
+
+def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook of ``sheets`` (streamed with openpyxl's write-only mode). Every text cell is
+    written as a string cell, so text that looks like a formula (``=HYPERLINK(…)``) is shown as
+    text and never runs; it reads back unchanged."""
+    book = Workbook(write_only=True)
+    for sheet in sheets:
+        ws = book.create_sheet(title=sheet.title[:31])
+        ws.append([_text_cell(ws, h) for h in sheet.header])
+        for row in sheet.rows:
+            ws.append([_text_cell(ws, xlsx_cell(v)) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _text_cell(ws: Any, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # a string, even when it starts with "=" (never a formula)
+    return cell

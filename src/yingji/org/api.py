@@ -497,14 +497,16 @@ async def logout_user_everywhere(
 
 # --- imports -------------------------------------------------------------------------------------
 
-ImportFile = Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or GeoJSON")]
+ImportFile = Annotated[
+    UploadFile, File(description="CSV (UTF-8 or GB18030), .xlsx (first sheet) or GeoJSON")
+]
 
 
 @router.post(
     "/divisions:import",
     response_model=schemas.ImportReport,
     tags=["divisions"],
-    summary="Import divisions from CSV or GeoJSON: all rows or none",
+    summary="Import divisions from CSV, .xlsx or GeoJSON: all rows or none",
     responses={422: {"description": "import_failed, with details.errors by line"}},
 )
 async def import_divisions(
@@ -519,7 +521,7 @@ async def import_divisions(
     "/units:import",
     response_model=schemas.ImportReport,
     tags=["units"],
-    summary="Import linkage units from CSV or GeoJSON: all rows or none",
+    summary="Import linkage units from CSV, .xlsx or GeoJSON: all rows or none",
     responses={422: {"description": "import_failed, with details.errors by line"}},
 )
 async def import_units(

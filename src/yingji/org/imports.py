@@ -1,4 +1,4 @@
-"""Reading division and unit files (CSV or GeoJSON) into checked rows, with line numbers.
+"""Reading division and unit files (CSV, .xlsx or GeoJSON) into checked rows, with line numbers.
 
 Parsing never touches the database. Every problem found is reported with its line (CSV; the
 header is line 1) or feature number (GeoJSON) so an operator can mend the file in one pass; the
@@ -15,12 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 from yingji.core.tabular import (
     LineError,
+    as_text,
     blank_to_none,
     check_failed,
     decode,
     empty,
+    is_xlsx,
     not_text,
     read_csv_text,
+    read_xlsx,
     too_large,
 )
 from yingji.org.models import DIVISION_LEVELS
@@ -34,6 +37,10 @@ class Parsed:
 
 
 def _records(raw: bytes, filename: str) -> tuple[list[tuple[int, dict[str, Any]]], list[LineError]]:
+    if is_xlsx(raw):  # a workbook, told by its first bytes: its cells are read as CSV text
+        sheet = read_xlsx(raw)
+        records = [(line, {k: as_text(v) for k, v in row.items()}) for line, row in sheet.records]
+        return records, [sheet.problem] if sheet.problem is not None else []
     problem = too_large(raw)
     if problem is not None:
         return [], [problem]
