@@ -1,0 +1,196 @@
+"""The resources console (资源库) through the real UI: an import with one bad row stores
+nothing and shows the problem with its row and column; the corrected file imports; the rows
+are browsed, filtered, edited in the form drawn from the catalogue and exported."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+from openpyxl import Workbook
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import bearer, shot, sign_in
+
+HEADERS = [
+    "编号",
+    "名称",
+    "行政区划代码",
+    "状态",
+    "地址",
+    "经度",
+    "纬度",
+    "联系人",
+    "联系电话",
+    "容纳人数",
+    "场所类型",
+]
+GOOD_ROWS = [
+    [
+        "E2E-SH-1",
+        "端到端避难所一",
+        "331126101000",
+        "已开放",
+        "竹口镇中心小学",
+        119.05,
+        27.71,
+        "张三",
+        "0578-6000101",
+        300,
+        "室内",
+    ],
+    [
+        "E2E-SH-2",
+        "端到端避难所二",
+        "331126101000",
+        "未启用",
+        "竹口镇文化广场",
+        119.06,
+        27.72,
+        "李四",
+        "0578-6000102",
+        800,
+        "室外",
+    ],
+]
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    """A workbook as an office keeps it: the Chinese headers, then one row per shelter."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADERS)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def csv(rows: list[list[object]]) -> bytes:
+    lines = [",".join(HEADERS)] + [",".join(str(v) for v in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_shelter_import_with_a_bad_row_stores_nothing_then_the_good_file_imports(
+    server: str, browser: Browser
+) -> None:
+    headers = bearer(server, "commander")
+    mine = {"kind": "shelter", "q": "端到端避难所"}
+    context = browser.new_context(
+        viewport={"width": 1600, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+
+    # the menu 资源 leads to the registry; the shelters' tab
+    page.get_by_role("navigation").get_by_role("link", name="资源库").click()
+    expect(page.get_by_test_id("resources-table")).to_be_visible()
+    page.get_by_role("tab", name="避难场所").click()
+    page.wait_for_url("**/resources/shelter")
+
+    # --- one bad row (the capacity of the second shelter is words): nothing is stored
+    bad = [GOOD_ROWS[0], [*GOOD_ROWS[1][:9], "很多", "室外"]]
+    page.get_by_test_id("resource-import").click()
+    page.get_by_test_id("resource-import-file").set_input_files(
+        files=[{"name": "避难场所.xlsx", "mimeType": XLSX, "buffer": xlsx(bad)}]
+    )
+    page.get_by_test_id("resource-import-start").click()
+    problems = page.get_by_test_id("resource-import-problems")
+    expect(problems).to_be_visible(timeout=20_000)
+    first = problems.locator("tbody tr").first
+    expect(first.locator("td").nth(0)).to_have_text("3")  # the sheet's row: header is row 1
+    expect(first.locator("td").nth(1)).to_have_text("容纳人数")
+    expect(first.locator("td").nth(2)).to_contain_text("“很多”不是数字")
+    expect(problems).to_contain_text("未导入任何数据")
+    assert "{" not in problems.inner_text()
+    expect(page.get_by_test_id("resource-import-state")).to_have_text("导入失败")
+    shot(page, "resources-import-error-desktop")
+    stored = httpx.get(f"{server}/api/v1/resources", params=mine, headers=headers).json()
+    assert stored["total"] == 0, stored
+
+    # --- the corrected file (CSV this time) imports both rows, with progress to the end
+    page.get_by_test_id("resource-import-file").set_input_files(
+        files=[{"name": "避难场所.csv", "mimeType": "text/csv", "buffer": csv(GOOD_ROWS)}]
+    )
+    page.get_by_test_id("resource-import-start").click()
+    expect(page.get_by_test_id("resource-import-done")).to_contain_text("新增 2 条", timeout=20_000)
+    expect(problems).to_be_hidden()
+    expect(page.get_by_test_id("resource-import-state")).to_have_text("导入完成")
+    page.get_by_role("button", name="关闭").last.click()
+    stored = httpx.get(f"{server}/api/v1/resources", params=mine, headers=headers).json()
+    assert stored["total"] == 2
+    by_code = {r["code"]: r for r in stored["items"]}
+    assert by_code["E2E-SH-1"]["status"] == "open"
+    assert by_code["E2E-SH-2"]["attrs"] == {"capacity": 800, "shelter_type": "outdoor"}
+
+    # --- the list finds them by text and status, words in Chinese
+    page.get_by_test_id("resource-search").fill("端到端避难所")
+    table = page.get_by_test_id("resources-table")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    row = table.locator("tr", has_text="E2E-SH-1")
+    expect(row).to_contain_text("已开放")
+    expect(row).to_contain_text("300")
+    expect(row).to_contain_text("室内")
+    page.get_by_label("状态", exact=True).click()
+    page.locator(".el-select-dropdown__item:visible", has_text="未启用").click()
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table).to_contain_text("E2E-SH-2")
+    page.get_by_label("状态", exact=True).click()
+    page.locator(".el-select-dropdown__item:visible", has_text="全部状态").click()
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_test_id("resource-map").locator(".resource-pin")).to_have_count(2)
+    shot(page, "resources-shelters-desktop")
+
+    # --- an edit through the form: a bad phone is refused there, then the capacity is saved
+    page.get_by_role("button", name="编辑 端到端避难所一").click()
+    form = page.get_by_test_id("resource-form")
+    expect(form.get_by_label("编号")).to_have_value("E2E-SH-1")
+    expect(form.get_by_label("编号")).to_be_disabled()
+    phone = form.get_by_label("联系电话")
+    phone.fill("not a phone")
+    page.get_by_test_id("resource-save").click()
+    expect(form.locator(".el-form-item__error")).to_contain_text("“not a phone”格式不正确")
+    phone.fill("0578-6000109")
+    capacity = form.get_by_label("容纳人数")
+    capacity.fill("350")
+    capacity.press("Tab")
+    page.get_by_test_id("resource-save").click()
+    expect(form).to_be_hidden()
+    expect(row).to_contain_text("350")
+    edited = httpx.get(
+        f"{server}/api/v1/resources/{by_code['E2E-SH-1']['id']}", headers=headers
+    ).json()
+    assert edited["attrs"]["capacity"] == 350
+    assert edited["contact_phone"] == "0578-6000109"
+    assert edited["version"] == by_code["E2E-SH-1"]["version"] + 1
+
+    # --- the export follows the list's filters
+    page.get_by_test_id("resource-export").click()
+    with page.expect_download() as download:
+        page.get_by_test_id("resource-export-csv").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "E2E-SH-1" in text and "E2E-SH-2" in text
+    assert "编号" in text.splitlines()[0]
+    context.close()
+
+
+def test_a_viewer_browses_but_cannot_change_the_registry(server: str, browser: Browser) -> None:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, locale="en", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    page.add_init_script("localStorage.setItem('yingji.locale', 'en')")
+    sign_in(page, server, "viewer")
+    page.goto(f"{server}/resources/warehouse")
+    expect(page.get_by_test_id("resources-table")).to_be_visible()
+    expect(page.get_by_role("tab", name="Warehouses")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("You can only look")).to_be_visible()
+    expect(page.get_by_test_id("resource-new")).to_have_count(0)
+    expect(page.get_by_test_id("resource-import")).to_have_count(0)
+    expect(page.get_by_test_id("resource-export")).to_be_visible()
+    context.close()
