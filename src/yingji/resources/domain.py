@@ -2,14 +2,16 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import models
+from yingji.resources import api, flows, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(),
+    routers=(api.router,),
     models=(models,),
+    subscribers=(flows.TeamUnitMirror,),
+    reference_data=(flows.ensure_team_rows,),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division

@@ -1159,6 +1159,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Resources you may see (filter by kind, division subtree, status, text, tag, bbox) */
+        get: operations["list_resources_api_v1_resources_get"];
+        put?: never;
+        /** Add a resource (a rescue team creates or links its rescue_team unit) */
+        post: operations["create_resource_api_v1_resources_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The ten kinds (statuses, own fields with Chinese headers) and the common columns */
+        get: operations["list_kinds_api_v1_resources_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One resource */
+        get: operations["get_resource_api_v1_resources__resource_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a resource (409 resource_in_use while an allocation holds it) */
+        delete: operations["delete_resource_api_v1_resources__resource_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a resource at the version read (409 stale_version otherwise) */
+        patch: operations["update_resource_api_v1_resources__resource_id__patch"];
+        trace?: never;
+    };
     "/api/v1/routing-rules": {
         parameters: {
             query?: never;
@@ -2149,6 +2203,33 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** FieldRead */
+        FieldRead: {
+            /** Choices */
+            choices: {
+                [key: string]: string;
+            } | null;
+            /** En */
+            en: string;
+            /** Key */
+            key: string;
+            /** Max Length */
+            max_length: number;
+            /** Maximum */
+            maximum: number | null;
+            /** Minimum */
+            minimum: number | null;
+            /** Pattern */
+            pattern: string | null;
+            /** Required */
+            required: boolean;
+            /** Tag */
+            tag: boolean;
+            /** Type */
+            type: string;
+            /** Zh */
+            zh: string;
+        };
         /** FirstReportRequest */
         FirstReportRequest: {
             /**
@@ -2380,6 +2461,36 @@ export interface components {
              * Format: uuid
              */
             incident_id: string;
+        };
+        /** KindRead */
+        KindRead: {
+            /** Area */
+            area: boolean;
+            /** En */
+            en: string;
+            /** Fields */
+            fields: components["schemas"]["FieldRead"][];
+            /** Kind */
+            kind: string;
+            /** Requestable */
+            requestable: boolean;
+            /** Speed Kmh */
+            speed_kmh: number;
+            /** Statuses */
+            statuses: {
+                [key: string]: string;
+            };
+            /** Usable */
+            usable: string[];
+            /** Zh */
+            zh: string;
+        };
+        /** KindsRead */
+        KindsRead: {
+            /** Common */
+            common: components["schemas"]["FieldRead"][];
+            /** Kinds */
+            kinds: components["schemas"]["KindRead"][];
         };
         /** LevelRequest */
         LevelRequest: {
@@ -3138,6 +3249,163 @@ export interface components {
             phone_minutes: number;
             /** Written Minutes */
             written_minutes: number;
+        };
+        /** ResourceCreate */
+        ResourceCreate: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
+             */
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description the kind's own fields (GET /api/v1/resources/kinds); unknown keys and bad values are refused with field_invalid and details {field, problem, params}
+             */
+            attrs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Code
+             * @description the office's own code (编号)
+             */
+            code: string;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            kind: components["schemas"]["ResourceKind"];
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
+            /**
+             * Unit Id
+             * @description rescue_team only: link this existing rescue_team unit (else one is created)
+             */
+            unit_id?: string | null;
+        };
+        /**
+         * ResourceKind
+         * @description The ten databases (10大数据库).
+         * @enum {string}
+         */
+        ResourceKind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan";
+        /** ResourcePage */
+        ResourcePage: {
+            /** Items */
+            items: components["schemas"]["ResourceRead"][];
+            /** Total */
+            total: number;
+        };
+        /** ResourceRead */
+        ResourceRead: {
+            /** Address */
+            address: string | null;
+            /** Area */
+            area: {
+                [key: string]: unknown;
+            } | null;
+            /** Attrs */
+            attrs: {
+                [key: string]: unknown;
+            };
+            /** Code */
+            code: string;
+            /** Contact Name */
+            contact_name: string | null;
+            /** Contact Phone */
+            contact_phone: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Division Name */
+            division_name: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+            /** Owner Unit Id */
+            owner_unit_id: string | null;
+            /** Owner Unit Name */
+            owner_unit_name: string | null;
+            /** Status */
+            status: string;
+            /** Tags */
+            tags: string[];
+            /** Unit Id */
+            unit_id: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * ResourceUpdate
+         * @description The columns to change, and the ``version`` they were read at (else 409 stale_version).
+         */
+        ResourceUpdate: {
+            /** Address */
+            address?: string | null;
+            /**
+             * Area
+             * @description GeoJSON Polygon or MultiPolygon (WGS-84) for kinds with an area; the point defaults to a point inside it
+             */
+            area?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Attrs
+             * @description replaces the kind's fields whole
+             */
+            attrs?: {
+                [key: string]: unknown;
+            } | null;
+            /** Contact Name */
+            contact_name?: string | null;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Owner Unit Id */
+            owner_unit_id?: string | null;
+            /** Status */
+            status?: string | null;
+            /** Version */
+            version: number;
         };
         /** ReturnRequest */
         ReturnRequest: {
@@ -6290,6 +6558,228 @@ export interface operations {
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
                     "text/html": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_resources_api_v1_resources_get: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["ResourceKind"] | null;
+                division?: string | null;
+                status?: string | null;
+                q?: string | null;
+                tag?: string | null;
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourcePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_resource_api_v1_resources_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_kinds_api_v1_resources_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindsRead"];
+                };
+            };
+        };
+    };
+    get_resource_api_v1_resources__resource_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_resource_api_v1_resources__resource_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_resource_api_v1_resources__resource_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
