@@ -126,9 +126,10 @@ describe('resources words', () => {
   })
   it('names the field of a refused save', () => {
     const zh = words('zh-CN')
-    const e = new ApiError(422, 'not_a_choice', 'bad', { field: 'capabilities', value: 'flying' })
+    const e = new ApiError(422, 'field_invalid', 'bad', { field: 'attrs.capabilities', problem: 'not_a_choice', params: { value: 'flying' } })
     expect(resourceSaveError(e, team.fields, zh)).toBe('救援能力：“flying”不是可选值')
     expect(resourceSaveError(new ApiError(409, 'stale_version', 'stale'), team.fields, zh)).toBe('该记录已被他人修改，请刷新后重试')
+    expect(resourceSaveError(new ApiError(409, 'resource_exists', 'exists'), team.fields, zh)).toBe('该类型下已有相同编号的资源')
   })
 })
 

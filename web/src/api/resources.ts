@@ -3,89 +3,25 @@
  * warehouses, and file imports (a durable job the console polls), templates and exports.
  */
 import { api, ApiError, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken } from '@/api/client'
+import type { components } from '@/api/schema'
 import type { Page } from '@/api/types'
+
+type S = components['schemas']
 
 export type FieldType = 'text' | 'int' | 'number' | 'bool' | 'date' | 'choice' | 'list' | 'url'
 
 /** One field of a kind (in `attrs`) or a common column, as `GET /resources/kinds` describes it. */
-export interface ResourceField {
-  key: string
-  zh: string
-  en: string
-  type: FieldType
-  required: boolean
-  choices: Record<string, string> | null
-  max_length: number
-  minimum: number | null
-  maximum: number | null
-  tag: boolean
-  pattern: string | null
-}
-
-export interface KindSpec {
-  kind: string
-  zh: string
-  en: string
-  /** status code → Chinese word; the first is a new resource's status */
-  statuses: Record<string, string>
-  usable: string[]
-  fields: ResourceField[]
-  area: boolean
-  requestable: boolean
-  speed_kmh: number
-}
-
+export type ResourceField = Omit<S['FieldRead'], 'type'> & { type: FieldType | string }
+export type KindSpec = Omit<S['KindRead'], 'fields'> & { fields: ResourceField[] }
 export interface KindCatalogue {
   common: ResourceField[]
   kinds: KindSpec[]
 }
-
-export interface GeoPolygon {
-  type: 'Polygon' | 'MultiPolygon'
-  coordinates: unknown
-}
-
-export interface Resource {
-  id: string
-  kind: string
-  code: string
-  name: string
-  status: string
-  division_adcode: string
-  division_name: string | null
-  owner_unit_id: string | null
-  owner_unit_name: string | null
-  unit_id: string | null
-  address: string | null
-  lon: number | null
-  lat: number | null
-  area: GeoPolygon | null
-  contact_name: string | null
-  contact_phone: string | null
-  attrs: Record<string, unknown>
-  tags: string[]
-  version: number
-  created_at: string
-  updated_at: string
-}
-
-export interface ResourceCreate {
-  kind: string
-  code: string
-  name: string
-  division_adcode: string
-  status?: string | null
-  address?: string | null
-  lon?: number | null
-  lat?: number | null
-  area?: GeoPolygon | null
-  contact_name?: string | null
-  contact_phone?: string | null
-  owner_unit_id?: string | null
-  attrs: Record<string, unknown>
-}
-
-export type ResourceUpdate = Partial<Omit<ResourceCreate, 'kind'>> & { version: number }
+export type Resource = S['ResourceRead']
+export type ResourceKind = S['ResourceKind']
+export type ResourceCreate = S['ResourceCreate']
+export type ResourceUpdate = S['ResourceUpdate']
+export type GeoPolygon = NonNullable<ResourceCreate['area']>
 
 export interface ResourceQuery {
   kind?: string
@@ -121,28 +57,26 @@ export interface StockBatch {
   batch_no: string
   quantity: number
   reserved: number
+  available: number
   expires_on: string | null
   received_on: string | null
-  version?: number
-  updated_at?: string
+  updated_at: string
 }
 
 /** An item's totals in a warehouse. */
 export interface StockTotal {
-  item_id: string
-  item_code?: string
-  item_name?: string
-  unit_of_measure?: string
+  item: SupplyItem
   quantity: number
   reserved: number
   available: number
   minimum: number | null
+  below_minimum: boolean
 }
 
 export interface Stock {
+  warehouse_id: string
   batches: StockBatch[]
   totals: StockTotal[]
-  items?: SupplyItem[]
 }
 
 export interface StockReceive {
@@ -153,10 +87,15 @@ export interface StockReceive {
   received_on?: string | null
 }
 
+export const CORRECTION_REASONS = ['stocktake', 'damaged', 'expired', 'lost', 'found', 'entry_error'] as const
+export type CorrectionReason = (typeof CORRECTION_REASONS)[number]
+
+/** 盘点更正: the counted quantity with the quantity read before (compare-and-set). */
 export interface StockCorrection {
   quantity: number
-  reason: string
-  version?: number
+  expected_quantity: number
+  reason: CorrectionReason
+  note?: string | null
 }
 
 export type ImportState = 'queued' | 'checking' | 'writing' | 'done' | 'failed'
@@ -207,8 +146,9 @@ export const supplies = {
     api.post<StockBatch>(`/resources/${warehouseId}/stock`, body),
   correct: (warehouseId: string, batchId: string, body: StockCorrection) =>
     api.patch<StockBatch>(`/resources/${warehouseId}/stock/${batchId}`, body),
-  setMinimums: (warehouseId: string, minimums: { item_id: string; minimum: number }[]) =>
-    api.put<unknown>(`/resources/${warehouseId}/minimums`, { minimums }),
+  /** The warehouse's minimums, replaced whole (an item left out has none). */
+  setMinimums: (warehouseId: string, items: { item_id: string; minimum: number }[]) =>
+    api.put<unknown>(`/resources/${warehouseId}/minimums`, { items }),
 }
 
 /**

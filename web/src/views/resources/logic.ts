@@ -151,6 +151,8 @@ export interface ResourceForm {
   common: Record<string, FormValue>
   attrs: Record<string, FormValue>
   owner_unit_id: string | null
+  /** rescue teams: the existing rescue_team unit to link (none: the server creates one) */
+  unit_id: string | null
   /** a GeoJSON Polygon / MultiPolygon typed or pasted (kinds with an area) */
   area: string
 }
@@ -161,7 +163,7 @@ export function blankForm(spec: KindSpec): ResourceForm {
   common.status = Object.keys(spec.statuses)[0] ?? ''
   const attrs: Record<string, FormValue> = {}
   for (const f of spec.fields) attrs[f.key] = f.type === 'list' ? [] : f.type === 'bool' ? false : f.type === 'int' || f.type === 'number' ? null : ''
-  return { common, attrs, owner_unit_id: null, area: '' }
+  return { common, attrs, owner_unit_id: null, unit_id: null, area: '' }
 }
 
 export function formOf(spec: KindSpec, r: Resource): ResourceForm {
@@ -175,6 +177,7 @@ export function formOf(spec: KindSpec, r: Resource): ResourceForm {
     if (v !== undefined && v !== null) form.attrs[f.key] = Array.isArray(v) ? v.map(String) : (v as FormValue)
   }
   form.owner_unit_id = r.owner_unit_id
+  form.unit_id = r.unit_id
   form.area = r.area ? JSON.stringify(r.area) : ''
   return form
 }
@@ -205,7 +208,7 @@ export function parseArea(text: string): ResourceCreate['area'] {
 export function createBody(spec: KindSpec, form: ResourceForm): ResourceCreate {
   const c = form.common
   return {
-    kind: spec.kind,
+    kind: spec.kind as ResourceCreate['kind'],
     code: String(trimmed(c.code) ?? ''),
     name: String(trimmed(c.name) ?? ''),
     division_adcode: String(trimmed(c.division_adcode) ?? ''),
@@ -216,6 +219,7 @@ export function createBody(spec: KindSpec, form: ResourceForm): ResourceCreate {
     contact_name: trimmed(c.contact_name) as string | null,
     contact_phone: trimmed(c.contact_phone) as string | null,
     owner_unit_id: form.owner_unit_id || null,
+    ...(spec.kind === 'rescue_team' && form.unit_id ? { unit_id: form.unit_id } : {}),
     ...(spec.area ? { area: parseArea(form.area) } : {}),
     attrs: attrsOf(spec, form),
   }
@@ -236,7 +240,7 @@ export function updateBody(spec: KindSpec, before: Resource, form: ResourceForm)
   const out: ResourceUpdate = { version: before.version }
   const b = before as unknown as Record<string, unknown>
   const same = (x: unknown, y: unknown) => canonical(x) === canonical(y)
-  for (const key of ['code', 'name', 'division_adcode', 'status', 'address', 'lon', 'lat', 'contact_name', 'contact_phone', 'owner_unit_id'] as const) {
+  for (const key of ['name', 'division_adcode', 'status', 'address', 'lon', 'lat', 'contact_name', 'contact_phone', 'owner_unit_id'] as const) {
     if (!same(full[key], b[key])) (out as Record<string, unknown>)[key] = full[key]
   }
   if (spec.area && !same(full.area, before.area)) out.area = full.area ?? null
@@ -249,11 +253,12 @@ export function updateBody(spec: KindSpec, before: Resource, form: ResourceForm)
  * language; any other refusal as the rest of the console words it.
  */
 export function resourceSaveError(error: unknown, fields: ResourceField[], words: Words): string {
-  if (isApiError(error)) {
-    const details = (error.details && typeof error.details === 'object' && !Array.isArray(error.details) ? error.details : {}) as Record<string, unknown>
-    const text = fieldProblemText(error.code, details, words)
+  if (isApiError(error) && error.code === 'field_invalid') {
+    const d = (error.details && typeof error.details === 'object' ? error.details : {}) as { field?: unknown; problem?: unknown; params?: unknown }
+    const key = String(d.field ?? '').replace(/^attrs\./, '')
+    const text = fieldProblemText(String(d.problem ?? ''), d.params as Record<string, unknown> | null, words)
     if (text) {
-      const field = fields.find((f) => f.key === details.field)
+      const field = fields.find((f) => f.key === key)
       return field ? words.t('resources.fieldProblem', { field: fieldLabel(field, words), text }) : text
     }
   }
