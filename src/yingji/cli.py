@@ -41,6 +41,9 @@ from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
 from yingji.org import schemas as org_schemas
+from yingji.resources import exports as resource_exports
+from yingji.resources import imports as resource_imports
+from yingji.resources import tabular_io
 from yingji.settings import DEFAULT_SECRET, Settings, get_settings
 
 app = typer.Typer(
@@ -67,6 +70,10 @@ report_app = typer.Typer(help="Periodic reports (通报).", no_args_is_help=True
 app.add_typer(report_app, name="report")
 drill_app = typer.Typer(help="Drills (演练) played against a running Yingji.", no_args_is_help=True)
 app.add_typer(drill_app, name="drill")
+resources_app = typer.Typer(
+    help="The resource databases (资源): import and export sheets, templates.", no_args_is_help=True
+)
+app.add_typer(resources_app, name="resources")
 
 console = Console()
 err = Console(stderr=True)
@@ -553,6 +560,134 @@ def import_divisions(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON f
 def import_units(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON file.")]) -> None:
     """Import linkage units (code, name, kind, tier, division_adcode, parent_code …)."""
     _import("units", path)
+
+
+SHEET_KINDS = (*resource_imports.KINDS, tabular_io.STOCK)
+
+
+def _sheet_kind(kind: str) -> str:
+    if kind not in SHEET_KINDS:
+        err.print(f"[red]unknown_kind[/red]: {escape(kind)} (one of {', '.join(SHEET_KINDS)})")
+        raise typer.Exit(2)
+    return kind
+
+
+@resources_app.command("import")
+def resources_import(
+    kind: Annotated[str, typer.Argument(help="A kind (warehouse, shelter …) or stock.")],
+    path: Annotated[Path, typer.Argument(help=".xlsx (first sheet) or CSV file.")],
+) -> None:
+    """Import a sheet of one kind (or of stock) as the console does: every row checked, then
+    all stored or none; problems listed by line and column."""
+    settings = _settings()
+    kind = _sheet_kind(kind)
+    if not path.is_file():
+        err.print(f"[red]file_not_found[/red]: {path}")
+        raise typer.Exit(1)
+    content = path.read_bytes()
+
+    async def run() -> dict[str, object]:
+        db = _database(settings)
+        try:
+            async with db.unit_of_work() as session:
+                job = await resource_imports.start_import(
+                    session=session,
+                    principal=security.SYSTEM,
+                    kind=kind,
+                    filename=path.name,
+                    content=content,
+                    claim=True,
+                )
+                job_id, token = job.id, job.token
+            if token is None:  # start_import(claim=True) always gives one
+                raise RuntimeError("the import was not claimed")
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            ) as bar:
+                task = bar.add_task(f"checking {kind}", total=None)
+
+                def report(state: str, done: int, total: int) -> None:
+                    bar.update(task, description=f"{state} {kind}", completed=done, total=total)
+
+                await resource_imports.run_job(db, job_id, token, report)
+            async with db.unit_of_work(readonly=True) as session:
+                return await resource_imports.job_summary(session=session, import_id=job_id)
+        finally:
+            await db.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc)
+    if summary["state"] != "done":
+        _print_sheet_problems(summary)
+        raise typer.Exit(1)
+    console.print(f"{kind}: {summary['created']} created, {summary['updated']} updated")
+
+
+def _print_sheet_problems(summary: dict[str, object]) -> None:
+    errors = cast(list[dict[str, object]], summary["errors"])
+    err.print(f"[red]import_failed[/red]: {summary['error_count']} problem(s); nothing was stored")
+    for problem in errors[:200]:
+        where = f"line {problem['line']}" + (f", {problem['column']}" if problem["column"] else "")
+        err.print(f"  {escape(where)}: {problem['code']} {escape(str(problem['params']))}")
+    if cast(int, summary["error_count"]) > 200:
+        err.print(f"  … and {cast(int, summary['error_count']) - 200} more")
+
+
+def _write_out(body: bytes, out: Path | None, name: str) -> None:
+    target = out or Path(name)
+    target.write_bytes(body)
+    console.print(f"wrote {target} ({len(body)} bytes)")
+
+
+@resources_app.command("export")
+def resources_export(
+    kind: Annotated[str, typer.Argument(help="A kind (warehouse, shelter …).")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx, csv or geojson.")] = "xlsx",
+    division: Annotated[str | None, typer.Option(help="Only this division's subtree.")] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write (default KIND.FORMAT).")] = None,
+) -> None:
+    """Export every resource of a kind (the import's layout, or GeoJSON)."""
+    settings = _settings()
+    if _sheet_kind(kind) == tabular_io.STOCK or fmt not in resource_exports.FORMATS:
+        err.print("[red]invalid[/red]: export a resource kind as xlsx, csv or geojson")
+        raise typer.Exit(2)
+
+    async def run() -> bytes:
+        db = _database(settings)
+        try:
+            async with db.unit_of_work(readonly=True) as session:
+                return await resource_exports.export_kind(
+                    session=session, kind=kind, division=division, fmt=fmt
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        body = asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc)
+    _write_out(body, out, f"{kind}.{fmt}")
+
+
+@resources_app.command("template")
+def resources_template(
+    kind: Annotated[str, typer.Argument(help="A kind (warehouse, shelter …) or stock.")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default template-KIND.FORMAT).")
+    ] = None,
+) -> None:
+    """Write an empty sheet of a kind with its Chinese headers (.xlsx: and the allowed words)."""
+    if fmt not in ("xlsx", "csv"):
+        err.print("[red]invalid[/red]: a template is xlsx or csv")
+        raise typer.Exit(2)
+    _write_out(tabular_io.template(_sheet_kind(kind), fmt), out, f"template-{kind}.{fmt}")
 
 
 @audit_app.command("verify")

@@ -2,13 +2,14 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import api, flows, models
+from yingji.resources import api, flows, imports, io_api, models, stock_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(api.router,),
+    routers=(io_api.router, api.router, stock_api.router),
+    timer_handlers={imports.IMPORT_TIMER: imports.run_import_timer},
     models=(models,),
     subscribers=(flows.TeamUnitMirror,),
     reference_data=(flows.ensure_team_rows,),

@@ -10,6 +10,7 @@ transaction, and a change to the unit (``PATCH /api/v1/units/{id}``) reaches the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Mapping
@@ -122,6 +123,7 @@ async def _team_unit(
 ) -> service.ResourceValues:
     """``values`` of a team tied to its unit: an existing rescue_team unit's (linked), or a
     new unit made from them."""
+    values = dataclasses.replace(values)
     if values.unit_id is not None:
         unit = await org.get_unit(session=session, unit_id=values.unit_id, scope=principal.scope)
         if unit is None or unit.kind != "rescue_team":

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -273,3 +274,53 @@ class Allocation(Base):
     state: Mapped[str] = mapped_column(String(10), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportState(StrEnum):
+    """Where an import job is: waiting for the worker, checking every row, writing them all in
+    one transaction, or finished (``done``: every row stored; ``failed``: none)."""
+
+    QUEUED = "queued"
+    CHECKING = "checking"
+    WRITING = "writing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ResourceImport(Base):
+    """导入任务 — a spreadsheet import of one kind (or ``stock``), run by the timer worker.
+
+    The uploaded file is kept here until the job ends, so a worker that dies part-way leaves a
+    job another worker starts again (``attempt``/``token``: only the latest attempt may write;
+    ``heartbeat_at`` tells a live run from a dead one). Rows are written in one transaction:
+    all or none."""
+
+    __tablename__ = "resource_import"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(24))  # ResourceKind, or "stock"
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: the file as uploaded; dropped when the job ends
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # ImportState
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    #: the first problems found (``{line, field, column, code, params, message}``)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: who asked, and the area their rows must lie in (None: everything)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    requested_by_name: Mapped[str | None] = mapped_column(String(100))
+    area_path: Mapped[str | None] = mapped_column(String(200), index=True)
+    everything: Mapped[bool] = mapped_column(default=False)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    token: Mapped[uuid.UUID | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

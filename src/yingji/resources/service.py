@@ -14,18 +14,32 @@ code the console words as ``resource.field.<problem>``).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, geo, security
 from yingji.core.db import rows_affected
 from yingji.core.errors import Conflict, NotFound, ValidationFailed
+from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.org import service as org
 from yingji.resources import kinds
@@ -374,6 +388,7 @@ async def _check_owner(session: AsyncSession, owner_unit_id: uuid.UUID | None) -
 
 def _placed(spec: KindSpec, values: ResourceValues) -> ResourceValues:
     """``values`` with its area checked (kinds with areas only) and its point defaulted."""
+    values = dataclasses.replace(values)
     if values.area is not None:
         if not spec.area:
             raise ValidationFailed(
@@ -386,55 +401,93 @@ def _placed(spec: KindSpec, values: ResourceValues) -> ResourceValues:
     return values
 
 
+def prepare_resource(values: ResourceValues, *, division_path: str) -> dict[str, Any]:
+    """The column values of a new resource from ``values``, checked against its kind (code,
+    status, ``attrs``, area and point), without touching the database: what a bulk import
+    checks each row with before :func:`insert_resources`. The division path is the caller's
+    (``org.service.division_paths``); the owning unit is the caller's to check."""
+    spec = kind_spec(values.kind)
+    try:
+        code = kinds.convert(kinds.COMMON[0], values.code)
+    except FieldProblem as problem:
+        raise _field_problem("code", problem) from None
+    try:
+        name = kinds.convert(kinds.COMMON[1], values.name)
+    except FieldProblem as problem:
+        raise _field_problem("name", problem) from None
+    attrs = check_attrs(spec, values.attrs)
+    status = check_status(spec, values.status)
+    values = _placed(spec, values)
+    now = clock.now()
+    return {
+        "id": new_id(),
+        "kind": spec.kind.value,
+        "code": code,
+        "name": name,
+        "status": status,
+        "division_adcode": values.division_adcode,
+        "division_path": division_path,
+        "owner_unit_id": values.owner_unit_id,
+        "unit_id": values.unit_id,
+        "address": values.address,
+        "lon": values.lon,
+        "lat": values.lat,
+        "area": values.area,
+        "contact_name": values.contact_name,
+        "contact_phone": values.contact_phone,
+        "attrs": attrs,
+        "tags": kinds.tags_of(spec, attrs),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def existing_codes(
+    *, session: AsyncSession, kind: str, codes: Collection[str]
+) -> dict[str, uuid.UUID]:
+    """The ids of the resources of ``kind`` with the given codes, by code (an import's
+    upsert key)."""
+    found: dict[str, uuid.UUID] = {}
+    wanted = sorted(set(codes))
+    for start in range(0, len(wanted), 1000):
+        rows = await session.execute(
+            select(Resource.code, Resource.id).where(
+                Resource.kind == kind, Resource.code.in_(wanted[start : start + 1000])
+            )
+        )
+        found.update({row.code: row.id for row in rows})
+    return found
+
+
+async def insert_resources(*, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows made by :func:`prepare_resource` in one statement (executemany)."""
+    if rows:
+        await session.execute(insert(Resource), [dict(row) for row in rows])
+
+
 async def create_resource(
     *,
     session: AsyncSession,
     values: ResourceValues,
     division_paths: Mapping[str, str] | None = None,
 ) -> Resource:
-    """A new resource of ``values.kind`` (checked here; ``division_paths`` spares a bulk import
-    one query per row). A taken (kind, code) is a ``Conflict`` ``resource_exists``."""
-    spec = kind_spec(values.kind)
-    try:
-        code = kinds.convert(kinds.COMMON[0], values.code)
-    except FieldProblem as problem:
-        raise _field_problem("code", problem) from None
+    """A new resource of ``values.kind``, checked (``division_paths`` spares a caller one
+    query per row). A taken (kind, code) is a ``Conflict`` ``resource_exists``; an unknown
+    division ``division_not_found``, an unknown owning unit ``unit_not_found``."""
+    path = await _division_path(session, values.division_adcode, division_paths)
+    row = prepare_resource(values, division_path=path)
     taken = await session.scalar(
-        select(Resource.id).where(Resource.kind == spec.kind.value, Resource.code == code)
+        select(Resource.id).where(Resource.kind == row["kind"], Resource.code == row["code"])
     )
     if taken is not None:
         raise Conflict(
             "resource_exists",
-            f"a {spec.kind.value} with code {code} exists",
-            {"kind": spec.kind.value, "code": code, "resource_id": str(taken)},
+            f"a {row['kind']} with code {row['code']} exists",
+            {"kind": row["kind"], "code": row["code"], "resource_id": str(taken)},
         )
-    attrs = check_attrs(spec, values.attrs)
-    status = check_status(spec, values.status)
-    values = _placed(spec, values)
-    path = await _division_path(session, values.division_adcode, division_paths)
     await _check_owner(session, values.owner_unit_id)
-    now = clock.now()
-    resource = Resource(
-        kind=spec.kind.value,
-        code=code,
-        name=values.name,
-        status=status,
-        division_adcode=values.division_adcode,
-        division_path=path,
-        owner_unit_id=values.owner_unit_id,
-        unit_id=values.unit_id,
-        address=values.address,
-        lon=values.lon,
-        lat=values.lat,
-        area=values.area,
-        contact_name=values.contact_name,
-        contact_phone=values.contact_phone,
-        attrs=attrs,
-        tags=kinds.tags_of(spec, attrs),
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+    resource = Resource(**row)
     session.add(resource)
     await session.flush()
     return resource

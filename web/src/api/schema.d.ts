@@ -222,7 +222,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import divisions from CSV or GeoJSON: all rows or none */
+        /** Import divisions from CSV, .xlsx or GeoJSON: all rows or none */
         post: operations["import_divisions_api_v1_divisions_import_post"];
         delete?: never;
         options?: never;
@@ -1177,6 +1177,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import job: its state, progress and problems (by line and column) */
+        get: operations["get_import_api_v1_resources_imports__import_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources/kinds": {
         parameters: {
             query?: never;
@@ -1211,6 +1228,109 @@ export interface paths {
         head?: never;
         /** Change a resource at the version read (409 stale_version otherwise) */
         patch: operations["update_resource_api_v1_resources__resource_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/minimums": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a warehouse's minimum stock per item (replaces the whole set) */
+        put: operations["set_minimums_api_v1_resources__resource_id__minimums_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A warehouse's stock: batches (earliest expiry first) and per-item totals */
+        get: operations["get_stock_api_v1_resources__resource_id__stock_get"];
+        put?: never;
+        /** Receive a batch into a warehouse (入库; 409 batch_exists for a known batch number) */
+        post: operations["receive_batch_api_v1_resources__resource_id__stock_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{resource_id}/stock/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
+        patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/resources:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resources of a kind you may see, with the list's filters, as .xlsx or CSV (the import's layout) or GeoJSON */
+        get: operations["export_resources_api_v1_resources_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start importing a sheet (.xlsx or CSV) of one kind or of stock: every row is checked, then all are stored or none; poll the job for progress and problems */
+        post: operations["import_resources_api_v1_resources_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An empty sheet of a kind (or of stock) with its Chinese headers; .xlsx adds a sheet of the allowed words of each choice */
+        get: operations["resource_template_api_v1_resources_template_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/routing-rules": {
@@ -1312,6 +1432,24 @@ export interface paths {
         get: operations["supervision_api_v1_supervision_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supply-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The supply catalogue (filter by text, category) */
+        get: operations["list_supply_items_api_v1_supply_items_get"];
+        put?: never;
+        /** Add an item to the catalogue (409 item_exists for a taken code) */
+        post: operations["create_supply_item_api_v1_supply_items_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1431,7 +1569,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import linkage units from CSV or GeoJSON: all rows or none */
+        /** Import linkage units from CSV, .xlsx or GeoJSON: all rows or none */
         post: operations["import_units_api_v1_units_import_post"];
         delete?: never;
         options?: never;
@@ -1659,6 +1797,31 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /**
+         * BatchCorrection
+         * @description 盘点更正 — the counted quantity, with what the counter read before (compare-and-set).
+         */
+        BatchCorrection: {
+            /**
+             * Expected Quantity
+             * @description the quantity read; 409 stale_quantity if it moved
+             */
+            expected_quantity: number;
+            /**
+             * Expires On
+             * @description set only when given
+             */
+            expires_on?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "stocktake" | "damaged" | "expired" | "lost" | "found" | "entry_error";
+        };
         /** BatchItem */
         BatchItem: {
             /** Error */
@@ -1682,6 +1845,25 @@ export interface components {
             /** Items */
             items: components["schemas"]["BatchItem"][];
         };
+        /**
+         * BatchReceive
+         * @description 入库 — a batch received.
+         */
+        BatchReceive: {
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on?: string | null;
+        };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
             /** File */
@@ -1691,9 +1873,22 @@ export interface components {
         Body_import_divisions_api_v1_divisions_import_post: {
             /**
              * File
-             * @description CSV (UTF-8 or GB18030) or GeoJSON
+             * @description CSV (UTF-8 or GB18030), .xlsx (first sheet) or GeoJSON
              */
             file: string;
+        };
+        /** Body_import_resources_api_v1_resources_import_post */
+        Body_import_resources_api_v1_resources_import_post: {
+            /**
+             * File
+             * @description .xlsx (first sheet) or CSV (UTF-8 / GB18030)
+             */
+            file: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
         };
         /** Body_import_routing_rules_api_v1_routing_rules_import_post */
         Body_import_routing_rules_api_v1_routing_rules_import_post: {
@@ -1707,7 +1902,7 @@ export interface components {
         Body_import_units_api_v1_units_import_post: {
             /**
              * File
-             * @description CSV (UTF-8 or GB18030) or GeoJSON
+             * @description CSV (UTF-8 or GB18030), .xlsx (first sheet) or GeoJSON
              */
             file: string;
         };
@@ -2243,37 +2438,48 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /** ImportProblem */
-        ImportProblem: {
+        /** ImportRead */
+        ImportRead: {
+            /** Created */
+            created: number;
             /**
-             * Code
-             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
-             * @default invalid
+             * Created At
+             * Format: date-time
              */
-            code: string;
-            /** Field */
-            field: string | null;
-            /** Line */
-            line: number;
+            created_at: string;
+            /** Done */
+            done: number;
+            /** Error Count */
+            error_count: number;
+            /** Errors */
+            errors: components["schemas"]["yingji__resources__io_api__ImportProblem"][];
+            /** Filename */
+            filename: string;
+            /** Finished At */
+            finished_at: string | null;
             /**
-             * Message
-             * @description in English, for logs; screens word `code` and `params`
+             * Id
+             * Format: uuid
              */
-            message: string;
+            id: string;
+            /** Kind */
+            kind: string;
             /**
-             * Params
-             * @description the values the words need (a limit, a line)
+             * State
+             * @enum {string}
              */
-            params?: {
-                [key: string]: unknown;
-            };
+            state: "queued" | "checking" | "writing" | "done" | "failed";
+            /** Total */
+            total: number;
+            /** Updated */
+            updated: number;
         };
         /** ImportReport */
         ImportReport: {
             /** Created */
             created: number;
             /** Errors */
-            errors: components["schemas"]["ImportProblem"][];
+            errors: components["schemas"]["yingji__org__schemas__ImportProblem"][];
             /** Updated */
             updated: number;
         };
@@ -2595,6 +2801,24 @@ export interface components {
             into_incident_id: string;
             /** Reason */
             reason?: string | null;
+        };
+        /** MinimumSet */
+        MinimumSet: {
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Minimum */
+            minimum: number;
+        };
+        /**
+         * MinimumsSet
+         * @description The warehouse's minimum stock, replaced whole (an item left out has none).
+         */
+        MinimumsSet: {
+            /** Items */
+            items: components["schemas"]["MinimumSet"][];
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3615,6 +3839,62 @@ export interface components {
              */
             tier: number;
         };
+        /** StockBatchRead */
+        StockBatchRead: {
+            /** Available */
+            available: number;
+            /** Batch No */
+            batch_no: string;
+            /** Expires On */
+            expires_on: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Quantity */
+            quantity: number;
+            /** Received On */
+            received_on: string | null;
+            /** Reserved */
+            reserved: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StockRead */
+        StockRead: {
+            /** Batches */
+            batches: components["schemas"]["StockBatchRead"][];
+            /** Totals */
+            totals: components["schemas"]["StockTotalRead"][];
+            /**
+             * Warehouse Id
+             * Format: uuid
+             */
+            warehouse_id: string;
+        };
+        /** StockTotalRead */
+        StockTotalRead: {
+            /** Available */
+            available: number;
+            /** Below Minimum */
+            below_minimum: boolean;
+            item: components["schemas"]["SupplyItemRead"];
+            /** Minimum */
+            minimum: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Reserved */
+            reserved: number;
+        };
         /** SubscriberRead */
         SubscriberRead: {
             /** Failures */
@@ -3743,6 +4023,43 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name?: string | null;
+        };
+        /** SupplyItemCreate */
+        SupplyItemCreate: {
+            /** Category */
+            category?: string | null;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Unit Of Measure
+             * @description 顶, 件, 箱, 台 …
+             */
+            unit_of_measure: string;
+        };
+        /** SupplyItemPage */
+        SupplyItemPage: {
+            /** Items */
+            items: components["schemas"]["SupplyItemRead"][];
+            /** Total */
+            total: number;
+        };
+        /** SupplyItemRead */
+        SupplyItemRead: {
+            /** Category */
+            category: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Of Measure */
+            unit_of_measure: string;
         };
         /** TimelineRead */
         TimelineRead: {
@@ -4033,6 +4350,52 @@ export interface components {
             for_units: boolean;
             /** Text */
             text: string;
+        };
+        /** ImportProblem */
+        yingji__org__schemas__ImportProblem: {
+            /**
+             * Code
+             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
+             * @default invalid
+             */
+            code: string;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /**
+             * Message
+             * @description in English, for logs; screens word `code` and `params`
+             */
+            message: string;
+            /**
+             * Params
+             * @description the values the words need (a limit, a line)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * ImportProblem
+         * @description One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
+         *     header as the file wrote it), ``code`` and ``params`` (worded by the console).
+         */
+        yingji__resources__io_api__ImportProblem: {
+            /** Code */
+            code: string;
+            /** Column */
+            column: string | null;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /** Message */
+            message: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -6642,6 +7005,37 @@ export interface operations {
             };
         };
     };
+    get_import_api_v1_resources_imports__import_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_kinds_api_v1_resources_kinds_get: {
         parameters: {
             query?: never;
@@ -6780,6 +7174,281 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_minimums_api_v1_resources__resource_id__minimums_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MinimumsSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_stock_api_v1_resources__resource_id__stock_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receive_batch_api_v1_resources__resource_id__stock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchReceive"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    correct_batch_api_v1_resources__resource_id__stock__batch_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCorrection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockBatchRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_resources_api_v1_resources_export_get: {
+        parameters: {
+            query: {
+                kind: components["schemas"]["ResourceKind"];
+                format?: "xlsx" | "csv" | "geojson";
+                division?: string | null;
+                status?: string | null;
+                q?: string | null;
+                tag?: string | null;
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description export_too_large (narrow the filters) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    import_resources_api_v1_resources_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_resources_api_v1_resources_import_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRead"];
+                };
+            };
+            /** @description unknown_kind, file_too_large, file_empty, not_a_sheet */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    resource_template_api_v1_resources_template_get: {
+        parameters: {
+            query: {
+                kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
+                format?: "xlsx" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
             };
             /** @description Validation Error */
             422: {
@@ -7088,6 +7757,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SupervisedOrder"][];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_supply_items_api_v1_supply_items_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_supply_item_api_v1_supply_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplyItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplyItemRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
