@@ -111,16 +111,22 @@ export interface ImportError {
   message: string
 }
 
+/** An import job (`kind` is a resource kind or `stock`); `errors` may be the first of `error_count`. */
 export interface ImportJob {
   id: string
   kind: string
+  filename?: string
   state: ImportState
   total: number
   done: number
   created: number
   updated: number
   errors: ImportError[]
+  error_count?: number
 }
+
+/** The sheet kind of a warehouse's stock (batches of items) in imports and templates. */
+export const STOCK_SHEET = 'stock'
 
 export const FINISHED: readonly ImportState[] = ['done', 'failed']
 
