@@ -194,3 +194,79 @@ def test_a_viewer_browses_but_cannot_change_the_registry(server: str, browser: B
     expect(page.get_by_test_id("resource-import")).to_have_count(0)
     expect(page.get_by_test_id("resource-export")).to_be_visible()
     context.close()
+
+
+def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
+    server: str, browser: Browser
+) -> None:
+    headers = bearer(server, "commander")
+    context = browser.new_context(
+        viewport={"width": 1600, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+    page.goto(f"{server}/resources/warehouse")
+
+    # --- a warehouse through the form drawn from the catalogue
+    page.get_by_test_id("resource-new").click()
+    form = page.get_by_test_id("resource-form")
+    form.get_by_label("编号").fill("E2E-WH-1")
+    form.get_by_label("名称").fill("端到端物资仓库")
+    division = form.get_by_label("行政区划代码")
+    division.click(force=True)
+    division.fill("竹口")
+    page.locator(".el-select-dropdown__item:visible", has_text="竹口镇").first.click()
+    form.get_by_label("保管员").fill("王五")
+    form.get_by_label("仓库级别").click(force=True)
+    page.locator(".el-select-dropdown__item:visible", has_text="乡镇级").click()
+    page.get_by_test_id("resource-save").click()
+    expect(form).to_be_hidden()
+    row = page.get_by_test_id("resources-table").locator("tr", has_text="E2E-WH-1")
+    expect(row).to_contain_text("端到端物资仓库")
+    expect(row).to_contain_text("乡镇级")
+    expect(row).to_contain_text("王五")
+
+    # --- its stock: a batch of a new item, a minimum above it, a counted correction
+    row.get_by_role("button", name="库存 端到端物资仓库").click()
+    page.wait_for_url("**/stock")
+    expect(page.get_by_role("heading", name="端到端物资仓库 · 库存")).to_be_visible()
+    page.get_by_test_id("stock-receive").click()
+    receive = page.get_by_test_id("stock-receive-form")
+    receive.get_by_role("button", name="新物资").click()
+    receive.get_by_label("物资编码").fill("E2E-TENT")
+    receive.get_by_label("物资名称").fill("端到端帐篷")
+    receive.get_by_label("计量单位").fill("顶")
+    receive.get_by_label("批次号").fill("B-2026-01")
+    receive.get_by_label("数量").fill("120")
+    page.get_by_test_id("stock-receive-save").click()
+    expect(receive).to_be_hidden()
+    totals = page.get_by_test_id("stock-totals")
+    tent = totals.locator("tr", has_text="端到端帐篷")
+    expect(tent).to_contain_text("120")
+    expect(tent).not_to_contain_text("低于最低库存")
+
+    page.get_by_test_id("stock-minimums").click()
+    page.get_by_label("最低库存 端到端帐篷").fill("200")
+    page.get_by_test_id("stock-minimums-save").click()
+    expect(tent).to_contain_text("低于最低库存")
+
+    batch = page.get_by_test_id("stock-batches").locator("tr", has_text="B-2026-01")
+    batch.get_by_role("button", name="盘点修正 B-2026-01").click()
+    correct = page.get_by_test_id("stock-correct-form")
+    correct.get_by_label("数量").fill("117")
+    correct.get_by_label("修正原因").click(force=True)
+    page.locator(".el-select-dropdown__item:visible", has_text="破损").click()
+    correct.get_by_label("说明").fill("盘点发现破损 3 顶")
+    page.get_by_test_id("stock-correct-save").click()
+    expect(correct).to_be_hidden()
+    expect(batch).to_contain_text("117")
+    shot(page, "resources-stock-desktop")
+
+    warehouse = httpx.get(
+        f"{server}/api/v1/resources", params={"kind": "warehouse", "q": "E2E-WH-1"}, headers=headers
+    ).json()["items"][0]
+    assert warehouse["attrs"] == {"grade": "town", "keeper": "王五"}
+    stock = httpx.get(f"{server}/api/v1/resources/{warehouse['id']}/stock", headers=headers).json()
+    (total,) = stock["totals"]
+    assert (total["quantity"], total["minimum"], total["below_minimum"]) == (117, 200, True)
+    context.close()
