@@ -333,3 +333,89 @@ async def test_a_team_sheet_makes_each_team_with_its_unit_and_a_refused_row_undo
     assert team is not None and team.unit_id is not None
     assert team.attrs["capabilities"] == ["water_rescue", "mountain"]
     assert team.tags == "|water_rescue|mountain|"
+
+
+async def test_progress_is_told_a_slice_at_a_time_while_checking_then_writing(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yingji.core import security
+
+    await people(db)
+    monkeypatch.setattr(imports, "CHECK_SLICE", 2)
+    rows = [[f"W{i}", f"仓库{i}", "331126101000"] for i in range(5)]
+    async with db.unit_of_work() as session:
+        job = await imports.start_import(
+            session=session,
+            principal=security.SYSTEM,
+            kind="warehouse",
+            filename="w.xlsx",
+            content=xlsx(HEADER[:3], *rows),
+            claim=True,
+        )
+    heard: list[tuple[str, int, int]] = []
+    assert job.token is not None
+    await imports.run_job(db, job.id, job.token, lambda *told: heard.append(told))
+    checking = [told for told in heard if told[0] == "checking"]
+    assert checking == [("checking", 2, 5), ("checking", 4, 5), ("checking", 5, 5)]
+    assert heard[-1] == ("writing", 5, 5)
+    assert len(await warehouses(db)) == 5
+
+
+async def test_a_sheet_beyond_the_row_bound_is_refused_whole(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await people(db)
+    monkeypatch.setattr(tabular, "MAX_ROWS", 3)
+    rows = [[f"W{i}", f"仓库{i}", "331126101000"] for i in range(3)]
+    job = await finished(client, db, await bearer(client, "chief"), xlsx(HEADER[:3], *rows))
+    assert [(e["line"], e["code"], e["params"]) for e in job["errors"]] == [
+        (0, "too_many_rows", {"value": 2})
+    ]
+    assert await warehouses(db) == {}
+
+
+async def test_an_import_is_audited_once_as_its_requester_with_the_files_hash(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    import hashlib
+
+    from yingji.core.audit import AuditEntry
+    from yingji.core.events import OutboxEvent
+
+    await people(db)
+    body = xlsx(HEADER[:3], ["W1", "甲镇仓库", "331126101000"], ["W2", "乙镇仓库", "331126"])
+    job = await finished(client, db, await bearer(client, "chief"), body)
+    async with db.unit_of_work(readonly=True) as session:
+        entries = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.subject_id == job["id"]))
+        )
+        events = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.subject_id == job["id"]))
+        )
+    [entry] = entries
+    assert (entry.action, entry.actor_name) == ("resource.imported", "chief")
+    assert entry.after is not None
+    assert entry.after["sha256"] == hashlib.sha256(body).hexdigest()
+    assert (entry.after["created"], entry.after["updated"]) == (2, 0)
+    assert entry.division_path is not None and entry.division_path.endswith("/331126/")
+    assert [e.type for e in events] == ["resource.imported"]
+
+
+async def test_an_owning_unit_is_named_by_code_and_must_serve_the_importers_area(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await people(db)
+    header = [*HEADER[:3], "所属单位编码"]
+    chief_a = await bearer(client, "chief_a")
+    job = await finished(client, db, chief_a, xlsx(header, ["W1", "甲", "331126101000", "TB"]))
+    assert [(e["line"], e["column"], e["code"]) for e in job["errors"]] == [
+        (2, "所属单位编码", "unit_not_found")
+    ]
+    job = await finished(client, db, chief_a, xlsx(header, ["W1", "甲", "331126101000", "TA"]))
+    assert job["state"] == "done"
+    owner = (await warehouses(db))["W1"].owner_unit_id
+    async with db.unit_of_work(readonly=True) as session:
+        from yingji.org import service as org
+
+        unit = await org.get_unit_by_code(session=session, code="TA")
+    assert unit is not None and owner == unit.id

@@ -3,6 +3,7 @@ a version, delete; who may and who may not; a town sees only its own rows."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -424,3 +425,20 @@ async def test_a_resource_an_allocation_holds_cannot_be_deleted(
             )
         )
     assert deleted is not None and deleted.before is not None and deleted.after is None
+
+
+async def test_two_changes_at_the_same_version_one_wins_the_other_is_told_stale(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_desks(db)
+    cmd = await bearer(client, "cmd")
+    created = await create(client, cmd, warehouse())
+    url = f"/api/v1/resources/{created['id']}"
+    answers = await asyncio.gather(
+        client.patch(url, headers=cmd, json={"version": 1, "name": "甲"}),
+        client.patch(url, headers=cmd, json={"version": 1, "name": "乙"}),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    final = (await client.get(url, headers=cmd)).json()
+    assert final["name"] == winner["name"] and final["version"] == 2

@@ -10,7 +10,10 @@ from sqlalchemy import select
 
 from tests.factories import bearer, deliver_events, make_unit
 from tests.resources.test_registry_api import TOWN_A, TOWN_B, create, make_desks
+from yingji.core import security
 from yingji.core.db import Database
+from yingji.org import seed
+from yingji.org import service as org
 from yingji.resources import flows
 from yingji.resources.models import Resource
 
@@ -184,3 +187,34 @@ async def test_reference_data_makes_a_row_for_every_team_unit_lacking_one(db: Da
     assert [(r.kind, r.code, r.unit_id, r.owner_unit_id) for r in rows] == [
         ("rescue_team", "OLD-TEAM", unit.id, unit.id)
     ]
+
+
+async def test_the_demo_county_teams_get_their_rows_once_the_seed_is_delivered(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.unit_of_work() as session:
+        await seed.seed_demo(session=session)
+    async with db.unit_of_work(readonly=True) as session:
+        units, total = await org.list_units(
+            session=session, scope=security.SYSTEM.scope, kind="rescue_team"
+        )
+    assert total > 0
+    await deliver_events(db)
+    await deliver_events(db)
+    async with db.unit_of_work(readonly=True) as session:
+        rows = (await session.scalars(select(Resource).where(Resource.kind == "rescue_team"))).all()
+    assert sorted((r.code, r.name, r.unit_id) for r in rows) == sorted(
+        (u.code, u.name, u.id) for u in units
+    )
+
+
+async def test_a_team_row_is_not_deleted_while_its_unit_lives(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_desks(db)
+    cmd = await bearer(client, "cmd")
+    created = await create(client, cmd, team())
+    refused = await client.delete(f"/api/v1/resources/{created['id']}", headers=cmd)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "team_follows_unit"
+    assert (await client.get(f"/api/v1/resources/{created['id']}", headers=cmd)).status_code == 200

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from tests.factories import bearer
-from tests.resources.test_registry_api import TOWN_B, create, make_desks, warehouse
+from tests.factories import bearer, make_user
+from tests.resources.test_registry_api import TOWN_A, TOWN_B, create, make_desks, warehouse
 from yingji.core.audit import AuditEntry
 from yingji.core.db import Database
 from yingji.resources.models import StockBatch
@@ -245,3 +245,32 @@ async def test_stock_belongs_to_warehouses_in_ones_own_jurisdiction(
     cmd_b = await bearer(client, "cmd_b")
     stock = (await client.get(f"{base}/stock", headers=cmd_b)).json()
     assert [t["quantity"] for t in stock["totals"]] == [10]
+
+
+async def test_stock_is_kept_by_the_desk_roles_and_refused_to_the_others(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_desks(db)
+    await make_user(db, "officer_a", roles=["duty_officer"], division=TOWN_A)
+    leader_a = await bearer(client, "leader_a")
+    wh = await create(client, leader_a, warehouse())
+    tent = await item(client, leader_a, "TENT", "帐篷")
+    received = await receive(
+        client, leader_a, wh["id"], item_id=tent["id"], batch_no="B1", quantity=5
+    )
+    assert received.status_code == 201
+    for username in ("officer_a", "town_a"):
+        other = await bearer(client, username)
+        refused = await receive(
+            client, other, wh["id"], item_id=tent["id"], batch_no="B2", quantity=1
+        )
+        assert refused.status_code == 403, username
+        refused = await client.put(
+            f"/api/v1/resources/{wh['id']}/minimums",
+            headers=other,
+            json={"items": [{"item_id": tent["id"], "minimum": 1}]},
+        )
+        assert refused.status_code == 403, username
+        readable = await client.get(f"/api/v1/resources/{wh['id']}/stock", headers=other)
+        assert readable.status_code == 200, username
+        assert [t["quantity"] for t in readable.json()["totals"]] == [5]

@@ -20,7 +20,7 @@ import dataclasses
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -247,46 +247,152 @@ def xlsx_value(value: object) -> object:
     return value
 
 
-def read_xlsx(raw: bytes) -> CsvRead:
-    """The records of the first sheet of an uploaded .xlsx workbook: row 1 names the columns
-    (line 1, as in CSV); each later row that is not blank is a record of typed values (see
+class SheetStream:
+    """The records of a sheet, read a slice at a time (so a long import can tell its progress):
+    ``header`` (row 1), ``estimated_rows`` (what the workbook declares, if anything), then
+    :meth:`take` until it returns nothing. A problem found while reading (too many rows or
+    columns, a broken file) ends the stream and is kept in ``problem``."""
+
+    def __init__(
+        self,
+        rows: Iterator[Sequence[object]] | None = None,
+        *,
+        problem: LineError | None = None,
+        estimated_rows: int | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self.header: list[str] = []
+        self.problem = problem
+        self.estimated_rows = estimated_rows
+        self._rows = rows
+        self._line = 0
+        self._close = close
+        if rows is not None and problem is None:
+            first = self._next()
+            if first is not None:
+                self.header = [str(v).strip() if v is not None else "" for v in first]
+
+    def _stop(self, code: str, message: str, **params: Any) -> None:
+        self.problem = LineError(0, None, message, code, params)
+        self.close()
+
+    def _next(self) -> Sequence[object] | None:
+        if self._rows is None:
+            return None
+        try:
+            row = next(self._rows)
+        except StopIteration:
+            self.close()
+            return None
+        except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
+            self._stop("not_xlsx", "not a readable .xlsx workbook")
+            return None
+        self._line += 1
+        if self._line > MAX_ROWS:
+            self._stop(
+                "too_many_rows", f"the sheet has more than {MAX_ROWS - 1} rows", value=MAX_ROWS - 1
+            )
+            return None
+        if len(row) > MAX_COLUMNS and any(v is not None for v in row[MAX_COLUMNS:]):
+            message = f"the sheet has more than {MAX_COLUMNS} columns"
+            self._stop("too_many_columns", message, value=MAX_COLUMNS)
+            return None
+        return row
+
+    def take(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``count`` more records (blank rows skipped); empty at the end."""
+        records: list[tuple[int, dict[str, Any]]] = []
+        header = self.header
+        width = len(header)
+        while len(records) < count:
+            row = self._next()
+            if row is None:
+                break
+            values = [xlsx_value(v) for v in row[:width]]
+            if any(v is not None for v in values):
+                record = {k: v for k, v in zip(header, values, strict=False) if k}
+                records.append((self._line, record))
+        return records
+
+    def close(self) -> None:
+        self._rows = None
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+def open_xlsx(raw: bytes) -> SheetStream:
+    """The first sheet of an uploaded .xlsx workbook as a stream: row 1 names the columns (line
+    1, as in CSV); each later row that is not blank is a record of typed values (see
     :func:`xlsx_value`). A file too large, one that inflates too far, one that is not a
     workbook, or a sheet beyond ``MAX_ROWS``/``MAX_COLUMNS`` is one problem."""
     if len(raw) > XLSX_MAX_BYTES:
         mib = XLSX_MAX_BYTES // 2**20
-        return _sheet_problem("too_large", f"the file is larger than {mib} MiB", value=mib)
+        message = f"the file is larger than {mib} MiB"
+        return SheetStream(problem=LineError(0, None, message, "too_large", {"value": mib}))
     problem = _inflation_problem(raw)
     if problem is not None:
-        return problem
+        return SheetStream(problem=problem.problem)
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
-    try:
-        return _read_sheet(book.worksheets[0].iter_rows(values_only=True))
-    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
-        return _sheet_problem("not_xlsx", "not a readable .xlsx workbook")
-    finally:
-        book.close()
+        sheet = book.worksheets[0]
+        estimate = _count_rows(sheet)
+        # rows as written, never padded to a width a <dimension> declares (which may be huge)
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(values_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError):
+        return SheetStream(problem=LineError(0, None, "not a readable .xlsx workbook", "not_xlsx"))
+    return SheetStream(rows, estimated_rows=estimate, close=book.close)
 
 
-def _read_sheet(rows: Iterable[Sequence[object]]) -> CsvRead:
-    records: list[tuple[int, dict[str, Any]]] = []
-    header: list[str] = []
-    for line, row in enumerate(rows, start=1):
-        if line > MAX_ROWS:
-            message = f"the sheet has more than {MAX_ROWS - 1} rows"
-            return _sheet_problem("too_many_rows", message, value=MAX_ROWS - 1)
-        if len(row) > MAX_COLUMNS and any(v is not None for v in row[MAX_COLUMNS:]):
-            message = f"the sheet has more than {MAX_COLUMNS} columns"
-            return _sheet_problem("too_many_columns", message, value=MAX_COLUMNS)
-        if line == 1:
-            header = [str(v).strip() if v is not None else "" for v in row[:MAX_COLUMNS]]
-            continue
-        values = [xlsx_value(v) for v in row[: len(header)]]
-        if any(v is not None for v in values):
-            records.append((line, {k: v for k, v in zip(header, values, strict=False) if k}))
-    return CsvRead(records, [h for h in header if h])
+def _count_rows(sheet: Any) -> int | None:
+    """How many rows below the header the sheet's XML holds (``<row`` elements, counted in one
+    pass over the inflated part, whose size was bounded before), for the progress bar."""
+    count = 0
+    tail = b""
+    with sheet._get_source() as source:  # openpyxl's read-only sheet: its part of the archive
+        while chunk := source.read(1 << 20):
+            block = tail + chunk
+            count += block.count(b"<row ") + block.count(b"<row>")
+            tail = block[-5:]
+            count -= tail.count(b"<row ") + tail.count(b"<row>")
+        count += tail.count(b"<row ") + tail.count(b"<row>")
+    return max(count - 1, 0) if count else None
+
+
+def read_xlsx(raw: bytes) -> CsvRead:
+    """Every record of :func:`open_xlsx` at once."""
+    stream = open_xlsx(raw)
+    records = stream.take(MAX_ROWS)
+    if stream.problem is not None:
+        return CsvRead([], [], stream.problem)
+    return CsvRead(records, [h for h in stream.header if h])
+
+
+def open_table(raw: bytes) -> SheetStream:
+    """An uploaded sheet, .xlsx (told by its first bytes, never by its name) or CSV text, as a
+    stream."""
+    if is_xlsx(raw):
+        return open_xlsx(raw)
+    read = read_csv(raw)
+    if read.problem is not None:
+        return SheetStream(problem=read.problem)
+    return _RecordStream(read)
+
+
+class _RecordStream(SheetStream):
+    """The records of a CSV file already read, handed out a slice at a time."""
+
+    def __init__(self, read: CsvRead) -> None:
+        super().__init__(estimated_rows=len(read.records))
+        self.header = read.header
+        self._records = read.records
+        self._position = 0
+
+    def take(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        part = self._records[self._position : self._position + count]
+        self._position += len(part)
+        return part
 
 
 def as_text(value: object) -> object:

@@ -248,11 +248,18 @@ async def _update_team_unit(session: AsyncSession, team: Resource) -> None:
 async def delete_resource(
     *, session: AsyncSession, principal: Principal, resource_id: uuid.UUID
 ) -> None:
-    """Delete a resource the principal sees (a team's unit stays: org keeps it)."""
+    """Delete a resource the principal sees. A rescue team's row lives as long as its unit
+    (org keeps units, deactivating them): ``team_follows_unit``."""
     resource = await service.get_resource_or_raise(
         session=session, resource_id=resource_id, scope=principal.scope
     )
     _require_area(principal, resource.division_path)
+    if resource.unit_id is not None:
+        raise Conflict(
+            "team_follows_unit",
+            "a rescue team lives as long as its unit; change its status instead",
+            {"unit_id": str(resource.unit_id)},
+        )
     before, audience = snapshot(resource), audience_of(resource)
     await service.delete_resource(session=session, resource=resource)
     await record_change(
@@ -317,17 +324,21 @@ async def ensure_team_rows(session: AsyncSession) -> None:
 
 
 class TeamUnitMirror:
-    """A rescue_team unit created or changed through org → its team row follows."""
+    """A rescue_team unit created or changed through org → its team row follows; the demo
+    seeded (its units are written without events of their own) → every team unit its row."""
 
     name = "resources.team_unit_mirror"
-    types = ("org.unit.created", "org.unit.updated")
+    types = ("org.unit.created", "org.unit.updated", "org.demo_seeded")
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def __call__(self, event: DomainEvent) -> None:
         async with self.db.unit_of_work() as session:
-            await mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
+            if event.type == "org.demo_seeded":
+                await ensure_team_rows(session)
+            else:
+                await mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
 
 
 # --- supplies ------------------------------------------------------------------------------------

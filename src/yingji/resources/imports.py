@@ -317,16 +317,24 @@ async def run_job(
 
 
 async def _run(db: Database, job: _Job) -> None:
-    read = await asyncio.to_thread(tabular.read_table, job.content)
-    checker = tabular_io.SheetChecker(job.kind, read)
-    total = len(checker.records)
+    stream = await asyncio.to_thread(tabular.open_table, job.content)
+    checker = tabular_io.SheetChecker(job.kind, stream.header, stream.problem)
+    total = stream.estimated_rows or 0
     await _progress(db, job.id, job.token, total=total, done=0)
-    for start in range(0, total, CHECK_SLICE):
-        await asyncio.to_thread(checker.check, start, start + CHECK_SLICE)
-        done = min(total, start + CHECK_SLICE)
-        await _progress(db, job.id, job.token, done=done)
-        job.report(ImportState.CHECKING.value, done, total)
-    checked = checker.result
+    try:
+        while checker.readable:
+            records = await asyncio.to_thread(stream.take, CHECK_SLICE)
+            if not records:
+                break
+            checker.check(records)
+            total = max(total, checker.checked)
+            await _progress(db, job.id, job.token, done=checker.checked, total=total)
+            job.report(ImportState.CHECKING.value, checker.checked, total)
+    finally:
+        stream.close()
+    checked = checker.finish(stream.problem if checker.readable else None)
+    if checker.checked != total:  # the sheet declared more (or fewer) rows than it had
+        await _progress(db, job.id, job.token, done=checker.checked, total=checker.checked)
     if checked.errors:
         await _finish_failed(db, job.id, job.token, checked.errors)
         return
@@ -462,9 +470,11 @@ class _Writer:
         return self.paths[adcode]
 
     async def _unit(self, code: str) -> uuid.UUID | None:
+        """The owning unit of that code, if it serves the requester's area (else None)."""
         if code not in self.units:
             unit = await org.get_unit_by_code(session=self.session, code=code)
-            self.units[code] = None if unit is None else unit.id
+            seen = unit is not None and self.job.covers(unit.division_path)
+            self.units[code] = unit.id if unit is not None and seen else None
         return self.units[code]
 
     async def _existing(self, model: Any, where: Any, keys: list[Any], column: Any) -> list[Any]:
@@ -533,14 +543,21 @@ class _Writer:
                 errors.append(self._error(row, "code", "out_of_scope", value=row.values["code"]))
                 continue
             if old is None:
-                inserts.append(self._new(spec, row, path, owner, now))
+                try:  # the registry's own checks of a new row (place, status, fields)
+                    inserts.append(
+                        service.prepare_resource(
+                            _values(spec.kind.value, row, owner), division_path=path
+                        )
+                    )
+                except DomainError as exc:
+                    errors.append(self._refused(row, exc))
             else:
                 updates.append(self._changed(spec, old, row, path, owner, now))
         if errors:
             return 0, 0
         done = 0
         for chunk in _chunks(inserts, WRITE_SLICE):
-            await self.session.execute(insert(Resource), chunk)
+            await service.insert_resources(session=self.session, rows=chunk)
             done += len(chunk)
             await self.progress(done)
         for chunk in _chunks(updates, WRITE_SLICE):
@@ -548,38 +565,6 @@ class _Writer:
             done += len(chunk)
             await self.progress(done)
         return len(inserts), len(updates)
-
-    def _new(
-        self,
-        spec: kinds.KindSpec,
-        row: SheetRow,
-        path: str,
-        owner: uuid.UUID | None,
-        now: datetime,
-    ) -> dict[str, Any]:
-        v = row.values
-        return {
-            "id": new_id(),
-            "kind": spec.kind.value,
-            "code": v["code"],
-            "name": v["name"],
-            "status": v.get("status") or spec.default_status,
-            "division_adcode": v["division_adcode"],
-            "division_path": path,
-            "owner_unit_id": owner,
-            "unit_id": None,
-            "address": v.get("address"),
-            "lon": v.get("lon"),
-            "lat": v.get("lat"),
-            "area": None,
-            "contact_name": v.get("contact_name"),
-            "contact_phone": v.get("contact_phone"),
-            "attrs": row.attrs,
-            "tags": kinds.tags_of(spec, row.attrs),
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
 
     def _changed(
         self,

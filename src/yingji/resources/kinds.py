@@ -550,14 +550,20 @@ def _bool(raw: object) -> bool:
     raise FieldProblem("not_a_bool", {"value": str(raw)[:50]})
 
 
+#: a date as offices type it: 2024-05-01, 2024/5/1, 2024.5.1, 2024年5月1日
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
 def _date(raw: object) -> str:
     if isinstance(raw, datetime):
         return raw.date().isoformat()
     if isinstance(raw, date):
         return raw.isoformat()
-    text = str(raw).strip().replace("/", "-").replace(".", "-")
+    found = _DATE.fullmatch(str(raw).strip())
     try:
-        return date.fromisoformat(text).isoformat()
+        if found is None:
+            raise ValueError(raw)
+        return date(*(int(part) for part in found.groups())).isoformat()
     except ValueError:
         raise FieldProblem("not_a_date", {"value": str(raw)[:50]}) from None
 

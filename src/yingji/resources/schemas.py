@@ -91,7 +91,7 @@ class ResourceUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2_000_000_000)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     status: str | None = Field(default=None, max_length=24)
     division_adcode: str | None = Field(default=None, pattern=ADCODE_PATTERN)

@@ -115,6 +115,8 @@ def match_header(
     seen: set[str] = set()
     errors: list[CellError] = []
     for column in header:
+        if not column:  # an unnamed column is left alone
+            continue
         hit = by_name.get(column) or by_name.get(column.lower())
         if hit is None:
             errors.append(
@@ -141,31 +143,45 @@ class SheetChecker:
     naming its line, field and column; a repeated key (``code``; for stock: warehouse, item and
     batch) is refused too."""
 
-    def __init__(self, kind: str, read: tabular.CsvRead) -> None:
+    def __init__(
+        self, kind: str, header: Sequence[str], problem: tabular.LineError | None = None
+    ) -> None:
         self.kind = kind
-        self.records = read.records
         self.result = CheckedSheet()
+        self.checked = 0  # rows given to :meth:`check`
         self._seen: dict[str, int] = {}
-        if read.problem is not None:
-            p = read.problem
+        self._found: dict[str, tuple[Field, bool]] = {}
+        self._missing: list[tuple[Field, bool]] = []
+        #: whether the rows are worth checking (no problem with the file or its header)
+        self.readable = problem is None
+        if problem is not None:
+            p = problem
             self.result.errors.append(CellError(p.line, p.field, None, p.code, p.params, p.message))
-            self.records = []
             return
-        self._found, self.result.errors = match_header(kind, read.header)
+        self._found, self.result.errors = match_header(kind, header)
         self.result.columns = {f.key: column for column, (f, _) in self._found.items()}
-        if self.result.errors:
-            self.records = []
-        elif not self.records:
-            self.result.errors.append(CellError(0, None, None, "empty", {}, "no rows"))
+        self.readable = not self.result.errors
         common, own = columns_of(kind)
         self._missing = [(f, False) for f in common if f.key not in self.result.columns]
         self._missing += [(f, True) for f in own if f.key not in self.result.columns]
 
-    def check(self, start: int, stop: int) -> None:
-        for line, record in self.records[start:stop]:
+    def check(self, records: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        self.checked += len(records)
+        if not self.readable:
+            return
+        for line, record in records:
             row = self._row(line, record)
             if row is not None:
                 self._keep(row)
+
+    def finish(self, problem: tabular.LineError | None = None) -> CheckedSheet:
+        """The result, once every row was checked; ``problem``: one met while reading."""
+        if problem is not None:
+            p = problem
+            self.result.errors.append(CellError(p.line, p.field, None, p.code, p.params, p.message))
+        elif self.readable and self.checked == 0:
+            self.result.errors.append(CellError(0, None, None, "empty", {}, "no rows"))
+        return self.result
 
     def _keep(self, row: SheetRow) -> None:
         v = row.values
@@ -219,9 +235,9 @@ class SheetChecker:
 
 def check_sheet(kind: str, read: tabular.CsvRead) -> CheckedSheet:
     """Every row of ``read`` checked at once (see :class:`SheetChecker`)."""
-    checker = SheetChecker(kind, read)
-    checker.check(0, len(checker.records))
-    return checker.result
+    checker = SheetChecker(kind, read.header, read.problem)
+    checker.check(read.records)
+    return checker.finish()
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import divisions from CSV or GeoJSON: all rows or none */
+        /** Import divisions from CSV, .xlsx or GeoJSON: all rows or none */
         post: operations["import_divisions_api_v1_divisions_import_post"];
         delete?: never;
         options?: never;
@@ -1177,6 +1177,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import job: its state, progress and problems (by line and column) */
+        get: operations["get_import_api_v1_resources_imports__import_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources/kinds": {
         parameters: {
             query?: never;
@@ -1263,6 +1280,57 @@ export interface paths {
         head?: never;
         /** Correct a batch's count with a reason (409 stale_quantity if it moved since read) */
         patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/resources:export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resources of a kind you may see, with the list's filters, as .xlsx or CSV (the import's layout) or GeoJSON */
+        get: operations["export_resources_api_v1_resources_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start importing a sheet (.xlsx or CSV) of one kind or of stock: every row is checked, then all are stored or none; poll the job for progress and problems */
+        post: operations["import_resources_api_v1_resources_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An empty sheet of a kind (or of stock) with its Chinese headers; .xlsx adds a sheet of the allowed words of each choice */
+        get: operations["resource_template_api_v1_resources_template_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/routing-rules": {
@@ -1501,7 +1569,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import linkage units from CSV or GeoJSON: all rows or none */
+        /** Import linkage units from CSV, .xlsx or GeoJSON: all rows or none */
         post: operations["import_units_api_v1_units_import_post"];
         delete?: never;
         options?: never;
@@ -1805,9 +1873,22 @@ export interface components {
         Body_import_divisions_api_v1_divisions_import_post: {
             /**
              * File
-             * @description CSV (UTF-8 or GB18030) or GeoJSON
+             * @description CSV (UTF-8 or GB18030), .xlsx (first sheet) or GeoJSON
              */
             file: string;
+        };
+        /** Body_import_resources_api_v1_resources_import_post */
+        Body_import_resources_api_v1_resources_import_post: {
+            /**
+             * File
+             * @description .xlsx (first sheet) or CSV (UTF-8 / GB18030)
+             */
+            file: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
         };
         /** Body_import_routing_rules_api_v1_routing_rules_import_post */
         Body_import_routing_rules_api_v1_routing_rules_import_post: {
@@ -1821,7 +1902,7 @@ export interface components {
         Body_import_units_api_v1_units_import_post: {
             /**
              * File
-             * @description CSV (UTF-8 or GB18030) or GeoJSON
+             * @description CSV (UTF-8 or GB18030), .xlsx (first sheet) or GeoJSON
              */
             file: string;
         };
@@ -2357,37 +2438,48 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /** ImportProblem */
-        ImportProblem: {
+        /** ImportRead */
+        ImportRead: {
+            /** Created */
+            created: number;
             /**
-             * Code
-             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
-             * @default invalid
+             * Created At
+             * Format: date-time
              */
-            code: string;
-            /** Field */
-            field: string | null;
-            /** Line */
-            line: number;
+            created_at: string;
+            /** Done */
+            done: number;
+            /** Error Count */
+            error_count: number;
+            /** Errors */
+            errors: components["schemas"]["yingji__resources__io_api__ImportProblem"][];
+            /** Filename */
+            filename: string;
+            /** Finished At */
+            finished_at: string | null;
             /**
-             * Message
-             * @description in English, for logs; screens word `code` and `params`
+             * Id
+             * Format: uuid
              */
-            message: string;
+            id: string;
+            /** Kind */
+            kind: string;
             /**
-             * Params
-             * @description the values the words need (a limit, a line)
+             * State
+             * @enum {string}
              */
-            params?: {
-                [key: string]: unknown;
-            };
+            state: "queued" | "checking" | "writing" | "done" | "failed";
+            /** Total */
+            total: number;
+            /** Updated */
+            updated: number;
         };
         /** ImportReport */
         ImportReport: {
             /** Created */
             created: number;
             /** Errors */
-            errors: components["schemas"]["ImportProblem"][];
+            errors: components["schemas"]["yingji__org__schemas__ImportProblem"][];
             /** Updated */
             updated: number;
         };
@@ -4258,6 +4350,52 @@ export interface components {
             for_units: boolean;
             /** Text */
             text: string;
+        };
+        /** ImportProblem */
+        yingji__org__schemas__ImportProblem: {
+            /**
+             * Code
+             * @description what is wrong, e.g. `required`, `repeats` or a domain error's code
+             * @default invalid
+             */
+            code: string;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /**
+             * Message
+             * @description in English, for logs; screens word `code` and `params`
+             */
+            message: string;
+            /**
+             * Params
+             * @description the values the words need (a limit, a line)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * ImportProblem
+         * @description One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
+         *     header as the file wrote it), ``code`` and ``params`` (worded by the console).
+         */
+        yingji__resources__io_api__ImportProblem: {
+            /** Code */
+            code: string;
+            /** Column */
+            column: string | null;
+            /** Field */
+            field: string | null;
+            /** Line */
+            line: number;
+            /** Message */
+            message: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -6867,6 +7005,37 @@ export interface operations {
             };
         };
     };
+    get_import_api_v1_resources_imports__import_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_kinds_api_v1_resources_kinds_get: {
         parameters: {
             query?: never;
@@ -7178,6 +7347,108 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_resources_api_v1_resources_export_get: {
+        parameters: {
+            query: {
+                kind: components["schemas"]["ResourceKind"];
+                format?: "xlsx" | "csv" | "geojson";
+                division?: string | null;
+                status?: string | null;
+                q?: string | null;
+                tag?: string | null;
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description export_too_large (narrow the filters) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    import_resources_api_v1_resources_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_resources_api_v1_resources_import_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRead"];
+                };
+            };
+            /** @description unknown_kind, file_too_large, file_empty, not_a_sheet */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    resource_template_api_v1_resources_template_get: {
+        parameters: {
+            query: {
+                kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
+                format?: "xlsx" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv": unknown;
+                };
             };
             /** @description Validation Error */
             422: {
