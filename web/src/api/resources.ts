@@ -35,95 +35,25 @@ export interface ResourceQuery {
 }
 
 /** 物资目录: one item of the supplies catalogue. */
-export interface SupplyItem {
-  id: string
-  code: string
-  name: string
-  category: string | null
-  unit_of_measure: string
-}
-
-export interface SupplyItemCreate {
-  code: string
-  name: string
-  category?: string | null
-  unit_of_measure: string
-}
-
+export type SupplyItem = S['SupplyItemRead']
+export type SupplyItemCreate = S['SupplyItemCreate']
 /** One batch (批次) of an item in a warehouse. */
-export interface StockBatch {
-  id: string
-  item_id: string
-  batch_no: string
-  quantity: number
-  reserved: number
-  available: number
-  expires_on: string | null
-  received_on: string | null
-  updated_at: string
-}
-
-/** An item's totals in a warehouse. */
-export interface StockTotal {
-  item: SupplyItem
-  quantity: number
-  reserved: number
-  available: number
-  minimum: number | null
-  below_minimum: boolean
-}
-
-export interface Stock {
-  warehouse_id: string
-  batches: StockBatch[]
-  totals: StockTotal[]
-}
-
-export interface StockReceive {
-  item_id: string
-  batch_no: string
-  quantity: number
-  expires_on?: string | null
-  received_on?: string | null
-}
-
-export const CORRECTION_REASONS = ['stocktake', 'damaged', 'expired', 'lost', 'found', 'entry_error'] as const
-export type CorrectionReason = (typeof CORRECTION_REASONS)[number]
-
+export type StockBatch = S['StockBatchRead']
+/** An item's totals in a warehouse (quantity, reserved, available, minimum). */
+export type StockTotal = S['StockTotalRead']
+export type Stock = S['StockRead']
+export type StockReceive = S['BatchReceive']
 /** 盘点更正: the counted quantity with the quantity read before (compare-and-set). */
-export interface StockCorrection {
-  quantity: number
-  expected_quantity: number
-  reason: CorrectionReason
-  note?: string | null
-}
+export type StockCorrection = S['BatchCorrection']
+export type CorrectionReason = StockCorrection['reason']
+export const CORRECTION_REASONS: readonly CorrectionReason[] = ['stocktake', 'damaged', 'expired', 'lost', 'found', 'entry_error']
 
-export type ImportState = 'queued' | 'checking' | 'writing' | 'done' | 'failed'
-
-/** A problem of one cell (or of the whole file, line 0) of an import. */
-export interface ImportError {
-  line: number
-  field: string | null
-  /** the header of the column, as the file has it */
-  column: string | null
-  code: string
-  params: Record<string, unknown>
-  message: string
-}
+export type ImportState = S['ImportRead']['state']
 
 /** An import job (`kind` is a resource kind or `stock`); `errors` may be the first of `error_count`. */
-export interface ImportJob {
-  id: string
-  kind: string
-  filename?: string
-  state: ImportState
-  total: number
-  done: number
-  created: number
-  updated: number
-  errors: ImportError[]
-  error_count?: number
-}
+export type ImportJob = S['ImportRead']
+/** A problem of one cell (or of the whole file, line 0) of an import. */
+export type ImportError = ImportJob['errors'][number]
 
 /** The sheet kind of a warehouse's stock (batches of items) in imports and templates. */
 export const STOCK_SHEET = 'stock'
