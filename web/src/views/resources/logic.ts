@@ -50,6 +50,12 @@ export function kindLabel(kind: string, words: Words, spec?: KindSpec): string {
   return kind
 }
 
+/** One of a kind, for titles ("新增救援队伍", "New rescue team"). */
+export function kindOneLabel(kind: string, words: Words, spec?: KindSpec): string {
+  if (words.te(`resources.kindOne.${kind}`)) return words.t(`resources.kindOne.${kind}`)
+  return kindLabel(kind, words, spec)
+}
+
 /** A field's name: the catalogue carries it in both languages (its Chinese one is the header). */
 export function fieldLabel(field: Pick<ResourceField, 'key' | 'zh' | 'en'>, words: Words): string {
   return isEnglish(words.locale) ? field.en : field.zh
