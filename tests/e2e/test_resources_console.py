@@ -5,10 +5,12 @@ are browsed, filtered, edited in the form drawn from the catalogue and exported.
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import bearer, shot, sign_in
@@ -73,6 +75,7 @@ def csv(rows: list[list[object]]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the browser's time zone (the expiry tag counts days there)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -262,11 +265,47 @@ def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
     expect(batch).to_contain_text("117")
     shot(page, "resources-stock-desktop")
 
+    # --- the stock sheet: its template, then an import of a new item's batch near expiry
+    page.get_by_role("link", name="返回仓库列表").click()
+    page.wait_for_url("**/resources/warehouse")
+    page.get_by_test_id("resource-template").click()
+    with page.expect_download() as download:
+        page.get_by_test_id("stock-template-xlsx").click()
+    book = io.BytesIO(Path(download.value.path()).read_bytes())
+    sheet = load_workbook(book, read_only=True).worksheets[0]
+    header = [c for c in next(sheet.iter_rows(values_only=True)) if c]
+    assert header[:2] == ["仓库编号", "物资编码"] and "有效期至" in header
+    soon = (datetime.now(SHANGHAI).date() + timedelta(days=10)).isoformat()
+    stock_csv = (
+        "仓库编号,物资编码,物资名称,计量单位,批次号,数量,有效期至\n"
+        f"E2E-WH-1,E2E-WATER,端到端饮用水,箱,W-2026-01,50,{soon}\n"
+    )
+    page.get_by_test_id("stock-import").click()
+    page.get_by_test_id("resource-import-file").set_input_files(
+        files=[{"name": "库存.csv", "mimeType": "text/csv", "buffer": stock_csv.encode()}]
+    )
+    page.get_by_test_id("resource-import-start").click()
+    expect(page.get_by_test_id("resource-import-done")).to_contain_text("新增 1 条", timeout=20_000)
+    page.get_by_role("button", name="关闭").last.click()
+    page.get_by_test_id("resources-table").locator("tr", has_text="E2E-WH-1").get_by_role(
+        "button", name="库存 端到端物资仓库"
+    ).click()
+    water = page.get_by_test_id("stock-batches").locator("tr", has_text="W-2026-01")
+    expect(water).to_contain_text("端到端饮用水")
+    expect(water).to_contain_text("50")
+    expect(water).to_contain_text("30 天内过期")
+
     warehouse = httpx.get(
         f"{server}/api/v1/resources", params={"kind": "warehouse", "q": "E2E-WH-1"}, headers=headers
     ).json()["items"][0]
     assert warehouse["attrs"] == {"grade": "town", "keeper": "王五"}
     stock = httpx.get(f"{server}/api/v1/resources/{warehouse['id']}/stock", headers=headers).json()
-    (total,) = stock["totals"]
-    assert (total["quantity"], total["minimum"], total["below_minimum"]) == (117, 200, True)
+    totals_by_code = {t["item"]["code"]: t for t in stock["totals"]}
+    tent_total = totals_by_code["E2E-TENT"]
+    assert (tent_total["quantity"], tent_total["minimum"], tent_total["below_minimum"]) == (
+        117,
+        200,
+        True,
+    )
+    assert totals_by_code["E2E-WATER"]["quantity"] == 50
     context.close()
