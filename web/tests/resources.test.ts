@@ -21,6 +21,8 @@ import {
   type Words,
 } from '@/views/resources/logic'
 import { daysUntil } from '@/views/resources/stock'
+import { visibleNav } from '@/router/nav'
+import { routes } from '@/router'
 
 const field = (over: Partial<ResourceField>): ResourceField => ({
   key: 'x',
@@ -215,5 +217,18 @@ describe('imports, exports and stock', () => {
     expect(daysUntil('2026-12-01', today)).toBe(-6)
     expect(daysUntil(null, today)).toBeNull()
     expect(daysUntil('soon', today)).toBeNull()
+  })
+})
+
+describe('the menu 资源', () => {
+  it('shows the registry to whoever may read resources, and its routes demand that permission', () => {
+    const groups = visibleNav((p) => p === 'resource.read')
+    expect(groups.map((g) => g.labelKey)).toEqual(['nav.resourcesGroup'])
+    expect(groups[0]!.items.map((i) => i.path)).toEqual(['/resources'])
+    expect(visibleNav((p) => p === 'org.read').flatMap((g) => g.items.map((i) => i.path))).not.toContain('/resources')
+    const children = routes.find((r) => r.path === '/')!.children!
+    for (const path of ['resources', 'resources/:kind', 'resources/warehouse/:id/stock']) {
+      expect(children.find((c) => c.path === path)?.meta?.permission, path).toBe('resource.read')
+    }
   })
 })
