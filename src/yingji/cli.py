@@ -551,13 +551,15 @@ def _import(kind: str, path: Path) -> None:
 
 
 @import_app.command("divisions")
-def import_divisions(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON file.")]) -> None:
+def import_divisions(
+    path: Annotated[Path, typer.Argument(help="CSV, .xlsx or GeoJSON file.")],
+) -> None:
     """Import divisions (adcode, name, level, parent_adcode, boundary …); all rows or none."""
     _import("divisions", path)
 
 
 @import_app.command("units")
-def import_units(path: Annotated[Path, typer.Argument(help="CSV or GeoJSON file.")]) -> None:
+def import_units(path: Annotated[Path, typer.Argument(help="CSV, .xlsx or GeoJSON file.")]) -> None:
     """Import linkage units (code, name, kind, tier, division_adcode, parent_code …)."""
     _import("units", path)
 

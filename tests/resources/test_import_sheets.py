@@ -419,3 +419,24 @@ async def test_an_owning_unit_is_named_by_code_and_must_serve_the_importers_area
 
         unit = await org.get_unit_by_code(session=session, code="TA")
     assert unit is not None and owner == unit.id
+
+
+async def test_two_imports_of_the_same_new_rows_at_once_never_crash_or_double(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await people(db)
+    chief = await bearer(client, "chief")
+    rows = [[f"W{i}", f"仓库{i}", "331126101000"] for i in range(300)]
+    body = xlsx(HEADER[:3], *rows)
+    first, second = [(await upload(client, chief, body)).json()["id"] for _ in range(2)]
+    await run_jobs(db)  # both claimed in one pass: their runs overlap
+    states = []
+    for job_id in (first, second):
+        job = (await client.get(f"/api/v1/resources/imports/{job_id}", headers=chief)).json()
+        codes = [e["code"] for e in job["errors"]]
+        states.append((job["state"], job["created"] + job["updated"], codes))
+    assert sorted(states) in (
+        [("done", 300, []), ("done", 300, [])],
+        [("done", 300, []), ("failed", 0, ["changed_meanwhile"])],
+    )
+    assert len(await warehouses(db)) == 300

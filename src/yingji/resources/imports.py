@@ -21,6 +21,7 @@ registry's flow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -30,6 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, security, tabular, timers
@@ -307,6 +309,11 @@ async def run_job(
         await _run(db, job)
     except LostJob:
         log.info("import %s was taken over by another attempt", job_id)
+    except IntegrityError:  # another writer stored a row this one meant to add, meanwhile
+        log.info("import %s met a concurrent change", job_id)
+        problem = CellError(0, None, None, "changed_meanwhile", {}, "import the file again")
+        with contextlib.suppress(LostJob):
+            await _finish_failed(db, job_id, token, [problem])
     except Exception:
         log.exception("import %s failed", job_id)
         problem = CellError(0, None, None, "import_crashed", {}, "the import stopped unexpectedly")
