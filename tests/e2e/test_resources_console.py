@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from openpyxl import Workbook, load_workbook
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import bearer, shot, sign_in
 
@@ -68,6 +69,20 @@ def xlsx(rows: list[list[object]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def choose(page: Page, select: Locator, option: str) -> None:
+    """Open an Element Plus select and pick the option with the text ``option`` (a click that
+    lands while the select is still settling is tried again)."""
+    item = page.locator(".el-select-dropdown__item:visible", has_text=option).first
+    for _ in range(3):
+        select.click(force=True)
+        try:
+            item.wait_for(state="visible", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    item.click()
 
 
 def csv(rows: list[list[object]]) -> bytes:
@@ -138,12 +153,11 @@ def test_shelter_import_with_a_bad_row_stores_nothing_then_the_good_file_imports
     row = table.locator("tr", has_text="E2E-SH-1")
     expect(row).to_contain_text("已开放")
     expect(row).to_contain_text("300")
-    page.get_by_role("combobox", name="状态", exact=True).click(force=True)
-    page.locator(".el-select-dropdown__item:visible", has_text="未启用").click()
+    status = page.get_by_role("combobox", name="状态", exact=True)
+    choose(page, status, "未启用")
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table).to_contain_text("E2E-SH-2")
-    page.get_by_role("combobox", name="状态", exact=True).click(force=True)
-    page.locator(".el-select-dropdown__item:visible", has_text="全部状态").click()
+    choose(page, status, "全部状态")
     expect(table.locator("tbody tr")).to_have_count(2)
     expect(page.get_by_test_id("resource-map").locator(".resource-pin")).to_have_count(2)
     shot(page, "resources-shelters-desktop")
@@ -220,8 +234,7 @@ def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
     division.fill("竹口")
     page.locator(".el-select-dropdown__item:visible", has_text="竹口镇").first.click()
     form.get_by_label("保管员").fill("王五")
-    form.get_by_label("仓库级别").click(force=True)
-    page.locator(".el-select-dropdown__item:visible", has_text="乡镇级").click()
+    choose(page, form.get_by_label("仓库级别"), "乡镇级")
     page.get_by_test_id("resource-save").click()
     expect(form).to_be_hidden()
     row = page.get_by_test_id("resources-table").locator("tr", has_text="E2E-WH-1")
@@ -257,8 +270,7 @@ def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
     batch.get_by_role("button", name="盘点修正 B-2026-01").click()
     correct = page.get_by_test_id("stock-correct-form")
     correct.get_by_label("数量").fill("117")
-    correct.get_by_label("修正原因").click(force=True)
-    page.locator(".el-select-dropdown__item:visible", has_text="破损").click()
+    choose(page, correct.get_by_label("修正原因"), "破损")
     correct.get_by_label("说明").fill("盘点发现破损 3 顶")
     page.get_by_test_id("stock-correct-save").click()
     expect(correct).to_be_hidden()
