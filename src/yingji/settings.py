@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     ws_recheck_seconds: float = Field(
         default=30, gt=0, description="how often /ws checks that its session is still valid"
     )
+    resource_expiry_alert_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="alert a warehouse this many days before a batch expires",
+    )
     timer_max_attempts: int = 6
     timer_lease_seconds: int = 60
     timer_poll_seconds: float = 0.5

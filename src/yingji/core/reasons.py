@@ -41,6 +41,14 @@ ReasonCode = Literal[
     "routing.rule",
     "routing.chosen_by",
     "routing.transfer",
+    # requests for resources (``resources.allocation``): the decider's words, a forwarding
+    "request.approved",
+    "request.rejected",
+    "request.forwarded",
+    "request.noted",
+    # stock alerts to a warehouse's owning unit (``resources.jobs``)
+    "stock.expiring",
+    "stock.below_minimum",
 ]
 REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)
 

@@ -148,6 +148,19 @@ class Notices:
         "dispatch.supervise_center",
         "dispatch.order_closed_with_incident",
         "auth.repeated_failures",
+        "resource.request.created",
+        "resource.request.approved",
+        "resource.request.rejected",
+        "resource.request.forwarded",
+        "resource.request.dispatched",
+        "resource.request.arrived",
+        "resource.request.returned",
+        "resource.request.issued",
+        "resource.request.received",
+        "resource.request.closed",
+        "resource.request.cancelled",
+        "resource.stock.expiring",
+        "resource.stock.below_minimum",
     )
 
     def __init__(self, db: Database) -> None:

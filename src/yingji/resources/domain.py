@@ -2,17 +2,22 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import api, flows, imports, io_api, models, stock_api
+from yingji.resources import allocation_api, api, flows, imports, io_api, jobs, models, stock_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(io_api.router, api.router, stock_api.router),
-    timer_handlers={imports.IMPORT_TIMER: imports.run_import_timer},
+    routers=(io_api.router, api.router, stock_api.router, allocation_api.router),
     models=(models,),
-    subscribers=(flows.TeamUnitMirror,),
-    reference_data=(flows.ensure_team_rows,),
+    timer_handlers={
+        jobs.STOCK_WATCH_TIMER: jobs.watch_stock,
+        jobs.EXPIRY_TIMER: jobs.alert_expiring,
+        jobs.STOCK_CHECK_TIMER: jobs.check_stock,
+        imports.IMPORT_TIMER: imports.run_import_timer,
+    },
+    subscribers=(jobs.TeamUnitMirror, jobs.WatchNewWarehouses, jobs.CheckStockOnChange),
+    reference_data=(flows.ensure_team_rows, jobs.ensure_stock_watch),
     permissions={
         Permission.RESOURCE_READ: frozenset(Role),
         # keeping the databases (and importing them): the command desk of a division

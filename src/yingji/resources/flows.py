@@ -5,7 +5,7 @@ A rescue team is its ``rescue_team`` linkage unit, extended (decision 0015): cre
 creates its unit through org's service (or links an existing one), and the team's name,
 division and place are the unit's — a change to them here changes the unit in the same
 transaction, and a change to the unit (``PATCH /api/v1/units/{id}``) reaches the row through
-:class:`TeamUnitMirror`, which also gives every new rescue_team unit its row.
+``jobs.TeamUnitMirror``, which also gives every new rescue_team unit its row.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit
 from yingji.core.changes import record_change
-from yingji.core.db import Database
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
-from yingji.core.events import DomainEvent, EventScope
+from yingji.core.events import EventScope
 from yingji.core.security import Principal
 from yingji.org import service as org
 from yingji.resources import service
@@ -321,24 +320,6 @@ async def ensure_team_rows(session: AsyncSession) -> None:
     """Reference data: a team row for every rescue_team unit lacking one."""
     for unit in await service.rescue_units_without_team(session=session):
         await _team_row_for(session, unit)
-
-
-class TeamUnitMirror:
-    """A rescue_team unit created or changed through org → its team row follows; the demo
-    seeded (its units are written without events of their own) → every team unit its row."""
-
-    name = "resources.team_unit_mirror"
-    types = ("org.unit.created", "org.unit.updated", "org.demo_seeded")
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def __call__(self, event: DomainEvent) -> None:
-        async with self.db.unit_of_work() as session:
-            if event.type == "org.demo_seeded":
-                await ensure_team_rows(session)
-            else:
-                await mirror_team_unit(session=session, unit_id=uuid.UUID(event.subject_id))
 
 
 # --- supplies ------------------------------------------------------------------------------------

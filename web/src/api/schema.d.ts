@@ -301,6 +301,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/allocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What is promised to and out at an incident, with places (its map, its case record) */
+        get: operations["incident_allocations_api_v1_incidents__incident_id__allocations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/archive": {
         parameters: {
             query?: never;
@@ -1159,6 +1176,211 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resource-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests asked from or decided in your area, newest first */
+        get: operations["list_requests_api_v1_resource_requests_get"];
+        put?: never;
+        /** 申请: ask for a team, equipment, an expert or a quantity of a supply item */
+        post: operations["create_request_api_v1_resource_requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A request with its allocations and the steps you may take */
+        get: operations["get_request_api_v1_resource_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 审批通过: promise the resource, or reserve the quantity earliest expiry first */
+        post: operations["approve_api_v1_resource_requests__request_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/arrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 到场: what was sent is at the scene */
+        post: operations["arrive_api_v1_resource_requests__request_id__arrive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 撤回: the requester takes it back before anything set out; promises are released */
+        post: operations["cancel_api_v1_resource_requests__request_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 消耗/归还: the supplies were used; what came back unused returns to its batches */
+        post: operations["close_api_v1_resource_requests__request_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/dispatch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 出动: the promised team, equipment or expert sets out */
+        post: operations["dispatch_api_v1_resource_requests__request_id__dispatch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 上报上级: a new request to the division above; this one follows its outcome */
+        post: operations["forward_api_v1_resource_requests__request_id__forward_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/issue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 出库: the reserved quantities leave their batches */
+        post: operations["issue_api_v1_resource_requests__request_id__issue_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/receive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签收: the requester received the supplies */
+        post: operations["receive_api_v1_resource_requests__request_id__receive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 驳回, with a reason */
+        post: operations["reject_api_v1_resource_requests__request_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resource-requests/{request_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 归队: what was sent is back and free again */
+        post: operations["return__api_v1_resource_requests__request_id__return_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -1685,6 +1907,50 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AllocationRead */
+        AllocationRead: {
+            /** Batch Id */
+            batch_id: string | null;
+            /** Batch No */
+            batch_no?: string | null;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Quantity */
+            quantity: number;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Resource Name */
+            resource_name?: string | null;
+            /** State */
+            state: string;
+            /** Warehouse Id */
+            warehouse_id?: string | null;
+        };
+        /** ApproveBody */
+        ApproveBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Resource Id
+             * @description the team, equipment or expert sent (a request by kind)
+             */
+            resource_id?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
+            /**
+             * Warehouse Id
+             * @description the warehouse that gives (default: the nearest with enough)
+             */
+            warehouse_id?: string | null;
+        };
         /** ArriveRequest */
         ArriveRequest: {
             /**
@@ -2189,6 +2455,22 @@ export interface components {
             /** Words */
             words: components["schemas"]["DecidingWord"][];
         };
+        /** CloseBody */
+        CloseBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Returned Quantity
+             * @description what came back unused (into its batches)
+             * @default 0
+             */
+            returned_quantity: number;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
+        };
         /** CloseRequest */
         CloseRequest: {
             /**
@@ -2581,6 +2863,48 @@ export interface components {
             unit_id: string;
             /** Unit Name */
             unit_name?: string | null;
+        };
+        /**
+         * IncidentAllocation
+         * @description One allocation of an incident: what is promised or out, from where, to where.
+         */
+        IncidentAllocation: {
+            /** Batch No */
+            batch_no?: string | null;
+            /** Expires On */
+            expires_on?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Item Id */
+            item_id?: string | null;
+            /** Item Name */
+            item_name?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /** Request Number */
+            request_number: string;
+            /** Request State */
+            request_state: string;
+            resource?: components["schemas"]["Place"] | null;
+            /** State */
+            state: string;
+            /** Target */
+            target: string;
+            /** Unit Of Measure */
+            unit_of_measure?: string | null;
+            warehouse?: components["schemas"]["Place"] | null;
         };
         /** IncidentPage */
         IncidentPage: {
@@ -3177,6 +3501,22 @@ export interface components {
             /** Position */
             position?: string | null;
         };
+        /** Place */
+        Place: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+        };
         /** PlaceRead */
         PlaceRead: {
             /** Adcode */
@@ -3245,6 +3585,18 @@ export interface components {
         ReasonRequest: {
             /** Reason */
             reason?: string | null;
+        };
+        /** RejectBody */
+        RejectBody: {
+            /** Note */
+            note?: string | null;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -3474,6 +3826,144 @@ export interface components {
             /** Written Minutes */
             written_minutes: number;
         };
+        /**
+         * RequestCreate
+         * @description 申请: a whole resource (``target: unit`` with ``resource_id``, or only its ``kind`` for the
+         *     decider to choose) or a quantity of a supply item (``target: supply``).
+         */
+        RequestCreate: {
+            /**
+             * Division Adcode
+             * @description the asking division (default: yours, else the incident's)
+             */
+            division_adcode?: string | null;
+            /** Incident Id */
+            incident_id?: string | null;
+            /** Item Id */
+            item_id?: string | null;
+            /** Kind */
+            kind?: ("rescue_team" | "equipment" | "expert") | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Note */
+            note?: string | null;
+            /**
+             * Quantity
+             * @default 1
+             */
+            quantity: number;
+            /** Resource Id */
+            resource_id?: string | null;
+            /**
+             * Target
+             * @enum {string}
+             */
+            target: "unit" | "supply";
+            /** Warehouse Id */
+            warehouse_id?: string | null;
+        };
+        /** RequestPage */
+        RequestPage: {
+            /** Items */
+            items: components["schemas"]["RequestRead"][];
+            /** Total */
+            total: number;
+        };
+        /** RequestRead */
+        RequestRead: {
+            /**
+             * Actions
+             * @description the steps you may take on it now (the console's buttons)
+             * @default []
+             */
+            actions: ("approve" | "reject" | "forward" | "dispatch" | "arrive" | "return" | "issue" | "receive" | "close" | "cancel")[];
+            /**
+             * Allocations
+             * @default []
+             */
+            allocations: components["schemas"]["AllocationRead"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Forwarded From Id */
+            forwarded_from_id: string | null;
+            /** Forwarded To Id */
+            forwarded_to_id: string | null;
+            /** From Division Adcode */
+            from_division_adcode: string;
+            /** From Division Name */
+            from_division_name?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Incident Number */
+            incident_number?: string | null;
+            /** Incident Title */
+            incident_title?: string | null;
+            /** Item Id */
+            item_id: string | null;
+            /** Item Name */
+            item_name?: string | null;
+            /** Kind */
+            kind: string | null;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Note */
+            note: string | null;
+            /** Number */
+            number: string;
+            /** Quantity */
+            quantity: number;
+            /** Requested By */
+            requested_by: string | null;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Resource Name */
+            resource_name?: string | null;
+            /** State */
+            state: string;
+            /** Target */
+            target: string;
+            /** To Division Adcode */
+            to_division_adcode: string;
+            /** To Division Name */
+            to_division_name?: string | null;
+            /** Unit Of Measure */
+            unit_of_measure?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /** Warehouse Id */
+            warehouse_id: string | null;
+            /** Warehouse Name */
+            warehouse_name?: string | null;
+            why: components["schemas"]["Reason"] | null;
+        };
+        /**
+         * RequestState
+         * @description The state of a request (申请); ``REQUEST_TRANSITIONS`` says which may follow which.
+         *
+         *     Teams, equipment and experts: requested → approved → dispatched → arrived → returned.
+         *     Supplies: requested → approved → issued → received → closed (consumed or returned).
+         *     A request its level cannot meet is ``forwarded``: a new request to the level above carries
+         *     it (``forwarded_to_id``), and this one follows that one's outcome.
+         * @enum {string}
+         */
+        RequestState: "requested" | "approved" | "rejected" | "forwarded" | "dispatched" | "arrived" | "returned" | "issued" | "received" | "closed" | "cancelled";
         /** ResourceCreate */
         ResourceCreate: {
             /** Address */
@@ -4335,6 +4825,16 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** Versioned */
+        Versioned: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Version
+             * @description the version read; 409 stale_version if it moved on
+             */
+            version?: number | null;
+        };
         /** NoteRequest */
         yingji__dispatch__schemas__NoteRequest: {
             /** Note */
@@ -5008,6 +5508,47 @@ export interface operations {
                 };
             };
             /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    incident_allocations_api_v1_incidents__incident_id__allocations_get: {
+        parameters: {
+            query?: {
+                /** @description also what was returned, consumed or cancelled */
+                released?: boolean;
+            };
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentAllocation"][];
+                };
+            };
+            /** @description incident_not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6921,6 +7462,680 @@ export interface operations {
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
                     "text/html": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_requests_api_v1_resource_requests_get: {
+        parameters: {
+            query?: {
+                incident_id?: string | null;
+                state?: components["schemas"]["RequestState"] | null;
+                /** @description incoming: decided in your area; outgoing: asked from it */
+                direction?: ("incoming" | "outgoing") | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_request_api_v1_resource_requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description incident_not_found, resource_not_found, item_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_request_api_v1_resource_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_resource_requests__request_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApproveBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    arrive_api_v1_resource_requests__request_id__arrive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_resource_requests__request_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_api_v1_resource_requests__request_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CloseBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dispatch_api_v1_resource_requests__request_id__dispatch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    forward_api_v1_resource_requests__request_id__forward_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    issue_api_v1_resource_requests__request_id__issue_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receive_api_v1_resource_requests__request_id__receive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_api_v1_resource_requests__request_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RejectBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    return__api_v1_resource_requests__request_id__return_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Versioned"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRead"];
+                };
+            };
+            /** @description permission_denied, not_the_decider, not_the_requester */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description request_invalid_transition, stale_version, request_forwarded, resource_unavailable, resource_out_of_reach, insufficient_stock (params.available), warehouse_closed, no_division_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
