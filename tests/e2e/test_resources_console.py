@@ -1,6 +1,7 @@
 """The resources console (资源库) through the real UI: an import with one bad row stores
 nothing and shows the problem with its row and column; the corrected file imports; the rows
-are browsed, filtered, edited in the form drawn from the catalogue and exported."""
+are browsed, filtered, edited in the form drawn from the catalogue and exported; a warehouse
+keeps its stock; a viewer only browses; every resources screen reads in Chinese."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import bearer, shot, sign_in
+from tests.e2e.test_zh_cn_screen_walk import Walk, known_names
 
 HEADERS = [
     "编号",
@@ -321,3 +323,52 @@ def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
     )
     assert totals_by_code["E2E-WATER"]["quantity"] == 50
     context.close()
+
+
+#: format names the import and export words show as offices write them
+FORMATS = {"Excel", "xlsx", "UTF-8", "GB18030", "Polygon", "MultiPolygon"}
+
+
+def test_every_resources_screen_reads_in_chinese(server: str, browser: Browser) -> None:
+    headers = bearer(server, "commander")
+    names = known_names(server, bearer(server, "admin")) | FORMATS
+    kinds = [
+        k["kind"]
+        for k in httpx.get(f"{server}/api/v1/resources/kinds", headers=headers).json()["kinds"]
+    ]
+    for kind in kinds:
+        page_of = httpx.get(
+            f"{server}/api/v1/resources", params={"kind": kind, "limit": 1000}, headers=headers
+        ).json()
+        names |= {r["code"] for r in page_of["items"]}
+    walk = Walk(names)
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = context.new_page()
+    sign_in(page, server, "commander")
+    for kind in kinds:
+        walk.visit(page, server, f"/resources/{kind}", f"/resources/{kind}")
+        page.get_by_test_id("resource-new").click()
+        expect(page.get_by_test_id("resource-form")).to_be_visible()
+        walk.read(page, f"/resources/{kind} form")
+        page.keyboard.press("Escape")
+        expect(page.get_by_test_id("resource-form")).to_be_hidden()
+        page.get_by_test_id("resource-import").click()
+        walk.read(page, f"/resources/{kind} import")
+        page.keyboard.press("Escape")
+    warehouse = httpx.post(
+        f"{server}/api/v1/resources",
+        headers=headers,
+        json={
+            "kind": "warehouse",
+            "code": "WALK-WH",
+            "name": "巡检仓库",
+            "division_adcode": "331126",
+        },
+    ).json()
+    walk.visit(page, server, f"/resources/warehouse/{warehouse['id']}/stock", "stock")
+    context.close()
+    assert not walk.found, "Latin words on the Chinese screens:\n" + "\n".join(
+        f"  {screen}: {', '.join(sorted(words))}" for screen, words in walk.found.items()
+    )
