@@ -41,6 +41,7 @@ from yingji.intake import service as intake_service
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
 from yingji.org import schemas as org_schemas
+from yingji.resources import demo as resources_demo
 from yingji.resources import exports as resource_exports
 from yingji.resources import imports as resource_imports
 from yingji.resources import tabular_io
@@ -385,8 +386,9 @@ def db_check() -> None:
 def seed_demo(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = seed.DEMO_SEED,
 ) -> None:
-    """Build the demo jurisdiction (庆元县: 19 towns, 353 villages, 92 departments, users) and
-    say which demo account plays which part, for which unit."""
+    """Build the demo jurisdiction (庆元县: 19 towns, 353 villages, 92 departments, users, and
+    resources of every kind: warehouses with stock, shelters, teams, cameras …) and say which
+    demo account plays which part, for which unit."""
     settings = _settings()
 
     async def run() -> seed.SeedReport:
@@ -404,6 +406,13 @@ def seed_demo(
                 )
                 if rules:
                     console.print(f"added {rules} routing rules")
+                stock = await resources_demo.seed_demo_resources(session=session)
+                if not stock.already:
+                    counted = ", ".join(f"{n} {k}" for k, n in sorted(stock.resources.items()))
+                    console.print(
+                        f"added resources: {counted}; {stock.items} supply items, "
+                        f"{stock.batches} stock batches"
+                    )
                 return report
         finally:
             await db.dispose()

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     map_base_layers: str | None = Field(
         default=None, description="JSON list of {name, type: xyz|wmts, url, attribution}"
     )
+    travel_speeds: dict[str, float] = Field(
+        default_factory=dict,
+        description="JSON object of resource kind → km/h: the straight-line speeds of the "
+        'estimated travel times (e.g. {"rescue_team": 45}); other kinds keep their defaults',
+    )
     file_store: Path = Path("var/files")
     attachment_max_bytes: int = 10 * 1024 * 1024
     public_reports_per_hour_per_address: int = 10
@@ -164,6 +169,16 @@ class Settings(BaseSettings):
                 "YINGJI_CLOCK_RATE other than 1 runs business time faster than real time; "
                 "it is allowed only when YINGJI_ENV is local or drill"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_odd_speeds(self) -> Settings:
+        for kind, speed in self.travel_speeds.items():
+            if not (0 < speed <= 1000) or not kind.replace("_", "").isalpha():
+                raise ValueError(
+                    "YINGJI_TRAVEL_SPEEDS maps resource kinds to speeds above 0 and at most "
+                    f"1000 km/h; refused: {kind[:30]!r}: {speed}"
+                )
         return self
 
     @model_validator(mode="after")

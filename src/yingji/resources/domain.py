@@ -2,13 +2,23 @@
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.resources import allocation_api, api, flows, imports, io_api, jobs, models, stock_api
+from yingji.resources import (
+    allocation_api,
+    api,
+    flows,
+    imports,
+    io_api,
+    jobs,
+    models,
+    near_api,
+    stock_api,
+)
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="resources",
-    routers=(io_api.router, api.router, stock_api.router, allocation_api.router),
+    routers=(io_api.router, api.router, stock_api.router, allocation_api.router, near_api.router),
     models=(models,),
     timer_handlers={
         jobs.STOCK_WATCH_TIMER: jobs.watch_stock,

@@ -556,6 +556,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/surroundings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What is around an incident: hazards, targets, teams, supplies, shelters, cameras
+         * @description Hazard sources and protection targets within `radius_m`; the 5 nearest usable rescue teams; the 5 nearest open warehouses holding what the incident's category needs (with what is available); the 5 nearest shelters with room; the video points that see the place (within their range and view cone); the 3 nearest open medical facilities.
+         */
+        get: operations["surroundings_api_v1_incidents__incident_id__surroundings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/timeline": {
         parameters: {
             query?: never;
@@ -1504,6 +1524,23 @@ export interface paths {
         patch: operations["correct_batch_api_v1_resources__resource_id__stock__batch_id__patch"];
         trace?: never;
     };
+    "/api/v1/resources:counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many resources of each kind you see, in a box or in all */
+        get: operations["counts_api_v1_resources_counts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources:export": {
         parameters: {
             query?: never;
@@ -1532,6 +1569,46 @@ export interface paths {
         put?: never;
         /** Start importing a sheet (.xlsx or CSV) of one kind or of stock: every row is checked, then all are stored or none; poll the job for progress and problems */
         post: operations["import_resources_api_v1_resources_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:layer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A kind's resources in a box for the map: points when few, else grid clusters
+         * @description At most 2000 features: every resource while there are no more, else clusters of a grid about 64 screen pixels wide at `zoom` (`cluster: true`, `count`, at the mean point of the cell), counted in the database.
+         */
+        get: operations["layer_api_v1_resources_layer_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources:nearest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nearest resources of a kind, with distance and estimated travel time
+         * @description Straight-line distance on the sphere and travel time at the kind's speed (`travel` says which). `status=usable`: the statuses in which the kind can be sent. `capability`: a word of the kind's lists (capabilities, specialties, type). `item` (code or id, warehouses only): those with at least `min_quantity` available (quantity − reserved, unexpired batches).
+         */
+        get: operations["nearest_api_v1_resources_nearest_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2720,6 +2797,27 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * HeldItem
+         * @description An item a warehouse holds: available (quantity − reserved) and on hand, unexpired.
+         */
+        HeldItem: {
+            /** Available */
+            available: number;
+            /** Code */
+            code: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Name */
+            name: string;
+            /** Quantity */
+            quantity: number;
+            /** Unit */
+            unit: string;
+        };
         /** ImportRead */
         ImportRead: {
             /** Created */
@@ -2897,14 +2995,14 @@ export interface components {
             request_number: string;
             /** Request State */
             request_state: string;
-            resource?: components["schemas"]["Place"] | null;
+            resource?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
             /** State */
             state: string;
             /** Target */
             target: string;
             /** Unit Of Measure */
             unit_of_measure?: string | null;
-            warehouse?: components["schemas"]["Place"] | null;
+            warehouse?: components["schemas"]["yingji__resources__allocation_api__Place"] | null;
         };
         /** IncidentPage */
         IncidentPage: {
@@ -2992,6 +3090,13 @@ export interface components {
              */
             incident_id: string;
         };
+        /** KindCounts */
+        KindCounts: {
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+        };
         /** KindRead */
         KindRead: {
             /** Area */
@@ -3021,6 +3126,58 @@ export interface components {
             common: components["schemas"]["FieldRead"][];
             /** Kinds */
             kinds: components["schemas"]["KindRead"][];
+        };
+        /** LayerCollection */
+        LayerCollection: {
+            /** Cell Deg */
+            cell_deg?: number | null;
+            /** Clustered */
+            clustered: boolean;
+            /** Features */
+            features: components["schemas"]["LayerFeature"][];
+            /**
+             * Type
+             * @default FeatureCollection
+             * @constant
+             */
+            type: "FeatureCollection";
+        };
+        /** LayerFeature */
+        LayerFeature: {
+            geometry: components["schemas"]["PointGeometry"];
+            properties: components["schemas"]["LayerProperties"];
+            /**
+             * Type
+             * @default Feature
+             * @constant
+             */
+            type: "Feature";
+        };
+        /**
+         * LayerProperties
+         * @description One resource (id, code, name, status), or a grid cluster (``cluster``, ``count``).
+         */
+        LayerProperties: {
+            /**
+             * Cluster
+             * @default false
+             */
+            cluster: boolean;
+            /** Code */
+            code?: string | null;
+            /**
+             * Count
+             * @default 1
+             */
+            count: number;
+            /** Id */
+            id?: string | null;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name?: string | null;
+            /** Status */
+            status?: string | null;
         };
         /** LevelRequest */
         LevelRequest: {
@@ -3143,6 +3300,64 @@ export interface components {
         MinimumsSet: {
             /** Items */
             items: components["schemas"]["MinimumSet"][];
+        };
+        /** Nearby */
+        Nearby: {
+            /** Available Quantity */
+            available_quantity?: number | null;
+            /** Distance M */
+            distance_m: number;
+            resource: components["schemas"]["ResourceRead"];
+            /** Travel Minutes */
+            travel_minutes: number;
+        };
+        /** NearbyShelter */
+        NearbyShelter: {
+            /** Available Quantity */
+            available_quantity?: number | null;
+            /** Capacity */
+            capacity?: number | null;
+            /** Distance M */
+            distance_m: number;
+            /** Free Capacity */
+            free_capacity?: number | null;
+            /** Occupancy */
+            occupancy?: number | null;
+            resource: components["schemas"]["ResourceRead"];
+            /** Travel Minutes */
+            travel_minutes: number;
+        };
+        /** NearbyWarehouse */
+        NearbyWarehouse: {
+            /** Available Quantity */
+            available_quantity?: number | null;
+            /** Distance M */
+            distance_m: number;
+            /** Items */
+            items: components["schemas"]["HeldItem"][];
+            resource: components["schemas"]["ResourceRead"];
+            /** Travel Minutes */
+            travel_minutes: number;
+        };
+        /** NearestPage */
+        NearestPage: {
+            /** Items */
+            items: components["schemas"]["Nearby"][];
+            travel: components["schemas"]["Travel"];
+        };
+        /** NeededItem */
+        NeededItem: {
+            /** Code */
+            code: string;
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /** Name */
+            name: string;
+            /** Unit */
+            unit: string;
         };
         /** NoteRejection */
         NoteRejection: {
@@ -3501,22 +3716,6 @@ export interface components {
             /** Position */
             position?: string | null;
         };
-        /** Place */
-        Place: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Lat */
-            lat: number | null;
-            /** Lon */
-            lon: number | null;
-            /** Name */
-            name: string;
-        };
         /** PlaceRead */
         PlaceRead: {
             /** Adcode */
@@ -3562,6 +3761,20 @@ export interface components {
             unit_name: string;
             /** @description the same as a code and parameters (`routing.rule`) */
             why: components["schemas"]["Reason"];
+        };
+        /** PointGeometry */
+        PointGeometry: {
+            /** Coordinates */
+            coordinates: [
+                number,
+                number
+            ];
+            /**
+             * Type
+             * @default Point
+             * @constant
+             */
+            type: "Point";
         };
         /**
          * Reason
@@ -4551,6 +4764,40 @@ export interface components {
             /** Unit Of Measure */
             unit_of_measure: string;
         };
+        /**
+         * SurroundingsRead
+         * @description What is around an incident's place, each group nearest first. ``center`` is None (and
+         *     every group empty) while the incident has no place.
+         */
+        SurroundingsRead: {
+            /** Category Code */
+            category_code: string | null;
+            center: components["schemas"]["yingji__resources__near_api__Place"] | null;
+            /** Hazard Sources */
+            hazard_sources: components["schemas"]["Nearby"][];
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Medical Facilities */
+            medical_facilities: components["schemas"]["Nearby"][];
+            /** Needed Items */
+            needed_items: components["schemas"]["NeededItem"][];
+            /** Protection Targets */
+            protection_targets: components["schemas"]["Nearby"][];
+            /** Radius M */
+            radius_m: number;
+            /** Shelters */
+            shelters: components["schemas"]["NearbyShelter"][];
+            /** Teams */
+            teams: components["schemas"]["Nearby"][];
+            travel: components["schemas"]["Travel"];
+            /** Video Points */
+            video_points: components["schemas"]["Nearby"][];
+            /** Warehouses */
+            warehouses: components["schemas"]["NearbyWarehouse"][];
+        };
         /** TimelineRead */
         TimelineRead: {
             /**
@@ -4642,6 +4889,24 @@ export interface components {
              * Format: uuid
              */
             to_unit_id: string;
+        };
+        /**
+         * Travel
+         * @description How travel times are estimated: a straight line at a speed (per kind).
+         */
+        Travel: {
+            /**
+             * Method
+             * @default straight_line
+             * @constant
+             */
+            method: "straight_line";
+            /** Speed Kmh */
+            speed_kmh?: number | null;
+            /** Speeds Kmh */
+            speeds_kmh?: {
+                [key: string]: number;
+            } | null;
         };
         /** UnitChoice */
         UnitChoice: {
@@ -4876,6 +5141,22 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Place */
+        yingji__resources__allocation_api__Place: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+        };
         /**
          * ImportProblem
          * @description One problem: ``line`` (the header is 1; 0 the whole file), ``field``, ``column`` (the
@@ -4896,6 +5177,13 @@ export interface components {
             params: {
                 [key: string]: unknown;
             };
+        };
+        /** Place */
+        yingji__resources__near_api__Place: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
         };
     };
     responses: never;
@@ -6062,6 +6350,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    surroundings_api_v1_incidents__incident_id__surroundings_get: {
+        parameters: {
+            query?: {
+                radius_m?: number;
+            };
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SurroundingsRead"];
                 };
             };
             /** @description Validation Error */
@@ -8574,6 +8895,37 @@ export interface operations {
             };
         };
     };
+    counts_api_v1_resources_counts_get: {
+        parameters: {
+            query?: {
+                bbox?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindCounts"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     export_resources_api_v1_resources_export_get: {
         parameters: {
             query: {
@@ -8640,6 +8992,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    layer_api_v1_resources_layer_get: {
+        parameters: {
+            query: {
+                kind: components["schemas"]["ResourceKind"];
+                /** @description minLon,minLat,maxLon,maxLat (WGS-84) */
+                bbox: string;
+                zoom: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerCollection"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    nearest_api_v1_resources_nearest_get: {
+        parameters: {
+            query: {
+                kind: components["schemas"]["ResourceKind"];
+                lon: number;
+                lat: number;
+                n?: number;
+                crs?: string;
+                status?: string | null;
+                capability?: string | null;
+                item?: string | null;
+                min_quantity?: number;
+                max_km?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NearestPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
