@@ -6,6 +6,7 @@ keeps its stock; a viewer only browses; every resources screen reads in Chinese.
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import bearer, shot, sign_in
-from tests.e2e.test_zh_cn_screen_walk import Walk, known_names
+from tests.e2e.test_zh_cn_screen_walk import LATIN, Walk, known_names
 
 HEADERS = [
     "编号",
@@ -340,7 +341,10 @@ def test_every_resources_screen_reads_in_chinese(server: str, browser: Browser) 
         page_of = httpx.get(
             f"{server}/api/v1/resources", params={"kind": kind, "limit": 1000}, headers=headers
         ).json()
-        names |= {r["code"] for r in page_of["items"]}
+        # what the offices typed (codes, models such as DJI M300 RTK, stream links) is data
+        for r in page_of["items"]:
+            typed = json.dumps([r["code"], r["name"], r["address"], r["attrs"]], ensure_ascii=False)
+            names |= {t.strip("./-_") for t in LATIN.findall(typed)}
     walk = Walk(names)
     context = browser.new_context(
         viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
