@@ -131,6 +131,7 @@ export default {
       import: {
         title: '导入{kind}',
         stockTitle: '导入库存（各仓库的物资批次）',
+        stockHint: '支持 Excel（.xlsx）与 CSV（UTF-8 或 GB18030），表头用中文列名（可先下载库存模板）。整批导入：有任何一行出错则全部不导入；同一仓库同一物资同一批次号的行更新该批次的数量，物资目录中没有的物资编码须填写物资名称和计量单位。',
         stockBtn: '导入库存',
         stockTemplate: '库存模板',
         hint: '支持 Excel（.xlsx）与 CSV（UTF-8 或 GB18030），表头用中文列名（可先下载模板）。整批导入：有任何一行出错则全部不导入；按编号更新已有的资源。',
@@ -434,6 +435,7 @@ export default {
       import: {
         title: 'Import {kind}',
         stockTitle: 'Import stock (batches of items in warehouses)',
+        stockHint: 'Excel (.xlsx) or CSV (UTF-8 or GB18030) with the Chinese column headers (download the stock template first). All rows or none; a row of a warehouse, item and batch that exists sets that batch’s quantity; an item code new to the catalogue needs the item’s name and unit.',
         stockBtn: 'Import stock',
         stockTemplate: 'Stock template',
         hint: 'Excel (.xlsx) or CSV (UTF-8 or GB18030) with the Chinese column headers (download the template first). All rows or none: if any row has a problem nothing is imported; rows with an existing code update it.',
