@@ -19,7 +19,10 @@ seconds against a freshly started server (latency of the answers inside the meas
   ``ORDER BY geog <-> point LIMIT 10`` through an asyncpg pool; on SQLite a shapely ``STRtree``
   per kind built in memory at start-up (a growing box, then haversine);
 * ``surroundings``: ``GET /api/v1/incidents/{id}/surroundings`` for the 200 incidents;
-* ``layer``: ``GET /api/v1/resources:layer`` for a county-sized box (0.6° × 0.5°) at zoom 10.
+* ``layer``: ``GET /api/v1/resources:layer`` for a county-sized box (0.6° × 0.5°) at zoom 10;
+* ``auth-floor`` and ``healthz``: the app's cheapest signed-in route (``/api/v1/auth/me``: the
+  authentication query, the middleware, a small JSON) and its liveness probe, the ceiling any
+  signed-in route can reach beside the bare endpoint (printed as "auth floor").
 
 Goals (issue 18), judged per backend: nearest-10 p99 ≤ 20 ms (at 1,000,000 rows on PostgreSQL)
 and ≥ 0.5 × the bare endpoint's throughput; layer p99 ≤ 100 ms. The figures go to stdout and
@@ -517,6 +520,9 @@ async def run_backend(name: str, plan: Plan) -> dict[str, Any]:
                 ("nearest", nearest_paths("/api/v1/resources:nearest", plan.seed)),
                 ("surroundings", surroundings),
                 ("layer", layer_paths(plan.seed)),
+                # the ceiling of any signed-in route: the app's cheapest one (who am I)
+                ("auth-floor", ["/api/v1/auth/me"]),
+                ("healthz", ["/healthz"]),
             ):
                 result[phase] = await closed_loop(server.port, token, paths, load)
                 print(f"[{name}] {phase:13} {line(result[phase])}", flush=True)
@@ -556,7 +562,11 @@ def line(figures: dict[str, Any]) -> str:
 def goals(result: dict[str, Any], name: str) -> dict[str, Any]:
     near, bare, layer = result["nearest"], result["nearest_bare"], result["layer"]
     ratio = near["per_second"] / bare["per_second"] if bare["per_second"] else None
+    floor = result["auth-floor"]["per_second"] / bare["per_second"] if bare["per_second"] else None
     return {
+        # what the cheapest signed-in route reaches beside the bare endpoint: no route through
+        # the app's authentication can do better than this ratio
+        "auth_floor_vs_bare": None if floor is None else round(floor, 2),
         "nearest_p99_ms": near["p99_ms"],
         "nearest_p99_ok": near["p99_ms"] is not None and near["p99_ms"] <= GOALS["nearest_p99_ms"],
         "nearest_vs_bare": None if ratio is None else round(ratio, 2),
@@ -582,12 +592,16 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
 
 
 def print_summary(report: dict[str, Any]) -> None:
-    print("\nbackend   rows       nearest p99  bare p99   ratio  surroundings p99  layer p99")
+    print(
+        "\nbackend   rows       nearest p99  bare p99   ratio  (auth floor)  surroundings p99"
+        "  layer p99"
+    )
     for r in report["results"]:
         g = r["goals"]
         print(
             f"{r['backend']:9} {r['rows']:<10,} {r['nearest']['p99_ms']!s:>8} ms "
             f"{r['nearest_bare']['p99_ms']!s:>7} ms  {g['nearest_vs_bare']!s:>5}×  "
+            f"({g['auth_floor_vs_bare']!s:>5}×)    "
             f"{r['surroundings']['p99_ms']!s:>12} ms  {r['layer']['p99_ms']!s:>7} ms"
         )
         verdicts = ", ".join(

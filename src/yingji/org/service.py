@@ -1167,6 +1167,16 @@ async def unit_codes(*, session: AsyncSession) -> dict[uuid.UUID, str]:
     return {row.id: row.code for row in rows}
 
 
+async def division_names(*, session: AsyncSession, adcodes: Collection[str]) -> dict[str, str]:
+    """The names of the given divisions, by adcode (one query)."""
+    if not adcodes:
+        return {}
+    rows = await session.execute(
+        select(Division.adcode, Division.name).where(Division.adcode.in_(set(adcodes)))
+    )
+    return {row.adcode: row.name for row in rows}
+
+
 async def unit_names(
     *, session: AsyncSession, unit_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
