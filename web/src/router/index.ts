@@ -90,6 +90,26 @@ export const routes: RouteRecordRaw[] = [
         component: () => import('@/views/resources/RequestsView.vue'),
         meta: { permission: PERMISSIONS.resourceRequest, titleKey: 'nav.requests' },
       },
+      {
+        path: 'resources',
+        name: 'resources',
+        component: () => import('@/views/resources/ResourcesView.vue'),
+        meta: { permission: PERMISSIONS.resourceRead, titleKey: 'nav.resources' },
+      },
+      {
+        path: 'resources/:kind',
+        name: 'resources-kind',
+        component: () => import('@/views/resources/ResourcesView.vue'),
+        props: true,
+        meta: { permission: PERMISSIONS.resourceRead, titleKey: 'nav.resources' },
+      },
+      {
+        path: 'resources/warehouse/:id/stock',
+        name: 'resource-stock',
+        component: () => import('@/views/resources/StockView.vue'),
+        props: true,
+        meta: { permission: PERMISSIONS.resourceRead, titleKey: 'nav.resourceStock' },
+      },
       { path: 'admin', redirect: { name: 'admin-units' } },
       {
         path: 'admin/divisions',

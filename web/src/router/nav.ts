@@ -11,6 +11,7 @@ export const PERMISSIONS = {
   orderAct: 'order.act',
   kpiRead: 'kpi.read',
   resourceRequest: 'resource.request',
+  resourceRead: 'resource.read',
 } as const
 
 export interface NavItem {
@@ -30,6 +31,7 @@ export interface NavItem {
     | 'routing'
     | 'deadlines'
     | 'requests'
+    | 'resources'
 }
 
 export interface NavGroup {
@@ -46,6 +48,12 @@ export const NAV: NavGroup[] = [
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
       { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
+    ],
+  },
+  {
+    labelKey: 'nav.resourcesGroup',
+    items: [
+      { path: '/resources', labelKey: 'nav.resources', permission: PERMISSIONS.resourceRead, icon: 'resources' },
       { path: '/resources/requests', labelKey: 'nav.requests', permission: PERMISSIONS.resourceRequest, icon: 'requests' },
     ],
   },

@@ -13,6 +13,7 @@ import admin from './admin'
 import board from './board'
 import words from './words'
 import allocation from './allocation'
+import resources from './resources'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -20,7 +21,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
