@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -361,6 +363,7 @@ async def surroundings(
 
 @router.get(
     "/resources:layer",
+    response_model=LayerCollection,
     summary="A kind's resources in a box for the map: points when few, else grid clusters",
     description=f"At most {spatial.MAX_LAYER_FEATURES} features: every resource while there are "
     "no more, else clusters of a grid about 64 screen pixels wide at `zoom` (`cluster: true`, "
@@ -372,27 +375,47 @@ async def layer(
     kind: ResourceKind,
     bbox: BBoxText,
     zoom: Annotated[float, Query(ge=0, le=24)],
-) -> LayerCollection:
+) -> Response:
     spec = kinds.SPECS[kind]
     box = _box(bbox)
     found = await spatial.layer(session, scope=me.scope, kind=spec.kind.value, bbox=box, zoom=zoom)
-    features = []
+    # Up to a few thousand features, written straight to JSON (the shape of LayerCollection)
+    # in a worker thread: building a model per feature cost more than the query.
+    body = await run_in_threadpool(_layer_json, spec.kind.value, found, box, zoom)
+    return Response(body, media_type="application/json")
+
+
+def _layer_json(
+    kind: str,
+    found: list[spatial.LayerPoint] | list[spatial.LayerCluster],
+    box: spatial.BBox,
+    zoom: float,
+) -> bytes:
+    features: list[dict[str, Any]] = []
     clustered = False
     for f in found:
         if isinstance(f, spatial.LayerCluster):
             clustered = True
-            props = LayerProperties(kind=spec.kind.value, cluster=True, count=f.count)
+            props: dict[str, Any] = {"kind": kind, "cluster": True, "count": f.count}
         else:
-            props = LayerProperties(
-                kind=spec.kind.value, id=f.id, code=f.code, name=f.name, status=f.status
-            )
-        features.append(
-            LayerFeature(geometry=PointGeometry(coordinates=(f.lon, f.lat)), properties=props)
-        )
-    return LayerCollection(
-        features=features,
-        clustered=clustered,
-        cell_deg=spatial.grid_cell_deg(box, zoom) if clustered else None,
+            props = {
+                "kind": kind,
+                "cluster": False,
+                "count": 1,
+                "id": str(f.id),
+                "code": f.code,
+                "name": f.name,
+                "status": f.status,
+            }
+        point = {"type": "Point", "coordinates": [f.lon, f.lat]}
+        features.append({"type": "Feature", "geometry": point, "properties": props})
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "clustered": clustered,
+            "cell_deg": spatial.grid_cell_deg(box, zoom) if clustered else None,
+        }
     )
 
 

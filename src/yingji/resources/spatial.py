@@ -210,9 +210,8 @@ def _candidates(query: NearQuery, scope: Scope, *, whole: bool = False) -> Selec
     return stmt.where(*query.clauses(scope))
 
 
-#: a stock question reads this many nearest warehouses first, then fourfold more while short
+#: a stock question reads this many nearest warehouses first, then asks the stock
 _STOCK_FIRST_CANDIDATES = 64
-_STOCK_MAX_CANDIDATES = 32_768
 
 
 async def _nearest_postgis(
@@ -247,37 +246,46 @@ async def _stock_candidates(
     n: int,
     params: dict[str, float],
 ) -> list[Any]:
-    """Warehouses holding enough, nearest first: the ``m`` nearest of the kind (a KNN scan the
-    planner cannot trade for a sort), then the stock condition on those. Enough found among
-    the ``m`` nearest are the nearest of all; else ``m`` grows, and past a bound one query over
-    every warehouse answers."""
+    """Warehouses holding enough, nearest first. First the ``m`` nearest of the kind (a KNN
+    scan the planner cannot trade for a sort) with the stock condition on those: enough found
+    among them are the nearest of all. Else the stock decides first: the warehouses whose
+    unexpired batches of the items hold enough (one aggregate over ``stock_batch`` by item),
+    ordered by distance — bounded by how many warehouses hold the items, never by the whole
+    table (a KNN scan that kept growing read every warehouse when the item was rare)."""
     assert query.item_ids is not None  # noqa: S101 - the caller asks only then
     point = _pg_point()
+    distance = func.ST_Distance(_GEOG, point, False)
     available = available_here(query.item_ids)
-    m = _STOCK_FIRST_CANDIDATES
-    while m <= _STOCK_MAX_CANDIDATES:
-        nearest_m = (
-            select(Resource.id.label("rid"), func.ST_Distance(_GEOG, point, False).label("d"))
-            .where(*where)
-            .order_by(_GEOG.op("<->")(point))
-            .limit(m)
-            .subquery()
-        )
-        stmt = (
-            select(Resource, available, nearest_m.c.d)
-            .join(nearest_m, nearest_m.c.rid == Resource.id)
-            .where(available >= query.min_quantity)
-            .order_by(nearest_m.c.d)
-            .limit(n + _KNN_MARGIN)
-        )
-        rows = list((await session.execute(stmt, params)).all())
-        if len(rows) >= n:
-            return rows
-        m *= 8
-    stmt = (
-        select(Resource, available, func.ST_Distance(_GEOG, point, False).label("d"))
-        .where(*where, available >= query.min_quantity)
+    nearest_m = (
+        select(Resource.id.label("rid"), distance.label("d"))
+        .where(*where)
         .order_by(_GEOG.op("<->")(point))
+        .limit(_STOCK_FIRST_CANDIDATES)
+        .subquery()
+    )
+    stmt = (
+        select(Resource, available, nearest_m.c.d)
+        .join(nearest_m, nearest_m.c.rid == Resource.id)
+        .where(available >= query.min_quantity)
+        .order_by(nearest_m.c.d)
+        .limit(n + _KNN_MARGIN)
+    )
+    rows = list((await session.execute(stmt, params)).all())
+    if len(rows) >= n:
+        return rows
+    on_hand = func.sum(StockBatch.quantity - StockBatch.reserved)
+    holding = (
+        select(StockBatch.warehouse_id.label("wid"), on_hand.label("available"))
+        .where(*_unexpired(query.item_ids))
+        .group_by(StockBatch.warehouse_id)
+        .having(on_hand >= query.min_quantity)
+        .subquery()
+    )
+    stmt = (
+        select(Resource, holding.c.available, distance.label("d"))
+        .join(holding, holding.c.wid == Resource.id)
+        .where(*where)
+        .order_by(distance, Resource.code)
         .limit(n + _KNN_MARGIN)
     )
     return list((await session.execute(stmt, params)).all())
