@@ -19,10 +19,11 @@ def test_small_spatial_benchmark_answers_every_phase_and_judges_the_goals() -> N
     report = asyncio.run(spatial.run_plan(plan))
 
     (result,) = report["results"]
-    for phase in ("nearest", "nearest_bare", "surroundings", "layer"):
+    for phase in ("nearest", "nearest_bare", "surroundings", "layer", "auth-floor", "healthz"):
         figures = result[phase]
         assert figures["ok"] > 0 and figures["errors"] == {}, (phase, figures)
         assert set(figures["statuses"]) == {"200"}, (phase, figures)
         assert figures["p50_ms"] is not None and figures["p99_ms"] is not None
     assert result["goals"]["at_full_size"] is False
     assert {"nearest_p99_ok", "nearest_vs_bare_ok", "layer_p99_ok"} <= result["goals"].keys()
+    assert result["goals"]["auth_floor_vs_bare"] is not None

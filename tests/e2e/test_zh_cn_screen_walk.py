@@ -20,6 +20,8 @@ from tests.e2e.conftest import bearer, shot, sign_in
 ALLOWED = {
     "GeoJSON",
     "CSV",
+    "Excel",
+    "xlsx",
     "KPI",
     "API",
     "WGS",
