@@ -23,12 +23,12 @@ export function useRequestWords() {
 
   function kindName(kind: string | null | undefined): string {
     if (!kind) return ''
-    return te(`allocation.kind.${kind}`) ? t(`allocation.kind.${kind}`) : kind
+    return te(`resources.kinds.${kind}`) ? t(`resources.kinds.${kind}`) : kind
   }
 
   function statusName(kind: string | null | undefined, status: string | null | undefined): string {
     if (!status) return ''
-    const key = `allocation.status.${kind ?? ''}.${status}`
+    const key = `resources.statuses.${kind ?? ''}.${status}`
     return te(key) ? t(key) : status
   }
 

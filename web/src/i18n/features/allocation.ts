@@ -6,30 +6,6 @@ export default {
   'zh-CN': {
     nav: { requests: '资源申请' },
     allocation: {
-      kind: {
-        rescue_team: '救援队伍',
-        warehouse: '物资仓库',
-        equipment: '装备',
-        expert: '专家',
-        shelter: '避难场所',
-        hazard_source: '危险源',
-        protection_target: '防护目标',
-        medical_facility: '医疗机构',
-        video_point: '视频点位',
-        plan: '预案',
-      },
-      status: {
-        rescue_team: { standby: '在岗待命', deployed: '出动中', resting: '休整' },
-        warehouse: { open: '正常', closed: '停用' },
-        equipment: { available: '完好可用', in_use: '使用中', maintenance: '维修保养', broken: '损坏' },
-        expert: { available: '可联系', engaged: '已参与处置', unavailable: '暂不可用' },
-        shelter: { closed: '未启用', open: '已开放' },
-        hazard_source: { active: '在产', suspended: '停产', closed: '关闭' },
-        protection_target: { normal: '正常', evacuated: '已转移' },
-        medical_facility: { open: '正常接诊', closed: '停诊' },
-        video_point: { online: '在线', offline: '离线' },
-        plan: { in_force: '现行', revising: '修订中', repealed: '废止' },
-      },
       layers: {
         button: '资源图层',
         title: '资源图层',
@@ -160,30 +136,6 @@ export default {
   en: {
     nav: { requests: 'Resource requests' },
     allocation: {
-      kind: {
-        rescue_team: 'Rescue teams',
-        warehouse: 'Warehouses',
-        equipment: 'Equipment',
-        expert: 'Experts',
-        shelter: 'Shelters',
-        hazard_source: 'Hazard sources',
-        protection_target: 'Protection targets',
-        medical_facility: 'Medical facilities',
-        video_point: 'Video points',
-        plan: 'Plans',
-      },
-      status: {
-        rescue_team: { standby: 'On standby', deployed: 'Deployed', resting: 'Resting' },
-        warehouse: { open: 'Open', closed: 'Closed' },
-        equipment: { available: 'Available', in_use: 'In use', maintenance: 'Under maintenance', broken: 'Broken' },
-        expert: { available: 'Reachable', engaged: 'Engaged', unavailable: 'Unavailable' },
-        shelter: { closed: 'Not opened', open: 'Open' },
-        hazard_source: { active: 'Operating', suspended: 'Suspended', closed: 'Closed' },
-        protection_target: { normal: 'Normal', evacuated: 'Evacuated' },
-        medical_facility: { open: 'Open', closed: 'Closed' },
-        video_point: { online: 'Online', offline: 'Offline' },
-        plan: { in_force: 'In force', revising: 'Under revision', repealed: 'Repealed' },
-      },
       layers: {
         button: 'Resource layers',
         title: 'Resource layers',

@@ -58,6 +58,19 @@ export default {
         video_point: '视频点位',
         plan: '应急预案',
       },
+      /** the statuses of each kind (the catalogue's own words, as the server's kinds say them) */
+      statuses: {
+        rescue_team: { standby: '在岗待命', deployed: '出动中', resting: '休整' },
+        warehouse: { open: '正常', closed: '停用' },
+        equipment: { available: '完好可用', in_use: '使用中', maintenance: '维修保养', broken: '损坏' },
+        expert: { available: '可联系', engaged: '已参与处置', unavailable: '暂不可用' },
+        shelter: { closed: '未启用', open: '已开放' },
+        hazard_source: { active: '在产', suspended: '停产', closed: '关闭' },
+        protection_target: { normal: '正常', evacuated: '已转移' },
+        medical_facility: { open: '正常接诊', closed: '停诊' },
+        video_point: { online: '在线', offline: '离线' },
+        plan: { in_force: '现行', revising: '修订中', repealed: '废止' },
+      },
       /** one of a kind, for titles such as "New: rescue team" */
       kindOne: {
         rescue_team: '救援队伍',
