@@ -290,6 +290,8 @@ def test_a_warehouse_is_created_in_the_form_and_keeps_its_stock(
     sheet = load_workbook(book, read_only=True).worksheets[0]
     header = [c for c in next(sheet.iter_rows(values_only=True)) if c]
     assert header[:2] == ["仓库编号", "物资编码"] and "有效期至" in header
+    # the served app and the browser both judge "expires within 30 days" by the real clock (an
+    # e2e server has no ManualClock), so the batch is dated from the real date too
     soon = (datetime.now(SHANGHAI).date() + timedelta(days=10)).isoformat()
     stock_csv = (
         "仓库编号,物资编码,物资名称,计量单位,批次号,数量,有效期至\n"

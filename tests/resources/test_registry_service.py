@@ -3,6 +3,9 @@ them): each row checked like the API checks it, then inserted in one statement."
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -16,18 +19,18 @@ from yingji.resources.models import Resource
 PATH_A = "330000/331126/331126101000/"
 
 
-def values(code: str, **extra: object) -> service.ResourceValues:
-    fields: dict[str, object] = {
-        "kind": "hazard_source",
-        "code": code,
-        "name": f"危险源{code}",
-        "division_adcode": TOWN_A,
-        "lon": 119.05,
-        "lat": 27.55,
-        "attrs": {"hazard_type": "危险化学品", "substances": "液氯、氨", "risk_grade": "二级"},
-        **extra,
-    }
-    return service.ResourceValues(**fields)  # type: ignore[arg-type]
+def values(code: str, **changes: Any) -> service.ResourceValues:
+    """A hazard source as an import row gives it, with ``changes`` to its fields."""
+    row = service.ResourceValues(
+        kind="hazard_source",
+        code=code,
+        name=f"危险源{code}",
+        division_adcode=TOWN_A,
+        lon=119.05,
+        lat=27.55,
+        attrs={"hazard_type": "危险化学品", "substances": "液氯、氨", "risk_grade": "二级"},
+    )
+    return dataclasses.replace(row, **changes)
 
 
 async def test_prepared_rows_insert_in_bulk_and_read_like_created_ones(db: Database) -> None:

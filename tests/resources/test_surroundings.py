@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -18,8 +20,9 @@ from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 
 
-def codes(group: list[dict[str, object]]) -> list[str]:
-    return [str(hit["resource"]["code"]) for hit in group]  # type: ignore[index]
+def codes(group: list[dict[str, Any]]) -> list[str]:
+    """The codes of one group of a surroundings answer (JSON), nearest first."""
+    return [str(hit["resource"]["code"]) for hit in group]
 
 
 @pytest.fixture
