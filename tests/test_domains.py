@@ -230,33 +230,43 @@ async def test_a_worker_built_from_the_list_handles_every_timer_kind_the_code_sc
 
 
 #: what each role held when the grants were one table in core.security (2026-12-06), with the
-#: resources domain's grants since (issue 18)
+#: resources domain's grants since (issue 18) and the warning domain's (issue 19)
 ROLE_PERMISSIONS_BEFORE = {
     Role.ADMIN: set(Permission),
     Role.COMMANDER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create", "audit.read",
         "resource.read", "resource.write", "resource.request", "resource.approve",
+        "warning.read", "warning.draft", "warning.review", "warning.sign", "warning.publish",
+        "warning.manage", "warning.check",
     },
     Role.DUTY_LEADER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create", "audit.read",
         "resource.read", "resource.write", "resource.request", "resource.approve",
+        "warning.read", "warning.draft", "warning.review", "warning.publish",
+        "warning.manage", "warning.check",
     },
     Role.DUTY_OFFICER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create",
         "resource.read", "resource.request",
+        "warning.read", "warning.draft", "warning.publish", "warning.check",
     },
     Role.UNIT_LIAISON: {
         "org.read", "events.read", "incident.read", "kpi.read", "order.act", "report.create",
-        "resource.read",
+        "resource.read", "warning.read",
     },
     Role.FIELD_WORKER: {
         "org.read", "events.read", "incident.read", "report.create", "order.act", "resource.read",
+        "warning.read",
     },
-    Role.EXPERT: {"org.read", "events.read", "incident.read", "kpi.read", "resource.read"},
-    Role.VIEWER: {"org.read", "events.read", "incident.read", "kpi.read", "resource.read"},
+    Role.EXPERT: {
+        "org.read", "events.read", "incident.read", "kpi.read", "resource.read", "warning.read",
+    },
+    Role.VIEWER: {
+        "org.read", "events.read", "incident.read", "kpi.read", "resource.read", "warning.read",
+    },
 }  # fmt: skip
 
 

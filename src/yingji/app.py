@@ -55,6 +55,31 @@ def timer_worker(db: Database, settings: Settings) -> TimerWorker:
     )
 
 
+def background_workers(db: Database, settings: Settings) -> list[domain.BackgroundWorker]:
+    """The domains' background loops (the delivery sender …), run where the timer worker runs."""
+    return domain.background_workers(db, settings, domains.EVERYTHING)
+
+
+def start_workers(
+    db: Database, settings: Settings
+) -> tuple[TimerWorker, list[domain.BackgroundWorker]]:
+    """Start the timer worker and the domains' background loops (``serve``, ``worker``)."""
+    worker = timer_worker(db, settings)
+    worker.start()
+    loops = background_workers(db, settings)
+    for each in loops:
+        each.start()
+    return worker, loops
+
+
+async def stop_workers(worker: TimerWorker | None, loops: list[domain.BackgroundWorker]) -> None:
+    """Stop what :func:`start_workers` started: the loops first, then the timer worker."""
+    for each in loops:
+        await each.stop()
+    if worker is not None:
+        await worker.stop()
+
+
 async def ensure_reference_data(db: Database) -> None:
     """Shipped reference data the schema needs (the category table), added if missing."""
     await domain.ensure_reference_data(db, domains.EVERYTHING)
@@ -376,13 +401,12 @@ def create_app(
         the_bus.subscribe("realtime.hub", hub.on_event, durable=False)
         install_jobs(the_bus, db)
         app.state.db, app.state.bus, app.state.hub = db, the_bus, hub
-        worker = None
+        worker, loops = start_workers(db, settings) if run_worker else (None, [])
         if run_worker:
-            worker = timer_worker(db, settings)
-            worker.start()
             await schedule_audit_anchor(db)
         await the_bus.start(db, run_relay=run_worker)
         app.state.timer_worker = worker
+        app.state.background_workers = loops
         if settings.env != "test":
             await warm_caches(db)
             settle_heap()
@@ -391,8 +415,7 @@ def create_app(
             yield
         finally:
             await the_bus.stop()
-            if worker is not None:
-                await worker.stop()
+            await stop_workers(worker, loops)
             await db.dispose()
 
     docs = settings.docs_enabled

@@ -28,7 +28,8 @@ from yingji.app import (
     ensure_reference_data,
     install_jobs,
     schedule_audit_anchor,
-    timer_worker,
+    start_workers,
+    stop_workers,
 )
 from yingji.core import audit, clock, migrate, security
 from yingji.core.db import Database, sqlite_file
@@ -338,8 +339,7 @@ def worker() -> None:
         db = _database(settings)
         bus = make_bus(settings.nats_url, settings.nats_stream)
         install_jobs(bus, db)
-        timers = timer_worker(db, settings)
-        timers.start()
+        timers, loops = start_workers(db, settings)
         await schedule_audit_anchor(db)
         await bus.start(db, run_relay=True)
         stop = asyncio.Event()
@@ -349,7 +349,7 @@ def worker() -> None:
         console.print(f"worker {timers.name} running", highlight=False)
         await stop.wait()
         await bus.stop()
-        await timers.stop()
+        await stop_workers(timers, loops)
         await db.dispose()
 
     asyncio.run(run())

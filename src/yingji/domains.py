@@ -13,6 +13,7 @@ from yingji.org import domain as org
 from yingji.realtime import domain as realtime
 from yingji.resources import domain as resources
 from yingji.system import domain as system
+from yingji.warning import domain as warning
 
 DOMAINS: tuple[Domain, ...] = (
     org.DOMAIN,
@@ -22,6 +23,7 @@ DOMAINS: tuple[Domain, ...] = (
     dispatch.DOMAIN,
     notify.DOMAIN,
     resources.DOMAIN,
+    warning.DOMAIN,
     system.DOMAIN,
     realtime.DOMAIN,
 )

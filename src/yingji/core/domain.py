@@ -43,6 +43,20 @@ ReferenceData = Callable[[AsyncSession], Awaitable[object]]
 Warmer = Callable[[AsyncSession], Awaitable[object]]
 
 
+class BackgroundWorker(Protocol):
+    """A long-running loop of a domain (e.g. the delivery sender), run where timers run:
+    ``start`` spawns it, ``stop`` ends it (waiting for work in hand); ``kick`` wakes it."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+#: Builds a background worker for a database and the settings (``yingji.settings.Settings``;
+#: typed loosely here because the kernel never imports the application's settings)
+WorkerFactory = Callable[[Database, object], BackgroundWorker]
+
+
 @dataclass(frozen=True)
 class Domain:
     """One domain's declaration. Every field but ``name`` is optional."""
@@ -57,6 +71,9 @@ class Domain:
     #: durable event subscribers (they run where the relay runs)
     subscribers: tuple[SubscriberFactory, ...] = ()
     reference_data: tuple[ReferenceData, ...] = ()
+    #: background loops started beside the timer worker (``yingji serve`` unless --no-worker,
+    #: and ``yingji worker``)
+    workers: tuple[WorkerFactory, ...] = ()
     warmers: tuple[Warmer, ...] = ()
     #: the permissions this domain adds, each with the roles that hold it (an administrator holds
     #: every permission; see ``core.security``)
@@ -98,6 +115,13 @@ def subscribe(bus: Bus, db: Database, domains: Iterable[Domain]) -> None:
         for factory in domain.subscribers:
             subscriber = factory(db)
             bus.subscribe(subscriber.name, subscriber, types=subscriber.types)
+
+
+def background_workers(
+    db: Database, settings: object, domains: Iterable[Domain]
+) -> list[BackgroundWorker]:
+    """The domains' background workers, built (not started) for ``db``."""
+    return [factory(db, settings) for domain in domains for factory in domain.workers]
 
 
 async def ensure_reference_data(db: Database, domains: Iterable[Domain]) -> None:

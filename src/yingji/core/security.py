@@ -63,6 +63,13 @@ class Permission(StrEnum):
     RESOURCE_WRITE = "resource.write"
     RESOURCE_REQUEST = "resource.request"
     RESOURCE_APPROVE = "resource.approve"
+    WARNING_READ = "warning.read"
+    WARNING_DRAFT = "warning.draft"
+    WARNING_REVIEW = "warning.review"
+    WARNING_SIGN = "warning.sign"
+    WARNING_PUBLISH = "warning.publish"
+    WARNING_MANAGE = "warning.manage"
+    WARNING_CHECK = "warning.check"
 
 
 P = Permission
