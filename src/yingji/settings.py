@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         description="JSON object of resource kind → km/h: the straight-line speeds of the "
         'estimated travel times (e.g. {"rescue_team": 45}); other kinds keep their defaults',
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the address people open the console at; links in messages (a warning's "
+        "acknowledge link) start with it",
+    )
     file_store: Path = Path("var/files")
     attachment_max_bytes: int = 10 * 1024 * 1024
     public_reports_per_hour_per_address: int = 10

@@ -1,16 +1,18 @@
-"""In-app notifications: create (once per dedupe key), list, mark read."""
+"""In-app notifications (create once per dedupe key, list, mark read); the ways to reach a
+person and the broadcast devices near an area."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
 from yingji.core.errors import NotFound
-from yingji.notify.models import Notification
+from yingji.notify.models import BroadcastDevice, ContactPoint, Notification
 
 
 async def create(
@@ -71,3 +73,49 @@ async def mark_read(
     )
     await session.refresh(notification)
     return notification
+
+
+async def contact_points_of(
+    *, session: AsyncSession, person_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """Each person's ways to be reached as (channel, address), in their order of preference
+    (people with none are absent). The in-app channel has no row: an account is enough."""
+    found: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    ids = list(person_ids)
+    for start in range(0, len(ids), 5000):  # bound the IN list
+        rows = await session.execute(
+            select(ContactPoint.person_id, ContactPoint.channel, ContactPoint.address)
+            .where(ContactPoint.person_id.in_(ids[start : start + 5000]))
+            .order_by(ContactPoint.person_id, ContactPoint.priority, ContactPoint.channel)
+        )
+        for person_id, channel, address in rows:
+            found.setdefault(person_id, []).append((channel, address))
+    return found
+
+
+async def devices_near(
+    *,
+    session: AsyncSession,
+    bbox: tuple[float, float, float, float] | None,
+    division_paths: Sequence[str] = (),
+) -> list[BroadcastDevice]:
+    """Active broadcast devices inside ``bbox`` (min_lon, min_lat, max_lon, max_lat) or in any of
+    the divisions at ``division_paths`` (their subtrees); the caller keeps those inside its area."""
+    where = []
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        where.append(
+            (BroadcastDevice.lon >= min_lon)
+            & (BroadcastDevice.lon <= max_lon)
+            & (BroadcastDevice.lat >= min_lat)
+            & (BroadcastDevice.lat <= max_lat)
+        )
+    where.extend(BroadcastDevice.division_path.startswith(path) for path in division_paths)
+    if not where:
+        return []
+    rows = await session.scalars(
+        select(BroadcastDevice)
+        .where(BroadcastDevice.active.is_(True), or_(*where))
+        .order_by(BroadcastDevice.code)
+    )
+    return list(rows.all())

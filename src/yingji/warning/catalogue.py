@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -143,3 +144,46 @@ async def ensure_reference_data(session: AsyncSession) -> None:
                 )
             )
     await session.flush()
+
+
+#: China's time (CAP times and the GB/T 35965.1 identifier are written in +08:00)
+CHINA = timezone(timedelta(hours=8))
+
+
+def cap_identifier(*, division_adcode: str, org_code: str, sent_at: datetime, sequence: int) -> str:
+    """The GB/T 35965.1 identifier ``ZZZZZZDDDUUUXX_YYYYMMDDhhmmss_N``: the issuing division's
+    6-digit area code, the issuing organisation's 8-character code (``DDDUUUXX``), the time of
+    issue in +08:00, and the sequence number of the messages issued in that second (from 1)."""
+    area = (division_adcode or "")[:6].ljust(6, "0")
+    org = (org_code or "")[:8].rjust(8, "0")
+    stamp = clock.as_utc(sent_at).astimezone(CHINA).strftime("%Y%m%d%H%M%S")
+    return f"{area}{org}_{stamp}_{max(1, sequence)}"
+
+
+def _plan_specificity(plan: CallPlan, path: str) -> tuple[int, int]:
+    """Longer matched division path first, then a type's own plan before the every-type plan."""
+    depth = 0 if plan.division_adcode is None else path.find(f"{plan.division_adcode}/") + 1
+    return (depth, 1 if plan.type_code is not None else 0)
+
+
+async def choose_call_plan(
+    session: AsyncSession, *, division_path: str, type_code: str | None, level: str | None
+) -> CallPlan | None:
+    """The 叫应 plan for a warning issued by the division at ``division_path``: the active plan
+    of the nearest division on the path (or the every-division default), for this type before the
+    every-type plan, at this level. None: no 叫应 for this level (blue and yellow by default)."""
+    if not level:
+        return None
+    adcodes = [code for code in division_path.split("/") if code]
+    rows = await session.scalars(
+        select(CallPlan).where(
+            CallPlan.active.is_(True),
+            CallPlan.level == level,
+            (CallPlan.type_code.is_(None)) | (CallPlan.type_code == type_code),
+            (CallPlan.division_adcode.is_(None)) | (CallPlan.division_adcode.in_(adcodes)),
+        )
+    )
+    plans = list(rows.all())
+    if not plans:
+        return None
+    return max(plans, key=lambda plan: _plan_specificity(plan, division_path))
