@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from yingji.core import clock
 from yingji.core.errors import NotFound
@@ -101,7 +102,7 @@ async def devices_near(
 ) -> list[BroadcastDevice]:
     """Active broadcast devices inside ``bbox`` (min_lon, min_lat, max_lon, max_lat) or in any of
     the divisions at ``division_paths`` (their subtrees); the caller keeps those inside its area."""
-    where = []
+    where: list[ColumnElement[bool]] = []
     if bbox is not None:
         min_lon, min_lat, max_lon, max_lat = bbox
         where.append(
