@@ -195,6 +195,7 @@ class _Unit:
     kind: str
     lon: float
     lat: float
+    parent: uuid.UUID | None  # the unit above (a village's town, a town's emergency bureau)
 
 
 def _tree(shape: Shape) -> Iterator[tuple[dict[str, Any], list[_Unit]]]:
@@ -214,8 +215,10 @@ def _tree(shape: Shape) -> Iterator[tuple[dict[str, Any], list[_Unit]]]:
             county_path = f"{city_path}{county}/"
             lon, lat = (county_box[0] + county_box[2]) / 2, (county_box[1] + county_box[3]) / 2
             departments = [
-                _Unit(new_id(), county, county_path, "department", lon, lat) for _ in DEPARTMENTS
+                _Unit(new_id(), county, county_path, "department", lon, lat, None)
+                for _ in DEPARTMENTS
             ]
+            emergency = departments[-1].id
             yield (
                 _division(county, f"第{c}市第{k}县", "county", city, county_path, county_box),
                 departments,
@@ -226,9 +229,10 @@ def _tree(shape: Shape) -> Iterator[tuple[dict[str, Any], list[_Unit]]]:
                 town = f"{county}{t:03d}000"
                 town_path = f"{county_path}{town}/"
                 tlon, tlat = (town_box[0] + town_box[2]) / 2, (town_box[1] + town_box[3]) / 2
+                town_unit = _Unit(new_id(), town, town_path, "town", tlon, tlat, emergency)
                 yield (
                     _division(town, f"第{t}镇", "town", county, town_path, town_box),
-                    [_Unit(new_id(), town, town_path, "town", tlon, tlat)],
+                    [town_unit],
                 )
                 villages = villages_of_town[town_no]
                 town_no += 1
@@ -239,7 +243,7 @@ def _tree(shape: Shape) -> Iterator[tuple[dict[str, Any], list[_Unit]]]:
                     vlat = (village_box[1] + village_box[3]) / 2
                     yield (
                         _division(village, f"第{v}村", "village", town, path, village_box),
-                        [_Unit(new_id(), village, path, "village", vlon, vlat)],
+                        [_Unit(new_id(), village, path, "village", vlon, vlat, town_unit.id)],
                     )
 
 
@@ -282,6 +286,7 @@ async def generate(
                     "tier": 1 if unit.kind == "department" else 2,
                     "division_adcode": unit.division,
                     "division_path": unit.path,
+                    "parent_id": unit.parent,
                     "phone": f"0571-{n:08d}",
                     "lon": unit.lon,
                     "lat": unit.lat,
