@@ -253,12 +253,16 @@ async def generate(
     *,
     contacts: Sequence[str] = ("sms",),
     accounts: bool = True,
+    mobiles: bool = True,
 ) -> Directory:
     """Write a directory of ``people`` people into ``db`` (one unit of work) and say what it holds.
 
     ``contacts``: the contact points each person gets, in their order of preference (``sms`` and
     ``voice`` at their mobile, ``email`` at a generated address). ``accounts``: every person also
     gets a user account (field worker of their unit), so the in-app channel reaches them.
+    ``mobiles``: every person has a mobile number on their record (publication adds SMS and voice
+    at it after their contact points); without one and without contact points, a person's first
+    channel is the app.
     """
     shape = Shape.for_people(people)
     directory = Directory(shape=shape, province=PROVINCE)
@@ -307,7 +311,7 @@ async def generate(
                     "unit_id": unit.id,
                     "name": _name(i),
                     "position": "负责人" if leader else "工作人员",
-                    "mobile": mobile_of(i),
+                    "mobile": mobile_of(i) if mobiles else None,
                     "office_phone": None,
                     "is_leader": leader,
                     "created_at": now,
@@ -395,6 +399,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", required=True, help="a migrated database")
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--contacts", default="sms", help="comma-separated channels, in order")
+    parser.add_argument("--no-mobiles", action="store_true", help="people without a mobile")
     return parser.parse_args(argv)
 
 
@@ -402,7 +407,7 @@ async def _main(args: argparse.Namespace) -> Directory:
     db = Database(args.database_url)
     try:
         contacts = [c for c in args.contacts.split(",") if c]
-        return await generate(db, args.people, contacts=contacts)
+        return await generate(db, args.people, contacts=contacts, mobiles=not args.no_mobiles)
     finally:
         await db.dispose()
 

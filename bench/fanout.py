@@ -102,6 +102,7 @@ class Plan:
     recipients: int = 100_000
     database_url: str = DEFAULT_PG_URL
     contacts: tuple[str, ...] = ()
+    mobiles: bool = False
     level: str = "orange"
     type_code: str = "rainstorm"
     concurrency: int = 32
@@ -122,9 +123,6 @@ class Yingji:
             YINGJI_PUBLIC_URL=f"http://127.0.0.1:{self.port}",
             YINGJI_SMS_GATEWAY_URL=gateway.url,
             YINGJI_VOICE_GATEWAY_URL=gateway.url,
-            YINGJI_ACK_RATE_PER_MINUTE="1000000000",
-            YINGJI_NOTIFY_THROTTLE_APP="100000",
-            YINGJI_NOTIFY_THROTTLE_SMS="100000",
         )
         self.log_dir = log_dir
         self.server: ServerProcess | None = None
@@ -183,7 +181,9 @@ async def prepare(url: str, plan: Plan) -> directory.Directory:
     db = Database(url)
     try:
         await ensure_reference_data(db)
-        return await directory.generate(db, plan.recipients, contacts=plan.contacts)
+        return await directory.generate(
+            db, plan.recipients, contacts=plan.contacts, mobiles=plan.mobiles
+        )
     finally:
         await db.dispose()
 
@@ -265,18 +265,17 @@ async def publish(client: httpx.AsyncClient, warning_id: str) -> tuple[float, di
     return time.perf_counter() - started, body
 
 
-async def wait_app_sent(conn: asyncpg.Connection, warning_id: str, started: float) -> float | None:
-    """Seconds from ``started`` (perf_counter) until no in-app delivery of the warning is left
-    queued or sending; None if that took longer than ``DELIVERY_BOUND``."""
+async def wait_sent(
+    conn: asyncpg.Connection, warning_id: str, started: float, channel: str | None
+) -> float | None:
+    """Seconds from ``started`` (perf_counter) until no publication delivery of the warning (on
+    ``channel``, or any) is left queued or sending; None if not within ``DELIVERY_BOUND``."""
     deadline = time.perf_counter() + DELIVERY_BOUND
+    where = "subject_id = $1 AND step = 0 AND state IN ('queued', 'sending')"
+    if channel is not None:
+        where += f" AND channel = '{channel}'"
     while time.perf_counter() < deadline:
-        left = await scalar(
-            conn,
-            "SELECT count(*) FROM delivery WHERE subject_id = $1 AND channel = 'app' "
-            "AND state IN ('queued', 'sending')",
-            warning_id,
-        )
-        if left == 0:
+        if await scalar(conn, f"SELECT count(*) FROM delivery WHERE {where}", warning_id) == 0:  # noqa: S608
             return time.perf_counter() - started
         await asyncio.sleep(0.2)
     return None
@@ -436,7 +435,8 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                     warning_id = await signed_warning(client, plan, made)
                     started = time.perf_counter()
                     seconds, _answer = await publish(client, warning_id)
-                    last_app = await wait_app_sent(conn, warning_id, started)
+                    last_app = await wait_sent(conn, warning_id, started, "app")
+                    last_any = await wait_sent(conn, warning_id, started, None)
                 await app.stop_worker()
                 recipients = await scalar(
                     conn,
@@ -462,6 +462,15 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                     "recipients_per_s": round(recipients / seconds),
                     "deliveries_per_s": round(deliveries / seconds),
                     "last_app_delivery_s": None if last_app is None else round(last_app, 2),
+                    "last_delivery_s": None if last_any is None else round(last_any, 2),
+                    "by_channel": {
+                        str(r["channel"]): int(r["n"])
+                        for r in await conn.fetch(
+                            "SELECT channel, count(*) AS n FROM delivery WHERE subject_id = $1 "
+                            "AND step = 0 GROUP BY channel",
+                            warning_id,
+                        )
+                    },
                     "gateway_sends": sum(gateway.sends.values()),
                 }
                 baseline_rate = rows / baseline_seconds if baseline_seconds else 0.0
@@ -539,7 +548,9 @@ def print_report(report: dict[str, Any]) -> None:
         f"{p['seconds']} s → {p['recipients_per_s']:,} recipients/s, "
         f"{p['deliveries_per_s']:,} deliveries/s (goal ≥ {GOALS['recipients_per_s']:,.0f})",
         f"last in-app delivery: {p['last_app_delivery_s']} s after the publish request "
-        f"({p['app_deliveries']:,} in-app deliveries)",
+        f"({p['app_deliveries']:,} in-app deliveries); last delivery of any channel "
+        f"{p['last_delivery_s']} s; deliveries by channel {p['by_channel']}; "
+        f"gateway sends {p['gateway_sends']:,}",
         f"baseline asyncpg executemany: {b['rows']:,} rows in {b['seconds']} s → "
         f"{b['rows_per_s']:,} rows/s; ratio {b['ratio']} (goal ≥ {GOALS['baseline_ratio']})",
     ]
@@ -566,6 +577,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--database-url", default=os.environ.get("YINGJI_BENCH_PG_URL", DEFAULT_PG_URL)
     )
     parser.add_argument("--contacts", default="", help="contact points per person, in order")
+    parser.add_argument(
+        "--mobiles", action="store_true", help="people have a mobile (SMS/voice before the app)"
+    )
     parser.add_argument("--level", default="orange", choices=("red", "orange", "yellow", "blue"))
     parser.add_argument("--type", dest="type_code", default="rainstorm")
     parser.add_argument("--concurrency", type=int, default=32, help="ack clients")
@@ -581,6 +595,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         recipients=args.recipients,
         database_url=args.database_url,
         contacts=tuple(c for c in args.contacts.split(",") if c),
+        mobiles=args.mobiles,
         level=args.level,
         type_code=args.type_code,
         concurrency=args.concurrency,

@@ -10,7 +10,7 @@ only when the killed worker had it in flight, one call event per person, kind an
 
 The publication is made through the API (an app in this process, no worker); the workers are
 separate OS processes with a short claim lease so that rows the killed one held are taken over
-within a second or two. 叫应 waits are minutes long: the test pulls each open step's timer forward
+within seconds. 叫应 waits are minutes long: the test pulls each open step's timer forward
 to now instead of waiting (the worker's own clock decides everything else).
 """
 
@@ -40,7 +40,7 @@ from yingji.notify.models import Delivery, DeliveryState
 from yingji.settings import Settings
 from yingji.warning.models import CallEvent, WarningRecipient
 
-LEASE_SECONDS = "2"  # the workers' claim lease (deliveries and timers)
+LEASE_SECONDS = "5"  # the workers' claim lease of deliveries and timers (the least allowed)
 STEP_TIMER = "warning.call_step"
 SENT = (DeliveryState.SENT.value, DeliveryState.DELIVERED.value)
 OPEN_DELIVERY = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
@@ -167,14 +167,15 @@ async def delivery_counts(db: Database, warning_id: str) -> Counter[str]:
 
 
 async def gateway_deliveries(db: Database, warning_id: str) -> dict[str, Any]:
-    """The warning's SMS/voice deliveries: their ids (the idempotency keys) and states."""
+    """The warning's SMS/voice deliveries by idempotency key (``delivery-<id>``, as the gateway
+    channel sends it): state, recipient and channel."""
     async with db.unit_of_work(readonly=True) as session:
         rows = await session.execute(
             select(Delivery.id, Delivery.state, Delivery.recipient_ref, Delivery.channel)
             .where(Delivery.subject_id == warning_id, Delivery.channel.in_(("sms", "voice")))
             .order_by(Delivery.id)
         )
-        return {str(i): (state, ref, channel) for i, state, ref, channel in rows.all()}
+        return {f"delivery-{i}": (state, ref, channel) for i, state, ref, channel in rows.all()}
 
 
 # --- publication --------------------------------------------------------------------------------
