@@ -40,7 +40,8 @@ from yingji.notify.models import Delivery, DeliveryState
 from yingji.settings import Settings
 from yingji.warning.models import CallEvent, WarningRecipient
 
-LEASE_SECONDS = "5"  # the workers' claim lease of deliveries and timers (the least allowed)
+LEASE_SECONDS = "5"  # the workers' delivery claim lease (the least allowed)
+TIMER_LEASE_SECONDS = "5"  # and their timer claim lease
 STEP_TIMER = "warning.call_step"
 SENT = (DeliveryState.SENT.value, DeliveryState.DELIVERED.value)
 OPEN_DELIVERY = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
@@ -78,7 +79,7 @@ def worker_env(settings: Settings, gateway: Gateway) -> dict[str, str]:
     return served_env(
         settings.database_url,
         YINGJI_SECRET_KEY=settings.secret_key,
-        YINGJI_TIMER_LEASE_SECONDS=LEASE_SECONDS,
+        YINGJI_TIMER_LEASE_SECONDS=TIMER_LEASE_SECONDS,
         YINGJI_TIMER_POLL_SECONDS="0.1",
         YINGJI_SMS_GATEWAY_URL=gateway.url,
         YINGJI_VOICE_GATEWAY_URL=gateway.url,
