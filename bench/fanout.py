@@ -229,6 +229,7 @@ async def signed_warning(client: httpx.AsyncClient, plan: Plan, made: directory.
                 "headline": "全省暴雨橙色预警（基准测试）",
                 "description": "预计未来24小时全省大部地区有暴雨，局部大暴雨。",
                 "instruction": "各地做好防御准备，转移危险区域群众。",
+                "issuer": "浙江省应急管理厅",
                 "area_desc": directory.PROVINCE_NAME,
                 "area_adcodes": [made.province],
                 "division_adcode": made.province,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -85,6 +86,7 @@ def worker_env(settings: Settings, gateway: Gateway) -> dict[str, str]:
         YINGJI_VOICE_GATEWAY_URL=gateway.url,
         YINGJI_NOTIFY_LEASE_SECONDS=LEASE_SECONDS,
         YINGJI_NOTIFY_POLL_SECONDS="0.1",
+        YINGJI_NOTIFY_RETRY_SECONDS="0.5",
         YINGJI_PUBLIC_URL="http://127.0.0.1:9",
     )
 
@@ -99,12 +101,15 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]], seconds: float, what: str, *logs: Path
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not await check():
         if loop.time() > deadline:
-            pytest.fail(f"not within {seconds:g} s: {what}")
+            tails = "\n".join(f"{log.name}: {log.read_text()[-3000:]}" for log in logs)
+            pytest.fail(f"not within {seconds:g} s: {what}\n{tails}")
         await asyncio.sleep(0.1)
 
 
@@ -131,6 +136,7 @@ async def publish(api: httpx.AsyncClient, made: directory.Directory, level: str)
             "headline": "暴雨预警（崩溃测试）",
             "description": "预计未来6小时有暴雨。",
             "instruction": "做好防御准备。",
+            "issuer": "浙江省应急管理厅",
             "area_desc": directory.PROVINCE_NAME,
             "area_adcodes": [made.province],
             "division_adcode": made.province,
@@ -198,6 +204,7 @@ async def test_a_worker_killed_mid_publication_loses_and_doubles_no_delivery(
                 lambda: asyncio.sleep(0, gateway.distinct() >= len(expected) // 3),
                 30,
                 "the first worker sent a third of the SMS",
+                first.log,
             )
             first.kill()
         finally:
@@ -216,7 +223,7 @@ async def test_a_worker_killed_mid_publication_loses_and_doubles_no_delivery(
                 counts = await delivery_counts(db, warning_id)
                 return not any(counts[s] for s in OPEN_DELIVERY)
 
-            await until(finished, 40, "every delivery sent after the restart")
+            await until(finished, 40, "every delivery sent after the restart", second.log)
         finally:
             second.stop()
         after = await gateway_deliveries(db, warning_id)
@@ -259,7 +266,7 @@ async def open_step_timers(db: Database) -> int:
         )
 
 
-async def chain_steps(db: Database, warning_id: str) -> list[tuple[str, str, int]]:
+async def chain_steps(db: Database, warning_id: uuid.UUID) -> list[tuple[str, str, int]]:
     """(recipient id, kind, step) of every call event of the warning."""
     async with db.unit_of_work(readonly=True) as session:
         rows = await session.execute(
@@ -274,7 +281,7 @@ async def test_a_worker_killed_mid_escalation_misses_and_doubles_no_step(
     db: Database, settings: Settings, api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     made = await directory.generate(db, 40, contacts=("sms",), accounts=True)
-    warning_id = await publish(api, made, "orange")  # the default orange plan: 叫应
+    warning_id = uuid.UUID(await publish(api, made, "orange"))  # the default orange plan: 叫应
     async with db.unit_of_work(readonly=True) as session:
         plan = (
             await session.execute(
@@ -295,10 +302,17 @@ async def test_a_worker_killed_mid_escalation_misses_and_doubles_no_step(
                 kinds = Counter(kind for _r, kind, _s in await chain_steps(db, warning_id))
                 return kinds["escalate"] >= 1
 
-            await until(escalating, 40, "the first worker escalated a chain")
+            await until(escalating, 40, "the first worker escalated a chain", first.log)
             first.kill()
         finally:
             first.stop()
+        in_flight = {
+            key
+            for key, (state, _ref, _channel) in (
+                await gateway_deliveries(db, str(warning_id))
+            ).items()
+            if state == DeliveryState.SENDING.value
+        }
         second = Worker(env, tmp_path / "worker-2.log")
         try:
             quiet = 0
@@ -306,13 +320,14 @@ async def test_a_worker_killed_mid_escalation_misses_and_doubles_no_step(
             async def settled() -> bool:
                 nonlocal quiet
                 await pull_step_timers_forward(db)
-                open_deliveries = sum(
-                    (await delivery_counts(db, warning_id))[s] for s in OPEN_DELIVERY
-                )
+                counts = await delivery_counts(db, str(warning_id))
+                open_deliveries = sum(counts[s] for s in OPEN_DELIVERY)
                 quiet = quiet + 1 if not await open_step_timers(db) and not open_deliveries else 0
                 return quiet >= 5
 
-            await until(settled, 45, "every 叫应 chain ran to its end after the restart")
+            await until(
+                settled, 45, "every 叫应 chain ran to its end after the restart", second.log
+            )
         finally:
             second.stop()
     steps = await chain_steps(db, warning_id)
@@ -340,4 +355,10 @@ async def test_a_worker_killed_mid_escalation_misses_and_doubles_no_step(
         assert seen["escalate"] + seen["exhausted"] == 1, (recipient, seen)
         assert call_state in ("escalated", "exhausted"), (recipient, call_state)
     assert len(recipients) > called, "escalation added nobody"
+    # every call, repeat and escalation delivery on SMS/voice reached the gateway, once per key
+    # but for those the killed worker had in flight
+    sent = await gateway_deliveries(db, str(warning_id))
+    assert {k: v[0] for k, v in sent.items() if v[0] not in SENT} == {}
+    assert set(gateway.sends) == set(sent)
+    assert set(gateway.doubled()) <= in_flight
     assert gateway.unkeyed == 0
