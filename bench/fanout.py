@@ -106,7 +106,7 @@ class Plan:
     level: str = "orange"
     type_code: str = "rainstorm"
     concurrency: int = 32
-    acks: bool = True
+    acks: int | None = None  # how many recipients acknowledge (None: every one; 0: none)
     keep: bool = False  # keep the database afterwards (to look at it)
 
 
@@ -412,6 +412,8 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
             "level": plan.level,
             "contacts": list(plan.contacts),
             "concurrency": plan.concurrency,
+            "mobiles": plan.mobiles,
+            "acks": plan.acks,
         }
     }
     conn: asyncpg.Connection | None = None
@@ -483,7 +485,7 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                     if baseline_rate
                     else None,
                 }
-                if plan.acks:
+                if plan.acks != 0:
                     tokens = [
                         str(t)
                         for t in await conn.fetch(
@@ -493,7 +495,11 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                         )
                         for t in (t["ack_token"],)
                     ]
+                    if plan.acks is not None and plan.acks < len(tokens):
+                        every = len(tokens) / plan.acks  # an even sample over the list
+                        tokens = [tokens[int(i * every)] for i in range(plan.acks)]
                     acks = await acknowledge_all(app.port, tokens, plan.concurrency)
+                    acks["recipients"] = recipients
                     acks["stored"] = await scalar(
                         conn,
                         "SELECT count(*) FROM warning_ack WHERE warning_id = $1",
@@ -584,7 +590,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--level", default="orange", choices=("red", "orange", "yellow", "blue"))
     parser.add_argument("--type", dest="type_code", default="rainstorm")
     parser.add_argument("--concurrency", type=int, default=32, help="ack clients")
-    parser.add_argument("--no-acks", action="store_true")
+    parser.add_argument(
+        "--acks", type=int, default=None, help="how many recipients acknowledge (default: all)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     return parser.parse_args(argv)
 
@@ -600,7 +608,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         level=args.level,
         type_code=args.type_code,
         concurrency=args.concurrency,
-        acks=not args.no_acks,
+        acks=args.acks,
         keep=args.keep,
     )
 
