@@ -282,6 +282,30 @@ async def wait_sent(
     return None
 
 
+async def wait_chains(
+    conn: asyncpg.Connection, warning_id: uuid.UUID, started: float
+) -> tuple[int, float | None]:
+    """The people on the 叫应 list and the seconds from ``started`` until each one's chain is
+    armed (its ``call`` event written with its step timer); None if not within the bound."""
+    called = await scalar(
+        conn,
+        "SELECT count(*) FROM warning_recipient WHERE warning_id = $1 AND must_ack "
+        "AND escalated_from_id IS NULL",
+        warning_id,
+    )
+    deadline = time.perf_counter() + DELIVERY_BOUND
+    while time.perf_counter() < deadline:
+        armed = await scalar(
+            conn,
+            "SELECT count(*) FROM warning_call_event WHERE warning_id = $1 AND kind = 'call'",
+            warning_id,
+        )
+        if armed >= called:
+            return called, time.perf_counter() - started
+        await asyncio.sleep(0.5)
+    return called, None
+
+
 # --- the baseline ------------------------------------------------------------------------------
 
 
@@ -440,6 +464,7 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                     seconds, _answer = await publish(client, warning_id)
                     last_app = await wait_sent(conn, warning_id, started, "app")
                     last_any = await wait_sent(conn, warning_id, started, None)
+                    called, armed = await wait_chains(conn, uuid.UUID(warning_id), started)
                 await app.stop_worker()
                 recipients = await scalar(
                     conn,
@@ -475,6 +500,8 @@ async def run_plan(plan: Plan) -> dict[str, Any]:
                         )
                     },
                     "gateway_sends": sum(gateway.sends.values()),
+                    "called": called,
+                    "chains_armed_s": None if armed is None else round(armed, 2),
                 }
                 baseline_rate = rows / baseline_seconds if baseline_seconds else 0.0
                 report["baseline"] = {
@@ -558,6 +585,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"({p['app_deliveries']:,} in-app deliveries); last delivery of any channel "
         f"{p['last_delivery_s']} s; deliveries by channel {p['by_channel']}; "
         f"gateway sends {p['gateway_sends']:,}",
+        f"叫应: {p['called']:,} people called; every chain armed {p['chains_armed_s']} s after "
+        "the publish request",
         f"baseline asyncpg executemany: {b['rows']:,} rows in {b['seconds']} s → "
         f"{b['rows_per_s']:,} rows/s; ratio {b['ratio']} (goal ≥ {GOALS['baseline_ratio']})",
     ]
