@@ -5,6 +5,7 @@ anything is read from it, and what we write validates against the OASIS schema a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -18,7 +19,7 @@ from tests.warning.cap_fixtures import (
     orange_rainstorm,
 )
 from yingji.core.errors import ValidationFailed
-from yingji.warning import cap
+from yingji.warning import cap, catalogue
 from yingji.warning.models import WarningType
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -30,9 +31,11 @@ def refusal(xml: bytes, **kwargs: int) -> ValidationFailed:
     return caught.value
 
 
-def types() -> list[WarningType]:
-    from yingji.warning import catalogue
+def text(node: Any, name: str) -> str:
+    return (node.findtext(f"{CAP}{name}") or "").strip()
 
+
+def types() -> list[WarningType]:
     return [
         WarningType(code=t.code, name_zh=t.name_zh, name_en=t.name_en)
         for t in catalogue.shipped_types().values()
@@ -50,18 +53,15 @@ def test_every_cap12_message_is_taken_as_written(path: Path) -> None:
     data = path.read_bytes()
     message = cap.parse(data)
     root = etree.fromstring(data)
-    assert message.identifier == root.findtext(f"{CAP}identifier").strip()
-    assert message.sender == root.findtext(f"{CAP}sender").strip()
-    assert message.msg_type == root.findtext(f"{CAP}msgType").strip()
-    assert (
-        message.sent.utcoffset() is not None
-        and message.sent_text == root.findtext(f"{CAP}sent").strip()
-    )
+    assert message.identifier == text(root, "identifier")
+    assert message.sender == text(root, "sender")
+    assert message.msg_type == text(root, "msgType")
+    assert message.sent.utcoffset() is not None and message.sent_text == text(root, "sent")
     assert len(message.infos) == len(root.findall(f"{CAP}info"))
-    for info, node in zip(message.infos, root.findall(f"{CAP}info"), strict=True):
-        assert info.event == node.findtext(f"{CAP}event").strip()
-        assert info.severity == node.findtext(f"{CAP}severity").strip()
-        assert len(info.areas) == len(node.findall(f"{CAP}area"))
+    for block, node in zip(message.infos, root.findall(f"{CAP}info"), strict=True):
+        assert block.event == text(node, "event")
+        assert block.severity == text(node, "severity")
+        assert len(block.areas) == len(node.findall(f"{CAP}area"))
     values = cap.mapped(message, types())
     info = message.preferred_info()
     if info is not None and info.severity in ("Extreme", "Severe", "Moderate", "Minor"):

@@ -230,9 +230,9 @@ def cap_links(document: bytes, base: str, *, limit: int) -> list[str]:
     """The CAP links of a feed's entries (in the feed's order, at most ``limit``): a link typed
     as CAP or XML, else the entry's link."""
     parsed = feedparser.parse(document)
-    entries = list(parsed.get("entries") or [])
-    if not entries and (parsed.get("bozo") or not parsed.get("feed")):
+    if not parsed.get("version"):  # feedparser names the Atom or RSS version it recognised
         raise FetchFailed("not_a_feed")
+    entries = list(parsed.get("entries") or [])
     found: list[str] = []
     for entry in entries[:limit]:
         href = None
