@@ -5,6 +5,7 @@ CAP 1.2 that validates and reads back; who may and who may not."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,7 +15,13 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
-from tests.factories import bearer, make_county_with_two_towns, make_division, make_user
+from tests.factories import (
+    bearer,
+    deliver_events,
+    make_county_with_two_towns,
+    make_division,
+    make_user,
+)
 from tests.warning.cap_fixtures import (
     AREA,
     CAP_DIR,
@@ -128,6 +135,15 @@ async def test_a_chinese_warning_is_mapped_to_our_type_level_area_and_codes(
     assert event.payload["warning"]["id"] == body["id"]
     assert event.payload["warning"]["level"] == "orange"
     assert entry is not None and entry.subject_id == body["id"]
+    # the receiving county's desk is told (not the towns below it)
+    await deliver_events(db)
+    for user, told in (("county", 1), ("leader", 1), ("town_a", 0)):
+        auth = await bearer(client, user)
+        items = (await client.get("/api/v1/notifications", headers=auth)).json()["items"]
+        mine = [n for n in items if n["kind"] == "warning"]
+        assert len(mine) == told, (user, items)
+        if told:
+            assert mine[0]["title"] == "收到橙色预警：庆元县气象台发布暴雨橙色预警"
 
 
 async def test_the_same_message_twice_gives_the_same_warning_and_nothing_new(
@@ -381,3 +397,16 @@ async def test_a_draft_has_no_cap_message_yet_and_unknown_ids_are_404(
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "warning_not_found"
     assert (await client.get(f"/api/v1/warnings/{draft.id}/cap")).status_code == 401
+
+
+async def test_the_same_message_posted_at_once_makes_one_warning(
+    client: httpx.AsyncClient, db: Database, world: None
+) -> None:
+    auth = await bearer(client, "county")
+    xml = chinese_alert()
+    responses = await asyncio.gather(
+        *(client.post(API, content=xml, headers={**XML, **auth}) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await stored(db) == (1, 1, 1)

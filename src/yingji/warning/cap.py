@@ -35,6 +35,8 @@ from yingji.core.db import InsertUnlessTaken, rows_affected
 from yingji.core.errors import Conflict, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
+from yingji.core.security import Role
+from yingji.org import service as org
 from yingji.warning import catalogue
 from yingji.warning.models import (
     CapSeen,
@@ -506,6 +508,48 @@ def event_payload(warning: Warning) -> dict[str, Any]:
     }
 
 
+#: who is told of a received warning: the receiving division's own desk (not those above it)
+DESK_ROLES = (Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER)
+
+
+async def desk_of(session: AsyncSession, division_path: str) -> list[str]:
+    adcode = division_path.rstrip("/").rsplit("/", 1)[-1]
+    found: dict[str, None] = {}
+    for role in DESK_ROLES:
+        for user in await org.users_covering(
+            session=session, role=role, division_path=division_path
+        ):
+            if user.division_adcode == adcode:
+                found[str(user.id)] = None
+    return list(found)
+
+
+def received_notice(warning: Warning, user_ids: list[str]) -> dict[str, Any]:
+    """The notification of a received warning (``notify.jobs.Notices`` creates it): the title
+    and body in Chinese for the list, ``said`` as code and params for the console's words."""
+    level = catalogue.LEVELS[WarningLevel(warning.level)].name_zh if warning.level else ""
+    return {
+        "kind": "warning",
+        "title": f"收到{level}预警：{warning.headline or warning.event_text or warning.identifier}"[
+            :200
+        ],
+        "body": warning.issuer,
+        "user_ids": user_ids,
+        "subject_type": "warning",
+        "subject_id": str(warning.id),
+        "said": {
+            "code": "warning.received",
+            "params": {
+                "number": warning.number,
+                "level": warning.level,
+                "type_code": warning.type_code,
+                "event_text": warning.event_text,
+                "issuer": warning.issuer,
+            },
+        },
+    }
+
+
 @dataclass(frozen=True)
 class Receipt:
     warning: Warning
@@ -568,6 +612,7 @@ async def receive(
     await session.execute(
         update(CapSeen).where(CapSeen.id == seen.id).values(warning_id=warning.id)
     )
+    desk = await desk_of(session, division_path)
     await record_change(
         session,
         action="warning.received",
@@ -576,7 +621,7 @@ async def receive(
         before=None,
         after=audit.snapshot(warning, SNAPSHOT_FIELDS),
         audience=EventScope(division_path=division_path),
-        payload=event_payload(warning),
+        payload={**event_payload(warning), "notices": [received_notice(warning, desk)]},
     )
     if message.msg_type in ("Update", "Cancel"):
         await _close_referenced(session, referenced, message.msg_type)
