@@ -23,8 +23,9 @@ from tests.warning.test_cap_parse import XXE
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.timers import OPEN_STATES, Timer, TimerWorker, handlers
+from yingji.settings import Settings
 from yingji.warning import cap, feeds
-from yingji.warning.models import Warning
+from yingji.warning.models import CapFeed, Warning
 
 API = "/api/v1/warnings/feeds"
 
@@ -331,3 +332,25 @@ async def test_who_may_manage_feeds_and_what_a_feed_must_be(
     assert await open_timers(db) == []
     async with db.unit_of_work(readonly=True) as session:
         assert await session.scalar(select(func.count()).select_from(Warning)) == 0
+
+
+async def test_a_poll_out_of_time_leaves_the_rest_for_the_next_and_reads_the_feed_again(
+    client: httpx.AsyncClient, db: Database, world: None, peer: Peer, settings: Settings
+) -> None:
+    links = [peer.serve("/cap/a1.xml", chinese("A1")), peer.serve("/cap/a2.xml", chinese("A2", 1))]
+    url = peer.serve("/feed.atom", atom(peer, links), etag='"1"')
+    feed_id = uuid.UUID((await add_feed(client, url, active=False)).json()["id"])
+    hurried = settings.model_copy(update={"timer_lease_seconds": 0})  # no time to fetch at all
+    async with db.unit_of_work() as session:
+        feed = await session.get(CapFeed, feed_id)
+        assert feed is not None
+        result = await feeds.poll(session, feed=feed, settings=hurried)
+        assert result == {
+            "code": "ok",
+            "params": {"entries": 2, "new": 0, "seen": 0, "refused": 0, "failed": 0, "deferred": 2},
+        }
+        assert feed.etag is None
+        result = await feeds.poll(session, feed=feed, settings=settings)
+        assert result["params"]["new"] == 2 and feed.etag == '"1"'
+    assert peer.conditional == [] and peer.hits["/feed.atom"] == 2
+    assert sorted(w.identifier or "" for w in await received(db)) == ["A1", "A2"]

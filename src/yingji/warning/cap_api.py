@@ -60,7 +60,7 @@ class CapReceived(BaseModel):
 
 
 class FeedResult(BaseModel):
-    """The last poll's outcome: ``ok`` (params: entries, new, seen, refused, failed,
+    """The last poll's outcome: ``ok`` (params: entries, new, seen, refused, failed, deferred,
     first_refusal), ``not_modified``, ``http_error`` (status), ``unreachable``, ``too_large``,
     ``not_a_feed``, ``feed_unsafe``; empty before the first poll."""
 

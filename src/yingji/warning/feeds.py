@@ -12,6 +12,7 @@ the network or the feed does, so the timer is never parked for it.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -289,37 +290,97 @@ async def _poll(
     if b"<!DOCTYPE" in got.body or b"<!ENTITY" in got.body:
         raise FetchFailed("feed_unsafe")
     links = cap_links(got.body, feed.url, limit=settings.cap_feed_max_entries)
-    counts = {"entries": len(links), "new": 0, "seen": 0, "refused": 0, "failed": 0}
+    tally = Tally(entries=len(links))
+    read = await _read_messages(client, links, settings, tally)
+    await _take(session, feed, read, tally)
+    if not tally.deferred:
+        feed.etag = (got.etag or "")[:200] or None
+        feed.last_modified = (got.last_modified or "")[:100] or None
+    return {"code": "ok", "params": tally.params()}
+
+
+@dataclass
+class Tally:
+    """What one poll did with the feed's entries."""
+
+    entries: int
+    new: int = 0
+    seen: int = 0
+    refused: int = 0
+    failed: int = 0
+    deferred: int = 0
     first_refusal: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "entries": self.entries,
+            "new": self.new,
+            "seen": self.seen,
+            "refused": self.refused,
+            "failed": self.failed,
+        }
+        if self.deferred:
+            params["deferred"] = self.deferred
+        if self.first_refusal:
+            params["first_refusal"] = self.first_refusal
+        return params
+
+
+async def _read_messages(
+    client: httpx.AsyncClient, links: list[str], settings: Settings, tally: Tally
+) -> list[tuple[str, cap.CapMessage, bytes]]:
+    """Fetch and read every linked message before anything is written, so the transaction that
+    takes them is short (SQLite has one writer). Past the poll's time budget the rest is left
+    for the next poll (``deferred``; the feed's ETag is then not kept, so it is read again)."""
+    deadline = time.monotonic() + poll_budget_seconds(settings)
+    read: list[tuple[str, cap.CapMessage, bytes]] = []
     for url in links:
+        if time.monotonic() >= deadline:
+            tally.deferred += 1
+            continue
         try:
-            message = await fetch(client, url, max_bytes=settings.cap_max_bytes)
-            parsed = cap.parse(message.body, max_bytes=settings.cap_max_bytes)
+            fetched = await fetch(client, url, max_bytes=settings.cap_max_bytes)
+            message = cap.parse(fetched.body, max_bytes=settings.cap_max_bytes)
+        except FetchFailed:
+            tally.failed += 1
+            continue
+        except DomainError as refused:
+            tally.refused += 1
+            tally.first_refusal = tally.first_refusal or refused.code
+            continue
+        read.append((url, message, fetched.body))
+    return read
+
+
+async def _take(
+    session: AsyncSession,
+    feed: CapFeed,
+    read: list[tuple[str, cap.CapMessage, bytes]],
+    tally: Tally,
+) -> None:
+    for url, message, body in read:
+        try:
             receipt = await cap.receive(
                 session,
-                message=parsed,
-                xml=message.body,
+                message=message,
+                xml=body,
                 division_adcode=feed.division_adcode,
                 division_path=feed.division_path,
                 source=url,
             )
-        except FetchFailed:
-            counts["failed"] += 1
-            continue
         except Conflict:
-            counts["seen"] += 1  # another division took it first
+            tally.seen += 1  # another division took it first
             continue
-        except DomainError as refused:
-            counts["refused"] += 1
-            first_refusal = first_refusal or refused.code
-            continue
-        counts["new" if receipt.created else "seen"] += 1
-    feed.etag = (got.etag or "")[:200] or None
-    feed.last_modified = (got.last_modified or "")[:100] or None
-    params: dict[str, Any] = dict(counts)
-    if first_refusal:
-        params["first_refusal"] = first_refusal
-    return {"code": "ok", "params": params}
+        if receipt.created:
+            tally.new += 1
+        else:
+            tally.seen += 1
+
+
+def poll_budget_seconds(settings: Settings) -> float:
+    """How long one poll may fetch: half the timer's lease, so the firing that polls still
+    holds its claim when it commits."""
+    return settings.timer_lease_seconds / 2
 
 
 async def poll_now(
