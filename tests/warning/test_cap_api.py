@@ -187,6 +187,16 @@ async def test_hostile_and_broken_messages_are_refused_and_write_nothing(
     assert await stored(db) == (0, 0, 0)
 
 
+async def test_an_ack_is_no_warning_and_is_refused(
+    client: httpx.AsyncClient, db: Database, world: None
+) -> None:
+    response = await post(client, "county", chinese_alert(msg_type="Ack"))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "cap_msg_type_unsupported"
+    assert response.json()["error"]["details"] == {"msg_type": "Ack"}
+    assert await stored(db) == (0, 0, 0)
+
+
 @needs_material
 async def test_cap_11_is_refused_with_its_code(
     client: httpx.AsyncClient, db: Database, world: None

@@ -63,6 +63,8 @@ PROVINCES = frozenset(
     + ("65", "71", "81", "82")
 )
 GEOCODE_NAME = "adcode"  # our geocodes' <valueName>: GB/T 2260 codes, 12 digits
+#: the message types that are warnings (Ack and Error answer other messages)
+WARNING_MSG_TYPES = ("Alert", "Update", "Cancel")
 EN_LEVEL = {"red": "Red", "orange": "Orange", "yellow": "Yellow", "blue": "Blue"}
 
 
@@ -566,11 +568,18 @@ async def receive(
     division_path: str,
     source: str,
 ) -> Receipt:
-    """Make ``message`` a received warning of the division, once: the same sender, identifier
+    """Make ``message`` (an Alert, Update or Cancel: else ``cap_msg_type_unsupported``) a
+    received warning of the division, once: the same sender, identifier
     and sent again give back the warning the first made (``cap_already_received`` when that one
     is another division's, so it stays unseen). An Update or Cancel links the newest received
     warning it references (``replaces_id``); those still ``received`` become superseded or
     cancelled (compare-and-set on their state)."""
+    if message.msg_type not in WARNING_MSG_TYPES:
+        raise _refuse(
+            "cap_msg_type_unsupported",
+            "only alerts, updates and cancels are warnings",
+            msg_type=message.msg_type,
+        )
     now = clock.now()
     seen = CapSeen(
         id=new_id(),

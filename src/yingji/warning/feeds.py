@@ -371,6 +371,10 @@ async def _take(
         except Conflict:
             tally.seen += 1  # another division took it first
             continue
+        except ValidationFailed as refused:  # an Ack or Error message
+            tally.refused += 1
+            tally.first_refusal = tally.first_refusal or refused.code
+            continue
         if receipt.created:
             tally.new += 1
         else:
