@@ -420,3 +420,16 @@ async def test_the_same_message_posted_at_once_makes_one_warning(
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert await stored(db) == (1, 1, 1)
+
+
+async def test_cap_and_feed_routes_come_before_any_route_of_one_warning(app: Any) -> None:
+    """``warnings:cap`` and ``warnings/feeds`` are matched before ``warnings/{id}…`` could take
+    ``feeds`` for an id (the warning domain mounts CAP's router first)."""
+    paths = list(app.openapi()["paths"])  # in the order the routes are matched
+    mine = [i for i, p in enumerate(paths) if p in (API, "/api/v1/warnings/feeds")]
+    theirs = [
+        i
+        for i, p in enumerate(paths)
+        if p.startswith("/api/v1/warnings/{") and not p.endswith("/cap")
+    ]
+    assert len(mine) >= 2 and all(i < j for i in mine for j in theirs), paths
