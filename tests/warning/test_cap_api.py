@@ -433,3 +433,12 @@ async def test_cap_and_feed_routes_come_before_any_route_of_one_warning(app: Any
         if p.startswith("/api/v1/warnings/{") and not p.endswith("/cap")
     ]
     assert len(mine) >= 2 and all(i < j for i in mine for j in theirs), paths
+
+
+async def test_a_message_over_the_size_bound_is_refused_unread(
+    client: httpx.AsyncClient, db: Database, world: None
+) -> None:
+    padding = b"<!-- " + b"x" * (1024 * 1024) + b" -->"
+    response = await post(client, "county", chinese_alert() + padding)
+    assert response.status_code == 413, response.text
+    assert await stored(db) == (0, 0, 0)
