@@ -156,6 +156,33 @@ class Settings(BaseSettings):
         description="/metrics asks for `Authorization: Bearer <token>`; unset: open in local, "
         "test and drill, and only to loopback callers in staging and production",
     )
+    # warnings, part A (CAP in and out, the feed poller)
+    cap_org_code: str = Field(
+        default="00000000",
+        pattern=r"^[0-9A-Za-z]{8}$",
+        description="the issuing organisation's 8-character code in GB/T 35965.1 identifiers "
+        "(DDDUUUXX)",
+    )
+    cap_sender: str = Field(
+        default="yingji@localhost",
+        pattern=r"^[^\s,<>&\"']{1,200}$",
+        description="CAP <sender> of the warnings this node publishes",
+    )
+    cap_max_bytes: int = Field(
+        default=1 * MiB,
+        ge=16 * 1024,
+        le=16 * MiB,
+        description="the largest CAP message taken (posted or fetched from a feed)",
+    )
+    cap_feed_max_bytes: int = Field(
+        default=4 * MiB, ge=16 * 1024, le=64 * MiB, description="the largest feed document read"
+    )
+    cap_feed_max_entries: int = Field(
+        default=100, ge=1, le=1000, description="feed entries taken per poll (newest first)"
+    )
+    cap_fetch_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="timeout of each feed and CAP message fetch"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -3,14 +3,18 @@ and 叫应 (call and acknowledge) with escalation."""
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.warning import catalogue, models
+from yingji.warning import cap_api, catalogue, feeds, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="warning",
-    routers=(),
+    # part A (CAP): first, so ``warnings:cap`` and ``warnings/feeds`` are never taken for an id
+    routers=(cap_api.router,),
     models=(models,),
+    timer_handlers={
+        feeds.FEED_TIMER: feeds.poll_on_time,  # part A (CAP)
+    },
     reference_data=(catalogue.ensure_reference_data,),
     permissions={
         Permission.WARNING_READ: frozenset(Role),
