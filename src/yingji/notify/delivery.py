@@ -760,44 +760,52 @@ class DeliveryWorker:
         if not claimed:
             return 0
         async with self.db.unit_of_work(readonly=True) as session:
-            messages = await self._messages.load(session, {c.message_id for c in claimed})
+            await self._messages.load(session, {c.message_id for c in claimed})
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(item: _Claimed) -> _Outcome:
-            kind, _subject_type, _subject_id, content = messages[item.message_id]
-            self._touch(item.subject_id, content)
-            outgoing = Outgoing(
-                delivery_id=item.id,
-                channel=item.channel,
-                address=item.address,
-                name=item.name,
-                recipient_ref=item.recipient_ref,
-                subject_id=item.subject_id,
-                step=item.step,
-                kind=kind,
-                content=content,
-                ack_url=render.ack_link(content, item.ack_token),
-            )
-            plugin = self.channels.get(item.channel)
             async with limit:
                 rate = self.rates.get(item.channel)
                 if rate is not None:
                     await rate.wait()
-                try:
-                    if plugin is None:
-                        raise ChannelError("channel_not_configured", permanent=True)
-                    return _Outcome(item, sent=await plugin.send(outgoing))
-                except ChannelError as exc:
-                    return _Outcome(item, error=exc)
-                except Exception as exc:  # a plugin's bug must not stop the others
-                    log.exception("channel %s failed on delivery %s", item.channel, item.id)
-                    return _Outcome(item, error=ChannelError("send_error", detail=repr(exc)[:200]))
+                return await self._send_one(item)
 
         for start in range(0, len(claimed), self.mark_chunk):
             chunk = claimed[start : start + self.mark_chunk]
             outcomes = await asyncio.gather(*(one(item) for item in chunk))
             await self._mark(outcomes, token)
         return len(claimed)
+
+    async def _send_one(self, item: _Claimed) -> _Outcome:
+        """Hand one claimed delivery to its channel's plugin; never raises."""
+        known = self._messages.known.get(item.message_id)
+        if known is None:
+            async with self.db.unit_of_work(readonly=True) as session:
+                known = (await self._messages.load(session, {item.message_id}))[item.message_id]
+        kind, _subject_type, _subject_id, content = known
+        self._touch(item.subject_id, content)
+        outgoing = Outgoing(
+            delivery_id=item.id,
+            channel=item.channel,
+            address=item.address,
+            name=item.name,
+            recipient_ref=item.recipient_ref,
+            subject_id=item.subject_id,
+            step=item.step,
+            kind=kind,
+            content=content,
+            ack_url=render.ack_link(content, item.ack_token),
+        )
+        plugin = self.channels.get(item.channel)
+        try:
+            if plugin is None:
+                raise ChannelError("channel_not_configured", permanent=True)
+            return _Outcome(item, sent=await plugin.send(outgoing))
+        except ChannelError as exc:
+            return _Outcome(item, error=exc)
+        except Exception as exc:  # a plugin's bug must not stop the others
+            log.exception("channel %s failed on delivery %s", item.channel, item.id)
+            return _Outcome(item, error=ChannelError("send_error", detail=repr(exc)[:200]))
 
     def _backoff(self, tries: int) -> timedelta:
         seconds = min(self.settings.notify_retry_seconds * 2 ** max(tries - 1, 0), 3600.0)
