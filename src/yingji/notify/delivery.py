@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -42,7 +43,7 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, events
-from yingji.core.db import Database, after_commit, database_of, rows_affected
+from yingji.core.db import Database, after_commit, database_of, dialect_of, rows_affected
 from yingji.core.events import EventScope, worker_name
 from yingji.core.ids import new_id
 from yingji.notify import render
@@ -102,6 +103,83 @@ def _routes(item: DeliverySpec) -> list[Fallback]:
     return found
 
 
+def _json_text(value: object) -> str:
+    """JSON text for a JSONB column (empty ones without calling the encoder)."""
+    if value == []:
+        return "[]"
+    if value == {}:
+        return "{}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def bulk_insert(
+    session: AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    records: Sequence[tuple[Any, ...]],
+    *,
+    json_columns: frozenset[str] = frozenset(),
+) -> None:
+    """Insert ``records`` (values in the order of ``columns``) in the session's transaction: on
+    PostgreSQL with ``COPY`` (binary, through the session's own asyncpg connection; the values of
+    ``json_columns`` are dumped to JSON text here), elsewhere with Core ``INSERT``s of
+    :data:`INSERT_CHUNK` rows. Python-side column defaults are not applied: every column not
+    named must be nullable or have a server default."""
+    if not records:
+        return
+    if dialect_of(session) != "postgresql":
+        for start in range(0, len(records), INSERT_CHUNK):
+            chunk = records[start : start + INSERT_CHUNK]
+            await session.execute(
+                insert(table), [dict(zip(columns, r, strict=True)) for r in chunk]
+            )
+        return
+    dumped = [i for i, c in enumerate(columns) if c in json_columns]
+    if dumped:
+        rows = [list(r) for r in records]
+        for row in rows:
+            for i in dumped:
+                row[i] = _json_text(row[i])
+        records = [tuple(row) for row in rows]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None:
+        raise RuntimeError("the session's connection is closed")
+    await driver.copy_records_to_table(table.name, records=records, columns=list(columns))
+
+
+_DELIVERY_COLUMNS = (
+    "message_id",
+    "subject_id",
+    "recipient_ref",
+    "step",
+    "user_id",
+    "name",
+    "channel",
+    "address",
+    "fallbacks",
+    "ack_token",
+    "state",
+    "tries",
+    "due_at",
+    "receipt",
+    "created_at",
+)
+_JSON_DELIVERY = frozenset({"fallbacks", "receipt"})
+_NOTIFICATION_COLUMNS = (
+    "id",
+    "user_id",
+    "kind",
+    "title",
+    "body",
+    "subject_type",
+    "subject_id",
+    "dedupe_key",
+    "created_at",
+)
+
+
 def _kick(session: AsyncSession) -> None:
     worker = _WORKERS.get(database_of(session))
     if worker is not None:
@@ -133,34 +211,34 @@ async def enqueue(
             created_at=now,
         )
     )
-    rows: list[dict[str, Any]] = []
+    subject = str(subject_id)
+    queued = DeliveryState.QUEUED.value
+    records: list[tuple[Any, ...]] = []
     for item in items:
         routes = _routes(item)
         if not routes:
             continue
-        first, rest = routes[0], routes[1:]
-        rows.append(
-            {
-                "message_id": message_id,
-                "subject_id": str(subject_id),
-                "recipient_ref": item.recipient_ref,
-                "step": item.step,
-                "user_id": item.user_id,
-                "name": item.name[:NAME_MAX],
-                "channel": first["channel"],
-                "address": first["address"],
-                "fallbacks": rest,
-                "ack_token": item.ack_token,
-                "state": DeliveryState.QUEUED.value,
-                "tries": 0,
-                "due_at": now,
-                "receipt": {},
-                "created_at": now,
-            }
+        first = routes[0]
+        records.append(
+            (
+                message_id,
+                subject,
+                item.recipient_ref,
+                item.step,
+                item.user_id,
+                item.name[:NAME_MAX],
+                first["channel"],
+                first["address"],
+                routes[1:],
+                item.ack_token,
+                queued,
+                0,
+                now,
+                {},
+                now,
+            )
         )
-    table = _DELIVERY
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(table), rows[start : start + INSERT_CHUNK])
+    await bulk_insert(session, _DELIVERY, _DELIVERY_COLUMNS, records, json_columns=_JSON_DELIVERY)
     _kick(session)
     return message_id
 
@@ -605,63 +683,61 @@ class DeliveryWorker:
     async def deliver_app(self) -> int:
         now = clock.now()
         async with self.db.unit_of_work() as session:
+            # one statement takes the batch: the due rows locked (skipping those another
+            # worker holds) and marked delivered, their columns returned
+            due = (
+                select(Delivery.id)
+                .where(
+                    Delivery.state == DeliveryState.QUEUED.value,
+                    Delivery.due_at <= now,
+                    Delivery.channel == Channel.APP.value,
+                )
+                .order_by(Delivery.due_at)
+                .limit(self.settings.notify_app_batch)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
             rows = (
                 await session.execute(
-                    select(
-                        Delivery.id,
-                        Delivery.message_id,
-                        Delivery.user_id,
-                        Delivery.subject_id,
-                    )
-                    .where(
-                        Delivery.state == DeliveryState.QUEUED.value,
-                        Delivery.due_at <= now,
-                        Delivery.channel == Channel.APP.value,
-                    )
-                    .order_by(Delivery.due_at)
-                    .limit(self.settings.notify_app_batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return 0
-            messages = await self._messages.load(session, {r.message_id for r in rows})
-            notes: list[dict[str, Any]] = []
-            told: dict[uuid.UUID, list[str]] = {}
-            for r in rows:
-                kind, subject_type, subject_id, content = messages[r.message_id]
-                title, body = render.app_notice(content)
-                notes.append(
-                    {
-                        "id": new_id(),
-                        "user_id": r.user_id,
-                        "kind": kind[:60],
-                        "title": title,
-                        "body": body,
-                        "subject_type": subject_type,
-                        "subject_id": subject_id,
-                        "dedupe_key": f"delivery:{r.id}",
-                        "created_at": now,
-                        "read_at": None,
-                    }
-                )
-                told.setdefault(r.message_id, []).append(str(r.user_id))
-                self._touch(r.subject_id, content)
-            for start in range(0, len(notes), INSERT_CHUNK):
-                await session.execute(insert(_NOTIFICATION), notes[start : start + INSERT_CHUNK])
-            ids = [r.id for r in rows]
-            for start in range(0, len(ids), INSERT_CHUNK):
-                await session.execute(
                     update(Delivery)
-                    .where(Delivery.id.in_(ids[start : start + INSERT_CHUNK]))
+                    .where(Delivery.id.in_(due))
                     .values(
                         state=DeliveryState.DELIVERED.value,
                         tries=Delivery.tries + 1,
                         sent_at=now,
                         delivered_at=now,
                     )
+                    .returning(
+                        Delivery.id, Delivery.message_id, Delivery.user_id, Delivery.subject_id
+                    )
                     .execution_options(synchronize_session=False)
                 )
+            ).all()
+            if not rows:
+                return 0
+            messages = await self._messages.load(session, {r.message_id for r in rows})
+            notes: list[tuple[Any, ...]] = []
+            told: dict[uuid.UUID, list[str]] = {}
+            said = {m: render.app_notice(c[3]) for m, c in messages.items()}
+            for r in rows:
+                kind, subject_type, subject_id, content = messages[r.message_id]
+                title, body = said[r.message_id]
+                notes.append(
+                    (
+                        new_id(),
+                        r.user_id,
+                        kind[:60],
+                        title,
+                        body,
+                        subject_type,
+                        subject_id,
+                        f"delivery:{r.id}",
+                        now,
+                    )
+                )
+                told.setdefault(r.message_id, []).append(str(r.user_id))
+                self._touch(r.subject_id, content)
+            await bulk_insert(session, _NOTIFICATION, _NOTIFICATION_COLUMNS, notes)
             for message_id, user_ids in told.items():
                 kind, subject_type, subject_id, content = messages[message_id]
                 title, _body = render.app_notice(content)
