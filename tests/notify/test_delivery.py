@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.factories import make_county_with_two_towns, make_user
 from tests.notify.peers import http_gateway, warning_content, with_settings
@@ -352,3 +352,26 @@ async def test_an_address_that_is_no_phone_number_fails_at_once(
         assert gateway.requests == []
     (row,) = await _rows(db)
     assert row.state == "failed" and row.error == "sms_address_invalid"
+
+
+async def test_an_in_app_delivery_whose_account_is_gone_falls_back(
+    db: Database, settings: Settings, clock: ManualClock
+) -> None:
+    await make_county_with_two_towns(db)
+    user = await make_user(db, "leader_a", roles=["duty_leader"], division="331126101000")
+    await _enqueue(
+        db,
+        [DeliverySpec("r1", "甲", [("app", ""), ("sms", "13800000001")], user_id=user.id)],
+    )
+    async with db.unit_of_work() as session:
+        await session.execute(update(Delivery).values(user_id=None))  # as ON DELETE SET NULL
+    worker = DeliveryWorker(db, with_settings(settings), channels={})
+    await worker.run_due()
+    await worker.stop()
+    rows = await _rows(db)
+    assert [(r.channel, r.state, r.error) for r in rows] == [
+        ("app", "failed", "no_account"),
+        ("sms", "failed", "channel_not_configured"),
+    ]
+    async with db.unit_of_work(readonly=True) as session:
+        assert await session.scalar(select(func.count()).select_from(Notification)) == 0

@@ -715,6 +715,16 @@ class DeliveryWorker:
             ).all()
             if not rows:
                 return 0
+            # an account removed since the enqueue (user_id set null): no in-app, next channel
+            orphans = [r.id for r in rows if r.user_id is None]
+            rows = [r for r in rows if r.user_id is not None]
+            for orphan in orphans:
+                row = await session.get(Delivery, orphan)
+                if row is not None:
+                    row.state, row.error = DeliveryState.FAILED.value, "no_account"
+                    row.delivered_at = None
+                    await session.flush()
+                    await _fall_back(session, row, "no_account")
             messages = await self._messages.load(session, {r.message_id for r in rows})
             notes: list[tuple[Any, ...]] = []
             told: dict[uuid.UUID, list[str]] = {}
