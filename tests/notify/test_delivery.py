@@ -375,3 +375,13 @@ async def test_an_in_app_delivery_whose_account_is_gone_falls_back(
     ]
     async with db.unit_of_work(readonly=True) as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_serve_and_worker_run_the_sender_and_the_device_listener(
+    db: Database, settings: Settings
+) -> None:
+    from yingji.app import background_workers
+    from yingji.notify.devices import DeviceListener
+
+    kinds = {type(w) for w in background_workers(db, settings)}
+    assert {DeliveryWorker, DeviceListener} <= kinds

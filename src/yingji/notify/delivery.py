@@ -609,6 +609,8 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._messages = _Messages()
         self._progress: dict[str, _Progress] = {}
+        self._others_idle = False
+        self._skipped = 0
         self.sent = 0
 
     @property
@@ -674,7 +676,15 @@ class DeliveryWorker:
     async def run_due(self) -> int:
         """Deliver what is due now (a batch of each kind); returns how many were handled."""
         done = await self.deliver_app()
-        done += await self.send_due()
+        # while a large in-app backlog drains and the other channels had nothing, look for
+        # them only every few batches: finding none means reading past every queued in-app row
+        backlog = done >= self.settings.notify_app_batch
+        if backlog and self._others_idle and self._skipped < 4:
+            self._skipped += 1
+        else:
+            sent = await self.send_due()
+            self._others_idle, self._skipped = sent == 0, 0
+            done += sent
         await self._tell_progress(idle=done == 0)
         return done
 
