@@ -927,7 +927,7 @@ class DeliveryWorker:
                             state=state.value,
                             sent_at=now,
                             delivered_at=now if sent.delivered else None,
-                            gateway_ref=(sent.gateway_ref or None) and sent.gateway_ref[:200],
+                            gateway_ref=sent.gateway_ref[:200] if sent.gateway_ref else None,
                             error=None,
                             lease_until=None,
                         )
