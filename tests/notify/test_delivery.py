@@ -169,6 +169,12 @@ async def test_sms_goes_to_the_gateway_and_its_receipt_marks_it_delivered(
             headers={"X-Yingji-Receipt-Secret": SECRET},
         )
         assert unknown.status_code == 404
+        huge = await client.post(
+            "/api/v1/notify/receipts/sms",
+            json={"ref": "delivery-" + "9" * 40, "status": "delivered"},
+            headers={"X-Yingji-Receipt-Secret": SECRET},
+        )
+        assert huge.status_code == 404
         bad = await client.post(
             "/api/v1/notify/receipts/sms",
             json={"ref": "x" * 201, "status": "delivered"},

@@ -430,8 +430,9 @@ class ReceiptFacts(TypedDict):
 
 async def find_by_ref(session: AsyncSession, *, channel: str, ref: str) -> Delivery | None:
     """The delivery a gateway's receipt names: our idempotency key, or the gateway's own id."""
-    if ref.startswith("delivery-") and ref[9:].isdigit():
-        row = await session.get(Delivery, int(ref[9:]), with_for_update=True)
+    number = ref.removeprefix("delivery-")
+    if number != ref and number.isdigit() and len(number) <= 18:  # a bigint
+        row = await session.get(Delivery, int(number), with_for_update=True)
     else:
         row = await session.scalar(
             select(Delivery).where(Delivery.gateway_ref == ref).with_for_update()

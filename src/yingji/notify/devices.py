@@ -100,7 +100,7 @@ class DeviceListener:
                 )
             elif leaf == "ack":
                 number = data.get("delivery_id")
-                if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+                if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 2**63:
                     await delivery.device_acknowledged(
                         session, device_code=code, delivery_id=number
                     )
