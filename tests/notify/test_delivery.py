@@ -391,3 +391,23 @@ def test_serve_and_worker_run_the_sender_and_the_device_listener(
 
     kinds = {type(w) for w in background_workers(db, settings)}
     assert {DeliveryWorker, DeviceListener} <= kinds
+
+
+async def test_a_receipt_for_a_try_that_timed_out_here_counts(
+    db: Database, settings: Settings, clock: ManualClock
+) -> None:
+    with http_gateway() as gateway:
+        gateway.fail_with = [503]  # as if the gateway took it but its answer got lost
+        worker = DeliveryWorker(db, with_settings(settings, sms_gateway_url=gateway.url))
+        await _enqueue(db, [DeliverySpec("r1", "张三", [("sms", "13800000001")])])
+        await worker.run_due()
+        await worker.stop()
+    (row,) = await _rows(db)
+    assert row.state == "queued" and row.tries == 1
+    async with db.unit_of_work() as session:
+        found = await delivery.find_by_ref(session, channel="sms", ref=f"delivery-{row.id}")
+        assert found is not None
+        facts = await delivery.apply_receipt(session, row=found, delivered=True)
+    assert facts["state"] == "delivered"
+    clock.advance(60)
+    assert await DeliveryWorker(db, with_settings(settings), channels={}).run_due() == 0

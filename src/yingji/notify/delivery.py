@@ -472,7 +472,9 @@ async def apply_receipt(
             },
             scope=await _scope_of(session, row.message_id),
         )
-    if row.state in takes:
+    # a try that timed out here may have reached the gateway after all: its receipt counts
+    retrying = row.state == DeliveryState.QUEUED.value and row.tries > 0 and delivered
+    if row.state in takes or retrying:
         changed = True
         row.receipt = {**(row.receipt or {}), "status": "delivered" if delivered else "failed"}
         row.lease_until = None
