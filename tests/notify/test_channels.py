@@ -132,3 +132,14 @@ def test_webhooks_only_to_the_allowed_hosts() -> None:
 def test_the_idempotency_key_is_the_delivery() -> None:
     item = Outgoing(7, "sms", "1", "n", "r", "s", 0, "k", {}, None)
     assert item.idempotency_key == "delivery-7"
+
+
+def test_the_map_is_drawn_once_per_message() -> None:
+    from yingji.notify.channels.email import MapCache
+
+    maps = MapCache()
+    content: dict[str, object] = dict(warning_content())
+    first = maps.get(content)
+    assert first is not None and maps.get(content) is first
+    other: dict[str, object] = dict(warning_content(level="red"))
+    assert maps.get(other) is not first

@@ -15,9 +15,29 @@ from yingji.settings import Settings
 ADDRESS = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}$")
 
 
-def build_message(item: Outgoing, *, sender: str) -> EmailMessage:
+class MapCache:
+    """The area's map drawn once per message content (the sender reuses one content object for
+    all of a message's deliveries), for the last few messages."""
+
+    size = 32
+
+    def __init__(self) -> None:
+        self._maps: dict[int, tuple[dict[str, object], bytes | None]] = {}
+
+    def get(self, content: dict[str, object]) -> bytes | None:
+        known = self._maps.get(id(content))
+        if known is not None and known[0] is content:
+            return known[1]
+        picture = render.map_png(content.get("area"), content.get("level"))
+        if len(self._maps) >= self.size:
+            self._maps.pop(next(iter(self._maps)))
+        self._maps[id(content)] = (content, picture)
+        return picture
+
+
+def build_message(item: Outgoing, *, sender: str, maps: MapCache | None = None) -> EmailMessage:
     """The message for ``item`` (multipart/alternative; the HTML's map as a related part)."""
-    picture = render.map_png(item.content.get("area"), item.content.get("level"))
+    picture = (maps or MapCache()).get(item.content)
     parts = render.email_parts(item.content, item.ack_url, with_map=picture is not None)
     message = EmailMessage()
     message["From"] = sender
@@ -41,12 +61,13 @@ class EmailChannel:
         if not settings.smtp_host:
             raise ValueError("the e-mail channel needs YINGJI_SMTP_HOST")
         self.settings = settings
+        self.maps = MapCache()
 
     async def send(self, item: Outgoing) -> Sent:
         if not ADDRESS.match(item.address):
             raise ChannelError("email_address_invalid", permanent=True)
         s = self.settings
-        message = build_message(item, sender=s.smtp_from)
+        message = build_message(item, sender=s.smtp_from, maps=self.maps)
         try:
             await aiosmtplib.send(
                 message,
