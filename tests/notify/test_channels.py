@@ -13,6 +13,7 @@ from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.notify import delivery
 from yingji.notify.channels import Outgoing
+from yingji.notify.channels.email import MapCache
 from yingji.notify.channels.webhook import webhook_allowed
 from yingji.notify.delivery import DeliverySpec, DeliveryWorker
 from yingji.notify.models import Delivery
@@ -135,7 +136,6 @@ def test_the_idempotency_key_is_the_delivery() -> None:
 
 
 def test_the_map_is_drawn_once_per_message() -> None:
-    from yingji.notify.channels.email import MapCache
 
     maps = MapCache()
     content: dict[str, object] = dict(warning_content())
