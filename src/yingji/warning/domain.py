@@ -3,15 +3,23 @@ and 叫应 (call and acknowledge) with escalation."""
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.warning import catalogue, models
+from yingji.warning import calling_api, catalogue, jobs, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="warning",
-    routers=(),
+    # 叫应 (part D) first: its /warnings/ack/… and /warnings/call-plans before /warnings/{id}
+    routers=(calling_api.router,),
     models=(models,),
-    reference_data=(catalogue.ensure_reference_data,),
+    # --- 叫应 (part D): chain steps, the auditor, chains started/stopped, voice answers
+    timer_handlers={
+        jobs.CALL_STEP_TIMER: jobs.call_step,
+        jobs.CALL_AUDIT_TIMER: jobs.call_audit,
+    },
+    subscribers=(jobs.StartCallChains, jobs.StopCallChains, jobs.VoiceAnswers),
+    # --- end 叫应
+    reference_data=(catalogue.ensure_reference_data, jobs.ensure_call_audit),
     permissions={
         Permission.WARNING_READ: frozenset(Role),
         # 制作: the duty desk drafts (and relays received CAP warnings as drafts)
