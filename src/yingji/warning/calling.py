@@ -1073,7 +1073,7 @@ async def acks_of(session: AsyncSession, *, warning_id: uuid.UUID) -> list[tuple
         .where(WarningAck.warning_id == warning_id)
         .order_by(WarningAck.at, WarningAck.id)
     )
-    return [(ack, name) for ack, name in rows.tuples()]
+    return [(ack, name) for ack, name in rows.all()]
 
 
 async def chain_of(session: AsyncSession, *, warning_id: uuid.UUID) -> list[tuple[CallEvent, str]]:
@@ -1084,7 +1084,7 @@ async def chain_of(session: AsyncSession, *, warning_id: uuid.UUID) -> list[tupl
         .where(CallEvent.warning_id == warning_id)
         .order_by(CallEvent.at, CallEvent.step, CallEvent.kind)
     )
-    return [(event, name) for event, name in rows.tuples()]
+    return [(event, name) for event, name in rows.all()]
 
 
 async def recipient_of_user(
