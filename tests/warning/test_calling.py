@@ -169,6 +169,8 @@ async def test_an_answer_stops_exactly_that_persons_chain(
     response = await client.post(f"/api/v1/warnings/ack/{cadre.token}")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "acknowledged"
+    # the event follows the ack through a timer row (the ack itself takes no journal lock)
+    assert await outbox_types(db, "warning.acknowledged") == []
     timers = await open_step_timers(db)
     assert str(cadre.id) not in timers
     assert {str(published.recipients[n].id) for n in ("乙镇长", "村主任")} == set(timers)
@@ -188,7 +190,22 @@ async def test_an_answer_stops_exactly_that_persons_chain(
     async with db.unit_of_work(readonly=True) as session:
         acks = (await session.scalars(select(WarningAck))).all()
     assert [(a.recipient_id, a.via) for a in acks] == [(cadre.id, "link")]
-    assert (await outbox_types(db, "warning.acknowledged")) == ["warning.acknowledged"]
+    await run_timers(db)
+    assert await outbox_types(db, "warning.acknowledged") == ["warning.acknowledged"]
+    async with db.unit_of_work(readonly=True) as session:
+        said = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == "warning.acknowledged")
+            )
+        ).one()
+    assert said.payload == {
+        "warning_id": str(published.warning_id),
+        "recipient_id": str(cadre.id),
+        "via": "link",
+        "town_adcode": "331126101000",
+        "answers_for": [],
+    }
+    assert said.division_path == "330000/331126/"
 
 
 async def test_an_escalated_superiors_answer_answers_the_chain_below(
@@ -206,6 +223,7 @@ async def test_an_escalated_superiors_answer_answers_the_chain_below(
     assert people["甲干部"].call_state == "answered"
     assert people["甲干部"].acked_at is None  # answered for, not by, them
     assert await open_step_timers(db) == {}
+    assert await run_timers(db) == 1  # the acknowledgement's event
     clock.advance(minutes(60))
     assert await run_timers(db) == 0  # nothing left to fire
 

@@ -39,7 +39,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, events, metrics, timers
-from yingji.core.db import rows_affected
+from yingji.core.db import after_commit, database_of, rows_affected
 from yingji.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 CALL_STEP_TIMER = "warning.call_step"
 CALL_AUDIT_TIMER = "warning.call_audit"
+#: announces an acknowledgement (``warning.acknowledged``) after its commit
+ACK_EVENT_TIMER = "warning.ack_event"
 #: how often the auditor looks for stuck chains
 AUDIT_EVERY = timedelta(minutes=5)
 
@@ -773,7 +775,6 @@ async def acknowledge(
             raise NotFound("ack_not_found", "no such acknowledgement link")
         return AckOutcome("already_acknowledged", before.warning_id, before.id, before.acked_at)
     rid, wid, town, escalated_from, at_step = row
-    path = await session.scalar(select(Warning.division_path).where(Warning.id == wid))
     await session.execute(
         insert(WarningAck).values(
             id=new_id(), warning_id=wid, recipient_id=rid, via=via, user_id=user_id, at=now
@@ -793,22 +794,49 @@ async def acknowledge(
         )
     )
     await timers.cancel(session, kind=CALL_STEP_TIMER, subject=str(rid))
-    below = await _answer_below(session, escalated_from, now)
+    below = await _answer_below(session, escalated_from, now) if escalated_from else []
+    # the event follows through a timer row written here (not the outbox): the ack takes no
+    # journal lock, and the worker emits many acks' events in one commit (decision 0022)
+    await session.execute(
+        insert(timers.Timer).values(
+            kind=ACK_EVENT_TIMER,
+            subject=str(rid),
+            key="",
+            due_at=now,
+            payload={
+                "warning_id": str(wid),
+                "recipient_id": str(rid),
+                "via": via,
+                "town_adcode": town,
+                "answers_for": [str(i) for i in below],
+            },
+            state=timers.PENDING,
+            attempts=0,
+            created_at=now,
+        )
+    )
+    worker = database_of(session).timer_worker
+    if isinstance(worker, timers.TimerWorker):
+        after_commit(session, worker.kick)
+    return AckOutcome("acknowledged", wid, rid, now)
+
+
+async def announce_ack(session: AsyncSession, firing: TimerFiring) -> None:
+    """``warning.ack_event``: the acknowledgement's event to the warning's division."""
+    payload = firing.payload
+    path = await session.scalar(
+        select(Warning.division_path).where(Warning.id == uuid.UUID(str(payload["warning_id"])))
+    )
+    if path is None:
+        return
     await events.emit(
         session,
         type="warning.acknowledged",
         subject_type="warning",
-        subject_id=wid,
-        payload={
-            "warning_id": str(wid),
-            "recipient_id": str(rid),
-            "via": via,
-            "town_adcode": town,
-            "answers_for": [str(i) for i in below],
-        },
+        subject_id=payload["warning_id"],
+        payload=dict(payload),
         scope=EventScope(division_path=path),
     )
-    return AckOutcome("acknowledged", wid, rid, now)
 
 
 async def _answer_below(

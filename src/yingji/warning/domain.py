@@ -16,6 +16,7 @@ DOMAIN = Domain(
     timer_handlers={
         jobs.CALL_STEP_TIMER: jobs.call_step,
         jobs.CALL_AUDIT_TIMER: jobs.call_audit,
+        jobs.ACK_EVENT_TIMER: jobs.ack_event,
     },
     subscribers=(jobs.StartCallChains, jobs.StopCallChains, jobs.VoiceAnswers),
     # --- end 叫应

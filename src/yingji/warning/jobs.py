@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 CALL_STEP_TIMER = calling.CALL_STEP_TIMER
 CALL_AUDIT_TIMER = calling.CALL_AUDIT_TIMER
+ACK_EVENT_TIMER = calling.ACK_EVENT_TIMER
 #: the key a person presses in a voice call to acknowledge
 VOICE_ACK_KEY = "1"
 
@@ -107,6 +108,11 @@ class VoiceAnswers:
 async def call_step(session: AsyncSession, firing: TimerFiring) -> None:
     """``warning.call_step``: a chain's wait is over."""
     await calling.call_step(session, firing, public_url=get_settings().public_url)
+
+
+async def ack_event(session: AsyncSession, firing: TimerFiring) -> None:
+    """``warning.ack_event``: ``warning.acknowledged`` emitted after the ack committed."""
+    await calling.announce_ack(session, firing)
 
 
 async def call_audit(session: AsyncSession, firing: TimerFiring) -> None:
