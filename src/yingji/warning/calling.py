@@ -1184,8 +1184,11 @@ async def record_spot_check(
     path = paths.get(village_adcode)
     if path is None:
         raise NotFound("division_not_found", "no such division", {"adcode": village_adcode})
+    area_paths = await org_service.division_paths(
+        session=session, adcodes=list(warning.area_adcodes or []), scope=SYSTEM.scope
+    )
     inside = path.startswith(warning.division_path) or any(
-        code and village_adcode.startswith(code.rstrip("0")) for code in warning.area_adcodes
+        path.startswith(area) for area in area_paths.values()
     )
     if not inside:
         raise ValidationFailed(

@@ -214,7 +214,7 @@ class CallPlanCreate(BaseModel):
 class CallPlanUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     type_code: str | None = Field(default=None, min_length=1, max_length=40)
     level: WarningLevel | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
