@@ -309,3 +309,26 @@ async def test_a_cancelled_warning_stops_its_chains(
     assert await run_timers(db) == 0
     people = await recipients(db, published.warning_id)
     assert {p.call_step for p in people.values()} == {0}
+
+
+async def test_the_frozen_plan_sets_the_times_and_an_account_alone_exhausts(
+    db: Database, world: World, clock: ManualClock
+) -> None:
+    """No repeats, a 3-minute wait, escalation to the duty leader only: the duty leader on the
+    list themself has nobody above (they are skipped as already in the chain): exhausted."""
+    steps = {
+        "positions": ["duty_leader"],
+        "channels": ["app"],
+        "wait_minutes": 3,
+        "repeats": 0,
+        "escalate_to": ["duty_leader"],
+    }
+    published = await started(db, world, called=(), user_recipient="duty_leader", steps=steps)
+    leader = published.recipients["duty_leader"].id
+    assert (await open_step_timers(db))[str(leader)].due_at == clock.now() + minutes(3)
+    clock.advance(minutes(3))
+    await run_timers(db)
+    people = await recipients(db, published.warning_id)
+    assert people["duty_leader"].call_state == "exhausted"
+    assert await chain_kinds(db, leader) == [("call", 0), ("exhausted", 0)]
+    assert len(people) == 1
