@@ -167,10 +167,11 @@ async def test_call_plans_are_validated_scoped_and_versioned(
 
     before = await count(db, CallPlan)
     for bad_steps, code in (
-        ({**STEPS, "wait_minutes": 0}, "call_plan_invalid"),
-        ({**STEPS, "channels": ["pigeon"]}, "call_plan_invalid"),
-        ({**STEPS, "channels": ["sms", "sms"]}, "call_plan_invalid"),
-        ({**STEPS, "escalate_to": ["mayor"]}, "call_plan_invalid"),
+        ({**STEPS, "wait_minutes": 0}, "validation_failed"),
+        ({**STEPS, "channels": ["pigeon"]}, "validation_failed"),
+        ({**STEPS, "channels": ["sms", "sms"]}, "validation_failed"),
+        ({**STEPS, "escalate_to": ["mayor"]}, "validation_failed"),
+        ({**STEPS, "positions": []}, "validation_failed"),
     ):
         response = await client.post(
             f"{API}/call-plans",

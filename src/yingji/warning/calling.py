@@ -113,19 +113,6 @@ def plan_steps(call_plan: dict[str, Any] | None) -> CallSteps:
         return CallSteps.model_validate(catalogue.DEFAULT_CALL_STEPS[WarningLevel.ORANGE])
 
 
-def check_steps(steps: object) -> CallSteps:
-    """A plan's steps as sent by an office: valid, or ``call_plan_invalid`` with the problems."""
-    try:
-        return CallSteps.model_validate(steps)
-    except ValidationError as exc:
-        problems = [
-            {"loc": [str(p) for p in err["loc"]], "type": err["type"]} for err in exc.errors()
-        ]
-        raise ValidationFailed(
-            "call_plan_invalid", "the plan's steps are invalid", problems
-        ) from exc
-
-
 def _token() -> str:
     return secrets.token_urlsafe(12)
 

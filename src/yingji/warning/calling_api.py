@@ -185,16 +185,8 @@ class BoardRead(BaseModel):
     towns: list[BoardTownRead]
 
 
-class CallStepsBody(BaseModel):
-    """A plan's steps (validated again by ``calling.check_steps``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    positions: list[str] = Field(max_length=10)
-    channels: list[str] = Field(max_length=10)
-    wait_minutes: int
-    repeats: int
-    escalate_to: list[str] = Field(default_factory=list, max_length=5)
+#: a plan's steps: positions, channels, wait_minutes (1–1440), repeats (0–10), escalate_to
+CallStepsBody = calling.CallSteps
 
 
 ADCODE = r"^\d{12}$|^\d{6}$"
@@ -541,7 +533,7 @@ async def list_call_plans(session: Session, me: Manager) -> CallPlanList:
     summary="Add a call plan for a division (or every division), a type (or every type), a level",
 )
 async def create_call_plan(body: CallPlanCreate, session: Session, me: Manager) -> CallPlan:
-    steps = calling.check_steps(body.steps.model_dump())
+    steps = body.steps
     plan = await calling.create_plan(
         session,
         scope=me.scope,
@@ -579,7 +571,7 @@ async def update_call_plan(
         if name == "steps":
             if value is None:
                 continue
-            value = calling.check_steps(value.model_dump())
+            value = calling.CallSteps.model_validate(value.model_dump())
         elif name == "level":
             if value is None:
                 continue
