@@ -161,6 +161,11 @@ class Notices:
         "resource.request.cancelled",
         "resource.stock.expiring",
         "resource.stock.below_minimum",
+        # the warning workflow (issue 19, B): the next role in the chain is told
+        "warning.submitted",
+        "warning.approved",
+        "warning.returned",
+        "warning.signed",
     )
 
     def __init__(self, db: Database) -> None:

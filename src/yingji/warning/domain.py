@@ -3,13 +3,16 @@ and 叫应 (call and acknowledge) with escalation."""
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.warning import catalogue, models
+from yingji.warning import api, catalogue, flows, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="warning",
-    routers=(),
+    # workflow (issue 19, B): the CAP router (``/warnings:cap``, A) is mounted before these;
+    # these name a warning as ``{warning_id:uuid}``, so no other warning path falls into them
+    routers=(api.router,),
+    timer_handlers={flows.EXPIRE_TIMER: flows.expire},
     models=(models,),
     reference_data=(catalogue.ensure_reference_data,),
     permissions={
