@@ -1,8 +1,8 @@
 """靶向发布 — who a warning goes to, worked out from its area (decision 0020).
 
 The area is a (Multi)Polygon and/or division codes. Inside it are: the divisions under the
-codes, and those whose outline meets the polygon (or whose centroid lies in it when they have
-no outline); the units serving such a division or standing inside the polygon; the resources
+codes, and the towns and villages whose outline meets the polygon (or whose centroid lies in it
+when they have no outline); the units serving such a division or standing inside the polygon; the resources
 (hazard sources, protection targets) in such a division or standing inside; the broadcast
 devices likewise.
 
@@ -200,9 +200,9 @@ async def resolve(
 
 
 def _meets(area: Area, division: org.AreaDivision) -> bool:
-    """A division is inside a polygon area when its outline meets it (its centroid lies in it
-    when it has no outline)."""
-    if area.shape is None:
+    """A town or village is inside a polygon area when its outline meets it (its centroid lies
+    in it when it has no outline); larger divisions only through the area's codes."""
+    if area.shape is None or division.level not in ("town", "village"):
         return False
     if division.boundary is not None:
         try:
