@@ -1,10 +1,10 @@
 """靶向发布 — who a warning goes to, worked out from its area (decision 0020).
 
 The area is a (Multi)Polygon and/or division codes. Inside it are: the divisions under the
-codes, and the towns and villages whose outline meets the polygon (or whose centroid lies in it
-when they have no outline); the units serving such a division or standing inside the polygon; the resources
-(hazard sources, protection targets) in such a division or standing inside; the broadcast
-devices likewise.
+codes, and the towns and villages whose outline meets the polygon (or whose centroid lies in
+it when they have no outline); the units serving such a division or standing inside the
+polygon; the resources (hazard sources, protection targets) in such a division or standing
+inside; the broadcast devices likewise.
 
 Recipients, in the order a person's first reason is taken: department heads (the leaders of
 the issuing division's departments and of departments inside), town heads and village heads
