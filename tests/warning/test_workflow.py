@@ -14,13 +14,14 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from tests.factories import bearer
+from tests.factories import bearer, deliver_events
 from tests.warning.workflow_setup import COUNTY, TOWN_A, draft_body, make_warning_county
 from yingji.core import clock, timers
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
 from yingji.core.events import OutboxEvent
-from yingji.notify.models import Delivery, OutboundMessage
+from yingji.notify.models import Delivery, Notification, OutboundMessage
+from yingji.org.models import UserAccount
 from yingji.warning import flows
 from yingji.warning.models import Warning, WarningRecipient
 
@@ -325,3 +326,41 @@ async def test_types_list_the_colours_each_allows(client: httpx.AsyncClient, db:
     by_code = {t["code"]: t["levels"] for t in body["items"]}
     assert by_code["sandstorm"] == ["yellow", "orange", "red"]
     assert (await client.get(f"{W}/types")).status_code == 401
+
+
+async def test_each_step_tells_the_next_role_in_the_chain(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_warning_county(db)
+    who = {name: await bearer(client, name) for name in ("drafter", "reviewer", "chief")}
+    draft = await _post(client, W, who["drafter"], draft_body(), status=201)
+    wid = draft["id"]
+    await _post(client, f"{W}/{wid}/submit", who["drafter"])
+    await deliver_events(db)
+    assert await _told(db) == {("reviewer", "warning_review"), ("chief", "warning_review")}
+    await _post(client, f"{W}/{wid}/return", who["reviewer"], {"reason": "补充措施"})
+    await deliver_events(db)
+    assert ("drafter", "warning_returned") in await _told(db)
+    await _post(client, f"{W}/{wid}/submit", who["drafter"])
+    await _post(client, f"{W}/{wid}/approve", who["reviewer"])
+    await deliver_events(db)
+    told = await _told(db)
+    assert ("chief", "warning_sign") in told and ("reviewer", "warning_sign") not in told
+    # a step whose version moved on changes nothing
+    stale = await client.post(f"{W}/{wid}/sign", headers=who["chief"], json={"version": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_version"
+    editing = await client.patch(
+        f"{W}/{wid}", headers=who["drafter"], json={"headline": "改", "version": 99}
+    )
+    assert editing.status_code == 409
+    assert editing.json()["error"]["code"] == "warning_not_editable"
+
+
+async def _told(db: Database) -> set[tuple[str, str]]:
+    async with db.unit_of_work(readonly=True) as session:
+        rows = await session.execute(
+            select(UserAccount.username, Notification.kind).join(
+                UserAccount, UserAccount.id == Notification.user_id
+            )
+        )
+        return {(name, kind) for name, kind in rows}

@@ -1444,3 +1444,29 @@ async def users_of_units(
         )
         found.extend(ReachableUser(*row) for row in rows)
     return found
+
+
+async def users_with_role_over(
+    *, session: AsyncSession, role: Role, division_path: str
+) -> list[ReachableUser]:
+    """Active users with ``role`` whose jurisdiction contains ``division_path`` (their division
+    lies on it, or they have neither division nor unit): ``users_covering`` in SQL, for
+    directories of many accounts."""
+    adcodes = [code for code in division_path.split("/") if code]
+    rows = await session.execute(
+        select(
+            UserAccount.id,
+            UserAccount.display_name,
+            UserAccount.person_id,
+            UserAccount.unit_id,
+            UserAccount.division_adcode,
+            UserAccount.roles,
+        )
+        .where(
+            UserAccount.active.is_(True),
+            UserAccount.division_adcode.in_(adcodes)
+            | (UserAccount.division_adcode.is_(None) & UserAccount.unit_id.is_(None)),
+        )
+        .order_by(UserAccount.username)
+    )
+    return [ReachableUser(*row[:5]) for row in rows if role.value in (row.roles or [])]

@@ -112,7 +112,7 @@ async def _notice(
     covers the warning), and for the people in ``also``."""
     users: list[str] = []
     for role in roles:
-        covering = await org.users_covering(
+        covering = await org.users_with_role_over(
             session=session, role=role, division_path=warning.division_path
         )
         users.extend(str(user.id) for user in covering)
@@ -259,33 +259,34 @@ async def create_draft(
     if replaces is not None and replaces.identifier and replaces.sent_at:
         sent = clock.as_utc(replaces.sent_at).astimezone(catalogue.CHINA).isoformat()
         references = [f"{replaces.sender or ''},{replaces.identifier},{sent}"]
-    warning = Warning(
-        id=new_id(),
-        number=await service.new_number(session=session, moment=now),
-        origin="authored",
-        state=S.DRAFT.value,
-        cap_status=fields.pop("cap_status", None) or "Actual",
-        msg_type=msg_type,
-        replaces_id=replaces.id if replaces else None,
-        references=references,
-        relayed_from_id=relayed_from.id if relayed_from else None,
-        division_adcode=adcode,
-        division_path=path,
-        headline=fields.pop("headline", ""),
-        description=fields.pop("description", None) or "",
-        instruction=fields.pop("instruction", None) or "",
-        issuer=fields.pop("issuer", None) or "",
-        area_desc=fields.pop("area_desc", None) or "",
-        area_adcodes=fields.pop("area_adcodes", None) or [],
-        created_by=principal.user_id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        recipient_count=0,
+    row: dict[str, Any] = {
+        **service.BLANK_WARNING,
         **fields,
-    )
-    session.add(warning)
-    await session.flush()
+        "id": new_id(),
+        "number": await service.new_number(session=session, moment=now),
+        "origin": "authored",
+        "state": S.DRAFT.value,
+        "cap_status": fields.get("cap_status") or "Actual",
+        "msg_type": msg_type,
+        "replaces_id": replaces.id if replaces else None,
+        "references": references,
+        "relayed_from_id": relayed_from.id if relayed_from else None,
+        "division_adcode": adcode,
+        "division_path": path,
+        "headline": fields.get("headline") or "",
+        "description": fields.get("description") or "",
+        "instruction": fields.get("instruction") or "",
+        "issuer": fields.get("issuer") or "",
+        "area_desc": fields.get("area_desc") or "",
+        "area_adcodes": fields.get("area_adcodes") or [],
+        "created_by": principal.user_id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "recipient_count": 0,
+    }
+    warning = Warning(**row)
+    await service.store_warning(session, warning)
     await _record(session, "warning.created", warning, None)
     return warning
 

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, ColumnElement, Select, Table, exists, func, insert,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
-from yingji.core.db import dialect_of
+from yingji.core.db import InsertUnlessTaken, blank_row, dialect_of
 from yingji.core.errors import NotFound, ValidationFailed
 from yingji.core.security import Principal, Scope
 from yingji.org import service as org
@@ -190,6 +190,23 @@ async def new_number(*, session: AsyncSession, moment: datetime) -> str:
     )
     sequence = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{sequence:04d}"
+
+
+_WARNING = cast(Table, Warning.__table__)
+#: a new warning's columns before its values (Core inserts apply no ORM defaults)
+BLANK_WARNING = blank_row(_WARNING)
+_INSERT_WARNING = InsertUnlessTaken(_WARNING, ["number"])
+NUMBER_DRAWS = 8
+
+
+async def store_warning(session: AsyncSession, warning: Warning) -> None:
+    """Insert a new warning (every column set; see ``BLANK_WARNING``) and track it in
+    ``session``; while another warning has its number (two drafts at once), the day's next."""
+    for _ in range(NUMBER_DRAWS):
+        if await _INSERT_WARNING(session, warning):
+            return
+        warning.number = await new_number(session=session, moment=warning.created_at)
+    raise RuntimeError(f"no free warning number after {NUMBER_DRAWS} draws")
 
 
 async def next_cap_sequence(*, session: AsyncSession, stem: str) -> int:

@@ -172,7 +172,7 @@ async def resolve(
         reason = by_kind.get(unit.kind)
         if reason is not None:
             book.add(_person_target(person, reason, unit, _town_of(unit.division_path, towns)))
-    for user in await org.users_covering(
+    for user in await org.users_with_role_over(
         session=session, role=Role.DUTY_LEADER, division_path=warning.division_path
     ):
         _add_user(book, user.id, user.display_name, user.person_id, R.DUTY_LEADER, None, None)
