@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    false,
     func,
     or_,
     select,
@@ -1353,37 +1354,6 @@ async def divisions_in_area(
     return [AreaDivision(*row) for row in rows]
 
 
-async def units_in_area(
-    *,
-    session: AsyncSession,
-    path_prefixes: Collection[str],
-    bbox: tuple[float, float, float, float] | None,
-    division_adcodes: Collection[str] = (),
-) -> list[ReachableUnit]:
-    """Active units serving a division under any of ``path_prefixes`` or one of
-    ``division_adcodes``, or standing inside ``bbox`` (the caller keeps those inside its area)."""
-    where = _under_any(LinkageUnit.division_path, path_prefixes)
-    if division_adcodes:
-        where.append(LinkageUnit.division_adcode.in_(sorted(set(division_adcodes))))
-    if bbox is not None:
-        where.append(_in_box(LinkageUnit.lon, LinkageUnit.lat, bbox))
-    if not where:
-        return []
-    rows = await session.execute(
-        select(
-            LinkageUnit.id,
-            LinkageUnit.kind,
-            LinkageUnit.name,
-            LinkageUnit.division_adcode,
-            LinkageUnit.division_path,
-            LinkageUnit.parent_id,
-            LinkageUnit.lon,
-            LinkageUnit.lat,
-        ).where(LinkageUnit.active.is_(True), or_(*where))
-    )
-    return [ReachableUnit(*row) for row in rows]
-
-
 #: a person with their active account (if any), as ``ReachablePerson`` takes them
 _PEOPLE = select(
     Person.id,
@@ -1394,21 +1364,6 @@ _PEOPLE = select(
     Person.is_leader,
     UserAccount.id,
 ).outerjoin(UserAccount, (UserAccount.person_id == Person.id) & UserAccount.active.is_(True))
-
-
-async def people_of_units(
-    *, session: AsyncSession, unit_ids: Collection[uuid.UUID], leaders_only: bool
-) -> list[ReachablePerson]:
-    """The people (or only the leaders) of the given units, each with their account."""
-    found: dict[uuid.UUID, ReachablePerson] = {}
-    ids = sorted(set(unit_ids))
-    for start in range(0, len(ids), 5000):
-        stmt = _PEOPLE.where(Person.unit_id.in_(ids[start : start + 5000]))
-        if leaders_only:
-            stmt = stmt.where(Person.is_leader.is_(True))
-        for row in await session.execute(stmt.order_by(Person.unit_id, Person.name, Person.id)):
-            found.setdefault(row[0], ReachablePerson(*row))
-    return list(found.values())
 
 
 async def people_by_ids(
@@ -1422,28 +1377,6 @@ async def people_by_ids(
         for row in await session.execute(stmt.order_by(Person.id)):
             found.setdefault(row[0], ReachablePerson(*row))
     return list(found.values())
-
-
-async def users_of_units(
-    *, session: AsyncSession, unit_ids: Collection[uuid.UUID]
-) -> list[ReachableUser]:
-    """The active accounts of the given units."""
-    found: list[ReachableUser] = []
-    ids = sorted(set(unit_ids))
-    for start in range(0, len(ids), 5000):
-        rows = await session.execute(
-            select(
-                UserAccount.id,
-                UserAccount.display_name,
-                UserAccount.person_id,
-                UserAccount.unit_id,
-                UserAccount.division_adcode,
-            )
-            .where(UserAccount.active.is_(True), UserAccount.unit_id.in_(ids[start : start + 5000]))
-            .order_by(UserAccount.username)
-        )
-        found.extend(ReachableUser(*row) for row in rows)
-    return found
 
 
 async def users_with_role_over(
@@ -1470,3 +1403,93 @@ async def users_with_role_over(
         .order_by(UserAccount.username)
     )
     return [ReachableUser(*row[:5]) for row in rows if role.value in (row.roles or [])]
+
+
+def _unit_in_area(
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str],
+) -> ColumnElement[bool]:
+    where = _under_any(LinkageUnit.division_path, path_prefixes)
+    if division_adcodes:
+        where.append(LinkageUnit.division_adcode.in_(sorted(set(division_adcodes))))
+    if bbox is not None:
+        where.append(_in_box(LinkageUnit.lon, LinkageUnit.lat, bbox))
+    return LinkageUnit.active.is_(True) & or_(*where) if where else false()
+
+
+_UNIT_COLUMNS = (
+    LinkageUnit.id,
+    LinkageUnit.kind,
+    LinkageUnit.name,
+    LinkageUnit.division_adcode,
+    LinkageUnit.division_path,
+    LinkageUnit.parent_id,
+    LinkageUnit.lon,
+    LinkageUnit.lat,
+)
+
+
+async def leaders_in_area(
+    *,
+    session: AsyncSession,
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> list[tuple[ReachablePerson, ReachableUnit]]:
+    """The leaders of the active units serving a division under any of ``path_prefixes`` or one
+    of ``division_adcodes``, or standing inside ``bbox``, each with their unit (one query, no
+    list of ids: the 100,000-recipient path; the caller keeps those inside its area)."""
+    rows = await session.execute(
+        _PEOPLE.add_columns(*_UNIT_COLUMNS)
+        .join(LinkageUnit, LinkageUnit.id == Person.unit_id)
+        .where(Person.is_leader.is_(True), _unit_in_area(path_prefixes, bbox, division_adcodes))
+    )
+    found: dict[uuid.UUID, tuple[ReachablePerson, ReachableUnit]] = {}
+    for row in rows:
+        found.setdefault(row[0], (ReachablePerson(*row[:7]), ReachableUnit(*row[7:])))
+    return list(found.values())
+
+
+async def accounts_in_area(
+    *,
+    session: AsyncSession,
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> list[tuple[ReachableUser, ReachableUnit]]:
+    """The active accounts of the units ``leaders_in_area`` reads, each with their unit."""
+    rows = await session.execute(
+        select(
+            UserAccount.id,
+            UserAccount.display_name,
+            UserAccount.person_id,
+            UserAccount.unit_id,
+            UserAccount.division_adcode,
+            *_UNIT_COLUMNS,
+        )
+        .join(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(UserAccount.active.is_(True), _unit_in_area(path_prefixes, bbox, division_adcodes))
+    )
+    return [(ReachableUser(*tuple(row)[:5]), ReachableUnit(*tuple(row)[5:])) for row in rows]
+
+
+def people_in_area(
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> Select[uuid.UUID]:
+    """SQL: the ids of the leaders and of the people with accounts of those units (for a join
+    by another domain, e.g. their contact points)."""
+    inside = _unit_in_area(path_prefixes, bbox, division_adcodes)
+    leaders = (
+        select(Person.id)
+        .join(LinkageUnit, LinkageUnit.id == Person.unit_id)
+        .where(Person.is_leader.is_(True), inside)
+    )
+    with_accounts = (
+        select(UserAccount.person_id)
+        .join(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(UserAccount.active.is_(True), UserAccount.person_id.is_not(None), inside)
+    )
+    return select(leaders.union(with_accounts).subquery().c[0])

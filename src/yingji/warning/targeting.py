@@ -22,7 +22,7 @@ the plan's channels first, in the plan's order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +99,7 @@ async def area_of(session: AsyncSession, warning: Warning) -> Area:
     return Area(prefixes=tuple(sorted(set(paths.values()))), shape=shape, bbox=bbox)
 
 
-def _town_of(path: str, towns: Mapping[str, str]) -> str | None:
+def _town_of(path: str, towns: Collection[str]) -> str | None:
     """The adcode of the town on ``path`` (a town itself, or a village's parent)."""
     for code in reversed([c for c in path.split("/") if c]):
         if code in towns:
@@ -143,60 +143,87 @@ async def resolve(
     divisions = await org.divisions_in_area(
         session=session, path_prefixes=area.prefixes, bbox=area.bbox
     )
-    inside = [d for d in divisions if area.under(d.path) or _meets(area, d)]
-    inside_codes = {d.adcode for d in inside}
-    towns = {d.adcode: d.path for d in divisions if d.level == "town"}
+    inside_codes = {d.adcode for d in divisions if area.under(d.path) or _meets(area, d)}
+    towns = _Towns({d.adcode for d in divisions if d.level == "town"})
     # the units inside: serving a division inside or standing inside the polygon, and the
-    # departments of the issuing division (their heads are called)
-    units = await org.units_in_area(
-        session=session,
-        path_prefixes=area.prefixes,
-        bbox=area.bbox,
-        division_adcodes=inside_codes | {warning.division_adcode},
-    )
-    units_inside = {
-        u.id: u
-        for u in units
-        if area.under(u.division_path)
-        or u.division_adcode in inside_codes
-        or area.holds_point(u.lon, u.lat)
-        or (u.kind == "department" and u.division_adcode == warning.division_adcode)
-    }
+    # departments of the issuing division (their heads are called); one query each for their
+    # leaders and their accounts, each row with its unit
+    codes = inside_codes | {warning.division_adcode}
+    verdicts: dict[uuid.UUID, bool] = {}
+
+    def unit_inside(unit: org.ReachableUnit) -> bool:
+        verdict = verdicts.get(unit.id)
+        if verdict is None:
+            verdict = verdicts[unit.id] = (
+                area.under(unit.division_path)
+                or unit.division_adcode in inside_codes
+                or area.holds_point(unit.lon, unit.lat)
+                or (unit.kind == "department" and unit.division_adcode == warning.division_adcode)
+            )
+        return verdict
+
+    leaders = [
+        (person, unit)
+        for person, unit in await org.leaders_in_area(
+            session=session, path_prefixes=area.prefixes, bbox=area.bbox, division_adcodes=codes
+        )
+        if unit_inside(unit)
+    ]
+    accounts = [
+        (account, unit)
+        for account, unit in await org.accounts_in_area(
+            session=session, path_prefixes=area.prefixes, bbox=area.bbox, division_adcodes=codes
+        )
+        if unit_inside(unit)
+    ]
     book = _Book()
-    leaders = await org.people_of_units(
-        session=session, unit_ids=list(units_inside), leaders_only=True
-    )
     by_kind = {"department": R.DEPARTMENT_HEAD, "town": R.TOWN_HEAD, "village": R.VILLAGE_HEAD}
-    for person in leaders:
-        unit = units_inside[person.unit_id]
+    for person, unit in leaders:
         reason = by_kind.get(unit.kind)
         if reason is not None:
-            book.add(_person_target(person, reason, unit, _town_of(unit.division_path, towns)))
+            book.add(_person_target(person, reason, unit, towns.of(unit.division_path)))
     for user in await org.users_with_role_over(
         session=session, role=Role.DUTY_LEADER, division_path=warning.division_path
     ):
         _add_user(book, user.id, user.display_name, user.person_id, R.DUTY_LEADER, None, None)
-    for person in leaders:
-        unit = units_inside[person.unit_id]
-        book.add(_person_target(person, R.UNIT_IN_AREA, unit, _town_of(unit.division_path, towns)))
-    for account in await org.users_of_units(session=session, unit_ids=list(units_inside)):
-        home = units_inside.get(account.unit_id) if account.unit_id else None
+    for person, unit in leaders:
+        book.add(_person_target(person, R.UNIT_IN_AREA, unit, towns.of(unit.division_path)))
+    for account, unit in accounts:
         _add_user(
             book,
             account.id,
             account.display_name,
             account.person_id,
             R.UNIT_IN_AREA,
-            home,
-            _town_of(home.division_path, towns) if home else None,
+            unit,
+            towns.of(unit.division_path),
         )
     await _add_contacts(session, book, area, inside_codes, towns)
     await _add_subscribers(session, book, warning, area)
     await _add_devices(session, book, area, inside_codes, towns)
     targets = list(book.by_key.values())
-    await _fill_people(session, targets)
+    points = await notify.contact_points_where(
+        session=session,
+        person_ids=org.people_in_area(area.prefixes, area.bbox, codes),
+    )
+    covered = {person.id for person, _unit in leaders}
+    covered |= {account.person_id for account, _unit in accounts if account.person_id}
+    await _fill_people(session, targets, points, covered)
     _fill_channels(targets, plan)
     return targets
+
+
+class _Towns:
+    """The town on a division path (a town itself, or a village's parent), remembered by path."""
+
+    def __init__(self, adcodes: set[str]) -> None:
+        self.adcodes = adcodes
+        self.by_path: dict[str, str | None] = {}
+
+    def of(self, path: str) -> str | None:
+        if path not in self.by_path:
+            self.by_path[path] = _town_of(path, self.adcodes)
+        return self.by_path[path]
 
 
 def _meets(area: Area, division: org.AreaDivision) -> bool:
@@ -246,7 +273,7 @@ async def _add_contacts(
     book: _Book,
     area: Area,
     inside_codes: set[str],
-    towns: Mapping[str, str],
+    towns: _Towns,
 ) -> None:
     reasons = {"hazard_source": R.HAZARD_CONTACT, "protection_target": R.PROTECTION_CONTACT}
     found = await resources.contacts_in_area(
@@ -270,7 +297,7 @@ async def _add_contacts(
                 resource_id=contact.id,
                 position=contact.name[:100],
                 division_adcode=contact.division_adcode,
-                town_adcode=_town_of(contact.division_path, towns),
+                town_adcode=towns.of(contact.division_path),
                 mobile=contact.contact_phone,
             )
         )
@@ -307,7 +334,7 @@ async def _add_devices(
     book: _Book,
     area: Area,
     inside_codes: set[str],
-    towns: Mapping[str, str],
+    towns: _Towns,
 ) -> None:
     devices = await notify.devices_near(
         session=session, bbox=area.bbox, division_paths=area.prefixes
@@ -326,18 +353,23 @@ async def _add_devices(
                 name=device.name[:200],
                 device_id=device.id,
                 division_adcode=device.division_adcode,
-                town_adcode=_town_of(device.division_path, towns),
+                town_adcode=towns.of(device.division_path),
             )
         )
         target.channels = [(device.kind, device.code)]
 
 
-async def _fill_people(session: AsyncSession, targets: Iterable[Target]) -> None:
-    """Contact points of every person (one query per 5,000), their mobile when not known yet."""
+async def _fill_people(
+    session: AsyncSession,
+    targets: Iterable[Target],
+    points: Mapping[uuid.UUID, list[tuple[str, str]]],
+    covered: set[uuid.UUID],
+) -> None:
+    """Every person's contact points (``points`` holds those of the ``covered`` people; the
+    few others are read here) and their mobile when not known yet."""
     people = [t for t in targets if t.person_id is not None]
-    points = await notify.contact_points_of(
-        session=session, person_ids=[t.person_id for t in people if t.person_id]
-    )
+    others = [t.person_id for t in people if t.person_id and t.person_id not in covered]
+    more = await notify.contact_points_of(session=session, person_ids=others) if others else {}
     missing = [t.person_id for t in people if t.mobile is None and t.person_id]
     mobiles: dict[uuid.UUID, str | None] = {}
     if missing:
@@ -348,7 +380,7 @@ async def _fill_people(session: AsyncSession, targets: Iterable[Target]) -> None
         person_id = target.person_id or uuid.UUID(int=0)
         if target.mobile is None:
             target.mobile = mobiles.get(person_id)
-        target.channels = list(points.get(person_id, []))
+        target.channels = list(points.get(person_id) or more.get(person_id) or [])
 
 
 def _fill_channels(targets: Iterable[Target], plan: Mapping[str, Any] | None) -> None:
