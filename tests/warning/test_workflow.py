@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.factories import bearer, deliver_events
 from tests.warning.workflow_setup import COUNTY, TOWN_A, draft_body, make_warning_county
@@ -115,11 +115,19 @@ async def test_draft_to_publication_freezes_recipients_and_queues_deliveries(
     assert again.status_code == 409, again.text
     assert again.json()["error"]["code"] == "warning_invalid_transition"
     assert await _count(db, WarningRecipient) == 8
-    # the recipient list exports
+    # the recipient list exports (an acknowledgement's time as text)
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(WarningRecipient)
+            .where(WarningRecipient.name == "甲镇长")
+            .values(acked_at=clock.now(), call_state="answered")
+        )
     sheet = await client.get(f"{W}/{wid}/recipients.xlsx", headers=who["drafter"])
     assert sheet.status_code == 200
     rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
-    assert len(rows) == 9 and "甲镇长" in {r[0] for r in rows}
+    assert len(rows) == 9
+    head_row = next(r for r in rows if r[0] == "甲镇长")
+    assert head_row[7] == "answered" and str(head_row[8]).startswith("2026-07-01T08:00")
     del people
 
 

@@ -383,7 +383,7 @@ async def export_recipients(
                 " ".join(c.get("channel", "") for c in r.channels or []),
                 r.must_ack,
                 r.call_state,
-                r.acked_at,
+                service.iso(r.acked_at),
             )
             for r in rows
         ),
