@@ -4,6 +4,7 @@ who may and who may not; another town's warning is 404; bad input changes nothin
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import uuid
@@ -14,7 +15,7 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
-from tests.factories import bearer, deliver_events
+from tests.factories import bearer, deliver_events, square
 from tests.warning.workflow_setup import COUNTY, TOWN_A, draft_body, make_warning_county
 from yingji.core import clock, timers
 from yingji.core.clock import ManualClock
@@ -372,3 +373,35 @@ async def _told(db: Database) -> set[tuple[str, str]]:
             )
         )
         return {(name, kind) for name, kind in rows}
+
+
+async def test_two_publications_at_once_publish_once(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_warning_county(db)
+    signed, who = await _signed(client)
+    wid = signed["id"]
+    officer = await bearer(client, "county")
+    first, second = await asyncio.gather(
+        client.post(f"{W}/{wid}/publish", headers=who["drafter"], json={}),
+        client.post(f"{W}/{wid}/publish", headers=officer, json={}),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    assert await _count(db, WarningRecipient) == 8
+    assert await _count(db, OutboundMessage) == 1
+    assert await _count(db, OutboxEvent, OutboxEvent.type == "warning.published") == 1
+
+
+async def test_a_drawn_polygon_is_stored_with_its_box(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await make_warning_county(db)
+    headers = await bearer(client, "drafter")
+    body = draft_body(area_adcodes=None, area=square(119.11, 27.51, 0.08))
+    del body["area_adcodes"]
+    created = await _post(client, W, headers, body, status=201)
+    assert created["area"]["type"] == "Polygon" and created["area_adcodes"] == []
+    async with db.unit_of_work(readonly=True) as session:
+        row = await session.get(Warning, uuid.UUID(created["id"]))
+    assert row is not None
+    assert (row.min_lon, row.max_lat) == (119.11, 27.59)
