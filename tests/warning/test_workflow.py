@@ -204,6 +204,7 @@ async def test_bad_drafts_are_refused_with_a_code_and_change_nothing(
             onset_at="2026-07-01T15:00:00+00:00", expires_at="2026-07-01T14:00:00+00:00"
         ),
         "warning_area_missing": draft_body(area_adcodes=[]),
+        "warning_time_out_of_range": draft_body(expires_at="0001-01-01T00:00:00+14:00"),
         "division_not_found": draft_body(area_adcodes=["331126109000"]),
         "warning_area_invalid": draft_body(
             area={"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}

@@ -227,12 +227,27 @@ async def _checked(
         )
     for key in ("onset_at", "expires_at"):
         if out.get(key) is not None:
-            out[key] = clock.as_utc(out[key])
+            out[key] = _moment(key, out[key])
     if out.get("cap_status") is not None and out["cap_status"] not in service.CAP_STATUSES:
         raise ValidationFailed(
             "warning_cap_status_unknown", "no such CAP status", {"cap_status": out["cap_status"]}
         )
     return out
+
+
+def _moment(key: str, value: datetime) -> datetime:
+    """A time in UTC, between the years 2000 and 2100 (a warning's times are near now)."""
+    try:
+        moment = clock.as_utc(value)
+    except OverflowError:
+        moment = None
+    if moment is None or not 2000 <= moment.year <= 2100:
+        raise ValidationFailed(
+            "warning_time_out_of_range",
+            "a warning's times lie between 2000 and 2100",
+            {"field": key},
+        )
+    return moment
 
 
 async def create_draft(

@@ -66,14 +66,14 @@ class WarningCreate(_Content):
 class WarningUpdate(_Content):
     headline: str | None = Field(default=None, min_length=1, max_length=300)
     issuer: str | None = Field(default=None, min_length=1, max_length=200)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2_000_000_000)
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: the version read (409 stale_version if it moved on); omitted: whatever is current
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_000_000_000)
 
 
 class StepWithReason(Step):
@@ -85,6 +85,31 @@ class Relay(BaseModel):
 
     division_adcode: Adcode | None = None
     issuer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class AreaRead(BaseModel):
+    """A stored area: a GeoJSON Polygon or MultiPolygon (WGS-84, lon before lat)."""
+
+    type: str
+    coordinates: list[Any]
+
+
+class FrozenCallPlan(BaseModel):
+    """The 叫应 plan copied into the warning at publication (later edits never change it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    version: int
+    name: str
+    type_code: str | None = None
+    level: str
+    division_adcode: str | None = None
+    positions: list[str] = []
+    channels: list[str] = []
+    wait_minutes: int = 0
+    repeats: int = 0
+    escalate_to: list[str] = []
 
 
 class WarningRead(BaseModel):
@@ -111,12 +136,12 @@ class WarningRead(BaseModel):
     issuer: str
     division_adcode: str
     area_desc: str
-    area: dict[str, Any] | None
+    area: AreaRead | None
     area_adcodes: list[str]
     onset_at: datetime | None
     expires_at: datetime | None
     sent_at: datetime | None
-    call_plan: dict[str, Any] | None
+    call_plan: FrozenCallPlan | None
     source: str | None
     created_by: uuid.UUID | None
     submitted_by: uuid.UUID | None
