@@ -526,7 +526,7 @@ def _frozen_plan(plan: Any) -> dict[str, Any] | None:
         "type_code": plan.type_code,
         "level": plan.level,
         "division_adcode": plan.division_adcode,
-        **dict(plan.steps),
+        "steps": dict(plan.steps),
     }
 
 
@@ -573,7 +573,7 @@ async def publish(
             "published_at": now,
         },
     )
-    counts = await _fan_out(session, warning, plan, issuing, now)
+    counts = await _fan_out(session, warning, plan["steps"] if plan else None, issuing, now)
     await session.execute(
         update(Warning)
         .where(Warning.id == warning.id)
@@ -610,7 +610,8 @@ async def _fan_out(
     issuing: Issuing,
     now: datetime,
 ) -> dict[str, int]:
-    """Resolve, write the recipients (bulk) and queue a delivery for each."""
+    """Resolve, write the recipients (bulk) and queue a delivery for each (``plan``: the frozen
+    plan's steps)."""
     targets = await targeting.resolve(session, warning, plan=plan)
     rows: list[dict[str, Any]] = []
     specs: list[delivery.DeliverySpec] = []

@@ -94,10 +94,18 @@ class AreaRead(BaseModel):
     coordinates: list[Any]
 
 
+class FrozenCallSteps(BaseModel):
+    """The steps of a 叫应 plan (``CallPlan.steps``)."""
+
+    positions: list[str] = []
+    channels: list[str] = []
+    wait_minutes: int = 0
+    repeats: int = 0
+    escalate_to: list[str] = []
+
+
 class FrozenCallPlan(BaseModel):
     """The 叫应 plan copied into the warning at publication (later edits never change it)."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: str
     version: int
@@ -105,11 +113,7 @@ class FrozenCallPlan(BaseModel):
     type_code: str | None = None
     level: str
     division_adcode: str | None = None
-    positions: list[str] = []
-    channels: list[str] = []
-    wait_minutes: int = 0
-    repeats: int = 0
-    escalate_to: list[str] = []
+    steps: FrozenCallSteps
 
 
 class WarningRead(BaseModel):
