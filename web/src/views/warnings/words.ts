@@ -1,0 +1,28 @@
+/** The words of the warning screens that depend on data: a type's name, a state, a channel. */
+import type { WarningType } from '@/api/warnings'
+
+export interface Words {
+  t: (key: string, params?: Record<string, unknown>) => string
+  te: (key: string) => boolean
+  locale: string
+}
+
+/** A type's name in the reader's language; a received warning's own event text as sent. */
+export function typeName(type: WarningType | string | null | undefined, w: Words): string {
+  if (!type) return w.t('warning.type.none')
+  if (typeof type === 'string') return type
+  return w.locale === 'en' ? type.name_en : type.name_zh
+}
+
+function worded(prefix: string, code: string | null | undefined, w: Words): string {
+  if (!code) return '—'
+  const key = `${prefix}.${code}`
+  return w.te(key) ? w.t(key) : code
+}
+
+export const stateLabel = (code: string | null | undefined, w: Words) => worded('warning.state', code, w)
+export const channelLabel = (code: string | null | undefined, w: Words) => worded('warning.channel', code, w)
+export const deliveryStateLabel = (code: string | null | undefined, w: Words) => worded('warning.deliveryState', code, w)
+export const reasonLabel = (code: string | null | undefined, w: Words) => worded('warning.reason', code, w)
+export const positionLabel = (code: string | null | undefined, w: Words) => worded('warning.position', code, w)
+export const callStateLabel = (code: string | null | undefined, w: Words) => worded('warning.callState', code, w)

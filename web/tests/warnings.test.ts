@@ -1,0 +1,366 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { i18n } from '@/i18n'
+import warningMessages from '@/i18n/features/warning'
+import { FEATURES } from '@/i18n/features'
+import { router, routes } from '@/router'
+import { visibleNav } from '@/router/nav'
+import { useAuthStore } from '@/stores/auth'
+import { useEventsStore } from '@/stores/events'
+import type { LiveEvent, Me } from '@/api/types'
+import type { AckInfo, AckResult, Board, Warning, WarningType } from '@/api/warnings'
+import {
+  allowedLevels,
+  areaBounds,
+  boardTotals,
+  draftProblems,
+  drawnArea,
+  eventWarningId,
+  isEditable,
+  levelColour,
+  sortTowns,
+  tabQuery,
+  togglePicked,
+  workflowSteps,
+} from '@/components/warning/logic'
+import AckView from '@/views/AckView.vue'
+import CallBoard from '@/components/warning/CallBoard.vue'
+import WarningActions from '@/components/warning/WarningActions.vue'
+
+function jsonResponse(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+}
+
+const TYPES: WarningType[] = [
+  { code: 'rainstorm', name_zh: '暴雨', name_en: 'Rainstorm', family: 'meteorological', levels: ['blue', 'yellow', 'orange', 'red'] },
+  { code: 'frost', name_zh: '霜冻', name_en: 'Frost', family: 'meteorological', levels: ['blue', 'yellow', 'orange'] },
+]
+
+const AUTHOR = '00000000-0000-0000-0000-0000000000a1'
+const REVIEWER = '00000000-0000-0000-0000-0000000000b2'
+
+function warningFixture(over: Partial<Warning> = {}): Warning {
+  return {
+    id: '11111111-1111-1111-1111-111111111111',
+    number: 'YJ-W-20261207-0001',
+    identifier: null,
+    origin: 'authored',
+    state: 'draft',
+    msg_type: 'Alert',
+    replaces_id: null,
+    relayed_from_id: null,
+    type_code: 'rainstorm',
+    event_text: null,
+    level: 'orange',
+    headline: '庆元县气象台发布暴雨橙色预警',
+    description: '',
+    instruction: '',
+    issuer: '庆元县应急管理局',
+    division_adcode: '331126000000',
+    area_desc: '',
+    area: null,
+    area_adcodes: ['331126101000', '331126102000'],
+    onset_at: null,
+    expires_at: null,
+    sent_at: null,
+    created_by: AUTHOR,
+    state_reason: null,
+    recipient_count: 0,
+    version: 3,
+    created_at: '2026-12-07T01:00:00Z',
+    updated_at: '2026-12-07T01:00:00Z',
+    ...over,
+  }
+}
+
+function me(id: string, permissions: string[]): Me {
+  return {
+    id,
+    username: 'u',
+    display_name: 'U',
+    roles: [],
+    permissions,
+    unit_id: null,
+    scope: { division_adcode: '331126000000', division_path: '/33/3311/331126/' } as Me['scope'],
+  }
+}
+
+beforeEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+  setActivePinia(createPinia())
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+  document.body.innerHTML = ''
+})
+
+describe('warning rules', () => {
+  it('colours levels as the signals are printed, grey for none', () => {
+    expect(levelColour('orange').bg).toBe('#f08200')
+    expect(levelColour('yellow').fg).toBe('#303133')
+    expect(levelColour(null).bg).toBe('#909399')
+    expect(levelColour('purple').bg).toBe('#909399')
+  })
+
+  it('offers only the levels a type allows, most severe first', () => {
+    expect(allowedLevels(TYPES, 'frost')).toEqual(['orange', 'yellow', 'blue'])
+    expect(allowedLevels(TYPES, null)).toEqual(['red', 'orange', 'yellow', 'blue'])
+  })
+
+  it('gives each step to its permission and never 审核/签发 to the author', () => {
+    const all = () => true
+    const draft = warningFixture()
+    expect(workflowSteps(draft, all, AUTHOR)).toEqual(['submit', 'cancel'])
+    const submitted = warningFixture({ state: 'submitted' })
+    expect(workflowSteps(submitted, all, AUTHOR)).toEqual(['return'])
+    expect(workflowSteps(submitted, all, REVIEWER)).toEqual(['approve', 'return'])
+    const approved = warningFixture({ state: 'approved' })
+    expect(workflowSteps(approved, (p) => p === 'warning.review', REVIEWER)).toEqual(['return'])
+    expect(workflowSteps(approved, (p) => p === 'warning.sign', REVIEWER)).toEqual(['sign'])
+    expect(workflowSteps(warningFixture({ state: 'signed' }), (p) => p === 'warning.publish', AUTHOR)).toEqual(['publish'])
+    expect(workflowSteps(warningFixture({ state: 'published' }), all, AUTHOR)).toEqual(['update', 'cancel'])
+    expect(workflowSteps(warningFixture({ state: 'received', origin: 'received' }), all, REVIEWER)).toEqual(['relay', 'dismiss'])
+    expect(workflowSteps(warningFixture({ state: 'cancelled' }), all, REVIEWER)).toEqual([])
+    expect(workflowSteps(draft, () => false, AUTHOR)).toEqual([])
+  })
+
+  it('edits only our own drafts and returned ones', () => {
+    expect(isEditable(warningFixture())).toBe(true)
+    expect(isEditable(warningFixture({ state: 'returned' }))).toBe(true)
+    expect(isEditable(warningFixture({ state: 'submitted' }))).toBe(false)
+    expect(isEditable(warningFixture({ state: 'draft', origin: 'received' }))).toBe(false)
+  })
+
+  it('filters the list tabs by origin or state', () => {
+    expect(tabQuery('ours')).toEqual({ origin: 'authored' })
+    expect(tabQuery('received')).toEqual({ origin: 'received' })
+    expect(tabQuery('in_force')).toEqual({ state: 'published' })
+  })
+
+  it('makes the drawn polygons one MultiPolygon and bounds it', () => {
+    const square = [[[119, 27], [119.1, 27], [119.1, 27.1], [119, 27.1], [119, 27]]]
+    const area = drawnArea([
+      { geometry: { type: 'Polygon', coordinates: square } },
+      { geometry: { type: 'Point', coordinates: [1, 2] } },
+      { geometry: { type: 'Polygon', coordinates: [[[118.9, 27.5], [119, 27.5], [119, 27.6], [118.9, 27.5]]] } },
+    ])
+    expect(area?.type).toBe('MultiPolygon')
+    expect(area?.coordinates).toHaveLength(2)
+    expect(areaBounds(area)).toEqual([118.9, 27, 119.1, 27.6])
+    expect(drawnArea([])).toBeNull()
+    expect(areaBounds(null)).toBeNull()
+  })
+
+  it('toggles picked towns, kept sorted', () => {
+    expect(togglePicked(['331126102000'], '331126101000')).toEqual(['331126101000', '331126102000'])
+    expect(togglePicked(['331126101000', '331126102000'], '331126101000')).toEqual(['331126102000'])
+  })
+
+  it('checks a draft before it is sent', () => {
+    const base = { type_code: 'frost', level: 'red' as const, headline: ' ', area: null, area_adcodes: [], onset_at: '2026-12-07T02:00:00Z', expires_at: '2026-12-07T01:00:00Z' }
+    expect(draftProblems(base, TYPES)).toEqual(['level_not_allowed', 'headline_required', 'area_required', 'times_order'])
+    expect(draftProblems({ ...base, level: 'orange', headline: '霜冻', area_adcodes: ['331126101000'], expires_at: null }, TYPES)).toEqual([])
+  })
+
+  it('totals the board, from the server when it sends them, and puts unanswered towns first', () => {
+    const board: Board = {
+      warning_id: 'w',
+      towns: [
+        { town_adcode: '1', town_name: '甲镇', called: 2, answered: 2, overdue: 0, escalated: 0, people: [] },
+        { town_adcode: '2', town_name: '乙镇', called: 3, answered: 1, overdue: 1, escalated: 1, people: [] },
+      ],
+    }
+    expect(boardTotals(board)).toEqual({ called: 5, answered: 3, overdue: 1, escalated: 1 })
+    expect(boardTotals({ ...board, totals: { called: 9, answered: 8, overdue: 1, escalated: 0, exhausted: 0 } }).called).toBe(9)
+    expect(sortTowns(board.towns).map((t) => t.town_name)).toEqual(['乙镇', '甲镇'])
+  })
+
+  it('finds the warning a live event is about, whatever its payload', () => {
+    const ev = (payload: unknown, subject: Partial<LiveEvent> = {}): LiveEvent => ({
+      id: '1',
+      type: 'warning.acknowledged',
+      subject_type: null,
+      subject_id: null,
+      payload,
+      occurred_at: '',
+      ...subject,
+    })
+    expect(eventWarningId(ev({ warning_id: 'a' }))).toBe('a')
+    expect(eventWarningId(ev({ warning: { id: 'b' } }))).toBe('b')
+    expect(eventWarningId(ev({ subject_id: 'c', counts: {} }))).toBe('c')
+    expect(eventWarningId(ev(null, { subject_type: 'warning', subject_id: 'd' }))).toBe('d')
+    expect(eventWarningId(ev({}))).toBeNull()
+  })
+})
+
+describe('warning words', () => {
+  function keys(value: unknown, prefix = ''): string[] {
+    if (!value || typeof value !== 'object') return [prefix]
+    return Object.entries(value).flatMap(([k, v]) => keys(v, prefix ? `${prefix}.${k}` : k))
+  }
+  it('says every warning word in Chinese and English', () => {
+    expect(FEATURES).toContain(warningMessages)
+    expect(keys(warningMessages.en).sort()).toEqual(keys(warningMessages['zh-CN']).sort())
+  })
+  it('names every shipped type', async () => {
+    const shipped = await import('../../src/yingji/data/warning_types.json')
+    const codes = (shipped.default.types as { code: string }[]).map((t) => t.code).sort()
+    expect(Object.keys(warningMessages['zh-CN'].warning.typeName).sort()).toEqual(codes)
+  })
+})
+
+describe('warning navigation', () => {
+  it('shows the warnings to readers and the call plans to managers only', () => {
+    const paths = (perms: string[]) => visibleNav((p) => !p || perms.includes(p)).flatMap((g) => g.items.map((i) => i.path))
+    expect(paths(['warning.read'])).toEqual(['/warnings'])
+    expect(paths(['warning.read', 'warning.manage'])).toEqual(['/warnings', '/warnings/call-plans'])
+  })
+  it('opens the phone page without signing in', () => {
+    const ack = routes.find((r) => r.path === '/ack/:token')
+    expect(ack?.meta?.public).toBe(true)
+  })
+})
+
+describe('the phone page', () => {
+  const info: AckInfo = {
+    warning: {
+      id: 'w1',
+      number: 'YJ-W-20261207-0001',
+      state: 'published',
+      msg_type: 'Alert',
+      type_code: 'rainstorm',
+      event_text: null,
+      level: 'orange',
+      headline: '暴雨橙色预警',
+      description: '',
+      instruction: '请立即组织转移',
+      issuer: '庆元县应急管理局',
+      area_desc: '竹口镇、黄田镇',
+      onset_at: null,
+      expires_at: null,
+      sent_at: '2026-12-07T01:00:00Z',
+    },
+    name: '张三',
+    must_ack: true,
+    acknowledged: false,
+    acked_at: null,
+  }
+
+  async function mountAck(answers: { post: () => Response }) {
+    const calls: { method: string; url: string }[] = []
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
+        const method = init?.method ?? 'GET'
+        calls.push({ method, url: String(url) })
+        if (method === 'POST') return answers.post()
+        return jsonResponse(200, info)
+      }),
+    )
+    useAuthStore().loaded = true
+    const w = mount(AckView, { props: { token: 'tok-123' }, global: { plugins: [i18n, router] } })
+    await flushPromises()
+    return { w, calls }
+  }
+
+  it('shows the warning in its colour and acknowledges with one press', async () => {
+    const result: AckResult = { status: 'acknowledged', warning_id: 'w1', recipient_id: 'r1', acked_at: '2026-12-07T01:05:00Z' }
+    const { w, calls } = await mountAck({ post: () => jsonResponse(200, result) })
+    expect(w.get('[data-testid=ack-headline]').text()).toBe('暴雨橙色预警')
+    expect(w.text()).toContain('暴雨橙色预警')
+    expect(w.get('.band').attributes('style')).toContain('rgb(240, 130, 0)')
+    await w.get('[data-testid=ack-button]').trigger('click')
+    await flushPromises()
+    expect(calls.at(-1)).toEqual({ method: 'POST', url: '/api/v1/warnings/ack/tok-123' })
+    expect(w.get('[data-testid=ack-done]').text()).toContain('已确认收到')
+    expect(w.find('[data-testid=ack-button]').exists()).toBe(false)
+  })
+
+  it('says so when it was acknowledged before', async () => {
+    const result: AckResult = { status: 'already_acknowledged', warning_id: 'w1', recipient_id: 'r1', acked_at: '2026-12-07T01:05:00Z' }
+    const { w } = await mountAck({ post: () => jsonResponse(200, result) })
+    await w.get('[data-testid=ack-button]').trigger('click')
+    await flushPromises()
+    expect(w.get('[data-testid=ack-done]').text()).toContain('此前已确认收到')
+  })
+
+  it('says a wrong link is not valid, in words', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(404, { error: { code: 'ack_not_found', message: 'x' } })))
+    const w = mount(AckView, { props: { token: 'nope' }, global: { plugins: [i18n, router] } })
+    await flushPromises()
+    expect(w.text()).toContain('链接无效或已过期')
+    expect(w.find('[data-testid=ack-button]').exists()).toBe(false)
+  })
+})
+
+describe('the 叫应 board', () => {
+  const board: Board = {
+    warning_id: 'w1',
+    towns: [
+      {
+        town_adcode: '331126101000',
+        town_name: '竹口镇',
+        called: 2,
+        answered: 1,
+        overdue: 1,
+        escalated: 0,
+        people: [
+          { recipient_id: 'r1', name: '张三', position: '镇长', reason: 'town_head', call_state: 'answered', call_step: 0, acked_at: '2026-12-07T01:05:00Z', overdue: false },
+          { recipient_id: 'r2', name: '李四', position: null, reason: 'village_head', call_state: 'waiting', call_step: 1, acked_at: null, overdue: true },
+        ],
+      },
+    ],
+  }
+
+  it('shows the counts and people, and reloads on this warning’s acknowledgement', async () => {
+    vi.useFakeTimers()
+    let answered = 1
+    const fetchMock = vi.fn(async () =>
+      jsonResponse(200, { ...board, towns: [{ ...board.towns[0]!, answered }] }),
+    )
+    vi.stubGlobal('fetch', fetchMock)
+    const w = mount(CallBoard, { props: { warningId: 'w1' }, global: { plugins: [i18n] } })
+    await flushPromises()
+    expect(w.get('[data-testid=board-called]').text()).toBe('2')
+    expect(w.get('[data-testid=board-answered]').text()).toBe('1')
+    expect(w.text()).toContain('李四')
+    expect(w.text()).toContain('村（社区）责任人')
+    expect(w.text()).toContain('等待应答')
+
+    answered = 2
+    const events = useEventsStore()
+    events.ingest({ id: 'e1', type: 'warning.acknowledged', subject_type: 'warning', subject_id: 'other', payload: { warning_id: 'other' }, occurred_at: '' })
+    await vi.advanceTimersByTimeAsync(500)
+    expect(fetchMock).toHaveBeenCalledTimes(1) // another warning's event: nothing to do
+    events.ingest({ id: 'e2', type: 'warning.acknowledged', subject_type: 'warning', subject_id: 'w1', payload: { warning_id: 'w1' }, occurred_at: '' })
+    await vi.advanceTimersByTimeAsync(500)
+    await flushPromises()
+    expect(fetchMock).toHaveBeenCalledTimes(2)
+    expect(w.get('[data-testid=board-answered]').text()).toBe('2')
+    vi.useRealTimers()
+  })
+})
+
+describe('the workflow buttons', () => {
+  it('shows a reviewer 审核通过 and 退回, the author only 退回, and sends the version read', async () => {
+    const auth = useAuthStore()
+    auth.me = me(REVIEWER, ['warning.read', 'warning.review'])
+    auth.loaded = true
+    const submitted = warningFixture({ state: 'submitted' })
+    const fetchMock = vi.fn(async (_url: RequestInfo | URL, _init?: RequestInit) => jsonResponse(200, { ...submitted, state: 'approved', version: 4 }))
+    vi.stubGlobal('fetch', fetchMock)
+    const w = mount(WarningActions, { props: { warning: submitted }, global: { plugins: [i18n] } })
+    expect(w.findAll('button').map((b) => b.text())).toEqual(['审核通过', '退回'])
+    await w.get('[data-testid=step-approve]').trigger('click')
+    await flushPromises()
+    const [url, init] = fetchMock.mock.calls[0]!
+    expect(String(url)).toBe(`/api/v1/warnings/${submitted.id}/approve`)
+    expect(JSON.parse(String(init?.body))).toEqual({ version: 3 })
+    expect(w.emitted('done')?.[0]?.[1]).toBe('approve')
+
+    auth.me = me(AUTHOR, ['warning.read', 'warning.review'])
+    const mine = mount(WarningActions, { props: { warning: submitted }, global: { plugins: [i18n] } })
+    expect(mine.findAll('button').map((b) => b.text())).toEqual(['退回'])
+  })
+})
