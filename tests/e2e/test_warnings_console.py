@@ -1,0 +1,170 @@
+"""Warnings through the real console (预警发布 · 叫应): the duty officer drafts an orange rainstorm
+warning over two towns (picked on the editor beside the map), sends it for review; the duty
+leader approves and the commander signs (through the API: each a different person); the officer
+publishes it in the browser and watches the 叫应 board fill, live, as the called people
+acknowledge on their phones (a second browser context opening ``/ack/<token>`` and pressing
+确认收到). A second press says it was acknowledged before; a wrong link says so, in words."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import bearer, phone_context, shot, sign_in
+
+ZHUKOU = "331126101000"  # 竹口镇
+HUANGTIAN = "331126100000"  # 黄田镇
+HEADLINE = "端到端：竹口镇、黄田镇暴雨橙色预警"
+
+
+def draft_in_the_editor(page: Page, base: str) -> str:
+    """The officer fills the editor: type, level, headline, texts, two towns; saves the draft."""
+    page.goto(f"{base}/warnings/new")
+    form = page.get_by_test_id("warning-form")
+    expect(form).to_be_visible()
+    page.get_by_test_id("field-type").click()
+    page.locator(".el-select-dropdown__item:visible", has_text="暴雨").first.click()
+    page.get_by_test_id("field-level").locator("[data-level=orange]").click()
+    page.get_by_test_id("field-headline").locator("input").fill(HEADLINE)
+    page.get_by_test_id("field-description").locator("textarea").fill(
+        "预计未来6小时竹口镇、黄田镇累计降雨量将达100毫米以上，山洪、地质灾害风险高。"
+    )
+    page.get_by_test_id("field-instruction").locator("textarea").fill(
+        "请立即组织危险区域人员转移，村（社区）责任人逐户落实。"
+    )
+    page.get_by_test_id("field-issuer").locator("input").fill("庆元县应急管理局")
+    page.get_by_test_id("field-area-desc").locator("input").fill("竹口镇、黄田镇")
+    towns = page.get_by_test_id("area-towns")
+    for code in (ZHUKOU, HUANGTIAN):
+        towns.locator(f"[data-adcode='{code}']").click()
+    expect(page.get_by_test_id("area-summary")).to_contain_text("2")
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/warnings") and r.request.method == "POST"
+    ) as created:
+        page.get_by_test_id("save-warning").click()
+    assert created.value.ok, created.value.text()
+    warning = created.value.json()
+    assert warning["level"] == "orange" and warning["type_code"] == "rainstorm"
+    assert sorted(warning["area_adcodes"]) == sorted([ZHUKOU, HUANGTIAN])
+    page.wait_for_url(f"**/warnings/{warning['id']}")
+    return str(warning["id"])
+
+
+def step_in_the_browser(page: Page, step: str, state_words: str) -> None:
+    button = page.get_by_test_id(f"step-{step}")
+    expect(button).to_be_visible()
+    button.click()
+    if step == "publish":  # confirmed in a dialog: everyone in the area is notified
+        page.locator(".el-message-box__btns .el-button--primary").click()
+    expect(page.get_by_test_id("warning-state")).to_have_text(state_words)
+
+
+def step_by_api(base: str, username: str, warning_id: str, step: str) -> None:
+    headers = bearer(base, username)
+    url = f"{base}/api/v1/warnings/{warning_id}"
+    version = httpx.get(url, headers=headers).json()["version"]
+    answer = httpx.post(f"{url}/{step}", headers=headers, json={"version": version})
+    assert answer.status_code == 200, answer.text
+
+
+def ack_tokens(base: str, warning_id: str) -> list[tuple[str, str, str]]:
+    """(name, town, token) of the people who must acknowledge, as an administrator reads them."""
+    admin = bearer(base, "admin")
+    rows: list[dict[str, object]] = []
+    offset = 0
+    while True:
+        page = httpx.get(
+            f"{base}/api/v1/warnings/{warning_id}/recipients",
+            headers=admin,
+            params={"offset": offset, "limit": 200},
+        ).json()
+        rows.extend(page["items"])
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            break
+    return [
+        (str(r["name"]), str(r.get("town_adcode") or ""), str(r["ack_token"]))
+        for r in rows
+        if r.get("must_ack") and r.get("ack_token")
+    ]
+
+
+def test_an_orange_warning_over_two_towns_fills_the_board_as_people_acknowledge(
+    server: str, browser: Browser
+) -> None:
+    desk = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = desk.new_page()
+    sign_in(page, server, "duty_officer")
+    page.goto(f"{server}/warnings")
+    expect(page.get_by_test_id("new-warning")).to_be_visible()
+
+    warning_id = draft_in_the_editor(page, server)
+    shot(page, "warning-draft")
+    step_in_the_browser(page, "submit", "待审核")
+    # 审核 and 签发 by two other people; the author is not offered them
+    expect(page.get_by_test_id("step-approve")).to_have_count(0)
+    step_by_api(server, "duty_leader", warning_id, "approve")
+    step_by_api(server, "commander", warning_id, "sign")
+    page.reload()
+    step_in_the_browser(page, "publish", "已发布")
+
+    board = page.get_by_test_id("call-board")
+    expect(board).to_be_visible()
+    called = page.get_by_test_id("board-called")
+    answered = page.get_by_test_id("board-answered")
+    expect(called).not_to_have_text("0", timeout=15_000)
+    expect(answered).to_have_text("0")
+    for code in (ZHUKOU, HUANGTIAN):
+        expect(board.locator(f"[data-town='{code}']")).to_be_visible()
+    shot(page, "warning-board-before")
+
+    tokens = ack_tokens(server, warning_id)
+    towns = {town for _, town, _ in tokens}
+    assert {ZHUKOU, HUANGTIAN} <= towns, towns
+    # one person of each town, and one more of 竹口镇, answer from their phones
+    chosen = [next(t for t in tokens if t[1] == ZHUKOU), next(t for t in tokens if t[1] == HUANGTIAN)]
+    chosen.append(next(t for t in tokens if t[1] == ZHUKOU and t not in chosen))
+    phone = phone_context(browser)
+    mobile = phone.new_page()
+    for n, (name, _town, token) in enumerate(chosen, start=1):
+        mobile.goto(f"{server}/ack/{token}")
+        expect(mobile.get_by_test_id("ack-headline")).to_have_text(HEADLINE)
+        expect(mobile.locator(".band")).to_contain_text("暴雨橙色预警")
+        mobile.get_by_test_id("ack-button").click()
+        expect(mobile.get_by_test_id("ack-done")).to_contain_text("已确认收到")
+        if n == 1:
+            shot(mobile, "warning-ack-phone")
+        # the desk's board follows without a reload
+        expect(answered).to_have_text(str(n), timeout=10_000)
+        expect(board.locator("li[data-state=answered]", has_text=name).first).to_be_visible()
+
+    # the same link again: acknowledged before
+    mobile.goto(f"{server}/ack/{chosen[0][2]}")
+    expect(mobile.get_by_test_id("ack-done")).to_contain_text("此前已确认收到")
+    expect(mobile.get_by_test_id("ack-button")).to_have_count(0)
+    # a made-up link
+    mobile.goto(f"{server}/ack/not-a-real-token-000000000000")
+    expect(mobile.get_by_role("alert")).to_contain_text("链接无效")
+    phone.close()
+
+    zhukou_row = board.locator(f"[data-town='{ZHUKOU}']")
+    expect(zhukou_row.locator("li[data-state=answered]")).to_have_count(2)
+    shot(page, "warning-board-after")
+
+    # the recipients list is the frozen one; the exports are offered
+    page.get_by_role("tab", name="接收人").click()
+    expect(page.get_by_test_id("recipients").locator("tbody tr").first).to_be_visible()
+    for export in ("export-recipients", "export-evidence-docx", "export-evidence-xlsx"):
+        expect(page.get_by_test_id(export)).to_be_visible()
+    evidence = page.get_by_test_id("export-evidence-xlsx").get_attribute("href")
+    assert evidence == f"/api/v1/warnings/{warning_id}/evidence.xlsx"
+    with page.expect_download() as download:
+        page.get_by_test_id("export-evidence-xlsx").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+
+    # in force: the list's third tab shows it
+    page.goto(f"{server}/warnings?tab=in_force")
+    expect(page.get_by_test_id("warning-list")).to_contain_text(HEADLINE)
+    desk.close()
