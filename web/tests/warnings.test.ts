@@ -82,7 +82,7 @@ function me(id: string, permissions: string[]): Me {
     roles: [],
     permissions,
     unit_id: null,
-    scope: { division_adcode: '331126000000', division_path: '/33/3311/331126/' } as Me['scope'],
+    scope: { division_path: '/33/3311/331126/', everything: false, unit_id: null },
   }
 }
 
