@@ -124,7 +124,10 @@ def test_an_orange_warning_over_two_towns_fills_the_board_as_people_acknowledge(
     towns = {town for _, town, _ in tokens}
     assert {ZHUKOU, HUANGTIAN} <= towns, towns
     # one person of each town, and one more of 竹口镇, answer from their phones
-    chosen = [next(t for t in tokens if t[1] == ZHUKOU), next(t for t in tokens if t[1] == HUANGTIAN)]
+    chosen = [
+        next(t for t in tokens if t[1] == ZHUKOU),
+        next(t for t in tokens if t[1] == HUANGTIAN),
+    ]
     chosen.append(next(t for t in tokens if t[1] == ZHUKOU and t not in chosen))
     phone = phone_context(browser)
     mobile = phone.new_page()
