@@ -285,6 +285,7 @@ export default {
       empty: '暂无通知',
       read: '已读',
       unread: '未读',
+      acknowledged: '已确认收到',
     },
     errors: {
       warning_self_review: '审核、签发须由制作人以外的人进行',
@@ -527,6 +528,7 @@ export default {
       empty: 'No notifications',
       read: 'Read',
       unread: 'Unread',
+      acknowledged: 'Acknowledged',
     },
     errors: {
       warning_self_review: 'Review and sign-off must be done by someone other than the author',
