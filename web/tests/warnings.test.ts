@@ -364,3 +364,27 @@ describe('the workflow buttons', () => {
     expect(mine.findAll('button').map((b) => b.text())).toEqual(['退回'])
   })
 })
+
+describe('a CAP message taken from a file', () => {
+  it('is posted as it is, as application/cap+xml with the CSRF token, and a refusal keeps its code', async () => {
+    const { receiveCap } = await import('@/api/warnings')
+    const { setCsrfToken } = await import('@/api/client')
+    setCsrfToken('csrf-1')
+    const xml = '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>'
+    const fetchMock = vi.fn(async (_url: RequestInfo | URL, _init?: RequestInit) => jsonResponse(201, warningFixture({ origin: 'received', state: 'received' })))
+    vi.stubGlobal('fetch', fetchMock)
+    const file = new Blob([xml])
+    const w = await receiveCap(file)
+    expect(w.state).toBe('received')
+    const [url, init] = fetchMock.mock.calls[0]!
+    expect(String(url)).toBe('/api/v1/warnings:cap')
+    const headers = init?.headers as Record<string, string>
+    expect(headers['Content-Type']).toBe('application/cap+xml')
+    expect(headers['X-CSRF-Token']).toBe('csrf-1')
+    expect(init?.body).toBe(file) // the bytes as they are, not re-encoded
+
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(422, { error: { code: 'cap_version_unsupported', message: 'x' } })))
+    await expect(receiveCap(new Blob([xml]))).rejects.toMatchObject({ code: 'cap_version_unsupported', status: 422 })
+    setCsrfToken(null)
+  })
+})

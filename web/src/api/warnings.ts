@@ -7,7 +7,7 @@
  * document does not describe a route yet they are written out here, and `make api-types` makes
  * `schema.d.ts` the judge once the routes land.
  */
-import { api, buildUrl } from '@/api/client'
+import { api, buildUrl, CSRF_HEADER, errorFromResponse, getCsrfToken } from '@/api/client'
 import type { Page } from '@/api/types'
 import type { components } from '@/api/schema'
 
@@ -324,6 +324,22 @@ export const callPlans = {
   create: (body: CallPlanWrite) => api.post<CallPlan>('/warnings/call-plans', body),
   update: (id: string, body: CallPlanChange) => api.patch<CallPlan>(`/warnings/call-plans/${id}`, body),
   remove: (id: string) => api.delete<void>(`/warnings/call-plans/${id}`),
+}
+
+/** The largest CAP message the console sends (the server has its own bound). */
+export const CAP_MAX_BYTES = 1024 * 1024
+
+/**
+ * Take a CAP 1.2 message (a file from a bureau) as a received warning: `POST /warnings:cap`
+ * with the XML as it is. The same message twice answers the same warning.
+ */
+export async function receiveCap(file: Blob): Promise<Warning> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/cap+xml' }
+  const token = getCsrfToken()
+  if (token) headers[CSRF_HEADER] = token
+  const response = await fetch(buildUrl('/warnings:cap'), { method: 'POST', headers, body: file, credentials: 'same-origin' })
+  if (!response.ok) throw await errorFromResponse(response)
+  return (await response.json()) as Warning
 }
 
 /** A list route may answer `{items, total}` or a bare list: the rows either way. */
