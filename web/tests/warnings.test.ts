@@ -158,9 +158,9 @@ describe('warning rules', () => {
   })
 
   it('checks a draft before it is sent', () => {
-    const base = { type_code: 'frost', level: 'red' as const, headline: ' ', area: null, area_adcodes: [], onset_at: '2026-12-07T02:00:00Z', expires_at: '2026-12-07T01:00:00Z' }
-    expect(draftProblems(base, TYPES)).toEqual(['level_not_allowed', 'headline_required', 'area_required', 'times_order'])
-    expect(draftProblems({ ...base, level: 'orange', headline: '霜冻', area_adcodes: ['331126101000'], expires_at: null }, TYPES)).toEqual([])
+    const base = { type_code: 'frost', level: 'red' as const, headline: ' ', issuer: '', area: null, area_adcodes: [], onset_at: '2026-12-07T02:00:00Z', expires_at: '2026-12-07T01:00:00Z' }
+    expect(draftProblems(base, TYPES)).toEqual(['level_not_allowed', 'headline_required', 'issuer_required', 'area_required', 'times_order'])
+    expect(draftProblems({ ...base, level: 'orange', headline: '霜冻', issuer: '庆元县应急管理局', area_adcodes: ['331126101000'], expires_at: null }, TYPES)).toEqual([])
   })
 
   it('totals the board, from the server when it sends them, and puts unanswered towns first', () => {
@@ -386,5 +386,18 @@ describe('a CAP message taken from a file', () => {
     vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(422, { error: { code: 'cap_version_unsupported', message: 'x' } })))
     await expect(receiveCap(new Blob([xml]))).rejects.toMatchObject({ code: 'cap_version_unsupported', status: 422 })
     setCsrfToken(null)
+  })
+})
+
+describe('delivery failures in words', () => {
+  it('words a known code, a channel’s code and an unknown one', async () => {
+    const { deliveryErrorLabel } = await import('@/views/warnings/words')
+    const { t, te } = i18n.global
+    const w = { t: (k: string, p?: Record<string, unknown>) => (p ? t(k, p) : t(k)), te: (k: string) => te(k), locale: 'zh-CN' }
+    expect(deliveryErrorLabel('channel_not_configured', w)).toBe('该渠道未配置')
+    expect(deliveryErrorLabel('sms_unavailable', w)).toBe('短信：暂时无法送达')
+    expect(deliveryErrorLabel('wecom_webhook_not_allowed', w)).toBe('企业微信：机器人地址不在允许范围内')
+    expect(deliveryErrorLabel('something_new', w)).toBe('其他原因')
+    expect(deliveryErrorLabel(null, w)).toBe('')
   })
 })

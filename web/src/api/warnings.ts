@@ -134,20 +134,19 @@ export interface Recipient {
 }
 
 export interface Delivery {
-  id: string
+  id: number | string
   recipient_ref: string
-  name?: string
+  name: string
   channel: string
-  address?: string
+  address: string
   state: string
-  step?: number
-  attempts?: number
-  reason?: string | null
-  receipt?: Record<string, unknown> | null
-  due_at?: string | null
-  sent_at?: string | null
-  delivered_at?: string | null
-  created_at?: string
+  step: number
+  tries: number
+  /** why it failed: a code (`channel_not_configured`, `sms_unavailable`, …) */
+  error: string | null
+  created_at: string
+  sent_at: string | null
+  delivered_at: string | null
 }
 
 /** One person row of the 叫应 board. */
@@ -289,14 +288,18 @@ export interface SpotCheck extends SpotCheckWrite {
 }
 
 export const warnings = {
-  types: (signal?: AbortSignal) => api.get<WarningType[]>('/warnings/types', undefined, { signal }),
+  types: async (signal?: AbortSignal) =>
+    rowsOf(await api.get<{ items: WarningType[] } | WarningType[]>('/warnings/types', undefined, { signal })),
   list: (query: WarningQuery, signal?: AbortSignal) => api.get<Page<Warning>>('/warnings', { ...query }, { signal }),
   get: (id: string, signal?: AbortSignal) => api.get<Warning>(`/warnings/${id}`, undefined, { signal }),
   create: (body: WarningDraft) => api.post<Warning>('/warnings', body),
   update: (id: string, body: WarningPatch) => api.patch<Warning>(`/warnings/${id}`, body),
-  /** A workflow step with the version read (compare-and-set) and, where asked, a reason. */
+  /**
+   * A workflow step with the version read (compare-and-set) and, where asked, a reason. 更新 and
+   * 转发 make a new draft from the warning (no version: the original does not change by them).
+   */
   step: (id: string, step: WorkflowStep, body: { version: number; reason?: string }) =>
-    api.post<Warning>(`/warnings/${id}/${step}`, body),
+    api.post<Warning>(`/warnings/${id}/${step}`, step === 'update' || step === 'relay' ? {} : body),
   recipients: (id: string, query: { offset: number; limit: number; reason?: string; q?: string }, signal?: AbortSignal) =>
     api.get<Page<Recipient>>(`/warnings/${id}/recipients`, { ...query }, { signal }),
   deliveries: (id: string, query: { offset: number; limit: number; state?: string }, signal?: AbortSignal) =>
@@ -343,7 +346,7 @@ export async function receiveCap(file: Blob): Promise<Warning> {
 }
 
 /** A list route may answer `{items, total}` or a bare list: the rows either way. */
-export function rowsOf<T>(answer: Page<T> | T[]): T[] {
+export function rowsOf<T>(answer: { items: T[] } | T[]): T[] {
   return Array.isArray(answer) ? answer : (answer.items ?? [])
 }
 

@@ -218,6 +218,7 @@ export function draftProblems(d: {
   type_code: string | null
   level: Level | null
   headline: string
+  issuer: string
   area: AreaGeometry | null
   area_adcodes: readonly string[]
   onset_at: string | null
@@ -228,6 +229,7 @@ export function draftProblems(d: {
   if (!d.level) problems.push('level_required')
   else if (d.type_code && !allowedLevels(types, d.type_code).includes(d.level)) problems.push('level_not_allowed')
   if (!d.headline.trim()) problems.push('headline_required')
+  if (!d.issuer.trim()) problems.push('issuer_required')
   if (!d.area && !d.area_adcodes.length) problems.push('area_required')
   if (d.onset_at && d.expires_at && new Date(d.expires_at) <= new Date(d.onset_at)) problems.push('times_order')
   return problems

@@ -26,3 +26,16 @@ export const deliveryStateLabel = (code: string | null | undefined, w: Words) =>
 export const reasonLabel = (code: string | null | undefined, w: Words) => worded('warning.reason', code, w)
 export const positionLabel = (code: string | null | undefined, w: Words) => worded('warning.position', code, w)
 export const callStateLabel = (code: string | null | undefined, w: Words) => worded('warning.callState', code, w)
+
+const CHANNEL_ERROR = /^(app|email|dingtalk|wecom|sms|voice|loudspeaker|led)_(.+)$/
+
+/** Why a delivery failed, in words: `sms_unavailable` → 短信：暂时无法送达; an unknown code → 其他原因. */
+export function deliveryErrorLabel(code: string | null | undefined, w: Words): string {
+  if (!code) return ''
+  if (w.te(`warning.deliveryError.${code}`)) return w.t(`warning.deliveryError.${code}`)
+  const m = CHANNEL_ERROR.exec(code)
+  if (m && w.te(`warning.deliveryError.${m[2]}`)) {
+    return w.t('warning.deliveryError.ofChannel', { channel: channelLabel(m[1], w), reason: w.t(`warning.deliveryError.${m[2]}`) })
+  }
+  return w.t('warning.deliveryError.other')
+}
