@@ -75,15 +75,15 @@ def draft_in_the_editor(page: Page, base: str) -> str:
     page.get_by_test_id("field-type").click()
     page.locator(".el-select-dropdown__item:visible", has_text="暴雨").first.click()
     page.get_by_test_id("field-level").locator("[data-level=orange]").click()
-    page.get_by_test_id("field-headline").locator("input").fill(HEADLINE)
-    page.get_by_test_id("field-description").locator("textarea").fill(
+    page.get_by_test_id("field-headline").fill(HEADLINE)
+    page.get_by_test_id("field-description").fill(
         "预计未来6小时竹口镇、黄田镇累计降雨量将达100毫米以上，山洪、地质灾害风险高。"
     )
-    page.get_by_test_id("field-instruction").locator("textarea").fill(
+    page.get_by_test_id("field-instruction").fill(
         "请立即组织危险区域人员转移，村（社区）责任人逐户落实。"
     )
-    page.get_by_test_id("field-issuer").locator("input").fill("庆元县应急管理局")
-    page.get_by_test_id("field-area-desc").locator("input").fill("竹口镇、黄田镇")
+    page.get_by_test_id("field-issuer").fill("庆元县应急管理局")
+    page.get_by_test_id("field-area-desc").fill("竹口镇、黄田镇")
     towns = page.get_by_test_id("area-towns")
     for code in (ZHUKOU, HUANGTIAN):
         towns.locator(f"[data-adcode='{code}']").click()
