@@ -174,6 +174,8 @@ describe('warning rules', () => {
     expect(boardTotals(board)).toEqual({ called: 5, answered: 3, overdue: 1, escalated: 1 })
     expect(boardTotals({ ...board, totals: { called: 9, answered: 8, overdue: 1, escalated: 0, exhausted: 0 } }).called).toBe(9)
     expect(sortTowns(board.towns).map((t) => t.town_name)).toEqual(['乙镇', '甲镇'])
+    const county = { town_adcode: null, town_name: null, called: 9, answered: 0, overdue: 0, escalated: 0, people: [] }
+    expect(sortTowns([county, ...board.towns]).map((t) => t.town_name)).toEqual(['乙镇', '甲镇', null])
   })
 
   it('finds the warning a live event is about, whatever its payload', () => {

@@ -170,10 +170,15 @@ export function boardTotals(board: Pick<Board, 'towns' | 'totals'> | null | unde
   return totals
 }
 
-/** Towns with someone still not answering first, then by name. */
+/** Towns with someone still not answering first, then by name; the county level (no town) last. */
 export function sortTowns(towns: readonly BoardTown[]): BoardTown[] {
   const open = (t: BoardTown) => t.called - t.answered
-  return [...towns].sort((a, b) => open(b) - open(a) || (a.town_name ?? '').localeCompare(b.town_name ?? '', 'zh-CN'))
+  return [...towns].sort(
+    (a, b) =>
+      Number(!a.town_adcode) - Number(!b.town_adcode) ||
+      open(b) - open(a) ||
+      (a.town_name ?? '').localeCompare(b.town_name ?? '', 'zh-CN'),
+  )
 }
 
 /** Live events that change what a warning's page shows. */
