@@ -33,8 +33,8 @@ function jsonResponse(status: number, body: unknown) {
 }
 
 const TYPES: WarningType[] = [
-  { code: 'rainstorm', name_zh: '暴雨', name_en: 'Rainstorm', family: 'meteorological', levels: ['blue', 'yellow', 'orange', 'red'] },
-  { code: 'frost', name_zh: '霜冻', name_en: 'Frost', family: 'meteorological', levels: ['blue', 'yellow', 'orange'] },
+  { code: 'rainstorm', name_zh: '暴雨', name_en: 'Rainstorm', family: 'meteorological', levels: ['blue', 'yellow', 'orange', 'red'], cap_category: 'Met', authority_zh: '气象局' },
+  { code: 'frost', name_zh: '霜冻', name_en: 'Frost', family: 'meteorological', levels: ['blue', 'yellow', 'orange'], cap_category: 'Met', authority_zh: '气象局' },
 ]
 
 const AUTHOR = '00000000-0000-0000-0000-0000000000a1'
@@ -45,10 +45,13 @@ function warningFixture(over: Partial<Warning> = {}): Warning {
     id: '11111111-1111-1111-1111-111111111111',
     number: 'YJ-W-20261207-0001',
     identifier: null,
+    sender: null,
     origin: 'authored',
     state: 'draft',
+    cap_status: 'Actual',
     msg_type: 'Alert',
     replaces_id: null,
+    references: [],
     relayed_from_id: null,
     type_code: 'rainstorm',
     event_text: null,
@@ -56,6 +59,9 @@ function warningFixture(over: Partial<Warning> = {}): Warning {
     headline: '庆元县气象台发布暴雨橙色预警',
     description: '',
     instruction: '',
+    headline_en: null,
+    description_en: null,
+    instruction_en: null,
     issuer: '庆元县应急管理局',
     division_adcode: '331126000000',
     area_desc: '',
@@ -64,7 +70,19 @@ function warningFixture(over: Partial<Warning> = {}): Warning {
     onset_at: null,
     expires_at: null,
     sent_at: null,
+    call_plan: null,
+    source: null,
     created_by: AUTHOR,
+    submitted_by: null,
+    submitted_at: null,
+    approved_by: null,
+    approved_at: null,
+    signed_by: null,
+    signed_at: null,
+    published_by: null,
+    published_at: null,
+    cancelled_by: null,
+    cancelled_at: null,
     state_reason: null,
     recipient_count: 0,
     version: 3,
@@ -166,15 +184,18 @@ describe('warning rules', () => {
   it('totals the board, from the server when it sends them, and puts unanswered towns first', () => {
     const board: Board = {
       warning_id: 'w',
+      state: 'published',
+      totals: { called: 5, answered: 3, overdue: 1, escalated: 1, exhausted: 0 },
       towns: [
-        { town_adcode: '1', town_name: '甲镇', called: 2, answered: 2, overdue: 0, escalated: 0, people: [] },
-        { town_adcode: '2', town_name: '乙镇', called: 3, answered: 1, overdue: 1, escalated: 1, people: [] },
+        { town_adcode: '1', town_name: '甲镇', called: 2, answered: 2, overdue: 0, escalated: 0, exhausted: 0, people: [] },
+        { town_adcode: '2', town_name: '乙镇', called: 3, answered: 1, overdue: 1, escalated: 1, exhausted: 0, people: [] },
       ],
     }
     expect(boardTotals(board)).toEqual({ called: 5, answered: 3, overdue: 1, escalated: 1 })
+    expect(boardTotals({ towns: board.towns })).toEqual({ called: 5, answered: 3, overdue: 1, escalated: 1 })
     expect(boardTotals({ ...board, totals: { called: 9, answered: 8, overdue: 1, escalated: 0, exhausted: 0 } }).called).toBe(9)
     expect(sortTowns(board.towns).map((t) => t.town_name)).toEqual(['乙镇', '甲镇'])
-    const county = { town_adcode: null, town_name: null, called: 9, answered: 0, overdue: 0, escalated: 0, people: [] }
+    const county = { town_adcode: null, town_name: null, called: 9, answered: 0, overdue: 0, escalated: 0, exhausted: 0, people: [] }
     expect(sortTowns([county, ...board.towns]).map((t) => t.town_name)).toEqual(['乙镇', '甲镇', null])
   })
 
@@ -299,6 +320,8 @@ describe('the phone page', () => {
 describe('the 叫应 board', () => {
   const board: Board = {
     warning_id: 'w1',
+    state: 'published',
+    totals: { called: 2, answered: 1, overdue: 1, escalated: 0, exhausted: 0 },
     towns: [
       {
         town_adcode: '331126101000',
@@ -307,9 +330,10 @@ describe('the 叫应 board', () => {
         answered: 1,
         overdue: 1,
         escalated: 0,
+        exhausted: 0,
         people: [
-          { recipient_id: 'r1', name: '张三', position: '镇长', reason: 'town_head', call_state: 'answered', call_step: 0, acked_at: '2026-12-07T01:05:00Z', overdue: false },
-          { recipient_id: 'r2', name: '李四', position: null, reason: 'village_head', call_state: 'waiting', call_step: 1, acked_at: null, overdue: true },
+          { recipient_id: 'r1', name: '张三', position: '镇长', reason: 'town_head', call_state: 'answered', call_step: 0, acked_at: '2026-12-07T01:05:00Z', escalated_from_id: null, overdue: false },
+          { recipient_id: 'r2', name: '李四', position: null, reason: 'village_head', call_state: 'waiting', call_step: 1, acked_at: null, escalated_from_id: null, overdue: true },
         ],
       },
     ],
@@ -319,7 +343,7 @@ describe('the 叫应 board', () => {
     vi.useFakeTimers()
     let answered = 1
     const fetchMock = vi.fn(async () =>
-      jsonResponse(200, { ...board, towns: [{ ...board.towns[0]!, answered }] }),
+      jsonResponse(200, { ...board, totals: { ...board.totals, answered }, towns: [{ ...board.towns[0]!, answered }] }),
     )
     vi.stubGlobal('fetch', fetchMock)
     const w = mount(CallBoard, { props: { warningId: 'w1' }, global: { plugins: [i18n] } })

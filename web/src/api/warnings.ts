@@ -43,21 +43,21 @@ export interface WarningType {
   name_en: string
   family: string
   levels: Level[]
-  cap_category?: string
-  authority_zh?: string
-  sort?: number
+  cap_category: string
+  authority_zh: string
 }
 
 export interface Warning {
   id: string
   number: string
   identifier: string | null
-  sender?: string | null
+  sender: string | null
   origin: 'authored' | 'received'
   state: WarningState
-  cap_status?: string
+  cap_status: string
   msg_type: MsgType
   replaces_id: string | null
+  references: string[]
   relayed_from_id: string | null
   type_code: string | null
   event_text: string | null
@@ -65,6 +65,9 @@ export interface Warning {
   headline: string
   description: string
   instruction: string
+  headline_en: string | null
+  description_en: string | null
+  instruction_en: string | null
   issuer: string
   division_adcode: string
   area_desc: string
@@ -73,12 +76,19 @@ export interface Warning {
   onset_at: string | null
   expires_at: string | null
   sent_at: string | null
-  call_plan?: CallPlanSteps | Record<string, unknown> | null
-  source?: string | null
+  call_plan: Record<string, unknown> | null
+  source: string | null
   created_by: string | null
-  submitted_by?: string | null
-  approved_by?: string | null
-  signed_by?: string | null
+  submitted_by: string | null
+  submitted_at: string | null
+  approved_by: string | null
+  approved_at: string | null
+  signed_by: string | null
+  signed_at: string | null
+  published_by: string | null
+  published_at: string | null
+  cancelled_by: string | null
+  cancelled_at: string | null
   state_reason: string | null
   recipient_count: number
   version: number
@@ -158,8 +168,8 @@ export interface BoardPerson {
   call_state: string
   call_step: number
   acked_at: string | null
-  escalated_from_id?: string | null
-  overdue?: boolean
+  escalated_from_id: string | null
+  overdue: boolean
 }
 
 /** One town of the 叫应 board: how many were called, answered, overdue, escalated. */
@@ -170,7 +180,7 @@ export interface BoardTown {
   answered: number
   overdue: number
   escalated: number
-  exhausted?: number
+  exhausted: number
   people: BoardPerson[]
 }
 
@@ -179,13 +189,13 @@ export interface BoardCounts {
   answered: number
   overdue: number
   escalated: number
-  exhausted?: number
+  exhausted: number
 }
 
 export interface Board {
   warning_id: string
-  state?: string
-  totals?: BoardCounts
+  state: string
+  totals: BoardCounts
   towns: BoardTown[]
 }
 

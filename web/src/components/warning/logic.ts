@@ -155,7 +155,7 @@ export interface BoardTotals {
   escalated: number
 }
 
-export function boardTotals(board: Pick<Board, 'towns' | 'totals'> | null | undefined): BoardTotals {
+export function boardTotals(board: { towns: Board['towns']; totals?: Board['totals'] | null } | null | undefined): BoardTotals {
   if (board?.totals) {
     const { called, answered, overdue, escalated } = board.totals
     return { called, answered, overdue, escalated }
