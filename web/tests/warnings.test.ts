@@ -427,3 +427,19 @@ describe('delivery failures in words', () => {
     expect(deliveryErrorLabel(null, w)).toBe('')
   })
 })
+
+describe('a warning in the audit log', () => {
+  it('words a warning’s state and level by its own words, an order’s by the order’s', async () => {
+    const { wordsOf } = await import('@/utils/words')
+    const { t, te, locale } = i18n.global
+    const words = wordsOf({ t, te, locale } as unknown as Parameters<typeof wordsOf>[0])
+    expect(words.changesText({ state: 'approved', level: 'orange' }, { state: 'signed', level: 'red' }, 'warning')).toEqual([
+      expect.stringContaining('待签发'),
+      expect.stringContaining('红色'),
+    ])
+    expect(words.changesText({ state: 'approved' }, { state: 'signed' }, 'warning')[0]).toContain('待发布')
+    expect(words.changesText({ stage: 'issued' }, { stage: 'signed' }, 'order')[0]).toContain('已签收')
+    expect(words.actionText('warning.published')).toBe('发布预警')
+    expect(words.subjectText('warning')).toBe('预警')
+  })
+})

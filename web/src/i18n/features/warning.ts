@@ -55,6 +55,46 @@ const enTypes: Record<keyof typeof zhTypes, string> = {
 
 export default {
   'zh-CN': {
+    words: {
+      subject: { warning: '预警' },
+      action: {
+        warning: {
+          created: '制作预警',
+          updated: '修改预警',
+          submitted: '预警送审',
+          approved: '预警审核通过',
+          returned: '预警退回',
+          signed: '预警签发',
+          published: '发布预警',
+          cancelled: '解除预警',
+          superseded: '预警被更新',
+          expired: '预警到期',
+          received: '收到预警',
+          relayed: '转发预警',
+          dismissed: '预警不予转发',
+          acknowledged: '叫应应答',
+        },
+      },
+      value: {
+        warning: {
+          state: {
+            draft: '草稿',
+            submitted: '待审核',
+            returned: '已退回',
+            approved: '待签发',
+            signed: '待发布',
+            published: '已发布',
+            cancelled: '已解除',
+            superseded: '已更新',
+            expired: '已过期',
+            received: '待处理',
+            relayed: '已转发',
+            dismissed: '不予转发',
+          },
+          level: { red: '红色', orange: '橙色', yellow: '黄色', blue: '蓝色' },
+        },
+      },
+    },
     nav: { warningsGroup: '预警', warnings: '预警信息', callPlans: '叫应方案', warning: '预警详情' },
     warning: {
       title: '预警信息',
@@ -316,6 +356,46 @@ export default {
     },
   },
   en: {
+    words: {
+      subject: { warning: 'Warning' },
+      action: {
+        warning: {
+          created: 'Warning drafted',
+          updated: 'Warning edited',
+          submitted: 'Warning submitted',
+          approved: 'Warning approved',
+          returned: 'Warning returned',
+          signed: 'Warning signed off',
+          published: 'Warning published',
+          cancelled: 'Warning cancelled',
+          superseded: 'Warning superseded',
+          expired: 'Warning expired',
+          received: 'Warning received',
+          relayed: 'Warning relayed',
+          dismissed: 'Warning dismissed',
+          acknowledged: 'Call acknowledged',
+        },
+      },
+      value: {
+        warning: {
+          state: {
+            draft: 'Draft',
+            submitted: 'Awaiting review',
+            returned: 'Returned',
+            approved: 'Awaiting sign-off',
+            signed: 'Ready to publish',
+            published: 'Published',
+            cancelled: 'Cancelled',
+            superseded: 'Superseded',
+            expired: 'Expired',
+            received: 'To handle',
+            relayed: 'Relayed',
+            dismissed: 'Dismissed',
+          },
+          level: { red: 'Red', orange: 'Orange', yellow: 'Yellow', blue: 'Blue' },
+        },
+      },
+    },
     nav: { warningsGroup: 'Warnings', warnings: 'Warnings', callPlans: 'Call plans', warning: 'Warning' },
     warning: {
       title: 'Warnings',
