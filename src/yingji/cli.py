@@ -39,6 +39,7 @@ from yingji.core.logs import configure_logging
 from yingji.dispatch import bulletin
 from yingji.dispatch import service as dispatch_service
 from yingji.intake import service as intake_service
+from yingji.notify import demo as notify_demo
 from yingji.org import flows as org_flows
 from yingji.org import imports, seed
 from yingji.org import schemas as org_schemas
@@ -412,6 +413,14 @@ def seed_demo(
                     console.print(
                         f"added resources: {counted}; {stock.items} supply items, "
                         f"{stock.batches} stock batches"
+                    )
+                reach = await notify_demo.seed_demo_notify(
+                    session=session, topic_root=settings.mqtt_topic_root
+                )
+                if not reach.already:
+                    console.print(
+                        f"added {reach.contact_points} contact points, "
+                        f"{reach.devices} loudspeakers and LED boards"
                     )
                 return report
         finally:

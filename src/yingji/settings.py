@@ -156,6 +156,76 @@ class Settings(BaseSettings):
         description="/metrics asks for `Authorization: Bearer <token>`; unset: open in local, "
         "test and drill, and only to loopback callers in staging and production",
     )
+    # warnings, part A (CAP in and out, the feed poller)
+    cap_org_code: str = Field(
+        default="00000000",
+        pattern=r"^[0-9A-Za-z]{8}$",
+        description="the issuing organisation's 8-character code in GB/T 35965.1 identifiers "
+        "(DDDUUUXX)",
+    )
+    cap_sender: str = Field(
+        default="yingji@localhost",
+        pattern=r"^[^\s,<>&\"']{1,200}$",
+        description="CAP <sender> of the warnings this node publishes",
+    )
+    cap_max_bytes: int = Field(
+        default=1 * MiB,
+        ge=16 * 1024,
+        le=16 * MiB,
+        description="the largest CAP message taken (posted or fetched from a feed)",
+    )
+    cap_feed_max_bytes: int = Field(
+        default=4 * MiB, ge=16 * 1024, le=64 * MiB, description="the largest feed document read"
+    )
+    cap_feed_max_entries: int = Field(
+        default=100, ge=1, le=1000, description="feed entries taken per poll (newest first)"
+    )
+    cap_fetch_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="timeout of each feed and CAP message fetch"
+    )
+    # --- notify channels (issue 19, part C: deliveries) ---
+    smtp_host: str | None = Field(default=None, description="SMTP server of the e-mail channel")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = Field(default="yingji@localhost", max_length=200)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    sms_gateway_url: str | None = Field(
+        default=None, description="HTTP SMS gateway: POST JSON with an Idempotency-Key"
+    )
+    sms_gateway_token: SecretStr | None = None
+    voice_gateway_url: str | None = Field(
+        default=None, description="HTTP voice gateway (its receipts report the key pressed)"
+    )
+    voice_gateway_token: SecretStr | None = None
+    notify_receipt_secret: SecretStr | None = Field(
+        default=None,
+        description="the X-Yingji-Receipt-Secret the SMS and voice gateways send with receipts; "
+        "unset: receipts are refused",
+    )
+    mqtt_url: str | None = Field(
+        default=None, description="MQTT broker of the loudspeakers and LED boards, mqtt://host:port"
+    )
+    mqtt_topic_root: str = Field(default="yingji/devices", max_length=100)
+    notify_webhook_hosts: list[str] = Field(
+        default_factory=lambda: ["oapi.dingtalk.com", "qyapi.weixin.qq.com"],
+        description="the hosts DingTalk and WeCom robot webhooks may point at",
+    )
+    notify_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON object of channel → messages per second (e.g. {"sms": 50}); '
+        "channels not named are not throttled",
+    )
+    notify_max_tries: int = Field(default=4, ge=1, le=20, description="tries per channel")
+    notify_retry_seconds: float = Field(
+        default=30, gt=0, le=3600, description="the first retry's delay; each next one doubles"
+    )
+    notify_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    notify_batch: int = Field(default=500, ge=1, le=10_000)
+    notify_app_batch: int = Field(default=5000, ge=1, le=50_000)
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    notify_send_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # --- end notify channels ---
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

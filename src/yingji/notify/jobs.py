@@ -161,6 +161,8 @@ class Notices:
         "resource.request.cancelled",
         "resource.stock.expiring",
         "resource.stock.below_minimum",
+        # warnings, part A: a CAP message received for a division tells its desk
+        "warning.received",
     )
 
     def __init__(self, db: Database) -> None:

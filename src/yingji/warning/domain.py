@@ -3,15 +3,26 @@ and 叫应 (call and acknowledge) with escalation."""
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.warning import catalogue, models
+from yingji.warning import calling_api, cap_api, catalogue, feeds, jobs, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="warning",
-    routers=(),
+    # CAP (part A) first, so ``warnings:cap`` and ``warnings/feeds`` are never taken for an id;
+    # then 叫应 (part D): its /warnings/ack/… and /warnings/call-plans before /warnings/{id}
+    routers=(cap_api.router, calling_api.router),
     models=(models,),
-    reference_data=(catalogue.ensure_reference_data,),
+    timer_handlers={
+        feeds.FEED_TIMER: feeds.poll_on_time,  # part A (CAP)
+        # 叫应 (part D): chain steps, the auditor, acknowledgements told in batches
+        jobs.CALL_STEP_TIMER: jobs.call_step,
+        jobs.CALL_AUDIT_TIMER: jobs.call_audit,
+        jobs.ACK_EVENT_TIMER: jobs.ack_event,
+    },
+    # 叫应 (part D): chains started/stopped, voice answers
+    subscribers=(jobs.StartCallChains, jobs.StopCallChains, jobs.VoiceAnswers),
+    reference_data=(catalogue.ensure_reference_data, jobs.ensure_call_audit),
     permissions={
         Permission.WARNING_READ: frozenset(Role),
         # 制作: the duty desk drafts (and relays received CAP warnings as drafts)

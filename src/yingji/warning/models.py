@@ -46,7 +46,8 @@ class WarningState(StrEnum):
     Authored: draft (制作) → submitted (送审) → approved (审核通过) → signed (签发) → published
     (发布) → cancelled (解除) | superseded (an Update replaced it) | expired (past ``expires_at``).
     A reviewer may send it back (returned → edited → submitted again).
-    Received over CAP: received → relayed (a draft for our area was made from it) | dismissed.
+    Received over CAP: received → relayed (a draft for our area was made from it) | dismissed,
+    and superseded | cancelled when its sender updates or cancels it.
     """
 
     DRAFT = "draft"
@@ -71,11 +72,12 @@ WARNING_TRANSITIONS: dict[WarningState, frozenset[WarningState]] = {
     _W.APPROVED: frozenset({_W.SIGNED, _W.RETURNED}),
     _W.SIGNED: frozenset({_W.PUBLISHED, _W.RETURNED}),
     _W.PUBLISHED: frozenset({_W.CANCELLED, _W.SUPERSEDED, _W.EXPIRED}),
-    _W.RECEIVED: frozenset({_W.RELAYED, _W.DISMISSED}),
+    # a received warning its sender updated or cancelled (CAP Update/Cancel referencing it)
+    _W.RECEIVED: frozenset({_W.RELAYED, _W.DISMISSED, _W.SUPERSEDED, _W.CANCELLED}),
+    _W.RELAYED: frozenset({_W.SUPERSEDED, _W.CANCELLED}),
     _W.CANCELLED: frozenset(),
     _W.SUPERSEDED: frozenset(),
     _W.EXPIRED: frozenset(),
-    _W.RELAYED: frozenset(),
     _W.DISMISSED: frozenset(),
 }
 #: states in which a warning is in force (交接班 and the board list these)
