@@ -163,6 +163,11 @@ class Notices:
         "resource.stock.below_minimum",
         # warnings, part A: a CAP message received for a division tells its desk
         "warning.received",
+        # the warning workflow (issue 19, B): the next role in the chain is told
+        "warning.submitted",
+        "warning.approved",
+        "warning.returned",
+        "warning.signed",
     )
 
     def __init__(self, db: Database) -> None:

@@ -27,7 +27,9 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    false,
     func,
+    or_,
     select,
     update,
 )
@@ -1252,3 +1254,242 @@ async def division_boundaries(
         )
     )
     return [(adcode, path, level, boundary) for adcode, path, level, boundary in rows]
+
+
+# --- what warning targeting reads (靶向发布, issue 19) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReachableUnit:
+    """A linkage unit as targeting sees it: where it serves and where it stands."""
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    division_adcode: str
+    division_path: str
+    parent_id: uuid.UUID | None
+    lon: float | None
+    lat: float | None
+
+
+@dataclass(frozen=True)
+class ReachablePerson:
+    """A person of a unit, with the account that is theirs (if any)."""
+
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    name: str
+    position: str | None
+    mobile: str | None
+    is_leader: bool
+    user_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ReachableUser:
+    """An active account (its person, unit and division, if any)."""
+
+    id: uuid.UUID
+    display_name: str
+    person_id: uuid.UUID | None
+    unit_id: uuid.UUID | None
+    division_adcode: str | None
+
+
+@dataclass(frozen=True)
+class AreaDivision:
+    """A division as targeting sees it: its level, path, outline (or centroid) and box."""
+
+    adcode: str
+    level: str
+    path: str
+    boundary: dict[str, Any] | None
+    centroid_lon: float | None
+    centroid_lat: float | None
+
+
+def _under_any(column: Any, prefixes: Collection[str]) -> list[ColumnElement[bool]]:
+    return [column.startswith(prefix, autoescape=True) for prefix in sorted(set(prefixes))]
+
+
+def _in_box(lon: Any, lat: Any, bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:
+    min_lon, min_lat, max_lon, max_lat = bbox
+    inside: ColumnElement[bool] = (
+        (lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat)
+    )
+    return inside
+
+
+async def divisions_in_area(
+    *,
+    session: AsyncSession,
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+) -> list[AreaDivision]:
+    """Divisions under any of ``path_prefixes`` or whose box meets ``bbox`` (the caller keeps
+    those its area really holds)."""
+    where = _under_any(Division.path, path_prefixes)
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        where.append(
+            (Division.min_lon <= max_lon)
+            & (Division.max_lon >= min_lon)
+            & (Division.min_lat <= max_lat)
+            & (Division.max_lat >= min_lat)
+        )
+        where.append(_in_box(Division.centroid_lon, Division.centroid_lat, bbox))
+    if not where:
+        return []
+    rows = await session.execute(
+        select(
+            Division.adcode,
+            Division.level,
+            Division.path,
+            Division.boundary,
+            Division.centroid_lon,
+            Division.centroid_lat,
+        ).where(or_(*where))
+    )
+    return [AreaDivision(*row) for row in rows]
+
+
+#: a person with their active account (if any), as ``ReachablePerson`` takes them
+_PEOPLE = select(
+    Person.id,
+    Person.unit_id,
+    Person.name,
+    Person.position,
+    Person.mobile,
+    Person.is_leader,
+    UserAccount.id,
+).outerjoin(UserAccount, (UserAccount.person_id == Person.id) & UserAccount.active.is_(True))
+
+
+async def people_by_ids(
+    *, session: AsyncSession, person_ids: Collection[uuid.UUID]
+) -> list[ReachablePerson]:
+    """The given people (those that exist), each with their account."""
+    found: dict[uuid.UUID, ReachablePerson] = {}
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), 5000):
+        stmt = _PEOPLE.where(Person.id.in_(ids[start : start + 5000]))
+        for row in await session.execute(stmt.order_by(Person.id)):
+            found.setdefault(row[0], ReachablePerson(*row))
+    return list(found.values())
+
+
+async def users_with_role_over(
+    *, session: AsyncSession, role: Role, division_path: str
+) -> list[ReachableUser]:
+    """Active users with ``role`` whose jurisdiction contains ``division_path`` (their division
+    lies on it, or they have neither division nor unit): ``users_covering`` in SQL, for
+    directories of many accounts."""
+    adcodes = [code for code in division_path.split("/") if code]
+    rows = await session.execute(
+        select(
+            UserAccount.id,
+            UserAccount.display_name,
+            UserAccount.person_id,
+            UserAccount.unit_id,
+            UserAccount.division_adcode,
+            UserAccount.roles,
+        )
+        .where(
+            UserAccount.active.is_(True),
+            UserAccount.division_adcode.in_(adcodes)
+            | (UserAccount.division_adcode.is_(None) & UserAccount.unit_id.is_(None)),
+        )
+        .order_by(UserAccount.username)
+    )
+    return [ReachableUser(*row[:5]) for row in rows if role.value in (row.roles or [])]
+
+
+def _unit_in_area(
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str],
+) -> ColumnElement[bool]:
+    where = _under_any(LinkageUnit.division_path, path_prefixes)
+    if division_adcodes:
+        where.append(LinkageUnit.division_adcode.in_(sorted(set(division_adcodes))))
+    if bbox is not None:
+        where.append(_in_box(LinkageUnit.lon, LinkageUnit.lat, bbox))
+    return LinkageUnit.active.is_(True) & or_(*where) if where else false()
+
+
+_UNIT_COLUMNS = (
+    LinkageUnit.id,
+    LinkageUnit.kind,
+    LinkageUnit.name,
+    LinkageUnit.division_adcode,
+    LinkageUnit.division_path,
+    LinkageUnit.parent_id,
+    LinkageUnit.lon,
+    LinkageUnit.lat,
+)
+
+
+async def leaders_in_area(
+    *,
+    session: AsyncSession,
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> list[tuple[ReachablePerson, ReachableUnit]]:
+    """The leaders of the active units serving a division under any of ``path_prefixes`` or one
+    of ``division_adcodes``, or standing inside ``bbox``, each with their unit (one query, no
+    list of ids: the 100,000-recipient path; the caller keeps those inside its area)."""
+    rows = await session.execute(
+        _PEOPLE.add_columns(*_UNIT_COLUMNS)
+        .join(LinkageUnit, LinkageUnit.id == Person.unit_id)
+        .where(Person.is_leader.is_(True), _unit_in_area(path_prefixes, bbox, division_adcodes))
+    )
+    found: dict[uuid.UUID, tuple[ReachablePerson, ReachableUnit]] = {}
+    for row in rows:
+        found.setdefault(row[0], (ReachablePerson(*row[:7]), ReachableUnit(*row[7:])))
+    return list(found.values())
+
+
+async def accounts_in_area(
+    *,
+    session: AsyncSession,
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> list[tuple[ReachableUser, ReachableUnit]]:
+    """The active accounts of the units ``leaders_in_area`` reads, each with their unit."""
+    rows = await session.execute(
+        select(
+            UserAccount.id,
+            UserAccount.display_name,
+            UserAccount.person_id,
+            UserAccount.unit_id,
+            UserAccount.division_adcode,
+            *_UNIT_COLUMNS,
+        )
+        .join(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(UserAccount.active.is_(True), _unit_in_area(path_prefixes, bbox, division_adcodes))
+    )
+    return [(ReachableUser(*tuple(row)[:5]), ReachableUnit(*tuple(row)[5:])) for row in rows]
+
+
+def people_in_area(
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+    division_adcodes: Collection[str] = (),
+) -> Select[uuid.UUID]:
+    """SQL: the ids of the leaders and of the people with accounts of those units (for a join
+    by another domain, e.g. their contact points)."""
+    inside = _unit_in_area(path_prefixes, bbox, division_adcodes)
+    leaders = (
+        select(Person.id)
+        .join(LinkageUnit, LinkageUnit.id == Person.unit_id)
+        .where(Person.is_leader.is_(True), inside)
+    )
+    with_accounts = (
+        select(UserAccount.person_id)
+        .join(LinkageUnit, LinkageUnit.id == UserAccount.unit_id)
+        .where(UserAccount.active.is_(True), UserAccount.person_id.is_not(None), inside)
+    )
+    return select(leaders.union(with_accounts).subquery().c[0])

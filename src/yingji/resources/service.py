@@ -909,3 +909,66 @@ def stock_clause_available(item_id: uuid.UUID, at_least: int) -> ColumnElement[b
         .scalar_subquery()
     )
     return and_(Resource.kind == ResourceKind.WAREHOUSE.value, available >= at_least)
+
+
+# --- what warning targeting reads (靶向发布, issue 19) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceContact:
+    """A resource's contact, for a warning over the place it stands (危险源, 防护目标)."""
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    division_adcode: str
+    division_path: str
+    lon: float | None
+    lat: float | None
+    contact_name: str | None
+    contact_phone: str | None
+
+
+async def contacts_in_area(
+    *,
+    session: AsyncSession,
+    kinds_wanted: Collection[str],
+    path_prefixes: Collection[str],
+    bbox: tuple[float, float, float, float] | None,
+) -> list[ResourceContact]:
+    """Resources of ``kinds_wanted`` with a contact phone, in a division under any of
+    ``path_prefixes`` or standing inside ``bbox`` (the caller keeps those inside its area)."""
+    where: list[ColumnElement[bool]] = [
+        Resource.division_path.startswith(prefix, autoescape=True)
+        for prefix in sorted(set(path_prefixes))
+    ]
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        where.append(
+            (Resource.lon >= min_lon)
+            & (Resource.lon <= max_lon)
+            & (Resource.lat >= min_lat)
+            & (Resource.lat <= max_lat)
+        )
+    if not where or not kinds_wanted:
+        return []
+    rows = await session.execute(
+        select(
+            Resource.id,
+            Resource.kind,
+            Resource.name,
+            Resource.division_adcode,
+            Resource.division_path,
+            Resource.lon,
+            Resource.lat,
+            Resource.contact_name,
+            Resource.contact_phone,
+        )
+        .where(
+            Resource.kind.in_(sorted(set(kinds_wanted))),
+            Resource.contact_phone.is_not(None),
+            or_(*where),
+        )
+        .order_by(Resource.kind, Resource.code)
+    )
+    return [ResourceContact(*row) for row in rows]

@@ -3,18 +3,20 @@ and 叫应 (call and acknowledge) with escalation."""
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.warning import calling_api, cap_api, catalogue, feeds, jobs, models
+from yingji.warning import api, calling_api, cap_api, catalogue, feeds, flows, jobs, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="warning",
     # CAP (part A) first, so ``warnings:cap`` and ``warnings/feeds`` are never taken for an id;
-    # then 叫应 (part D): its /warnings/ack/… and /warnings/call-plans before /warnings/{id}
-    routers=(cap_api.router, calling_api.router),
+    # then 叫应 (part D): its /warnings/ack/… and /warnings/call-plans; then the workflow's,
+    # which name a warning as ``{warning_id:uuid}``
+    routers=(cap_api.router, calling_api.router, api.router),
     models=(models,),
     timer_handlers={
         feeds.FEED_TIMER: feeds.poll_on_time,  # part A (CAP)
+        flows.EXPIRE_TIMER: flows.expire,  # workflow (part B): a published warning ends
         # 叫应 (part D): chain steps, the auditor, acknowledgements told in batches
         jobs.CALL_STEP_TIMER: jobs.call_step,
         jobs.CALL_AUDIT_TIMER: jobs.call_audit,
