@@ -443,3 +443,37 @@ describe('a warning in the audit log', () => {
     expect(words.subjectText('warning')).toBe('预警')
   })
 })
+
+describe('my notifications', () => {
+  it('offers 确认收到 on a warning sent to me, not on a workflow notice, and acknowledges in the app', async () => {
+    const { default: NotificationsView } = await import('@/views/NotificationsView.vue')
+    const note = (id: string, kind: string) => ({
+      id,
+      kind,
+      title: '预警',
+      body: '竹口镇暴雨橙色预警',
+      subject_type: 'warning',
+      subject_id: 'w1',
+      created_at: '2026-12-07T01:00:00Z',
+      read_at: null,
+    })
+    const calls: string[] = []
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
+        calls.push(`${init?.method ?? 'GET'} ${String(url)}`)
+        if (String(url).includes('/warnings/w1/ack')) return jsonResponse(200, { status: 'acknowledged', warning_id: 'w1', recipient_id: 'r1', acked_at: '2026-12-07T01:05:00Z' })
+        if (String(url).includes('/read')) return jsonResponse(200, { ...note('n1', 'warning.publish'), read_at: '2026-12-07T01:05:00Z' })
+        return jsonResponse(200, { items: [note('n1', 'warning.publish'), note('n2', 'warning_publish')], total: 2 })
+      }),
+    )
+    const w = mount(NotificationsView, { global: { plugins: [i18n, router] } })
+    await flushPromises()
+    const buttons = w.findAll('[data-testid=notification-ack]')
+    expect(buttons).toHaveLength(1)
+    await buttons[0]!.trigger('click')
+    await flushPromises()
+    expect(calls).toContain('POST /api/v1/warnings/w1/ack')
+    expect(calls).toContain('POST /api/v1/notifications/n1/read')
+  })
+})
