@@ -2,7 +2,7 @@
 
 Revision ID: 53767dcf1c40
 Revises: c1e41211a7e9
-Create Date: 2026-12-07 12:03:25.358688+00:00
+Create Date: 2026-12-07 13:04:48.112821+00:00
 
 """
 
@@ -143,6 +143,65 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "delivery",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column("recipient_ref", sa.String(length=64), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=500), nullable=False),
+        sa.Column(
+            "fallbacks",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("ack_token", sa.String(length=64), nullable=True),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("tries", sa.Integer(), nullable=False),
+        sa.Column("due_at", yingji.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_by", sa.String(length=100), nullable=True),
+        sa.Column("claim_token", sa.Uuid(), nullable=True),
+        sa.Column("lease_until", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("gateway_ref", sa.String(length=200), nullable=True),
+        sa.Column(
+            "receipt",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("error", sa.String(length=200), nullable=True),
+        sa.Column("created_at", yingji.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["outbound_message.id"],
+            name=op.f("fk_delivery_message_id_outbound_message"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
+        sa.UniqueConstraint(
+            "message_id",
+            "recipient_ref",
+            "channel",
+            "step",
+            name=op.f("uq_delivery_message_id_recipient_ref_channel_step"),
+        ),
+    )
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_delivery_gateway_ref"), ["gateway_ref"], unique=False)
+        batch_op.create_index("ix_delivery_recipient_ref", ["recipient_ref"], unique=False)
+        batch_op.create_index("ix_delivery_state_due_at", ["state", "due_at"], unique=False)
+        batch_op.create_index("ix_delivery_subject", ["subject_id", "state"], unique=False)
+
+    op.create_table(
         "warning_cap_feed",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=False),
@@ -239,71 +298,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact_point", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contact_point_person_id"), ["person_id"], unique=False)
-
-    op.create_table(
-        "delivery",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("subject_id", sa.String(length=64), nullable=False),
-        sa.Column("recipient_ref", sa.String(length=64), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=True),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("address", sa.String(length=500), nullable=False),
-        sa.Column(
-            "fallbacks",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("ack_token", sa.String(length=64), nullable=True),
-        sa.Column("state", sa.String(length=12), nullable=False),
-        sa.Column("tries", sa.Integer(), nullable=False),
-        sa.Column("due_at", yingji.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("claimed_by", sa.String(length=100), nullable=True),
-        sa.Column("claim_token", sa.Uuid(), nullable=True),
-        sa.Column("lease_until", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("gateway_ref", sa.String(length=200), nullable=True),
-        sa.Column(
-            "receipt",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", yingji.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["message_id"],
-            ["outbound_message.id"],
-            name=op.f("fk_delivery_message_id_outbound_message"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["user_account.id"],
-            name=op.f("fk_delivery_user_id_user_account"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
-        sa.UniqueConstraint(
-            "message_id",
-            "recipient_ref",
-            "channel",
-            "step",
-            name=op.f("uq_delivery_message_id_recipient_ref_channel_step"),
-        ),
-    )
-    with op.batch_alter_table("delivery", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_delivery_gateway_ref"), ["gateway_ref"], unique=False)
-        batch_op.create_index("ix_delivery_recipient_ref", ["recipient_ref"], unique=False)
-        batch_op.create_index("ix_delivery_state_due_at", ["state", "due_at"], unique=False)
-        batch_op.create_index("ix_delivery_subject", ["subject_id", "state"], unique=False)
 
     op.create_table(
         "warning",
@@ -510,39 +504,9 @@ def upgrade() -> None:
         sa.Column("acked_at", yingji.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", yingji.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["broadcast_device.id"],
-            name=op.f("fk_warning_recipient_device_id_broadcast_device"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
             ["escalated_from_id"],
             ["warning_recipient.id"],
             name=op.f("fk_warning_recipient_escalated_from_id_warning_recipient"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
-            name=op.f("fk_warning_recipient_person_id_person"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["resource_id"],
-            ["resource.id"],
-            name=op.f("fk_warning_recipient_resource_id_resource"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"],
-            ["linkage_unit.id"],
-            name=op.f("fk_warning_recipient_unit_id_linkage_unit"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["user_account.id"],
-            name=op.f("fk_warning_recipient_user_id_user_account"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -560,16 +524,6 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("warning_recipient", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_warning_recipient_division_adcode"), ["division_adcode"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_warning_recipient_person_id"), ["person_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_warning_recipient_town_adcode"), ["town_adcode"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_warning_recipient_unit_id"), ["unit_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_warning_recipient_user_id"), ["user_id"], unique=False)
         batch_op.create_index(
             "ix_warning_recipient_warning_call_state", ["warning_id", "call_state"], unique=False
@@ -714,10 +668,6 @@ def downgrade() -> None:
     with op.batch_alter_table("warning_recipient", schema=None) as batch_op:
         batch_op.drop_index("ix_warning_recipient_warning_call_state")
         batch_op.drop_index(batch_op.f("ix_warning_recipient_user_id"))
-        batch_op.drop_index(batch_op.f("ix_warning_recipient_unit_id"))
-        batch_op.drop_index(batch_op.f("ix_warning_recipient_town_adcode"))
-        batch_op.drop_index(batch_op.f("ix_warning_recipient_person_id"))
-        batch_op.drop_index(batch_op.f("ix_warning_recipient_division_adcode"))
 
     op.drop_table("warning_recipient")
     op.drop_table("warning_cap_seen")
@@ -737,13 +687,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_warning_bbox")
 
     op.drop_table("warning")
-    with op.batch_alter_table("delivery", schema=None) as batch_op:
-        batch_op.drop_index("ix_delivery_subject")
-        batch_op.drop_index("ix_delivery_state_due_at")
-        batch_op.drop_index("ix_delivery_recipient_ref")
-        batch_op.drop_index(batch_op.f("ix_delivery_gateway_ref"))
-
-    op.drop_table("delivery")
     with op.batch_alter_table("contact_point", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_point_person_id"))
 
@@ -758,6 +701,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_warning_cap_feed_division_adcode"))
 
     op.drop_table("warning_cap_feed")
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_index("ix_delivery_subject")
+        batch_op.drop_index("ix_delivery_state_due_at")
+        batch_op.drop_index("ix_delivery_recipient_ref")
+        batch_op.drop_index(batch_op.f("ix_delivery_gateway_ref"))
+
+    op.drop_table("delivery")
     with op.batch_alter_table("call_plan", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_call_plan_division_adcode"))
 

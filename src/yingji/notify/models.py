@@ -156,9 +156,8 @@ class Delivery(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     recipient_ref: Mapped[str] = mapped_column(String(64))
     step: Mapped[int] = mapped_column(Integer, default=0)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
-    )
+    #: the account of an in-app delivery, as at sending (no foreign key: a snapshot)
+    user_id: Mapped[uuid.UUID | None] = mapped_column()
     name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))  # Channel
     address: Mapped[str] = mapped_column(String(500))

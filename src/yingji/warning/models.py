@@ -248,26 +248,19 @@ class WarningRecipient(Base):
     #: ``device:<id>`` — one row per someone, however many reasons name them
     recipient_key: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(String(24))  # RecipientReason (the first that named them)
-    person_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), index=True
-    )
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
-    )
-    unit_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("linkage_unit.id", ondelete="SET NULL"), index=True
-    )
-    resource_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("resource.id", ondelete="SET NULL")
-    )
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("broadcast_device.id", ondelete="SET NULL")
-    )
+    #: who they are, as ids at publication (a snapshot: no foreign keys, so the frozen list and
+    #: its evidence outlive a person, account, unit, resource or device deleted later — and
+    #: 100,000 rows are written without 500,000 key checks)
+    person_id: Mapped[uuid.UUID | None] = mapped_column()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    unit_id: Mapped[uuid.UUID | None] = mapped_column()
+    resource_id: Mapped[uuid.UUID | None] = mapped_column()
+    device_id: Mapped[uuid.UUID | None] = mapped_column()
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[str | None] = mapped_column(String(100))
     #: the town (for the board's per-town rows) and the division the person answers for
-    division_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
-    town_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
+    division_adcode: Mapped[str | None] = mapped_column(String(12))
+    town_adcode: Mapped[str | None] = mapped_column(String(12))
     channels: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
     must_ack: Mapped[bool] = mapped_column(Boolean, default=False)
     ack_token: Mapped[str | None] = mapped_column(String(64), unique=True)
