@@ -1,10 +1,12 @@
 """Every word an operator reads is Chinese: the duty officer, the administrator and the fire
 brigade's liaison walk every screen in zh-CN — the intake desk after filing a call (the receipt
 with its reasons), the situation board with its live feed, an incident page with a timeline,
-the inbox, the supervision board, the KPIs, the administration pages and the audit log — and no
-run of Latin letters shows that is not a name, a number, a code the user typed or a short
-allow-list (GeoJSON, CSV, KPI …). The visible text is ``document.body.innerText`` plus the
-title, placeholder and aria-label of visible elements, and the page's title."""
+the inbox, the supervision board, the KPIs, the warnings (list, editor, a published one with its
+叫应 board), the notifications, the call plans, the administration pages, the audit log and a
+phone's 叫应 page — and no run of Latin letters shows that is not a name, a number, a code the
+user typed or a short allow-list (GeoJSON, CSV, KPI …). The visible text is
+``document.body.innerText`` plus the title, placeholder and aria-label of visible elements, and
+the page's title."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ ALLOWED = {
     "II",
     "III",
     "IV",
+    "CAP",  # the warning exchange standard (下载 CAP 报文)
     "MapLibre",
     "OpenStreetMap",
     "English",  # the language switch names English in English
@@ -53,6 +56,8 @@ CODES = (
     re.compile(r"^\d{8}-[0-9A-F]{6}$"),
     re.compile(r"^[A-Z]\d+$"),
     re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"),
+    # warning numbers (YJ-W-20261207-0003)
+    re.compile(r"^YJ-W-\d{8}-\d+$"),
 )
 
 VISIBLE_TEXT = """() => {
@@ -143,6 +148,42 @@ def open_incident_with_a_timeline(base: str) -> tuple[str, str]:
     return incident, number
 
 
+def publish_a_warning(base: str) -> str:
+    """An orange rainstorm warning over 竹口镇, drafted by the officer, approved by the duty
+    leader, signed by the commander and published: its id."""
+    officer = bearer(base, "duty_officer")
+    answer = httpx.post(
+        f"{base}/api/v1/warnings",
+        headers=officer,
+        json={
+            "type_code": "rainstorm",
+            "level": "orange",
+            "headline": "竹口镇暴雨橙色预警",
+            "description": "预计未来6小时累计降雨量将达100毫米以上",
+            "instruction": "请立即组织危险区域人员转移",
+            "issuer": "庆元县应急管理局",
+            "area_desc": "竹口镇",
+            "area": None,
+            "area_adcodes": ["331126101000"],
+            "onset_at": None,
+            "expires_at": None,
+        },
+    )
+    answer.raise_for_status()
+    warning = answer.json()
+    url = f"{base}/api/v1/warnings/{warning['id']}"
+    for username, step in (
+        ("duty_officer", "submit"),
+        ("duty_leader", "approve"),
+        ("commander", "sign"),
+        ("duty_officer", "publish"),
+    ):
+        headers = bearer(base, username)
+        version = httpx.get(url, headers=headers).json()["version"]
+        httpx.post(f"{url}/{step}", headers=headers, json={"version": version}).raise_for_status()
+    return str(warning["id"])
+
+
 def file_a_call_at_the_desk(page: Page) -> None:
     """The second call about the fire, typed at the desk: the receipt says why it joined."""
     page.get_by_label("警情描述").fill("学校旁边的房子起火了，冒黑烟")
@@ -160,6 +201,7 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
     admin_headers = bearer(server, "admin")
     walk = Walk(known_names(server, admin_headers))
     incident, _number = open_incident_with_a_timeline(server)
+    warning = publish_a_warning(server)
     context = browser.new_context(
         viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
@@ -186,6 +228,22 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
     shot(page, "walk-incident")
     for path in ("/supervision", "/kpi"):
         walk.visit(page, server, path, f"officer {path}")
+    # the warnings: the list's tabs, the editor, a published warning with its board, notifications
+    for path in (
+        "/warnings",
+        "/warnings?tab=received",
+        "/warnings?tab=in_force",
+        "/warnings/new",
+        f"/warnings/{warning}",
+        "/notifications",
+    ):
+        walk.visit(page, server, path, f"officer {path}")
+    shot(page, "walk-notifications")
+    page.goto(f"{server}/warnings/{warning}")
+    page.wait_for_load_state("networkidle")
+    for tab in ("接收人", "投递", "六问抽查"):
+        page.get_by_role("tab", name=tab).click()
+        walk.read(page, f"officer /warnings/:id {tab}")
     context.clear_cookies()
 
     # the administrator: every administration page, the audit log, and the board
@@ -198,6 +256,7 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
         "/admin/deadlines",
         "/admin/audit",
         "/map",
+        "/warnings/call-plans",
     ):
         walk.visit(page, server, path, f"admin {path}")
     page.goto(f"{server}/admin/audit")
@@ -211,6 +270,12 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
     sign_in(page, server, "liaison_fire")
     for path in ("/inbox", f"/incidents/{incident}", "/map", "/nowhere"):
         walk.visit(page, server, path, f"liaison {path}")
+    context.clear_cookies()
+
+    # a phone, signed in nowhere, with a link that is not (or no longer) valid; the page of a
+    # good link, before and after 确认收到, is walked by tests/e2e/test_warnings_console.py
+    walk.visit(page, server, "/ack/no-such-token-0000000000000000", "phone /ack/:token")
+    expect(page.get_by_role("alert")).to_be_visible()
     context.close()
 
     assert not walk.found, "Latin words on the Chinese screens:\n" + "\n".join(

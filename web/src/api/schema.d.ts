@@ -921,6 +921,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notify/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's contact points, in order */
+        get: operations["list_contacts_api_v1_notify_contacts_get"];
+        put?: never;
+        /** Create Contact */
+        post: operations["create_contact_api_v1_notify_contacts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notify/contacts/{contact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Contact */
+        delete: operations["delete_contact_api_v1_notify_contacts__contact_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change Contact */
+        patch: operations["change_contact_api_v1_notify_contacts__contact_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/notify/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Loudspeakers and LED boards in scope */
+        get: operations["list_devices_api_v1_notify_devices_get"];
+        put?: never;
+        /** Create Device */
+        post: operations["create_device_api_v1_notify_devices_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notify/devices/{device_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Device */
+        get: operations["read_device_api_v1_notify_devices__device_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Device */
+        delete: operations["delete_device_api_v1_notify_devices__device_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change Device */
+        patch: operations["change_device_api_v1_notify_devices__device_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/notify/receipts/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A gateway's delivery receipt (shared secret; voice: the key pressed) */
+        post: operations["receipt_api_v1_notify_receipts__channel__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -1929,6 +2019,508 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Warnings you may read (your division subtree, or sent to you), newest first */
+        get: operations["list_warnings_api_v1_warnings_get"];
+        put?: never;
+        /** Draft a warning (制作) */
+        post: operations["create_warning_api_v1_warnings_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/ack/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the phone page of an acknowledgement link shows (public) */
+        get: operations["ack_page_api_v1_warnings_ack__token__get"];
+        put?: never;
+        /** Acknowledge a warning by the link in the message (public: the token is the secret; a second acknowledgement answers already_acknowledged) */
+        post: operations["ack_by_link_api_v1_warnings_ack__token__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/call-plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Call plans (叫应方案) you may see: the defaults and your divisions' */
+        get: operations["list_call_plans_api_v1_warnings_call_plans_get"];
+        put?: never;
+        /** Add a call plan for a division (or every division), a type (or every type), a level */
+        post: operations["create_call_plan_api_v1_warnings_call_plans_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/call-plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a call plan */
+        delete: operations["delete_call_plan_api_v1_warnings_call_plans__plan_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a call plan (published warnings keep the copy they froze) */
+        patch: operations["update_call_plan_api_v1_warnings_call_plans__plan_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/warnings/feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The CAP feeds you may see */
+        get: operations["list_feeds_api_v1_warnings_feeds_get"];
+        put?: never;
+        /** Add a CAP feed (polled at once, then every interval_seconds) */
+        post: operations["create_feed_api_v1_warnings_feeds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/feeds/{feed_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Feed */
+        get: operations["get_feed_api_v1_warnings_feeds__feed_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Feed */
+        delete: operations["delete_feed_api_v1_warnings_feeds__feed_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a CAP feed (its poll is rescheduled: now, or never when inactive) */
+        patch: operations["update_feed_api_v1_warnings_feeds__feed_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/warnings/feeds/{feed_id}/poll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Poll a CAP feed now (the outcome is in last_result) */
+        post: operations["poll_feed_api_v1_warnings_feeds__feed_id__poll_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Warning types with the colours each allows */
+        get: operations["list_types_api_v1_warnings_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One warning */
+        get: operations["get_warning_api_v1_warnings__warning_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a draft or returned warning at the version read */
+        patch: operations["update_warning_api_v1_warnings__warning_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge a warning in the app (you must be one of its recipients) */
+        post: operations["ack_in_app_api_v1_warnings__warning_id__ack_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/acks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A warning's acknowledgements, first first */
+        get: operations["list_acks_api_v1_warnings__warning_id__acks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 审核通过 */
+        post: operations["approve_api_v1_warnings__warning_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The 叫应 board: per town who was called, answered, is overdue, escalated; live over the events warning.acknowledged and warning.call.* */
+        get: operations["get_board_api_v1_warnings__warning_id__board_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 解除 a published warning (or withdraw a draft), with a reason */
+        post: operations["cancel_api_v1_warnings__warning_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/cap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The warning as a CAP 1.2 message (a received one: as it was received) */
+        get: operations["warning_cap_api_v1_warnings__warning_id__cap_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deliveries of a warning (every channel and step), with counts by state */
+        get: operations["list_deliveries_api_v1_warnings__warning_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dismiss a received one */
+        post: operations["dismiss_api_v1_warnings__warning_id__dismiss_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/evidence.docx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The warning's 叫应 evidence as a Word document */
+        get: operations["evidence_docx_api_v1_warnings__warning_id__evidence_docx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/evidence.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The warning's 叫应 evidence as a workbook (every delivery, every link of the chain) */
+        get: operations["evidence_xlsx_api_v1_warnings__warning_id__evidence_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 发布: recipients frozen and every delivery queued in one transaction */
+        post: operations["publish_api_v1_warnings__warning_id__publish_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The recipients frozen at publication */
+        get: operations["list_recipients_api_v1_warnings__warning_id__recipients_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/recipients.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The frozen recipient list as a spreadsheet */
+        get: operations["export_recipients_api_v1_warnings__warning_id__recipients_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/relay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A received warning → a new draft for our area */
+        post: operations["relay_api_v1_warnings__warning_id__relay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 退回 (with a reason) */
+        post: operations["return_warning_api_v1_warnings__warning_id__return_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/sign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签发 */
+        post: operations["sign_api_v1_warnings__warning_id__sign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/spot-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A warning's 六问 spot checks */
+        get: operations["list_spot_checks_api_v1_warnings__warning_id__spot_checks_get"];
+        put?: never;
+        /** Record a 六问 spot check of a village in the warning's area */
+        post: operations["create_spot_check_api_v1_warnings__warning_id__spot_checks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 送审 */
+        post: operations["submit_api_v1_warnings__warning_id__submit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings/{warning_id}/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A published warning → a new draft (Update) that supersedes it when published */
+        post: operations["make_update_api_v1_warnings__warning_id__update_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings:cap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a CAP 1.2 message (body: the XML) as a received warning; the same message again gives back the same warning (200) */
+        post: operations["receive_cap_api_v1_warnings_cap_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1984,6 +2576,109 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AckList */
+        AckList: {
+            /** Items */
+            items: components["schemas"]["AckRead"][];
+            /** Total */
+            total: number;
+        };
+        /** AckPage */
+        AckPage: {
+            /** Acked At */
+            acked_at: string | null;
+            /** Acknowledged */
+            acknowledged: boolean;
+            /** Must Ack */
+            must_ack: boolean;
+            /** Name */
+            name: string;
+            warning: components["schemas"]["AckWarning"];
+        };
+        /** AckRead */
+        AckRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Recipient Id
+             * Format: uuid
+             */
+            recipient_id: string;
+            /** Via */
+            via: string;
+        };
+        /** AckResult */
+        AckResult: {
+            /**
+             * Acked At
+             * Format: date-time
+             */
+            acked_at: string;
+            /**
+             * Recipient Id
+             * Format: uuid
+             */
+            recipient_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "acknowledged" | "already_acknowledged";
+            /**
+             * Warning Id
+             * Format: uuid
+             */
+            warning_id: string;
+        };
+        /**
+         * AckWarning
+         * @description What the phone page shows of a warning (text as written; the page renders it as text).
+         */
+        AckWarning: {
+            /** Area Desc */
+            area_desc: string;
+            /** Description */
+            description: string;
+            /** Event Text */
+            event_text: string | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Headline */
+            headline: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Instruction */
+            instruction: string;
+            /** Issuer */
+            issuer: string;
+            /** Level */
+            level: string | null;
+            /** Msg Type */
+            msg_type: string;
+            /** Number */
+            number: string;
+            /** Onset At */
+            onset_at: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** State */
+            state: string;
+            /** Type Code */
+            type_code: string | null;
+        };
         /** AllocationPlace */
         AllocationPlace: {
             /**
@@ -2043,6 +2738,29 @@ export interface components {
              * @description the warehouse that gives (default: the nearest with enough)
              */
             warehouse_id?: string | null;
+        };
+        /**
+         * AreaGeometry
+         * @description A GeoJSON Polygon or MultiPolygon (WGS-84, lon before lat).
+         */
+        AreaGeometry: {
+            /** Coordinates */
+            coordinates: unknown[];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "Polygon" | "MultiPolygon";
+        };
+        /**
+         * AreaRead
+         * @description A stored area: a GeoJSON Polygon or MultiPolygon (WGS-84, lon before lat).
+         */
+        AreaRead: {
+            /** Coordinates */
+            coordinates: unknown[];
+            /** Type */
+            type: string;
         };
         /** ArriveRequest */
         ArriveRequest: {
@@ -2223,6 +2941,75 @@ export interface components {
             /** Received On */
             received_on?: string | null;
         };
+        /** BoardPersonRead */
+        BoardPersonRead: {
+            /** Acked At */
+            acked_at: string | null;
+            /** Call State */
+            call_state: string;
+            /** Call Step */
+            call_step: number;
+            /** Escalated From Id */
+            escalated_from_id: string | null;
+            /** Name */
+            name: string;
+            /** Overdue */
+            overdue: boolean;
+            /** Position */
+            position: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Recipient Id
+             * Format: uuid
+             */
+            recipient_id: string;
+        };
+        /** BoardRead */
+        BoardRead: {
+            /** State */
+            state: string;
+            totals: components["schemas"]["BoardTotals"];
+            /** Towns */
+            towns: components["schemas"]["BoardTownRead"][];
+            /**
+             * Warning Id
+             * Format: uuid
+             */
+            warning_id: string;
+        };
+        /** BoardTotals */
+        BoardTotals: {
+            /** Answered */
+            answered: number;
+            /** Called */
+            called: number;
+            /** Escalated */
+            escalated: number;
+            /** Exhausted */
+            exhausted: number;
+            /** Overdue */
+            overdue: number;
+        };
+        /** BoardTownRead */
+        BoardTownRead: {
+            /** Answered */
+            answered: number;
+            /** Called */
+            called: number;
+            /** Escalated */
+            escalated: number;
+            /** Exhausted */
+            exhausted: number;
+            /** Overdue */
+            overdue: number;
+            /** People */
+            people: components["schemas"]["BoardPersonRead"][];
+            /** Town Adcode */
+            town_adcode: string | null;
+            /** Town Name */
+            town_name: string | null;
+        };
         /** Body_add_attachment_api_v1_intake_reports__report_id__attachments_post */
         Body_add_attachment_api_v1_intake_reports__report_id__attachments_post: {
             /** File */
@@ -2276,6 +3063,90 @@ export interface components {
         Body_upload_feedback_photo_api_v1_orders__order_id__photos_post: {
             /** File */
             file: string;
+        };
+        /** CallPlanCreate */
+        CallPlanCreate: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            level: components["schemas"]["WarningLevel"];
+            /** Name */
+            name: string;
+            steps: components["schemas"]["CallSteps"];
+            /** Type Code */
+            type_code?: string | null;
+        };
+        /** CallPlanList */
+        CallPlanList: {
+            /** Items */
+            items: components["schemas"]["CallPlanRead"][];
+        };
+        /** CallPlanRead */
+        CallPlanRead: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Steps */
+            steps: {
+                [key: string]: unknown;
+            };
+            /** Type Code */
+            type_code: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /** CallPlanUpdate */
+        CallPlanUpdate: {
+            /** Active */
+            active?: boolean | null;
+            level?: components["schemas"]["WarningLevel"] | null;
+            /** Name */
+            name?: string | null;
+            steps?: components["schemas"]["CallSteps"] | null;
+            /** Type Code */
+            type_code?: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CallSteps
+         * @description A call plan's steps (``CallPlan.steps``), validated.
+         */
+        CallSteps: {
+            /** Channels */
+            channels: ("app" | "email" | "dingtalk" | "wecom" | "sms" | "voice" | "loudspeaker" | "led")[];
+            /** Escalate To */
+            escalate_to?: ("superior" | "duty_leader")[];
+            /** Positions */
+            positions: ("department_head" | "town_head" | "village_head" | "duty_leader")[];
+            /** Repeats */
+            repeats: number;
+            /** Wait Minutes */
+            wait_minutes: number;
         };
         /** CallbackRead */
         CallbackRead: {
@@ -2464,6 +3335,53 @@ export interface components {
             /** Text */
             text: string;
         };
+        /**
+         * CapReceived
+         * @description The received warning a CAP message made (``created`` false: it was taken before).
+         */
+        CapReceived: {
+            /** Area Adcodes */
+            area_adcodes: string[];
+            /** Cap Status */
+            cap_status: string;
+            /** Created */
+            created: boolean;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Event Text */
+            event_text: string | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Has Area */
+            has_area: boolean;
+            /** Headline */
+            headline: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Identifier */
+            identifier: string | null;
+            /** Level */
+            level: string | null;
+            /** Msg Type */
+            msg_type: string;
+            /** Number */
+            number: string;
+            /** Origin */
+            origin: string;
+            /** Replaces Id */
+            replaces_id: string | null;
+            /** Sender */
+            sender: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** State */
+            state: string;
+            /** Type Code */
+            type_code: string | null;
+        };
         /** Casualties */
         Casualties: {
             /**
@@ -2515,6 +3433,13 @@ export interface components {
             /** Level Rules */
             level_rules?: components["schemas"]["LevelThresholds"][] | null;
             match?: components["schemas"]["MatchWindow"] | null;
+        };
+        /** ChannelAddress */
+        ChannelAddress: {
+            /** Address */
+            address: string;
+            /** Channel */
+            channel: string;
         };
         /** ClassifyRequest */
         ClassifyRequest: {
@@ -2575,6 +3500,64 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** ContactIn */
+        ContactIn: {
+            /** Address */
+            address: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "email" | "dingtalk" | "wecom" | "sms" | "voice";
+            /**
+             * Person Id
+             * Format: uuid
+             */
+            person_id: string;
+            /**
+             * Priority
+             * @default 0
+             */
+            priority: number;
+        };
+        /** ContactPage */
+        ContactPage: {
+            /** Items */
+            items: components["schemas"]["ContactRead"][];
+            /** Total */
+            total: number;
+        };
+        /** ContactPatch */
+        ContactPatch: {
+            /** Address */
+            address?: string | null;
+            /** Priority */
+            priority?: number | null;
+        };
+        /** ContactRead */
+        ContactRead: {
+            /** Address */
+            address: string;
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Person Id
+             * Format: uuid
+             */
+            person_id: string;
+            /** Priority */
+            priority: number;
+        };
         /**
          * DecidingWord
          * @description A word of the text that counted for the category, with its weight.
@@ -2584,6 +3567,130 @@ export interface components {
             weight: number;
             /** Word */
             word: string;
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Items */
+            items: components["schemas"]["DeliveryRead"][];
+            /** Total */
+            total: number;
+        };
+        /** DeliveryRead */
+        DeliveryRead: {
+            /** Address */
+            address: string;
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Error */
+            error: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Recipient Ref */
+            recipient_ref: string;
+            /** Sent At */
+            sent_at: string | null;
+            /** State */
+            state: string;
+            /** Step */
+            step: number;
+            /** Tries */
+            tries: number;
+        };
+        /** DeviceIn */
+        DeviceIn: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /** Code */
+            code: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "loudspeaker" | "led";
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name: string;
+        };
+        /** DevicePage */
+        DevicePage: {
+            /** Items */
+            items: components["schemas"]["DeviceRead"][];
+            /** Total */
+            total: number;
+        };
+        /** DevicePatch */
+        DevicePatch: {
+            /** Active */
+            active?: boolean | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Lat */
+            lat?: number | null;
+            /** Lon */
+            lon?: number | null;
+            /** Name */
+            name?: string | null;
+        };
+        /** DeviceRead */
+        DeviceRead: {
+            /** Active */
+            active: boolean;
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Name */
+            name: string;
+            /** Seen At */
+            seen_at: string | null;
+            /** State */
+            state: {
+                [key: string]: unknown;
+            };
+            /** Topic */
+            topic: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** DispatchPlan */
         DispatchPlan: {
@@ -2714,6 +3821,88 @@ export interface components {
             /** Stage */
             stage: string;
         };
+        /** FeedCreate */
+        FeedCreate: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Interval Seconds
+             * @default 300
+             */
+            interval_seconds: number;
+            /** Name */
+            name: string;
+            /** Url */
+            url: string;
+        };
+        /** FeedList */
+        FeedList: {
+            /** Items */
+            items: components["schemas"]["FeedRead"][];
+        };
+        /** FeedRead */
+        FeedRead: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Interval Seconds */
+            interval_seconds: number;
+            /** Last Polled At */
+            last_polled_at: string | null;
+            last_result: components["schemas"]["FeedResult"];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * FeedResult
+         * @description The last poll's outcome: ``ok`` (params: entries, new, seen, refused, failed, deferred,
+         *     first_refusal), ``not_modified``, ``http_error`` (status), ``unreachable``, ``too_large``,
+         *     ``not_a_feed``, ``feed_unsafe``; empty before the first poll.
+         */
+        FeedResult: {
+            /** Code */
+            code?: string | null;
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
+        };
+        /** FeedUpdate */
+        FeedUpdate: {
+            /** Active */
+            active?: boolean | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Interval Seconds */
+            interval_seconds?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Url */
+            url?: string | null;
+        };
         /**
          * FeedbackAttachment
          * @description A photo uploaded for this order (``POST /orders/{id}/photos``), named by its SHA-256.
@@ -2807,6 +3996,56 @@ export interface components {
              * @description the written first report (首报)
              */
             text: string;
+        };
+        /**
+         * FrozenCallPlan
+         * @description The 叫应 plan copied into the warning at publication (later edits never change it).
+         */
+        FrozenCallPlan: {
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Id */
+            id: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            steps: components["schemas"]["FrozenCallSteps"];
+            /** Type Code */
+            type_code?: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * FrozenCallSteps
+         * @description The steps of a 叫应 plan (``CallPlan.steps``).
+         */
+        FrozenCallSteps: {
+            /**
+             * Channels
+             * @default []
+             */
+            channels: string[];
+            /**
+             * Escalate To
+             * @default []
+             */
+            escalate_to: string[];
+            /**
+             * Positions
+             * @default []
+             */
+            positions: string[];
+            /**
+             * Repeats
+             * @default 0
+             */
+            repeats: number;
+            /**
+             * Wait Minutes
+             * @default 0
+             */
+            wait_minutes: number;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -3847,6 +5086,92 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** ReceiptIn */
+        ReceiptIn: {
+            /**
+             * Code
+             * @description why it failed
+             */
+            code?: string | null;
+            /**
+             * Key
+             * @description voice: the key pressed
+             */
+            key?: string | null;
+            /**
+             * Ref
+             * @description `delivery-<n>` as sent, or the gateway's id
+             */
+            ref: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "delivered" | "failed";
+        };
+        /** ReceiptOut */
+        ReceiptOut: {
+            /** Changed */
+            changed: boolean;
+            /** Delivery Id */
+            delivery_id: number;
+            /** State */
+            state: string;
+        };
+        /** RecipientPage */
+        RecipientPage: {
+            /** Items */
+            items: components["schemas"]["RecipientRead"][];
+            /** Total */
+            total: number;
+        };
+        /** RecipientRead */
+        RecipientRead: {
+            /** Acked At */
+            acked_at: string | null;
+            /** Call State */
+            call_state: string;
+            /** Call Step */
+            call_step: number;
+            /** Channels */
+            channels: components["schemas"]["ChannelAddress"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Device Id */
+            device_id: string | null;
+            /** Division Adcode */
+            division_adcode: string | null;
+            /** Escalated From Id */
+            escalated_from_id: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Must Ack */
+            must_ack: boolean;
+            /** Name */
+            name: string;
+            /** Person Id */
+            person_id: string | null;
+            /** Position */
+            position: string | null;
+            /** Reason */
+            reason: string;
+            /** Recipient Key */
+            recipient_key: string;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Town Adcode */
+            town_adcode: string | null;
+            /** Unit Id */
+            unit_id: string | null;
+            /** User Id */
+            user_id: string | null;
+        };
         /** RejectBody */
         RejectBody: {
             /** Note */
@@ -3858,6 +5183,13 @@ export interface components {
              * @description the version read; 409 stale_version if it moved on
              */
             version?: number | null;
+        };
+        /** Relay */
+        Relay: {
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Issuer */
+            issuer?: string | null;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -4545,6 +5877,65 @@ export interface components {
              */
             report_id: string;
         };
+        /** SpotAnswerIn */
+        SpotAnswerIn: {
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Question
+             * @enum {string}
+             */
+            question: "q1" | "q2" | "q3" | "q4" | "q5" | "q6";
+        };
+        /** SpotCheckCreate */
+        SpotCheckCreate: {
+            /** Answers */
+            answers: components["schemas"]["SpotAnswerIn"][];
+            /** Person Name */
+            person_name: string;
+            /** Village Adcode */
+            village_adcode: string;
+        };
+        /** SpotCheckList */
+        SpotCheckList: {
+            /** Items */
+            items: components["schemas"]["SpotCheckRead"][];
+        };
+        /** SpotCheckRead */
+        SpotCheckRead: {
+            /** Answers */
+            answers: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Checked By */
+            checked_by: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Passed */
+            passed: boolean;
+            /** Person Name */
+            person_name: string;
+            /** Village Adcode */
+            village_adcode: string;
+            /**
+             * Warning Id
+             * Format: uuid
+             */
+            warning_id: string;
+        };
         /** StageDeadlineIn */
         StageDeadlineIn: {
             /** Arrive Minutes */
@@ -4610,6 +6001,18 @@ export interface components {
              * @default 0
              */
             tier: number;
+        };
+        /** Step */
+        Step: {
+            /** Version */
+            version?: number | null;
+        };
+        /** StepWithReason */
+        StepWithReason: {
+            /** Reason */
+            reason: string;
+            /** Version */
+            version?: number | null;
         };
         /** StockBatchRead */
         StockBatchRead: {
@@ -5168,6 +6571,221 @@ export interface components {
              * @description the version read; 409 stale_version if it moved on
              */
             version?: number | null;
+        };
+        /** WarningCreate */
+        WarningCreate: {
+            area?: components["schemas"]["AreaGeometry"] | null;
+            /** Area Adcodes */
+            area_adcodes?: string[] | null;
+            /** Area Desc */
+            area_desc?: string | null;
+            /** Cap Status */
+            cap_status?: ("Actual" | "Exercise" | "System" | "Test" | "Draft") | null;
+            /** Description */
+            description?: string | null;
+            /** Description En */
+            description_en?: string | null;
+            /** Division Adcode */
+            division_adcode?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /** Headline */
+            headline: string;
+            /** Headline En */
+            headline_en?: string | null;
+            /** Instruction */
+            instruction?: string | null;
+            /** Instruction En */
+            instruction_en?: string | null;
+            /** Issuer */
+            issuer: string;
+            level?: components["schemas"]["WarningLevel"] | null;
+            /** Onset At */
+            onset_at?: string | null;
+            /** Type Code */
+            type_code?: string | null;
+        };
+        /**
+         * WarningLevel
+         * @description 预警级别: the colour; CAP severity and the Roman level follow (``catalogue.LEVELS``).
+         * @enum {string}
+         */
+        WarningLevel: "red" | "orange" | "yellow" | "blue";
+        /** WarningPage */
+        WarningPage: {
+            /** Items */
+            items: components["schemas"]["WarningRead"][];
+            /** Total */
+            total: number;
+        };
+        /** WarningRead */
+        WarningRead: {
+            /** Approved At */
+            approved_at: string | null;
+            /** Approved By */
+            approved_by: string | null;
+            area: components["schemas"]["AreaRead"] | null;
+            /** Area Adcodes */
+            area_adcodes: string[];
+            /** Area Desc */
+            area_desc: string;
+            call_plan: components["schemas"]["FrozenCallPlan"] | null;
+            /** Cancelled At */
+            cancelled_at: string | null;
+            /** Cancelled By */
+            cancelled_by: string | null;
+            /** Cap Status */
+            cap_status: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Description */
+            description: string;
+            /** Description En */
+            description_en: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Event Text */
+            event_text: string | null;
+            /** Expires At */
+            expires_at: string | null;
+            /** Headline */
+            headline: string;
+            /** Headline En */
+            headline_en: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Identifier */
+            identifier: string | null;
+            /** Instruction */
+            instruction: string;
+            /** Instruction En */
+            instruction_en: string | null;
+            /** Issuer */
+            issuer: string;
+            /** Level */
+            level: string | null;
+            /** Msg Type */
+            msg_type: string;
+            /** Number */
+            number: string;
+            /** Onset At */
+            onset_at: string | null;
+            /** Origin */
+            origin: string;
+            /** Published At */
+            published_at: string | null;
+            /** Published By */
+            published_by: string | null;
+            /** Recipient Count */
+            recipient_count: number;
+            /** References */
+            references: string[];
+            /** Relayed From Id */
+            relayed_from_id: string | null;
+            /** Replaces Id */
+            replaces_id: string | null;
+            /** Sender */
+            sender: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Signed At */
+            signed_at: string | null;
+            /** Signed By */
+            signed_by: string | null;
+            /** Source */
+            source: string | null;
+            /** State */
+            state: string;
+            /** State Reason */
+            state_reason: string | null;
+            /** Submitted At */
+            submitted_at: string | null;
+            /** Submitted By */
+            submitted_by: string | null;
+            /** Type Code */
+            type_code: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * WarningState
+         * @description Where a warning is in its life; ``WARNING_TRANSITIONS`` says which may follow which.
+         *
+         *     Authored: draft (制作) → submitted (送审) → approved (审核通过) → signed (签发) → published
+         *     (发布) → cancelled (解除) | superseded (an Update replaced it) | expired (past ``expires_at``).
+         *     A reviewer may send it back (returned → edited → submitted again).
+         *     Received over CAP: received → relayed (a draft for our area was made from it) | dismissed,
+         *     and superseded | cancelled when its sender updates or cancels it.
+         * @enum {string}
+         */
+        WarningState: "draft" | "submitted" | "returned" | "approved" | "signed" | "published" | "cancelled" | "superseded" | "expired" | "received" | "relayed" | "dismissed";
+        /** WarningTypeRead */
+        WarningTypeRead: {
+            /** Authority Zh */
+            authority_zh: string;
+            /** Cap Category */
+            cap_category: string;
+            /** Code */
+            code: string;
+            /** Family */
+            family: string;
+            /** Levels */
+            levels: components["schemas"]["WarningLevel"][];
+            /** Name En */
+            name_en: string;
+            /** Name Zh */
+            name_zh: string;
+        };
+        /** WarningTypes */
+        WarningTypes: {
+            /** Items */
+            items: components["schemas"]["WarningTypeRead"][];
+        };
+        /** WarningUpdate */
+        WarningUpdate: {
+            area?: components["schemas"]["AreaGeometry"] | null;
+            /** Area Adcodes */
+            area_adcodes?: string[] | null;
+            /** Area Desc */
+            area_desc?: string | null;
+            /** Cap Status */
+            cap_status?: ("Actual" | "Exercise" | "System" | "Test" | "Draft") | null;
+            /** Description */
+            description?: string | null;
+            /** Description En */
+            description_en?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /** Headline */
+            headline?: string | null;
+            /** Headline En */
+            headline_en?: string | null;
+            /** Instruction */
+            instruction?: string | null;
+            /** Instruction En */
+            instruction_en?: string | null;
+            /** Issuer */
+            issuer?: string | null;
+            level?: components["schemas"]["WarningLevel"] | null;
+            /** Onset At */
+            onset_at?: string | null;
+            /** Type Code */
+            type_code?: string | null;
+            /** Version */
+            version: number;
         };
         /** NoteRequest */
         yingji__dispatch__schemas__NoteRequest: {
@@ -7133,6 +8751,336 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotificationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_contacts_api_v1_notify_contacts_get: {
+        parameters: {
+            query: {
+                person_id: string;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_contact_api_v1_notify_contacts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_contact_api_v1_notify_contacts__contact_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_contact_api_v1_notify_contacts__contact_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_devices_api_v1_notify_devices_get: {
+        parameters: {
+            query?: {
+                kind?: ("loudspeaker" | "led") | null;
+                division?: string | null;
+                q?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevicePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_device_api_v1_notify_devices_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_device_api_v1_notify_devices__device_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_device_api_v1_notify_devices__device_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_device_api_v1_notify_devices__device_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DevicePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receipt_api_v1_notify_receipts__channel__post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Yingji-Receipt-Secret"?: string | null;
+            };
+            path: {
+                channel: "sms" | "voice";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiptIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptOut"];
                 };
             };
             /** @description Validation Error */
@@ -9962,6 +11910,1494 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    list_warnings_api_v1_warnings_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["WarningState"] | null;
+                origin?: string | null;
+                level?: components["schemas"]["WarningLevel"] | null;
+                type?: string | null;
+                q?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_warning_api_v1_warnings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WarningCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ack_page_api_v1_warnings_ack__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AckPage"];
+                };
+            };
+            /** @description ack_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description too_many_attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ack_by_link_api_v1_warnings_ack__token__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AckResult"];
+                };
+            };
+            /** @description ack_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description too_many_attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_call_plans_api_v1_warnings_call_plans_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallPlanList"];
+                };
+            };
+        };
+    };
+    create_call_plan_api_v1_warnings_call_plans_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallPlanCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallPlanRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description call_plan_exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_call_plan_api_v1_warnings_call_plans__plan_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_call_plan_api_v1_warnings_call_plans__plan_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallPlanUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallPlanRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description stale_version | call_plan_exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_feeds_api_v1_warnings_feeds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedList"];
+                };
+            };
+        };
+    };
+    create_feed_api_v1_warnings_feeds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_feed_api_v1_warnings_feeds__feed_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_feed_api_v1_warnings_feeds__feed_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_feed_api_v1_warnings_feeds__feed_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    poll_feed_api_v1_warnings_feeds__feed_id__poll_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_types_api_v1_warnings_types_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningTypes"];
+                };
+            };
+        };
+    };
+    get_warning_api_v1_warnings__warning_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_warning_api_v1_warnings__warning_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WarningUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ack_in_app_api_v1_warnings__warning_id__ack_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AckResult"];
+                };
+            };
+            /** @description warning_not_found (you are not on its list) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_acks_api_v1_warnings__warning_id__acks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AckList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_warnings__warning_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Step"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_board_api_v1_warnings__warning_id__board_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_warnings__warning_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepWithReason"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    warning_cap_api_v1_warnings__warning_id__cap_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/cap+xml": string;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_warnings__warning_id__deliveries_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                recipient?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dismiss_api_v1_warnings__warning_id__dismiss_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepWithReason"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evidence_docx_api_v1_warnings__warning_id__evidence_docx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evidence_xlsx_api_v1_warnings__warning_id__evidence_xlsx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    publish_api_v1_warnings__warning_id__publish_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Step"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_recipients_api_v1_warnings__warning_id__recipients_get: {
+        parameters: {
+            query?: {
+                reason?: string | null;
+                must_ack?: boolean | null;
+                call_state?: string | null;
+                town?: string | null;
+                q?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecipientPage"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_recipients_api_v1_warnings__warning_id__recipients_xlsx_get: {
+        parameters: {
+            query?: {
+                reason?: string | null;
+                must_ack?: boolean | null;
+                call_state?: string | null;
+                town?: string | null;
+                q?: string | null;
+            };
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    relay_api_v1_warnings__warning_id__relay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Relay"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    return_warning_api_v1_warnings__warning_id__return_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepWithReason"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_api_v1_warnings__warning_id__sign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Step"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_spot_checks_api_v1_warnings__warning_id__spot_checks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpotCheckList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_spot_check_api_v1_warnings__warning_id__spot_checks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpotCheckCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpotCheckRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    submit_api_v1_warnings__warning_id__submit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Step"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_update_api_v1_warnings__warning_id__update_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                warning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WarningRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receive_cap_api_v1_warnings_cap_post: {
+        parameters: {
+            query?: {
+                division?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cap+xml": string;
+                "application/xml": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapReceived"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapReceived"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

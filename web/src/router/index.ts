@@ -34,6 +34,14 @@ export const routes: RouteRecordRaw[] = [
     meta: { public: true, titleKey: 'auth.title' },
   },
   {
+    // 叫应确认 on a phone: the token in the link is the secret, no sign-in
+    path: '/ack/:token',
+    name: 'ack',
+    component: () => import('@/views/AckView.vue'),
+    props: true,
+    meta: { public: true, titleKey: 'ack.title' },
+  },
+  {
     path: '/',
     component: () => import('@/layouts/AppShell.vue'),
     children: [
@@ -109,6 +117,44 @@ export const routes: RouteRecordRaw[] = [
         component: () => import('@/views/resources/StockView.vue'),
         props: true,
         meta: { permission: PERMISSIONS.resourceRead, titleKey: 'nav.resourceStock' },
+      },
+      {
+        path: 'warnings',
+        name: 'warnings',
+        component: () => import('@/views/warnings/WarningsView.vue'),
+        meta: { permission: PERMISSIONS.warningRead, titleKey: 'nav.warnings' },
+      },
+      {
+        path: 'warnings/new',
+        name: 'warning-new',
+        component: () => import('@/views/warnings/WarningEditView.vue'),
+        meta: { permission: PERMISSIONS.warningDraft, titleKey: 'warning.new' },
+      },
+      {
+        path: 'warnings/call-plans',
+        name: 'warning-call-plans',
+        component: () => import('@/views/warnings/CallPlansView.vue'),
+        meta: { permission: PERMISSIONS.warningManage, titleKey: 'nav.callPlans' },
+      },
+      {
+        path: 'warnings/:id',
+        name: 'warning',
+        component: () => import('@/views/warnings/WarningView.vue'),
+        props: true,
+        meta: { permission: PERMISSIONS.warningRead, titleKey: 'nav.warning' },
+      },
+      {
+        path: 'warnings/:id/edit',
+        name: 'warning-edit',
+        component: () => import('@/views/warnings/WarningEditView.vue'),
+        props: true,
+        meta: { permission: PERMISSIONS.warningDraft, titleKey: 'warning.edit' },
+      },
+      {
+        path: 'notifications',
+        name: 'notifications',
+        component: () => import('@/views/NotificationsView.vue'),
+        meta: { titleKey: 'notifications.title' },
       },
       { path: 'admin', redirect: { name: 'admin-units' } },
       {

@@ -12,6 +12,9 @@ export const PERMISSIONS = {
   kpiRead: 'kpi.read',
   resourceRequest: 'resource.request',
   resourceRead: 'resource.read',
+  warningRead: 'warning.read',
+  warningDraft: 'warning.draft',
+  warningManage: 'warning.manage',
 } as const
 
 export interface NavItem {
@@ -32,6 +35,8 @@ export interface NavItem {
     | 'deadlines'
     | 'requests'
     | 'resources'
+    | 'warnings'
+    | 'callPlans'
 }
 
 export interface NavGroup {
@@ -55,6 +60,13 @@ export const NAV: NavGroup[] = [
     items: [
       { path: '/resources', labelKey: 'nav.resources', permission: PERMISSIONS.resourceRead, icon: 'resources' },
       { path: '/resources/requests', labelKey: 'nav.requests', permission: PERMISSIONS.resourceRequest, icon: 'requests' },
+    ],
+  },
+  {
+    labelKey: 'nav.warningsGroup',
+    items: [
+      { path: '/warnings', labelKey: 'nav.warnings', permission: PERMISSIONS.warningRead, icon: 'warnings' },
+      { path: '/warnings/call-plans', labelKey: 'nav.callPlans', permission: PERMISSIONS.warningManage, icon: 'callPlans' },
     ],
   },
   {

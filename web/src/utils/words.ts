@@ -172,11 +172,13 @@ export function wordsOf({ t, te, locale }: Translator) {
     return te(`words.subject.${subjectType}`) ? t(`words.subject.${subjectType}`) : ''
   }
 
-  function valueText(field: string, value: unknown): string {
+  function valueText(field: string, value: unknown, subjectType?: string | null): string {
     if (value === null || value === undefined || value === '') return t('words.none')
     if (typeof value === 'boolean') return t(value ? 'words.yes' : 'words.no')
-    if (Array.isArray(value)) return value.map((v) => valueText(field, v)).join(t('words.nameSep'))
+    if (Array.isArray(value)) return value.map((v) => valueText(field, v, subjectType)).join(t('words.nameSep'))
     const text = str(value)
+    // a subject's own words first (a warning's `signed` is 已签发, an order's 已签收)
+    if (subjectType && te(`words.value.${subjectType}.${field}.${text}`)) return t(`words.value.${subjectType}.${field}.${text}`)
     if (te(`words.value.${field}.${text}`)) return t(`words.value.${field}.${text}`)
     if (field === 'state' && te(`incidentState.${text}`)) return t(`incidentState.${text}`)
     if (field === 'state' && te(`orderStage.${text}`)) return t(`orderStage.${text}`)
@@ -194,16 +196,17 @@ export function wordsOf({ t, te, locale }: Translator) {
     return te(`words.field.${field}`) ? t(`words.field.${field}`) : field
   }
 
-  /** What changed between two snapshots, field by field, in words. */
-  function changesText(before: unknown, after: unknown): string[] {
+  /** What changed between two snapshots of a `subjectType`, field by field, in words. */
+  function changesText(before: unknown, after: unknown, subjectType?: string | null): string[] {
     const b = (before && typeof before === 'object' ? before : {}) as Params
     const a = (after && typeof after === 'object' ? after : {}) as Params
     const fields = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((f) => te(`words.field.${f}`))
     const lines: string[] = []
     for (const f of fields) {
       if (JSON.stringify(b[f]) === JSON.stringify(a[f])) continue
-      if (!(f in b)) lines.push(t('words.set', { field: fieldText(f), after: valueText(f, a[f]) }))
-      else lines.push(t('words.changed', { field: fieldText(f), before: valueText(f, b[f]), after: valueText(f, a[f]) }))
+      const [was, now] = [valueText(f, b[f], subjectType), valueText(f, a[f], subjectType)]
+      if (!(f in b)) lines.push(t('words.set', { field: fieldText(f), after: now }))
+      else lines.push(t('words.changed', { field: fieldText(f), before: was, after: now }))
     }
     return lines
   }

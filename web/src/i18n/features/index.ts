@@ -14,6 +14,7 @@ import board from './board'
 import words from './words'
 import allocation from './allocation'
 import resources from './resources'
+import warning from './warning'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -21,7 +22,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
