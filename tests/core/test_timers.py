@@ -67,6 +67,35 @@ async def test_cancelled_timer_never_fires(db: Database, clock: ManualClock) -> 
     assert [f.key for f in fired] == ["arrive"]
 
 
+async def test_timers_scheduled_in_bulk_fire_at_their_times_and_cancel_in_bulk(
+    db: Database, clock: ManualClock
+) -> None:
+    fired: list[TimerFiring] = []
+    worker = TimerWorker(db, batch=5000, handler_map={"t.bulk": recorder(fired)})
+    due = clock.now() + timedelta(seconds=60)
+    async with db.unit_of_work() as session:
+        made = await timers.schedule_many(
+            session,
+            kind="t.bulk",
+            timers=[
+                timers.NewTimer(subject=f"p-{n}", key=f"k{n}", due_at=due, payload={"n": n})
+                for n in range(2500)  # more than one INSERT's chunk
+            ],
+        )
+        assert made == 2500
+    async with db.unit_of_work() as session:
+        cancelled = await timers.cancel_many(
+            session, kind="t.bulk", subjects=[f"p-{n}" for n in range(0, 2500, 2)]
+        )
+        assert cancelled == 1250
+    clock.advance(59)
+    assert await worker.run_due() == 0
+    clock.advance(1)
+    while await worker.run_due():
+        pass
+    assert sorted(f.payload["n"] for f in fired) == list(range(1, 2500, 2))
+
+
 async def test_scheduling_the_same_deadline_again_moves_it(
     db: Database, clock: ManualClock
 ) -> None:

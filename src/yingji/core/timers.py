@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    insert,
     select,
     text,
     update,
@@ -161,6 +162,63 @@ async def schedule(
     await session.flush()
     _kick_workers_after_commit(session)
     return timer
+
+
+@dataclass(frozen=True)
+class NewTimer:
+    """One timer of :func:`schedule_many`."""
+
+    subject: object
+    key: str
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+#: rows per INSERT of :func:`schedule_many` (bounded statements on both databases)
+_SCHEDULE_CHUNK = 1000
+
+
+async def schedule_many(session: AsyncSession, *, kind: str, timers: Sequence[NewTimer]) -> int:
+    """Schedule many new timers of ``kind`` at once (bulk inserts, in the caller's transaction):
+    for a fan-out whose keys are fresh (a 叫应 step's token), so no open timer is moved — one
+    with the same kind, subject and key is refused by the unique index. Returns how many."""
+    now = clock.now()
+    rows = [
+        {
+            "kind": kind,
+            "subject": str(t.subject),
+            "key": t.key,
+            "due_at": clock.as_utc(t.due_at),
+            "payload": t.payload,
+            "state": PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for t in timers
+    ]
+    for start in range(0, len(rows), _SCHEDULE_CHUNK):
+        await session.execute(insert(Timer), rows[start : start + _SCHEDULE_CHUNK])
+    if rows:
+        _kick_workers_after_commit(session)
+    return len(rows)
+
+
+async def cancel_many(session: AsyncSession, *, kind: str, subjects: Sequence[object]) -> int:
+    """Cancel the open timers of ``kind`` for every subject named (bounded IN lists)."""
+    cancelled = 0
+    names = [str(subject) for subject in subjects]
+    for start in range(0, len(names), _SCHEDULE_CHUNK):
+        result = await session.execute(
+            update(Timer)
+            .where(
+                Timer.kind == kind,
+                Timer.subject.in_(names[start : start + _SCHEDULE_CHUNK]),
+                Timer.state.in_(OPEN_STATES),
+            )
+            .values(state=CANCELLED, lease_until=None)
+        )
+        cancelled += rows_affected(result)
+    return cancelled
 
 
 async def cancel(

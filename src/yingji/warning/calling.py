@@ -214,6 +214,10 @@ def plan_channels(
 # --- starting the chains -------------------------------------------------------------------------
 
 
+#: rows per bulk INSERT when a publication starts its chains
+_CHUNK = 1000
+
+
 async def _arm(
     session: AsyncSession,
     *,
@@ -285,23 +289,45 @@ async def start_chains(session: AsyncSession, *, warning_id: uuid.UUID) -> int:
         ).all()
     )
     wait = timedelta(minutes=steps.wait_minutes)
-    count = 0
+    now = clock.now()
+    events: list[dict[str, Any]] = []
+    steps_due: list[timers.NewTimer] = []
     for recipient_id, channels in rows:
         if recipient_id in started:
             continue
         first = plan_channels(channels or [], steps.channels)
-        await _arm(
-            session,
-            warning=warning,
-            recipient_id=recipient_id,
-            step=0,
-            level=0,
-            wait=wait,
-            kind="call",
-            channel=first[0][0] if first else None,
+        token = _token()
+        events.append(
+            {
+                "id": new_id(),
+                "warning_id": warning.id,
+                "recipient_id": recipient_id,
+                "kind": "call",
+                "step": 0,
+                "channel": first[0][0] if first else None,
+                "token": token,
+                "detail": {"level": 0},
+                "at": now,
+            }
         )
-        count += 1
-    return count
+        steps_due.append(
+            timers.NewTimer(
+                subject=recipient_id,
+                key=token,
+                due_at=now + wait,
+                payload={
+                    "warning_id": str(warning.id),
+                    "recipient_id": str(recipient_id),
+                    "step": 0,
+                    "level": 0,
+                },
+            )
+        )
+    # a province's 叫应 list is tens of thousands of people: bulk inserts, not a row at a time
+    for start in range(0, len(events), _CHUNK):
+        await session.execute(insert(CallEvent), events[start : start + _CHUNK])
+    await timers.schedule_many(session, kind=CALL_STEP_TIMER, timers=steps_due)
+    return len(events)
 
 
 async def stop_chains(session: AsyncSession, *, warning_id: uuid.UUID) -> int:
@@ -315,10 +341,7 @@ async def stop_chains(session: AsyncSession, *, warning_id: uuid.UUID) -> int:
             )
         )
     ).all()
-    stopped = 0
-    for recipient_id in ids:
-        stopped += await timers.cancel(session, kind=CALL_STEP_TIMER, subject=str(recipient_id))
-    return stopped
+    return await timers.cancel_many(session, kind=CALL_STEP_TIMER, subjects=list(ids))
 
 
 # --- a step's timer ------------------------------------------------------------------------------
