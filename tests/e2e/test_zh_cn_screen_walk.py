@@ -56,8 +56,11 @@ CODES = (
     re.compile(r"^\d{8}-[0-9A-F]{6}$"),
     re.compile(r"^[A-Z]\d+$"),
     re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"),
-    # warning numbers (YJ-W-20261207-0003)
+    # warning numbers (YJ-W-20261207-0003; received: YJ-R-20261207-3AF0C1)
     re.compile(r"^YJ-W-\d{8}-\d+$"),
+    re.compile(r"^YJ-R-\d{8}-[0-9A-Fa-f]{6}$"),
+    # resource request numbers (SQ20261207-2E07DB), which the notifications list names
+    re.compile(r"^SQ\d{8}-[0-9A-F]{6}$"),
 )
 
 VISIBLE_TEXT = """() => {
