@@ -239,6 +239,8 @@ ROLE_PERMISSIONS_BEFORE = {
         "resource.read", "resource.write", "resource.request", "resource.approve",
         "warning.read", "warning.draft", "warning.review", "warning.sign", "warning.publish",
         "warning.manage", "warning.check",
+        "duty.read", "duty.roster", "duty.write", "duty.check", "duty.report", "duty.approve",
+        "archive.read", "archive.write",
     },
     Role.DUTY_LEADER: {
         "org.read", "events.read", "incident.read", "kpi.read",
@@ -246,12 +248,15 @@ ROLE_PERMISSIONS_BEFORE = {
         "resource.read", "resource.write", "resource.request", "resource.approve",
         "warning.read", "warning.draft", "warning.review", "warning.publish",
         "warning.manage", "warning.check",
+        "duty.read", "duty.roster", "duty.write", "duty.check", "duty.report", "duty.approve",
+        "archive.read", "archive.write",
     },
     Role.DUTY_OFFICER: {
         "org.read", "events.read", "incident.read", "kpi.read",
         "incident.write", "dispatch.write", "report.create",
         "resource.read", "resource.request",
         "warning.read", "warning.draft", "warning.publish", "warning.check",
+        "duty.read", "duty.write", "duty.report", "archive.read", "archive.write",
     },
     Role.UNIT_LIAISON: {
         "org.read", "events.read", "incident.read", "kpi.read", "order.act", "report.create",
@@ -266,6 +271,7 @@ ROLE_PERMISSIONS_BEFORE = {
     },
     Role.VIEWER: {
         "org.read", "events.read", "incident.read", "kpi.read", "resource.read", "warning.read",
+        "duty.read",
     },
 }  # fmt: skip
 

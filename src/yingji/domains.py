@@ -2,9 +2,11 @@
 in this order. Add a new domain here (docs/contributing.md); the app, the worker, the table
 registry and ``tests/test_domains.py`` read this list."""
 
+from yingji.archive import domain as archive
 from yingji.core import domain as declarations
 from yingji.core.domain import KERNEL, Domain
 from yingji.dispatch import domain as dispatch
+from yingji.duty import domain as duty
 from yingji.gis import domain as gis
 from yingji.incidents import domain as incidents
 from yingji.intake import domain as intake
@@ -24,6 +26,8 @@ DOMAINS: tuple[Domain, ...] = (
     notify.DOMAIN,
     resources.DOMAIN,
     warning.DOMAIN,
+    duty.DOMAIN,
+    archive.DOMAIN,
     system.DOMAIN,
     realtime.DOMAIN,
 )

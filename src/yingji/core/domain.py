@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, events, security, timers, web
+from yingji.core import on_duty as duty_hook
 from yingji.core.db import Database
 from yingji.core.events import Bus, DomainEvent
 from yingji.core.security import Authenticator, Permission, Role
@@ -82,6 +83,8 @@ class Domain:
     incident_reading: tuple[web.ScopeWidener, ...] = ()
     #: turns a session or bearer token into a principal (one domain gives it)
     authenticator: Authenticator | None = None
+    #: answers "who is on duty now" from rosters (one domain gives it; ``core.on_duty``)
+    on_duty: duty_hook.OnDutyResolver | None = None
 
 
 def install(domains: Iterable[Domain]) -> None:
@@ -96,6 +99,8 @@ def install(domains: Iterable[Domain]) -> None:
             web.widen_incident_reading(widener)
         if domain.authenticator is not None:
             security.set_authenticator(domain.authenticator)
+        if domain.on_duty is not None:
+            duty_hook.set_resolver(domain.on_duty)
 
 
 def timer_handlers(domains: Iterable[Domain]) -> dict[str, timers.TimerHandler]:

@@ -70,6 +70,16 @@ class Permission(StrEnum):
     WARNING_PUBLISH = "warning.publish"
     WARNING_MANAGE = "warning.manage"
     WARNING_CHECK = "warning.check"
+    # 值班值守: rosters, check-in, the duty log, handover; 查岗; 信息报送 written and approved
+    DUTY_READ = "duty.read"
+    DUTY_ROSTER = "duty.roster"
+    DUTY_WRITE = "duty.write"
+    DUTY_CHECK = "duty.check"
+    DUTY_REPORT = "duty.report"
+    DUTY_APPROVE = "duty.approve"
+    # 一事一档: the case file read and built, the evaluation written
+    ARCHIVE_READ = "archive.read"
+    ARCHIVE_WRITE = "archive.write"
 
 
 P = Permission

@@ -88,15 +88,22 @@ class ReportingDeadline(Base):
     """信息报送时限 — how soon an incident must be reported up, by category and level.
 
     The most specific ``category_prefix`` that starts the incident's category wins ("" matches
-    every category). Jurisdictions set their own; the shipped rows are the common defaults.
+    every category), within the nearest jurisdiction on the incident's division path that has
+    rows (``division_adcode`` "" is everywhere). Jurisdictions set their own; the shipped rows
+    are the common defaults. Besides the phone report and the written 首报: a 续报 every
+    ``followup_hours`` while responding (and on a level or casualty change), the 终报 within
+    ``final_days`` of closing (NULL: not owed).
     """
 
     __tablename__ = "reporting_deadline"
-    __table_args__ = (UniqueConstraint("category_prefix", "level"),)
+    __table_args__ = (UniqueConstraint("division_adcode", "category_prefix", "level"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    division_adcode: Mapped[str] = mapped_column(String(12), default="", server_default="")
     category_prefix: Mapped[str] = mapped_column(String(64), default="")
     level: Mapped[str] = mapped_column(String(4))
     phone_minutes: Mapped[int] = mapped_column(Integer)
     written_minutes: Mapped[int] = mapped_column(Integer)
+    followup_hours: Mapped[int | None] = mapped_column(Integer)
+    final_days: Mapped[int | None] = mapped_column(Integer)
     basis: Mapped[str | None] = mapped_column(String(300))

@@ -1,0 +1,28 @@
+"""The duty domain: rosters and who is on duty now (``core.on_duty``), check-in and 查岗, the
+duty log and handovers, and the statutory reports sent up with their deadlines."""
+
+from yingji.core.domain import Domain
+from yingji.core.security import Permission, Role
+from yingji.duty import models
+
+_DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
+_LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
+
+DOMAIN = Domain(
+    name="duty",
+    models=(models,),
+    permissions={
+        # who is on duty, the roster, the log, handovers and the reporting board
+        Permission.DUTY_READ: _DESK | {Role.VIEWER},
+        # positions, patterns, generating a month, imports, approving swaps
+        Permission.DUTY_ROSTER: _LEADERS,
+        # check-in, log entries, handover notes and signatures, asking for a swap
+        Permission.DUTY_WRITE: _DESK,
+        # 查岗 of the divisions below
+        Permission.DUTY_CHECK: _LEADERS,
+        # writing reports up, acknowledging reports from below, carrying out instructions
+        Permission.DUTY_REPORT: _DESK,
+        # approving (签发) a report, issuing an instruction (领导批示)
+        Permission.DUTY_APPROVE: _LEADERS,
+    },
+)
