@@ -86,7 +86,14 @@ def demo_gazetteer() -> gz.Gazetteer:
     """The demo county's gazetteer, as ``intake.service.gazetteer`` builds it from the seeds."""
     divisions = demo_data.build_demo().divisions
     entries = [
-        gz.Entry(d.name, d.adcode, d.level, *(d.centroid or (None, None)), d.parent_adcode)
+        gz.Entry(
+            d.name,
+            d.adcode,
+            d.level,
+            d.centroid[0] if d.centroid else None,
+            d.centroid[1] if d.centroid else None,
+            d.parent_adcode,
+        )
         for d in divisions
     ]
     for place in seed.demo_places():
@@ -134,7 +141,9 @@ def score(samples: list[Sample], gazetteer: gz.Gazetteer, classifier: Classifier
         else:
             miss["casualties"] = {"expected": asdict(sample.casualties), "read": asdict(counts)}
         for kind in KINDS:
-            result.kind_right[kind] += int(getattr(counts, kind) == getattr(sample.casualties, kind))
+            result.kind_right[kind] += int(
+                getattr(counts, kind) == getattr(sample.casualties, kind)
+            )
         found = classifier.classify(sample.text)
         code = found.code if found else None
         if code == sample.category:
@@ -167,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     took = time.perf_counter() - started
     shares = result.shares()
     print(f"test set: {result.total} sentences in {args.corpus}")
-    print(f"placements right:       {result.placed_right}/{result.total} = {shares['placements']:.1%}")
+    print(
+        f"placements right:       {result.placed_right}/{result.total} = {shares['placements']:.1%}"
+    )
     print(f"  given a point in the jurisdiction they are not in: {result.placed_wrongly_inside}")
     print(
         f"casualty counts right:  {result.casualties_right}/{result.total} = "
@@ -177,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         "  per kind: "
         + ", ".join(f"{k} {v / max(result.total, 1):.1%}" for k, v in result.kind_right.items())
     )
-    print(f"sub-types right:        {result.subtype_right}/{result.total} = {shares['subtypes']:.1%}")
-    print(f"top categories right:   {result.top_right}/{result.total} = {shares['top_categories']:.1%}")
+    print(
+        f"sub-types right:        {result.subtype_right}/{result.total} = {shares['subtypes']:.1%}"
+    )
+    top = shares["top_categories"]
+    print(f"top categories right:   {result.top_right}/{result.total} = {top:.1%}")
     print(f"built in {built:.1f} s; read {result.total} reports in {took * 1000:.0f} ms")
     if args.misses:
         for miss in result.misses:

@@ -44,7 +44,10 @@ def test_casualties_are_read_from_the_words_and_denials_count_nothing(
         ("仍有30余人被困井下", Casualties(trapped=30)),
         ("目前已救出4名被埋人员，仍有2人被困", Casualties(trapped=2)),
         ("1名老人被压身亡", Casualties(dead=1)),
-        ("地震已造成126人遇难、188人受伤，另有2人失踪", Casualties(dead=126, injured=188, missing=2)),
+        (
+            "地震已造成126人遇难、188人受伤，另有2人失踪",
+            Casualties(dead=126, injured=188, missing=2),
+        ),
         ("张村乡三口村养殖场死了好多猪", Casualties()),
     ],
 )

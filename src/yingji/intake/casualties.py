@@ -1,6 +1,6 @@
 """伤亡 in a report's words → counts the officer confirms, each with the words that gave it.
 
-"造成3人死亡、12人受伤", "两死一伤", "死亡人数升至十一人", "已致7人遇难", "有人被困", "两名工人失联":
+"造成3人死亡、12人受伤", "两死一伤", "死亡人数升至十一人", "已致7人遇难", "有人被困":
 dead, injured, missing and trapped. Chinese numerals are read by ``cn2an``; a count is a number
 with a person's measure word (3人, 12名, 两位) before the casualty word or after it (死亡人数升至
 十一人, 死亡3人), or the short form N死M伤. Without a number, "有人" or a person (一名男子, 司机)
@@ -28,13 +28,49 @@ from yingji.intake.levels import Casualties
 
 KINDS: dict[str, tuple[str, ...]] = {  # fmt: skip
     "dead": (
-        "死亡", "身亡", "遇难", "丧生", "罹难", "死了", "殒命", "不治", "去世", "遇害", "溺亡",
+        "死亡",
+        "身亡",
+        "遇难",
+        "丧生",
+        "罹难",
+        "死了",
+        "殒命",
+        "不治",
+        "去世",
+        "遇害",
+        "溺亡",
         "牺牲",
     ),
     "injured": (
-        "受伤", "伤者", "伤员", "烧伤", "摔伤", "砸伤", "重伤", "轻伤", "负伤", "伤势", "砍伤",
-        "刺伤", "捅伤", "咬伤", "撞伤", "劈伤", "打伤", "炸伤", "烫伤", "中毒", "送医", "就医",
-        "入院", "住院", "昏迷", "呕吐", "腹泻", "上吐下泻", "不适",
+        "受伤",
+        "伤者",
+        "伤员",
+        "烧伤",
+        "摔伤",
+        "砸伤",
+        "重伤",
+        "轻伤",
+        "负伤",
+        "伤势",
+        "砍伤",
+        "刺伤",
+        "捅伤",
+        "咬伤",
+        "撞伤",
+        "劈伤",
+        "打伤",
+        "炸伤",
+        "烫伤",
+        "中毒",
+        "送医",
+        "就医",
+        "入院",
+        "住院",
+        "昏迷",
+        "呕吐",
+        "腹泻",
+        "上吐下泻",
+        "不适",
     ),
     "missing": ("失联", "失踪", "下落不明", "冲走"),
     "trapped": ("被困", "困住", "困在", "出不来", "被埋", "被压"),
@@ -127,10 +163,10 @@ def _statements(sentence: str) -> list[Evidence]:
         clause = _arabic(raw)
         shorts = list(SHORT_FORM.finditer(clause))
         if shorts and not _denied(clause[: shorts[0].start()]):
-            for short in shorts:
-                found.append(
-                    Evidence(SHORT[short.group(2)], int(short.group(1)), raw.strip())
-                )
+            found.extend(
+                Evidence(SHORT[short.group(2)], int(short.group(1)), raw.strip())
+                for short in shorts
+            )
             continue
         for kind, words in KINDS.items():
             at = min((i for i in (clause.find(w) for w in words) if i >= 0), default=-1)

@@ -41,7 +41,9 @@ MAX_KEYWORD_WORDS = 6
 ATTRIBUTION_FACTOR = 0.25
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
 _CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n]")
-_ATTRIBUTION = re.compile(r"^(?:据|来源[:：]?|转自|综合)[^，,。]*?(?:消息|报道|通报|介绍|发布|称|获悉)")
+_ATTRIBUTION = re.compile(
+    r"^(?:据|来源[:：]?|转自|综合)[^，,。]*?(?:消息|报道|通报|介绍|发布|称|获悉)"
+)
 
 
 @dataclass(frozen=True)

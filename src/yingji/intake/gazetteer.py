@@ -21,14 +21,18 @@ suggestions, never used silently.
 from __future__ import annotations
 
 import csv
+import importlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Protocol
 
-import jieba
 from pypinyin import lazy_pinyin
+
+#: jieba ships no type information: the part of it used here is typed by ``Segmenter``
+_jieba = importlib.import_module("jieba")
 
 SUFFIXES = ("便民服务中心", "居委会", "街道", "社区", "村委会", "镇", "乡", "村", "县", "区", "市")
 LEVEL_DEPTH = {"province": 1, "city": 2, "county": 3, "town": 4, "village": 5, "place": 6}
@@ -178,19 +182,38 @@ def _is_word(known: dict[str, int], word: str) -> bool:
 
 # --- the segmenter -------------------------------------------------------------------------------
 
+
+class Segmenter(Protocol):
+    """The part of ``jieba.Tokenizer`` used here."""
+
+    FREQ: dict[str, int]
+    total: int
+    initialized: bool
+
+    def initialize(self) -> None: ...
+    def cut(self, sentence: str, cut_all: bool = False, HMM: bool = True) -> Iterator[str]: ...  # noqa: N803
+    def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None: ...
+    def suggest_freq(self, segment: str, tune: bool = False) -> int: ...
+
+
+def _tokenizer() -> Segmenter:
+    made: Segmenter = _jieba.Tokenizer()
+    return made
+
+
 _LOCK = threading.Lock()
-_BASE: jieba.Tokenizer | None = None
-_SEGMENTERS: OrderedDict[frozenset[str], jieba.Tokenizer] = OrderedDict()
+_BASE: Segmenter | None = None
+_SEGMENTERS: OrderedDict[frozenset[str], Segmenter] = OrderedDict()
 SEGMENTER_CACHE = 4
 
 
-def _base() -> jieba.Tokenizer:
+def _base() -> Segmenter:
     """jieba's own dictionary, loaded once per process (its words and frequencies)."""
     global _BASE
     with _LOCK:
         if _BASE is None:
-            jieba.setLogLevel(60)
-            tokenizer = jieba.Tokenizer()
+            _jieba.setLogLevel(60)
+            tokenizer = _tokenizer()
             tokenizer.initialize()
             _BASE = tokenizer
         return _BASE
@@ -201,7 +224,7 @@ def _base_words() -> dict[str, int]:
     return freq
 
 
-def segmenter(words: Iterable[str] = (), *, floor: int = 2000) -> jieba.Tokenizer:
+def segmenter(words: Iterable[str] = (), *, floor: int = 2000) -> Segmenter:
     """A segmenter with jieba's dictionary and ``words`` added, each at least as frequent as
     ``floor`` (kept per set of words: the same jurisdiction's names make one segmenter per
     process)."""
@@ -213,7 +236,7 @@ def segmenter(words: Iterable[str] = (), *, floor: int = 2000) -> jieba.Tokenize
             _SEGMENTERS.move_to_end(key)
             return found
     base = _base()
-    tokenizer = jieba.Tokenizer()
+    tokenizer = _tokenizer()
     tokenizer.FREQ = dict(base.FREQ)
     tokenizer.total = base.total
     tokenizer.initialized = True
@@ -227,7 +250,7 @@ def segmenter(words: Iterable[str] = (), *, floor: int = 2000) -> jieba.Tokenize
     return tokenizer
 
 
-def words_of(text: str, tokenizer: jieba.Tokenizer | None = None) -> list[tuple[str, int, int]]:
+def words_of(text: str, tokenizer: Segmenter | None = None) -> list[tuple[str, int, int]]:
     """The words of ``text`` as (word, start, end), by ``tokenizer`` (default jieba's own)."""
     found: list[tuple[str, int, int]] = []
     at = 0
@@ -237,23 +260,31 @@ def words_of(text: str, tokenizer: jieba.Tokenizer | None = None) -> list[tuple[
     return found
 
 
+def _composed(
+    words: list[tuple[str, int, int]], names: dict[str, list[Entry]]
+) -> list[tuple[str, int, int]]:
+    """Names inside one word of the dictionary: 云南昆明 (two names), 天津港, 昆明站."""
+    found: list[tuple[str, int, int]] = []
+    for word, start, end in words:
+        if word in names or len(word) < 3:
+            continue
+        for cut in range(2, len(word)):
+            head, tail = word[:cut], word[cut:]
+            if head in names and (tail in names or (len(tail) == 1 and tail in "港站市")):
+                found.append((head, start, start + cut))
+                if tail in names:
+                    found.append((tail, start + cut, end))
+                break
+    return found
+
+
 def _spans(
     words: list[tuple[str, int, int]], names: dict[str, list[Entry]], *, compose: bool = False
 ) -> list[tuple[str, int, int]]:
     """Runs of whole words that spell a name, longest first, a name inside a longer one not
     counted again (林川下村 does not also name a 川下村). With ``compose``, a word the
     dictionary made of two names (云南昆明) counts as both."""
-    found: list[tuple[str, int, int]] = []
-    for word, start, end in words if compose else ():
-        if word in names or len(word) < 3:
-            continue
-        for cut in range(2, len(word)):
-            head, tail = word[:cut], word[cut:]
-            if head in names and (tail in names or (len(tail) == 1 and tail in "港站市")):
-                found.append((head, start, start + cut))  # 云南昆明, 天津港, 昆明站
-                if tail in names:
-                    found.append((tail, start + cut, end))
-                break
+    found = _composed(words, names) if compose else []
     for i in range(len(words)):
         text = ""
         for j in range(i, min(len(words), i + MAX_NAME_WORDS)):
@@ -304,15 +335,7 @@ class Gazetteer:
             e.adcode: e.parent_adcode for e in self.entries if e.level != "place" and e.adcode
         }
         self._tokenizer = segmenter(self._by_alias)
-        self._sounds: dict[tuple[str, str], list[Entry]] = {}
-        for entry in self.entries:
-            if not entry.local or entry.level not in ("town", "village"):
-                continue
-            for suffix in HOMOPHONE_SUFFIXES:
-                if entry.name.endswith(suffix) and len(entry.name) > len(suffix) + 1:
-                    stem = entry.name[: -len(suffix)]
-                    self._sounds.setdefault((_pinyin(stem), suffix), []).append(entry)
-                    break
+        self._sounds = _sound_table(self.entries)
 
     def _chain(self, entry: Entry) -> list[str]:
         """The divisions containing ``entry``, nearest first (a place's own division first)."""
@@ -476,6 +499,20 @@ class Gazetteer:
         return hits[:limit]
 
 
+def _sound_table(entries: Iterable[Entry]) -> dict[tuple[str, str], list[Entry]]:
+    """The local towns and villages by the sound of their name without its suffix."""
+    sounds: dict[tuple[str, str], list[Entry]] = {}
+    for entry in entries:
+        if not entry.local or entry.level not in ("town", "village"):
+            continue
+        for suffix in HOMOPHONE_SUFFIXES:
+            if entry.name.endswith(suffix) and len(entry.name) > len(suffix) + 1:
+                stem = entry.name[: -len(suffix)]
+                sounds.setdefault((_pinyin(stem), suffix), []).append(entry)
+                break
+    return sounds
+
+
 def _outside_aliases(entry: Entry, known: dict[str, int]) -> list[str]:
     """A division outside: its full name, and its short form where that is no ordinary word
     (昆明 for 昆明市, 临夏 for 临夏回族自治州; not 南部 for 南部县, 公安 for 公安县)."""
@@ -491,12 +528,12 @@ def _outside_aliases(entry: Entry, known: dict[str, int]) -> list[str]:
             break
     if entry.name.endswith("自治州") and len(stem) >= 2:
         names.append(stem + "州")  # 临夏州, 恩施州
-    if stem != entry.name and len(stem) >= 2:
-        # a province's or a city's short name is how reports name them (云南, 昆明); a
-        # county's only where the dictionary knows it as a rare word at most (和政, 温岭; not
-        # 南部, 公安, 东方, 平原, 宜兴's namesakes of everyday words)
-        if entry.level in ("province", "city") or int(known.get(stem, 0) or 0) < RARE:
-            names.append(stem)
+    # a province's or a city's short name is how reports name them (云南, 昆明); a county's
+    # only where the dictionary knows it as a rare word at most (和政, 温岭; not 南部, 公安,
+    # 东方, 平原, 宜兴's namesakes of everyday words)
+    rare = entry.level in ("province", "city") or int(known.get(stem, 0) or 0) < RARE
+    if stem != entry.name and len(stem) >= 2 and rare:
+        names.append(stem)
     return names
 
 
@@ -511,9 +548,7 @@ def china_divisions(exclude: set[str] | None = None) -> list[Entry]:
             code = row["adcode"][:6]
             if not row["adcode"].endswith("000000") or code in exclude:
                 continue
-            level = (
-                "province" if code[2:] == "0000" else "city" if code[4:] == "00" else "county"
-            )
+            level = "province" if code[2:] == "0000" else "city" if code[4:] == "00" else "county"
             lon = float(row["longitude"]) if row["longitude"] else None
             lat = float(row["latitude"]) if row["latitude"] else None
             rows.append(Entry(row["name"], code, level, lon, lat, None, local=False))
