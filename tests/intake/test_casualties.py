@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yingji.intake.casualties import casualties_in
+from yingji.intake.casualties import casualties_in, read_casualties
 from yingji.intake.levels import Casualties
 
 
@@ -27,3 +27,39 @@ def test_casualties_are_read_from_the_words_and_denials_count_nothing(
     text: str, expected: Casualties
 ) -> None:
     assert casualties_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("事故造成3人死亡、12人受伤", Casualties(dead=3, injured=12)),
+        ("两死一伤", Casualties(dead=2, injured=1)),
+        ("截至目前，死亡人数升至十一人", Casualties(dead=11)),
+        ("暂无人员伤亡", Casualties()),
+        ("已致7人遇难", Casualties(dead=7)),
+        ("未造成人员伤亡", Casualties()),
+        ("江苏无锡一男子不幸遇难", Casualties(dead=1)),
+        ("12月6日甘肃发生3.2级地震，无人员伤亡", Casualties()),
+        ("事故共造成5人死亡、3人重伤、2人轻伤", Casualties(dead=5, injured=5)),
+        ("仍有30余人被困井下", Casualties(trapped=30)),
+        ("目前已救出4名被埋人员，仍有2人被困", Casualties(trapped=2)),
+        ("1名老人被压身亡", Casualties(dead=1)),
+        (
+            "地震已造成126人遇难、188人受伤，另有2人失踪",
+            Casualties(dead=126, injured=188, missing=2),
+        ),
+        ("张村乡三口村养殖场死了好多猪", Casualties()),
+    ],
+)
+def test_counts_of_news_reports(text: str, expected: Casualties) -> None:
+    assert casualties_in(text) == expected
+
+
+def test_each_count_comes_with_the_words_that_gave_it() -> None:
+    reading = read_casualties("高速发生多车连撞，已致2死4伤。现场还有多人被困，死亡人数升至三人")
+    assert reading.counts == Casualties(dead=3, injured=4, trapped=2)
+    found = {(e.kind, e.count, e.words, e.at_least) for e in reading.evidence}
+    assert ("dead", 2, "已致2死4伤", False) in found
+    assert ("injured", 4, "已致2死4伤", False) in found
+    assert ("trapped", 2, "现场还有多人被困", True) in found
+    assert ("dead", 3, "死亡人数升至三人", False) in found

@@ -113,3 +113,38 @@ def test_overlapping_keywords_count_once(classifier: Classifier) -> None:
     assert len({"被水", "水淹", "淹了"} & set(words)) == 1
     result = classifier.classify("三地村那边变压器被水淹了，屋顶被大风掀掉了")
     assert result is not None and result.code == "natural.typhoon"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("昆明火车站发生暴力恐怖袭击案，造成31人死亡", "social_security.terrorist_attack"),
+        ("某市场发生爆炸袭击，造成4人死亡、20余人受伤", "social_security.terrorist_attack"),
+        ("四川发生6.1级强震，震中位于芦山县", "natural.earthquake"),
+        ("交警部门通报，一辆货车撞上护栏，司机受伤", "accident.traffic"),
+        ("一男子持刀行凶，造成2死3伤，犯罪嫌疑人已被抓获", "social_security.criminal_case"),
+        ("数百名村民聚集围堵政府大门，群体性事件致5人受伤", "social_security.mass_incident"),
+    ],
+)
+def test_the_words_real_reports_use(classifier: Classifier, text: str, code: str) -> None:
+    result = classifier.classify(text)
+    assert result is not None and result.code == code, result
+
+
+def test_words_count_only_as_whole_words(classifier: Classifier) -> None:
+    assert classifier.matched_words("突发火灾") == ["火灾"]  # never 发火
+    assert "明火" not in classifier.matched_words("昆明火车站发生暴力恐怖袭击案")
+    assert "火" not in classifier.matched_words("昆明火车站")
+
+
+def test_the_headline_weighs_more_than_a_side_remark(classifier: Classifier) -> None:
+    text = (
+        "高速公路发生多车连撞事故，已致2死4伤。据中国消防在线消息，现场有多人被困，"
+        "消防救援人员正在破拆救援。"
+    )
+    result = classifier.classify(text)
+    assert result is not None and result.code == "accident.traffic"
+    weights = dict(result.words)
+    assert weights["连撞"] == 8.0  # 4 in the headline counts twice
+    fire = dict(classifier.scores(text)["accident.fire"][1])
+    assert fire["消防"] == 0.25  # 1 in the attribution counts a quarter

@@ -50,3 +50,14 @@ def test_food_poisoning_with_one_death_is_larger() -> None:
 
 def test_report_without_category_uses_production_safety_thresholds() -> None:
     assert suggest_level(None, Casualties(dead=10)).level == "II"
+
+
+def test_counts_read_from_the_text_are_marked_as_such() -> None:
+    counts = Casualties(dead=3)
+    confirmed = suggest_level(_rule("accident.traffic"), counts)
+    extracted = suggest_level(_rule("accident.traffic"), counts, extracted=True)
+    assert confirmed.level == extracted.level == "III"
+    assert confirmed.why is not None and "counts" not in confirmed.why["params"]
+    assert extracted.why is not None and extracted.why["params"]["counts"] == "extracted"
+    assert extracted.why["code"] == "level.reached"
+    assert extracted.reason.endswith("(counts extracted from the text)")

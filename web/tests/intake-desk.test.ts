@@ -161,8 +161,7 @@ describe('intake desk', () => {
     expect((w.get('textarea').element as HTMLTextAreaElement).value).toBe('')
   })
 
-  it('fills the casualties and the place from the words, and leaves a field the officer changed', async () => {
-    let trapped = 1
+  it('shows the casualties the words state with their words; they count once the officer takes them', async () => {
     const calls = backend({
       'POST /intake/classify': () => [
         200,
@@ -174,8 +173,12 @@ describe('intake desk', () => {
           runner_up: null,
           suggested_level: 'IV',
           level_reason: 'default',
-          casualties: { dead: 0, injured: 0, missing: 0, trapped },
+          level_why: { code: 'level.default', params: { level: 'IV', below: [], counts: 'extracted' } },
+          casualties: { dead: 0, injured: 0, missing: 0, trapped: 1 },
+          casualty_words: [{ kind: 'trapped', count: 1, words: '有人被困', at_least: false }],
           place: { name: '官塘中心学校', adcode: '331126', level: 'place', lon: 119.21, lat: 27.76 },
+          outside: null,
+          homophones: [],
         },
       ],
       'POST /intake/reports': () => [201, receipt({})],
@@ -185,25 +188,64 @@ describe('intake desk', () => {
     await settle()
     await settle()
     const trappedField = () => w.get('input[aria-label="被困"]').element as HTMLInputElement
-    expect(trappedField().value).toBe('1')
-    expect(w.find('[data-testid="casualties-from-words"]').exists()).toBe(true)
+    expect(trappedField().value).toBe('0') // shown, not filled in
+    expect(w.get('[data-testid="casualty-word"]').text()).toContain('被困 1')
+    expect(w.get('[data-testid="casualty-word"]').text()).toContain('有人被困')
+    expect(w.get('[data-testid="intake-suggestion"]').text()).toContain('据描述提取，未经确认')
+    const asked = calls.filter((c) => c.key === 'POST /intake/classify')
+    expect(asked[asked.length - 1].body).toEqual({ text: '官塘中心学校旁民房着火，有人被困' })
     expect(w.get('[data-testid="intake-point"]').text()).toContain('119.21000, 27.76000')
 
-    await w.get('input[aria-label="被困"]').setValue('0') // the officer knows better
-    await w.get('input[aria-label="被困"]').trigger('change')
-    trapped = 2
-    await w.get('textarea').setValue('官塘中心学校旁民房着火，有人被困，两人被困在二楼')
+    await w.get('[data-testid="take-casualties"]').trigger('click')
     await settle()
     await settle()
-    expect(trappedField().value).toBe('0')
+    expect(trappedField().value).toBe('1')
+    expect(w.find('[data-testid="casualties-confirmed"]').exists()).toBe(true)
+    const again = calls.filter((c) => c.key === 'POST /intake/classify')
+    expect((again[again.length - 1].body as { casualties: { trapped: number } }).casualties.trapped).toBe(1)
     await w.get('[data-testid="intake-form"]').trigger('submit')
     await flushPromises()
     const sent = calls.find((c) => c.key === 'POST /intake/reports')?.body as {
       casualties: { trapped: number }
       address: string
     }
-    expect(sent.casualties.trapped).toBe(0)
+    expect(sent.casualties.trapped).toBe(1)
     expect(sent.address).toBe('官塘中心学校')
+  })
+
+  it('sends no casualties the officer did not confirm, and offers a homophone only as a suggestion', async () => {
+    const calls = backend({
+      'POST /intake/classify': () => [
+        200,
+        {
+          category_code: 'accident.drowning',
+          name_zh: '溺水',
+          score: 3.5,
+          words: [{ word: '落水', weight: 3.5 }],
+          runner_up: null,
+          suggested_level: 'IV',
+          level_reason: 'default',
+          casualties: { dead: 0, injured: 0, missing: 0, trapped: 0 },
+          casualty_words: [],
+          place: null,
+          outside: null,
+          homophones: [{ written: '竺口镇', name: '竹口镇', adcode: '331126101000', level: 'town' }],
+        },
+      ],
+      'POST /intake/reports': () => [201, receipt({})],
+    })
+    const w = await mountDesk()
+    await w.get('textarea').setValue('竺口镇有人落水了')
+    await settle()
+    await settle()
+    expect(w.get('[data-testid="homophone"]').text()).toContain('竹口镇')
+    expect(w.find('[data-testid="take-casualties"]').exists()).toBe(false)
+    await w.get('[data-testid="use-homophone"]').trigger('click')
+    await w.get('[data-testid="intake-form"]').trigger('submit')
+    await flushPromises()
+    const sent = calls.find((c) => c.key === 'POST /intake/reports')?.body as Record<string, unknown>
+    expect(sent.address).toBe('竹口镇')
+    expect('casualties' in sent).toBe(false)
   })
 
   it('does not join again when the server already filed the call into the chosen incident', async () => {

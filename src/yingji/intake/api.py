@@ -29,7 +29,7 @@ from yingji.core.web import (
     get_settings,
 )
 from yingji.intake import flows, levels, schemas, service
-from yingji.intake.casualties import casualties_in
+from yingji.intake.casualties import read_casualties
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 log = logging.getLogger(__name__)
@@ -364,11 +364,25 @@ async def classify_text(
     know = await flows.knowledge(session)
     found = know.classifier.classify(body.text)
     rule = know.rules.get(found.code) if found else None
-    level = levels.suggest_level(rule, levels.Casualties(**body.casualties.model_dump()))
-    hit = (await service.gazetteer(session=session)).locate(body.text)
+    read = read_casualties(body.text)
+    confirmed = "casualties" in body.model_fields_set
+    counts = levels.Casualties(**body.casualties.model_dump()) if confirmed else read.counts
+    level = levels.suggest_level(
+        rule, counts, extracted=not confirmed and counts != levels.Casualties()
+    )
+    reading = (await service.gazetteer(session=session)).read(body.text)
+    hit = reading.hit if reading.placed else None
     named = hit.entry if hit is not None and hit.entry.level != "county" else None
     return schemas.ClassifyResult(
-        casualties=schemas.Casualties(**dataclasses.asdict(casualties_in(body.text))),
+        casualties=schemas.Casualties(**dataclasses.asdict(read.counts)),
+        casualty_words=[
+            schemas.CasualtyWords(kind=e.kind, count=e.count, words=e.words, at_least=e.at_least)
+            for e in read.evidence
+        ],
+        outside=schemas.OutsideRead(**dataclasses.asdict(reading.outside))
+        if reading.outside is not None and hit is None
+        else None,
+        homophones=[schemas.HomophoneRead(**dataclasses.asdict(h)) for h in reading.homophones],
         place=schemas.PlaceRead(
             name=named.name, adcode=named.adcode, level=named.level, lon=named.lon, lat=named.lat
         )

@@ -4,25 +4,46 @@ The sub-type table is data (``yingji/data/categories.json``, the platform's own 
 four GB/T 35561 top categories). Each sub-type has Chinese keywords with weights; a text's score
 for a sub-type is the sum of the weights of its keywords that occur in the text, each counted
 once, and each character of the text counts for one keyword at most (longest keywords first): in
-森林火灾 only 森林火灾 counts, not 火灾; in 火锅 only 火锅 (a negative word for fires), not 火;
-in 被水淹了 one of 被水 / 水淹 / 淹了, not all three. The result names the words that decided,
-so an administrator can read and tune it.
+森林火灾 only 森林火灾 counts, not 火灾; in 被水淹了 one of 被水 / 水淹 / 淹了, not all three.
+
+A keyword counts only as whole words of the text: the text is segmented by ``jieba`` (with the
+table's keywords in its dictionary) and a keyword must begin and end where words do, so 突发火灾
+(突发 | 火灾) never reads as 发火, 昆明火车站 (昆明 | 火车站) never as 明火, 火锅 never as 火.
+
+The headline and the first sentence weigh more (``HEAD_FACTOR``) than the rest, and a source's
+name in an attribution (据中国消防在线消息, 据应急管理部通报) weighs little
+(``ATTRIBUTION_FACTOR``): a traffic pile-up quoted from a fire brigade's site stays a traffic
+accident. The result names the words that decided, with the weight each counted for, so an
+administrator can read and tune it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yingji.intake.gazetteer import segmenter, words_of
 from yingji.intake.textsim import normalise
 
 DEFAULT_CATEGORIES_PATH = Path(__file__).resolve().parents[1] / "data" / "categories.json"
 TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security")
 LEVELS = ("I", "II", "III", "IV")
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
+#: a keyword in the headline or the first sentence counts this many times its weight
+HEAD_FACTOR = 2.0
+#: the most words of the segmentation one keyword may span (被车撞: 被 | 车 | 撞)
+MAX_KEYWORD_WORDS = 6
+#: a keyword in an attribution clause (据…消息/报道/通报) counts this share of its weight
+ATTRIBUTION_FACTOR = 0.25
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
+_CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n]")
+_ATTRIBUTION = re.compile(
+    r"^(?:据|来源[:：]?|转自|综合)[^，,。]*?(?:消息|报道|通报|介绍|发布|称|获悉)"
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +151,24 @@ def _spans(text: str, word: str) -> list[tuple[int, int]]:
     return found
 
 
+def _factors(norm: str) -> list[tuple[int, int, float]]:
+    """(start, end, factor) of the text's parts: the first sentence ``HEAD_FACTOR``, an
+    attribution clause ``ATTRIBUTION_FACTOR``, the rest 1."""
+    parts: list[tuple[int, int, float]] = []
+    head = _SENTENCE_END.search(norm)
+    head_end = head.end() if head and head.end() < len(norm) else len(norm)
+    start = 0
+    for found in [*_CLAUSE_END.finditer(norm), None]:
+        end = found.end() if found else len(norm)
+        if end > start:
+            factor = HEAD_FACTOR if start < head_end and head_end < len(norm) else 1.0
+            if _ATTRIBUTION.match(norm[start:end]):
+                factor = ATTRIBUTION_FACTOR
+            parts.append((start, end, factor))
+        start = end
+    return parts
+
+
 class Classifier:
     """Keyword classifier over a category table; ``classify`` explains itself."""
 
@@ -142,32 +181,56 @@ class Classifier:
                     by_word.setdefault(word, []).append((rule.code, weight))
         # Longest first, so a shorter word can check whether a longer one already covers it.
         self._words = sorted(by_word.items(), key=lambda item: (-len(item[0]), item[0]))
+        self._lookup = dict(self._words)
+        self._longest = max((len(w) for w in by_word), default=0)
+        self._segmenter = segmenter(
+            (w for w, uses in by_word.items() if len(w) > 1 and any(x > 0 for _, x in uses)),
+            floor=0,
+        )
+
+    def _found(self, text: str) -> list[tuple[str, float]]:
+        """The keywords that count in ``text`` and the factor of where each counts most.
+
+        Only runs of whole words can be keywords, so the candidates are the runs of up to
+        ``MAX_KEYWORD_WORDS`` words of the segmentation that spell one; taken longest first, a
+        run overlapping one already taken does not count."""
+        norm = normalise(text)
+        words = words_of(norm, self._segmenter)
+        candidates: list[tuple[str, int, int]] = []
+        for i in range(len(words)):
+            run = ""
+            for j in range(i, min(len(words), i + MAX_KEYWORD_WORDS)):
+                run += words[j][0]
+                if len(run) > self._longest:
+                    break
+                if run in self._lookup:
+                    candidates.append((run, words[i][1], words[j][2]))
+        candidates.sort(key=lambda item: (-len(item[0]), item[0], item[1]))
+        parts = _factors(norm)
+        covered: list[tuple[int, int]] = []
+        counted: dict[str, float] = {}
+        for word, start, end in candidates:
+            if any(cs < end and start < ce for cs, ce in covered):
+                continue
+            covered.append((start, end))
+            factor = next((f for ps, pe, f in parts if ps <= start < pe), 1.0)
+            counted[word] = max(counted.get(word, factor), factor)
+        return list(counted.items())
 
     def matched_words(self, text: str) -> list[str]:
-        """The keywords that count in ``text`` (longest first; each word once; a word overlapping
-        one already counted does not count)."""
-        norm = normalise(text)
-        covered: list[tuple[int, int]] = []
-        counted: list[str] = []
-        for word, _ in self._words:
-            spans = _spans(norm, word)
-            if not spans:
-                continue
-            free = [(s, e) for s, e in spans if not any(cs < e and s < ce for cs, ce in covered)]
-            covered.extend(free)
-            if free:
-                counted.append(word)
-        return counted
+        """The keywords that count in ``text`` (longest first; each word once; whole words
+        only; a word overlapping one already counted does not count)."""
+        return [word for word, _ in self._found(text)]
 
     def scores(self, text: str) -> dict[str, tuple[float, list[tuple[str, float]]]]:
-        """Per sub-type: the score and the (word, weight) pairs that made it."""
-        lookup = dict(self._words)
+        """Per sub-type: the score and the (word, weight as counted) pairs that made it."""
         result: dict[str, tuple[float, list[tuple[str, float]]]] = {}
-        for word in self.matched_words(text):
-            for code, weight in lookup[word]:
+        for word, factor in self._found(text):
+            for code, weight in self._lookup[word]:
                 score, words = result.get(code, (0.0, []))
-                words.append((word, weight))
-                result[code] = (score + weight, words)
+                counted = round(weight * factor, 6)
+                words.append((word, counted))
+                result[code] = (score + counted, words)
         return result
 
     def classify(self, text: str) -> Classification | None:

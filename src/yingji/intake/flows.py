@@ -80,19 +80,29 @@ async def knowledge(session: AsyncSession) -> Knowledge:
         rules = classify.parse_categories({"subtypes": [rule for rule, _ in table]})
         active = {rule["code"] for rule, is_active in table if is_active}
         # the jurisdiction's own place names let the matcher tell two villages apart
+        local = [
+            entry
+            for entry in (await service.gazetteer(session=session)).entries
+            if entry.local and (entry.level != "county" or entry.parent_adcode)
+        ]
         places = [
             textsim.Place(
                 entry.name, entry.adcode, f"{entry.adcode}/{entry.name}", entry.lon, entry.lat
             )
             if entry.level == "place"
             else textsim.Place(entry.name, entry.parent_adcode, entry.adcode)
-            for entry in (await service.gazetteer(session=session)).entries
-            if entry.level != "county" or entry.parent_adcode
+            for entry in local
         ]
+        # a short form that is an ordinary word (新华 of 新华社区) names no place for matching
+        common = textsim.COMMON_PLACE_WORDS | gazetteer.ordinary_short_forms(
+            entry.name for entry in local
+        )
         return Knowledge(
             {r.code: r for r in rules},
             classify.Classifier([r for r in rules if r.code in active]),
-            matching.Matcher(rules, profiler=textsim.TextProfiler(places)),
+            matching.Matcher(
+                rules, profiler=textsim.TextProfiler(places, common_place_words=common)
+            ),
         )
 
     return await service.cached(session, service.KNOWLEDGE, build)
@@ -150,6 +160,8 @@ class Placement:
     source: str | None
     division_adcode: str | None
     division_path: str | None
+    #: where outside the jurisdiction the text says it is (no point then: ``source`` "outside")
+    outside: gazetteer.Outside | None = None
 
 
 async def place(
@@ -161,27 +173,38 @@ async def place(
     text: str,
 ) -> Placement:
     """A point → the division containing it; else the address and text → the gazetteer (also
-    for the division of a point no boundary holds: a GPS fix just across the county line)."""
+    for the division of a point no boundary holds: a GPS fix just across the county line).
 
-    async def named() -> gazetteer.Hit | None:
+    The gazetteer reads whole words (``gazetteer.Gazetteer.read``): a text that names only a
+    place outside the jurisdiction (or only a province or city) gets no point and no division,
+    its source is "outside" and ``outside`` says where."""
+
+    async def named() -> gazetteer.Reading:
         words = " ".join(part for part in (address, text) if part)
-        return (await service.gazetteer(session=session)).locate(words)
+        return (await service.gazetteer(session=session)).read(words)
 
-    source, adcode = None, None
+    source, adcode, outside = None, None, None
     if lon is not None and lat is not None:
         source = "point"
         adcode = await gis.division_at(session, lon=lon, lat=lat)
         if adcode is None:
-            hit = await named()
-            adcode = hit.entry.adcode if hit is not None and hit.entry.level != "county" else None
+            hit = (await named()).hit
+            adcode = (
+                hit.entry.adcode
+                if hit is not None and hit.entry.level in gazetteer.PLACING_LEVELS - {"county"}
+                else None
+            )
     else:
-        hit = await named()
+        reading = await named()
+        hit = reading.hit if reading.placed else None
         if hit is not None and hit.entry.lon is not None and hit.entry.lat is not None:
             lon, lat = hit.entry.lon, hit.entry.lat
             source = hit.source if hit.entry.level != "county" else "county"
             adcode = hit.entry.adcode
+        elif reading.outside is not None:
+            source, outside = "outside", reading.outside
     path = await service.division_path_of(session=session, adcode=adcode)
-    return Placement(lon, lat, source, adcode if path is not None else None, path)
+    return Placement(lon, lat, source, adcode if path is not None else None, path, outside)
 
 
 async def _locate(
@@ -209,7 +232,11 @@ def stated_casualties(body: ReportCreate) -> levels.Casualties:
 
 def _level(know: Knowledge, code: str | None, body: ReportCreate) -> dict[str, Any]:
     casualties = stated_casualties(body)
-    suggestion = levels.suggest_level(know.rules.get(code) if code else None, casualties)
+    # counts read from the text, not confirmed by anyone: the level's reason says so
+    extracted = "casualties" not in body.model_fields_set and casualties != levels.Casualties()
+    suggestion = levels.suggest_level(
+        know.rules.get(code) if code else None, casualties, extracted=extracted
+    )
     return {
         "suggested_level": suggestion.level,
         "level_reason": suggestion.reason,

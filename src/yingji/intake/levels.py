@@ -5,6 +5,11 @@ category table carries threshold rules over casualty counts (for production-safe
 国务院令493: 30/10/3 dead, 100/50/10 seriously injured). The most severe level any rule reaches
 wins; when none is reached the sub-type's default level applies. The result is a suggestion
 that the duty officer may always change; the reason names the threshold that decided.
+
+The counts are the ones a person confirmed (the desk's fields, a source system's) or, for a
+report sent without any, those read from its words (``casualties.read_casualties``): the
+suggestion then says so (``counts: "extracted"`` in its reason's params, "counts extracted from
+the text" in the English reason), so nobody mistakes a reading for a confirmed figure.
 """
 
 from __future__ import annotations
@@ -58,8 +63,25 @@ def _reached(rule: LevelRule, casualties: Casualties) -> tuple[str, int, int] | 
     return None
 
 
-def suggest_level(rule: CategoryRule | None, casualties: Casualties) -> LevelSuggestion:
-    """The level the thresholds of ``rule`` suggest for ``casualties``, with the reason."""
+def suggest_level(
+    rule: CategoryRule | None, casualties: Casualties, *, extracted: bool = False
+) -> LevelSuggestion:
+    """The level the thresholds of ``rule`` suggest for ``casualties``, with the reason;
+    ``extracted``: the counts were read from the text, not confirmed (the reason says so)."""
+    found = _suggest(rule, casualties)
+    if not extracted:
+        return found
+    why = (
+        Why(code=found.why["code"], params={**found.why["params"], "counts": "extracted"})
+        if found.why is not None
+        else None
+    )
+    return LevelSuggestion(
+        level=found.level, reason=f"{found.reason} (counts extracted from the text)", why=why
+    )
+
+
+def _suggest(rule: CategoryRule | None, casualties: Casualties) -> LevelSuggestion:
     rules = rule.level_rules if rule is not None and rule.level_rules else FALLBACK_RULES
     default = rule.default_level if rule is not None else "IV"
     best: tuple[int, LevelRule, int, int] | None = None

@@ -286,7 +286,40 @@ class JoinRequest(BaseModel):
 
 class ClassifyRequest(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
-    casualties: Casualties = Field(default_factory=Casualties)
+    casualties: Casualties = Field(
+        default_factory=Casualties,
+        description="the counts the officer confirmed; left out, the level uses the counts "
+        "read from the text and its reason says so (`counts: extracted`)",
+    )
+
+
+class CasualtyWords(BaseModel):
+    """One statement of the text that gave a casualty count (a suggestion to confirm)."""
+
+    kind: Literal["dead", "injured", "missing", "trapped"]
+    count: int
+    words: str = Field(description="the clause of the text that says it")
+    at_least: bool = Field(description='"多人受伤": at least this many')
+
+
+class OutsideRead(BaseModel):
+    """Where a text names a place outside the jurisdiction (codes and names from cpca)."""
+
+    adcode: str
+    name: str
+    province: str | None
+    city: str | None
+    county: str | None
+    matched: str = Field(description="the words of the text that named it")
+
+
+class HomophoneRead(BaseModel):
+    """A name written like a local town or village in sound, not in characters."""
+
+    written: str
+    name: str
+    adcode: str | None
+    level: str
 
 
 class DecidingWord(BaseModel):
@@ -315,6 +348,19 @@ class ClassifyResult(BaseModel):
     )
     place: PlaceRead | None = Field(
         default=None, description="the gazetteer's place the text names, if any"
+    )
+    casualty_words: list[CasualtyWords] = Field(
+        default_factory=list,
+        description="the statements that gave `casualties`, for the officer to confirm",
+    )
+    outside: OutsideRead | None = Field(
+        default=None,
+        description="the text names only a place outside the jurisdiction: where (no point)",
+    )
+    homophones: list[HomophoneRead] = Field(
+        default_factory=list,
+        description="names that sound like a local town or village but are written otherwise "
+        "(竺口镇 → 竹口镇): suggestions, never used to place the report",
     )
 
 

@@ -26,8 +26,14 @@ export function joinReport(reportId: string, incidentId: string) {
   return api.post<ReportReceipt>(`/intake/reports/${reportId}/join`, { incident_id: incidentId })
 }
 
-export function classify(text: string, casualties: Casualties, signal?: AbortSignal) {
-  return api.post<ClassifyResult>('/intake/classify', { text, casualties }, { signal })
+/**
+ * The category, level, place and casualties the words suggest. `casualties`: the counts the
+ * officer confirmed; null when none are, so the level uses the counts read from the text (and
+ * its reason says they are extracted).
+ */
+export function classify(text: string, casualties: Casualties | null, signal?: AbortSignal) {
+  const body = casualties ? { text, casualties } : { text }
+  return api.post<ClassifyResult>('/intake/classify', body, { signal })
 }
 
 export function draftCandidates(body: CandidateRequest, signal?: AbortSignal) {

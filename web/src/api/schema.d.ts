@@ -3405,6 +3405,29 @@ export interface components {
              */
             trapped: number;
         };
+        /**
+         * CasualtyWords
+         * @description One statement of the text that gave a casualty count (a suggestion to confirm).
+         */
+        CasualtyWords: {
+            /**
+             * At Least
+             * @description "多人受伤": at least this many
+             */
+            at_least: boolean;
+            /** Count */
+            count: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dead" | "injured" | "missing" | "trapped";
+            /**
+             * Words
+             * @description the clause of the text that says it
+             */
+            words: string;
+        };
         /** CategoryRead */
         CategoryRead: {
             /** Active */
@@ -3443,6 +3466,7 @@ export interface components {
         };
         /** ClassifyRequest */
         ClassifyRequest: {
+            /** @description the counts the officer confirmed; left out, the level uses the counts read from the text and its reason says so (`counts: extracted`) */
             casualties?: components["schemas"]["Casualties"];
             /** Text */
             text: string;
@@ -3451,8 +3475,18 @@ export interface components {
         ClassifyResult: {
             /** @description casualties the text states ("有人被困", "3人受伤"; denials count nothing): a suggestion for the casualty fields */
             casualties?: components["schemas"]["Casualties"];
+            /**
+             * Casualty Words
+             * @description the statements that gave `casualties`, for the officer to confirm
+             */
+            casualty_words?: components["schemas"]["CasualtyWords"][];
             /** Category Code */
             category_code: string | null;
+            /**
+             * Homophones
+             * @description names that sound like a local town or village but are written otherwise (竺口镇 → 竹口镇): suggestions, never used to place the report
+             */
+            homophones?: components["schemas"]["HomophoneRead"][];
             /**
              * Level Reason
              * @description in English, for logs; screens word `level_why`
@@ -3462,6 +3496,8 @@ export interface components {
             level_why: components["schemas"]["Reason"];
             /** Name Zh */
             name_zh: string | null;
+            /** @description the text names only a place outside the jurisdiction: where (no point) */
+            outside?: components["schemas"]["OutsideRead"] | null;
             /** @description the gazetteer's place the text names, if any */
             place?: components["schemas"]["PlaceRead"] | null;
             /** Runner Up */
@@ -4072,6 +4108,20 @@ export interface components {
             quantity: number;
             /** Unit */
             unit: string;
+        };
+        /**
+         * HomophoneRead
+         * @description A name written like a local town or village in sound, not in characters.
+         */
+        HomophoneRead: {
+            /** Adcode */
+            adcode: string | null;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Written */
+            written: string;
         };
         /** ImportProblem */
         ImportProblem: {
@@ -4938,6 +4988,27 @@ export interface components {
              * Format: uuid
              */
             unit_id: string;
+        };
+        /**
+         * OutsideRead
+         * @description Where a text names a place outside the jurisdiction (codes and names from cpca).
+         */
+        OutsideRead: {
+            /** Adcode */
+            adcode: string;
+            /** City */
+            city: string | null;
+            /** County */
+            county: string | null;
+            /**
+             * Matched
+             * @description the words of the text that named it
+             */
+            matched: string;
+            /** Name */
+            name: string;
+            /** Province */
+            province: string | null;
         };
         /** PersonCreate */
         PersonCreate: {

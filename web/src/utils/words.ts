@@ -86,6 +86,11 @@ export function wordsOf({ t, te, locale }: Translator) {
     return parts.join(t('words.listSep'))
   }
 
+  /** A level resting on casualty counts read from the text says so (intake, issue 21). */
+  function extracted(p: Params): string {
+    return p.counts === 'extracted' ? t('intake.countsExtracted') : ''
+  }
+
   /** A reason (`level.*`, `match.*`, `routing.*`, `legacy`) in words; `fallback` without one. */
   function reasonText(reason: Coded | null | undefined, fallback: string | null = null): string {
     if (!isCoded(reason)) return fallback ?? ''
@@ -96,17 +101,19 @@ export function wordsOf({ t, te, locale }: Translator) {
         return str(p.text)
       case 'level.reached':
       case 'level.below_default':
-        return t(`words.${reason.code}`, {
-          measure: measure(p.measure),
-          value: str(p.value),
-          minimum: str(p.minimum),
-          level: level(p.level),
-        })
+        return (
+          t(`words.${reason.code}`, {
+            measure: measure(p.measure),
+            value: str(p.value),
+            minimum: str(p.minimum),
+            level: level(p.level),
+          }) + extracted(p)
+        )
       case 'level.default': {
         const below = (Array.isArray(p.below) ? (p.below as Params[]) : [])
           .map((b) => t('words.level.below', { measure: measure(b.measure), value: str(b.value), minimum: str(b.minimum) }))
           .join(t('words.listSep'))
-        return t('words.level.default', { below, level: level(p.level) })
+        return t('words.level.default', { below, level: level(p.level) }) + extracted(p)
       }
       case 'match.join':
       case 'match.suggest':

@@ -290,7 +290,7 @@ export default {
       nothingChanged: '无字段变更',
       value: {
         status: { accepted: '已受理', rejected: '不予受理', pending_verification: '待核实' },
-        location_source: { point: '定位坐标', manual: '值班员标注', place: '地名', division: '行政区划', county: '县' },
+        location_source: { point: '定位坐标', manual: '值班员标注', place: '地名', division: '行政区划', county: '县', outside: '辖区外（不定位）' },
         kind: { session: '网页登录', bearer: '接口令牌' },
         selector: { unit: '指定单位', town: '属地乡镇', village: '属地村' },
       } as Record<string, Record<string, string>>,
@@ -618,7 +618,7 @@ export default {
       nothingChanged: 'no field changed',
       value: {
         status: { accepted: 'accepted', rejected: 'refused', pending_verification: 'awaiting verification' },
-        location_source: { point: 'GPS point', manual: 'placed by hand', place: 'named place', division: 'division', county: 'county' },
+        location_source: { point: 'GPS point', manual: 'placed by hand', place: 'named place', division: 'division', county: 'county', outside: 'outside the jurisdiction (no point)' },
         kind: { session: 'web sign-in', bearer: 'API token' },
         selector: { unit: 'a named unit', town: 'the town', village: 'the village' },
       } as Record<string, Record<string, string>>,

@@ -82,8 +82,17 @@ function hasPoint(form: DraftForm): boolean {
 /** What the server does with a report in no category that names no place (see ReportCreate). */
 export type IfUnclear = ReportCreate['if_unclear']
 
-/** The body of `POST /intake/reports` for the form as it stands. */
-export function toReportBody(form: DraftForm, externalId: string, ifUnclear: IfUnclear = 'ask'): ReportCreate {
+/**
+ * The body of `POST /intake/reports` for the form as it stands. `casualtiesConfirmed`: the
+ * officer took or typed the counts; otherwise none are sent, and the server reads them from the
+ * text and marks the level as resting on extracted counts.
+ */
+export function toReportBody(
+  form: DraftForm,
+  externalId: string,
+  ifUnclear: IfUnclear = 'ask',
+  casualtiesConfirmed = true,
+): ReportCreate {
   const body: ReportCreate = {
     channel: form.channel,
     if_unclear: ifUnclear,
@@ -96,6 +105,7 @@ export function toReportBody(form: DraftForm, externalId: string, ifUnclear: IfU
     casualties: { ...form.casualties },
     crs: 'wgs84',
   }
+  if (!casualtiesConfirmed) delete body.casualties
   if (hasPoint(form)) {
     body.lon = form.lon
     body.lat = form.lat
