@@ -5,16 +5,17 @@ the counts by town; and who may and who may not."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
 from tests.factories import bearer, deliver_events, make_county_with_two_towns, make_user
 from tests.incidents.test_incident_lifecycle import open_incident, post
-from yingji.core.clock import ManualClock
+from yingji.core.clock import LOCAL_TZ, ManualClock
 from yingji.core.db import Database
 from yingji.core.timers import TimerWorker, handlers
 
@@ -115,7 +116,9 @@ async def test_first_report_is_signed_sent_up_opened_and_acknowledged_above(
     assert incident_now["first_report_at"] is not None  # the incidents' 首报 is recorded
     assert [d["kind"] for d in await dues(client, county)] == ["phone", "followup"]
     # the county's desk has no inbox above itself; the province's has the report
-    assert (await client.get("/api/v1/duty/inbox?division=330000", headers=county)).status_code == 404
+    assert (
+        await client.get("/api/v1/duty/inbox?division=330000", headers=county)
+    ).status_code == 404
     inbox = (await client.get("/api/v1/duty/inbox", headers=prov)).json()["items"]
     assert [r["id"] for r in inbox] == [first["id"]]
     assert (
@@ -131,10 +134,10 @@ async def test_first_report_is_signed_sent_up_opened_and_acknowledged_above(
     document = await client.get(f"{path}/document.docx", headers=prov)
     assert document.headers["x-content-type-options"] == "nosniff"
     xml = zipfile.ZipFile(io.BytesIO(document.content)).read("word/document.xml").decode()
-    assert "庆元县应急管理局" in xml and "突发事件信息首报" in xml and "签发人：county_leader" in xml
-    assert "消防已到场扑救" in xml and first["number"] in xml
-    import hashlib
-
+    assert (
+        "庆元县应急管理局" in xml and "突发事件信息首报" in xml and "签发人：county_leader" in xml
+    )
+    assert "消防已到场扑救" in xml and str(first["number"]) in xml
     assert hashlib.sha256(document.content).hexdigest() == sent["docx_sha256"]  # same bytes
     timeline = (await client.get(f"/api/v1/incidents/{incident}/timeline", headers=county)).json()
     codes = [e["code"] for e in timeline]
@@ -171,7 +174,7 @@ async def test_missed_followup_is_flagged_missing_then_late_and_the_cadence_goes
     board = (await client.get("/api/v1/duty/reports/board?division=331126", headers=county)).json()
     assert [d["state"] for d in board["late"]] == ["late"] and board["missing"] == []
     assert {r["kind"] for r in board["sent"]} == {"first", "phone", "followup"}
-    month = clock.now().astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    month = clock.now().astimezone(LOCAL_TZ)
     stats = await client.get(
         f"/api/v1/duty/reports/stats?month={month:%Y-%m}&division=331126", headers=county
     )
@@ -193,9 +196,7 @@ async def test_level_change_brings_the_followup_forward_and_closing_owes_the_fin
     await deliver_events(db)
     followup = next(d for d in await dues(client, county) if d["kind"] == "followup")
     assert followup["seq"] == 1
-    due_in = (
-        __import__("datetime").datetime.fromisoformat(str(followup["due_at"])) - clock.now()
-    )
+    due_in = datetime.fromisoformat(str(followup["due_at"])) - clock.now()
     assert due_in <= timedelta(minutes=60)  # within the written deadline, not 6 hours
     closed = await client.post(f"/api/v1/incidents/{incident}/close", headers=county, json={})
     assert closed.status_code == 200, closed.text
@@ -206,7 +207,7 @@ async def test_level_change_brings_the_followup_forward_and_closing_owes_the_fin
         ("final", 1),
     ]
     final = next(d for d in await dues(client, county) if d["kind"] == "final")
-    final_at = __import__("datetime").datetime.fromisoformat(str(final["due_at"]))
+    final_at = datetime.fromisoformat(str(final["due_at"]))
     assert timedelta(days=9, hours=23) < final_at - clock.now() <= timedelta(days=10)
 
 
@@ -227,12 +228,9 @@ async def test_a_jurisdiction_sets_its_own_cadence(
     ).status_code == 200
     incident = await verified_incident(client, db, desks["county"], "rp-4")
     detail = (await client.get(f"/api/v1/incidents/{incident}", headers=desks["county"])).json()
-    verified_at = __import__("datetime").datetime.fromisoformat(detail["verified_at"])
+    verified_at = datetime.fromisoformat(detail["verified_at"])
     owed = {d["kind"]: d for d in await dues(client, desks["county"])}
-    gap = {
-        k: __import__("datetime").datetime.fromisoformat(str(d["due_at"])) - verified_at
-        for k, d in owed.items()
-    }
+    gap = {k: datetime.fromisoformat(str(d["due_at"])) - verified_at for k, d in owed.items()}
     assert gap == {
         "phone": timedelta(minutes=10),
         "first": timedelta(minutes=20),

@@ -405,7 +405,9 @@ async def _flag(
         "number": incident.number,
         "title": incident.title,
     }
-    if leaders:
+    # the written 首报's overdue alert is the incidents domain's own (notify.FirstReportOverdue)
+    told_elsewhere = due.kind == ReportKind.FIRST and flag == "missing"
+    if leaders and not told_elsewhere:
         payload["notices"] = [
             {
                 "kind": f"report_{flag}",

@@ -38,7 +38,7 @@ Level = Literal["I", "II", "III", "IV"]
 # --- shapes --------------------------------------------------------------------------------------
 
 
-class ReportContentIn(BaseModel):
+class StatutoryReportContent(BaseModel):
     """The structured fields of a report; a field left out keeps its value (a new draft takes
     the incident's)."""
 
@@ -60,7 +60,7 @@ class ReportContentIn(BaseModel):
     body: str | None = Field(default=None, max_length=20_000)
 
 
-class ReportCreate(ReportContentIn):
+class StatutoryReportCreate(StatutoryReportContent):
     incident_id: uuid.UUID
     kind: ReportKind
     corrects_id: uuid.UUID | None = Field(
@@ -69,27 +69,27 @@ class ReportCreate(ReportContentIn):
     correction_reason: str | None = Field(default=None, min_length=2, max_length=500)
 
 
-class ReportUpdate(ReportContentIn):
+class StatutoryReportUpdate(StatutoryReportContent):
     version: int = Field(ge=1, le=1_000_000)
 
 
-class VersionIn(BaseModel):
+class ReportVersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1, le=1_000_000)
 
 
-class InstructionIn(BaseModel):
+class LeaderInstructionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=4000)
     due_at: Instant | None = None
 
 
-class CarryOutIn(BaseModel):
+class InstructionCarryOutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str = Field(min_length=1, max_length=4000)
 
 
-class InstructionRead(BaseModel):
+class LeaderInstructionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     report_id: uuid.UUID
@@ -104,7 +104,7 @@ class InstructionRead(BaseModel):
     carried_out_note: str | None
 
 
-class ReportRead(BaseModel):
+class StatutoryReportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     number: str
@@ -144,21 +144,21 @@ class ReportRead(BaseModel):
     created_at: datetime
 
 
-class ReportDetail(ReportRead):
+class StatutoryReportDetail(StatutoryReportRead):
     desk_name: str
     to_name: str | None
     incident_number: str
     #: the principal's side: it writes (the desk) and/or receives (the level above)
     writer: bool
     receiver: bool
-    instructions: list[InstructionRead]
+    instructions: list[LeaderInstructionRead]
 
 
-class ReportPage(BaseModel):
-    items: list[ReportRead]
+class StatutoryReportPage(BaseModel):
+    items: list[StatutoryReportRead]
 
 
-class DueRead(BaseModel):
+class ReportDueRead(BaseModel):
     id: uuid.UUID
     incident_id: uuid.UUID
     incident_number: str
@@ -170,19 +170,19 @@ class DueRead(BaseModel):
     report_id: uuid.UUID | None
 
 
-class DuePage(BaseModel):
-    items: list[DueRead]
+class ReportDuePage(BaseModel):
+    items: list[ReportDueRead]
 
 
-class Board(BaseModel):
+class ReportingBoard(BaseModel):
     division_adcode: str
-    due: list[DueRead]
-    late: list[DueRead]
-    missing: list[DueRead]
-    sent: list[ReportRead]
+    due: list[ReportDueRead]
+    late: list[ReportDueRead]
+    missing: list[ReportDueRead]
+    sent: list[StatutoryReportRead]
 
 
-class TownCountRead(BaseModel):
+class ReportingTownCount(BaseModel):
     division_adcode: str
     name: str
     owed: int
@@ -192,14 +192,14 @@ class TownCountRead(BaseModel):
     due: int
 
 
-class Stats(BaseModel):
+class ReportingStats(BaseModel):
     month: str
     division_adcode: str
-    items: list[TownCountRead]
+    items: list[ReportingTownCount]
 
 
-class InstructionPage(BaseModel):
-    items: list[InstructionRead]
+class LeaderInstructionPage(BaseModel):
+    items: list[LeaderInstructionRead]
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -212,9 +212,9 @@ async def _division(session: Session, me: Principal, adcode: str | None) -> Any:
     return await reporting.division_in_scope(session, me, code)
 
 
-def _due_read(item: reporting.DueItem) -> DueRead:
+def _due_read(item: reporting.DueItem) -> ReportDueRead:
     due = item.due
-    return DueRead(
+    return ReportDueRead(
         id=due.id,
         incident_id=due.incident_id,
         incident_number=item.number,
@@ -227,7 +227,9 @@ def _due_read(item: reporting.DueItem) -> DueRead:
     )
 
 
-async def _detail(session: Session, me: Principal, report: StatutoryReport) -> ReportDetail:
+async def _detail(
+    session: Session, me: Principal, report: StatutoryReport
+) -> StatutoryReportDetail:
     where = await reporting.sides(session, me.scope, report)
     desk = await org.get_division(session=session, adcode=report.division_adcode)
     to = (
@@ -237,15 +239,15 @@ async def _detail(session: Session, me: Principal, report: StatutoryReport) -> R
     )
     incident = await incidents.find_incident(session=session, incident_id=report.incident_id)
     instructions = await reporting.instructions_of(session, report_ids=[report.id])
-    return ReportDetail.model_validate(
+    return StatutoryReportDetail.model_validate(
         {
-            **ReportRead.model_validate(report).model_dump(),
+            **StatutoryReportRead.model_validate(report).model_dump(),
             "desk_name": desk.name if desk else report.division_adcode,
             "to_name": to.name if to else None,
             "incident_number": incident.number if incident else "",
             "writer": where.writer,
             "receiver": where.receiver,
-            "instructions": [InstructionRead.model_validate(i) for i in instructions],
+            "instructions": [LeaderInstructionRead.model_validate(i) for i in instructions],
         }
     )
 
@@ -270,7 +272,7 @@ async def _letterhead(session: Session, report: StatutoryReport) -> reporting_do
 
 @router.get(
     "/reports/due",
-    response_model=DuePage,
+    response_model=ReportDuePage,
     summary="Reports owed by the desks of a division's area (default: due), soonest first",
     responses={404: {"description": "division_not_found (or outside your area)"}},
 )
@@ -279,19 +281,19 @@ async def reports_due(
     me: Reader,
     division: Division = None,
     state: Annotated[Literal["due", "late", "missing"], Query()] = "due",
-) -> DuePage:
+) -> ReportDuePage:
     found = await _division(session, me, division)
     items = await reporting.dues_under(session, division_path=found.path, states=(state,))
-    return DuePage(items=[_due_read(i) for i in items])
+    return ReportDuePage(items=[_due_read(i) for i in items])
 
 
 @router.get(
     "/reports/board",
-    response_model=Board,
+    response_model=ReportingBoard,
     summary="The reporting board of a division: reports due, sent, late (迟报) and missing (漏报)",
     responses={404: {"description": "division_not_found (or outside your area)"}},
 )
-async def reports_board(session: Session, me: Reader, division: Division = None) -> Board:
+async def reports_board(session: Session, me: Reader, division: Division = None) -> ReportingBoard:
     found = await _division(session, me, division)
     path = found.path
     due = await reporting.dues_under(session, division_path=path, states=(ReportDueState.DUE,))
@@ -302,18 +304,18 @@ async def reports_board(session: Session, me: Reader, division: Division = None)
     sent = await reporting.reports_where(
         session, division_path=path, states=reporting.SENT_STATES, limit=100
     )
-    return Board(
+    return ReportingBoard(
         division_adcode=found.adcode,
         due=[_due_read(i) for i in due],
         late=[_due_read(i) for i in late[-100:]],
         missing=[_due_read(i) for i in missing],
-        sent=[ReportRead.model_validate(r) for r in sent],
+        sent=[StatutoryReportRead.model_validate(r) for r in sent],
     )
 
 
 @router.get(
     "/reports/stats",
-    response_model=Stats,
+    response_model=ReportingStats,
     summary="Reports owed in a month in a division's area, by the division one level below "
     "(by town for a county): owed, met, late, missing, still due",
     responses={404: {"description": "division_not_found (or outside your area)"}},
@@ -323,7 +325,7 @@ async def reports_stats(
     me: Reader,
     month: Annotated[str, Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$")],
     division: Division = None,
-) -> Stats:
+) -> ReportingStats:
     found = await _division(session, me, division)
     year, number = (int(x) for x in month.split("-"))
     start = datetime(year, number, 1, tzinfo=clock.LOCAL_TZ)
@@ -334,10 +336,12 @@ async def reports_stats(
         month_start=clock.as_utc(start),
         month_end=clock.as_utc(end),
     )
-    return Stats(
+    return ReportingStats(
         month=month,
         division_adcode=found.adcode,
-        items=[TownCountRead(division_adcode=c.adcode, name=c.name, **c.counts) for c in counts],
+        items=[
+            ReportingTownCount(division_adcode=c.adcode, name=c.name, **c.counts) for c in counts
+        ],
     )
 
 
@@ -346,7 +350,7 @@ async def reports_stats(
 
 @router.get(
     "/reports",
-    response_model=ReportPage,
+    response_model=StatutoryReportPage,
     summary="Reports written by the desks of your area (one incident's with incident_id)",
 )
 async def list_reports(
@@ -355,27 +359,29 @@ async def list_reports(
     incident_id: uuid.UUID | None = None,
     division: Division = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ReportPage:
+) -> StatutoryReportPage:
     if incident_id is not None:
         await incidents.get_incident_or_raise(
             session=session, incident_id=incident_id, scope=me.scope
         )
         rows = await reporting.reports_where(session, incident_id=incident_id, limit=limit)
-        return ReportPage(items=[ReportRead.model_validate(r) for r in rows])
+        return StatutoryReportPage(items=[StatutoryReportRead.model_validate(r) for r in rows])
     found = await _division(session, me, division)
     rows = await reporting.reports_where(session, division_path=found.path, limit=limit)
-    return ReportPage(items=[ReportRead.model_validate(r) for r in rows])
+    return StatutoryReportPage(items=[StatutoryReportRead.model_validate(r) for r in rows])
 
 
 @router.post(
     "/reports",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     status_code=201,
     summary="Draft a report (电话报告, 首报, 续报, 终报) about an incident of your area, "
     "prefilled from the incident; with corrects_id and a reason, a correction (误报)",
     responses={404: {"description": "incident_not_found"}, 409: {"description": "report_exists"}},
 )
-async def create_report(body: ReportCreate, session: Session, me: Writer) -> ReportDetail:
+async def create_report(
+    body: StatutoryReportCreate, session: Session, me: Writer
+) -> StatutoryReportDetail:
     content = body.model_dump(
         exclude_unset=True, exclude={"incident_id", "kind", "corrects_id", "correction_reason"}
     )
@@ -393,24 +399,24 @@ async def create_report(body: ReportCreate, session: Session, me: Writer) -> Rep
 
 @router.get(
     "/reports/{report_id}",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="One report: its desk's area reads it, the level above once it was sent",
     responses={404: {"description": "report_not_found"}},
 )
-async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> ReportDetail:
+async def get_report(report_id: uuid.UUID, session: Session, me: Reader) -> StatutoryReportDetail:
     report, _ = await reporting.get_report(session, me, report_id)
     return await _detail(session, me, report)
 
 
 @router.patch(
     "/reports/{report_id}",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="Edit a draft (an approved one returns to draft and is signed again)",
     responses={404: {}, 409: {"description": "stale_version, report_sent"}},
 )
 async def update_report(
-    report_id: uuid.UUID, body: ReportUpdate, session: Session, me: Writer
-) -> ReportDetail:
+    report_id: uuid.UUID, body: StatutoryReportUpdate, session: Session, me: Writer
+) -> StatutoryReportDetail:
     content = body.model_dump(exclude_unset=True, exclude={"version"})
     report = await reporting.update_report(
         session,
@@ -424,27 +430,27 @@ async def update_report(
 
 @router.post(
     "/reports/{report_id}/approve",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="签发: the duty leader signs the draft",
     responses={404: {}, 409: {"description": "stale_version, report_not_draft"}},
 )
 async def approve_report(
-    report_id: uuid.UUID, body: VersionIn, session: Session, me: Approver
-) -> ReportDetail:
+    report_id: uuid.UUID, body: ReportVersionIn, session: Session, me: Approver
+) -> StatutoryReportDetail:
     report = await reporting.approve_report(session, me, report_id=report_id, version=body.version)
     return await _detail(session, me, report)
 
 
 @router.post(
     "/reports/{report_id}/send",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="Send the signed report up to the parent division's inbox (answers its deadline; "
     "a 首报 records the incident's first report)",
     responses={404: {}, 409: {"description": "report_not_approved, no_level_above"}},
 )
 async def send_report(
-    report_id: uuid.UUID, body: VersionIn, session: Session, me: Writer
-) -> ReportDetail:
+    report_id: uuid.UUID, body: ReportVersionIn, session: Session, me: Writer
+) -> StatutoryReportDetail:
     report, _ = await reporting.get_report(session, me, report_id)
     head = await _letterhead(session, report)
     sent = await reporting.send_report(
@@ -483,7 +489,7 @@ async def report_docx(report_id: uuid.UUID, session: Session, me: Reader) -> Res
 
 @router.get(
     "/inbox",
-    response_model=ReportPage,
+    response_model=StatutoryReportPage,
     summary="Reports sent up to a division (default: yours) from the desks below it",
     responses={404: {"description": "division_not_found (or outside your area)"}},
 )
@@ -492,32 +498,34 @@ async def inbox(
     me: Reader,
     division: Division = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ReportPage:
+) -> StatutoryReportPage:
     found = await _division(session, me, division)
     rows = await reporting.reports_where(
         session, to_division=found.adcode, states=reporting.SENT_STATES, limit=limit
     )
-    return ReportPage(items=[ReportRead.model_validate(r) for r in rows])
+    return StatutoryReportPage(items=[StatutoryReportRead.model_validate(r) for r in rows])
 
 
 @router.post(
     "/inbox/{report_id}/open",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="已阅: the receipt of a report from below, recorded when first opened above",
     responses={404: {"description": "not in your inbox"}},
 )
-async def open_report(report_id: uuid.UUID, session: Session, me: Reader) -> ReportDetail:
+async def open_report(report_id: uuid.UUID, session: Session, me: Reader) -> StatutoryReportDetail:
     report = await reporting.open_report(session, me, report_id=report_id)
     return await _detail(session, me, report)
 
 
 @router.post(
     "/inbox/{report_id}/acknowledge",
-    response_model=ReportDetail,
+    response_model=StatutoryReportDetail,
     summary="签收: a person above acknowledges a report from below (the reporter is told)",
     responses={404: {"description": "not in your inbox"}, 409: {}},
 )
-async def acknowledge_report(report_id: uuid.UUID, session: Session, me: Writer) -> ReportDetail:
+async def acknowledge_report(
+    report_id: uuid.UUID, session: Session, me: Writer
+) -> StatutoryReportDetail:
     report = await reporting.acknowledge_report(session, me, report_id=report_id)
     return await _detail(session, me, report)
 
@@ -527,13 +535,13 @@ async def acknowledge_report(report_id: uuid.UUID, session: Session, me: Writer)
 
 @router.post(
     "/reports/{report_id}/instructions",
-    response_model=InstructionRead,
+    response_model=LeaderInstructionRead,
     status_code=201,
     summary="领导批示 on a report received from below; tracked at its desk until carried out",
     responses={404: {"description": "not in your inbox"}},
 )
 async def issue_instruction(
-    report_id: uuid.UUID, body: InstructionIn, session: Session, me: Approver
+    report_id: uuid.UUID, body: LeaderInstructionIn, session: Session, me: Approver
 ) -> LeaderInstruction:
     return await reporting.issue_instruction(
         session, me, report_id=report_id, text=body.text, due_at=body.due_at
@@ -542,25 +550,25 @@ async def issue_instruction(
 
 @router.get(
     "/instructions",
-    response_model=InstructionPage,
+    response_model=LeaderInstructionPage,
     summary="Instructions that came down to a division's desk and are not yet carried out",
     responses={404: {"description": "division_not_found (or outside your area)"}},
 )
 async def open_instructions(
     session: Session, me: Reader, division: Division = None
-) -> InstructionPage:
+) -> LeaderInstructionPage:
     found = await _division(session, me, division)
     rows = await reporting.open_instructions(session, division_adcode=found.adcode)
-    return InstructionPage(items=[InstructionRead.model_validate(r) for r in rows])
+    return LeaderInstructionPage(items=[LeaderInstructionRead.model_validate(r) for r in rows])
 
 
 @router.post(
     "/instructions/{instruction_id}/carry-out",
-    response_model=InstructionRead,
+    response_model=LeaderInstructionRead,
     summary="落实: record how an instruction was carried out",
     responses={404: {}, 409: {"description": "instruction_carried_out"}},
 )
 async def carry_out(
-    instruction_id: uuid.UUID, body: CarryOutIn, session: Session, me: Writer
+    instruction_id: uuid.UUID, body: InstructionCarryOutIn, session: Session, me: Writer
 ) -> LeaderInstruction:
     return await reporting.carry_out(session, me, instruction_id=instruction_id, note=body.note)
