@@ -1,5 +1,5 @@
 """信息报送 through the real console, on a demo server whose business clock runs 600× wall time
-(``YINGJI_ENV=drill``, ``YINGJI_CLOCK_RATE=600``: a business hour is six seconds).
+(``YINGJI_CLOCK_RATE=600`` in the local environment: a business hour is six seconds).
 
 1. A 首报 written, sent up and acknowledged: the county's commander opens the reporting board,
    writes the 首报 of a verified level III fire in 竹口镇 in the editor (its preview follows the
@@ -31,9 +31,7 @@ SLOW = 10_080  # minutes: a week of business time, 17 wall minutes (nothing of t
 
 @pytest.fixture(scope="module")
 def reporting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_demo(
-        tmp_path_factory.mktemp("reporting"), YINGJI_ENV="drill", YINGJI_CLOCK_RATE="600"
-    ) as base:
+    with served_demo(tmp_path_factory.mktemp("reporting"), YINGJI_CLOCK_RATE="600") as base:
         admin = bearer(base, "admin")
         created = httpx.post(
             f"{base}/api/v1/users",
