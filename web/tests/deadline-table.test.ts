@@ -25,6 +25,7 @@ const stage = (id: number, prefix: string, sign: number): StageDeadline => ({
 })
 const reporting = (id: number, prefix: string, phone: number): ReportingDeadline => ({
   id,
+  division_adcode: '',
   category_prefix: prefix,
   level: 'IV',
   phone_minutes: phone,

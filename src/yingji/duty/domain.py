@@ -3,7 +3,7 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models
+from yingji.duty import models, reporting_api, reporting_jobs
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
@@ -11,6 +11,9 @@ _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 DOMAIN = Domain(
     name="duty",
     models=(models,),
+    routers=(reporting_api.router,),
+    timer_handlers={reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due},
+    subscribers=(reporting_jobs.FollowIncidents,),
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board
         Permission.DUTY_READ: _DESK | {Role.VIEWER},

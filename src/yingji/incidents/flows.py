@@ -52,6 +52,7 @@ async def _sync_first_report_timer(
                 category_code=incident.category_code,
                 level=incident.level,
                 fallback=fallback_minutes,
+                division_path=incident.division_path,
             )
             due = clock.as_utc(incident.verified_at or clock.now()) + timedelta(minutes=minutes)
             incident.first_report_due_at = due
@@ -367,10 +368,13 @@ async def flag_first_report_overdue(*, session: AsyncSession, incident: Incident
 async def set_reporting_deadline(
     *, session: AsyncSession, deadline: ReportingDeadlineIn
 ) -> ReportingDeadline:
-    """信息报送时限 of one category prefix and level, added or replaced. The table is shared by
-    the whole platform: the change goes to everyone who reads incidents."""
+    """信息报送时限 of one jurisdiction, category prefix and level, added or replaced. The table
+    is shared by the whole platform: the change goes to everyone who reads incidents."""
     row = await service.get_reporting_deadline(
-        session=session, category_prefix=deadline.category_prefix, level=deadline.level
+        session=session,
+        category_prefix=deadline.category_prefix,
+        level=deadline.level,
+        division_adcode=deadline.division_adcode,
     )
     before = audit.snapshot(row, service.REPORTING_DEADLINE_FIELDS) if row is not None else None
     row = await service.set_reporting_deadline(
@@ -380,6 +384,9 @@ async def set_reporting_deadline(
         phone_minutes=deadline.phone_minutes,
         written_minutes=deadline.written_minutes,
         basis=deadline.basis,
+        division_adcode=deadline.division_adcode,
+        followup_hours=deadline.followup_hours,
+        final_days=deadline.final_days,
     )
     await record_change(
         session,

@@ -145,6 +145,12 @@ class FirstReportRequest(BaseModel):
 
 
 class ReportingDeadlineIn(BaseModel):
+    division_adcode: str = Field(
+        default="",
+        pattern=r"^(\d{6}(\d{6})?)?$",
+        description='the jurisdiction that set the rule ("" everywhere); the nearest one on an '
+        "incident's division path that has rules wins",
+    )
     category_prefix: str = Field(
         default="",
         max_length=64,
@@ -154,6 +160,12 @@ class ReportingDeadlineIn(BaseModel):
     level: Level
     phone_minutes: int = Field(ge=1, le=10_080)
     written_minutes: int = Field(ge=1, le=10_080)
+    followup_hours: int | None = Field(
+        default=None, ge=1, le=720, description="续报 every N hours while responding (None: none)"
+    )
+    final_days: int | None = Field(
+        default=None, ge=1, le=365, description="终报 within N days of closing (None: not owed)"
+    )
     basis: str | None = Field(default=None, max_length=300)
 
 

@@ -561,13 +561,14 @@ async def ensure_reporting_deadlines(*, session: AsyncSession) -> int:
     """Add the shipped default deadlines that the table lacks; never overwrite an edited one."""
     text = resources.files("yingji").joinpath("data/reporting_deadlines.json").read_text("utf-8")
     existing = {
-        (r.category_prefix, r.level)
+        (r.division_adcode, r.category_prefix, r.level)
         for r in (await session.scalars(select(ReportingDeadline))).all()
     }
     added = 0
     for row in json.loads(text)["deadlines"]:
-        if (row["category_prefix"], row["level"]) not in existing:
-            session.add(ReportingDeadline(**row))
+        key = (row.get("division_adcode", ""), row["category_prefix"], row["level"])
+        if key not in existing:
+            session.add(ReportingDeadline(**{"division_adcode": "", **row}))
             added += 1
     await session.flush()
     return added
@@ -576,16 +577,20 @@ async def ensure_reporting_deadlines(*, session: AsyncSession) -> int:
 async def list_reporting_deadlines(*, session: AsyncSession) -> list[ReportingDeadline]:
     rows = await session.scalars(
         select(ReportingDeadline).order_by(
-            ReportingDeadline.category_prefix, ReportingDeadline.level
+            ReportingDeadline.division_adcode,
+            ReportingDeadline.category_prefix,
+            ReportingDeadline.level,
         )
     )
     return list(rows.all())
 
 
-async def written_deadline_minutes(
-    *, session: AsyncSession, category_code: str | None, level: str, fallback: int
-) -> int:
-    """The most specific rule for the category and level, else ``fallback`` minutes."""
+async def reporting_rule(
+    *, session: AsyncSession, category_code: str | None, level: str, division_path: str | None
+) -> ReportingDeadline | None:
+    """The rule an incident answers to: within the nearest jurisdiction on ``division_path``
+    (the incident's division first, then its parents, then "" everywhere) that has a rule
+    fitting the category and level, the most specific category prefix."""
     rows = (
         await session.scalars(select(ReportingDeadline).where(ReportingDeadline.level == level))
     ).all()
@@ -597,26 +602,49 @@ async def written_deadline_minutes(
         or code.startswith(f"{r.category_prefix}.")
         or r.category_prefix == ""
     ]
-    if not fitting:
-        return fallback
-    return max(fitting, key=lambda r: len(r.category_prefix)).written_minutes
+    jurisdictions = [a for a in (division_path or "").split("/") if a][::-1] + [""]
+    for adcode in jurisdictions:
+        mine = [r for r in fitting if r.division_adcode == adcode]
+        if mine:
+            return max(mine, key=lambda r: len(r.category_prefix))
+    return None
+
+
+async def written_deadline_minutes(
+    *,
+    session: AsyncSession,
+    category_code: str | None,
+    level: str,
+    fallback: int,
+    division_path: str | None = None,
+) -> int:
+    """The written 首报's minutes by :func:`reporting_rule`, else ``fallback`` minutes."""
+    rule = await reporting_rule(
+        session=session, category_code=category_code, level=level, division_path=division_path
+    )
+    return fallback if rule is None else rule.written_minutes
 
 
 REPORTING_DEADLINE_FIELDS = (
+    "division_adcode",
     "category_prefix",
     "level",
     "phone_minutes",
     "written_minutes",
+    "followup_hours",
+    "final_days",
     "basis",
 )
 
 
 async def get_reporting_deadline(
-    *, session: AsyncSession, category_prefix: str, level: str
+    *, session: AsyncSession, category_prefix: str, level: str, division_adcode: str = ""
 ) -> ReportingDeadline | None:
     return await session.scalar(
         select(ReportingDeadline).where(
-            ReportingDeadline.category_prefix == category_prefix, ReportingDeadline.level == level
+            ReportingDeadline.division_adcode == division_adcode,
+            ReportingDeadline.category_prefix == category_prefix,
+            ReportingDeadline.level == level,
         )
     )
 
@@ -629,14 +657,23 @@ async def set_reporting_deadline(
     phone_minutes: int,
     written_minutes: int,
     basis: str | None,
+    division_adcode: str = "",
+    followup_hours: int | None = None,
+    final_days: int | None = None,
 ) -> ReportingDeadline:
     row = await get_reporting_deadline(
-        session=session, category_prefix=category_prefix, level=level
+        session=session,
+        category_prefix=category_prefix,
+        level=level,
+        division_adcode=division_adcode,
     )
     if row is None:
-        row = ReportingDeadline(category_prefix=category_prefix, level=level)
+        row = ReportingDeadline(
+            division_adcode=division_adcode, category_prefix=category_prefix, level=level
+        )
         session.add(row)
     row.phone_minutes, row.written_minutes, row.basis = phone_minutes, written_minutes, basis
+    row.followup_hours, row.final_days = followup_hours, final_days
     await session.flush()
     return row
 
@@ -757,8 +794,15 @@ async def open_from_report(
 
 
 def incident_facts() -> Subquery:
-    """SQL: every incident's ``id``, ``number``, ``title``, ``state`` and ``closed_at``, to join in
-    other domains' set-based queries (the dispatch KPIs and bulletin)."""
+    """SQL: every incident's ``id``, ``number``, ``title``, ``state``, ``closed_at`` and where it
+    is (``division_adcode``, ``division_path``), to join in other domains' set-based queries
+    (the dispatch KPIs and bulletin, the reporting board)."""
     return select(
-        Incident.id, Incident.number, Incident.title, Incident.state, Incident.closed_at
+        Incident.id,
+        Incident.number,
+        Incident.title,
+        Incident.state,
+        Incident.closed_at,
+        Incident.division_adcode,
+        Incident.division_path,
     ).subquery("incident_facts")

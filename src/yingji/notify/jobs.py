@@ -168,6 +168,12 @@ class Notices:
         "warning.approved",
         "warning.returned",
         "warning.signed",
+        # statutory reporting (issue 20): a report received above, acknowledged, flagged late or
+        # missing, an instruction come down
+        "duty.report_sent",
+        "duty.report_acknowledged",
+        "duty.report_flagged",
+        "duty.instruction_issued",
     )
 
     def __init__(self, db: Database) -> None:

@@ -28,7 +28,8 @@ export type RoutingRuleUpdate = S['RoutingRuleUpdate']
 export type StageDeadline = S['StageDeadlineRead']
 export type StageDeadlineIn = S['StageDeadlineIn']
 export type ReportingDeadline = S['ReportingDeadlineRead']
-export type ReportingDeadlineIn = S['ReportingDeadlineIn']
+/** A rule as the table edits it; the jurisdiction (`division_adcode`, "" everywhere) may be left out. */
+export type ReportingDeadlineIn = Omit<S['ReportingDeadlineIn'], 'division_adcode'> & { division_adcode?: string }
 export type ImportReport = S['ImportReport']
 export type ImportProblem = S['ImportProblem']
 export type Category = S['CategoryRead']

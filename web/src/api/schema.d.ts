@@ -230,6 +230,246 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports sent up to a division (default: yours) from the desks below it */
+        get: operations["inbox_api_v1_duty_inbox_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/inbox/{report_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签收: a person above acknowledges a report from below (the reporter is told) */
+        post: operations["acknowledge_report_api_v1_duty_inbox__report_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/inbox/{report_id}/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 已阅: the receipt of a report from below, recorded when first opened above */
+        post: operations["open_report_api_v1_duty_inbox__report_id__open_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/instructions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Instructions that came down to a division's desk and are not yet carried out */
+        get: operations["open_instructions_api_v1_duty_instructions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/instructions/{instruction_id}/carry-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 落实: record how an instruction was carried out */
+        post: operations["carry_out_api_v1_duty_instructions__instruction_id__carry_out_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports written by the desks of your area (one incident's with incident_id) */
+        get: operations["list_reports_api_v1_duty_reports_get"];
+        put?: never;
+        /** Draft a report (电话报告, 首报, 续报, 终报) about an incident of your area, prefilled from the incident; with corrects_id and a reason, a correction (误报) */
+        post: operations["create_report_api_v1_duty_reports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The reporting board of a division: reports due, sent, late (迟报) and missing (漏报) */
+        get: operations["reports_board_api_v1_duty_reports_board_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports owed by the desks of a division's area (default: due), soonest first */
+        get: operations["reports_due_api_v1_duty_reports_due_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports owed in a month in a division's area, by the division one level below (by town for a county): owed, met, late, missing, still due */
+        get: operations["reports_stats_api_v1_duty_reports_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/{report_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One report: its desk's area reads it, the level above once it was sent */
+        get: operations["get_report_api_v1_duty_reports__report_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Edit a draft (an approved one returns to draft and is signed again) */
+        patch: operations["update_report_api_v1_duty_reports__report_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/duty/reports/{report_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签发: the duty leader signs the draft */
+        post: operations["approve_report_api_v1_duty_reports__report_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/{report_id}/document.docx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report as a .docx in the official layout (红头, number, 报送单位, 签发人) */
+        get: operations["report_docx_api_v1_duty_reports__report_id__document_docx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/{report_id}/instructions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 领导批示 on a report received from below; tracked at its desk until carried out */
+        post: operations["issue_instruction_api_v1_duty_reports__report_id__instructions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/reports/{report_id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the signed report up to the parent division's inbox (answers its deadline; a 首报 records the incident's first report) */
+        post: operations["send_report_api_v1_duty_reports__report_id__send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/gis/division-at": {
         parameters: {
             query?: never;
@@ -4412,6 +4652,11 @@ export interface components {
          * @enum {string}
          */
         IncidentState: "reported" | "verified" | "responding" | "controlled" | "closed" | "archived" | "cancelled";
+        /** InstructionCarryOutIn */
+        InstructionCarryOutIn: {
+            /** Note */
+            note: string;
+        };
         /** JoinRequest */
         JoinRequest: {
             /**
@@ -4508,6 +4753,55 @@ export interface components {
             name?: string | null;
             /** Status */
             status?: string | null;
+        };
+        /** LeaderInstructionIn */
+        LeaderInstructionIn: {
+            /** Due At */
+            due_at?: string | null;
+            /** Text */
+            text: string;
+        };
+        /** LeaderInstructionPage */
+        LeaderInstructionPage: {
+            /** Items */
+            items: components["schemas"]["LeaderInstructionRead"][];
+        };
+        /** LeaderInstructionRead */
+        LeaderInstructionRead: {
+            /** Author Name */
+            author_name: string;
+            /** Carried Out At */
+            carried_out_at: string | null;
+            /** Carried Out Note */
+            carried_out_note: string | null;
+            /** Due At */
+            due_at: string | null;
+            /** From Division Adcode */
+            from_division_adcode: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /**
+             * Report Id
+             * Format: uuid
+             */
+            report_id: string;
+            /** Text */
+            text: string;
+            /** To Division Adcode */
+            to_division_adcode: string;
         };
         /** LevelRequest */
         LevelRequest: {
@@ -5321,6 +5615,46 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** ReportDuePage */
+        ReportDuePage: {
+            /** Items */
+            items: components["schemas"]["ReportDueRead"][];
+        };
+        /** ReportDueRead */
+        ReportDueRead: {
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Incident Number */
+            incident_number: string;
+            /** Incident Title */
+            incident_title: string;
+            /** Kind */
+            kind: string;
+            /** Report Id */
+            report_id: string | null;
+            /** Seq */
+            seq: number;
+            /** State */
+            state: string;
+        };
+        /**
+         * ReportKind
+         * @enum {string}
+         */
+        ReportKind: "phone" | "first" | "followup" | "final";
         /** ReportPage */
         ReportPage: {
             /** Items */
@@ -5448,6 +5782,24 @@ export interface components {
             /** @description why the report joined, opened or waits: `match.join`, `match.suggest`, `match.ambiguous`, `match.below`, `match.none`, `match.pending_verification` … */
             why?: components["schemas"]["Reason"] | null;
         };
+        /** ReportVersionIn */
+        ReportVersionIn: {
+            /** Version */
+            version: number;
+        };
+        /** ReportingBoard */
+        ReportingBoard: {
+            /** Division Adcode */
+            division_adcode: string;
+            /** Due */
+            due: components["schemas"]["ReportDueRead"][];
+            /** Late */
+            late: components["schemas"]["ReportDueRead"][];
+            /** Missing */
+            missing: components["schemas"]["ReportDueRead"][];
+            /** Sent */
+            sent: components["schemas"]["StatutoryReportRead"][];
+        };
         /** ReportingDeadlineIn */
         ReportingDeadlineIn: {
             /** Basis */
@@ -5458,6 +5810,22 @@ export interface components {
              * @default
              */
             category_prefix: string;
+            /**
+             * Division Adcode
+             * @description the jurisdiction that set the rule ("" everywhere); the nearest one on an incident's division path that has rules wins
+             * @default
+             */
+            division_adcode: string;
+            /**
+             * Final Days
+             * @description 终报 within N days of closing (None: not owed)
+             */
+            final_days?: number | null;
+            /**
+             * Followup Hours
+             * @description 续报 every N hours while responding (None: none)
+             */
+            followup_hours?: number | null;
             /**
              * Level
              * @enum {string}
@@ -5478,6 +5846,22 @@ export interface components {
              * @default
              */
             category_prefix: string;
+            /**
+             * Division Adcode
+             * @description the jurisdiction that set the rule ("" everywhere); the nearest one on an incident's division path that has rules wins
+             * @default
+             */
+            division_adcode: string;
+            /**
+             * Final Days
+             * @description 终报 within N days of closing (None: not owed)
+             */
+            final_days?: number | null;
+            /**
+             * Followup Hours
+             * @description 续报 every N hours while responding (None: none)
+             */
+            followup_hours?: number | null;
             /** Id */
             id: number;
             /**
@@ -5489,6 +5873,32 @@ export interface components {
             phone_minutes: number;
             /** Written Minutes */
             written_minutes: number;
+        };
+        /** ReportingStats */
+        ReportingStats: {
+            /** Division Adcode */
+            division_adcode: string;
+            /** Items */
+            items: components["schemas"]["ReportingTownCount"][];
+            /** Month */
+            month: string;
+        };
+        /** ReportingTownCount */
+        ReportingTownCount: {
+            /** Division Adcode */
+            division_adcode: string;
+            /** Due */
+            due: number;
+            /** Late */
+            late: number;
+            /** Met */
+            met: number;
+            /** Missing */
+            missing: number;
+            /** Name */
+            name: string;
+            /** Owed */
+            owed: number;
         };
         /**
          * RequestCreate
@@ -6072,6 +6482,268 @@ export interface components {
              * @default 0
              */
             tier: number;
+        };
+        /** StatutoryReportCreate */
+        StatutoryReportCreate: {
+            /** Body */
+            body?: string | null;
+            /** Category Code */
+            category_code?: string | null;
+            /** Cause */
+            cause?: string | null;
+            /** Correction Reason */
+            correction_reason?: string | null;
+            /**
+             * Corrects Id
+             * @description the report this one corrects (误报); a 续报 then
+             */
+            corrects_id?: string | null;
+            /** Dead */
+            dead?: number | null;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Injured */
+            injured?: number | null;
+            kind: components["schemas"]["ReportKind"];
+            /** Level */
+            level?: ("I" | "II" | "III" | "IV") | null;
+            /** Loss Wan Yuan */
+            loss_wan_yuan?: number | null;
+            /** Measures */
+            measures?: string | null;
+            /** Missing */
+            missing?: number | null;
+            /** Next Steps */
+            next_steps?: string | null;
+            /** Occurred At */
+            occurred_at?: string | null;
+            /** Place */
+            place?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Trapped */
+            trapped?: number | null;
+        };
+        /** StatutoryReportDetail */
+        StatutoryReportDetail: {
+            /** Acked At */
+            acked_at: string | null;
+            /** Acked By Name */
+            acked_by_name: string | null;
+            /** Approved At */
+            approved_at: string | null;
+            /** Approver Name */
+            approver_name: string | null;
+            /** Body */
+            body: string | null;
+            /** Category Code */
+            category_code: string | null;
+            /** Cause */
+            cause: string | null;
+            /** Correction Reason */
+            correction_reason: string | null;
+            /** Corrects Id */
+            corrects_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dead */
+            dead: number;
+            /** Desk Name */
+            desk_name: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Docx Sha256 */
+            docx_sha256: string | null;
+            /** Due At */
+            due_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Incident Number */
+            incident_number: string;
+            /** Injured */
+            injured: number;
+            /** Instructions */
+            instructions: components["schemas"]["LeaderInstructionRead"][];
+            /** Kind */
+            kind: string;
+            /** Late */
+            late: boolean | null;
+            /** Level */
+            level: string | null;
+            /** Loss Wan Yuan */
+            loss_wan_yuan: number | null;
+            /** Measures */
+            measures: string | null;
+            /** Missing */
+            missing: number;
+            /** Next Steps */
+            next_steps: string | null;
+            /** Number */
+            number: string;
+            /** Occurred At */
+            occurred_at: string | null;
+            /** Opened At */
+            opened_at: string | null;
+            /** Place */
+            place: string | null;
+            /** Receiver */
+            receiver: boolean;
+            /** Reporter Name */
+            reporter_name: string;
+            /** Sent At */
+            sent_at: string | null;
+            /** Seq */
+            seq: number;
+            /** State */
+            state: string;
+            /** Title */
+            title: string;
+            /** To Division Adcode */
+            to_division_adcode: string | null;
+            /** To Name */
+            to_name: string | null;
+            /** Trapped */
+            trapped: number;
+            /** Version */
+            version: number;
+            /** Writer */
+            writer: boolean;
+        };
+        /** StatutoryReportPage */
+        StatutoryReportPage: {
+            /** Items */
+            items: components["schemas"]["StatutoryReportRead"][];
+        };
+        /** StatutoryReportRead */
+        StatutoryReportRead: {
+            /** Acked At */
+            acked_at: string | null;
+            /** Acked By Name */
+            acked_by_name: string | null;
+            /** Approved At */
+            approved_at: string | null;
+            /** Approver Name */
+            approver_name: string | null;
+            /** Body */
+            body: string | null;
+            /** Category Code */
+            category_code: string | null;
+            /** Cause */
+            cause: string | null;
+            /** Correction Reason */
+            correction_reason: string | null;
+            /** Corrects Id */
+            corrects_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dead */
+            dead: number;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Docx Sha256 */
+            docx_sha256: string | null;
+            /** Due At */
+            due_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Injured */
+            injured: number;
+            /** Kind */
+            kind: string;
+            /** Late */
+            late: boolean | null;
+            /** Level */
+            level: string | null;
+            /** Loss Wan Yuan */
+            loss_wan_yuan: number | null;
+            /** Measures */
+            measures: string | null;
+            /** Missing */
+            missing: number;
+            /** Next Steps */
+            next_steps: string | null;
+            /** Number */
+            number: string;
+            /** Occurred At */
+            occurred_at: string | null;
+            /** Opened At */
+            opened_at: string | null;
+            /** Place */
+            place: string | null;
+            /** Reporter Name */
+            reporter_name: string;
+            /** Sent At */
+            sent_at: string | null;
+            /** Seq */
+            seq: number;
+            /** State */
+            state: string;
+            /** Title */
+            title: string;
+            /** To Division Adcode */
+            to_division_adcode: string | null;
+            /** Trapped */
+            trapped: number;
+            /** Version */
+            version: number;
+        };
+        /** StatutoryReportUpdate */
+        StatutoryReportUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Category Code */
+            category_code?: string | null;
+            /** Cause */
+            cause?: string | null;
+            /** Dead */
+            dead?: number | null;
+            /** Injured */
+            injured?: number | null;
+            /** Level */
+            level?: ("I" | "II" | "III" | "IV") | null;
+            /** Loss Wan Yuan */
+            loss_wan_yuan?: number | null;
+            /** Measures */
+            measures?: string | null;
+            /** Missing */
+            missing?: number | null;
+            /** Next Steps */
+            next_steps?: string | null;
+            /** Occurred At */
+            occurred_at?: string | null;
+            /** Place */
+            place?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Trapped */
+            trapped?: number | null;
+            /** Version */
+            version: number;
         };
         /** Step */
         Step: {
@@ -7345,6 +8017,676 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    inbox_api_v1_duty_inbox_get: {
+        parameters: {
+            query?: {
+                division?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportPage"];
+                };
+            };
+            /** @description division_not_found (or outside your area) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_report_api_v1_duty_inbox__report_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description not in your inbox */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_report_api_v1_duty_inbox__report_id__open_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description not in your inbox */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_instructions_api_v1_duty_instructions_get: {
+        parameters: {
+            query?: {
+                division?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderInstructionPage"];
+                };
+            };
+            /** @description division_not_found (or outside your area) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    carry_out_api_v1_duty_instructions__instruction_id__carry_out_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instruction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstructionCarryOutIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderInstructionRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description instruction_carried_out */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_reports_api_v1_duty_reports_get: {
+        parameters: {
+            query?: {
+                incident_id?: string | null;
+                division?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_report_api_v1_duty_reports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatutoryReportCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description incident_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description report_exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reports_board_api_v1_duty_reports_board_get: {
+        parameters: {
+            query?: {
+                division?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportingBoard"];
+                };
+            };
+            /** @description division_not_found (or outside your area) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reports_due_api_v1_duty_reports_due_get: {
+        parameters: {
+            query?: {
+                division?: string | null;
+                state?: "due" | "late" | "missing";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDuePage"];
+                };
+            };
+            /** @description division_not_found (or outside your area) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reports_stats_api_v1_duty_reports_stats_get: {
+        parameters: {
+            query: {
+                month: string;
+                division?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportingStats"];
+                };
+            };
+            /** @description division_not_found (or outside your area) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_report_api_v1_duty_reports__report_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description report_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_report_api_v1_duty_reports__report_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatutoryReportUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description stale_version, report_sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_report_api_v1_duty_reports__report_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportVersionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description stale_version, report_not_draft */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_docx_api_v1_duty_reports__report_id__document_docx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    issue_instruction_api_v1_duty_reports__report_id__instructions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaderInstructionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderInstructionRead"];
+                };
+            };
+            /** @description not in your inbox */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_report_api_v1_duty_reports__report_id__send_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportVersionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatutoryReportDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description report_not_approved, no_level_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

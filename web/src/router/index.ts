@@ -151,6 +151,24 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.warningDraft, titleKey: 'warning.edit' },
       },
       {
+        path: 'duty/reports',
+        name: 'duty-reports',
+        component: () => import('@/views/duty/ReportsBoardView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.reports' },
+      },
+      {
+        path: 'duty/inbox',
+        name: 'duty-inbox',
+        component: () => import('@/views/duty/ReportsInboxView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.reportsInbox' },
+      },
+      {
+        path: 'duty/reports/:id',
+        name: 'duty-report',
+        component: () => import('@/views/duty/ReportEditorView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.reports' },
+      },
+      {
         path: 'notifications',
         name: 'notifications',
         component: () => import('@/views/NotificationsView.vue'),

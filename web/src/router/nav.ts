@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   warningRead: 'warning.read',
   warningDraft: 'warning.draft',
   warningManage: 'warning.manage',
+  dutyRead: 'duty.read',
 } as const
 
 export interface NavItem {
@@ -53,6 +54,13 @@ export const NAV: NavGroup[] = [
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
       { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
+    ],
+  },
+  {
+    labelKey: 'nav.dutyGroup',
+    items: [
+      { path: '/duty/reports', labelKey: 'nav.reports', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
+      { path: '/duty/inbox', labelKey: 'nav.reportsInbox', permission: PERMISSIONS.dutyRead, icon: 'inbox' },
     ],
   },
   {
