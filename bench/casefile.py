@@ -244,7 +244,9 @@ async def seed_incident(
     return incident_id, sum(size for _, size in shas)
 
 
-async def measure(db: Database, store: LocalFileStore, incident_id: uuid.UUID, runs: int) -> dict:
+async def measure(
+    db: Database, store: LocalFileStore, incident_id: uuid.UUID, runs: int
+) -> dict[str, Any]:
     started, cpu = time.perf_counter(), time.process_time()
     async with db.unit_of_work() as session:
         row, created = await flows.build_case_file(
@@ -369,7 +371,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         f"  sizes:                  .docx {figures['docx_bytes'] / 1e6:.2f} MB, "
         f".zip {figures['zip_bytes'] / 1e6:.2f} MB\n"
         f"  rebuild (median of {args.runs}): {r['total']:.2f} s = gather {r['gather']:.2f} + "
-        f"photos {r['photos']:.2f} + docx {r['docx']:.2f} + zip {r['zip']:.2f} (CPU {r['cpu']:.2f} s)\n"
+        f"photos {r['photos']:.2f} + docx {r['docx']:.2f} + zip {r['zip']:.2f} "
+        f"(CPU {r['cpu']:.2f} s)\n"
         f"  byte-identical on rebuild: {figures['rebuild_identical']}\n"
         f"  baseline (same JSON + photos to a zip, no docx): "
         f"{figures['baseline_zip_without_docx_seconds']:.2f} s, "

@@ -94,7 +94,9 @@ async def test_archiving_builds_the_case_file_and_rebuilding_gives_the_same_byte
     archived = await client.post(f"/api/v1/incidents/{incident}/archive", headers=officer)
     assert archived.status_code == 200, archived.text
     await deliver_events(db)  # incidents.archived → the case file
-    versions = (await client.get(f"/api/v1/incidents/{incident}/case-files", headers=officer)).json()
+    versions = (
+        await client.get(f"/api/v1/incidents/{incident}/case-files", headers=officer)
+    ).json()
     assert [v["version"] for v in versions] == [1]
     assert versions[0]["counts"]["orders"] == 2 and versions[0]["counts"]["attachments"] == 1
     assert versions[0]["built_by_name"] == SYSTEM.display_name

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from yingji.archive import casefile, flows, replay, schemas, service
 from yingji.core.errors import NotFound
-from yingji.core.file_serving import FILE_CSP
-from yingji.core.files import LocalFileStore, content_disposition
+from yingji.core.files import FILE_CSP, LocalFileStore, content_disposition
 from yingji.core.security import Permission as P
 from yingji.core.security import Principal
 from yingji.core.web import Require, Session, get_settings

@@ -38,7 +38,6 @@ from yingji.dispatch import casefile_queries as dispatch_feedback
 from yingji.dispatch import service as dispatch
 from yingji.duty import casefile_queries as duty
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
 from yingji.intake import casefile_queries as intake_files
 from yingji.intake import service as intake
 from yingji.resources import allocation
@@ -79,7 +78,12 @@ STAGE_ZH = {
     "closed_with_incident": "随事件结束",
 }
 REPORT_KIND_ZH = {"phone": "电话报告", "first": "首报", "followup": "续报", "final": "终报"}
-LEVEL_ZH = {"I": "特别重大（I级）", "II": "重大（II级）", "III": "较大（III级）", "IV": "一般（IV级）"}
+LEVEL_ZH = {
+    "I": "特别重大（I级）",
+    "II": "重大（II级）",
+    "III": "较大（III级）",
+    "IV": "一般（IV级）",
+}
 STATE_ZH = {
     "reported": "接报",
     "verified": "已核实",
@@ -153,7 +157,7 @@ class CaseData:
         return hashlib.sha256(self.canonical()).hexdigest()
 
 
-def incident_section(incident: Incident) -> dict[str, Any]:
+def incident_section(incident: incidents.Incident) -> dict[str, Any]:
     return {
         "id": str(incident.id),
         "number": incident.number,
@@ -197,7 +201,7 @@ def evaluation_section(evaluation: Evaluation | None) -> dict[str, Any] | None:
 
 
 async def gather(
-    session: AsyncSession, *, incident: Incident, evaluation: Evaluation | None
+    session: AsyncSession, *, incident: incidents.Incident, evaluation: Evaluation | None
 ) -> CaseData:
     """Read everything the case file of ``incident`` says, in one unit of work."""
     refs: dict[str, AttachmentRef] = {}
@@ -353,12 +357,12 @@ async def gather(
         }
         for r in await duty.sent_reports(session=session, incident_id=incident.id)
     ]
-    for r in sent_up:
-        if r["docx_sha256"]:
+    for sent in sent_up:
+        if sent["docx_sha256"]:
             keep(
                 {
-                    "sha256": r["docx_sha256"],
-                    "filename": f"{r['number']}.docx",
+                    "sha256": sent["docx_sha256"],
+                    "filename": f"{sent['number']}.docx",
                     "content_type": DOCX_TYPE,
                 }
             )
@@ -680,7 +684,18 @@ def render_docx(data: CaseData) -> bytes:
     doc.add_heading("四、信息报送", level=1)
     tables.table(
         doc,
-        ("编号", "类型", "报送单位", "报往", "时限", "报送时间", "迟报", "签收", "状态", "更正原因"),
+        (
+            "编号",
+            "类型",
+            "报送单位",
+            "报往",
+            "时限",
+            "报送时间",
+            "迟报",
+            "签收",
+            "状态",
+            "更正原因",
+        ),
         (
             [
                 r["number"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,7 +176,9 @@ async def save_evaluation(
     return row
 
 
-async def measure_incident(session: AsyncSession, incident: Any) -> dict[str, float | None]:
+async def measure_incident(
+    session: AsyncSession, incident: incidents.Incident
+) -> dict[str, float | None]:
     """Response times of the incident, measured from its timeline and its orders."""
     timeline = [
         {"at": casefile.iso(e.at), "code": e.code}

@@ -13,7 +13,6 @@ from yingji.core import clock
 from yingji.core.security import SYSTEM
 from yingji.dispatch import service as dispatch
 from yingji.incidents import service as incidents
-from yingji.incidents.models import Incident
 from yingji.intake import service as intake
 
 #: the reports one replay shows at most
@@ -35,7 +34,7 @@ class Frame:
     ref_id: str | None
 
 
-async def frames(session: AsyncSession, *, incident: Incident) -> list[Frame]:
+async def frames(session: AsyncSession, *, incident: incidents.Incident) -> list[Frame]:
     found: list[tuple[datetime, int, Frame]] = []
     for entry in await incidents.timeline(session=session, incident_id=incident.id):
         frame = Frame(

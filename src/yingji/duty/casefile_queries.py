@@ -1,5 +1,6 @@
-"""What the case file (``archive``) reads from the duty desk: the reports an incident's divisions
-sent up (首报, 续报, 终报, corrections), as plain facts. Read-only; the reporting flows own the rows."""
+"""What the case file (``archive``) reads from the duty desk: the reports an incident's
+divisions sent up (首报, 续报, 终报, corrections), as plain facts. Read-only; the reporting
+flows own the rows."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
@@ -103,7 +103,7 @@ async def _calling_totals(
     if not warning_ids:
         return {}
 
-    def count(state: str) -> object:
+    def count(state: str) -> ColumnElement[int]:
         return func.sum(case((WarningRecipient.call_state == state, 1), else_=0))
 
     rows = await session.execute(

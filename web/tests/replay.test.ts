@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { framesUntil, nextMoment, placed } from './replay'
+import { framesUntil, nextMoment, placed } from '@/components/incident/replay'
 
 const frames = [
   { at: '2026-07-14T02:00:00Z', kind: 'report', lon: 119.0, lat: 27.5 },
