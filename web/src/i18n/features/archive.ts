@@ -14,6 +14,7 @@ export default {
       version: '第 {version} 版',
       docx: '纸质档（Word）',
       zip: '电子档（压缩包）',
+      size: { mb: '{n} 兆字节', kb: '{n} 千字节' },
       evaluation: {
         title: '总结评估',
         afterClosing: '事件办结后可填写总结评估',
@@ -64,6 +65,7 @@ export default {
       version: 'Version {version}',
       docx: 'Paper file (Word)',
       zip: 'Electronic file (zip)',
+      size: { mb: '{n} MB', kb: '{n} KB' },
       evaluation: {
         title: 'Evaluation',
         afterClosing: 'The evaluation is written once the incident is closed',
