@@ -609,6 +609,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/case-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Build the incident's case file (一事一档) from its data now: 201 with a new version, or 200 with the last version when the data has not changed */
+        post: operations["build_api_v1_incidents__incident_id__case_file_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/case-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The incident's case-file versions, newest first */
+        get: operations["list_case_files_api_v1_incidents__incident_id__case_files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/case-files/{version}.docx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of the case file as a .docx (the paper file) */
+        get: operations["download_docx_api_v1_incidents__incident_id__case_files__version__docx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/case-files/{version}.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of the case file as a .zip (data as JSON, attachments, the .docx, manifest.json with SHA-256 hashes) */
+        get: operations["download_zip_api_v1_incidents__incident_id__case_files__version__zip_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/close": {
         parameters: {
             query?: never;
@@ -670,6 +738,24 @@ export interface paths {
         /** 派单预案: the units the routing table suggests, each with its reason */
         get: operations["dispatch_plan_api_v1_incidents__incident_id__dispatch_plan_get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The incident's evaluation (总结评估), or null before one is written */
+        get: operations["get_evaluation_api_v1_incidents__incident_id__evaluation_get"];
+        /** Write or revise the evaluation of a closed incident; response times are measured from its timeline when saved */
+        put: operations["put_evaluation_api_v1_incidents__incident_id__evaluation_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -754,6 +840,23 @@ export interface paths {
         };
         /** The incident's orders with their stages, deadlines and units (a unit holding an order on it reads the others' too) */
         get: operations["incident_orders_api_v1_incidents__incident_id__orders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 回溯: the incident's history in time order, with the places of reports and of units arriving, to play on its map */
+        get: operations["get_replay_api_v1_incidents__incident_id__replay_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3622,6 +3725,85 @@ export interface components {
             /** Type Code */
             type_code: string | null;
         };
+        /** CaseFileBuilt */
+        CaseFileBuilt: {
+            /**
+             * Built At
+             * Format: date-time
+             */
+            built_at: string;
+            /** Built By Name */
+            built_by_name: string;
+            /**
+             * Content Sha256
+             * @description SHA-256 of the data the files were built from
+             */
+            content_sha256: string;
+            /**
+             * Counts
+             * @description what it holds: reports, orders, timeline …
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Created
+             * @description false: the data had not changed, this is the last version
+             */
+            created: boolean;
+            /** Docx Sha256 */
+            docx_sha256: string;
+            /** Docx Size */
+            docx_size: number;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Version */
+            version: number;
+            /** Zip Sha256 */
+            zip_sha256: string;
+            /** Zip Size */
+            zip_size: number;
+        };
+        /** CaseFileRead */
+        CaseFileRead: {
+            /**
+             * Built At
+             * Format: date-time
+             */
+            built_at: string;
+            /** Built By Name */
+            built_by_name: string;
+            /**
+             * Content Sha256
+             * @description SHA-256 of the data the files were built from
+             */
+            content_sha256: string;
+            /**
+             * Counts
+             * @description what it holds: reports, orders, timeline …
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** Docx Sha256 */
+            docx_sha256: string;
+            /** Docx Size */
+            docx_size: number;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Version */
+            version: number;
+            /** Zip Sha256 */
+            zip_sha256: string;
+            /** Zip Size */
+            zip_size: number;
+        };
         /** Casualties */
         Casualties: {
             /**
@@ -4096,6 +4278,64 @@ export interface components {
             manual: boolean;
             /** Stage */
             stage: string;
+        };
+        /** EvaluationIn */
+        EvaluationIn: {
+            /**
+             * Expected Version
+             * @description the version read before editing (0: none yet); refused if it changed since
+             */
+            expected_version?: number | null;
+            /**
+             * To Improve
+             * @description 需改进的
+             */
+            to_improve?: string | null;
+            /**
+             * Went Well
+             * @description 做得好的
+             */
+            went_well?: string | null;
+            /**
+             * What Happened
+             * @description 事件经过
+             */
+            what_happened: string;
+        };
+        /** EvaluationRead */
+        EvaluationRead: {
+            /** Author Name */
+            author_name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /**
+             * Measured
+             * @description response times in minutes measured from the timeline (null: never happened)
+             */
+            measured: {
+                [key: string]: number | null;
+            };
+            /** To Improve */
+            to_improve: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /** Went Well */
+            went_well: string | null;
+            /** What Happened */
+            what_happened: string;
         };
         /** FeedCreate */
         FeedCreate: {
@@ -5555,6 +5795,58 @@ export interface components {
             division_adcode?: string | null;
             /** Issuer */
             issuer?: string | null;
+        };
+        /** ReplayFrame */
+        ReplayFrame: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Code
+             * @description a timeline code (worded by the web app), report or arrival
+             */
+            code: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "timeline" | "report" | "arrival";
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Ref Id */
+            ref_id: string | null;
+            /** Summary */
+            summary: string;
+        };
+        /** ReplayRead */
+        ReplayRead: {
+            /** End */
+            end: string | null;
+            /** Frames */
+            frames: components["schemas"]["ReplayFrame"][];
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Lat */
+            lat: number | null;
+            /** Lon */
+            lon: number | null;
+            /** Number */
+            number: string;
+            /** Start */
+            start: string | null;
+            /** Title */
+            title: string;
         };
         /** ReportBatch */
         ReportBatch: {
@@ -8993,6 +9285,197 @@ export interface operations {
             };
         };
     };
+    build_api_v1_incidents__incident_id__case_file_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseFileBuilt"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseFileBuilt"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_case_files_api_v1_incidents__incident_id__case_files_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseFileRead"][];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_docx_api_v1_incidents__incident_id__case_files__version__docx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_zip_api_v1_incidents__incident_id__case_files__version__zip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     close_api_v1_incidents__incident_id__close_post: {
         parameters: {
             query?: never;
@@ -9127,6 +9610,107 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_evaluation_api_v1_incidents__incident_id__evaluation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationRead"] | null;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_evaluation_api_v1_incidents__incident_id__evaluation_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description incident_not_closed, evaluation_changed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9311,6 +9895,51 @@ export interface operations {
                 };
             };
             /** @description incident_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_replay_api_v1_incidents__incident_id__replay_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;

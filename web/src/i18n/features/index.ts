@@ -16,6 +16,7 @@ import allocation from './allocation'
 import resources from './resources'
 import warning from './warning'
 import reporting from './reporting'
+import archive from './archive'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -23,7 +24,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
