@@ -3,13 +3,14 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models
+from yingji.duty import models, roster, roster_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
+    routers=(roster_api.router,),
     models=(models,),
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board
@@ -25,4 +26,5 @@ DOMAIN = Domain(
         # approving (签发) a report, issuing an instruction (领导批示)
         Permission.DUTY_APPROVE: _LEADERS,
     },
+    on_duty=roster.resolve_on_duty,
 )
