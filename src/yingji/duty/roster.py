@@ -74,8 +74,9 @@ class ShiftSpec:
 
 @dataclass(frozen=True, slots=True)
 class SeatRotation:
-    """Who takes a seat's shifts in turn: shift *i* of the month goes to
-    ``people[(offset + i) % len(people)]``; no people leaves the seat empty."""
+    """Who takes a seat's shifts in turn: the pattern's shift *n* (counted from
+    :data:`ROTATION_EPOCH`) goes to ``people[(offset + n) % len(people)]``; no people leaves the
+    seat empty."""
 
     position: Position
     label: str
@@ -368,19 +369,34 @@ def month_bounds(month: str) -> tuple[date, datetime, datetime]:
     return first, as_utc(start), as_utc(end)
 
 
+#: the day the rotations count from (a Monday): shift *n* after it goes to the *n*-th person in
+#: turn, so a month continues the rotation of the month before whenever it is generated
+ROTATION_EPOCH = date(2000, 1, 3)
+
+
 def shift_periods(
     kind: PatternKind, specs: Sequence[ShiftSpec], month: str
-) -> list[tuple[str, datetime, datetime]]:
-    """The (code, start, end) of every shift a pattern starts in ``month``, in order. A weekly
-    rotation starts on the Mondays of the month; the others every day."""
+) -> list[tuple[int, str, datetime, datetime]]:
+    """The (turn, code, start, end) of every shift a pattern starts in ``month``, in order; the
+    turn counts the pattern's shifts since :data:`ROTATION_EPOCH`. A weekly rotation starts on
+    the Mondays of the month; the others every day."""
     first, _, _ = month_bounds(month)
-    periods: list[tuple[str, datetime, datetime]] = []
+    ordered = sorted(specs, key=lambda s: s.start)
+    periods: list[tuple[int, str, datetime, datetime]] = []
     day = first
     while day.month == first.month:
-        if kind is not PatternKind.WEEKLY or day.weekday() == 0:
-            for spec in sorted(specs, key=lambda s: s.start):
+        days = (day - ROTATION_EPOCH).days
+        if kind is PatternKind.WEEKLY:
+            if day.weekday() == 0:
+                start = as_utc(datetime.combine(day, ordered[0].start, LOCAL_TZ))
+                periods.append(
+                    (days // 7, ordered[0].code, start, start + timedelta(hours=ordered[0].hours))
+                )
+        else:
+            for number, spec in enumerate(ordered):
                 start = as_utc(datetime.combine(day, spec.start, LOCAL_TZ))
-                periods.append((spec.code, start, start + timedelta(hours=spec.hours)))
+                turn = days * len(ordered) + number
+                periods.append((turn, spec.code, start, start + timedelta(hours=spec.hours)))
         day += timedelta(days=1)
     return periods
 
@@ -480,13 +496,13 @@ async def generate_month(
     made: list[DutyShift] = []
     for seat in seats:
         turn = rotation_of.get(seat)
-        for index, (code, begins, ends) in enumerate(periods):
+        for turn_number, code, begins, ends in periods:
             if (seat.position, seat.label, seat.seat, begins) in kept or (
                 replace and begins <= now
             ):
                 continue
             person = (
-                turn.people[(turn.offset + index) % len(turn.people)]
+                turn.people[(turn.offset + turn_number) % len(turn.people)]
                 if turn is not None and turn.people
                 else None
             )
