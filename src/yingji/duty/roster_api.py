@@ -35,7 +35,7 @@ Label = Annotated[str, Field(default="", max_length=60)]
 # --- schemas ------------------------------------------------------------------------------------
 
 
-class PositionIn(BaseModel):
+class DutyPositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     position: Position
@@ -44,13 +44,13 @@ class PositionIn(BaseModel):
     unit_id: uuid.UUID | None = None
 
 
-class PositionsIn(BaseModel):
+class DutyPositionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    positions: list[PositionIn] = Field(min_length=3, max_length=40)
+    positions: list[DutyPositionIn] = Field(min_length=3, max_length=40)
 
 
-class PositionRead(BaseModel):
+class DutyPositionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -61,11 +61,11 @@ class PositionRead(BaseModel):
     unit_id: uuid.UUID | None
 
 
-class PositionList(BaseModel):
-    items: list[PositionRead]
+class DutyPositionList(BaseModel):
+    items: list[DutyPositionRead]
 
 
-class ShiftSpecIn(BaseModel):
+class ShiftPatternShiftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=20, pattern=r"^[a-z0-9_]+$")
@@ -73,17 +73,17 @@ class ShiftSpecIn(BaseModel):
     hours: int = Field(ge=1, le=168)
 
 
-class PatternCreate(BaseModel):
+class ShiftPatternCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     division_adcode: str = Field(pattern=ADCODE)
     name: str = Field(min_length=1, max_length=60)
     kind: roster.PatternKind
-    shifts: list[ShiftSpecIn] = Field(min_length=1, max_length=2)
+    shifts: list[ShiftPatternShiftIn] = Field(min_length=1, max_length=2)
     min_rest_hours: int = Field(default=8, ge=0, le=72)
 
 
-class PatternRead(BaseModel):
+class ShiftPatternRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -94,11 +94,11 @@ class PatternRead(BaseModel):
     min_rest_hours: int
 
 
-class PatternList(BaseModel):
-    items: list[PatternRead]
+class ShiftPatternList(BaseModel):
+    items: list[ShiftPatternRead]
 
 
-class RotationIn(BaseModel):
+class RosterRotationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     position: Position
@@ -108,17 +108,17 @@ class RotationIn(BaseModel):
     offset: int = Field(default=0, ge=0, le=1000)
 
 
-class GenerateIn(BaseModel):
+class RosterGenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     division_adcode: str = Field(pattern=ADCODE)
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     pattern_id: uuid.UUID
-    rotations: list[RotationIn] = Field(default_factory=list, max_length=80)
+    rotations: list[RosterRotationIn] = Field(default_factory=list, max_length=80)
     replace: bool = False
 
 
-class ShiftRead(BaseModel):
+class RosterShiftRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -136,7 +136,7 @@ class ShiftRead(BaseModel):
     version: int
 
 
-class ConflictRead(BaseModel):
+class RosterConflictRead(BaseModel):
     code: str
     shift_ids: list[uuid.UUID]
     person_id: uuid.UUID | None
@@ -149,25 +149,25 @@ class ConflictRead(BaseModel):
 class RosterRead(BaseModel):
     division_adcode: str
     month: str
-    shifts: list[ShiftRead]
-    conflicts: list[ConflictRead]
+    shifts: list[RosterShiftRead]
+    conflicts: list[RosterConflictRead]
 
 
-class GenerateRead(BaseModel):
+class RosterGenerateRead(BaseModel):
     division_adcode: str
     month: str
     created: int
-    conflicts: list[ConflictRead]
+    conflicts: list[RosterConflictRead]
 
 
-class ShiftAssign(BaseModel):
+class RosterShiftAssign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, le=2**31 - 1)
     person_id: uuid.UUID | None
 
 
-class SwapCreate(BaseModel):
+class ShiftSwapCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shift_id: uuid.UUID
@@ -176,13 +176,13 @@ class SwapCreate(BaseModel):
     reason: str | None = Field(default=None, max_length=300)
 
 
-class SwapDecision(BaseModel):
+class ShiftSwapDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(default=None, max_length=300)
 
 
-class SwapRead(BaseModel):
+class ShiftSwapRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -199,11 +199,11 @@ class SwapRead(BaseModel):
     decision_note: str | None
 
 
-class SwapList(BaseModel):
-    items: list[SwapRead]
+class ShiftSwapList(BaseModel):
+    items: list[ShiftSwapRead]
 
 
-class Seat(BaseModel):
+class DutySeat(BaseModel):
     shift_id: uuid.UUID
     position: str
     label: str
@@ -219,24 +219,24 @@ class Seat(BaseModel):
 class DutyNow(BaseModel):
     division_adcode: str
     at: datetime
-    current: list[Seat]
-    next: list[Seat]
+    current: list[DutySeat]
+    next: list[DutySeat]
 
 
-class Candidate(BaseModel):
+class RosterCandidate(BaseModel):
     id: uuid.UUID
     name: str
     position: str | None
     unit_id: uuid.UUID
 
 
-class CandidateList(BaseModel):
-    items: list[Candidate]
+class RosterCandidateList(BaseModel):
+    items: list[RosterCandidate]
 
 
-def _conflicts(found: list[roster.RosterConflict]) -> list[ConflictRead]:
+def _conflicts(found: list[roster.RosterConflict]) -> list[RosterConflictRead]:
     return [
-        ConflictRead(
+        RosterConflictRead(
             code=c.code.value,
             shift_ids=list(c.shift_ids),
             person_id=c.person_id,
@@ -249,8 +249,8 @@ def _conflicts(found: list[roster.RosterConflict]) -> list[ConflictRead]:
     ]
 
 
-def _seat(shift: DutyShift) -> Seat:
-    return Seat(
+def _seat(shift: DutyShift) -> DutySeat:
+    return DutySeat(
         shift_id=shift.id,
         position=shift.position,
         label=shift.label,
@@ -269,25 +269,25 @@ def _seat(shift: DutyShift) -> Seat:
 
 @router.get(
     "/positions",
-    response_model=PositionList,
+    response_model=DutyPositionList,
     responses={404: {}},
     summary="A division's duty positions (1 leader + 1 chief + X officers + X professional staff)",
 )
-async def get_positions(division: Division, session: Session, me: Reader) -> PositionList:
+async def get_positions(division: Division, session: Session, me: Reader) -> DutyPositionList:
     await roster.division_path_in_scope(session, adcode=division, scope=me.scope)
     rows = await roster.list_positions(session, division_adcode=division)
-    return PositionList(items=[PositionRead.model_validate(r) for r in rows])
+    return DutyPositionList(items=[DutyPositionRead.model_validate(r) for r in rows])
 
 
 @router.put(
     "/positions",
-    response_model=PositionList,
+    response_model=DutyPositionList,
     responses={403: {}, 404: {}, 422: {"description": "duty_positions_not_1_1_x_x"}},
     summary="Replace a division's duty positions (exactly one leader and one chief seat)",
 )
 async def put_positions(
-    division: Division, body: PositionsIn, session: Session, me: Manager
-) -> PositionList:
+    division: Division, body: DutyPositionsIn, session: Session, me: Manager
+) -> DutyPositionList:
     path = await roster.division_path_in_scope(session, adcode=division, scope=me.scope)
     rows: list[DutyPosition] = await roster.set_positions(
         session,
@@ -297,30 +297,30 @@ async def put_positions(
             roster.PositionSpec(p.position, p.label, p.seats, p.unit_id) for p in body.positions
         ],
     )
-    return PositionList(items=[PositionRead.model_validate(r) for r in rows])
+    return DutyPositionList(items=[DutyPositionRead.model_validate(r) for r in rows])
 
 
 @router.get(
     "/patterns",
-    response_model=PatternList,
+    response_model=ShiftPatternList,
     responses={404: {}},
     summary="A division's shift patterns",
 )
-async def get_patterns(division: Division, session: Session, me: Reader) -> PatternList:
+async def get_patterns(division: Division, session: Session, me: Reader) -> ShiftPatternList:
     await roster.division_path_in_scope(session, adcode=division, scope=me.scope)
     rows = await roster.list_patterns(session, division_adcode=division)
-    return PatternList(items=[PatternRead.model_validate(r) for r in rows])
+    return ShiftPatternList(items=[ShiftPatternRead.model_validate(r) for r in rows])
 
 
 @router.post(
     "/patterns",
-    response_model=PatternRead,
+    response_model=ShiftPatternRead,
     status_code=201,
     responses={403: {}, 404: {}, 409: {"description": "shift_pattern_exists"}, 422: {}},
     summary="Add a shift pattern: day_night (two shifts tiling a day), full_day (24 h) or weekly "
     "(168 h from Mondays)",
 )
-async def create_pattern(body: PatternCreate, session: Session, me: Manager) -> ShiftPattern:
+async def create_pattern(body: ShiftPatternCreate, session: Session, me: Manager) -> ShiftPattern:
     path = await roster.division_path_in_scope(session, adcode=body.division_adcode, scope=me.scope)
     return await roster.create_pattern(
         session,
@@ -335,16 +335,17 @@ async def create_pattern(body: PatternCreate, session: Session, me: Manager) -> 
 
 @router.get(
     "/candidates",
-    response_model=CandidateList,
+    response_model=RosterCandidateList,
     responses={404: {}},
     summary="The people of the units serving a division: whom a roster may name",
 )
-async def get_candidates(division: Division, session: Session, me: Reader) -> CandidateList:
+async def get_candidates(division: Division, session: Session, me: Reader) -> RosterCandidateList:
     path = await roster.division_path_in_scope(session, adcode=division, scope=me.scope)
     people, _ = await org.list_people(session=session, scope=Scope(division_path=path), limit=500)
-    return CandidateList(
+    return RosterCandidateList(
         items=[
-            Candidate(id=p.id, name=p.name, position=p.position, unit_id=p.unit_id) for p in people
+            RosterCandidate(id=p.id, name=p.name, position=p.position, unit_id=p.unit_id)
+            for p in people
         ]
     )
 
@@ -354,7 +355,7 @@ async def get_candidates(division: Division, session: Session, me: Reader) -> Ca
 
 @router.post(
     "/roster/generate",
-    response_model=GenerateRead,
+    response_model=RosterGenerateRead,
     status_code=201,
     responses={
         403: {},
@@ -365,7 +366,7 @@ async def get_candidates(division: Division, session: Session, me: Reader) -> Ca
     summary="Fill a month from a pattern and each seat's rotation (people in turn); a month that "
     "has shifts needs replace=true, which rewrites only shifts that have not started",
 )
-async def generate(body: GenerateIn, session: Session, me: Manager) -> GenerateRead:
+async def generate(body: RosterGenerateIn, session: Session, me: Manager) -> RosterGenerateRead:
     path = await roster.division_path_in_scope(session, adcode=body.division_adcode, scope=me.scope)
     pattern = await roster.get_pattern_or_raise(
         session, pattern_id=body.pattern_id, division_adcode=body.division_adcode
@@ -384,7 +385,7 @@ async def generate(body: GenerateIn, session: Session, me: Manager) -> GenerateR
         replace=body.replace,
     )
     conflicts = await roster.find_conflicts(session, shifts=made) if made else []
-    return GenerateRead(
+    return RosterGenerateRead(
         division_adcode=body.division_adcode,
         month=body.month,
         created=len(made),
@@ -407,14 +408,14 @@ async def get_roster(division: Division, month: Month, session: Session, me: Rea
     return RosterRead(
         division_adcode=division,
         month=month,
-        shifts=[ShiftRead.model_validate(s) for s in shifts],
+        shifts=[RosterShiftRead.model_validate(s) for s in shifts],
         conflicts=_conflicts(conflicts),
     )
 
 
 @router.patch(
     "/shifts/{shift_id}",
-    response_model=ShiftRead,
+    response_model=RosterShiftRead,
     responses={
         403: {},
         404: {},
@@ -424,7 +425,7 @@ async def get_roster(division: Division, month: Month, session: Session, me: Rea
     summary="Put a person (or nobody) on a shift that has not ended",
 )
 async def assign_shift(
-    shift_id: uuid.UUID, body: ShiftAssign, session: Session, me: Manager
+    shift_id: uuid.UUID, body: RosterShiftAssign, session: Session, me: Manager
 ) -> DutyShift:
     shift, path = await roster.get_shift_in_scope(session, shift_id=shift_id, scope=me.scope)
     return await roster.assign_shift(
@@ -442,7 +443,7 @@ async def assign_shift(
 
 @router.get(
     "/swaps",
-    response_model=SwapList,
+    response_model=ShiftSwapList,
     responses={404: {}},
     summary="A division's swap requests (换班), newest first",
 )
@@ -451,15 +452,15 @@ async def get_swaps(
     session: Session,
     me: Reader,
     state: Annotated[SwapState | None, Query()] = None,
-) -> SwapList:
+) -> ShiftSwapList:
     await roster.division_path_in_scope(session, adcode=division, scope=me.scope)
     rows = await roster.list_swaps(session, division_adcode=division, state=state)
-    return SwapList(items=[SwapRead.model_validate(r) for r in rows])
+    return ShiftSwapList(items=[ShiftSwapRead.model_validate(r) for r in rows])
 
 
 @router.post(
     "/swaps",
-    response_model=SwapRead,
+    response_model=ShiftSwapRead,
     status_code=201,
     responses={
         403: {"description": "not_your_shift"},
@@ -470,7 +471,7 @@ async def get_swaps(
     summary="Ask for a swap: exchange two shifts of one position, or give a shift to someone; "
     "the person on the shift asks (or a roster manager)",
 )
-async def create_swap(body: SwapCreate, session: Session, me: Writer) -> ShiftSwap:
+async def create_swap(body: ShiftSwapCreate, session: Session, me: Writer) -> ShiftSwap:
     return await roster.request_swap(
         session,
         principal=me,
@@ -483,7 +484,7 @@ async def create_swap(body: SwapCreate, session: Session, me: Writer) -> ShiftSw
 
 @router.post(
     "/swaps/{swap_id}/approve",
-    response_model=SwapRead,
+    response_model=ShiftSwapRead,
     responses={
         403: {},
         404: {},
@@ -493,7 +494,7 @@ async def create_swap(body: SwapCreate, session: Session, me: Writer) -> ShiftSw
     "shifts at once)",
 )
 async def approve_swap(
-    swap_id: uuid.UUID, body: SwapDecision, session: Session, me: Manager
+    swap_id: uuid.UUID, body: ShiftSwapDecision, session: Session, me: Manager
 ) -> ShiftSwap:
     swap, path = await roster.get_swap_in_scope(session, swap_id=swap_id, scope=me.scope)
     return await roster.approve_swap(session, swap=swap, path=path, principal=me, note=body.note)
@@ -501,12 +502,12 @@ async def approve_swap(
 
 @router.post(
     "/swaps/{swap_id}/reject",
-    response_model=SwapRead,
+    response_model=ShiftSwapRead,
     responses={403: {}, 404: {}, 409: {"description": "swap_decided"}},
     summary="Reject a swap",
 )
 async def reject_swap(
-    swap_id: uuid.UUID, body: SwapDecision, session: Session, me: Manager
+    swap_id: uuid.UUID, body: ShiftSwapDecision, session: Session, me: Manager
 ) -> ShiftSwap:
     swap, path = await roster.get_swap_in_scope(session, swap_id=swap_id, scope=me.scope)
     return await roster.reject_swap(session, swap=swap, path=path, principal=me, note=body.note)

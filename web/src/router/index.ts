@@ -151,6 +151,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.warningDraft, titleKey: 'warning.edit' },
       },
       {
+        path: 'duty/roster',
+        name: 'duty-roster',
+        component: () => import('@/views/duty/RosterView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.roster' },
+      },
+      {
         path: 'notifications',
         name: 'notifications',
         component: () => import('@/views/NotificationsView.vue'),

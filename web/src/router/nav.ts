@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   warningRead: 'warning.read',
   warningDraft: 'warning.draft',
   warningManage: 'warning.manage',
+  dutyRead: 'duty.read',
 } as const
 
 export interface NavItem {
@@ -37,6 +38,7 @@ export interface NavItem {
     | 'resources'
     | 'warnings'
     | 'callPlans'
+    | 'roster'
 }
 
 export interface NavGroup {
@@ -68,6 +70,10 @@ export const NAV: NavGroup[] = [
       { path: '/warnings', labelKey: 'nav.warnings', permission: PERMISSIONS.warningRead, icon: 'warnings' },
       { path: '/warnings/call-plans', labelKey: 'nav.callPlans', permission: PERMISSIONS.warningManage, icon: 'callPlans' },
     ],
+  },
+  {
+    labelKey: 'nav.dutyGroup',
+    items: [{ path: '/duty/roster', labelKey: 'nav.roster', permission: PERMISSIONS.dutyRead, icon: 'roster' }],
   },
   {
     labelKey: 'nav.admin',
