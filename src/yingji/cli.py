@@ -38,6 +38,7 @@ from yingji.core.events import make_bus
 from yingji.core.logs import configure_logging
 from yingji.dispatch import bulletin
 from yingji.dispatch import service as dispatch_service
+from yingji.duty import demo as duty_demo
 from yingji.intake import service as intake_service
 from yingji.notify import demo as notify_demo
 from yingji.org import flows as org_flows
@@ -421,6 +422,12 @@ def seed_demo(
                     console.print(
                         f"added {reach.contact_points} contact points, "
                         f"{reach.devices} loudspeakers and LED boards"
+                    )
+                duty = await duty_demo.seed_demo_duty(session=session)
+                if not duty.already:
+                    console.print(
+                        f"added the county's duty roster: {duty.shifts} shifts "
+                        f"({', '.join(duty.months)})"
                     )
                 return report
         finally:

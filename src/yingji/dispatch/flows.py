@@ -15,6 +15,7 @@ from yingji.core import audit, clock, files, reasons, security, timers
 from yingji.core.changes import record_change
 from yingji.core.errors import Conflict, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
+from yingji.core.on_duty import Position, on_duty
 from yingji.core.security import Permission, Principal, Role
 from yingji.dispatch import routing_io, schemas, service
 from yingji.dispatch.models import (
@@ -733,6 +734,25 @@ async def _covering(
     return tuple(str(u.id) for u in people)
 
 
+async def _leaders_on_duty(session: AsyncSession, incident: incidents.Incident) -> tuple[str, ...]:
+    """督办 to the centre: the duty leader on duty over the incident (the nearest roster, through
+    ``core.on_duty``), else every duty leader whose jurisdiction holds it."""
+    rostered = (
+        await on_duty(
+            session,
+            division_path=incident.division_path,
+            positions=(Position.LEADER,),
+            at=clock.now(),
+        )
+        if incident.division_path
+        else None
+    )
+    accounts = [str(p.user_id) for p in rostered or [] if p.user_id is not None]
+    if accounts:
+        return tuple(dict.fromkeys(accounts))
+    return await _covering(session, Role.DUTY_LEADER, incident)
+
+
 # --- escalation (the timer handler's flow) -------------------------------------------------------
 
 
@@ -770,7 +790,7 @@ async def escalate(
         )
     ]
     if step == "supervise_center":
-        leaders = await _covering(session, Role.DUTY_LEADER, incident)
+        leaders = await _leaders_on_duty(session, incident)
         notices.append(
             Notice(
                 kind=step,

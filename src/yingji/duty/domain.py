@@ -3,15 +3,15 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models, reporting_api, reporting_jobs
+from yingji.duty import models, reporting_api, reporting_jobs, roster, roster_api
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
+    routers=(roster_api.router, reporting_api.router),
     models=(models,),
-    routers=(reporting_api.router,),
     timer_handlers={reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due},
     subscribers=(reporting_jobs.FollowIncidents,),
     permissions={
@@ -28,4 +28,5 @@ DOMAIN = Domain(
         # approving (签发) a report, issuing an instruction (领导批示)
         Permission.DUTY_APPROVE: _LEADERS,
     },
+    on_duty=roster.resolve_on_duty,
 )

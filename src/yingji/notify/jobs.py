@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import events
+from yingji.core import clock, events
 from yingji.core.db import Database
 from yingji.core.events import DomainEvent, EventScope
+from yingji.core.on_duty import Position, on_duty
 from yingji.core.security import Role
 from yingji.notify import service
 from yingji.org import service as org
@@ -79,6 +80,8 @@ class _CoveringAlert(abc.ABC):
     types: tuple[str, ...]
     role: Role
     kind: str
+    #: the roster positions asked first (``core.on_duty``); the role when nobody is rostered
+    positions: tuple[Position, ...] = ()
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -91,13 +94,10 @@ class _CoveringAlert(abc.ABC):
         number, title = _number_and_title(event)
         heading, body = self.words(number, title)
         async with self.db.unit_of_work() as session:
-            people = await org.users_covering(
-                session=session, role=self.role, division_path=event.scope.division_path
-            )
             await _tell(
                 session,
                 event,
-                [user.id for user in people],
+                await self._whom(session, event.scope.division_path),
                 kind=self.kind,
                 title=heading,
                 body=body,
@@ -106,14 +106,31 @@ class _CoveringAlert(abc.ABC):
                 said={"number": number, "title": title},
             )
 
+    async def _whom(self, session: AsyncSession, division_path: str | None) -> list[uuid.UUID]:
+        """The accounts of the people on duty on ``positions`` over the division (the nearest
+        roster on the path), else every user with ``role`` whose jurisdiction covers it."""
+        if self.positions and division_path:
+            rostered = await on_duty(
+                session, division_path=division_path, positions=self.positions, at=clock.now()
+            )
+            accounts = [p.user_id for p in rostered or [] if p.user_id is not None]
+            if accounts:
+                return list(dict.fromkeys(accounts))
+        people = await org.users_covering(
+            session=session, role=self.role, division_path=division_path
+        )
+        return [user.id for user in people]
+
 
 class FirstReportOverdue(_CoveringAlert):
-    """首报超时 → every duty leader whose jurisdiction covers the incident."""
+    """首报超时 → the duty leader on duty over the incident (the roster), else every duty leader
+    whose jurisdiction covers it."""
 
     name = "notify.first_report_overdue"
     types = ("incidents.first_report_overdue",)
     role = Role.DUTY_LEADER
     kind = "first_report_overdue"
+    positions = (Position.LEADER,)
 
     def words(self, number: str, title: str) -> tuple[str, str]:
         return f"首报超时 {number}", f"{title}：首报（书面）已超过时限，请督促报送。"
@@ -174,6 +191,9 @@ class Notices:
         "duty.report_acknowledged",
         "duty.report_flagged",
         "duty.instruction_issued",
+        # rosters (issue 20): a swap's decision tells the person who asked
+        "duty.swap.approved",
+        "duty.swap.rejected",
     )
 
     def __init__(self, db: Database) -> None:

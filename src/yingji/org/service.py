@@ -671,6 +671,28 @@ async def get_user_or_raise(
     return user
 
 
+async def person_of_user(*, session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The person an account belongs to (``UserAccount.person_id``), if it is linked to one."""
+    person_id: uuid.UUID | None = await session.scalar(
+        select(UserAccount.person_id).where(UserAccount.id == user_id)
+    )
+    return person_id
+
+
+async def link_user_to_person(
+    *, session: AsyncSession, user_id: uuid.UUID, person_id: uuid.UUID | None
+) -> None:
+    """Say which person an account belongs to (rosters name people; alerts reach accounts)."""
+    user = await session.get(UserAccount, user_id)
+    if user is None:
+        raise NotFound("user_not_found", f"no user {user_id}")
+    if person_id is not None and await session.get(Person, person_id) is None:
+        raise NotFound("person_not_found", f"no person {person_id}")
+    user.person_id = person_id
+    user.updated_at = clock.now()
+    await session.flush()
+
+
 async def get_user_by_username(*, session: AsyncSession, username: str) -> UserAccount | None:
     """The account of ``username``, whatever its case; None for a name no account could have."""
     if not username or len(username) > USERNAME_MAX_LENGTH:

@@ -43,6 +43,8 @@ from yingji.core.db import after_commit, database_of, rows_affected
 from yingji.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
+from yingji.core.on_duty import Position as DutyPosition
+from yingji.core.on_duty import on_duty
 from yingji.core.security import SYSTEM, Role, Scope
 from yingji.core.timers import TimerFiring
 from yingji.notify import delivery
@@ -529,7 +531,53 @@ async def _superiors(session: AsyncSession, recipient: WarningRecipient) -> list
     return []
 
 
+async def _rostered_leaders(session: AsyncSession, warning: Warning) -> list[Target]:
+    """The duty leader on duty over the warning's division now (the nearest roster on its
+    path, ``core.on_duty``): reached by their contact points, the app when they have an account."""
+    rostered = await on_duty(
+        session,
+        division_path=warning.division_path,
+        positions=(DutyPosition.LEADER,),
+        at=clock.now(),
+    )
+    people = [p for p in rostered or [] if p.person_id is not None]
+    if not people:
+        return []
+    found = {
+        p.id: p
+        for p in await org_service.people_by_ids(
+            session=session, person_ids=[p.person_id for p in people if p.person_id]
+        )
+    }
+    points = await _person_channels(session, list(found))
+    targets: list[Target] = []
+    for on in people:
+        person = found.get(on.person_id) if on.person_id else None
+        if person is None:
+            continue
+        channels = _with_mobile(points.get(person.id, []), person.mobile)
+        if person.user_id is not None:
+            channels.append(("app", str(person.user_id)))
+        targets.append(
+            Target(
+                key=f"person:{person.id}",
+                name=person.name,
+                position="duty_leader",
+                person_id=person.id,
+                user_id=person.user_id,
+                unit_id=person.unit_id,
+                channels=channels,
+            )
+        )
+    return targets
+
+
 async def _duty_leaders(session: AsyncSession, warning: Warning) -> list[Target]:
+    """叫应 escalation's duty leader: the one on duty (the roster), else every duty leader
+    whose jurisdiction covers the warning."""
+    rostered = await _rostered_leaders(session, warning)
+    if rostered:
+        return rostered
     users = await org_service.users_covering(
         session=session, role=Role.DUTY_LEADER, division_path=warning.division_path
     )

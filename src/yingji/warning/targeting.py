@@ -31,7 +31,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import geo
+from yingji.core import clock, geo
+from yingji.core.on_duty import Position, on_duty
 from yingji.core.security import SYSTEM, Role
 from yingji.notify import service as notify
 from yingji.org import service as org
@@ -182,10 +183,7 @@ async def resolve(
         reason = by_kind.get(unit.kind)
         if reason is not None:
             book.add(_person_target(person, reason, unit, towns.of(unit.division_path)))
-    for user in await org.users_with_role_over(
-        session=session, role=Role.DUTY_LEADER, division_path=warning.division_path
-    ):
-        _add_user(book, user.id, user.display_name, user.person_id, R.DUTY_LEADER, None, None)
+    await _add_duty_leaders(session, book, warning)
     for person, unit in leaders:
         book.add(_person_target(person, R.UNIT_IN_AREA, unit, towns.of(unit.division_path)))
     for account, unit in accounts:
@@ -237,6 +235,24 @@ def _meets(area: Area, division: org.AreaDivision) -> bool:
         except (ValueError, TypeError, KeyError):
             return False
     return area.holds_point(division.centroid_lon, division.centroid_lat)
+
+
+async def _add_duty_leaders(session: AsyncSession, book: _Book, warning: Warning) -> None:
+    """The duty leader on duty over the warning's division (the nearest roster, through
+    ``core.on_duty``); every duty leader whose jurisdiction covers it when nobody is rostered."""
+    rostered = await on_duty(
+        session, division_path=warning.division_path, positions=(Position.LEADER,), at=clock.now()
+    )
+    person_ids = [p.person_id for p in rostered or [] if p.person_id is not None]
+    people = await org.people_by_ids(session=session, person_ids=person_ids) if person_ids else []
+    if people:
+        for person in sorted(people, key=lambda p: person_ids.index(p.id)):
+            book.add(_person_target(person, R.DUTY_LEADER, None, None))
+        return
+    for user in await org.users_with_role_over(
+        session=session, role=Role.DUTY_LEADER, division_path=warning.division_path
+    ):
+        _add_user(book, user.id, user.display_name, user.person_id, R.DUTY_LEADER, None, None)
 
 
 def _add_user(

@@ -169,6 +169,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.reports' },
       },
       {
+        path: 'duty/roster',
+        name: 'duty-roster',
+        component: () => import('@/views/duty/RosterView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.roster' },
+      },
+      {
         path: 'notifications',
         name: 'notifications',
         component: () => import('@/views/NotificationsView.vue'),

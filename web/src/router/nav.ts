@@ -38,6 +38,7 @@ export interface NavItem {
     | 'resources'
     | 'warnings'
     | 'callPlans'
+    | 'roster'
 }
 
 export interface NavGroup {
@@ -59,6 +60,7 @@ export const NAV: NavGroup[] = [
   {
     labelKey: 'nav.dutyGroup',
     items: [
+      { path: '/duty/roster', labelKey: 'nav.roster', permission: PERMISSIONS.dutyRead, icon: 'roster' },
       { path: '/duty/reports', labelKey: 'nav.reports', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
       { path: '/duty/inbox', labelKey: 'nav.reportsInbox', permission: PERMISSIONS.dutyRead, icon: 'inbox' },
     ],

@@ -17,6 +17,7 @@ import resources from './resources'
 import warning from './warning'
 import reporting from './reporting'
 import archive from './archive'
+import roster from './roster'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -24,7 +25,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
