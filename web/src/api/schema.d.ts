@@ -230,6 +230,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The people of the units serving a division: whom a roster may name */
+        get: operations["get_candidates_api_v1_duty_candidates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/duty/inbox": {
         parameters: {
             query?: never;
@@ -309,6 +326,59 @@ export interface paths {
         put?: never;
         /** 落实: record how an instruction was carried out */
         post: operations["carry_out_api_v1_duty_instructions__instruction_id__carry_out_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/now": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is on duty in a division now (or at ``at``) and who comes next, seat by seat */
+        get: operations["get_now_api_v1_duty_now_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/patterns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's shift patterns */
+        get: operations["get_patterns_api_v1_duty_patterns_get"];
+        put?: never;
+        /** Add a shift pattern: day_night (two shifts tiling a day), full_day (24 h) or weekly (168 h from Mondays) */
+        post: operations["create_pattern_api_v1_duty_patterns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's duty positions (1 leader + 1 chief + X officers + X professional staff) */
+        get: operations["get_positions_api_v1_duty_positions_get"];
+        /** Replace a division's duty positions (exactly one leader and one chief seat) */
+        put: operations["put_positions_api_v1_duty_positions_put"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -464,6 +534,109 @@ export interface paths {
         put?: never;
         /** Send the signed report up to the parent division's inbox (answers its deadline; a 首报 records the incident's first report) */
         post: operations["send_report_api_v1_duty_reports__report_id__send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's roster for a month, with its conflicts (empty seats, one person in two places, too little rest between shifts) */
+        get: operations["get_roster_api_v1_duty_roster_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/roster/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fill a month from a pattern and each seat's rotation (people in turn); a month that has shifts needs replace=true, which rewrites only shifts that have not started */
+        post: operations["generate_api_v1_duty_roster_generate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/shifts/{shift_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Put a person (or nobody) on a shift that has not ended */
+        patch: operations["assign_shift_api_v1_duty_shifts__shift_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/duty/swaps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's swap requests (换班), newest first */
+        get: operations["get_swaps_api_v1_duty_swaps_get"];
+        put?: never;
+        /** Ask for a swap: exchange two shifts of one position, or give a shift to someone; the person on the shift asks (or a roster manager) */
+        post: operations["create_swap_api_v1_duty_swaps_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/swaps/{swap_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a swap: the shifts change hands (refused if it puts one person on two shifts at once) */
+        post: operations["approve_swap_api_v1_duty_swaps__swap_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/swaps/{swap_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a swap */
+        post: operations["reject_swap_api_v1_duty_swaps__swap_id__reject_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4261,6 +4434,96 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** DutyNow */
+        DutyNow: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Current */
+            current: components["schemas"]["DutySeat"][];
+            /** Division Adcode */
+            division_adcode: string;
+            /** Next */
+            next: components["schemas"]["DutySeat"][];
+        };
+        /** DutyPositionIn */
+        DutyPositionIn: {
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position: components["schemas"]["Position"];
+            /**
+             * Seats
+             * @default 1
+             */
+            seats: number;
+            /** Unit Id */
+            unit_id?: string | null;
+        };
+        /** DutyPositionList */
+        DutyPositionList: {
+            /** Items */
+            items: components["schemas"]["DutyPositionRead"][];
+        };
+        /** DutyPositionRead */
+        DutyPositionRead: {
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /** Position */
+            position: string;
+            /** Seats */
+            seats: number;
+            /** Unit Id */
+            unit_id: string | null;
+        };
+        /** DutyPositionsIn */
+        DutyPositionsIn: {
+            /** Positions */
+            positions: components["schemas"]["DutyPositionIn"][];
+        };
+        /** DutySeat */
+        DutySeat: {
+            /** Checked In At */
+            checked_in_at: string | null;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Label */
+            label: string;
+            /** Person Id */
+            person_id: string | null;
+            /** Person Name */
+            person_name: string | null;
+            /** Position */
+            position: string;
+            /** Seat */
+            seat: number;
+            /**
+             * Shift Id
+             * Format: uuid
+             */
+            shift_id: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /** State */
+            state: string;
+        };
         /** EscalationRead */
         EscalationRead: {
             /**
@@ -5544,6 +5807,11 @@ export interface components {
             /** Province */
             province: string | null;
         };
+        /**
+         * PatternKind
+         * @enum {string}
+         */
+        PatternKind: "day_night" | "full_day" | "weekly";
         /** PersonCreate */
         PersonCreate: {
             /**
@@ -5668,6 +5936,12 @@ export interface components {
              */
             type: "Point";
         };
+        /**
+         * Position
+         * @description The four positions of a 1+1+X+X shift (glossary, 值班值守).
+         * @enum {string}
+         */
+        Position: "leader" | "chief" | "officer" | "professional";
         /**
          * Reason
          * @description A reason or an event in words the reader's screen chooses: a code and its parameters.
@@ -6518,6 +6792,155 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "commander" | "duty_leader" | "duty_officer" | "unit_liaison" | "field_worker" | "expert" | "viewer";
+        /** RosterCandidate */
+        RosterCandidate: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Position */
+            position: string | null;
+            /**
+             * Unit Id
+             * Format: uuid
+             */
+            unit_id: string;
+        };
+        /** RosterCandidateList */
+        RosterCandidateList: {
+            /** Items */
+            items: components["schemas"]["RosterCandidate"][];
+        };
+        /** RosterConflictRead */
+        RosterConflictRead: {
+            /** Code */
+            code: string;
+            /** Min Rest Hours */
+            min_rest_hours: number | null;
+            /** Person Id */
+            person_id: string | null;
+            /** Person Name */
+            person_name: string | null;
+            /** Rest Hours */
+            rest_hours: number | null;
+            /** Shift Ids */
+            shift_ids: string[];
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+        };
+        /** RosterGenerateIn */
+        RosterGenerateIn: {
+            /** Division Adcode */
+            division_adcode: string;
+            /** Month */
+            month: string;
+            /**
+             * Pattern Id
+             * Format: uuid
+             */
+            pattern_id: string;
+            /**
+             * Replace
+             * @default false
+             */
+            replace: boolean;
+            /** Rotations */
+            rotations?: components["schemas"]["RosterRotationIn"][];
+        };
+        /** RosterGenerateRead */
+        RosterGenerateRead: {
+            /** Conflicts */
+            conflicts: components["schemas"]["RosterConflictRead"][];
+            /** Created */
+            created: number;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Month */
+            month: string;
+        };
+        /** RosterRead */
+        RosterRead: {
+            /** Conflicts */
+            conflicts: components["schemas"]["RosterConflictRead"][];
+            /** Division Adcode */
+            division_adcode: string;
+            /** Month */
+            month: string;
+            /** Shifts */
+            shifts: components["schemas"]["RosterShiftRead"][];
+        };
+        /** RosterRotationIn */
+        RosterRotationIn: {
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset: number;
+            /** People */
+            people?: string[];
+            position: components["schemas"]["Position"];
+            /**
+             * Seat
+             * @default 1
+             */
+            seat: number;
+        };
+        /** RosterShiftAssign */
+        RosterShiftAssign: {
+            /** Person Id */
+            person_id: string | null;
+            /** Version */
+            version: number;
+        };
+        /** RosterShiftRead */
+        RosterShiftRead: {
+            /** Checked In At */
+            checked_in_at: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /** Person Id */
+            person_id: string | null;
+            /** Person Name */
+            person_name: string | null;
+            /** Position */
+            position: string;
+            /** Seat */
+            seat: number;
+            /** Shift Code */
+            shift_code: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /** State */
+            state: string;
+            /** Version */
+            version: number;
+        };
         /** RoutingRuleIn */
         RoutingRuleIn: {
             /**
@@ -6641,6 +7064,115 @@ export interface components {
             everything: boolean;
             /** Unit Id */
             unit_id: string | null;
+        };
+        /** ShiftPatternCreate */
+        ShiftPatternCreate: {
+            /** Division Adcode */
+            division_adcode: string;
+            kind: components["schemas"]["PatternKind"];
+            /**
+             * Min Rest Hours
+             * @default 8
+             */
+            min_rest_hours: number;
+            /** Name */
+            name: string;
+            /** Shifts */
+            shifts: components["schemas"]["ShiftPatternShiftIn"][];
+        };
+        /** ShiftPatternList */
+        ShiftPatternList: {
+            /** Items */
+            items: components["schemas"]["ShiftPatternRead"][];
+        };
+        /** ShiftPatternRead */
+        ShiftPatternRead: {
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Min Rest Hours */
+            min_rest_hours: number;
+            /** Name */
+            name: string;
+            /** Shifts */
+            shifts: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** ShiftPatternShiftIn */
+        ShiftPatternShiftIn: {
+            /** Code */
+            code: string;
+            /** Hours */
+            hours: number;
+            /** Start */
+            start: string;
+        };
+        /** ShiftSwapCreate */
+        ShiftSwapCreate: {
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Shift Id
+             * Format: uuid
+             */
+            shift_id: string;
+            /** To Person Id */
+            to_person_id?: string | null;
+            /** With Shift Id */
+            with_shift_id?: string | null;
+        };
+        /** ShiftSwapDecision */
+        ShiftSwapDecision: {
+            /** Note */
+            note?: string | null;
+        };
+        /** ShiftSwapList */
+        ShiftSwapList: {
+            /** Items */
+            items: components["schemas"]["ShiftSwapRead"][];
+        };
+        /** ShiftSwapRead */
+        ShiftSwapRead: {
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decision Note */
+            decision_note: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Shift Id
+             * Format: uuid
+             */
+            shift_id: string;
+            /** State */
+            state: string;
+            /** To Person Id */
+            to_person_id: string | null;
+            /** With Shift Id */
+            with_shift_id: string | null;
         };
         /** SplitRequest */
         SplitRequest: {
@@ -7305,6 +7837,11 @@ export interface components {
             /** Warehouses */
             warehouses: components["schemas"]["NearbyWarehouse"][];
         };
+        /**
+         * SwapState
+         * @enum {string}
+         */
+        SwapState: "requested" | "approved" | "rejected" | "cancelled";
         /** TimelineRead */
         TimelineRead: {
             /**
@@ -8312,6 +8849,45 @@ export interface operations {
             };
         };
     };
+    get_candidates_api_v1_duty_candidates_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterCandidateList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     inbox_api_v1_duty_inbox_get: {
         parameters: {
             query?: {
@@ -8518,6 +9094,225 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    get_now_api_v1_duty_now_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description ISO 8601 with offset; now if absent */
+                at?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutyNow"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_patterns_api_v1_duty_patterns_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftPatternList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_pattern_api_v1_duty_patterns_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShiftPatternCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftPatternRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description shift_pattern_exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_positions_api_v1_duty_positions_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutyPositionList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_positions_api_v1_duty_positions_put: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutyPositionsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutyPositionList"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description duty_positions_not_1_1_x_x */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -8965,6 +9760,357 @@ export interface operations {
                 content?: never;
             };
             /** @description report_not_approved, no_level_above */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_roster_api_v1_duty_roster_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description YYYY-MM (local) */
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    generate_api_v1_duty_roster_generate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RosterGenerateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterGenerateRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description roster_month_exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description duty_positions_missing | duty_seat_unknown | person_not_found */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    assign_shift_api_v1_duty_shifts__shift_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                shift_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RosterShiftAssign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterShiftRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description stale_version | shift_over | duty_double_booked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description person_not_found */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_swaps_api_v1_duty_swaps_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                state?: components["schemas"]["SwapState"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftSwapList"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_swap_api_v1_duty_swaps_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShiftSwapCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftSwapRead"];
+                };
+            };
+            /** @description not_your_shift */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description swap_pending | shift_not_swappable */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description swap_target_required | swap_seats_differ | person_not_found */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    approve_swap_api_v1_duty_swaps__swap_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                swap_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShiftSwapDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftSwapRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description swap_decided | shift_not_swappable | duty_double_booked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_swap_api_v1_duty_swaps__swap_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                swap_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShiftSwapDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftSwapRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description swap_decided */
             409: {
                 headers: {
                     [name: string]: unknown;
