@@ -3,14 +3,17 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models
+from yingji.duty import handover, handover_api, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
+    # the duty log, handovers and the daily report (handover_api)
+    routers=(handover_api.router,),
     models=(models,),
+    timer_handlers={handover.HANDOVER_TIMER: handover.alert_unsigned},
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board
         Permission.DUTY_READ: _DESK | {Role.VIEWER},

@@ -168,6 +168,8 @@ class Notices:
         "warning.approved",
         "warning.returned",
         "warning.signed",
+        # duty (issue 20): a handover still unsigned past its time tells the duty leader
+        "duty.handover_unsigned",
     )
 
     def __init__(self, db: Database) -> None:
