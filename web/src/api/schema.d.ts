@@ -230,6 +230,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/daily-report.docx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The day's duty report (值班日报) of a division as .docx
+         * @description Who was on duty, the log, the incidents, the reports sent up and the handovers of one calendar day in China's time (default today).
+         */
+        get: operations["get_daily_report_api_v1_duty_daily_report_docx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's handovers, latest change first */
+        get: operations["list_handovers_api_v1_duty_handovers_get"];
+        put?: never;
+        /**
+         * Open the handover of a shift change, listing what is open (交接班)
+         * @description 201 with a new handover; 200 with the one already open for the division (or for that change): a division has one handover at a time.
+         */
+        post: operations["open_handover_api_v1_duty_handovers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The division's handover in progress, and the last one signed */
+        get: operations["current_handover_api_v1_duty_handovers_current_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One handover with what was open at it */
+        get: operations["get_handover_api_v1_duty_handovers__handover_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Write the outgoing or incoming side's notes (until that side signs) */
+        post: operations["write_notes_api_v1_duty_handovers__handover_id__notes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 接: the incoming officer signs, after the outgoing one and as another person */
+        post: operations["sign_in_api_v1_duty_handovers__handover_id__sign_in_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 交: the outgoing officer signs */
+        post: operations["sign_out_api_v1_duty_handovers__handover_id__sign_out_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's duty log, newest first, with filters */
+        get: operations["list_log_api_v1_duty_log_get"];
+        put?: never;
+        /** Write a duty log entry (值班日志), linked to an incident or order you may read */
+        post: operations["add_log_entry_api_v1_duty_log_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/gis/division-at": {
         parameters: {
             query?: never;
@@ -4052,6 +4196,110 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HandoverCurrent */
+        HandoverCurrent: {
+            /** @description the handover not yet signed by both */
+            handover: components["schemas"]["HandoverRead"] | null;
+            last_signed: components["schemas"]["HandoverRead"] | null;
+        };
+        /** HandoverList */
+        HandoverList: {
+            /** Items */
+            items: components["schemas"]["HandoverRead"][];
+        };
+        /** HandoverNotes */
+        HandoverNotes: {
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "out" | "in";
+            /** Text */
+            text: string;
+            /** Version */
+            version: number;
+        };
+        /** HandoverOpen */
+        HandoverOpen: {
+            /**
+             * Change At
+             * @description the shift change; default: the roster's change nearest now, else now
+             */
+            change_at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+        };
+        /** HandoverRead */
+        HandoverRead: {
+            /**
+             * Alert At
+             * Format: date-time
+             */
+            alert_at: string;
+            /**
+             * Change At
+             * Format: date-time
+             */
+            change_at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incoming Shift Id */
+            incoming_shift_id: string | null;
+            /** Notes In */
+            notes_in: string | null;
+            /** Notes Out */
+            notes_out: string | null;
+            /**
+             * Open Items
+             * @description frozen when opened: listed_at, counts, incidents, orders, reports_due, warnings, instructions
+             */
+            open_items: {
+                [key: string]: unknown;
+            };
+            /** Outgoing Shift Id */
+            outgoing_shift_id: string | null;
+            /**
+             * Overdue
+             * @description still unsigned 30 minutes after the change
+             */
+            overdue: boolean;
+            /** Signed In At */
+            signed_in_at: string | null;
+            /** Signed In By */
+            signed_in_by: string | null;
+            /** Signed In Name */
+            signed_in_name: string | null;
+            /** Signed Out At */
+            signed_out_at: string | null;
+            /** Signed Out By */
+            signed_out_by: string | null;
+            /** Signed Out Name */
+            signed_out_name: string | null;
+            /**
+             * State
+             * @description open | signed_out | signed
+             */
+            state: string;
+            /** Version */
+            version: number;
+        };
+        /** HandoverSign */
+        HandoverSign: {
+            /** Notes */
+            notes?: string | null;
+            /** Version */
+            version: number;
+        };
         /**
          * HeldItem
          * @description An item a warehouse holds: available (quantity − reserved) and on hand, unexpired.
@@ -4498,6 +4746,71 @@ export interface components {
             lat: number;
             /** Lon */
             lon: number;
+        };
+        /** LogEntryCreate */
+        LogEntryCreate: {
+            /**
+             * At
+             * @description when it happened (default now; at most two days back)
+             */
+            at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Incident Id */
+            incident_id?: string | null;
+            kind: components["schemas"]["LogKind"];
+            /**
+             * Order Id
+             * @description an order; the entry is linked to its incident too
+             */
+            order_id?: string | null;
+            /** Text */
+            text: string;
+        };
+        /** LogEntryRead */
+        LogEntryRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Author Id */
+            author_id: string;
+            /** Author Name */
+            author_name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Incident Number */
+            incident_number: string | null;
+            kind: components["schemas"]["LogKind"];
+            /** Order Id */
+            order_id: string | null;
+            /** Text */
+            text: string;
+        };
+        /**
+         * LogKind
+         * @enum {string}
+         */
+        LogKind: "call_received" | "instruction_passed" | "report_sent" | "visit" | "other";
+        /** LogPage */
+        LogPage: {
+            /** Items */
+            items: components["schemas"]["LogEntryRead"][];
+            /** Total */
+            total: number;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -7274,6 +7587,354 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_daily_report_api_v1_duty_daily_report_docx_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description YYYY-MM-DD, China's time; default today */
+                date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_handovers_api_v1_duty_handovers_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_handover_api_v1_duty_handovers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverOpen"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description opened */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    current_handover_api_v1_duty_handovers_current_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverCurrent"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_handover_api_v1_duty_handovers__handover_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    write_notes_api_v1_duty_handovers__handover_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverNotes"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_in_api_v1_duty_handovers__handover_id__sign_in_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverSign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_out_api_v1_duty_handovers__handover_id__sign_out_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverSign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_log_api_v1_duty_log_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                since?: string | null;
+                until?: string | null;
+                kind?: components["schemas"]["LogKind"] | null;
+                incident_id?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_log_entry_api_v1_duty_log_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogEntryCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

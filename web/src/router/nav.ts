@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   warningRead: 'warning.read',
   warningDraft: 'warning.draft',
   warningManage: 'warning.manage',
+  dutyRead: 'duty.read',
 } as const
 
 export interface NavItem {
@@ -37,6 +38,7 @@ export interface NavItem {
     | 'resources'
     | 'warnings'
     | 'callPlans'
+    | 'duty'
 }
 
 export interface NavGroup {
@@ -49,6 +51,7 @@ export const NAV: NavGroup[] = [
     labelKey: null,
     items: [
       { path: '/map', labelKey: 'nav.map', permission: PERMISSIONS.incidentRead, icon: 'map' },
+      { path: '/duty', labelKey: 'nav.duty', permission: PERMISSIONS.dutyRead, icon: 'duty' },
       { path: '/intake', labelKey: 'nav.intake', permission: PERMISSIONS.incidentWrite, icon: 'intake' },
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
