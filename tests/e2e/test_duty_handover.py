@@ -40,7 +40,9 @@ def test_a_shift_handover_is_signed_by_two_people_in_two_browsers(
         expect(outgoing.get_by_test_id("handover-state")).to_have_text("待交班签字")
         expect(outgoing.get_by_test_id("open-incidents")).to_contain_text("未结事件")
         expect(outgoing.get_by_test_id("open-warnings")).to_contain_text("生效预警")
-        outgoing.get_by_test_id("notes-out").locator("textarea").fill("竹口镇火情仍在处置，注意续报")
+        outgoing.get_by_test_id("notes-out").locator("textarea").fill(
+            "竹口镇火情仍在处置，注意续报"
+        )
         outgoing.get_by_test_id("sign-out").click()
         expect(outgoing.get_by_test_id("signed-out-by")).to_contain_text("交班人")
         expect(outgoing.get_by_test_id("wait-other")).to_be_visible()
