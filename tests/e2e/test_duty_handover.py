@@ -40,9 +40,7 @@ def test_a_shift_handover_is_signed_by_two_people_in_two_browsers(
         expect(outgoing.get_by_test_id("handover-state")).to_have_text("待交班签字")
         expect(outgoing.get_by_test_id("open-incidents")).to_contain_text("未结事件")
         expect(outgoing.get_by_test_id("open-warnings")).to_contain_text("生效预警")
-        outgoing.get_by_test_id("notes-out").locator("textarea").fill(
-            "竹口镇火情仍在处置，注意续报"
-        )
+        outgoing.get_by_test_id("notes-out").fill("竹口镇火情仍在处置，注意续报")
         outgoing.get_by_test_id("sign-out").click()
         expect(outgoing.get_by_test_id("signed-out-by")).to_contain_text("交班人")
         expect(outgoing.get_by_test_id("wait-other")).to_be_visible()
@@ -50,10 +48,8 @@ def test_a_shift_handover_is_signed_by_two_people_in_two_browsers(
 
         # the incoming officer's screen follows live: the handover waits for their signature
         expect(incoming.get_by_test_id("handover-state")).to_have_text("待接班签字")
-        expect(incoming.get_by_test_id("notes-out").locator("textarea")).to_have_value(
-            "竹口镇火情仍在处置，注意续报"
-        )
-        incoming.get_by_test_id("notes-in").locator("textarea").fill("已接收，继续跟进")
+        expect(incoming.get_by_test_id("notes-out")).to_have_value("竹口镇火情仍在处置，注意续报")
+        incoming.get_by_test_id("notes-in").fill("已接收，继续跟进")
         incoming.get_by_test_id("sign-in").click()
         expect(incoming.get_by_test_id("handover-last")).to_contain_text("交")
         expect(incoming.get_by_test_id("handover-none")).to_be_visible()
