@@ -3,16 +3,28 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models, reporting_api, reporting_jobs, roster, roster_api
+from yingji.duty import (
+    handover,
+    handover_api,
+    models,
+    reporting_api,
+    reporting_jobs,
+    roster,
+    roster_api,
+)
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
-    routers=(roster_api.router, reporting_api.router),
+    # rosters and who is on duty; statutory reporting; the duty log, handovers and the daily report
+    routers=(roster_api.router, reporting_api.router, handover_api.router),
     models=(models,),
-    timer_handlers={reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due},
+    timer_handlers={
+        reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due,
+        handover.HANDOVER_TIMER: handover.alert_unsigned,
+    },
     subscribers=(reporting_jobs.FollowIncidents,),
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board

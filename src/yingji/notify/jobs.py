@@ -194,6 +194,8 @@ class Notices:
         # rosters (issue 20): a swap's decision tells the person who asked
         "duty.swap.approved",
         "duty.swap.rejected",
+        # duty (issue 20): a handover still unsigned past its time tells the duty leader
+        "duty.handover_unsigned",
     )
 
     def __init__(self, db: Database) -> None:

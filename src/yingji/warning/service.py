@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Select, Table, exists, func, insert, or_, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
@@ -26,6 +37,7 @@ from yingji.warning.models import (
     Warning,
     WarningLevel,
     WarningRecipient,
+    WarningState,
     WarningType,
 )
 
@@ -445,3 +457,34 @@ def facts(warning: Warning) -> dict[str, Any]:
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else clock.as_utc(moment).isoformat()
+
+
+async def warnings_in_force(
+    *, session: AsyncSession, division_path: str, at: datetime, limit: int = 200
+) -> list[Warning]:
+    """Published warnings in force over a division at ``at`` (a duty handover lists them):
+    those issued within its subtree, and those issued above it whose area names it or one of
+    its parents (or names no division at all, the issuer's whole area)."""
+    ancestors = [part for part in division_path.strip("/").split("/") if part]
+    above = [f"{'/'.join(ancestors[:n])}/" for n in range(1, len(ancestors))]
+    rows = await session.scalars(
+        select(Warning)
+        .where(
+            Warning.state == WarningState.PUBLISHED,
+            or_(Warning.expires_at.is_(None), Warning.expires_at > at),
+            or_(
+                Warning.division_path.startswith(division_path, autoescape=True),
+                Warning.division_path.in_(above) if above else false(),
+            ),
+        )
+        .order_by(Warning.onset_at, Warning.number)
+        .limit(limit)
+    )
+    mine = set(ancestors)
+    return [
+        w
+        for w in rows.all()
+        if w.division_path.startswith(division_path)
+        or not w.area_adcodes
+        or mine.intersection(w.area_adcodes)
+    ]

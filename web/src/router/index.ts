@@ -119,6 +119,13 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.resourceRead, titleKey: 'nav.resourceStock' },
       },
       {
+        // 值班值守: who is on duty, the handover, the duty log, reports due
+        path: 'duty',
+        name: 'duty',
+        component: () => import('@/views/duty/DutyHomeView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.duty' },
+      },
+      {
         path: 'warnings',
         name: 'warnings',
         component: () => import('@/views/warnings/WarningsView.vue'),

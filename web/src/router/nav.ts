@@ -39,6 +39,7 @@ export interface NavItem {
     | 'warnings'
     | 'callPlans'
     | 'roster'
+    | 'duty'
 }
 
 export interface NavGroup {
@@ -60,6 +61,7 @@ export const NAV: NavGroup[] = [
   {
     labelKey: 'nav.dutyGroup',
     items: [
+      { path: '/duty', labelKey: 'nav.duty', permission: PERMISSIONS.dutyRead, icon: 'duty' },
       { path: '/duty/roster', labelKey: 'nav.roster', permission: PERMISSIONS.dutyRead, icon: 'roster' },
       { path: '/duty/reports', labelKey: 'nav.reports', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
       { path: '/duty/inbox', labelKey: 'nav.reportsInbox', permission: PERMISSIONS.dutyRead, icon: 'inbox' },

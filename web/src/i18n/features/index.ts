@@ -18,6 +18,7 @@ import warning from './warning'
 import reporting from './reporting'
 import archive from './archive'
 import roster from './roster'
+import duty from './duty'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -25,7 +26,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
