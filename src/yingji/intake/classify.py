@@ -20,7 +20,8 @@ from typing import Any
 from yingji.intake.textsim import normalise
 
 DEFAULT_CATEGORIES_PATH = Path(__file__).resolve().parents[1] / "data" / "categories.json"
-TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security")
+#: the four GB/T 35561 categories, and the service matters (服务类事务, decision 0031)
+TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security", "service")
 LEVELS = ("I", "II", "III", "IV")
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
 
