@@ -42,16 +42,27 @@ def _fire_incident(callers: list[CallerFix]) -> CandidateIncident:
     )
 
 
-def test_a_handset_fix_near_the_incident_callers_joins_and_a_far_one_is_out_of_the_window() -> None:
+def test_a_handset_fix_near_the_incident_callers_joins_and_a_far_one_counts_against() -> None:
     matcher = Matcher(load_categories())
     incident = _fire_incident([CallerFix(119.05, 27.55, 20)])
     near = matcher.decide(_fire_report(CallerFix(119.0505, 27.5502, 15)), [incident])
-    far = matcher.score(_fire_report(CallerFix(119.10, 27.60, 15)), incident)
+    far = matcher.decide(_fire_report(CallerFix(119.10, 27.60, 15)), [incident])
     alone = matcher.decide(_fire_report(None), [incident])
     assert near.outcome == "join", near.reason
     assert "±35 m" in near.reason
-    assert not far.eligible and far.reason == "outside the distance window"
+    # a caller may call from elsewhere: far off costs, but does not rule the incident out
+    assert far.outcome != "join" and far.score <= alone.score < near.score
     assert alone.outcome != "join"
+
+
+def test_two_measured_points_far_apart_stay_out_of_the_window() -> None:
+    matcher = Matcher(load_categories())
+    incident = _fire_incident([])
+    incident.lon, incident.lat = 119.05, 27.55
+    report = _fire_report(CallerFix(119.05, 27.55, 10))
+    far = ReportFacts(**{**report.__dict__, "lon": 119.10, "lat": 27.60})
+    scored = matcher.score(far, incident)
+    assert not scored.eligible and scored.reason == "outside the distance window"
 
 
 def test_a_base_station_fix_counts_less_than_a_handset_fix_at_the_same_distance() -> None:

@@ -782,7 +782,7 @@ def incident_facts() -> Subquery:
     ).subquery("incident_facts")
 
 
-def incident_ids_of_kind(kind: str) -> Select[tuple[uuid.UUID]]:
+def incident_ids_of_kind(kind: str) -> Select[uuid.UUID]:
     """SQL: the ids of the incidents of ``kind`` (emergency, or service cases), for other
     domains' set-based queries (the dispatch KPIs count the two apart)."""
     return select(Incident.id).where(Incident.kind == kind)

@@ -25,8 +25,8 @@ from yingji.intake import classify, gazetteer, levels, matching, service, textsi
 from yingji.intake.casualties import casualties_in
 from yingji.intake.models import Attachment, Category, Report
 from yingji.intake.schemas import (
-    CallerLocation,
     PUBLIC_WEB,
+    CallerLocation,
     Candidate,
     CandidateAnswer,
     CandidateRequest,

@@ -369,12 +369,14 @@ class Matcher:
             key=lambda ds: ds[0] - ds[1],
         )
         fixed = how != "named" and their_how != "named"
-        if distance - slack > max_distance and (fixed or closeness is None):
+        measured = how == "own" and their_how == "own"
+        # a caller may call from elsewhere: a caller's location far off costs, but only two
+        # measured points (or two towns) put a candidate out of the window
+        if distance - slack > max_distance and (measured or closeness is None):
             return None
         beyond = max(distance - POINT_ALLOWANCE_M - slack, 0.0)
         near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
         trust = max_distance / (max_distance + slack)
-        measured = how == "own" and their_how == "own"
         where: dict[str, Any] = {"distance_m": round(distance), "named_place": not fixed}
         if slack:
             where["accuracy_m"] = round(slack)
