@@ -16,10 +16,12 @@ the platform does what the simulation says:
   ``intake.service.add_places``, as ``yingji seed demo`` adds its places;
 * ``yingji serve`` as its own process; user ``duty_officer`` with a bearer token;
 * every report posted alone, in arrival order, to ``POST /api/v1/intake/reports``: a unique
-  ``external_id``, a channel fitting the reporter (grid worker → ``grid``; residents, passers-by
-  and cadres → ``hotline_110`` / ``hotline_119`` / ``hotline_12345``), the generator's
+  ``external_id``, the channel ``bench.dedupe.assign_calls`` gave it (grid worker → ``grid``;
+  residents and passers-by → the hotline of the kind of incident or ``hotline_12345``; cadres →
+  ``hotline_12345``; with ``--no-callers`` the channels of decision 0009), the generator's
   ``received_at`` (Beijing time, ISO 8601 with offset), the text, the typed address if any, the
-  GPS point (WGS-84) if any;
+  GPS point (WGS-84) if any, and the caller location of a 110/119/120 call if it has one
+  (``handset`` up to 100 m, else ``base_station``);
 * the simulated duty officer of ``bench.dedupe``: a receipt that is not a duplicate but has
   suggestions, one of which was opened by a report of the same true incident, is joined to it
   (``POST /api/v1/intake/reports/{id}/join``).
