@@ -16,10 +16,12 @@ the platform does what the simulation says:
   ``intake.service.add_places``, as ``yingji seed demo`` adds its places;
 * ``yingji serve`` as its own process; user ``duty_officer`` with a bearer token;
 * every report posted alone, in arrival order, to ``POST /api/v1/intake/reports``: a unique
-  ``external_id``, a channel fitting the reporter (grid worker → ``grid``; residents, passers-by
-  and cadres → ``hotline_110`` / ``hotline_119`` / ``hotline_12345``), the generator's
+  ``external_id``, the channel ``bench.dedupe.assign_calls`` gave it (grid worker → ``grid``;
+  residents and passers-by → the hotline of the kind of incident or ``hotline_12345``; cadres →
+  ``hotline_12345``; with ``--no-callers`` the channels of decision 0009), the generator's
   ``received_at`` (Beijing time, ISO 8601 with offset), the text, the typed address if any, the
-  GPS point (WGS-84) if any;
+  GPS point (WGS-84) if any, and the caller location of a 110/119/120 call if it has one
+  (``handset`` up to 100 m, else ``base_station``);
 * the simulated duty officer of ``bench.dedupe``: a receipt that is not a duplicate but has
   suggestions, one of which was opened by a report of the same true incident, is joined to it
   (``POST /api/v1/intake/reports/{id}/join``).
@@ -120,6 +122,7 @@ class Plan:
     pg_url: str = DEFAULT_PG_URL
     examples: int = 6
     keep: bool = False  # leave the database and the server's log for a look afterwards
+    no_callers: bool = False  # the day of decision 0009: no channels by kind, no caller locations
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,10 @@ def generate(plan: Plan) -> Day:
     villages = dedupe.build_villages(rnd)
     profiler = TextProfiler(dedupe.gazetteer(villages))
     incidents = dedupe.build_incidents(rnd, villages, n_incidents)
-    reports = dedupe.build_reports(rnd, incidents, duplicates, dedupe.Geocoder(villages, profiler))
+    geocoder = dedupe.Geocoder(villages, profiler)
+    reports = dedupe.build_reports(rnd, incidents, duplicates, geocoder)
+    if not plan.no_callers:  # as bench.dedupe does: channels and caller locations
+        reports = dedupe.assign_calls(random.Random(plan.seed + 1), reports, incidents, geocoder)
     categories = load_categories()
     matcher = Matcher(categories, profiler=profiler)
     facts = dedupe._facts(reports, Classifier(categories), profiler)
@@ -361,8 +367,9 @@ def prefix_of(plan: Plan) -> str:
 def body_of(plan: Plan, report: dedupe.Report) -> dict[str, Any]:
     """The report as its source system sends it."""
     channels = CHANNELS[report.role]
+    channel = report.channel if report.channel != "manual" else channels[report.id % len(channels)]
     body: dict[str, Any] = {
-        "channel": channels[report.id % len(channels)],
+        "channel": channel,
         "external_id": external_id(plan, report),
         "received_at": report.received_at.astimezone(clock.LOCAL_TZ).isoformat(),
         "text": report.text,
@@ -371,6 +378,15 @@ def body_of(plan: Plan, report: dedupe.Report) -> dict[str, Any]:
         body["address"] = report.address
     if report.lon is not None and report.lat is not None:
         body["lon"], body["lat"] = report.lon, report.lat
+    if report.caller is not None:
+        fix = report.caller
+        source = "handset" if fix.accuracy_m <= 100 else "base_station"
+        body["caller_location"] = {
+            "lon": fix.lon,
+            "lat": fix.lat,
+            "accuracy_m": fix.accuracy_m,
+            "source": source,
+        }
     return body
 
 
@@ -447,6 +463,8 @@ class Desk:
         receipt = answer.json()
         decision = _decision_of(receipt)
         result.outcomes[decision.outcome] += 1
+        if duplicate:
+            result.right_in_top3 += self.right_in_top3(decision, report.incident)
         if decision.outcome == "join":
             out.outcomes.append(self.joined(report, decision))
             out.expected_incident[body["external_id"]] = str(receipt["incident_id"])
@@ -468,6 +486,17 @@ class Desk:
             out.expected_incident[body["external_id"]] = incident
         out.outcomes.append(
             Outcome(decision.outcome, decision.reason, decision.score, None, target is not None)
+        )
+
+    def right_in_top3(self, decision: MatchDecision, truth: int) -> bool:
+        """The right incident joined, or among the receipt's first three suggestions."""
+        if decision.outcome == "join" and decision.incident_id is not None:
+            ids = [decision.incident_id]
+        else:
+            ids = [s.incident_id for s in decision.suggestions[:3]]
+        return any(
+            (opener := self.opened.get(i)) is not None and opener.true_incident == truth
+            for i in ids
         )
 
     def joined(self, report: dedupe.Report, decision: MatchDecision) -> Outcome:
@@ -827,6 +856,22 @@ def print_figures(data: dict[str, Any]) -> None:
     )
     for ex in agree["examples"]:
         print(_format_example(ex))
+    sim, api = data["results"]["simulation"], data["results"]["platform"]
+    gaps = {
+        name: round(abs(sim[name] - api[name]), 4)
+        for name in ("precision", "recall", "right_incident_in_top3")
+    }
+    goal = (
+        api["precision"] >= 0.97
+        and api["right_incident_in_top3"] >= 0.95
+        and all(gap <= 0.01 for gap in gaps.values())
+    )
+    print(
+        f"platform: automatic joins precision {api['precision']:.3f} (goal ≥ 0.97), right "
+        f"incident joined or in the first three suggestions {api['right_incident_in_top3']:.3f} "
+        f"(goal ≥ 0.95); platform − simulation {gaps} (goal ≤ 0.01 each): "
+        f"{'reached' if goal else 'NOT reached'}"
+    )
     print(f"written {data['path']}")
 
 
@@ -865,6 +910,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="leave the database and the server log afterwards"
     )
+    parser.add_argument(
+        "--no-callers", action="store_true", help="no caller locations (decision 0009's day)"
+    )
     return parser.parse_args(argv)
 
 
@@ -878,6 +926,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         pg_url=os.environ.get("YINGJI_BENCH_DATABASE_URL", DEFAULT_PG_URL),
         examples=args.examples,
         keep=args.keep,
+        no_callers=args.no_callers,
     )
 
 

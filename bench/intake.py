@@ -335,6 +335,12 @@ class LoadPlan:
     warmup: float = 3.0
     duration: float = 10.0
     seed: int = 7
+    #: several servers behind one database (``bench.throughput``): connections go round-robin
+    ports: tuple[int, ...] = ()
+
+    def port_of(self, n: int) -> int:
+        """The port of the ``n``-th connection."""
+        return self.ports[n % len(self.ports)] if self.ports else self.port
 
 
 @dataclass
@@ -384,8 +390,8 @@ async def closed_loop(
     """``concurrency`` connections, each sending as soon as its previous answer came."""
     start, end = window
 
-    async def client() -> None:
-        conn = Connection(plan.port, plan.token)
+    async def client(n: int) -> None:
+        conn = Connection(plan.port_of(n), plan.token)
         try:
             while (sent_at := time.monotonic()) < end:
                 _id, body = pool.take()
@@ -398,7 +404,7 @@ async def closed_loop(
         finally:
             conn.close()
 
-    await asyncio.gather(*(client() for _ in range(plan.concurrency)))
+    await asyncio.gather(*(client(n) for n in range(plan.concurrency)))
 
 
 async def open_loop(
@@ -406,7 +412,7 @@ async def open_loop(
 ) -> None:
     """Reports at a fixed rate; latency from the scheduled send time (no coordinated omission)."""
     start, end = window
-    idle: list[Connection] = [Connection(plan.port, plan.token) for _ in range(32)]
+    idle: list[Connection] = [Connection(plan.port_of(n), plan.token) for n in range(32)]
     for conn in idle:
         await conn.open()
     tasks: set[asyncio.Task[None]] = set()

@@ -32,6 +32,7 @@ function inc(id: string, over: Partial<Incident> = {}): Incident {
     id,
     number: `N-${id}`,
     title: `仓库起火 ${id}`,
+    kind: 'emergency',
     category_code: 'accident.fire',
     level: 'IV',
     level_reason: null,

@@ -24,6 +24,7 @@ function incident(over: Partial<Incident> = {}): Incident {
     id: ID,
     number: '20261201-0001',
     title: '火灾',
+    kind: 'emergency',
     category_code: 'accident.fire',
     level: 'IV',
     level_reason: null,

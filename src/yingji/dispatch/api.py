@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
@@ -465,6 +465,12 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return start, end
 
 
+KpiKind = Annotated[
+    Literal["emergency", "service"],
+    Query(description="orders of emergency incidents (default) or of service cases (服务类事务)"),
+]
+
+
 @router.get(
     "/kpi/units",
     tags=["kpi"],
@@ -477,9 +483,12 @@ async def kpi_units(
     since: Annotated[Instant | None, Query(alias="from")] = None,
     until: Annotated[Instant | None, Query(alias="to")] = None,
     tier: Annotated[int | None, Query(ge=1, le=3)] = None,
+    kind: KpiKind = "emergency",
 ) -> list[dict[str, Any]]:
     start, end = _period(since, until)
-    rows = await kpi.unit_kpis(session=session, since=start, until=end, scope=me.scope, tier=tier)
+    rows = await kpi.unit_kpis(
+        session=session, since=start, until=end, scope=me.scope, tier=tier, kind=kind
+    )
     return [_figures(row) for row in rows]
 
 
@@ -489,9 +498,10 @@ async def kpi_tiers(
     me: Kpi,
     since: Annotated[Instant | None, Query(alias="from")] = None,
     until: Annotated[Instant | None, Query(alias="to")] = None,
+    kind: KpiKind = "emergency",
 ) -> list[dict[str, Any]]:
     start, end = _period(since, until)
-    rows = await kpi.tier_kpis(session=session, since=start, until=end, scope=me.scope)
+    rows = await kpi.tier_kpis(session=session, since=start, until=end, scope=me.scope, kind=kind)
     return [_figures(row) for row in rows]
 
 

@@ -49,6 +49,9 @@ What counts, order by order (the bulletin is used for accountability, so the rul
   the unit has an accountable order (of any date); per tier over the distinct incidents of the
   tier's units; in total over the distinct incidents of all.
 
+Emergency incidents and service cases (服务类事务, decision 0031) are counted apart: every
+figure is of one ``kind`` (``emergency`` unless asked), never of both together.
+
 A rate whose denominator is 0 is ``None`` ("no data"), never 0 % or 100 %.
 
 Scope: orders whose ``division_path`` the scope covers or whose unit is the scope's unit
@@ -295,12 +298,13 @@ class OverdueOrder:
 
 
 def _order_conditions(
-    since: datetime, until: datetime, scope: Scope, tier: int | None
+    since: datetime, until: datetime, scope: Scope, tier: int | None, kind: str = "emergency"
 ) -> list[ColumnElement[bool]]:
     conditions = [
         Order.issued_at >= since,
         Order.issued_at < until,
         scope.clause(Order.division_path, Order.unit_id),
+        Order.incident_id.in_(incidents.incident_ids_of_kind(kind)),
     ]
     if tier is not None:
         conditions.append(Order.unit_id.in_(org.units_of_tier(tier)))
@@ -308,7 +312,7 @@ def _order_conditions(
 
 
 def _closed_incident_orders(
-    since: datetime, until: datetime, scope: Scope, tier: int | None
+    since: datetime, until: datetime, scope: Scope, tier: int | None, kind: str = "emergency"
 ) -> AnySelect:
     """Distinct (unit, incident) of accountable in-scope orders whose incident closed in period."""
     incident = incidents.incident_facts()
@@ -319,6 +323,7 @@ def _closed_incident_orders(
             incident.c.closed_at >= since,
             incident.c.closed_at < until,
             incident.c.state.in_(CLOSED_STATES),
+            incident.c.kind == kind,
             ACCOUNTABLE,
             scope.clause(Order.division_path, Order.unit_id),
         )
@@ -365,6 +370,7 @@ async def unit_kpis(
     until: datetime,
     scope: Scope,
     tier: int | None = None,
+    kind: str = "emergency",
 ) -> list[UnitKpi]:
     """The five KPIs of every unit with orders issued (or incidents closed) in ``[since, until)``.
 
@@ -372,14 +378,14 @@ async def unit_kpis(
     """
     by_unit = (
         select(Order.unit_id, *order_sums())
-        .where(*_order_conditions(since, until, scope, tier))
+        .where(*_order_conditions(since, until, scope, tier, kind))
         .group_by(Order.unit_id)
         .subquery()
     )
     order_rows = {
         row["unit_id"]: row for row in (await session.execute(select(by_unit))).mappings()
     }
-    pairs = _closed_incident_orders(since, until, scope, tier).subquery()
+    pairs = _closed_incident_orders(since, until, scope, tier, kind).subquery()
     callback_rows = {
         row.unit_id: (int(row.num), int(row.den))
         for row in await session.execute(
@@ -411,6 +417,7 @@ async def tier_kpis(
     until: datetime,
     scope: Scope,
     tier: int | None = None,
+    kind: str = "emergency",
 ) -> list[TierKpi]:
     """The five KPIs per linkage tier (一级/二级/三级), pooled over the tier's orders.
 
@@ -425,13 +432,13 @@ async def tier_kpis(
             await session.execute(
                 select(unit.c.tier, *order_sums())
                 .join(unit, unit.c.id == Order.unit_id)
-                .where(*_order_conditions(since, until, scope, tier))
+                .where(*_order_conditions(since, until, scope, tier, kind))
                 .group_by(unit.c.tier)
             )
         ).mappings()
     }
     pairs = (
-        _closed_incident_orders(since, until, scope, tier)
+        _closed_incident_orders(since, until, scope, tier, kind)
         .add_columns(unit.c.tier)
         .join(unit, unit.c.id == Order.unit_id)
         .subquery()
@@ -440,7 +447,7 @@ async def tier_kpis(
         row.tier: (int(row.num), int(row.den))
         for row in await session.execute(_callback_sums(pairs, [pairs.c.tier], pairs.c.incident_id))
     }
-    units = await _units_per_tier(session, since, until, scope, tier)
+    units = await _units_per_tier(session, since, until, scope, tier, kind)
     return [
         TierKpi(
             tier=key,
@@ -452,11 +459,18 @@ async def tier_kpis(
 
 
 async def _units_per_tier(
-    session: AsyncSession, since: datetime, until: datetime, scope: Scope, tier: int | None
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    tier: int | None,
+    kind: str = "emergency",
 ) -> dict[int, int]:
     """Units per tier with orders issued, or accountable orders of incidents closed, in period."""
-    issued = select(Order.unit_id).where(*_order_conditions(since, until, scope, tier))
-    closed = _closed_incident_orders(since, until, scope, tier).with_only_columns(Order.unit_id)
+    issued = select(Order.unit_id).where(*_order_conditions(since, until, scope, tier, kind))
+    closed = _closed_incident_orders(since, until, scope, tier, kind).with_only_columns(
+        Order.unit_id
+    )
     active = issued.union(closed).subquery()
     unit = org.unit_facts()
     rows = await session.execute(
@@ -468,19 +482,24 @@ async def _units_per_tier(
 
 
 async def total_kpis(
-    *, session: AsyncSession, since: datetime, until: datetime, scope: Scope
+    *,
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    scope: Scope,
+    kind: str = "emergency",
 ) -> KpiFigures:
     """The five KPIs of all orders in scope together (each closed incident counted once)."""
     row = (
         (
             await session.execute(
-                select(*order_sums()).where(*_order_conditions(since, until, scope, None))
+                select(*order_sums()).where(*_order_conditions(since, until, scope, None, kind))
             )
         )
         .mappings()
         .one()
     )
-    pairs = _closed_incident_orders(since, until, scope, None).subquery()
+    pairs = _closed_incident_orders(since, until, scope, None, kind).subquery()
     callback = (await session.execute(_callback_sums(pairs, [], pairs.c.incident_id))).one()
     return KpiFigures(**_figures(row, (int(callback.num or 0), int(callback.den or 0))))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -27,6 +27,10 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 Reader = Annotated[Principal, Require(P.INCIDENT_READ)]
 Writer = Annotated[Principal, Require(P.INCIDENT_WRITE)]
 States = Annotated[list[schemas.IncidentState] | None, Query(description="repeat for several")]
+CaseKind = Annotated[
+    Literal["emergency", "service"],
+    Query(description="emergency incidents (default) or service cases (服务类事务, decision 0031)"),
+]
 Levels = Annotated[list[schemas.Level] | None, Query(description="repeat for several")]
 
 
@@ -40,6 +44,7 @@ async def _filters(
     since: datetime | None,
     until: datetime | None,
     q: str | None,
+    kind: str = "emergency",
 ) -> service.IncidentFilter:
     path = None
     if division:
@@ -53,6 +58,7 @@ async def _filters(
         since=since,
         until=until,
         text=q,
+        kind=kind,
     )
 
 
@@ -71,10 +77,11 @@ async def list_incidents(
     since: Instant | None = None,
     until: Instant | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    kind: CaseKind = "emergency",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> schemas.IncidentPage:
-    filters = await _filters(session, me, state, category, level, division, since, until, q)
+    filters = await _filters(session, me, state, category, level, division, since, until, q, kind)
     rows, total = await service.list_incidents(
         session=session, scope=me.scope, filters=filters, offset=offset, limit=limit
     )

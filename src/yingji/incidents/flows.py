@@ -35,6 +35,7 @@ async def _load(session: AsyncSession, principal: Principal, incident_id: uuid.U
 def needs_first_report(incident: Incident) -> bool:
     return (
         incident.state in OPEN_STATES
+        and incident.kind != "service"  # a service case is never reported up
         and incident.verified_at is not None
         and incident.first_report_at is None
         and service.level_at_least(incident.level, "III")

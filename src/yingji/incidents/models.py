@@ -30,6 +30,12 @@ class Incident(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    #: ``emergency`` (突发事件) or ``service`` (服务类事务: a water cut, a blocked drain …, a
+    #: case that travels as orders but stays out of incident lists, the map, first-report
+    #: deadlines and the emergency KPIs; decision 0031)
+    kind: Mapped[str] = mapped_column(
+        String(16), default="emergency", server_default="emergency", index=True
+    )
     category_code: Mapped[str | None] = mapped_column(String(64), index=True)
     level: Mapped[str] = mapped_column(String(4))
     level_reason: Mapped[str | None] = mapped_column(String(300))

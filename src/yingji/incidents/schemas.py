@@ -47,6 +47,7 @@ class IncidentRead(BaseModel):
     id: uuid.UUID
     number: str
     title: str
+    kind: str = Field(description="emergency, or service (服务类事务, decision 0031)")
     category_code: str | None
     level: str
     level_reason: str | None = Field(

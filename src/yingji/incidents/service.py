@@ -128,9 +128,21 @@ class IncidentFilter:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+    #: emergency incidents, or service cases (服务类事务); never both in one list
+    kind: str = "emergency"
+
+
+#: the prefix of the service-matter categories (服务类事务): their cases are ``kind`` service
+SERVICE_PREFIX = "service."
+
+
+def kind_of(category_code: str | None) -> str:
+    """``service`` for a service-matter category, else ``emergency``."""
+    return "service" if (category_code or "").startswith(SERVICE_PREFIX) else "emergency"
 
 
 def _filtered(stmt: Select[Incident], f: IncidentFilter) -> Select[Incident]:
+    stmt = stmt.where(Incident.kind == f.kind)
     if f.states:
         stmt = stmt.where(Incident.state.in_(f.states))
     if f.category:
@@ -539,6 +551,7 @@ def values_from_report(report: IncomingReport, *, title: str | None = None) -> d
     place = report.address or ""
     return {
         "title": (title or f"{place} {report.text}".strip())[:200],
+        "kind": kind_of(report.category_code),
         "category_code": report.category_code,
         "level": report.suggested_level or "IV",
         "level_reason": report.level_reason,
@@ -794,15 +807,22 @@ async def open_from_report(
 
 
 def incident_facts() -> Subquery:
-    """SQL: every incident's ``id``, ``number``, ``title``, ``state``, ``closed_at`` and where it
-    is (``division_adcode``, ``division_path``), to join in other domains' set-based queries
-    (the dispatch KPIs and bulletin, the reporting board)."""
+    """SQL: every incident's ``id``, ``number``, ``title``, ``kind``, ``state``, ``closed_at``
+    and where it is (``division_adcode``, ``division_path``), to join in other domains'
+    set-based queries (the dispatch KPIs and bulletin, the reporting board)."""
     return select(
         Incident.id,
         Incident.number,
         Incident.title,
+        Incident.kind,
         Incident.state,
         Incident.closed_at,
         Incident.division_adcode,
         Incident.division_path,
     ).subquery("incident_facts")
+
+
+def incident_ids_of_kind(kind: str) -> Select[uuid.UUID]:
+    """SQL: the ids of the incidents of ``kind`` (emergency, or service cases), for other
+    domains' set-based queries (the dispatch KPIs count the two apart)."""
+    return select(Incident.id).where(Incident.kind == kind)

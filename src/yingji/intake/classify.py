@@ -30,7 +30,8 @@ from yingji.intake.gazetteer import segmenter, words_of
 from yingji.intake.textsim import normalise
 
 DEFAULT_CATEGORIES_PATH = Path(__file__).resolve().parents[1] / "data" / "categories.json"
-TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security")
+#: the four GB/T 35561 categories, and the service matters (服务类事务, decision 0031)
+TOP_CATEGORIES = ("natural", "accident", "public_health", "social_security", "service")
 LEVELS = ("I", "II", "III", "IV")
 CASUALTY_FIELDS = ("dead", "injured", "missing", "trapped")
 #: a keyword in the headline or the first sentence counts this many times its weight

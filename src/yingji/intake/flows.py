@@ -26,6 +26,7 @@ from yingji.intake.casualties import casualties_in
 from yingji.intake.models import Attachment, Category, Report
 from yingji.intake.schemas import (
     PUBLIC_WEB,
+    CallerLocation,
     Candidate,
     CandidateAnswer,
     CandidateRequest,
@@ -164,6 +165,25 @@ class Placement:
     outside: gazetteer.Outside | None = None
 
 
+#: A caller's location at most this coarse places a report that names no place finer than
+#: its county (a handset's fix; a base station's cell is too wide to name a village).
+CALLER_PLACES_WITHIN_M = 300.0
+
+
+def caller_fix(location: CallerLocation | None) -> matching.CallerFix | None:
+    """The matcher's view of a call's caller location."""
+    if location is None:
+        return None
+    return matching.CallerFix(location.lon, location.lat, location.accuracy_m)
+
+
+def stored_caller(report: Report) -> matching.CallerFix | None:
+    """The caller location a stored report carries, if any."""
+    if report.caller_lon is None or report.caller_lat is None:
+        return None
+    return matching.CallerFix(report.caller_lon, report.caller_lat, report.caller_accuracy_m or 0)
+
+
 async def place(
     session: AsyncSession,
     *,
@@ -171,9 +191,13 @@ async def place(
     lat: float | None,
     address: str | None,
     text: str,
+    caller: matching.CallerFix | None = None,
 ) -> Placement:
     """A point → the division containing it; else the address and text → the gazetteer (also
     for the division of a point no boundary holds: a GPS fix just across the county line).
+    A report with neither a point nor a name finer than its county is placed at its caller's
+    location when that is a fine fix (``CALLER_PLACES_WITHIN_M``; source ``caller``: shown on
+    the map, matched as a caller fix with its radius, never as a measured point).
 
     The gazetteer reads whole words (``gazetteer.Gazetteer.read``): a text that names only a
     place outside the jurisdiction (or only a province or city) gets no point and no division,
@@ -203,6 +227,14 @@ async def place(
             adcode = hit.entry.adcode
         elif reading.outside is not None:
             source, outside = "outside", reading.outside
+        if (
+            caller is not None
+            and caller.accuracy_m <= CALLER_PLACES_WITHIN_M
+            and source in (None, "county")
+        ):
+            at = await gis.division_at(session, lon=caller.lon, lat=caller.lat)
+            if at is not None:
+                lon, lat, source, adcode = caller.lon, caller.lat, "caller", at
     path = await service.division_path_of(session=session, adcode=adcode)
     return Placement(lon, lat, source, adcode if path is not None else None, path, outside)
 
@@ -210,8 +242,20 @@ async def place(
 async def _locate(
     session: AsyncSession, body: ReportCreate, principal: Principal
 ) -> dict[str, Any]:
-    where = await place(session, lon=body.lon, lat=body.lat, address=body.address, text=body.text)
+    caller = body.caller_location
+    where = await place(
+        session,
+        lon=body.lon,
+        lat=body.lat,
+        address=body.address,
+        text=body.text,
+        caller=caller_fix(caller),
+    )
     return {
+        "caller_lon": caller.lon if caller else None,
+        "caller_lat": caller.lat if caller else None,
+        "caller_accuracy_m": caller.accuracy_m if caller else None,
+        "caller_source": caller.source if caller else None,
         "lon": where.lon,
         "lat": where.lat,
         "located": where.lon is not None,
@@ -255,6 +299,7 @@ def match_facts(
     where: Placement,
     received_at: datetime,
     address: str | None,
+    caller: matching.CallerFix | None = None,
 ) -> matching.ReportFacts:
     """What the matcher reads of a report or a draft.
 
@@ -270,6 +315,7 @@ def match_facts(
         division_adcode=where.division_adcode,
         received_at=received_at,
         address=address,
+        caller=caller,
     )
 
 
@@ -300,13 +346,17 @@ async def candidate_pool(
     ones no text could make a suggestion (``Matcher.beyond_reach``): the decision is the same.
     ``scope``: only the incidents it may read (a draft's, shown to its officer)."""
     distance_m, window = know.matcher.window(facts.category_code)
+    lon, lat = facts.lon, facts.lat
+    if lon is None and facts.caller is not None:  # the box around the caller, widened by its radius
+        lon, lat = facts.caller.lon, facts.caller.lat
+        distance_m += facts.caller.accuracy_m
     found = await incidents.candidates(
         session=session,
         categories=know.related(facts.category_code) if facts.category_code else None,
         received_at=facts.received_at,
         window=window,
-        lon=facts.lon,
-        lat=facts.lat,
+        lon=lon,
+        lat=lat,
         distance_m=distance_m,
         division_path=division_path,
         scope=scope,
@@ -333,6 +383,7 @@ async def candidate_pool(
     texts = await service.texts_of_incidents(session=session, incident_ids=[i.id for i in found])
     for i, shell in zip(found, shells, strict=True):
         shell.texts = texts.get(i.id, [])
+        shell.callers = texts.callers.get(i.id, [])
     return list(found), shells
 
 
@@ -347,6 +398,7 @@ async def _match(session: AsyncSession, know: Knowledge, report: Report) -> matc
         where=where,
         received_at=clock.as_utc(report.received_at),
         address=report.address,
+        caller=stored_caller(report),
     )
     # a report placed nowhere kept the receiving centre's area as its division_path
     _, pool = await candidate_pool(
@@ -1036,8 +1088,14 @@ async def draft_candidates(
         classified = know.classifier.classify(draft.text)
         code = classified.code if classified else None
     received = clock.as_utc(draft.received_at) if draft.received_at else clock.now()
+    caller = caller_fix(draft.caller_location)
     where = await place(
-        session, lon=draft.lon, lat=draft.lat, address=draft.address, text=draft.text
+        session,
+        lon=draft.lon,
+        lat=draft.lat,
+        address=draft.address,
+        text=draft.text,
+        caller=caller,
     )
     facts = match_facts(
         text=draft.text,
@@ -1045,6 +1103,7 @@ async def draft_candidates(
         where=where,
         received_at=received,
         address=draft.address,
+        caller=caller,
     )
     # only the incidents the officer may see are offered (and scored)
     _, pool = await candidate_pool(

@@ -78,6 +78,8 @@ AFFINITY: dict[str, Affinity] = {
 }
 #: The common place of two sides without a point (``division``; ``words.match.division.<it>``)
 Closeness = Literal["village", "town", "none"]
+#: Where a side's points come from: its own point, its callers' locations, named places
+Located = Literal["own", "caller", "named"]
 #: What the places and numbers both texts name say (each of ``names``; ``words.match.<kind>``)
 Finding = Literal["both_name", "places_differ", "spots_differ", "numbers_differ"]
 #: The most text and shared names can add (to skip comparing texts that cannot matter).
@@ -99,6 +101,17 @@ DEFAULT_WINDOW = (2000.0, 180.0)
 
 
 @dataclass(frozen=True)
+class CallerFix:
+    """主叫定位 — where the phone of a 110/119/120 caller was (handset AML/GNSS or the base
+    station's cell), with the accuracy radius the operator states, in metres. The caller is
+    usually at the incident, but the fix is only as good as its radius."""
+
+    lon: float
+    lat: float
+    accuracy_m: float
+
+
+@dataclass(frozen=True)
 class ReportFacts:
     """接报 — what matching needs to know about one report."""
 
@@ -110,6 +123,7 @@ class ReportFacts:
     received_at: datetime
     address: str | None = None
     profile: TextProfile | None = None  # precomputed (text + address); computed when None
+    caller: CallerFix | None = None  # 110/119/120: the caller's location, with its accuracy
 
 
 @dataclass
@@ -126,6 +140,7 @@ class CandidateIncident:
     texts: list[str] = field(default_factory=list)
     address: str | None = None
     profiles: list[TextProfile] = field(default_factory=list)  # one per text; filled when empty
+    callers: list[CallerFix] = field(default_factory=list)  # its reports' caller locations
 
 
 @dataclass(frozen=True)
@@ -307,12 +322,18 @@ class Matcher:
 
     @staticmethod
     def _points(
-        lon: float | None, lat: float | None, profiles: Sequence[TextProfile]
-    ) -> tuple[list[tuple[float, float]], bool]:
-        """A side's points; True when its own (GPS or geocoded), False for named places."""
+        lon: float | None,
+        lat: float | None,
+        callers: Sequence[CallerFix],
+        profiles: Sequence[TextProfile],
+    ) -> tuple[list[tuple[float, float, float]], Located]:
+        """A side's points as (lon, lat, accuracy_m), and where they come from: its own point
+        (GPS or geocoded), else its callers' locations, else the places its texts name."""
         if lon is not None and lat is not None:
-            return [(lon, lat)], True
-        return [pt for p in profiles for pt in p.points], False
+            return [(lon, lat, 0.0)], "own"
+        if callers:
+            return [(c.lon, c.lat, c.accuracy_m) for c in callers], "caller"
+        return [(x, y, 0.0) for p in profiles for x, y in p.points], "named"
 
     def _place(
         self,
@@ -321,27 +342,49 @@ class Matcher:
         max_distance: float,
         profiles: tuple[TextProfile, Sequence[TextProfile]],
     ) -> tuple[float, float | None, str, dict[str, Any]] | None:
-        """(log-odds, distance_m, phrase, the same as data) or None when outside the window."""
-        mine, own = self._points(report.lon, report.lat, [profiles[0]])
-        theirs, their_own = self._points(candidate.lon, candidate.lat, profiles[1])
+        """(log-odds, distance_m, phrase, the same as data) or None when outside the window.
+
+        A caller's location counts as a point whose accuracy radius is added to the allowance
+        and whose weight shrinks as the radius grows against the window (``trust``); when the
+        divisions say more than a coarse fix, the divisions' evidence is taken instead."""
+        callers = [report.caller] if report.caller is not None else []
+        mine, how = self._points(report.lon, report.lat, callers, [profiles[0]])
+        theirs, their_how = self._points(
+            candidate.lon, candidate.lat, candidate.callers, profiles[1]
+        )
         closeness = division_closeness(report.division_adcode, candidate.division_adcode)
-        if mine and theirs:
-            distance = min(haversine_m(a[0], a[1], b[0], b[1]) for a in mine for b in theirs)
-            if distance > max_distance and (own and their_own or closeness is None):
-                return None
-            beyond = max(distance - POINT_ALLOWANCE_M, 0.0)
-            near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
-            measured = own and their_own
-            named = "" if measured else " of a named place"
-            where: dict[str, Any] = {"distance_m": round(distance), "named_place": not measured}
-            return W_NEAR * near, distance, f"within {distance:.0f} m{named}", where
-        if closeness is None:
+        by_division = None
+        if closeness is not None:
+            shared: dict[float, Closeness] = {SAME_VILLAGE: "village", SAME_TOWN: "town"}
+            division = shared.get(closeness, "none")
+            phrase = {"village": "same village", "town": "same town"}.get(
+                division, "no common place"
+            )
+            odds = W_DIVISION * closeness + W_NO_POINT
+            by_division = (odds, None, f"{phrase} (no point)", {"division": division})
+        if not (mine and theirs):
+            return by_division
+        distance, slack = min(
+            ((haversine_m(a[0], a[1], b[0], b[1]), a[2] + b[2]) for a in mine for b in theirs),
+            key=lambda ds: ds[0] - ds[1],
+        )
+        fixed = how != "named" and their_how != "named"
+        measured = how == "own" and their_how == "own"
+        # a caller may call from elsewhere: a caller's location far off costs, but only two
+        # measured points (or two towns) put a candidate out of the window
+        if distance - slack > max_distance and (measured or closeness is None):
             return None
-        shared: dict[float, Closeness] = {SAME_VILLAGE: "village", SAME_TOWN: "town"}
-        division = shared.get(closeness, "none")
-        phrase = {"village": "same village", "town": "same town"}.get(division, "no common place")
-        where = {"division": division}
-        return W_DIVISION * closeness + W_NO_POINT, None, f"{phrase} (no point)", where
+        beyond = max(distance - POINT_ALLOWANCE_M - slack, 0.0)
+        near = max(1.0 - beyond / max_distance, NEAR_FLOOR)
+        trust = max_distance / (max_distance + slack)
+        where: dict[str, Any] = {"distance_m": round(distance), "named_place": not fixed}
+        if slack:
+            where["accuracy_m"] = round(slack)
+        named = "" if measured else " of a named place" if not fixed else f" ±{slack:.0f} m"
+        by_point = (W_NEAR * near * trust, distance, f"within {distance:.0f} m{named}", where)
+        if slack and by_division is not None and by_division[0] > by_point[0]:
+            return by_division
+        return by_point
 
     def beyond_reach(self, report: ReportFacts, candidate: CandidateIncident) -> bool:
         """Whether no text could make ``candidate`` even a suggestion for ``report``, judged

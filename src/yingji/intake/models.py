@@ -40,6 +40,12 @@ class Report(Base):
     located: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     location_source: Mapped[str | None] = mapped_column(String(20))
     division_adcode: Mapped[str | None] = mapped_column(String(12))
+    #: 主叫定位 — a 110/119/120 call's caller location (WGS-84), its accuracy radius in metres
+    #: and how it was found (``handset``: AML/GNSS of the phone; ``base_station``: the cell)
+    caller_lon: Mapped[float | None] = mapped_column(Float)
+    caller_lat: Mapped[float | None] = mapped_column(Float)
+    caller_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    caller_source: Mapped[str | None] = mapped_column(String(16))
     division_path: Mapped[str | None] = mapped_column(String(200), index=True)
     category_code: Mapped[str | None] = mapped_column(String(64))
     category_source: Mapped[str | None] = mapped_column(String(20))

@@ -111,6 +111,36 @@ class AttachmentIn(BaseModel):
         return value
 
 
+#: the emergency hotlines whose calls carry the caller's location (主叫定位)
+CALLER_LOCATED_CHANNELS: Final[frozenset[Channel]] = frozenset(
+    {"hotline_110", "hotline_119", "hotline_120"}
+)
+
+
+class CallerLocation(BaseModel):
+    """主叫定位 — where the caller's phone was, as the 110/119/120 system passes it on: the
+    handset's own fix (AML/GNSS, tens of metres) or the base station's cell (hundreds of
+    metres to kilometres), with the accuracy radius it states."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    accuracy_m: float = Field(
+        ge=1, le=50_000, description="the radius (metres) the caller is said to be within"
+    )
+    source: Literal["handset", "base_station"]
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+    @model_validator(mode="after")
+    def _in_china(self) -> CallerLocation:
+        lon, lat = geo.to_wgs84(self.lon, self.lat, self.crs)
+        if not geo.in_china(lon, lat):
+            raise ValueError("the caller location lies outside China's bounding box")
+        self.lon, self.lat, self.crs = lon, lat, "wgs84"
+        return self
+
+
 class ReportCreate(BaseModel):
     """One report from one channel. ``channel`` + ``external_id`` make it idempotent."""
 
@@ -132,6 +162,12 @@ class ReportCreate(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
     crs: Literal["wgs84", "gcj02"] = "wgs84"
+    caller_location: CallerLocation | None = Field(
+        default=None,
+        description="hotline_110/119/120 only: the caller's location with its accuracy; "
+        "matching weighs it by its radius, and a fix within 300 m places a report that "
+        "names no place",
+    )
     category_code: str | None = Field(default=None, max_length=64)
     casualties: Casualties = Field(default_factory=Casualties)
     if_unclear: Literal["ask", "open_incident", "file_only"] = Field(
@@ -158,6 +194,8 @@ class ReportCreate(BaseModel):
             if not geo.in_china(lon, lat):
                 raise ValueError("the point lies outside China's bounding box (lon/lat order?)")
             self.lon, self.lat, self.crs = lon, lat, "wgs84"
+        if self.caller_location is not None and self.channel not in CALLER_LOCATED_CHANNELS:
+            raise ValueError("caller_location comes only with hotline_110/119/120 calls")
         return self
 
 
@@ -245,6 +283,12 @@ class ReportRead(BaseModel):
     lat: float | None
     located: bool
     location_source: str | None
+    caller_lon: float | None = None
+    caller_lat: float | None = None
+    caller_accuracy_m: float | None = Field(
+        default=None, description="the caller location's accuracy radius, metres"
+    )
+    caller_source: str | None = Field(default=None, description="handset or base_station")
     division_adcode: str | None
     category_code: str | None
     category_source: str | None
@@ -433,6 +477,9 @@ class CandidateRequest(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
+    caller_location: CallerLocation | None = Field(
+        default=None, description="the caller's location of a 110/119/120 call, if it came"
+    )
     category_code: str | None = Field(
         default=None, max_length=64, description="default: classified from the text"
     )

@@ -21,6 +21,7 @@ from yingji.core.files import FileStore
 from yingji.core.ids import new_id
 from yingji.core.security import Scope
 from yingji.intake import gazetteer as gz
+from yingji.intake.matching import CallerFix
 from yingji.intake.models import Attachment, Category, Place, Report
 from yingji.intake.schemas import PUBLIC_WEB, REPORT_TRANSITIONS, ReportStatus
 from yingji.org import service as org
@@ -329,6 +330,9 @@ def _first_texts_query() -> Any:
             Report.incident_id,
             Report.text,
             Report.address,
+            Report.caller_lon,
+            Report.caller_lat,
+            Report.caller_accuracy_m,
             func.row_number()
             .over(partition_by=Report.incident_id, order_by=(Report.received_at, Report.id))
             .label("n"),
@@ -337,24 +341,43 @@ def _first_texts_query() -> Any:
         .subquery()
     )
     return (
-        select(ranked.c.incident_id, ranked.c.text, ranked.c.address)
+        select(
+            ranked.c.incident_id,
+            ranked.c.text,
+            ranked.c.address,
+            ranked.c.caller_lon,
+            ranked.c.caller_lat,
+            ranked.c.caller_accuracy_m,
+        )
         .where(ranked.c.n <= bindparam("per"))
         .order_by(ranked.c.incident_id, ranked.c.n)
     )
 
 
+class IncidentTexts(dict[uuid.UUID, list[str]]):
+    """The texts of incidents by id; ``callers``: their reports' caller locations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.callers: dict[uuid.UUID, list[CallerFix]] = {}
+
+
 async def texts_of_incidents(
     *, session: AsyncSession, incident_ids: list[uuid.UUID], per_incident: int = 5
-) -> dict[uuid.UUID, list[str]]:
-    """The texts (address first) of the first ``per_incident`` reports of each incident."""
+) -> IncidentTexts:
+    """The texts (address first) of the first ``per_incident`` reports of each incident, and
+    the caller locations those reports carry."""
+    texts = IncidentTexts()
     if not incident_ids:
-        return {}
+        return texts
     rows = await session.execute(
         _first_texts_query(), {"ids": in_list(incident_ids), "per": per_incident}
     )
-    texts: dict[uuid.UUID, list[str]] = {}
-    for incident_id, text, address in rows:
+    for incident_id, text, address, lon, lat, accuracy in rows:
         texts.setdefault(incident_id, []).append(f"{address or ''} {text}".strip())
+        if lon is not None and lat is not None:
+            fix = CallerFix(lon, lat, accuracy or 0.0)
+            texts.callers.setdefault(incident_id, []).append(fix)
     return texts
 
 

@@ -3703,6 +3703,34 @@ export interface components {
             /** Satisfied */
             satisfied?: boolean | null;
         };
+        /**
+         * CallerLocation
+         * @description 主叫定位 — where the caller's phone was, as the 110/119/120 system passes it on: the
+         *     handset's own fix (AML/GNSS, tens of metres) or the base station's cell (hundreds of
+         *     metres to kilometres), with the accuracy radius it states.
+         */
+        CallerLocation: {
+            /**
+             * Accuracy M
+             * @description the radius (metres) the caller is said to be within
+             */
+            accuracy_m: number;
+            /**
+             * Crs
+             * @default wgs84
+             * @enum {string}
+             */
+            crs: "wgs84" | "gcj02";
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "handset" | "base_station";
+        };
         /** CancelRequest */
         CancelRequest: {
             /**
@@ -3829,6 +3857,8 @@ export interface components {
         CandidateRequest: {
             /** Address */
             address?: string | null;
+            /** @description the caller's location of a 110/119/120 call, if it came */
+            caller_location?: components["schemas"]["CallerLocation"] | null;
             /**
              * Category Code
              * @description default: classified from the text
@@ -5115,6 +5145,11 @@ export interface components {
             /** Injured */
             injured: number;
             /**
+             * Kind
+             * @description emergency, or service (服务类事务, decision 0031)
+             */
+            kind: string;
+            /**
              * Last Reported At
              * Format: date-time
              */
@@ -6139,6 +6174,8 @@ export interface components {
              * @description together at most YINGJI_ATTACHMENT_MAX_BYTES (10 MiB; attachments_too_large): add more with POST /reports/{id}/attachments
              */
             attachments?: components["schemas"]["AttachmentIn"][];
+            /** @description hotline_110/119/120 only: the caller's location with its accuracy; matching weighs it by its radius, and a fix within 300 m places a report that names no place */
+            caller_location?: components["schemas"]["CallerLocation"] | null;
             casualties?: components["schemas"]["Casualties"];
             /** Category Code */
             category_code?: string | null;
@@ -6232,6 +6269,20 @@ export interface components {
         ReportRead: {
             /** Address */
             address: string | null;
+            /**
+             * Caller Accuracy M
+             * @description the caller location's accuracy radius, metres
+             */
+            caller_accuracy_m?: number | null;
+            /** Caller Lat */
+            caller_lat?: number | null;
+            /** Caller Lon */
+            caller_lon?: number | null;
+            /**
+             * Caller Source
+             * @description handset or base_station
+             */
+            caller_source?: string | null;
             /** Category Code */
             category_code: string | null;
             /** Category Source */
@@ -10176,6 +10227,8 @@ export interface operations {
                 since?: string | null;
                 until?: string | null;
                 q?: string | null;
+                /** @description emergency incidents (default) or service cases (服务类事务, decision 0031) */
+                kind?: "emergency" | "service";
                 offset?: number;
                 limit?: number;
             };
@@ -11824,6 +11877,8 @@ export interface operations {
             query?: {
                 from?: string | null;
                 to?: string | null;
+                /** @description orders of emergency incidents (default) or of service cases (服务类事务) */
+                kind?: "emergency" | "service";
             };
             header?: never;
             path?: never;
@@ -11859,6 +11914,8 @@ export interface operations {
                 from?: string | null;
                 to?: string | null;
                 tier?: number | null;
+                /** @description orders of emergency incidents (default) or of service cases (服务类事务) */
+                kind?: "emergency" | "service";
             };
             header?: never;
             path?: never;

@@ -19,6 +19,7 @@ import reporting from './reporting'
 import archive from './archive'
 import roster from './roster'
 import duty from './duty'
+import callerLocation from './callerLocation'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -26,7 +27,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty, callerLocation]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
