@@ -3,14 +3,21 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
-from yingji.duty import models
+from yingji.duty import attendance, attendance_api, models
 
 _DESK = frozenset({Role.COMMANDER, Role.DUTY_LEADER, Role.DUTY_OFFICER})
 _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
+    # 到岗签到 and 查岗, the month's grid in and out, a person's iCalendar (slice: attendance)
+    routers=(attendance_api.router,),
     models=(models,),
+    timer_handlers={
+        attendance.CHECK_IN_TIMER: attendance.mark_missed,
+        attendance.ARM_TIMER: attendance.arm_on_time,
+    },
+    reference_data=(attendance.ensure_arming,),
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board
         Permission.DUTY_READ: _DESK | {Role.VIEWER},

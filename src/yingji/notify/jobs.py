@@ -168,6 +168,9 @@ class Notices:
         "warning.approved",
         "warning.returned",
         "warning.signed",
+        # the duty desk (issue 20): a missed check-in, an unanswered spot check
+        "duty.check_in_missed",
+        "duty.spot_checked",
     )
 
     def __init__(self, db: Database) -> None:
