@@ -328,7 +328,7 @@ async def mark_missed(session: AsyncSession, firing: timers.TimerFiring) -> None
     """The check-in timer: a shift still scheduled at its start plus the grace is missed; its
     division's duty chief and the level above are told. A shift moved later is re-armed."""
     shift = await session.get(DutyShift, uuid.UUID(firing.subject))
-    if shift is None or shift.state != ShiftState.SCHEDULED:
+    if shift is None or shift.state != ShiftState.SCHEDULED or shift.person_id is None:
         return
     now = clock.now()
     due = clock.as_utc(shift.starts_at) + GRACE
@@ -369,11 +369,14 @@ async def mark_missed(session: AsyncSession, firing: timers.TimerFiring) -> None
 
 async def arm(session: AsyncSession, *, shift_ids: Sequence[uuid.UUID] | None = None) -> int:
     """Schedule the check-in timer of every scheduled shift starting within :data:`ARM_AHEAD`
-    (or of the shifts named) that has none open; a shift already past its grace fires at once.
+    (or of the shifts named) with a person on it and no timer open; a shift already past its
+    grace fires at once (an empty seat is the roster's conflict, not a missed check-in).
     Returns how many were armed."""
     now = clock.now()
     stmt = select(DutyShift.id, DutyShift.starts_at).where(
-        DutyShift.state == ShiftState.SCHEDULED.value, DutyShift.ends_at > now
+        DutyShift.state == ShiftState.SCHEDULED.value,
+        DutyShift.person_id.is_not(None),
+        DutyShift.ends_at > now,
     )
     if shift_ids is None:
         stmt = stmt.where(DutyShift.starts_at <= now + ARM_AHEAD)
