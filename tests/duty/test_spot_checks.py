@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from yingji.core.clock import ManualClock
-from yingji.core.db import Database
 from tests.duty.attendance_setup import COUNTY, TOWN_A, TOWN_B, make_duty_county, make_shift
 from tests.factories import bearer, deliver_events
+from yingji.core.clock import ManualClock
+from yingji.core.db import Database
 
 
 @pytest.fixture
