@@ -185,8 +185,8 @@ async def test_an_import_with_problems_names_each_row_and_writes_nothing(
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["code"] == "roster_import_invalid"
-    problems = [(e["line"], e["code"]) for e in error["details"]["errors"]]
-    assert problems == [(6, "date_outside_month")]  # rows are read before names are looked up
+    first = [(e["line"], e["code"]) for e in error["details"]["errors"]]
+    assert first == [(6, "date_outside_month")]  # rows are read before names are looked up
     bad = edited(bad, {"A6": None, "C6": None, "D6": None, "E6": None})
     refused = await upload(client, leader, bad)
     problems = [
@@ -195,10 +195,10 @@ async def test_an_import_with_problems_names_each_row_and_writes_nothing(
     assert problems == [(4, "G", "person_unknown"), (5, "G", "person_ambiguous")]
     fixed = edited(bad, {"G4": "张三", "G5": None})
     refused = await upload(client, leader, fixed)
-    problems = [
+    last = [
         (e["line"], e["field"], e["code"]) for e in refused.json()["error"]["details"]["errors"]
     ]
-    assert problems == [(4, "H", "person_double_booked")]
+    assert last == [(4, "H", "person_double_booked")]
     # the other town's grid, and a file that is no workbook
     assert (await upload(client, leader, raw, division=TOWN_B)).json()["error"]["details"][
         "errors"
@@ -229,7 +229,7 @@ async def test_a_persons_shifts_as_icalendar_for_them_and_for_readers_over_them(
     assert own.headers["content-type"] == "text/calendar; charset=utf-8"
     assert own.headers["x-content-type-options"] == "nosniff"
     events = Calendar.from_ical(own.content).walk("VEVENT")
-    assert [(str(e["summary"]), e.start) for e in events] == [
+    assert [(str(e["summary"]), e.decoded("dtstart")) for e in events] == [
         ("值班：甲镇 值班长", DAY),
         ("值班：甲镇 值班员", NIGHT),
     ]
