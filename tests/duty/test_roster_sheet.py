@@ -76,7 +76,7 @@ async def upload(
     )
 
 
-def edited(raw: bytes, cells: dict[str, object]) -> bytes:
+def edited(raw: bytes, cells: dict[str, str | int | date | None]) -> bytes:
     book = load_workbook(io.BytesIO(raw))
     sheet = book.worksheets[0]
     for ref, value in cells.items():

@@ -28,7 +28,7 @@ Adcode = Annotated[str, Query(pattern=r"^\d{6,12}$", description="the division's
 MONTH = r"^\d{4}-\d{2}$"
 
 
-class ShiftRead(BaseModel):
+class ShiftAttendanceRead(BaseModel):
     """One seat of one shift with its check-in."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -49,17 +49,17 @@ class ShiftRead(BaseModel):
     version: int
 
 
-class ShiftList(BaseModel):
-    items: list[ShiftRead]
+class ShiftAttendanceList(BaseModel):
+    items: list[ShiftAttendanceRead]
 
 
-class CheckIn(BaseModel):
+class ShiftCheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(None, ge=1, description="the shift's version as read (optional)")
 
 
-class SpotCheckCreate(BaseModel):
+class DutySpotCheckCreate(BaseModel):
     """查岗: the call made to a division's duty below one's own."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +74,7 @@ class SpotCheckCreate(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
-class SpotCheckRead(BaseModel):
+class DutySpotCheckRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -89,11 +89,11 @@ class SpotCheckRead(BaseModel):
     note: str | None
 
 
-class SpotCheckList(BaseModel):
-    items: list[SpotCheckRead]
+class DutySpotCheckList(BaseModel):
+    items: list[DutySpotCheckRead]
 
 
-class ImportRead(BaseModel):
+class RosterImportRead(BaseModel):
     """What an import changed: shifts created, seats given another person, seats emptied."""
 
     created: int
@@ -102,8 +102,8 @@ class ImportRead(BaseModel):
     unchanged: int
 
 
-def _shift(shift: DutyShift) -> ShiftRead:
-    return ShiftRead.model_validate(
+def _shift(shift: DutyShift) -> ShiftAttendanceRead:
+    return ShiftAttendanceRead.model_validate(
         {**attendance.shift_facts(shift), "late": attendance.late(shift)}
         | {"checked_in_at": shift.checked_in_at, "starts_at": shift.starts_at}
         | {"ends_at": shift.ends_at}
@@ -123,7 +123,7 @@ def _window(
 
 @router.get(
     "/shifts",
-    response_model=ShiftList,
+    response_model=ShiftAttendanceList,
     summary="A division's shifts with their check-ins (the missed list: state=missed)",
 )
 async def list_shifts(
@@ -143,18 +143,18 @@ async def list_shifts(
         starts_before=hi,
         states=[state] if state else [],
     )
-    return ShiftList(items=[_shift(s) for s in shifts])
+    return ShiftAttendanceList(items=[_shift(s) for s in shifts])
 
 
 @router.get(
     "/my-shifts",
-    response_model=ShiftList,
+    response_model=ShiftAttendanceList,
     summary="The signed-in person's shifts from a day back to two days ahead (to check in)",
 )
 async def my_shifts(session: Session, me: CurrentPrincipal) -> Any:
     person_id = await attendance.person_of(session, me)
     if person_id is None:
-        return ShiftList(items=[])
+        return ShiftAttendanceList(items=[])
     now = clock.now()
     shifts = await attendance.shifts_of_person(
         session=session,
@@ -162,17 +162,17 @@ async def my_shifts(session: Session, me: CurrentPrincipal) -> Any:
         ends_after=now - timedelta(days=1),
         starts_before=now + timedelta(days=2),
     )
-    return ShiftList(items=[_shift(s) for s in shifts])
+    return ShiftAttendanceList(items=[_shift(s) for s in shifts])
 
 
 @router.post(
     "/shifts/{shift_id}/check-in",
-    response_model=ShiftRead,
+    response_model=ShiftAttendanceRead,
     summary="到岗签到: check in on a shift (the person on it, or a roster manager over it)",
     responses={403: {}, 404: {}, 409: {}},
 )
 async def check_in(
-    shift_id: uuid.UUID, session: Session, me: CurrentPrincipal, body: CheckIn | None = None
+    shift_id: uuid.UUID, session: Session, me: CurrentPrincipal, body: ShiftCheckIn | None = None
 ) -> Any:
     shift = await attendance.check_in(
         session=session,
@@ -185,12 +185,12 @@ async def check_in(
 
 @router.post(
     "/spot-checks",
-    response_model=SpotCheckRead,
+    response_model=DutySpotCheckRead,
     status_code=201,
     summary="查岗: record a call to the duty of a division below one's own",
     responses={403: {}, 404: {}},
 )
-async def create_spot_check(session: Session, me: Checker, body: SpotCheckCreate) -> Any:
+async def create_spot_check(session: Session, me: Checker, body: DutySpotCheckCreate) -> Any:
     check = await attendance.record_spot_check(
         session=session,
         principal=me,
@@ -206,13 +206,13 @@ async def create_spot_check(session: Session, me: Checker, body: SpotCheckCreate
     return _spot(check)
 
 
-def _spot(check: DutySpotCheck) -> SpotCheckRead:
-    return SpotCheckRead.model_validate(check)
+def _spot(check: DutySpotCheck) -> DutySpotCheckRead:
+    return DutySpotCheckRead.model_validate(check)
 
 
 @router.get(
     "/spot-checks",
-    response_model=SpotCheckList,
+    response_model=DutySpotCheckList,
     summary="A division's spot checks, newest first",
 )
 async def list_spot_checks(
@@ -232,7 +232,7 @@ async def list_spot_checks(
         checked_before=hi,
         limit=limit,
     )
-    return SpotCheckList(items=[_spot(c) for c in checks])
+    return DutySpotCheckList(items=[_spot(c) for c in checks])
 
 
 def _attachment(body: bytes, media_type: str, name: str) -> Response:
@@ -269,7 +269,7 @@ async def export_roster(
 
 @router.post(
     "/roster.xlsx",
-    response_model=ImportRead,
+    response_model=RosterImportRead,
     summary="Import a division's month from the office's grid; any row's problem refuses it all",
     responses={403: {}, 404: {}, 422: {}},
 )
@@ -283,7 +283,7 @@ async def import_roster(
     result = await attendance_io.import_month(
         session=session, principal=me, division_adcode=division, raw=raw
     )
-    return ImportRead(
+    return RosterImportRead(
         created=result.created,
         updated=result.updated,
         cleared=result.cleared,

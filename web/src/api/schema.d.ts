@@ -230,6 +230,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/my-shifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in person's shifts from a day back to two days ahead (to check in) */
+        get: operations["my_shifts_api_v1_duty_my_shifts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/people/{person_id}/roster.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's shifts as iCalendar (31 days back to 92 ahead by default) */
+        get: operations["person_ics_api_v1_duty_people__person_id__roster_ics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/roster.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's month of duty as the office's grid (rows dates, columns seats) */
+        get: operations["export_roster_api_v1_duty_roster_xlsx_get"];
+        put?: never;
+        /** Import a division's month from the office's grid; any row's problem refuses it all */
+        post: operations["import_roster_api_v1_duty_roster_xlsx_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/shifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's shifts with their check-ins (the missed list: state=missed) */
+        get: operations["list_shifts_api_v1_duty_shifts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/shifts/{shift_id}/check-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 到岗签到: check in on a shift (the person on it, or a roster manager over it) */
+        post: operations["check_in_api_v1_duty_shifts__shift_id__check_in_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/spot-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's spot checks, newest first */
+        get: operations["list_spot_checks_api_v1_duty_spot_checks_get"];
+        put?: never;
+        /** 查岗: record a call to the duty of a division below one's own */
+        post: operations["create_spot_check_api_v1_duty_spot_checks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/gis/division-at": {
         parameters: {
             query?: never;
@@ -3036,6 +3140,14 @@ export interface components {
              */
             kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
         };
+        /** Body_import_roster_api_v1_duty_roster_xlsx_post */
+        Body_import_roster_api_v1_duty_roster_xlsx_post: {
+            /**
+             * File
+             * @description the month's grid (.xlsx), at most 2 MiB
+             */
+            file: string;
+        };
         /** Body_import_routing_rules_api_v1_routing_rules_import_post */
         Body_import_routing_rules_api_v1_routing_rules_import_post: {
             /**
@@ -3802,6 +3914,61 @@ export interface components {
             centroid_lon?: number | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * DutySpotCheckCreate
+         * @description 查岗: the call made to a division's duty below one's own.
+         */
+        DutySpotCheckCreate: {
+            /** Answer Seconds */
+            answer_seconds?: number | null;
+            /** Answered */
+            answered: boolean;
+            /** Answered By Name */
+            answered_by_name?: string | null;
+            /**
+             * Checked At
+             * @description when the call was made (default now; at most seven days back)
+             */
+            checked_at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Note */
+            note?: string | null;
+        };
+        /** DutySpotCheckList */
+        DutySpotCheckList: {
+            /** Items */
+            items: components["schemas"]["DutySpotCheckRead"][];
+        };
+        /** DutySpotCheckRead */
+        DutySpotCheckRead: {
+            /** Answer Seconds */
+            answer_seconds: number | null;
+            /** Answered */
+            answered: boolean;
+            /** Answered By Name */
+            answered_by_name: string | null;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Checked By Name */
+            checked_by_name: string;
+            /** Checker Division Adcode */
+            checker_division_adcode: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Note */
+            note: string | null;
+            /** Shift Id */
+            shift_id: string | null;
         };
         /** EscalationRead */
         EscalationRead: {
@@ -5745,6 +5912,20 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "commander" | "duty_leader" | "duty_officer" | "unit_liaison" | "field_worker" | "expert" | "viewer";
+        /**
+         * RosterImportRead
+         * @description What an import changed: shifts created, seats given another person, seats emptied.
+         */
+        RosterImportRead: {
+            /** Cleared */
+            cleared: number;
+            /** Created */
+            created: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Updated */
+            updated: number;
+        };
         /** RoutingRuleIn */
         RoutingRuleIn: {
             /**
@@ -5868,6 +6049,71 @@ export interface components {
             everything: boolean;
             /** Unit Id */
             unit_id: string | null;
+        };
+        /** ShiftAttendanceList */
+        ShiftAttendanceList: {
+            /** Items */
+            items: components["schemas"]["ShiftAttendanceRead"][];
+        };
+        /**
+         * ShiftAttendanceRead
+         * @description One seat of one shift with its check-in.
+         */
+        ShiftAttendanceRead: {
+            /** Checked In At */
+            checked_in_at: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /**
+             * Late
+             * @description checked in (or still missing) after the start plus the grace
+             */
+            late: boolean;
+            /** Person Id */
+            person_id: string | null;
+            /** Person Name */
+            person_name: string | null;
+            /**
+             * Position
+             * @description leader | chief | officer | professional
+             */
+            position: string;
+            /** Seat */
+            seat: number;
+            /** Shift Code */
+            shift_code: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * State
+             * @description scheduled | checked_in | missed
+             */
+            state: string;
+            /** Version */
+            version: number;
+        };
+        /** ShiftCheckIn */
+        ShiftCheckIn: {
+            /**
+             * Version
+             * @description the shift's version as read (optional)
+             */
+            version?: number | null;
         };
         /** SplitRequest */
         SplitRequest: {
@@ -7274,6 +7520,329 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    my_shifts_api_v1_duty_my_shifts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceList"];
+                };
+            };
+        };
+    };
+    person_ics_api_v1_duty_people__person_id__roster_ics_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_roster_api_v1_duty_roster_xlsx_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description YYYY-MM (Beijing time) */
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_roster_api_v1_duty_roster_xlsx_post: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_roster_api_v1_duty_roster_xlsx_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterImportRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_shifts_api_v1_duty_shifts_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                state?: ("scheduled" | "checked_in" | "missed") | null;
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    check_in_api_v1_duty_shifts__shift_id__check_in_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                shift_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ShiftCheckIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_spot_checks_api_v1_duty_spot_checks_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                from?: string | null;
+                to?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutySpotCheckList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_spot_check_api_v1_duty_spot_checks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutySpotCheckCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutySpotCheckRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

@@ -151,6 +151,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.warningDraft, titleKey: 'warning.edit' },
       },
       {
+        path: 'duty/attendance',
+        name: 'duty-attendance',
+        component: () => import('@/views/duty/AttendanceView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.attendance' },
+      },
+      {
         path: 'notifications',
         name: 'notifications',
         component: () => import('@/views/NotificationsView.vue'),

@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   warningRead: 'warning.read',
   warningDraft: 'warning.draft',
   warningManage: 'warning.manage',
+  dutyRead: 'duty.read',
 } as const
 
 export interface NavItem {
@@ -53,6 +54,7 @@ export const NAV: NavGroup[] = [
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },
       { path: '/kpi', labelKey: 'nav.kpi', permission: PERMISSIONS.kpiRead, icon: 'kpi' },
+      { path: '/duty/attendance', labelKey: 'nav.attendance', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
     ],
   },
   {

@@ -15,6 +15,7 @@ import words from './words'
 import allocation from './allocation'
 import resources from './resources'
 import warning from './warning'
+import attendance from './attendance'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -22,7 +23,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, attendance]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
