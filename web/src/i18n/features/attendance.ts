@@ -18,7 +18,7 @@ export default {
       checkedInLate: '已签到（迟到）',
       late: '迟到',
       emptySeat: '空岗',
-      ics: '下载我的值班日历（iCalendar）',
+      ics: '下载我的值班日历（日历文件）',
       division: '辖区班次',
       pickDivision: '选择区划',
       onlyMissed: '只看未到岗',
