@@ -4,6 +4,8 @@ duty log and handovers, and the statutory reports sent up with their deadlines."
 from yingji.core.domain import Domain
 from yingji.core.security import Permission, Role
 from yingji.duty import (
+    attendance,
+    attendance_api,
     handover,
     handover_api,
     models,
@@ -18,14 +20,23 @@ _LEADERS = frozenset({Role.COMMANDER, Role.DUTY_LEADER})
 
 DOMAIN = Domain(
     name="duty",
-    # rosters and who is on duty; statutory reporting; the duty log, handovers and the daily report
-    routers=(roster_api.router, reporting_api.router, handover_api.router),
+    # rosters and who is on duty; 到岗签到 and 查岗, the month's grid, a person's iCalendar;
+    # statutory reporting; the duty log, handovers and the daily report
+    routers=(
+        roster_api.router,
+        attendance_api.router,
+        reporting_api.router,
+        handover_api.router,
+    ),
     models=(models,),
     timer_handlers={
+        attendance.CHECK_IN_TIMER: attendance.mark_missed,
+        attendance.ARM_TIMER: attendance.arm_on_time,
         reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due,
         handover.HANDOVER_TIMER: handover.alert_unsigned,
     },
     subscribers=(reporting_jobs.FollowIncidents,),
+    reference_data=(attendance.ensure_arming,),
     permissions={
         # who is on duty, the roster, the log, handovers and the reporting board
         Permission.DUTY_READ: _DESK | {Role.VIEWER},

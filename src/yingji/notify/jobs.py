@@ -196,6 +196,9 @@ class Notices:
         "duty.swap.rejected",
         # duty (issue 20): a handover still unsigned past its time tells the duty leader
         "duty.handover_unsigned",
+        # the duty desk (issue 20): a missed check-in, an unanswered spot check
+        "duty.check_in_missed",
+        "duty.spot_checked",
     )
 
     def __init__(self, db: Database) -> None:

@@ -182,6 +182,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.roster' },
       },
       {
+        path: 'duty/attendance',
+        name: 'duty-attendance',
+        component: () => import('@/views/duty/AttendanceView.vue'),
+        meta: { permission: PERMISSIONS.dutyRead, titleKey: 'nav.attendance' },
+      },
+      {
         path: 'notifications',
         name: 'notifications',
         component: () => import('@/views/NotificationsView.vue'),

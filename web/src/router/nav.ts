@@ -63,6 +63,7 @@ export const NAV: NavGroup[] = [
     items: [
       { path: '/duty', labelKey: 'nav.duty', permission: PERMISSIONS.dutyRead, icon: 'duty' },
       { path: '/duty/roster', labelKey: 'nav.roster', permission: PERMISSIONS.dutyRead, icon: 'roster' },
+      { path: '/duty/attendance', labelKey: 'nav.attendance', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
       { path: '/duty/reports', labelKey: 'nav.reports', permission: PERMISSIONS.dutyRead, icon: 'deadlines' },
       { path: '/duty/inbox', labelKey: 'nav.reportsInbox', permission: PERMISSIONS.dutyRead, icon: 'inbox' },
     ],

@@ -20,6 +20,7 @@ import archive from './archive'
 import roster from './roster'
 import duty from './duty'
 import callerLocation from './callerLocation'
+import attendance from './attendance'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -27,7 +28,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty, callerLocation]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty, callerLocation, attendance]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
