@@ -247,6 +247,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/daily-report.docx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The day's duty report (值班日报) of a division as .docx
+         * @description Who was on duty, the log, the incidents, the reports sent up and the handovers of one calendar day in China's time (default today).
+         */
+        get: operations["get_daily_report_api_v1_duty_daily_report_docx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's handovers, latest change first */
+        get: operations["list_handovers_api_v1_duty_handovers_get"];
+        put?: never;
+        /**
+         * Open the handover of a shift change, listing what is open (交接班)
+         * @description 201 with a new handover; 200 with the one already open for the division (or for that change): a division has one handover at a time.
+         */
+        post: operations["open_handover_api_v1_duty_handovers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The division's handover in progress, and the last one signed */
+        get: operations["current_handover_api_v1_duty_handovers_current_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One handover with what was open at it */
+        get: operations["get_handover_api_v1_duty_handovers__handover_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Write the outgoing or incoming side's notes (until that side signs) */
+        post: operations["write_notes_api_v1_duty_handovers__handover_id__notes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 接: the incoming officer signs, after the outgoing one and as another person */
+        post: operations["sign_in_api_v1_duty_handovers__handover_id__sign_in_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/handovers/{handover_id}/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 交: the outgoing officer signs */
+        post: operations["sign_out_api_v1_duty_handovers__handover_id__sign_out_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/duty/inbox": {
         parameters: {
             query?: never;
@@ -332,6 +458,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's duty log, newest first, with filters */
+        get: operations["list_log_api_v1_duty_log_get"];
+        put?: never;
+        /** Write a duty log entry (值班日志), linked to an incident or order you may read */
+        post: operations["add_log_entry_api_v1_duty_log_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/my-shifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in person's shifts from a day back to two days ahead (to check in) */
+        get: operations["my_shifts_api_v1_duty_my_shifts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/duty/now": {
         parameters: {
             query?: never;
@@ -361,6 +522,23 @@ export interface paths {
         put?: never;
         /** Add a shift pattern: day_night (two shifts tiling a day), full_day (24 h) or weekly (168 h from Mondays) */
         post: operations["create_pattern_api_v1_duty_patterns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/people/{person_id}/roster.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's shifts as iCalendar (31 days back to 92 ahead by default) */
+        get: operations["person_ics_api_v1_duty_people__person_id__roster_ics_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -557,6 +735,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/duty/roster.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's month of duty as the office's grid (rows dates, columns seats) */
+        get: operations["export_roster_api_v1_duty_roster_xlsx_get"];
+        put?: never;
+        /** Import a division's month from the office's grid; any row's problem refuses it all */
+        post: operations["import_roster_api_v1_duty_roster_xlsx_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/duty/roster/generate": {
         parameters: {
             query?: never;
@@ -568,6 +764,23 @@ export interface paths {
         put?: never;
         /** Fill a month from a pattern and each seat's rotation (people in turn); a month that has shifts needs replace=true, which rewrites only shifts that have not started */
         post: operations["generate_api_v1_duty_roster_generate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/shifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's shifts with their check-ins (the missed list: state=missed) */
+        get: operations["list_shifts_api_v1_duty_shifts_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -589,6 +802,41 @@ export interface paths {
         head?: never;
         /** Put a person (or nobody) on a shift that has not ended */
         patch: operations["assign_shift_api_v1_duty_shifts__shift_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/duty/shifts/{shift_id}/check-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 到岗签到: check in on a shift (the person on it, or a roster manager over it) */
+        post: operations["check_in_api_v1_duty_shifts__shift_id__check_in_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/duty/spot-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A division's spot checks, newest first */
+        get: operations["list_spot_checks_api_v1_duty_spot_checks_get"];
+        put?: never;
+        /** 查岗: record a call to the duty of a division below one's own */
+        post: operations["create_spot_check_api_v1_duty_spot_checks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/duty/swaps": {
@@ -3552,6 +3800,14 @@ export interface components {
              */
             kind: "rescue_team" | "warehouse" | "equipment" | "expert" | "shelter" | "hazard_source" | "protection_target" | "medical_facility" | "video_point" | "plan" | "stock";
         };
+        /** Body_import_roster_api_v1_duty_roster_xlsx_post */
+        Body_import_roster_api_v1_duty_roster_xlsx_post: {
+            /**
+             * File
+             * @description the month's grid (.xlsx), at most 2 MiB
+             */
+            file: string;
+        };
         /** Body_import_routing_rules_api_v1_routing_rules_import_post */
         Body_import_routing_rules_api_v1_routing_rules_import_post: {
             /**
@@ -4554,6 +4810,61 @@ export interface components {
             /** State */
             state: string;
         };
+        /**
+         * DutySpotCheckCreate
+         * @description 查岗: the call made to a division's duty below one's own.
+         */
+        DutySpotCheckCreate: {
+            /** Answer Seconds */
+            answer_seconds?: number | null;
+            /** Answered */
+            answered: boolean;
+            /** Answered By Name */
+            answered_by_name?: string | null;
+            /**
+             * Checked At
+             * @description when the call was made (default now; at most seven days back)
+             */
+            checked_at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Note */
+            note?: string | null;
+        };
+        /** DutySpotCheckList */
+        DutySpotCheckList: {
+            /** Items */
+            items: components["schemas"]["DutySpotCheckRead"][];
+        };
+        /** DutySpotCheckRead */
+        DutySpotCheckRead: {
+            /** Answer Seconds */
+            answer_seconds: number | null;
+            /** Answered */
+            answered: boolean;
+            /** Answered By Name */
+            answered_by_name: string | null;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Checked By Name */
+            checked_by_name: string;
+            /** Checker Division Adcode */
+            checker_division_adcode: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Note */
+            note: string | null;
+            /** Shift Id */
+            shift_id: string | null;
+        };
         /** EscalationRead */
         EscalationRead: {
             /**
@@ -4860,6 +5171,110 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** HandoverCurrent */
+        HandoverCurrent: {
+            /** @description the handover not yet signed by both */
+            handover: components["schemas"]["HandoverRead"] | null;
+            last_signed: components["schemas"]["HandoverRead"] | null;
+        };
+        /** HandoverList */
+        HandoverList: {
+            /** Items */
+            items: components["schemas"]["HandoverRead"][];
+        };
+        /** HandoverNotes */
+        HandoverNotes: {
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "out" | "in";
+            /** Text */
+            text: string;
+            /** Version */
+            version: number;
+        };
+        /** HandoverOpen */
+        HandoverOpen: {
+            /**
+             * Change At
+             * @description the shift change; default: the roster's change nearest now, else now
+             */
+            change_at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+        };
+        /** HandoverRead */
+        HandoverRead: {
+            /**
+             * Alert At
+             * Format: date-time
+             */
+            alert_at: string;
+            /**
+             * Change At
+             * Format: date-time
+             */
+            change_at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incoming Shift Id */
+            incoming_shift_id: string | null;
+            /** Notes In */
+            notes_in: string | null;
+            /** Notes Out */
+            notes_out: string | null;
+            /**
+             * Open Items
+             * @description frozen when opened: listed_at, counts, incidents, orders, reports_due, warnings, instructions
+             */
+            open_items: {
+                [key: string]: unknown;
+            };
+            /** Outgoing Shift Id */
+            outgoing_shift_id: string | null;
+            /**
+             * Overdue
+             * @description still unsigned 30 minutes after the change
+             */
+            overdue: boolean;
+            /** Signed In At */
+            signed_in_at: string | null;
+            /** Signed In By */
+            signed_in_by: string | null;
+            /** Signed In Name */
+            signed_in_name: string | null;
+            /** Signed Out At */
+            signed_out_at: string | null;
+            /** Signed Out By */
+            signed_out_by: string | null;
+            /** Signed Out Name */
+            signed_out_name: string | null;
+            /**
+             * State
+             * @description open | signed_out | signed
+             */
+            state: string;
+            /** Version */
+            version: number;
+        };
+        /** HandoverSign */
+        HandoverSign: {
+            /** Notes */
+            notes?: string | null;
+            /** Version */
+            version: number;
         };
         /**
          * HeldItem
@@ -5380,6 +5795,71 @@ export interface components {
             lat: number;
             /** Lon */
             lon: number;
+        };
+        /** LogEntryCreate */
+        LogEntryCreate: {
+            /**
+             * At
+             * @description when it happened (default now; at most two days back)
+             */
+            at?: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /** Incident Id */
+            incident_id?: string | null;
+            kind: components["schemas"]["LogKind"];
+            /**
+             * Order Id
+             * @description an order; the entry is linked to its incident too
+             */
+            order_id?: string | null;
+            /** Text */
+            text: string;
+        };
+        /** LogEntryRead */
+        LogEntryRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Author Id */
+            author_id: string;
+            /** Author Name */
+            author_name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Incident Number */
+            incident_number: string | null;
+            kind: components["schemas"]["LogKind"];
+            /** Order Id */
+            order_id: string | null;
+            /** Text */
+            text: string;
+        };
+        /**
+         * LogKind
+         * @enum {string}
+         */
+        LogKind: "call_received" | "instruction_passed" | "report_sent" | "visit" | "other";
+        /** LogPage */
+        LogPage: {
+            /** Items */
+            items: components["schemas"]["LogEntryRead"][];
+            /** Total */
+            total: number;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -6915,6 +7395,20 @@ export interface components {
             /** Month */
             month: string;
         };
+        /**
+         * RosterImportRead
+         * @description What an import changed: shifts created, seats given another person, seats emptied.
+         */
+        RosterImportRead: {
+            /** Cleared */
+            cleared: number;
+            /** Created */
+            created: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Updated */
+            updated: number;
+        };
         /** RosterRead */
         RosterRead: {
             /** Conflicts */
@@ -7115,6 +7609,71 @@ export interface components {
             everything: boolean;
             /** Unit Id */
             unit_id: string | null;
+        };
+        /** ShiftAttendanceList */
+        ShiftAttendanceList: {
+            /** Items */
+            items: components["schemas"]["ShiftAttendanceRead"][];
+        };
+        /**
+         * ShiftAttendanceRead
+         * @description One seat of one shift with its check-in.
+         */
+        ShiftAttendanceRead: {
+            /** Checked In At */
+            checked_in_at: string | null;
+            /** Division Adcode */
+            division_adcode: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /**
+             * Late
+             * @description checked in (or still missing) after the start plus the grace
+             */
+            late: boolean;
+            /** Person Id */
+            person_id: string | null;
+            /** Person Name */
+            person_name: string | null;
+            /**
+             * Position
+             * @description leader | chief | officer | professional
+             */
+            position: string;
+            /** Seat */
+            seat: number;
+            /** Shift Code */
+            shift_code: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * State
+             * @description scheduled | checked_in | missed
+             */
+            state: string;
+            /** Version */
+            version: number;
+        };
+        /** ShiftCheckIn */
+        ShiftCheckIn: {
+            /**
+             * Version
+             * @description the shift's version as read (optional)
+             */
+            version?: number | null;
         };
         /** ShiftPatternCreate */
         ShiftPatternCreate: {
@@ -8939,6 +9498,283 @@ export interface operations {
             };
         };
     };
+    get_daily_report_api_v1_duty_daily_report_docx_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description YYYY-MM-DD, China's time; default today */
+                date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_handovers_api_v1_duty_handovers_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_handover_api_v1_duty_handovers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverOpen"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description opened */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    current_handover_api_v1_duty_handovers_current_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverCurrent"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_handover_api_v1_duty_handovers__handover_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    write_notes_api_v1_duty_handovers__handover_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverNotes"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_in_api_v1_duty_handovers__handover_id__sign_in_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverSign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_out_api_v1_duty_handovers__handover_id__sign_out_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handover_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandoverSign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     inbox_api_v1_duty_inbox_get: {
         parameters: {
             query?: {
@@ -9148,6 +9984,97 @@ export interface operations {
             };
         };
     };
+    list_log_api_v1_duty_log_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                since?: string | null;
+                until?: string | null;
+                kind?: components["schemas"]["LogKind"] | null;
+                incident_id?: string | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_log_entry_api_v1_duty_log_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogEntryCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_shifts_api_v1_duty_my_shifts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceList"];
+                };
+            };
+        };
+    };
     get_now_api_v1_duty_now_get: {
         parameters: {
             query: {
@@ -9277,6 +10204,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    person_ics_api_v1_duty_people__person_id__roster_ics_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -9869,6 +10837,95 @@ export interface operations {
             };
         };
     };
+    export_roster_api_v1_duty_roster_xlsx_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                /** @description YYYY-MM (Beijing time) */
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_roster_api_v1_duty_roster_xlsx_post: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_roster_api_v1_duty_roster_xlsx_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterImportRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     generate_api_v1_duty_roster_generate_post: {
         parameters: {
             query?: never;
@@ -9918,6 +10975,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_shifts_api_v1_duty_shifts_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                state?: ("scheduled" | "checked_in" | "missed") | null;
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -9972,6 +11064,144 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    check_in_api_v1_duty_shifts__shift_id__check_in_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                shift_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ShiftCheckIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShiftAttendanceRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_spot_checks_api_v1_duty_spot_checks_get: {
+        parameters: {
+            query: {
+                /** @description the division's adcode */
+                division: string;
+                from?: string | null;
+                to?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutySpotCheckList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_spot_check_api_v1_duty_spot_checks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutySpotCheckCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutySpotCheckRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
