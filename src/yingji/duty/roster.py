@@ -32,6 +32,7 @@ from yingji.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from yingji.core.events import EventScope
 from yingji.core.on_duty import OnDuty, Position
 from yingji.core.security import Permission, Principal, Scope
+from yingji.duty import attendance
 from yingji.duty.models import (
     DutyPosition,
     DutyShift,
@@ -525,6 +526,7 @@ async def generate_month(
             )
     session.add_all(made)
     await session.flush()
+    await _arm_check_ins(session, made)
     await record_change(
         session,
         action="duty.roster.generated",
@@ -541,6 +543,15 @@ async def generate_month(
         audience=audience(path),
     )
     return made
+
+
+async def _arm_check_ins(session: AsyncSession, shifts: Sequence[DutyShift]) -> None:
+    """Arm the check-in timers of the shifts that start soon (``attendance.ARM_AHEAD``) at once;
+    the hourly arming timer takes the later ones when their time comes."""
+    soon = clock.now() + attendance.ARM_AHEAD
+    ids = [s.id for s in shifts if s.person_id is not None and as_utc(s.starts_at) <= soon]
+    if ids:
+        await attendance.arm(session, shift_ids=ids)
 
 
 # --- reading a roster ---------------------------------------------------------------------------
@@ -726,6 +737,7 @@ async def assign_shift(
         raise Conflict("stale_version", "the shift changed meanwhile")
     await session.refresh(shift)
     await _refuse_double_booking(session, [shift])
+    await _arm_check_ins(session, [shift])
     await record_change(
         session,
         action="duty.shift.assigned",
@@ -926,6 +938,7 @@ async def approve_swap(
         _move(shift, swap.to_person_id, names.get(swap.to_person_id) if swap.to_person_id else None)
     await session.flush()
     await _refuse_double_booking(session, changed)
+    await _arm_check_ins(session, changed)
     await record_change(
         session,
         action="duty.swap.approved",
