@@ -239,6 +239,12 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
         "/warnings/new",
         f"/warnings/{warning}",
         "/notifications",
+        # the duty desk: the duty home, the roster, check-in and 查岗, reporting and its inbox
+        "/duty",
+        "/duty/roster",
+        "/duty/attendance",
+        "/duty/reports",
+        "/duty/inbox",
     ):
         walk.visit(page, server, path, f"officer {path}")
     shot(page, "walk-notifications")

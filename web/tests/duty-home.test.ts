@@ -16,7 +16,7 @@ describe('the duty home', () => {
   })
   it('is in the side menu for those who read duty only', () => {
     const paths = (perms: string[]) => visibleNav((p) => !p || perms.includes(p)).flatMap((g) => g.items.map((i) => i.path))
-    expect(paths(['duty.read'])).toEqual(['/duty'])
+    expect(paths(['duty.read'])).toEqual(['/duty', '/duty/roster', '/duty/attendance', '/duty/reports', '/duty/inbox'])
     expect(paths(['incident.read'])).not.toContain('/duty')
   })
 })

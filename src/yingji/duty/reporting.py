@@ -28,15 +28,17 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, timers
 from yingji.core.changes import record_change
+from yingji.core.db import InsertUnlessTaken
 from yingji.core.errors import Conflict, NotFound, ValidationFailed
 from yingji.core.events import EventScope
+from yingji.core.ids import new_id
 from yingji.core.on_duty import Position, on_duty
 from yingji.core.security import Permission, Principal, Role, Scope
 from yingji.duty.models import (
@@ -213,8 +215,10 @@ async def _rule(session: AsyncSession, incident: incidents.Incident) -> Any:
 
 
 def _owes_reports(incident: incidents.Incident) -> bool:
+    """A verified, open emergency of level III or above (a service case is never reported up)."""
     return (
-        incidents.is_open(incident)
+        incident.kind != "service"
+        and incidents.is_open(incident)
         and incident.verified_at is not None
         and incidents.level_at_least(incident.level, "III")
     )
@@ -542,14 +546,30 @@ async def get_report(
 
 
 async def _next_number(session: AsyncSession, adcode: str, year: int) -> tuple[str, int]:
+    """``<desk adcode>-<year>-NNNN``: the desk's next number of the year (a unique column
+    backs it; ``_store_report`` draws again while another report holds it)."""
     prefix = f"{adcode}-{year}-"
-    count = await session.scalar(
-        select(func.count())
-        .select_from(StatutoryReport)
-        .where(StatutoryReport.number.startswith(prefix, autoescape=True))
+    last = await session.scalar(
+        select(func.max(StatutoryReport.number)).where(
+            StatutoryReport.number.startswith(prefix, autoescape=True)
+        )
     )
-    serial = int(count or 0) + 1
+    serial = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{serial:04d}", serial
+
+
+_INSERT_REPORT = InsertUnlessTaken(cast(Table, StatutoryReport.__table__), ["number"])
+NUMBER_DRAWS = 8
+
+
+async def _store_report(session: AsyncSession, report: StatutoryReport, year: int) -> None:
+    """Insert a new report; while another one has its number (two drafts at once on one
+    desk), the desk's next."""
+    for _ in range(NUMBER_DRAWS):
+        if await _INSERT_REPORT(session, report):
+            return
+        report.number, _ = await _next_number(session, report.division_adcode, year)
+    raise Conflict("report_number_busy", "no free report number now; try again")
 
 
 async def create_report(
@@ -597,7 +617,8 @@ async def create_report(
             "report_exists", f"this incident already has its {kind} report", {"kind": kind}
         )
     now = clock.now()
-    number, _ = await _next_number(session, desk.adcode, now.astimezone(clock.LOCAL_TZ).year)
+    year = now.astimezone(clock.LOCAL_TZ).year
+    number, _ = await _next_number(session, desk.adcode, year)
     values = {
         "title": incident.title,
         "occurred_at": incident.first_reported_at,
@@ -608,6 +629,7 @@ async def create_report(
         **{k: v for k, v in content.values.items() if v is not None},
     }
     report = StatutoryReport(
+        id=new_id(),
         number=number,
         incident_id=incident.id,
         kind=kind,
@@ -624,8 +646,7 @@ async def create_report(
         updated_at=now,
         **values,
     )
-    session.add(report)
-    await session.flush()
+    await _store_report(session, report, year)
     await _record(session, report, desk.path, "duty.report_drafted", None)
     return report
 

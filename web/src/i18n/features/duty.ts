@@ -106,7 +106,6 @@ export default {
       order_not_of_incident: '所选派单不属于该事件',
       log_time_out_of_range: '日志时间须在两天之内，且不能晚于当前时间',
       date_out_of_range: '日期超出范围',
-      stale_version: '数据已被他人修改，请刷新后重试',
     },
   },
   en: {
@@ -222,7 +221,6 @@ export default {
       order_not_of_incident: 'That order belongs to another incident',
       log_time_out_of_range: 'An entry is dated within two days and not in the future',
       date_out_of_range: 'The date is out of range',
-      stale_version: 'Someone else changed this; refresh and try again',
     },
   },
 }
