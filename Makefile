@@ -14,8 +14,8 @@ run: install $(WEB_DIST)  ## install, build the web app, check the port is free,
 	$(YINGJI) seed demo
 	YINGJI_LOG_LEVEL=$${YINGJI_LOG_LEVEL:-WARNING} $(YINGJI) serve
 
-test: install web-test  ## install and pass the whole suite (browser tests: make e2e)
-	$(BIN)/python -m pytest -q -m "not e2e"
+test: install web-test  ## install and pass the whole suite in two workers (browser tests: make e2e)
+	$(BIN)/python -m pytest -q -n $${YINGJI_TEST_WORKERS:-2} -m "not e2e"
 
 e2e: install $(WEB_DIST)  ## browser tests in Debian's Chromium (apt-get install chromium)
 	$(BIN)/python -m pytest -q -m e2e tests/e2e

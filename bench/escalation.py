@@ -318,7 +318,11 @@ async def baseline_loop(db: Database, poll_seconds: float) -> None:
             async with db.unit_of_work() as session:
                 due = (
                     select(Timer.id, Timer.subject, Timer.payload)
-                    .where(Timer.state == PENDING, Timer.due_at <= clock.now())
+                    .where(
+                        Timer.kind == DEADLINE_TIMER,  # not the reference data's own timers
+                        Timer.state == PENDING,
+                        Timer.due_at <= clock.now(),
+                    )
                     .order_by(Timer.due_at)
                     .limit(BASELINE_CHUNK)
                 )
