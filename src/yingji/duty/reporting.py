@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, timers
 from yingji.core.changes import record_change
-from yingji.core.db import InsertUnlessTaken
+from yingji.core.db import InsertUnlessTaken, blank_row
 from yingji.core.errors import Conflict, NotFound, ValidationFailed
 from yingji.core.events import EventScope
 from yingji.core.ids import new_id
@@ -558,7 +558,10 @@ async def _next_number(session: AsyncSession, adcode: str, year: int) -> tuple[s
     return f"{prefix}{serial:04d}", serial
 
 
-_INSERT_REPORT = InsertUnlessTaken(cast(Table, StatutoryReport.__table__), ["number"])
+_REPORT = cast(Table, StatutoryReport.__table__)
+#: a new report's columns before its values (Core inserts apply no ORM defaults)
+BLANK_REPORT = blank_row(_REPORT)
+_INSERT_REPORT = InsertUnlessTaken(_REPORT, ["number"])
 NUMBER_DRAWS = 8
 
 
@@ -629,22 +632,25 @@ async def create_report(
         **{k: v for k, v in content.values.items() if v is not None},
     }
     report = StatutoryReport(
-        id=new_id(),
-        number=number,
-        incident_id=incident.id,
-        kind=kind,
-        seq=1 + max(taken, default=0),
-        division_adcode=desk.adcode,
-        to_division_adcode=desk.parent_adcode,
-        state=ReportState.DRAFT,
-        reporter_id=str(principal.user_id),
-        reporter_name=principal.display_name or principal.username,
-        corrects_id=corrects_id,
-        correction_reason=correction_reason,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        **values,
+        **{
+            **BLANK_REPORT,
+            **values,
+            "id": new_id(),
+            "number": number,
+            "incident_id": incident.id,
+            "kind": kind,
+            "seq": 1 + max(taken, default=0),
+            "division_adcode": desk.adcode,
+            "to_division_adcode": desk.parent_adcode,
+            "state": ReportState.DRAFT,
+            "reporter_id": str(principal.user_id),
+            "reporter_name": principal.display_name or principal.username,
+            "corrects_id": corrects_id,
+            "correction_reason": correction_reason,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
     )
     await _store_report(session, report, year)
     await _record(session, report, desk.path, "duty.report_drafted", None)
