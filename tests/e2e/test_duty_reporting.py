@@ -127,7 +127,7 @@ def test_a_first_report_is_written_sent_up_and_acknowledged_by_the_level_above(
     county.wait_for_url("**/duty/reports/*")
     editor = county.get_by_test_id("report-editor")
     expect(editor.get_by_test_id("report-preview")).to_contain_text("庆元县应急管理局")
-    county.get_by_test_id("field-measures").locator("textarea").fill("消防救援大队已到场扑救")
+    county.get_by_test_id("field-measures").fill("消防救援大队已到场扑救")
     expect(county.get_by_test_id("preview-measures")).to_have_text("消防救援大队已到场扑救")
     expect(county.get_by_test_id("preview-casualties")).to_contain_text("死亡 3 人")
     county.get_by_test_id("report-save").click()
