@@ -60,22 +60,22 @@ async def build_case_file(
     zip_sha256 = await store.put(built.zip)
     row = await service.add_case_file(
         session=session,
-        values={
-            "incident_id": incident.id,
-            "version": await service.next_version(session=session, incident_id=incident.id),
-            "content_sha256": content,
-            "docx_sha256": docx_sha256,
-            "docx_size": len(built.docx),
-            "zip_sha256": zip_sha256,
-            "zip_size": len(built.zip),
-            "counts": {
+        row=CaseFile(
+            incident_id=incident.id,
+            version=await service.next_version(session=session, incident_id=incident.id),
+            content_sha256=content,
+            docx_sha256=docx_sha256,
+            docx_size=len(built.docx),
+            zip_sha256=zip_sha256,
+            zip_size=len(built.zip),
+            counts={
                 **casefile.counts(data),
                 "missing_attachments": sum(1 for v in found.values() if v is None),
             },
-            "built_at": clock.now(),
-            "built_by": str(principal.user_id),
-            "built_by_name": principal.display_name or principal.username,
-        },
+            built_at=clock.now(),
+            built_by=str(principal.user_id),
+            built_by_name=principal.display_name or principal.username,
+        ),
     )
     await record_change(
         session,
@@ -131,18 +131,18 @@ async def save_evaluation(
     if existing is None:
         row = await service.add_evaluation(
             session=session,
-            values={
-                "incident_id": incident.id,
-                "what_happened": what_happened,
-                "went_well": went_well,
-                "to_improve": to_improve,
-                "measured": measured,
-                "author_id": str(principal.user_id),
-                "author_name": who,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            },
+            row=Evaluation(
+                incident_id=incident.id,
+                what_happened=what_happened,
+                went_well=went_well,
+                to_improve=to_improve,
+                measured=measured,
+                author_id=str(principal.user_id),
+                author_name=who,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            ),
         )
     else:
         row = existing

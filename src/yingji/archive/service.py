@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,8 +53,7 @@ async def next_version(*, session: AsyncSession, incident_id: uuid.UUID) -> int:
     return int(top or 0) + 1
 
 
-async def add_case_file(*, session: AsyncSession, values: dict[str, Any]) -> CaseFile:
-    row = CaseFile(**values)
+async def add_case_file(*, session: AsyncSession, row: CaseFile) -> CaseFile:
     session.add(row)
     await session.flush()
     return row
@@ -68,8 +66,7 @@ async def get_evaluation(*, session: AsyncSession, incident_id: uuid.UUID) -> Ev
     return found
 
 
-async def add_evaluation(*, session: AsyncSession, values: dict[str, Any]) -> Evaluation:
-    row = Evaluation(**values)
+async def add_evaluation(*, session: AsyncSession, row: Evaluation) -> Evaluation:
     session.add(row)
     await session.flush()
     return row
