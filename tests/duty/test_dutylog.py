@@ -143,3 +143,21 @@ async def test_the_daily_report_holds_the_days_log_incidents_and_handover(
         headers=desk.headers["officer_a"],
     )
     assert hidden.status_code == 404
+
+
+async def test_text_with_characters_xml_cannot_carry_still_gives_a_daily_report(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    officer = desk.headers["county"]
+    typed = await write(client, officer, text="接报\x0b甲镇\x1f火情\ufffe")
+    assert typed.status_code == 201, typed.text
+    answer = await client.get(
+        "/api/v1/duty/daily-report.docx",
+        params={"division": COUNTY, "date": "2026-07-01"},
+        headers=officer,
+    )
+    assert answer.status_code == 200, answer.text
+    cells = [
+        c.text for t in Document(io.BytesIO(answer.content)).tables for r in t.rows for c in r.cells
+    ]
+    assert "接报甲镇火情" in cells

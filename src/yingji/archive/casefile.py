@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from yingji.archive.models import Evaluation
 from yingji.core import clock, files
 from yingji.core.errors import NotFound
 from yingji.core.security import SYSTEM
+from yingji.core.tabular import xml_text
 from yingji.dispatch import casefile_queries as dispatch_feedback
 from yingji.dispatch import service as dispatch
 from yingji.duty import casefile_queries as duty
@@ -512,7 +512,6 @@ def measure(sections: dict[str, Any]) -> dict[str, float | None]:
 # --- writing -------------------------------------------------------------------------------------
 
 _W_NS = nsmap["w"]
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _text(value: object) -> str:
@@ -521,7 +520,7 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    return _NOT_XML.sub("", str(value))
+    return xml_text(value)
 
 
 class _Rows:

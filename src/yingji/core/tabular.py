@@ -203,8 +203,8 @@ def read_csv(raw: bytes) -> CsvRead:
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _ZIP_MAGIC = b"PK\x03\x04"
-# characters XML 1.0 cannot carry (openpyxl refuses them): dropped from exported text
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# characters XML 1.0 cannot carry (openpyxl and python-docx refuse them): dropped from exported text
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def is_xlsx(raw: bytes) -> bool:
@@ -414,12 +414,18 @@ def read_table(raw: bytes) -> CsvRead:
     return read_xlsx(raw) if is_xlsx(raw) else read_csv(raw)
 
 
+def xml_text(value: object) -> str:
+    """``value`` as text an XML document (.xlsx, .docx) can carry: the characters XML 1.0
+    refuses are dropped, so text a user typed can never break an export."""
+    return "" if value is None else _ILLEGAL_XML.sub("", str(value))
+
+
 def xlsx_cell(value: object) -> object:
     """A value as an exported .xlsx cell's value: text without the characters XML cannot carry;
     numbers, booleans and dates as they are; anything else as its text."""
     if value is None or isinstance(value, bool | int | float | date | datetime):
         return value
-    return _ILLEGAL_XML.sub("", str(value)) or None
+    return xml_text(value) or None
 
 
 @dataclass

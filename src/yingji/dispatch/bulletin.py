@@ -39,6 +39,7 @@ from yingji.core import clock
 from yingji.core.clock import LOCAL_TZ, as_utc
 from yingji.core.errors import ValidationFailed
 from yingji.core.security import Scope
+from yingji.core.tabular import xml_text
 from yingji.dispatch import kpi
 from yingji.dispatch.kpi import KpiFigures, OverdueOrder, Ratio, TierKpi, UnitKpi
 
@@ -319,7 +320,7 @@ def _paragraph(
     document: WordDocument, text: str, *, size: float = 11, bold: bool = False, center: bool = False
 ) -> Paragraph:
     paragraph = document.add_paragraph()
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_text(text))
     run.bold = bold
     run.font.size = Pt(size)
     _set_fonts(run._element, size=size)
@@ -340,7 +341,7 @@ def _table(document: WordDocument, header: Sequence[str], rows: Sequence[Sequenc
     for values in rows:
         cells = table.add_row().cells  # type: ignore[no-untyped-call]
         for cell, text in zip(cells, values, strict=True):
-            run = cell.paragraphs[0].add_run(text)
+            run = cell.paragraphs[0].add_run(xml_text(text))
             _set_fonts(run._element, size=10)
     return table
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock
 from yingji.core.security import Scope
+from yingji.core.tabular import xml_text
 from yingji.duty.dutylog import DivisionRef, LogFilter, incident_numbers, list_entries
 from yingji.duty.models import DutyLogEntry, DutyShift, Handover, LogKind, StatutoryReport
 from yingji.incidents import service as incidents
@@ -154,7 +155,7 @@ def _table(doc: DocumentType, header: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         cells = table.add_row().cells
         for cell, text in zip(cells, row, strict=True):
-            cell.text = text
+            cell.text = xml_text(text)
 
 
 def _none(doc: DocumentType) -> None:
@@ -164,9 +165,10 @@ def _none(doc: DocumentType) -> None:
 def render(day: DutyDay) -> bytes:
     """The duty day as .docx bytes."""
     doc = Document()
-    doc.core_properties.title = f"{day.division.name}值班日报 {day.day.isoformat()}"
+    name = xml_text(day.division.name)
+    doc.core_properties.title = f"{name}值班日报 {day.day.isoformat()}"
     doc.core_properties.author = "应急指挥平台"
-    doc.add_heading(f"{day.division.name}值班日报", level=0)
+    doc.add_heading(f"{name}值班日报", level=0)
     doc.add_paragraph(f"日期：{day.day.isoformat()}（北京时间）")
 
     doc.add_heading("一、值班人员", level=1)
@@ -259,13 +261,15 @@ def render(day: DutyDay) -> bytes:
             "移交事项：" + "，".join(f"{COUNT_ZH[k]}{int(counts.get(k, 0))}项" for k in COUNT_ZH)
         )
         doc.add_paragraph(
-            f"交班人：{h.signed_out_name or '未签字'} {local(h.signed_out_at)}　"
-            f"接班人：{h.signed_in_name or '未签字'} {local(h.signed_in_at)}"
+            xml_text(
+                f"交班人：{h.signed_out_name or '未签字'} {local(h.signed_out_at)}　"
+                f"接班人：{h.signed_in_name or '未签字'} {local(h.signed_in_at)}"
+            )
         )
         if h.notes_out:
-            doc.add_paragraph().add_run(f"交班说明：{h.notes_out}")
+            doc.add_paragraph().add_run(xml_text(f"交班说明：{h.notes_out}"))
         if h.notes_in:
-            doc.add_paragraph().add_run(f"接班说明：{h.notes_in}")
+            doc.add_paragraph().add_run(xml_text(f"接班说明：{h.notes_in}"))
 
     buffer = io.BytesIO()
     doc.save(buffer)

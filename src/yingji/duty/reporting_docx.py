@@ -22,6 +22,7 @@ from docx.shared import Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from yingji.core import clock
+from yingji.core.tabular import xml_text
 from yingji.duty.models import StatutoryReport
 
 RED = RGBColor(0xC0, 0x00, 0x00)
@@ -69,7 +70,7 @@ def _red_rule(paragraph: Paragraph) -> None:
 def _run(
     paragraph: Paragraph, text: str, *, size: int, bold: bool = False, red: bool = False
 ) -> None:
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_text(text))
     run.font.size = Pt(size)
     run.bold = bold
     if red:
@@ -133,10 +134,10 @@ def render(report: StatutoryReport, head: Letterhead) -> bytes:
     table.style = "Table Grid"
     for label, value in fields(report, head):
         cells = table.add_row().cells
-        cells[0].text, cells[1].text = label, value
+        cells[0].text, cells[1].text = label, xml_text(value)
     if report.body:
         for line in report.body.splitlines():
-            document.add_paragraph(line)
+            document.add_paragraph(xml_text(line))
     footer = document.add_paragraph()
     _run(
         footer,

@@ -11,7 +11,6 @@ the deliveries of the called people and the totals of the rest.
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -256,12 +255,9 @@ def to_xlsx(ev: Evidence) -> bytes:
     )
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def _text(value: object) -> str:
     """A cell's text without the characters a .docx (XML) cannot carry."""
-    return _NOT_XML.sub("", "" if value is None else str(value))
+    return tabular.xml_text(value)
 
 
 def _table(doc: Any, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
