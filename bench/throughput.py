@@ -29,6 +29,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bench.common import ServerProcess, cpu_seconds, drop_postgres, fetch_token, write_report
@@ -65,11 +66,32 @@ async def phase(backend: Any, generator: Generator, servers: int, load: LoadPlan
         for server in started:
             await server.stop()
         await backend.discard(url)
+    if any(int(status) >= 500 for status in figures.get("statuses", {})):
+        figures["server_errors"] = [error for s in started for error in server_errors(s.log)]
     answered = sum(figures.get("statuses", {}).values()) or 1
     cpu = sum(a - b for a, b in zip(after, before, strict=True))
     figures["servers"] = servers
     figures["server_cpu_ms_per_report"] = round(1000 * cpu / answered, 2)
     return figures
+
+
+def server_errors(log: Path, keep: int = 3) -> list[str]:
+    """The first ``keep`` logged errors of a server (each with its traceback's last line), so a
+    5xx the generator counted says what it was."""
+    if not log.exists():
+        return []
+    lines = log.read_text(errors="replace").splitlines()
+    found = []
+    for n, line in enumerate(lines):
+        if "ERROR" in line or "Traceback" in line:
+            tail = next(
+                (x for x in lines[n + 1 : n + 80] if x and not x.startswith((" ", "Traceback"))),
+                "",
+            )
+            found.append(f"{line.strip()} … {tail.strip()}")
+            if len(found) == keep:
+                break
+    return found
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,6 +148,9 @@ def print_figures(data: dict[str, Any]) -> None:
             f"{row['per_second']} reports/s, p99 {row['latency_ms']['p99']} ms, server CPU "
             f"{row['server_cpu_ms_per_report']} ms per report; statuses {row.get('statuses')}"
         )
+    for key, row in data["phases"].items():
+        for error in row.get("server_errors", []):
+            print(f"  {key}: server error: {error}")
     print(f"two processes / one: {data['scale_two_processes']} × (goal ≥ {GOALS['scale']})")
     print(f"written {data['path']}")
 
