@@ -9,6 +9,7 @@ from yingji.duty import (
     handover,
     handover_api,
     models,
+    reporting,
     reporting_api,
     reporting_jobs,
     roster,
@@ -52,4 +53,6 @@ DOMAIN = Domain(
         Permission.DUTY_APPROVE: _LEADERS,
     },
     on_duty=roster.resolve_on_duty,
+    # 信息报送情况 in dispatch's monthly bulletin (decision 0033)
+    bulletin_sections=(reporting.bulletin_section,),
 )
