@@ -35,6 +35,7 @@ DOMAIN = Domain(
         attendance.ARM_TIMER: attendance.arm_on_time,
         reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due,
         handover.HANDOVER_TIMER: handover.alert_unsigned,
+        handover.OPEN_TIMER: handover.open_on_time,
     },
     subscribers=(reporting_jobs.FollowIncidents,),
     reference_data=(attendance.ensure_arming,),
