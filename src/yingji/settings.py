@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     first_report_minutes: int = Field(
         default=60, description="written first report (首报) deadline for level III and above"
     )
+    handover_unsigned_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="minutes after a shift change a handover (交接班) may stay unsigned before the "
+        "duty leader on duty is told",
+    )
     order_read_days: int = Field(
         default=30,
         ge=0,

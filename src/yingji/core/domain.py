@@ -17,7 +17,7 @@ from typing import Protocol
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import audit, events, security, timers, web
+from yingji.core import audit, bulletin_sections, events, security, timers, web
 from yingji.core import on_duty as duty_hook
 from yingji.core.db import Database
 from yingji.core.events import Bus, DomainEvent
@@ -85,6 +85,8 @@ class Domain:
     authenticator: Authenticator | None = None
     #: answers "who is on duty now" from rosters (one domain gives it; ``core.on_duty``)
     on_duty: duty_hook.OnDutyResolver | None = None
+    #: sections this domain adds to the monthly bulletin (``core.bulletin_sections``)
+    bulletin_sections: tuple[bulletin_sections.SectionContributor, ...] = ()
 
 
 def install(domains: Iterable[Domain]) -> None:
@@ -101,6 +103,8 @@ def install(domains: Iterable[Domain]) -> None:
             security.set_authenticator(domain.authenticator)
         if domain.on_duty is not None:
             duty_hook.set_resolver(domain.on_duty)
+        for contributor in domain.bulletin_sections:
+            bulletin_sections.add_contributor(contributor)
 
 
 def timer_handlers(domains: Iterable[Domain]) -> dict[str, timers.TimerHandler]:

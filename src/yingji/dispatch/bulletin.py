@@ -7,6 +7,9 @@ figures (``dispatch.kpi``, one set of aggregate queries) into a :class:`Bulletin
 :func:`render_docx` and :func:`render_html` lay the same rows out as a Word document and a
 self-contained HTML page.
 
+Sections of other domains (信息报送情况 from duty, which dispatch may not import) come through
+``core.bulletin_sections`` (decision 0033): they follow 超时环节 and come before 说明.
+
 Ranking: the overall score of a unit is the mean of its five rates, leaving out the rates
 without data (denominator 0); higher ranks first. Units with the same score share a rank
 (1, 1, 3 …) and are listed by name; units without any rated figure come last. What counts in
@@ -19,7 +22,7 @@ import html
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -35,7 +38,8 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yingji.core import clock
+from yingji.core import bulletin_sections, clock
+from yingji.core.bulletin_sections import BulletinSection
 from yingji.core.clock import LOCAL_TZ, as_utc
 from yingji.core.errors import ValidationFailed
 from yingji.core.security import Scope
@@ -108,6 +112,8 @@ class Bulletin:
     tiers: list[TierKpi]
     total: KpiFigures
     overdue: list[OverdueOrder]
+    #: other domains' sections (``core.bulletin_sections``), in the order of the domains
+    extra: list[BulletinSection] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -151,6 +157,7 @@ async def build_bulletin(*, session: AsyncSession, month: str, scope: Scope) -> 
         overdue=await kpi.overdue_orders(
             session=session, since=since, until=until, scope=scope, at=end
         ),
+        extra=await bulletin_sections.sections(session, since=since, until=until, scope=scope),
     )
 
 
@@ -275,6 +282,15 @@ def ended_note(bulletin: Bulletin) -> str | None:
 
 
 SECTIONS = ("一、联动单位排名", "二、分层级情况", "三、超时环节", "四、说明")
+NUMERALS = "一二三四五六七八九十"
+
+
+def headings(bulletin: Bulletin) -> list[str]:
+    """The numbered headings: the bulletin's own three, the other domains' sections, 说明."""
+    titles = [h.split("、", 1)[1] for h in SECTIONS]
+    titles[3:3] = [section.title for section in bulletin.extra]
+    return [f"{NUMERALS[i] if i < len(NUMERALS) else i + 1}、{t}" for i, t in enumerate(titles)]
+
 
 # --- Word ---------------------------------------------------------------------------------------
 
@@ -355,19 +371,25 @@ def render_docx(bulletin: Bulletin) -> bytes:
     if as_of:
         _paragraph(document, as_of, center=True)
     _paragraph(document, intro(bulletin))
-    _paragraph(document, SECTIONS[0], size=12, bold=True)
+    numbered = headings(bulletin)
+    _paragraph(document, numbered[0], size=12, bold=True)
     _table(document, RANKING_HEADER, ranking_rows(bulletin))
     note = ended_note(bulletin)
     if note:
         _paragraph(document, note)
-    _paragraph(document, SECTIONS[1], size=12, bold=True)
+    _paragraph(document, numbered[1], size=12, bold=True)
     _table(document, TIER_HEADER, tier_rows(bulletin))
-    _paragraph(document, SECTIONS[2], size=12, bold=True)
+    _paragraph(document, numbered[2], size=12, bold=True)
     if bulletin.overdue:
         _table(document, OVERDUE_HEADER, overdue_rows(bulletin))
     else:
         _paragraph(document, "本月无超时环节。")
-    _paragraph(document, SECTIONS[3], size=12, bold=True)
+    for heading, section in zip(numbered[3:], bulletin.extra, strict=False):
+        _paragraph(document, heading, size=12, bold=True)
+        _paragraph(document, section.summary)
+        if section.rows:
+            _table(document, section.header, section.rows)
+    _paragraph(document, numbered[-1], size=12, bold=True)
     _paragraph(document, RULES)
     _paragraph(document, f"生成时间：{local_time(bulletin.generated_at)}（北京时间）")
     buffer = io.BytesIO()
@@ -400,6 +422,7 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def render_html(bulletin: Bulletin) -> str:
     """The bulletin as one self-contained zh-CN HTML page (no external resources)."""
     e = html.escape
+    numbered = headings(bulletin)
     note = ended_note(bulletin)
     as_of = as_of_line(bulletin)
     overdue = (
@@ -415,14 +438,19 @@ def render_html(bulletin: Bulletin) -> str:
         f'<p class="month">（{e(bulletin.label)}）</p>',
         f'<p class="month">{e(as_of)}</p>' if as_of else "",
         f"<p>{e(intro(bulletin))}</p>",
-        f"<h2>{e(SECTIONS[0])}</h2>",
+        f"<h2>{e(numbered[0])}</h2>",
         _html_table(RANKING_HEADER, ranking_rows(bulletin)),
         f"<p>{e(note)}</p>" if note else "",
-        f"<h2>{e(SECTIONS[1])}</h2>",
+        f"<h2>{e(numbered[1])}</h2>",
         _html_table(TIER_HEADER, tier_rows(bulletin)),
-        f"<h2>{e(SECTIONS[2])}</h2>",
+        f"<h2>{e(numbered[2])}</h2>",
         overdue,
-        f"<h2>{e(SECTIONS[3])}</h2>",
+        *(
+            f"<h2>{e(heading)}</h2>\n<p>{e(section.summary)}</p>"
+            + (_html_table(section.header, section.rows) if section.rows else "")
+            for heading, section in zip(numbered[3:], bulletin.extra, strict=False)
+        ),
+        f"<h2>{e(numbered[-1])}</h2>",
         f'<p class="rules">{e(RULES)}</p>',
         f'<p class="generated">生成时间：{e(local_time(bulletin.generated_at))}（北京时间）</p>',
         "</body>\n</html>\n",

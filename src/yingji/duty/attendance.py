@@ -6,11 +6,13 @@ shift (``duty.check_in_due``, at the start plus :data:`GRACE`) marks a shift nob
 on as ``missed`` and tells the duty chief on duty over the division and the duty chief on duty
 at the level above (``core.on_duty``; with no roster there, the duty leaders of that division).
 
-The timers are armed from the shifts themselves, whoever wrote them (the roster's generator,
-swaps, the .xlsx import): :func:`arm` schedules one for every scheduled shift that starts within
-:data:`ARM_AHEAD` and has none, and the arming timer (``duty.check_in_arm``) runs it every
-:data:`ARM_EVERY`. A shift written less than an hour before its start is armed by the import
-(:func:`arm` with its ids) or by the next arming run, which fires at once if it is already late.
+The timers are armed from the shifts themselves (and with them the timers that open the
+handover at each shift change, ``handover.arm_openings``), whoever wrote them (the roster's
+generator, swaps, the .xlsx import): :func:`arm` schedules one for every scheduled shift that
+starts within :data:`ARM_AHEAD` and has none, and the arming timer (``duty.check_in_arm``) runs
+it every :data:`ARM_EVERY`. A shift written less than an hour before its start is armed by the
+import (:func:`arm` with its ids) or by the next arming run, which fires at once if it is
+already late.
 The check-in timer re-reads the shift when it fires: a shift moved later is re-armed, one
 checked in (or gone) is left alone.
 
@@ -42,6 +44,7 @@ from yingji.core.errors import (
 from yingji.core.events import EventScope
 from yingji.core.on_duty import Position, on_duty
 from yingji.core.security import SYSTEM, Permission, Principal, Role
+from yingji.duty import handover
 from yingji.duty.models import DutyShift, DutySpotCheck, ShiftState
 from yingji.org import service as org
 
@@ -371,8 +374,13 @@ async def arm(session: AsyncSession, *, shift_ids: Sequence[uuid.UUID] | None = 
     """Schedule the check-in timer of every scheduled shift starting within :data:`ARM_AHEAD`
     (or of the shifts named) with a person on it and no timer open; a shift already past its
     grace fires at once (an empty seat is the roster's conflict, not a missed check-in).
-    Returns how many were armed."""
+    Returns how many were armed. The same run arms the handover openings of the shift changes
+    of those shifts (``handover.arm_openings``: a change within the last :data:`ARM_EVERY` or
+    the next :data:`ARM_AHEAD`)."""
     now = clock.now()
+    await handover.arm_openings(
+        session, since=now - ARM_EVERY, until=now + ARM_AHEAD, shift_ids=shift_ids
+    )
     stmt = select(DutyShift.id, DutyShift.starts_at).where(
         DutyShift.state == ShiftState.SCHEDULED.value,
         DutyShift.person_id.is_not(None),

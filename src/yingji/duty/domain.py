@@ -9,6 +9,7 @@ from yingji.duty import (
     handover,
     handover_api,
     models,
+    reporting,
     reporting_api,
     reporting_jobs,
     roster,
@@ -34,6 +35,7 @@ DOMAIN = Domain(
         attendance.ARM_TIMER: attendance.arm_on_time,
         reporting_jobs.REPORT_DUE_TIMER: reporting_jobs.report_due,
         handover.HANDOVER_TIMER: handover.alert_unsigned,
+        handover.OPEN_TIMER: handover.open_on_time,
     },
     subscribers=(reporting_jobs.FollowIncidents,),
     reference_data=(attendance.ensure_arming,),
@@ -52,4 +54,6 @@ DOMAIN = Domain(
         Permission.DUTY_APPROVE: _LEADERS,
     },
     on_duty=roster.resolve_on_duty,
+    # 信息报送情况 in dispatch's monthly bulletin (decision 0033)
+    bulletin_sections=(reporting.bulletin_section,),
 )

@@ -10,8 +10,16 @@ of the change (a shift of the division ending at the change for the outgoing sid
 it for the incoming side), or a roster manager (``duty.roster``); when nobody was rostered on
 the outgoing side, any desk member may sign it out.
 
-A handover still unsigned ``UNSIGNED_AFTER`` past the change alerts the duty leader on duty
-(``core.on_duty``; the division's duty leaders by role when no roster says who) through a timer.
+The platform opens the handover itself at each shift change of a division's roster (a shift
+of the division ends when another starts): one timer row per change (``duty.handover_open``,
+subject the division, key the change), armed from the shifts by the same arming as the
+check-in timers (``attendance.arm``: hourly for what changes within a day, and by the roster's
+writers at once). It opens the handover unless one is already open for that change (a desk
+opened it a little before); nobody has to start it.
+
+A handover still unsigned :func:`unsigned_after` (``YINGJI_HANDOVER_UNSIGNED_MINUTES``, 30 by
+default) past the change alerts the duty leader on duty (``core.on_duty``; the division's duty
+leaders by role when no roster says who) through a timer.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import clock, timers
@@ -44,11 +52,12 @@ from yingji.duty.models import (
 from yingji.incidents import service as incidents
 from yingji.incidents.schemas import OPEN_STATES
 from yingji.org import service as org
+from yingji.settings import get_settings
 from yingji.warning import service as warnings
 
 HANDOVER_TIMER = "duty.handover_unsigned"  # never rename: stored in timer rows
-#: how long after the change a handover may stay unsigned before the duty leader is told
-UNSIGNED_AFTER = timedelta(minutes=30)
+#: opens the handover at a roster's shift change (subject: division, key: the change)
+OPEN_TIMER = "duty.handover_open"  # never rename: stored in timer rows
 #: a change is looked for this far either side of now when none is named
 CHANGE_WINDOW = timedelta(hours=12)
 #: each list of ``open_items`` holds at most this many rows (its count says how many there were)
@@ -85,8 +94,14 @@ def overdue(handover: Handover, at: datetime) -> bool:
     return handover.state != HandoverState.SIGNED and at >= alert_at(handover)
 
 
+def unsigned_after() -> timedelta:
+    """How long after the change a handover may stay unsigned before the duty leader is told
+    (``YINGJI_HANDOVER_UNSIGNED_MINUTES``)."""
+    return timedelta(minutes=get_settings().handover_unsigned_minutes)
+
+
 def alert_at(handover: Handover) -> datetime:
-    return clock.as_utc(handover.change_at) + UNSIGNED_AFTER
+    return clock.as_utc(handover.change_at) + unsigned_after()
 
 
 # --- the roster around a change ------------------------------------------------------------------
@@ -375,6 +390,14 @@ async def open_handover(
     )
     if existing is not None:
         return Opened(existing, created=False)
+    return Opened(await _open(session, division, change_at, now), created=True)
+
+
+async def _open(
+    session: AsyncSession, division: DivisionRef, change_at: datetime, now: datetime
+) -> Handover:
+    """A new handover of ``division``'s change at ``change_at``, its list frozen at ``now`` and
+    its unsigned alert armed."""
     outgoing, incoming = await shifts_at_change(
         session=session, division_adcode=division.adcode, change_at=change_at
     )
@@ -407,7 +430,104 @@ async def open_handover(
         after={**snapshot(handover), "counts": handover.open_items["counts"]},
         audience=audience(division.path),
     )
-    return Opened(handover, created=True)
+    return handover
+
+
+# --- opened by the platform at each shift change -------------------------------------------------
+
+
+async def arm_openings(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime,
+    shift_ids: Sequence[uuid.UUID] | None = None,
+) -> int:
+    """Schedule the opening timer of every shift change in ``(since, until]`` (of the shifts
+    named: at their starts and ends) that has no opening timer yet (in any state: a change
+    is opened once) and no handover. A change is a moment when a shift of a division ends and
+    another of it starts. Returns how many were armed (``attendance.arm`` calls this)."""
+    window = or_(
+        and_(DutyShift.starts_at > since, DutyShift.starts_at <= until),
+        and_(DutyShift.ends_at > since, DutyShift.ends_at <= until),
+    )
+    named: set[tuple[str, datetime]] | None = None
+    stmt = select(DutyShift.division_adcode, DutyShift.starts_at, DutyShift.ends_at).where(window)
+    if shift_ids is not None:
+        ids = sorted(set(shift_ids))
+        if not ids:
+            return 0
+        mine = (
+            await session.execute(
+                select(DutyShift.division_adcode, DutyShift.starts_at, DutyShift.ends_at).where(
+                    DutyShift.id.in_(ids)
+                )
+            )
+        ).all()
+        named = {(r[0], clock.as_utc(m)) for r in mine for m in (r[1], r[2])}
+        stmt = stmt.where(DutyShift.division_adcode.in_(sorted({d for d, _ in named})))
+    rows = (await session.execute(stmt)).all()
+    starts = {(r[0], clock.as_utc(r[1])) for r in rows}
+    ends = {(r[0], clock.as_utc(r[2])) for r in rows}
+    changes = {c for c in starts & ends if since < c[1] <= until}
+    if named is not None:
+        changes &= named
+    if not changes:
+        return 0
+    divisions = sorted({d for d, _ in changes})
+    armed = {
+        (r[0], r[1])
+        for r in await session.execute(
+            select(timers.Timer.subject, timers.Timer.key).where(
+                timers.Timer.kind == OPEN_TIMER, timers.Timer.subject.in_(divisions)
+            )
+        )
+    }
+    opened = {
+        (r[0], clock.as_utc(r[1]).isoformat())
+        for r in await session.execute(
+            select(Handover.division_adcode, Handover.change_at).where(
+                Handover.division_adcode.in_(divisions), Handover.change_at > since
+            )
+        )
+    }
+    now = clock.now()
+    fresh = [
+        timers.NewTimer(
+            subject=division,
+            key=moment.isoformat(),
+            due_at=max(moment, now),
+            payload={"change_at": moment.isoformat()},
+        )
+        for division, moment in sorted(changes)
+        if (division, moment.isoformat()) not in armed | opened
+    ]
+    return await timers.schedule_many(session, kind=OPEN_TIMER, timers=fresh)
+
+
+async def open_on_time(session: AsyncSession, firing: timers.TimerFiring) -> None:
+    """Timer ``duty.handover_open``: the platform opens the handover of the division's change
+    (and so arms its unsigned alert) unless one is open for it already or the roster no longer
+    changes then (a shift moved or removed since the timer was armed)."""
+    change_at = clock.as_utc(datetime.fromisoformat(firing.key))
+    try:
+        division = await division_in_scope(
+            session=session, adcode=firing.subject, scope=SYSTEM.scope
+        )
+    except NotFound:
+        return
+    outgoing, incoming = await shifts_at_change(
+        session=session, division_adcode=division.adcode, change_at=change_at
+    )
+    if not outgoing or not incoming:
+        return
+    existing = await session.scalar(
+        select(Handover.id).where(
+            Handover.division_adcode == division.adcode, Handover.change_at == change_at
+        )
+    )
+    if existing is None:
+        await _open(session, division, change_at, clock.now())
 
 
 async def _signer_shift(
@@ -635,7 +755,7 @@ async def alert_unsigned(session: AsyncSession, firing: timers.TimerFiring) -> N
                     "kind": "handover_unsigned",
                     "title": f"交接班未签字 {division.name} {change}",
                     "body": f"{division.name} {change} 的交接班超过"
-                    f"{int(UNSIGNED_AFTER.total_seconds() // 60)}分钟仍未完成（{waiting}）。",
+                    f"{int(unsigned_after().total_seconds() // 60)}分钟仍未完成（{waiting}）。",
                     "user_ids": [str(u) for u in leaders],
                     "said": {"division_name": division.name, "change_at": _iso(handover.change_at)},
                 }

@@ -34,6 +34,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yingji.core import audit, clock, timers
+from yingji.core.bulletin_sections import BulletinSection
 from yingji.core.changes import record_change
 from yingji.core.db import InsertUnlessTaken, blank_row
 from yingji.core.errors import Conflict, NotFound, ValidationFailed
@@ -1239,3 +1240,35 @@ async def monthly_counts(
         TownCount(adcode=a, name=names[a], counts={k: tally[a][k] for k in keys})
         for a in sorted(tally)
     ]
+
+
+#: the bulletin's section (``core.bulletin_sections``): the same counts as the KPI page's
+BULLETIN_TITLE = "信息报送情况"
+BULLETIN_HEADER = ("乡镇（街道）", "应报", "按时", "迟报", "漏报")
+
+
+async def bulletin_section(
+    session: AsyncSession, *, since: datetime, until: datetime, scope: Scope
+) -> BulletinSection | None:
+    """信息报送情况 of the monthly bulletin: the reports owed in ``[since, until)`` in the
+    reader's area, by the division one level below it (by town for a county), as
+    :func:`monthly_counts` gives them to the KPI page; a scope without an area has none."""
+    if scope.everything:
+        path = ""
+    elif scope.division_path:
+        path = scope.division_path
+    else:
+        return None
+    counts = await monthly_counts(session, division_path=path, month_start=since, month_end=until)
+    keys = ("owed", "met", "late", "missing")
+    rows = tuple((c.name, *(str(c.counts[k]) for k in keys)) for c in counts if c.counts["owed"])
+    total = {k: sum(c.counts[k] for c in counts) for k in (*keys, "due")}
+    if not rows:
+        summary = "本月无应报送的信息（应报0件，迟报0件，漏报0件）。"
+    else:
+        still = f"，尚未到期{total['due']}件" if total["due"] else ""
+        summary = (
+            f"本月应报送信息{total['owed']}件，按时报送{total['met']}件，"
+            f"迟报{total['late']}件，漏报{total['missing']}件{still}。"
+        )
+    return BulletinSection(title=BULLETIN_TITLE, summary=summary, header=BULLETIN_HEADER, rows=rows)
