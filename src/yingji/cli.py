@@ -793,13 +793,15 @@ def report_bulletin(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="docx or html.")] = "docx",
 ) -> None:
-    """The monthly bulletin (月度通报): unit ranking by the five rates, every overdue order."""
+    """The monthly bulletin (月度通报): unit ranking by the five rates, every overdue order, and
+    the statutory reports (信息报送) owed, late and missing by town."""
     settings = _settings()
     if fmt not in ("docx", "html"):
         err.print("[red]invalid_format[/red]: --format is docx or html")
         raise typer.Exit(1)
 
     async def run() -> bytes:
+        domains.install()  # the sections other domains add (信息报送情况), as create_app does
         db = _database(settings)
         try:
             async with db.unit_of_work(readonly=True) as session:

@@ -4,17 +4,21 @@ domain through ``core.bulletin_sections`` (dispatch never imports duty; decision
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import docx
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from tests.duty.test_reporting import DEAD_3, desks, draft, sign_and_send
 from tests.factories import bearer, deliver_events, make_division, make_user
 from tests.incidents.test_incident_lifecycle import open_incident, post
+from yingji.cli import app as cli
 from yingji.core import bulletin_sections
 from yingji.core.clock import ManualClock
 from yingji.core.db import Database
@@ -151,3 +155,18 @@ async def test_without_a_domain_contributing_the_bulletin_keeps_its_own_sections
     assert reporting_table(document) is None
     paragraphs = texts(document)
     assert "四、说明" in paragraphs and not any("信息报送" in t for t in paragraphs)
+
+
+async def test_the_bulletin_command_carries_the_same_section(
+    july: None, cli_env: None, tmp_path: Path
+) -> None:
+    out = tmp_path / "bulletin.html"
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["report", "bulletin", "--month", "2026-07", "--format", "html", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "信息报送情况" in page
+    assert "本月应报送信息6件，按时报送1件，迟报1件，漏报2件，尚未到期2件。" in page
