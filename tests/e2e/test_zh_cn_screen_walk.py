@@ -1,7 +1,8 @@
 """Every word an operator reads is Chinese: the duty officer, the administrator and the fire
 brigade's liaison walk every screen in zh-CN — the intake desk after filing a call (the receipt
 with its reasons), the situation board with its live feed, an incident page with a timeline,
-the inbox, the supervision board, the KPIs, the warnings (list, editor, a published one with its
+the inbox, the supervision board, the KPIs (应急类 and 服务类), the service cases (服务类事务) and a
+service case's page, the warnings (list, editor, a published one with its
 叫应 board), the notifications, the call plans, the administration pages, the audit log and a
 phone's 叫应 page — and no run of Latin letters shows that is not a name, a number, a code the
 user typed or a short allow-list (GeoJSON, CSV, KPI …). The visible text is
@@ -151,6 +152,26 @@ def open_incident_with_a_timeline(base: str) -> tuple[str, str]:
     return incident, number
 
 
+def open_a_service_case(base: str) -> str:
+    """A 12345 call about a water cut: a service case (服务类事务), verified and dispatched."""
+    officer = bearer(base, "duty_officer")
+    answer = httpx.post(
+        f"{base}/api/v1/intake/reports",
+        headers=officer,
+        json={
+            "channel": "hotline_12345",
+            "external_id": "walk-service-1",
+            "text": "竹口镇某小区家里停水两天了，什么时候来水",
+        },
+    )
+    answer.raise_for_status()
+    case = str(answer.json()["incident_id"])
+    url = f"{base}/api/v1/incidents/{case}"
+    httpx.post(f"{url}/verify", headers=officer, json={}).raise_for_status()
+    httpx.post(f"{url}/dispatch", headers=officer).raise_for_status()
+    return case
+
+
 def publish_a_warning(base: str) -> str:
     """An orange rainstorm warning over 竹口镇, drafted by the officer, approved by the duty
     leader, signed by the commander and published: its id."""
@@ -205,6 +226,7 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
     walk = Walk(known_names(server, admin_headers))
     incident, _number = open_incident_with_a_timeline(server)
     warning = publish_a_warning(server)
+    service_case = open_a_service_case(server)
     context = browser.new_context(
         viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
@@ -229,8 +251,9 @@ def test_every_screen_reads_in_chinese_for_the_officer_the_admin_and_the_liaison
     walk.visit(page, server, f"/incidents/{incident}", "officer /incidents/:id")
     expect(page.get_by_test_id("incident-timeline").locator("li").first).to_be_visible()
     shot(page, "walk-incident")
-    for path in ("/supervision", "/kpi"):
+    for path in ("/supervision", "/kpi", "/kpi?kind=service", "/service-cases"):
         walk.visit(page, server, path, f"officer {path}")
+    walk.visit(page, server, f"/incidents/{service_case}", "officer /incidents/:id (service)")
     # the warnings: the list's tabs, the editor, a published warning with its board, notifications
     for path in (
         "/warnings",

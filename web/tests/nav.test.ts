@@ -11,6 +11,7 @@ describe('side navigation by permission', () => {
     const all = [...READ, 'incident.write', 'dispatch.write', 'order.act', 'user.manage', 'audit.read']
     expect(paths(all)).toEqual([
       '/map',
+      '/service-cases',
       '/intake',
       '/inbox',
       '/supervision',
@@ -26,6 +27,7 @@ describe('side navigation by permission', () => {
   it('gives a duty officer the desk and the board, a liaison the inbox, nobody nothing', () => {
     expect(paths([...READ, 'incident.write', 'dispatch.write', 'report.create'])).toEqual([
       '/map',
+      '/service-cases',
       '/intake',
       '/supervision',
       '/kpi',

@@ -38,12 +38,16 @@ export interface Period {
   to: string
 }
 
-export function fetchUnitKpis(period: Period): Promise<UnitKpi[]> {
-  return api.get<UnitKpi[]>('/kpi/units', { from: period.from, to: period.to })
+/** Orders of emergency incidents or of service cases (服务类事务): the KPIs never mix them. */
+export const CASE_KINDS = ['emergency', 'service'] as const
+export type CaseKind = (typeof CASE_KINDS)[number]
+
+export function fetchUnitKpis(period: Period, kind: CaseKind = 'emergency'): Promise<UnitKpi[]> {
+  return api.get<UnitKpi[]>('/kpi/units', { from: period.from, to: period.to, kind })
 }
 
-export function fetchTierKpis(period: Period): Promise<TierKpi[]> {
-  return api.get<TierKpi[]>('/kpi/tiers', { from: period.from, to: period.to })
+export function fetchTierKpis(period: Period, kind: CaseKind = 'emergency'): Promise<TierKpi[]> {
+  return api.get<TierKpi[]>('/kpi/tiers', { from: period.from, to: period.to, kind })
 }
 
 export type BulletinFormat = 'docx' | 'html'

@@ -68,6 +68,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { permission: PERMISSIONS.incidentWrite, titleKey: 'nav.intake' },
       },
       {
+        path: 'service-cases',
+        name: 'service-cases',
+        component: () => import('@/views/service/ServiceCasesView.vue'),
+        meta: { permission: PERMISSIONS.incidentRead, titleKey: 'nav.serviceCases' },
+      },
+      {
         path: 'incidents/:id',
         name: 'incident',
         component: () => import('@/views/incidents/IncidentView.vue'),

@@ -52,6 +52,7 @@ export const NAV: NavGroup[] = [
     labelKey: null,
     items: [
       { path: '/map', labelKey: 'nav.map', permission: PERMISSIONS.incidentRead, icon: 'map' },
+      { path: '/service-cases', labelKey: 'nav.serviceCases', permission: PERMISSIONS.incidentRead, icon: 'inbox' },
       { path: '/intake', labelKey: 'nav.intake', permission: PERMISSIONS.incidentWrite, icon: 'intake' },
       { path: '/inbox', labelKey: 'nav.inbox', permission: PERMISSIONS.orderAct, icon: 'inbox' },
       { path: '/supervision', labelKey: 'nav.supervision', permission: PERMISSIONS.dispatchWrite, icon: 'supervision' },

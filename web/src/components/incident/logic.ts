@@ -64,15 +64,17 @@ export function allowedActions(
   const dispatch = can('dispatch.write')
   const s = incident.state
   const open = has(OPEN_STATES, s)
+  // a service case (服务类事务) has no level to change and owes no 首报 (decision 0031)
+  const emergency = incident.kind !== 'service'
   return {
     verify: write && s === 'reported',
     control: write && (s === 'verified' || s === 'responding'),
     close: write && has(DISPATCHABLE, s),
     cancel: write && open,
-    level: write && open,
+    level: write && open && emergency,
     note: write && s !== 'archived',
     dispatch: dispatch && has(DISPATCHABLE, s),
-    firstReport: write && needsFirstReport(incident),
+    firstReport: write && emergency && needsFirstReport(incident),
     callback: dispatch && (s === 'closed' || s === 'archived') && !callbackDone(timeline),
     merge: write && open,
   }

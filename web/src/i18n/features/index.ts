@@ -21,6 +21,7 @@ import roster from './roster'
 import duty from './duty'
 import callerLocation from './callerLocation'
 import attendance from './attendance'
+import serviceCases from './serviceCases'
 
 type Messages = Record<string, unknown>
 export interface FeatureMessages {
@@ -28,7 +29,7 @@ export interface FeatureMessages {
   en: Messages
 }
 
-export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty, callerLocation, attendance]
+export const FEATURES: FeatureMessages[] = [domain, incident, inbox, supervision, kpi, intake, admin, board, allocation, words, resources, warning, reporting, archive, roster, duty, callerLocation, attendance, serviceCases]
 
 function isPlainObject(value: unknown): value is Messages {
   return !!value && typeof value === 'object' && !Array.isArray(value)
