@@ -107,6 +107,24 @@ export default {
       log_time_out_of_range: '日志时间须在两天之内，且不能晚于当前时间',
       date_out_of_range: '日期超出范围',
     },
+    words: {
+      // what the audit log shows of the duty desk's rows (state and kind values as words)
+      value: {
+        duty_shift: { state: { scheduled: '待签到', checked_in: '已到岗', missed: '未到岗' } },
+        shift_pattern: { kind: { day_night: '白班/夜班', full_day: '24小时', weekly: '周轮换' } },
+        duty_swap: { state: { requested: '待审批', approved: '已批准', rejected: '已驳回', cancelled: '已撤回' } },
+        duty_handover: { state: { open: '待交班', signed_out: '待接班', signed: '已交接' } },
+        duty_log_entry: { kind: { call_received: '接报', instruction_passed: '传达指示', report_sent: '报送', visit: '来访', other: '其他' } },
+        duty_report: {
+          kind: { phone: '电话报告', first: '首报', followup: '续报', final: '终报' },
+          state: { draft: '草稿', approved: '已签发', sent: '已报送', opened: '已阅', acknowledged: '已签收', corrected: '已更正' },
+        },
+        duty_report_due: {
+          kind: { phone: '电话报告', first: '首报', followup: '续报', final: '终报' },
+          state: { due: '待报', met: '按时', late: '迟报', missing: '漏报', waived: '免报' },
+        },
+      },
+    },
   },
   en: {
     nav: { duty: 'Duty desk' },
@@ -221,6 +239,23 @@ export default {
       order_not_of_incident: 'That order belongs to another incident',
       log_time_out_of_range: 'An entry is dated within two days and not in the future',
       date_out_of_range: 'The date is out of range',
+    },
+    words: {
+      value: {
+        duty_shift: { state: { scheduled: 'awaiting check-in', checked_in: 'checked in', missed: 'missed' } },
+        shift_pattern: { kind: { day_night: 'day/night', full_day: '24 hours', weekly: 'weekly rotation' } },
+        duty_swap: { state: { requested: 'requested', approved: 'approved', rejected: 'rejected', cancelled: 'withdrawn' } },
+        duty_handover: { state: { open: 'open', signed_out: 'signed out', signed: 'signed by both' } },
+        duty_log_entry: { kind: { call_received: 'call received', instruction_passed: 'instruction passed', report_sent: 'report sent', visit: 'visit', other: 'other' } },
+        duty_report: {
+          kind: { phone: 'phone report', first: 'first report', followup: 'follow-up', final: 'final report' },
+          state: { draft: 'draft', approved: 'approved', sent: 'sent', opened: 'opened', acknowledged: 'acknowledged', corrected: 'corrected' },
+        },
+        duty_report_due: {
+          kind: { phone: 'phone report', first: 'first report', followup: 'follow-up', final: 'final report' },
+          state: { due: 'due', met: 'on time', late: 'late', missing: 'missing', waived: 'waived' },
+        },
+      },
     },
   },
 }
