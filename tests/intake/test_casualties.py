@@ -63,3 +63,21 @@ def test_each_count_comes_with_the_words_that_gave_it() -> None:
     assert ("injured", 4, "已致2死4伤", False) in found
     assert ("trapped", 2, "现场还有多人被困", True) in found
     assert ("dead", 3, "死亡人数升至三人", False) in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("小区电梯坏了，里面关了两个人", Casualties(trapped=2)),
+        ("厂房的墙塌了，压在底下还有三个人", Casualties(trapped=3)),
+        ("山上滚石头下来，埋在里面一个人", Casualties(trapped=1)),
+        ("有个老人在家里摔倒了，人已经昏迷", Casualties(injured=1)),
+        ("两个人打架，一个人头被打破了", Casualties(injured=1)),
+        ("村里食堂吃饭后8人中毒，其中1人死亡", Casualties(dead=1, injured=7)),
+        ("店门关了三个月了", Casualties()),
+        ("货车侧翻压在护栏上", Casualties()),
+        ("街上的店铺都关了", Casualties()),
+    ],
+)
+def test_what_callers_say_is_read_as_they_mean_it(text: str, expected: Casualties) -> None:
+    assert casualties_in(text) == expected

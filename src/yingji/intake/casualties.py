@@ -1,13 +1,15 @@
 """伤亡 in a report's words → counts the officer confirms, each with the words that gave it.
 
-"造成3人死亡、12人受伤", "两死一伤", "死亡人数升至十一人", "已致7人遇难", "有人被困":
+"造成3人死亡、12人受伤", "两死一伤", "死亡人数升至十一人", "已致7人遇难", "有人被困", and
+what callers say ("电梯里关了3个人", "压在下面一个人", "人已经昏迷", "头被打破了"):
 dead, injured, missing and trapped. Chinese numerals are read by ``cn2an``; a count is a number
 with a person's measure word (3人, 12名, 两位) before the casualty word or after it (死亡人数升至
 十一人, 死亡3人), or the short form N死M伤. Without a number, "有人" or a person (一名男子, 司机)
 counts one and "多人"/"数人" two (at least that many: ``at_least``). A clause that denies ("暂无
 人员伤亡", "没有人受伤", "未发现失联人员", "无人被困"; negations are whole words of the
 segmentation, so 无锡 or 不幸遇难 deny nothing) counts nothing. A date, a magnitude or a time is no
-count (3.2级地震, 12月6日).
+count (3.2级地震, 12月6日). "5人中毒，其中2人死亡": the dead are among the five, so three
+injured.
 
 A kind's count is the largest any statement gives (reports repeat and update their figures:
 "死亡人数升至11人" after "造成9人死亡"); 重伤 and 轻伤 stated in one sentence add up. The
@@ -59,6 +61,10 @@ KINDS: dict[str, tuple[str, ...]] = {  # fmt: skip
         "撞伤",
         "劈伤",
         "打伤",
+        "打破",  # 头被打破了
+        "头破",
+        "流血",
+        "骨折",
         "炸伤",
         "烫伤",
         "中毒",
@@ -73,7 +79,7 @@ KINDS: dict[str, tuple[str, ...]] = {  # fmt: skip
         "不适",
     ),
     "missing": ("失联", "失踪", "下落不明", "冲走"),
-    "trapped": ("被困", "困住", "困在", "出不来", "被埋", "被压"),
+    "trapped": ("被困", "困住", "困在", "出不来", "被埋", "被压", "压在", "埋在", "关了", "关在"),
 }
 #: the short form N死M伤 (两死一伤, 3死5伤, 1死2伤1失联)
 SHORT = {"死": "dead", "伤": "injured", "失联": "missing", "失踪": "missing"}
@@ -91,14 +97,17 @@ NUMBER_BEFORE = re.compile(
 )  # 3名工人 … 死亡
 NUMBER_AFTER = re.compile(
     r"^(?:者|人数|人员|的人数)?(?:已|共|累计|已经)?(?:上升|升|增加|增|达|为|是|至|到|有|升到|共计)*"
-    r"\s*(\d+)\s*(?:多|余)?\s*[" + MEASURE + r"]"
-)  # 死亡人数升至11人, 死亡3人
+    r"(?:[了着]?(?:下面|底下|下边|里面|里边|里头)?(?:还|还有|有)?)"
+    r"\s*(\d+)\s*(?:多|余)?\s*[" + MEASURE + r"](?!月|小时|钟头|星期|多月|多小时)"
+)  # 死亡人数升至11人, 死亡3人, 压在下面1个人, 关了3个人 (not 关了3个月)
 SHORT_FORM = re.compile(r"(\d+)\s*(死|伤|失联|失踪)")
 PERSON = re.compile(
     r"(有人|1[名位个]|男子|女子|男孩|女孩|老人|孩子|司机|驾驶员|驾驶人|乘客|行人|工人|村民|居民|"
     r"学生|游客|船员|矿工|民警|消防员|一人|其中一人|该男|该女|妇女|婴儿|老汉|骑手|骑车人|"
     r"车主|店主|户主|幼儿|儿童|患者)[^\d，。]{0,12}$"
 )
+#: a clause that starts with the person the previous clause named (有人喝了农药，人已经昏迷)
+SAME_PERSON = re.compile(r"^(?:这个|那个|该)?(?:人|伤者|病人)(?:已经|已|还|都|也)?[^\d，。]{0,4}$")
 SEVERAL = ("多人", "数人", "几人", "多名", "好几个", "几个人", "数名", "若干")
 MAX_COUNT = 100_000
 
@@ -152,7 +161,7 @@ def _count(before: str, after: str) -> tuple[int, bool] | None:
     tail = before[-8:]
     if any(word in tail for word in SEVERAL):
         return 2, True
-    if PERSON.search(before):
+    if PERSON.search(before) or SAME_PERSON.match(before):
         return 1, False
     return None
 
@@ -191,6 +200,19 @@ def _statements(sentence: str) -> list[Evidence]:
     return found
 
 
+def _of_whom(statements: list[Evidence]) -> int | None:
+    """ "5人中毒，其中2人死亡": the dead are among the injured, so the injured are 3. The
+    injured count with the dead of a later "其中" taken out; None when the sentence says no
+    such thing."""
+    for n, item in enumerate(statements):
+        if item.kind != "injured":
+            continue
+        dead = [e.count for e in statements[n + 1 :] if e.kind == "dead" and "其中" in e.words]
+        if dead and max(dead) <= item.count:
+            return item.count - max(dead)
+    return None
+
+
 def read_casualties(text: str) -> CasualtyReading:
     """The casualties ``text`` states, by kind, with the statements that gave them."""
     evidence: list[Evidence] = []
@@ -204,8 +226,10 @@ def read_casualties(text: str) -> CasualtyReading:
             best["injured"] = max(
                 best["injured"], max(e.count for e in severe) + max(e.count for e in light)
             )
+        among = _of_whom(statements)
         for item in statements:
-            best[item.kind] = max(best[item.kind], item.count)
+            count = among if item.kind == "injured" and among is not None else item.count
+            best[item.kind] = max(best[item.kind], count)
             evidence.append(item)
     return CasualtyReading(Casualties(**best), tuple(evidence))
 
