@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -143,7 +144,37 @@ def _error(
     )
 
 
+def install_outage_handlers(app: FastAPI) -> None:
+    """The database gone or saturated: 503 with Retry-After, never a fault of the request."""
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # every connection of the pool stayed busy for its whole timeout: the process takes
+        # more than the database gives it; the client should come back, not read a fault
+        log.warning("no database connection free: %s", str(exc)[:200])
+        return _error(
+            503,
+            "server_busy",
+            "the server is too busy to take this request now; try again shortly",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(ConnectionError)
+    async def connection_lost(_: Request, exc: ConnectionError) -> JSONResponse:
+        # a request opens no connection but to the database (the bus and notifications run
+        # after commit, in the relay): the database went away (refused, reset)
+        log.error("database connection failed: %s", exc)
+        return _error(
+            503,
+            "database_unavailable",
+            "the database cannot take this request now; try again later",
+            headers={"Retry-After": "5"},
+        )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    install_outage_handlers(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
@@ -185,18 +216,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if refused_nul_character(exc):
             return _error(422, "invalid_character", "the request contains a NUL character")
         return await unexpected(request, exc)
-
-    @app.exception_handler(ConnectionError)
-    async def connection_lost(_: Request, exc: ConnectionError) -> JSONResponse:
-        # a request opens no connection but to the database (the bus and notifications run
-        # after commit, in the relay): the database went away (refused, reset)
-        log.error("database connection failed: %s", exc)
-        return _error(
-            503,
-            "database_unavailable",
-            "the database cannot take this request now; try again later",
-            headers={"Retry-After": "5"},
-        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

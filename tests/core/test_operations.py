@@ -17,6 +17,7 @@ import websockets
 from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tests.conftest import free_port, served_env
 from tests.factories import PASSWORD, bearer, make_county_with_two_towns
@@ -373,3 +374,20 @@ async def test_tokens_in_urls_never_reach_the_logs(
     assert any(getattr(r, "path", None) == "/api/v1/units" for r in server)  # our access line
     leaks = [r.__dict__ for r in server if token in r.getMessage() + str(r.__dict__)]
     assert not leaks
+
+
+async def test_no_free_database_connection_is_503_busy_not_500(app) -> None:
+    """Overload: every pooled connection stayed busy past the pool's timeout."""
+    router = APIRouter()
+
+    @router.get("/api/v1/test-pool")
+    async def exhausted() -> None:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 0 reached, connection timed out")
+
+    app.router.routes[:0] = router.routes
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/api/v1/test-pool")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "server_busy"
+    assert answer.headers["retry-after"]
