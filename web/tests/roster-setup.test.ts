@@ -8,6 +8,8 @@ import type { DutyPosition } from '@/api/roster'
 import { useAuthStore } from '@/stores/auth'
 import RosterSetup from '@/components/duty/RosterSetup.vue'
 import RosterView from '@/views/duty/RosterView.vue'
+import rosterMessages from '@/i18n/features/roster'
+import adminMessages from '@/i18n/features/admin'
 import { checkPattern, checkPositions, defaultPositions, patternShifts, rotationsOf, seatsOf } from '@/components/duty/rosterSetup'
 
 function json(status: number, body: unknown) {
@@ -314,5 +316,17 @@ describe('the roster page', () => {
     await flushPromises()
     expect(document.body.querySelector('[data-testid="roster-setup"]')).not.toBeNull()
     expect(calls.some((c) => c.path === '/duty/positions' && c.query.get('division') === TOWN)).toBe(true)
+  })
+})
+
+describe('the words of roster setup and the deadline tables', () => {
+  it('has the same keys in zh-CN and en', () => {
+    const keys = (o: unknown, prefix = ''): string[] =>
+      Object.entries(o as Record<string, unknown>).flatMap(([k, v]) =>
+        v && typeof v === 'object' ? keys(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+      )
+    for (const messages of [rosterMessages, adminMessages]) {
+      expect(keys(messages['zh-CN']).sort()).toEqual(keys(messages.en).sort())
+    }
   })
 })
