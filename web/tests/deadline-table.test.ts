@@ -71,6 +71,7 @@ function serve(path: string, rows: unknown[]) {
     'fetch',
     vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
       const method = init?.method ?? 'GET'
+      if (String(url).endsWith('/divisions/331126')) return json(200, { adcode: '331126', name: '庆元县' })
       if (!String(url).endsWith(path)) return json(404, { error: { code: 'not_found', message: 'x', details: null } })
       if (method === 'GET') return json(200, rows)
       const body = JSON.parse(String(init?.body)) as Record<string, unknown>
@@ -157,7 +158,7 @@ describe('the reporting deadline table', () => {
     answerPut = (body) => json(200, { ...local, ...body, id: 2 })
     const w = await mountTable(ReportingDeadlines)
     expect(w.get('[data-testid="reporting-1-division"]').text()).toBe('全部辖区')
-    expect(w.get('[data-testid="reporting-2-division"]').text()).toBe('331126')
+    expect(w.get('[data-testid="reporting-2-division"]').text()).toBe('庆元县331126')
     expect((w.get('[data-testid="reporting-2-followup_hours"] input').element as HTMLInputElement).value).toBe('6')
 
     const cadence = w.get('[data-testid="reporting-2-followup_hours"] input')
