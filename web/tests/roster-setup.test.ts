@@ -94,6 +94,8 @@ beforeEach(() => {
     'GET /duty/roster': (c) => json(200, { division_adcode: TOWN, month: c.query.get('month'), shifts: [], conflicts: [] }),
     'GET /duty/swaps': () => json(200, { items: [] }),
     'GET /divisions': () => json(200, { items: [], total: 0 }),
+    'GET /units': () =>
+      json(200, { items: [{ id: 'unit-water', code: 'SL', name: '庆元县水利局', kind: 'department', tier: 1 }], total: 1 }),
     [`GET /divisions/${TOWN}`]: () =>
       json(200, { adcode: TOWN, name: '甲镇', level: 'town', parent_adcode: '331126', path: `331126/${TOWN}/` }),
   }
@@ -181,6 +183,7 @@ describe('the positions form', () => {
 
     await choose(w.get('[data-testid="position-3"]').element, '专业值班')
     await w.get('input[data-testid="label-3"]').setValue('水利')
+    await choose(w.get('[data-testid="unit-3"]').element, '庆元县水利局')
     expect(w.find('[data-testid="position-problems"]').exists()).toBe(false)
     await w.get('[data-testid="save-positions"]').trigger('click')
     await flushPromises()
@@ -191,7 +194,7 @@ describe('the positions form', () => {
       { position: 'leader', label: '', seats: 1, unit_id: null },
       { position: 'chief', label: '', seats: 1, unit_id: null },
       { position: 'officer', label: '', seats: 1, unit_id: null },
-      { position: 'professional', label: '水利', seats: 1, unit_id: null },
+      { position: 'professional', label: '水利', seats: 1, unit_id: 'unit-water' },
     ])
   })
 

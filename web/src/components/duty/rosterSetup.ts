@@ -61,7 +61,7 @@ export function checkPositions(rows: readonly PositionDraft[]): string[] {
 }
 
 export const positionsBody = (rows: readonly PositionDraft[]): DutyPositionIn[] =>
-  rows.map((r) => ({ position: r.position, label: r.label.trim(), seats: r.seats, unit_id: r.unit_id }))
+  rows.map((r) => ({ position: r.position, label: r.label.trim(), seats: r.seats, unit_id: r.unit_id || null }))
 
 export interface PatternShift {
   code: string
