@@ -114,6 +114,7 @@ def test_a_roster_manager_sets_up_a_town_and_generates_a_month(
         expect(setup.get_by_test_id("generate-conflicts")).to_contain_text("轮休不足")
         shot(page, "duty-roster-setup-generated")
         page.locator(".el-drawer__close-btn").click()
+        expect(page.get_by_test_id("roster-setup")).to_be_hidden()
 
         # the calendar shows the month's shifts, named
         expect(page.locator("[data-shift]").first).to_be_visible()
