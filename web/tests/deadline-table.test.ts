@@ -30,6 +30,8 @@ const reporting = (id: number, prefix: string, phone: number): ReportingDeadline
   level: 'IV',
   phone_minutes: phone,
   written_minutes: 60,
+  followup_hours: 4,
+  final_days: 10,
   basis: null,
 })
 
@@ -69,6 +71,7 @@ function serve(path: string, rows: unknown[]) {
     'fetch',
     vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
       const method = init?.method ?? 'GET'
+      if (String(url).endsWith('/divisions/331126')) return json(200, { adcode: '331126', name: '庆元县' })
       if (!String(url).endsWith(path)) return json(404, { error: { code: 'not_found', message: 'x', details: null } })
       if (method === 'GET') return json(200, rows)
       const body = JSON.parse(String(init?.body)) as Record<string, unknown>
@@ -147,5 +150,77 @@ describe('the reporting deadline table', () => {
     await w.get('[data-testid="reporting-save-1"]').trigger('click')
     await flushPromises()
     expect(puts[0]).toMatchObject({ basis: '《办法》第五条' })
+  })
+
+  it('shows the jurisdiction, 续报 cadence and 终报 days and saves them with the row', async () => {
+    const local = { ...reporting(2, 'accident', 10), division_adcode: '331126', followup_hours: 6, final_days: 7 }
+    serve('/reporting-deadlines', [reporting(1, 'accident', 10), local])
+    answerPut = (body) => json(200, { ...local, ...body, id: 2 })
+    const w = await mountTable(ReportingDeadlines)
+    expect(w.get('[data-testid="reporting-1-division"]').text()).toBe('全部辖区')
+    expect(w.get('[data-testid="reporting-2-division"]').text()).toBe('庆元县331126')
+    expect((w.get('[data-testid="reporting-2-followup_hours"] input').element as HTMLInputElement).value).toBe('6')
+
+    const cadence = w.get('[data-testid="reporting-2-followup_hours"] input')
+    await cadence.setValue('3')
+    await cadence.trigger('blur')
+    const final = w.get('[data-testid="reporting-2-final_days"] input')
+    await final.setValue('')
+    await final.trigger('blur')
+    await flushPromises()
+    await w.get('[data-testid="reporting-save-2"]').trigger('click')
+    await flushPromises()
+    // the whole rule goes back, so the jurisdiction's row is the one that changes
+    expect(puts).toEqual([
+      {
+        division_adcode: '331126',
+        category_prefix: 'accident',
+        level: 'IV',
+        phone_minutes: 10,
+        written_minutes: 60,
+        followup_hours: 3,
+        final_days: null,
+        basis: null,
+      },
+    ])
+  })
+
+  it('keeps the cadence and the 终报 within the server bounds', async () => {
+    serve('/reporting-deadlines', [reporting(1, 'accident', 10)])
+    answerPut = (body) => json(200, { ...reporting(1, 'accident', 10), ...body, id: 1 })
+    const w = await mountTable(ReportingDeadlines)
+    const cadence = w.get('[data-testid="reporting-1-followup_hours"] input')
+    await cadence.setValue('721')
+    await cadence.trigger('blur')
+    const final = w.get('[data-testid="reporting-1-final_days"] input')
+    await final.setValue('400')
+    await final.trigger('blur')
+    await flushPromises()
+    await w.get('[data-testid="reporting-save-1"]').trigger('click')
+    await flushPromises()
+    expect(puts[0]).toMatchObject({ followup_hours: 720, final_days: 365 })
+  })
+
+  it('takes a rule of the same category and level in another jurisdiction as a new row', async () => {
+    serve('/reporting-deadlines', [{ ...reporting(1, '', 10), division_adcode: '331126' }])
+    answerPut = (body) => json(200, { ...reporting(2, '', 30), ...body, id: 2 })
+    const w = await mountTable(ReportingDeadlines)
+    await w.get('[data-testid="reporting-add"]').trigger('click')
+    await flushPromises()
+    await w.get('[data-testid="reporting-add-form"]').trigger('submit')
+    await flushPromises()
+    expect(w.text()).not.toContain('该组合已存在')
+    expect(puts).toEqual([
+      {
+        division_adcode: '',
+        category_prefix: '',
+        level: 'IV',
+        phone_minutes: 30,
+        written_minutes: 60,
+        followup_hours: null,
+        final_days: null,
+        basis: null,
+      },
+    ])
   })
 })

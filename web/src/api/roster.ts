@@ -22,12 +22,24 @@ export type ShiftPattern = S['ShiftPatternRead']
 export type RosterCandidate = S['RosterCandidate']
 export type DutyNow = S['DutyNow']
 export type SwapAsk = S['ShiftSwapCreate']
+export type DutyPositionIn = S['DutyPositionIn']
+export type PatternKind = 'day_night' | 'full_day' | 'weekly'
+export const PATTERN_KINDS: readonly PatternKind[] = ['day_night', 'full_day', 'weekly']
+export type ShiftPatternCreate = S['ShiftPatternCreate']
+export type RosterRotation = S['RosterRotationIn']
+export type RosterGenerate = S['RosterGenerateIn']
+export type RosterGenerated = Omit<S['RosterGenerateRead'], 'conflicts'> & { conflicts: RosterConflict[] }
 
 export const roster = {
   month: (division: string, month: string, signal?: AbortSignal) =>
     api.get<Roster>('/duty/roster', { division, month }, { signal }),
   positions: (division: string) => api.get<{ items: DutyPosition[] }>('/duty/positions', { division }),
+  /** Replace a division's positions (1 leader seat, 1 chief seat, at least one officer). */
+  setPositions: (division: string, positions: DutyPositionIn[]) =>
+    api.put<{ items: DutyPosition[] }>('/duty/positions', { positions }, { query: { division } }),
   patterns: (division: string) => api.get<{ items: ShiftPattern[] }>('/duty/patterns', { division }),
+  addPattern: (body: ShiftPatternCreate) => api.post<ShiftPattern>('/duty/patterns', body),
+  generate: (body: RosterGenerate) => api.post<RosterGenerated>('/duty/roster/generate', body),
   candidates: (division: string) => api.get<{ items: RosterCandidate[] }>('/duty/candidates', { division }),
   assign: (shiftId: string, version: number, personId: string | null) =>
     api.patch<RosterShift>(`/duty/shifts/${shiftId}`, { version, person_id: personId }),

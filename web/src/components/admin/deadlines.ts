@@ -35,3 +35,32 @@ export interface DeadlineSpec<Row extends DeadlineRow, Draft extends DeadlineDra
   /** The row's name after its category, for the inputs' labels (e.g. `IV / 任一档`). */
   describe(row: Row): string
 }
+
+/**
+ * The reporting table's bounds beyond the minutes, as the server schema has them
+ * (`ReportingDeadlineIn`): a jurisdiction is '' (everywhere) or a 6- or 12-digit adcode, the
+ * 续报 cadence 1–720 hours, the 终报 1–365 days after closing; either may be empty (not owed).
+ */
+export const REPORTING_EXTRA_LIMITS = { followup_hours: 720, final_days: 365 } as const
+
+export interface ReportingExtra {
+  division_adcode?: string
+  followup_hours?: number | null
+  final_days?: number | null
+}
+
+export function checkReportingExtra(row: ReportingExtra): Problems {
+  const problems: Problems = {}
+  if (!/^(\d{6}(\d{6})?)?$/.test(row.division_adcode ?? '')) problems.division_adcode = 'division'
+  for (const [field, max] of Object.entries(REPORTING_EXTRA_LIMITS)) {
+    const v = row[field as keyof typeof REPORTING_EXTRA_LIMITS]
+    if (v === null || v === undefined) continue
+    if (!Number.isInteger(v)) problems[field] = 'integer'
+    else if (v < 1 || v > max) problems[field] = field === 'followup_hours' ? 'hoursRange' : 'daysRange'
+  }
+  return problems
+}
+
+/** A reporting rule's identity: the server keys rows by jurisdiction × category prefix × level. */
+export const reportingRuleKey = (r: { division_adcode?: string; category_prefix?: string; level: string }) =>
+  `${r.division_adcode ?? ''}|${r.category_prefix ?? ''}|${r.level}`
