@@ -155,6 +155,10 @@ describe('ApiError', () => {
       '尝试次数过多，请 30 秒后再试',
     )
     expect(errorText(new ApiError(400, 'some_new_code', 'A server message'))).toBe('A server message')
+    // the server's outage answers are words too, never its English message
+    expect(errorText(new ApiError(503, 'server_busy', 'the server is too busy'))).toBe('系统繁忙，请稍后再试')
+    expect(errorText(new ApiError(503, 'database_unavailable', 'the database'))).toBe('数据库暂不可用，请稍后再试')
+    expect(errorText(new ApiError(500, 'internal_error', 'an internal error'))).toBe('服务器内部错误，已记录')
     i18n.global.locale.value = 'en'
     expect(errorText(new ApiError(401, 'invalid_credentials', 'bad'))).toBe('Wrong username or password')
     expect(errorText(new ApiError(429, 'too_many_attempts', 'x', { retry_after: 5 }))).toBe(
