@@ -41,8 +41,10 @@ def test_a_water_cut_is_a_service_case_listed_apart_and_counted_apart(
         officer,
         channel="hotline_119",
         external_id="svc-e2e-2",
-        text="官塘中心学校旁边一栋民房着火了，浓烟很大",
-        address="官塘中心学校",
+        # 淤上乡: no other browser test reports a fire there (the screen walk's fire is at
+        # 官塘中心学校, and would join this one if it stood beside it)
+        text="淤上乡一栋民房着火了，浓烟很大",
+        address="淤上乡",
         category_code="accident.fire",
     )
     assert case != fire
