@@ -8,15 +8,12 @@ other browser tests sharing the demo server."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import bearer, shot, sign_in
+from yingji.core import clock
 
-CHINA = ZoneInfo("Asia/Shanghai")
 API = "/api/v1"
 
 
@@ -27,7 +24,7 @@ def desk_context(browser: Browser):
 
 
 def months_ahead(n: int) -> str:
-    today = datetime.now(CHINA)
+    today = clock.now().astimezone(clock.LOCAL_TZ)  # the served node's clock (the system's)
     index = today.year * 12 + today.month - 1 + n
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,7 +109,7 @@ async def seed_demo_duty(*, session: AsyncSession) -> DemoDutyReport:
         path=path,
         name=PATTERN_NAME,
         kind=roster.PatternKind.FULL_DAY,
-        shifts=[{"code": "day", "start": "08:30", "hours": 24}],
+        shifts=[roster.ShiftSpec("day", time(8, 30), 24)],
         min_rest_hours=8,
     )
     rotations = [

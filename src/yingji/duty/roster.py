@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -236,22 +236,26 @@ async def set_positions(
 # --- patterns -----------------------------------------------------------------------------------
 
 
-def parse_specs(kind: PatternKind, shifts: Sequence[dict[str, Any]]) -> list[ShiftSpec]:
-    """A pattern's shifts, checked: codes unique, starts HH:MM, lengths that tile a day (day and
-    night), one day (24 h) or one week (weekly)."""
-    specs: list[ShiftSpec] = []
+def stored_specs(shifts: Sequence[Mapping[str, object]]) -> list[ShiftSpec]:
+    """A stored pattern's shifts (its JSON column, written by :func:`create_pattern` from
+    checked specs) as specs."""
+    specs = []
     for item in shifts:
-        code, start, hours = (
-            str(item.get("code", "")),
-            str(item.get("start", "")),
-            item.get("hours"),
-        )
-        match = _HHMM.fullmatch(start)
-        if not code or match is None or not isinstance(hours, int):
-            raise ValidationFailed(
-                "shift_pattern_invalid", "each shift has code, start HH:MM, hours"
-            )
-        specs.append(ShiftSpec(code, time(int(match[1]), int(match[2])), hours))
+        match = _HHMM.fullmatch(str(item.get("start", "")))
+        hours = item.get("hours")
+        if match is None or not isinstance(hours, int):
+            raise ValidationFailed("shift_pattern_invalid", "a stored shift is unreadable")
+        start = time(int(match[1]), int(match[2]))
+        specs.append(ShiftSpec(str(item.get("code", "")), start, hours))
+    return specs
+
+
+def check_specs(kind: PatternKind, specs: Sequence[ShiftSpec]) -> list[ShiftSpec]:
+    """A pattern's shifts, checked: codes unique, lengths that tile a day (day and night), one
+    day (24 h) or one week (weekly)."""
+    specs = list(specs)
+    if any(not spec.code or spec.hours < 1 for spec in specs):
+        raise ValidationFailed("shift_pattern_invalid", "each shift has a code and hours")
     if len({s.code for s in specs}) != len(specs):
         raise ValidationFailed("shift_pattern_invalid", "shift codes repeat")
     wanted = {
@@ -305,10 +309,10 @@ async def create_pattern(
     path: str,
     name: str,
     kind: PatternKind,
-    shifts: Sequence[dict[str, Any]],
+    shifts: Sequence[ShiftSpec],
     min_rest_hours: int,
 ) -> ShiftPattern:
-    specs = parse_specs(kind, shifts)
+    specs = check_specs(kind, shifts)
     taken = await session.scalar(
         select(ShiftPattern.id).where(
             ShiftPattern.division_adcode == division_adcode, ShiftPattern.name == name
@@ -491,9 +495,7 @@ async def generate_month(
             )
         ):
             kept.add((row[0], row[1], row[2], as_utc(row[3])))
-    periods = shift_periods(
-        PatternKind(pattern.kind), parse_specs(PatternKind(pattern.kind), pattern.shifts), month
-    )
+    periods = shift_periods(PatternKind(pattern.kind), stored_specs(pattern.shifts), month)
     made: list[DutyShift] = []
     for seat in seats:
         turn = rotation_of.get(seat)

@@ -6,8 +6,8 @@ Every route names its division; a division outside the principal's scope is 404.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, time
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +72,16 @@ class ShiftPatternShiftIn(BaseModel):
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     hours: int = Field(ge=1, le=168)
 
+    def spec(self) -> roster.ShiftSpec:
+        hour, minute = self.start.split(":")
+        return roster.ShiftSpec(self.code, time(int(hour), int(minute)), self.hours)
+
+
+class ShiftPatternShiftRead(BaseModel):
+    code: str
+    start: str
+    hours: int
+
 
 class ShiftPatternCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -90,7 +100,7 @@ class ShiftPatternRead(BaseModel):
     division_adcode: str
     name: str
     kind: str
-    shifts: list[dict[str, Any]]
+    shifts: list[ShiftPatternShiftRead]
     min_rest_hours: int
 
 
@@ -328,7 +338,7 @@ async def create_pattern(body: ShiftPatternCreate, session: Session, me: Manager
         path=path,
         name=body.name,
         kind=body.kind,
-        shifts=[s.model_dump() for s in body.shifts],
+        shifts=[s.spec() for s in body.shifts],
         min_rest_hours=body.min_rest_hours,
     )
 

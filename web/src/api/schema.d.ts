@@ -7711,12 +7711,19 @@ export interface components {
             /** Name */
             name: string;
             /** Shifts */
-            shifts: {
-                [key: string]: unknown;
-            }[];
+            shifts: components["schemas"]["ShiftPatternShiftRead"][];
         };
         /** ShiftPatternShiftIn */
         ShiftPatternShiftIn: {
+            /** Code */
+            code: string;
+            /** Hours */
+            hours: number;
+            /** Start */
+            start: string;
+        };
+        /** ShiftPatternShiftRead */
+        ShiftPatternShiftRead: {
             /** Code */
             code: string;
             /** Hours */
